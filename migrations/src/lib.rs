@@ -1,0 +1,23 @@
+//! Every table of the gateway, as sea-orm migrations that run unchanged on SQLite and PostgreSQL.
+//!
+//! Names follow `mYYYYMMDD_NNNNNN_verb_noun`; each file owns one step and its `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_tenants;
+mod m20261126_000002_create_integration_credentials;
+mod m20261126_000003_create_change_events;
+
+/// The ordered list of migrations; `nexus migrate` and every start-up run it.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_tenants::Migration),
+            Box::new(m20261126_000002_create_integration_credentials::Migration),
+            Box::new(m20261126_000003_create_change_events::Migration),
+        ]
+    }
+}

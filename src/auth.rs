@@ -1,0 +1,218 @@
+//! Caller identity: an `Authorization: Bearer` credential becomes a `Tenant`.
+//!
+//! Two kinds of credential are accepted. API keys (`nxk_…`, 256 random bits) are stored as their
+//! SHA-256 — a fast hash is right for keys of that entropy — and shown once. JWTs are verified
+//! with an HS256 secret or against an RS256 JWKS from config; their claims name the user and the
+//! project, both of which must exist. The resolved `Tenant` scopes everything a request can reach.
+
+use std::{collections::HashMap, fs};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{config::JwtSettings, store::Tenants};
+
+/// Every API key starts with this, so scanners and people can tell it apart from a JWT.
+pub const API_KEY_PREFIX: &str = "nxk_";
+
+/// Who is calling, and within which project. Every read and write is scoped by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant {
+    pub user_id: Uuid,
+    pub project_id: Uuid,
+}
+
+/// Why a caller was refused. Messages are safe to return: they never echo the credential.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing credentials: send `Authorization: Bearer <api key or JWT>`")]
+    Missing,
+    #[error("malformed Authorization header: expected `Bearer <api key or JWT>`")]
+    Malformed,
+    #[error("invalid or revoked API key")]
+    InvalidKey,
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("JWT callers are not configured")]
+    JwtDisabled,
+    #[error("the token's user or project does not exist")]
+    UnknownSubject,
+    #[error("credential store unavailable")]
+    Store(#[from] sea_orm::DbErr),
+}
+
+/// A freshly made API key: the plaintext (shown once) and what is stored.
+pub struct NewApiKey {
+    pub plaintext: String,
+    pub prefix: String,
+    pub hash: String,
+}
+
+impl NewApiKey {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let plaintext = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        Self {
+            prefix: plaintext[..API_KEY_PREFIX.len() + 8].to_owned(),
+            hash: hash_key(&plaintext),
+            plaintext,
+        }
+    }
+}
+
+/// The stored form of an API key.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Creates a key for `user` in `project` (both created if missing); returns its plaintext.
+pub async fn create_api_key(
+    tenants: &Tenants,
+    project: &str,
+    user_email: &str,
+) -> Result<String, sea_orm::DbErr> {
+    let user = tenants.ensure_user(user_email).await?;
+    let project = tenants.ensure_project(project).await?;
+    let key = NewApiKey::generate();
+    tenants
+        .insert_key(user.id, project.id, &key.prefix, &key.hash)
+        .await?;
+    Ok(key.plaintext)
+}
+
+/// Turns `Authorization` header values into tenants.
+#[derive(Clone)]
+pub struct Authenticator {
+    tenants: Tenants,
+    jwt: Option<JwtVerifier>,
+}
+
+impl Authenticator {
+    pub fn new(tenants: Tenants, jwt: Option<JwtVerifier>) -> Self {
+        Self { tenants, jwt }
+    }
+
+    /// Authenticates the value of an `Authorization` header (or `connection_init`'s field).
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Tenant, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?.trim();
+        let credential = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or(AuthError::Malformed)?;
+        if credential.starts_with(API_KEY_PREFIX) {
+            let key = self
+                .tenants
+                .active_key(&hash_key(credential))
+                .await?
+                .ok_or(AuthError::InvalidKey)?;
+            return Ok(Tenant {
+                user_id: key.user_id,
+                project_id: key.project_id,
+            });
+        }
+        let jwt = self.jwt.as_ref().ok_or(AuthError::JwtDisabled)?;
+        let tenant = jwt.verify(credential)?;
+        let known = self.tenants.user(tenant.user_id).await?.is_some()
+            && self.tenants.project(tenant.project_id).await?.is_some();
+        if known {
+            Ok(tenant)
+        } else {
+            Err(AuthError::UnknownSubject)
+        }
+    }
+}
+
+/// Verifies JWTs: HS256 with a shared secret, RS256 with keys from a JWKS document by `kid`.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    hs256: Option<DecodingKey>,
+    rs256: HashMap<String, DecodingKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    user_claim: String,
+    project_claim: String,
+}
+
+/// A JWT configuration that cannot be used (unreadable JWKS, no key at all).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid auth.jwt settings: {0}")]
+pub struct JwtConfigError(String);
+
+impl JwtVerifier {
+    pub fn from_settings(settings: &JwtSettings) -> Result<Self, JwtConfigError> {
+        let hs256 = settings
+            .hs256_secret
+            .as_ref()
+            .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()));
+        let mut rs256 = HashMap::new();
+        if let Some(path) = &settings.jwks_path {
+            let text = fs::read_to_string(path)
+                .map_err(|e| JwtConfigError(format!("reading {}: {e}", path.display())))?;
+            let set: JwkSet = serde_json::from_str(&text)
+                .map_err(|e| JwtConfigError(format!("parsing {}: {e}", path.display())))?;
+            for jwk in &set.keys {
+                let kid = jwk.common.key_id.clone().unwrap_or_default();
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|e| JwtConfigError(format!("key `{kid}`: {e}")))?;
+                rs256.insert(kid, key);
+            }
+        }
+        if hs256.is_none() && rs256.is_empty() {
+            return Err(JwtConfigError(
+                "set hs256_secret or jwks_path (with at least one key)".into(),
+            ));
+        }
+        Ok(Self {
+            hs256,
+            rs256,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            user_claim: settings.user_claim.clone(),
+            project_claim: settings.project_claim.clone(),
+        })
+    }
+
+    fn verify(&self, token: &str) -> Result<Tenant, AuthError> {
+        let invalid = |e: jsonwebtoken::errors::Error| AuthError::InvalidToken(e.to_string());
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.hs256.as_ref(),
+            Algorithm::RS256 => self.rs256.get(header.kid.as_deref().unwrap_or_default()),
+            _ => None,
+        }
+        .ok_or_else(|| AuthError::InvalidToken("unsupported algorithm or unknown key id".into()))?;
+        let mut validation = Validation::new(header.alg);
+        match &self.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &self.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            key,
+            &validation,
+        )
+        .map_err(invalid)?
+        .claims;
+        let id = |name: &str| {
+            claims
+                .get(name)
+                .and_then(|v| v.as_str())
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or_else(|| AuthError::InvalidToken(format!("claim `{name}` must be a UUID")))
+        };
+        Ok(Tenant {
+            user_id: id(&self.user_claim)?,
+            project_id: id(&self.project_claim)?,
+        })
+    }
+}

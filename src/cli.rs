@@ -1,0 +1,250 @@
+//! The `nexus` command. Each subcommand reads settings and reaches the database the same way
+//! (`--config`, `--data-dir`, `DATABASE_URL`), then hands over to `startup` or a repository.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::{
+    auth::{create_api_key, hash_key},
+    config::Settings,
+    startup::{Application, open_database},
+    store::Tenants,
+};
+
+/// Where the demo and the default SQLite database keep their files.
+const DEFAULT_DATA_DIR: &str = ".nexus";
+const DEMO_PROJECT: &str = "demo";
+const DEMO_USER: &str = "demo@nexus.local";
+
+#[derive(Parser)]
+#[command(
+    name = "nexus",
+    version,
+    about = "One GraphQL endpoint over your revenue team's SaaS tools"
+)]
+struct Cli {
+    /// A TOML settings file; NEXUS_SECTION__KEY variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// The data folder (embedded SQLite, demo files); default `.nexus`.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gateway from the settings.
+    Serve,
+    /// Start a ready-to-try gateway on SQLite with a demo project and API key.
+    Demo {
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Apply the database migrations.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key (the project and user are created if missing); prints the key alone.
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: Uuid },
+}
+
+/// A failed command: its message goes to stderr, and the process exits with 1.
+type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Schema | Command::Keys { .. });
+    crate::telemetry::init_logging(if quiet { "warn" } else { "info" });
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    if let Command::Schema = cli.command {
+        print!("{}", crate::graphql::sdl());
+        return Ok(());
+    }
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    let data_dir = cli
+        .data_dir
+        .or_else(|| settings.database.data_dir.clone())
+        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+    match cli.command {
+        Command::Schema => unreachable!("handled above"),
+        Command::Serve => {
+            let app = Application::build(&settings, &data_dir).await?;
+            tracing::info!(addr = %app.local_addr(), "serving");
+            app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Command::Demo { port } => demo(&mut settings, &data_dir, port).await?,
+        Command::Migrate => {
+            open_database(&settings, &data_dir).await?.close().await?;
+            eprintln!("migrations applied");
+        }
+        Command::Keys { action } => {
+            let db = open_database(&settings, &data_dir).await?;
+            let tenants = Tenants::new(db.clone());
+            let result = keys(&tenants, action).await;
+            db.close().await?;
+            result?;
+        }
+    }
+    Ok(())
+}
+
+async fn keys(tenants: &Tenants, action: KeysCommand) -> CliResult {
+    match action {
+        KeysCommand::Create { project, user } => {
+            crate::graphql::validate_email(&user).map_err(|m| format!("--user: {m}"))?;
+            if project.trim().is_empty() {
+                return Err("--project must not be empty".into());
+            }
+            println!("{}", create_api_key(tenants, project.trim(), &user).await?);
+        }
+        KeysCommand::List => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "ID\tPREFIX\tUSER\tPROJECT\tCREATED\tREVOKED")?;
+            for k in tenants.list_keys().await? {
+                writeln!(
+                    out,
+                    "{}\t{}…\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.prefix,
+                    k.user_email,
+                    k.project_name,
+                    k.created_at.to_rfc3339(),
+                    k.revoked_at.map_or_else(|| "-".into(), |t| t.to_rfc3339())
+                )?;
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !tenants.revoke_key(id).await? {
+                return Err(format!("no live API key has id {id}").into());
+            }
+            eprintln!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `nexus demo`: a gateway on SQLite in the data folder, a demo project and key, the playground
+/// ready with that key. Files are written as DESIGN.md lists; `gateway-url` last, once serving.
+async fn demo(settings: &mut Settings, data_dir: &Path, port: u16) -> CliResult {
+    fs::create_dir_all(data_dir)?;
+    let ready_file = data_dir.join("gateway-url");
+    if ready_file.exists() {
+        fs::remove_file(&ready_file)?;
+    }
+    settings.server.port = port;
+    settings.graphql.introspection = true;
+    let db = open_database(settings, data_dir).await?;
+    let tenants = Tenants::new(db.clone());
+    let key = demo_key(&tenants, data_dir).await?;
+    settings.playground.api_key = Some(key.clone().into());
+
+    let app = Application::build_with(settings, db).await?;
+    let origin = format!("http://{}", app.local_addr());
+    let server = tokio::spawn(app.run_until_stopped(shutdown_signal()));
+    println!("Nexus Gateway demo is running.");
+    println!("  playground: {origin}/playground/");
+    println!("  endpoint:   {origin}/graphql");
+    println!("  API key:    {key}");
+    println!("  data:       {}", data_dir.display());
+    println!("Press Ctrl-C to stop.");
+    write_file(&ready_file, &origin, false)?;
+    let result = server.await;
+    let _ = fs::remove_file(&ready_file);
+    result??;
+    Ok(())
+}
+
+/// The demo's key: the one in `demo-api-key` while it is still live, else a new one.
+async fn demo_key(tenants: &Tenants, data_dir: &Path) -> CliResult<String> {
+    let file = data_dir.join("demo-api-key");
+    if let Ok(existing) = fs::read_to_string(&file) {
+        let existing = existing.trim().to_owned();
+        if tenants.active_key(&hash_key(&existing)).await?.is_some() {
+            return Ok(existing);
+        }
+    }
+    let key = create_api_key(tenants, DEMO_PROJECT, DEMO_USER).await?;
+    write_file(&file, &key, true)?;
+    Ok(key)
+}
+
+/// Writes a one-line file atomically (temp file, then rename); `private` makes it mode 0600.
+fn write_file(path: &Path, content: &str, private: bool) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    writeln!(file, "{content}")?;
+    file.sync_all()?;
+    fs::rename(tmp, path)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,189 @@
+//! Settings: a TOML file plus `NEXUS_SECTION__KEY` environment variables, and the two variables
+//! the spec names (`DATABASE_URL`, `INTEGRATION_TOKEN_ENCRYPTION_KEY` once the vault lands).
+//!
+//! This is the only module that reads the environment. Unknown keys are rejected with their name;
+//! secrets are `SecretString`, so neither `Debug` nor an error message can echo them.
+
+use std::{net::IpAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Environment variables that start with `NEXUS_` but are not settings (the test harness's own).
+const NON_SETTING_VARS: &[&str] = &["TEST_STRICT"];
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub graphql: GraphqlSettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub playground: PlaygroundSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub host: IpAddr,
+    /// 0 picks a free port; the bound address is reported by `Application::port`.
+    pub port: u16,
+    /// Largest request body accepted on `/graphql`, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long a graceful shutdown waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 4000,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path?mode=rwc` or `postgres://...`; `DATABASE_URL` wins over the file.
+    pub url: Option<SecretString>,
+    /// The folder for the embedded SQLite database when no URL is given.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Abuse limits, checked before execution. GraphQL Armor's defaults, with a depth that lets
+/// nested Relay queries through (a contact's deals' company is depth 8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlSettings {
+    pub introspection: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_recursive_depth: usize,
+    pub max_directives: usize,
+    pub max_aliases: usize,
+    pub max_tokens: usize,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            introspection: false,
+            max_depth: 12,
+            max_complexity: 10_000,
+            max_recursive_depth: 32,
+            max_directives: 50,
+            max_aliases: 15,
+            max_tokens: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub jwt: Option<JwtSettings>,
+}
+
+/// JWT callers: HS256 with a shared secret, or RS256 against a JWKS document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    pub hs256_secret: Option<SecretString>,
+    /// Path to a JWKS document (`{"keys":[...]}`) for RS256.
+    pub jwks_path: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// The claim that holds the user's id (a UUID of `users`).
+    #[serde(default = "default_user_claim")]
+    pub user_claim: String,
+    /// The claim that holds the project's id (a UUID of `projects`).
+    #[serde(default = "default_project_claim")]
+    pub project_claim: String,
+}
+
+fn default_user_claim() -> String {
+    "sub".into()
+}
+
+fn default_project_claim() -> String {
+    "project_id".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlaygroundSettings {
+    pub enabled: bool,
+    /// Pre-fills the playground's Authorization header (the demo sets it to its own key).
+    #[serde(skip)]
+    pub api_key: Option<SecretString>,
+}
+
+impl Default for PlaygroundSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            api_key: None,
+        }
+    }
+}
+
+/// A settings file or variable that could not be read, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Reads defaults, then the TOML file (if any), then `NEXUS_*` variables, then `DATABASE_URL`.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new()
+            .merge(Serialized::default("server", ServerSettings::default()))
+            .merge(Serialized::default("graphql", GraphqlSettings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed("NEXUS_").ignore(NON_SETTING_VARS).split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            );
+        figment.extract().map_err(|err| ConfigError(describe(err)))
+    }
+}
+
+/// Figment's messages name the key and never the value; keep one line per error.
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            let kind = e.kind.to_string();
+            if path.is_empty() {
+                kind
+            } else {
+                format!("{kind} (at `{path}`)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

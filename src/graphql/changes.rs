@@ -1,0 +1,142 @@
+//! The change log as a query: `changes(after, first)` pages a project's events oldest first.
+
+use async_graphql::{
+    ComplexObject, Context, ID, Json, Object, Result, SimpleObject,
+    connection::{Connection, CursorType, Edge},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{providers::Provider, store::entities::change_events};
+
+use super::{
+    AppContext,
+    errors::{bad_input, internal},
+    ids::GlobalId,
+    lists::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, tenant},
+    types::{ChangeOp, ProviderEnum},
+};
+
+/// A position in a project's change log: the sequence number of the last event seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeCursor(pub i64);
+
+impl CursorType for ChangeCursor {
+    type Error = &'static str;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| "not base64")?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| "not utf-8")?;
+        let seq = text.strip_prefix("change:").ok_or("not a change cursor")?;
+        seq.parse()
+            .map(ChangeCursor)
+            .map_err(|_| "not a sequence number")
+    }
+
+    fn encode_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("change:{}", self.0))
+    }
+}
+
+/// Something that changed at a provider, as the change log recorded it.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct ChangeEvent {
+    #[graphql(skip)]
+    pub row_id: Uuid,
+    #[graphql(skip)]
+    pub seq: i64,
+    pub op: ChangeOp,
+    pub provider: ProviderEnum,
+    /// The unified type's name (`Contact`, ...) or `stripe:<event type>`.
+    #[graphql(name = "type")]
+    pub kind: String,
+    pub remote_id: String,
+    /// The provider's payload.
+    pub data: Json<serde_json::Value>,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl ChangeEvent {
+    pub async fn id(&self) -> ID {
+        GlobalId::encode("ChangeEvent", &self.row_id.to_string())
+    }
+    /// Where a subscriber resumes from to see the events after this one.
+    async fn cursor(&self) -> String {
+        ChangeCursor(self.seq).encode_cursor()
+    }
+}
+
+impl ChangeEvent {
+    pub fn from_row(row: change_events::Model) -> Result<Self> {
+        let op = match row.op.as_str() {
+            "created" => ChangeOp::Created,
+            "updated" => ChangeOp::Updated,
+            "deleted" => ChangeOp::Deleted,
+            other => return Err(internal(format!("change {} has op `{other}`", row.id))),
+        };
+        let provider: Provider = row.provider.parse().map_err(internal)?;
+        Ok(Self {
+            row_id: row.id,
+            seq: row.seq,
+            op,
+            provider: provider.into(),
+            kind: row.r#type,
+            remote_id: row.remote_id,
+            data: Json(row.data),
+            occurred_at: row.occurred_at,
+            received_at: row.received_at,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct ChangesQuery;
+
+#[Object]
+impl ChangesQuery {
+    /// The project's change log, oldest first; without `after`, from the oldest event retained.
+    #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Connection<ChangeCursor, ChangeEvent>> {
+        let tenant = tenant(ctx)?;
+        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(0..=MAX_PAGE_SIZE).contains(&first) {
+            return Err(bad_input(
+                "first",
+                format!("`first` must be between 0 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let after = match after {
+            Some(c) => {
+                ChangeCursor::decode_cursor(&c)
+                    .map_err(|_| bad_input("after", "`after` is not a change cursor"))?
+                    .0
+            }
+            None => 0,
+        };
+        let mut rows = ctx
+            .data_unchecked::<AppContext>()
+            .changes
+            .page(tenant.project_id, after, first as u64 + 1)
+            .await
+            .map_err(internal)?;
+        let has_next = rows.len() > first as usize;
+        rows.truncate(first as usize);
+        let mut connection = Connection::new(after > 0, has_next);
+        for row in rows {
+            let event = ChangeEvent::from_row(row)?;
+            connection
+                .edges
+                .push(Edge::new(ChangeCursor(event.seq), event));
+        }
+        Ok(connection)
+    }
+}

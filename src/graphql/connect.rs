@@ -1,0 +1,82 @@
+//! `connectProvider` and `disconnectProvider`: starting and ending a provider connection.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::providers::{AuthKind, Provider};
+
+use super::{
+    AppContext,
+    errors::{ErrorCode, bad_input, internal, provider_error},
+    lists::tenant,
+    types::ProviderEnum,
+};
+
+/// Where to send the user to grant access, and until when the link works.
+#[derive(SimpleObject)]
+pub struct ConnectLink {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct ConnectMutation;
+
+#[Object]
+impl ConnectMutation {
+    /// The provider's authorize URL for this caller; after consent, the browser returns to
+    /// `redirectAfter` (an allowed origin).
+    async fn connect_provider(
+        &self,
+        ctx: &Context<'_>,
+        provider: ProviderEnum,
+        redirect_after: Option<String>,
+    ) -> Result<ConnectLink> {
+        tenant(ctx)?;
+        let provider = Provider::from(provider);
+        if let Some(url) = &redirect_after {
+            url::Url::parse(url).map_err(|_| bad_input("redirectAfter", "not an absolute URL"))?;
+        }
+        match provider.entry().auth {
+            AuthKind::WebhookSecret => Err(bad_input(
+                "provider",
+                format!(
+                    "{} connects through its webhook signing secret in the configuration",
+                    provider.entry().name
+                ),
+            )),
+            AuthKind::Oauth2 => Err(provider_error(
+                ErrorCode::Unsupported,
+                provider,
+                format!(
+                    "this build has no OAuth client for {}",
+                    provider.entry().name
+                ),
+            )),
+        }
+    }
+
+    /// Forgets the caller's credential for a provider.
+    async fn disconnect_provider(&self, ctx: &Context<'_>, provider: ProviderEnum) -> Result<bool> {
+        let tenant = tenant(ctx)?;
+        let provider = Provider::from(provider);
+        let deleted = ctx
+            .data_unchecked::<AppContext>()
+            .credentials
+            .delete(tenant.user_id, tenant.project_id, provider.slug())
+            .await
+            .map_err(internal)?;
+        if deleted {
+            Ok(true)
+        } else {
+            Err(provider_error(
+                ErrorCode::NotConnected,
+                provider,
+                format!(
+                    "{} is not connected for this project",
+                    provider.entry().name
+                ),
+            ))
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Error codes as `extensions.code`, and the helpers that attach them.
+//!
+//! Every error a resolver returns carries one of these codes; provider errors also carry
+//! `extensions.provider` (the Provider enum value) and, when known, `retryAfter` in whole seconds.
+//! Internal causes are logged here and never returned.
+
+use async_graphql::{Error, ErrorExtensions};
+
+use crate::providers::Provider;
+
+/// The codes of DESIGN.md, plus the two that mark requests refused before execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    NotConnected,
+    ReauthRequired,
+    RateLimited,
+    ProviderUnavailable,
+    UpstreamError,
+    NotFound,
+    BadUserInput,
+    Forbidden,
+    Unsupported,
+    Internal,
+    /// The document does not parse (or is over the token limit).
+    GraphqlParseFailed,
+    /// The document is invalid for the schema, breaks an abuse limit, or its variables do not coerce.
+    GraphqlValidationFailed,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::NotConnected => "NOT_CONNECTED",
+            ErrorCode::ReauthRequired => "REAUTH_REQUIRED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
+            ErrorCode::UpstreamError => "UPSTREAM_ERROR",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Unsupported => "UNSUPPORTED",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+        }
+    }
+
+    /// An error with this code and message.
+    pub fn error(self, message: impl Into<String>) -> Error {
+        Error::new(message).extend_with(|_, e| e.set("code", self.as_str()))
+    }
+}
+
+/// Invalid input: names the argument or input field at fault.
+pub fn bad_input(field: &str, message: impl Into<String>) -> Error {
+    let field = field.to_owned();
+    ErrorCode::BadUserInput
+        .error(message)
+        .extend_with(|_, e| e.set("field", field))
+}
+
+/// An error about one provider: `extensions.provider` is its GraphQL enum value.
+pub fn provider_error(code: ErrorCode, provider: Provider, message: impl Into<String>) -> Error {
+    let value = provider.slug().to_ascii_uppercase();
+    code.error(message)
+        .extend_with(|_, e| e.set("provider", value))
+}
+
+/// Logs an internal failure and returns an opaque `INTERNAL` error.
+pub fn internal(cause: impl std::fmt::Display) -> Error {
+    tracing::error!(%cause, "internal error while resolving");
+    ErrorCode::Internal.error("internal error")
+}

@@ -1,0 +1,87 @@
+//! The GraphQL schema: unified types, Relay connections, global ids, per-domain `XxxQuery` and
+//! `XxxMutation` merged into one schema, subscriptions, error codes and abuse limits.
+//!
+//! Resolvers reach the outside world only through `AppContext` (repositories) and, as adapters
+//! land, the providers' capability traits; never reqwest, SQL or tokens.
+
+mod changes;
+mod comms;
+mod connect;
+mod crm;
+pub mod errors;
+mod ids;
+pub mod limits;
+mod lists;
+mod subscription;
+mod types;
+mod validate;
+mod viewer;
+
+use async_graphql::{MergedObject, Schema};
+
+use crate::{
+    config::GraphqlSettings,
+    store::{ChangeLog, Credentials, Tenants},
+};
+
+pub use ids::GlobalId;
+pub use limits::Executed;
+
+/// What resolvers may use, shared by every request.
+#[derive(Clone)]
+pub struct AppContext {
+    pub tenants: Tenants,
+    pub credentials: Credentials,
+    pub changes: ChangeLog,
+}
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    viewer::ViewerQuery,
+    crm::CrmQuery,
+    comms::CommsQuery,
+    changes::ChangesQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    connect::ConnectMutation,
+    crm::CrmMutation,
+    comms::CommsMutation,
+);
+
+pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;
+
+/// The schema with its limits; `context` is absent only when printing the SDL.
+pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSchema {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(settings.max_depth)
+    .limit_complexity(settings.max_complexity)
+    .limit_recursive_depth(settings.max_recursive_depth)
+    .limit_directives(settings.max_directives)
+    .extension(limits::DocumentLimits {
+        max_tokens: settings.max_tokens,
+        max_aliases: settings.max_aliases,
+    });
+    if !settings.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(context) = context {
+        builder = builder.data(context);
+    }
+    builder.finish()
+}
+
+/// The SDL that `nexus schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build(&GraphqlSettings::default(), None).sdl()
+}
+
+/// Checks an email address as the schema's inputs do (for the CLI's `--user`).
+pub fn validate_email(value: &str) -> Result<(), String> {
+    validate::email("email", value).map_err(|e| e.message)
+}

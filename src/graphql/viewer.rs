@@ -1,0 +1,204 @@
+//! The caller: `viewer { user project connections }`, and `node(id:)` for every Node.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::providers::Provider;
+
+use super::{
+    AppContext,
+    changes::ChangeEvent,
+    comms::{Channel, Email, Event, Message},
+    crm::{Company, Contact, Deal, Lead},
+    errors::{ErrorCode, internal, provider_error},
+    ids::GlobalId,
+    lists::{connected, no_adapter, tenant},
+    types::ProviderEnum,
+};
+
+/// Anything with a global id that `node(id:)` resolves.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(User),
+    Project(Project),
+    Contact(Contact),
+    Lead(Lead),
+    Deal(Deal),
+    Company(Company),
+    Email(Email),
+    Event(Event),
+    Message(Message),
+    Channel(Channel),
+    ChangeEvent(ChangeEvent),
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct User {
+    #[graphql(skip)]
+    pub uuid: Uuid,
+    pub email: String,
+}
+
+#[ComplexObject]
+impl User {
+    pub async fn id(&self) -> ID {
+        GlobalId::encode("User", &self.uuid.to_string())
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct Project {
+    #[graphql(skip)]
+    pub uuid: Uuid,
+    pub name: String,
+}
+
+#[ComplexObject]
+impl Project {
+    pub async fn id(&self) -> ID {
+        GlobalId::encode("Project", &self.uuid.to_string())
+    }
+}
+
+/// Where a provider connection stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    NotConnected,
+    Connected,
+    Refreshing,
+    ReauthRequired,
+}
+
+/// One provider of the catalog and this caller's connection to it. Never a token.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ProviderConnection {
+    pub provider: ProviderEnum,
+    pub status: ConnectionStatus,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The authenticated caller.
+pub struct Viewer;
+
+#[Object]
+impl Viewer {
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        let tenant = tenant(ctx)?;
+        let user = app(ctx)
+            .tenants
+            .user(tenant.user_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ErrorCode::NotFound.error("the caller's user no longer exists"))?;
+        Ok(User {
+            uuid: user.id,
+            email: user.email,
+        })
+    }
+
+    async fn project(&self, ctx: &Context<'_>) -> Result<Project> {
+        let tenant = tenant(ctx)?;
+        let project = app(ctx)
+            .tenants
+            .project(tenant.project_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ErrorCode::NotFound.error("the caller's project no longer exists"))?;
+        Ok(Project {
+            uuid: project.id,
+            name: project.name,
+        })
+    }
+
+    /// Every provider of the catalog, connected or not.
+    async fn connections(&self, ctx: &Context<'_>) -> Result<Vec<ProviderConnection>> {
+        let tenant = tenant(ctx)?;
+        let rows = app(ctx)
+            .credentials
+            .connections(tenant.user_id, tenant.project_id)
+            .await
+            .map_err(internal)?;
+        Ok(Provider::ALL
+            .into_iter()
+            .map(|provider| {
+                let row = rows.iter().find(|r| r.provider == provider.slug());
+                ProviderConnection {
+                    provider: provider.into(),
+                    status: if row.is_some() {
+                        ConnectionStatus::Connected
+                    } else {
+                        ConnectionStatus::NotConnected
+                    },
+                    scopes: row.map(|r| r.scopes.clone()).unwrap_or_default(),
+                    expires_at: row.and_then(|r| r.expires_at),
+                }
+            })
+            .collect())
+    }
+}
+
+fn app<'a>(ctx: &Context<'a>) -> &'a AppContext {
+    ctx.data_unchecked::<AppContext>()
+}
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The caller: user, project and provider connections.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        tenant(ctx)?;
+        Ok(Viewer)
+    }
+
+    /// Any object by its global id, within the caller's project.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let tenant = tenant(ctx)?;
+        let parsed = GlobalId::parse("id", &id)?;
+        let not_found = || {
+            ErrorCode::NotFound.error(format!(
+                "could not resolve to a node with the global id `{}`",
+                id.as_str()
+            ))
+        };
+        match parsed.type_name.as_str() {
+            "User" if parsed.uuid() == Some(tenant.user_id) => {
+                Ok(Some(Node::User(Viewer.user(ctx).await?)))
+            }
+            "Project" if parsed.uuid() == Some(tenant.project_id) => {
+                Ok(Some(Node::Project(Viewer.project(ctx).await?)))
+            }
+            "Contact" | "Lead" | "Deal" | "Company" | "Email" | "Event" | "Message" | "Channel" => {
+                let (provider, _) = parsed.record().ok_or_else(not_found)?;
+                if connected(ctx).await?.contains(&provider) {
+                    Err(no_adapter(provider))
+                } else {
+                    Err(provider_error(
+                        ErrorCode::NotConnected,
+                        provider,
+                        format!(
+                            "{} is not connected for this project",
+                            provider.entry().name
+                        ),
+                    ))
+                }
+            }
+            "ChangeEvent" => {
+                let event = app(ctx)
+                    .changes
+                    .by_id(tenant.project_id, parsed.uuid().ok_or_else(not_found)?)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(not_found)?;
+                Ok(Some(Node::ChangeEvent(ChangeEvent::from_row(event)?)))
+            }
+            _ => Err(not_found()),
+        }
+    }
+}

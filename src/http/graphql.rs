@@ -1,0 +1,335 @@
+//! GraphQL over HTTP, per the spec (graphql.github.io/graphql-over-http): `POST /graphql` with a
+//! JSON body, `GET /graphql` with URL parameters (queries only), `application/graphql-response+json`
+//! or `application/json` by `Accept`, and the spec's status codes:
+//!
+//! - a request that cannot be read (bad body type 415, too large 413, not JSON or invalid
+//!   parameters 400, mutation over GET 405, unacceptable `Accept` 406) answers with an error;
+//! - a request refused before execution (parse, validation, variables, limits) has no `data`:
+//!   400 under `application/graphql-response+json`, 200 under `application/json`;
+//! - an executed request is 200 with `data`, field errors and all.
+
+use std::time::Instant;
+
+use async_graphql::{
+    Variables,
+    parser::types::{DocumentOperations, OperationType},
+};
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    response::{IntoResponse, Response},
+};
+use http::{
+    HeaderMap, HeaderValue, StatusCode,
+    header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE},
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    auth::{AuthError, Tenant},
+    graphql::{Executed, errors::ErrorCode},
+    telemetry::{REQUEST_DURATION, REQUESTS},
+};
+
+use super::{
+    AppState,
+    media::{BodyTypeError, ResponseMedia, check_body_type},
+    ws,
+};
+
+/// The GraphQL request parameters, validated.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+/// A response that ends a request before it reaches the schema.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    outcome: &'static str,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            outcome: "bad_request",
+        }
+    }
+
+    fn into_response(self, media: ResponseMedia, operation: &str) -> Response {
+        record(operation, self.outcome, None);
+        let body =
+            json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            headers.insert(ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+const BAD_REQUEST: &str = "BAD_REQUEST";
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let Some(media) = ResponseMedia::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let tenant = match authenticate(&state, &headers).await {
+        Ok(tenant) => tenant,
+        Err(refusal) => return refusal.into_response(media, "unknown"),
+    };
+    if let Err(error) = check_body_type(&headers) {
+        let message = match error {
+            BodyTypeError::Missing => "a POST needs `Content-Type: application/json`",
+            BodyTypeError::Unsupported => "the body must be `application/json` in UTF-8",
+        };
+        return Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, BAD_REQUEST, message)
+            .into_response(media, "unknown");
+    }
+    let bytes = match to_bytes(body, state.body_limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                BAD_REQUEST,
+                format!("the body is larger than {} bytes", state.body_limit),
+            )
+            .into_response(media, "unknown");
+        }
+    };
+    let params = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Params::from_map(map),
+        Ok(_) => Err("the body must be a JSON object".to_owned()),
+        Err(e) => Err(format!("the body is not valid JSON: {e}")),
+    };
+    match params {
+        Ok(params) => execute(&state, media, tenant, params, started).await,
+        Err(message) => Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
+            .into_response(media, "unknown"),
+    }
+}
+
+pub async fn get(State(state): State<AppState>, request: Request) -> Response {
+    if ws::is_upgrade(request.headers()) {
+        return ws::upgrade(state, request).await;
+    }
+    let started = Instant::now();
+    let Some(media) = ResponseMedia::negotiate(request.headers()) else {
+        return not_acceptable();
+    };
+    let tenant = match authenticate(&state, request.headers()).await {
+        Ok(tenant) => tenant,
+        Err(refusal) => return refusal.into_response(media, "unknown"),
+    };
+    let params = match Params::from_query(request.uri().query().unwrap_or_default()) {
+        Ok(params) => params,
+        Err(message) => {
+            return Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
+                .into_response(media, "unknown");
+        }
+    };
+    if params.is_mutation() {
+        return Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            BAD_REQUEST,
+            "mutations must be sent with POST",
+        )
+        .into_response(media, &operation_label(params.operation_name.as_deref()));
+    }
+    execute(&state, media, tenant, params, started).await
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Tenant, Refusal> {
+    let header = headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+    state
+        .auth
+        .authenticate(header)
+        .await
+        .map_err(|error| match error {
+            AuthError::Store(cause) => {
+                tracing::error!(%cause, "credential store unavailable");
+                Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Internal.as_str(),
+                    "the gateway cannot check credentials right now",
+                )
+            }
+            other => Refusal {
+                outcome: "unauthenticated",
+                ..Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthenticated.as_str(),
+                    other.to_string(),
+                )
+            },
+        })
+}
+
+fn not_acceptable() -> Response {
+    Refusal::new(
+        StatusCode::NOT_ACCEPTABLE,
+        BAD_REQUEST,
+        "accept application/graphql-response+json or application/json",
+    )
+    .into_response(ResponseMedia::Json, "unknown")
+}
+
+async fn execute(
+    state: &AppState,
+    media: ResponseMedia,
+    tenant: Tenant,
+    params: Params,
+    started: Instant,
+) -> Response {
+    let operation = operation_label(params.operation_name.as_deref());
+    let executed = Executed::default();
+    let mut request = async_graphql::Request::new(params.query)
+        .data(tenant)
+        .data(executed.clone());
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        request = request.variables(Variables::from_json(Value::Object(variables)));
+    }
+    for (key, value) in params.extensions.into_iter().flatten() {
+        if let Ok(value) = async_graphql::Value::from_json(value) {
+            request.extensions.insert(key, value);
+        }
+    }
+    let response = state.schema.execute(request).await;
+
+    let (status, body, outcome) = if executed.get() {
+        let outcome = if response.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
+        (StatusCode::OK, serde_json::to_string(&response), outcome)
+    } else {
+        let mut errors = response.errors;
+        for error in &mut errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", ErrorCode::GraphqlValidationFailed.as_str());
+            }
+        }
+        let status = match media {
+            ResponseMedia::GraphqlResponse => StatusCode::BAD_REQUEST,
+            ResponseMedia::Json => StatusCode::OK,
+        };
+        (
+            status,
+            serde_json::to_string(&json!({ "errors": errors })),
+            "rejected",
+        )
+    };
+    record(&operation, outcome, Some(started));
+    let body = body.unwrap_or_else(|cause| {
+        tracing::error!(%cause, "serializing a GraphQL response");
+        r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into()
+    });
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    response
+}
+
+/// Counts the request and, when it reached the schema, its latency.
+fn record(operation: &str, outcome: &'static str, started: Option<Instant>) {
+    metrics::counter!(REQUESTS, "operation" => operation.to_owned(), "outcome" => outcome)
+        .increment(1);
+    if let Some(started) = started {
+        metrics::histogram!(REQUEST_DURATION, "operation" => operation.to_owned())
+            .record(started.elapsed().as_secs_f64());
+    }
+}
+
+/// The metric label for an operation: its name when it is a valid GraphQL name of sane length.
+fn operation_label(name: Option<&str>) -> String {
+    match name {
+        None => "anonymous".into(),
+        Some(n)
+            if !n.is_empty()
+                && n.len() <= 64
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            n.to_owned()
+        }
+        Some(_) => "invalid".into(),
+    }
+}
+
+impl Params {
+    fn from_map(mut map: Map<String, Value>) -> Result<Self, String> {
+        let query = match map.remove("query") {
+            Some(Value::String(q)) => q,
+            Some(_) => return Err("`query` must be a string".into()),
+            None => return Err("`query` is missing".into()),
+        };
+        let operation_name = match map.remove("operationName") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => return Err("`operationName` must be a string or null".into()),
+        };
+        Ok(Self {
+            query,
+            operation_name,
+            variables: object_param(map.remove("variables"), "variables")?,
+            extensions: object_param(map.remove("extensions"), "extensions")?,
+        })
+    }
+
+    fn from_query(query: &str) -> Result<Self, String> {
+        let mut map = Map::new();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let value = match key.as_ref() {
+                "variables" | "extensions" => serde_json::from_str(&value)
+                    .map_err(|_| format!("`{key}` must be a JSON-encoded object"))?,
+                _ => Value::String(value.into_owned()),
+            };
+            map.insert(key.into_owned(), value);
+        }
+        Self::from_map(map)
+    }
+
+    /// Whether the operation this request selects is a mutation (only GET cares).
+    fn is_mutation(&self) -> bool {
+        let Ok(document) = async_graphql::parser::parse_query(&self.query) else {
+            return false;
+        };
+        let ty = match (&document.operations, &self.operation_name) {
+            (DocumentOperations::Single(op), _) => Some(op.node.ty),
+            (DocumentOperations::Multiple(ops), Some(name)) => {
+                ops.get(name.as_str()).map(|op| op.node.ty)
+            }
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                ops.values().next().map(|op| op.node.ty)
+            }
+            _ => None,
+        };
+        ty == Some(OperationType::Mutation)
+    }
+}
+
+fn object_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, Value>>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(format!("`{name}` must be an object or null")),
+    }
+}

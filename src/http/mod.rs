@@ -1,0 +1,53 @@
+//! The HTTP face: axum routes for GraphQL (HTTP and WebSocket), health, metrics and the
+//! playground, wrapped in the layers every request passes (request id, trace, panic guard).
+
+mod graphql;
+mod health;
+mod media;
+mod metrics;
+mod playground;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::{Router, routing::get};
+use http::header::AUTHORIZATION;
+use sea_orm::DatabaseConnection;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::TraceLayer,
+};
+
+use crate::{auth::Authenticator, graphql::AppSchema};
+
+pub use playground::PlaygroundConfig;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub auth: Authenticator,
+    pub db: DatabaseConnection,
+    pub body_limit: usize,
+    pub playground: Option<Arc<PlaygroundConfig>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render));
+    if state.playground.is_some() {
+        router = router.merge(playground::routes());
+    }
+    router
+        .with_state(state)
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+}

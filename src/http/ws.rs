@@ -1,0 +1,136 @@
+//! Subscriptions over WebSocket on `/graphql` (`graphql-transport-ws`, and the legacy
+//! `graphql-ws`), driven by async-graphql's protocol state machine.
+//!
+//! The caller authenticates in `connection_init` with `{"Authorization": "Bearer <key>"}`.
+//! A refused caller's socket is closed with 4403 Forbidden, as graphql-transport-ws asks
+//! (async-graphql itself would close with 1002, which clients read as a protocol error).
+
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use async_graphql::{
+    Data,
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocket, WebSocketProtocols, WsMessage},
+};
+use axum::{
+    extract::{
+        FromRequestParts, Request, WebSocketUpgrade,
+        ws::{CloseFrame, Message},
+    },
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt, future};
+use http::{
+    HeaderMap, StatusCode,
+    header::{SEC_WEBSOCKET_PROTOCOL, UPGRADE},
+};
+
+use crate::graphql::Executed;
+
+use super::AppState;
+
+/// graphql-transport-ws's close code for a refused `connection_init`.
+const FORBIDDEN: u16 = 4403;
+
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+pub async fn upgrade(state: AppState, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let protocol = parts
+        .headers
+        .get(SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|list| {
+            list.split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws",
+        )
+            .into_response();
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, socket, protocol))
+}
+
+async fn serve(
+    state: AppState,
+    socket: axum::extract::ws::WebSocket,
+    protocol: WebSocketProtocols,
+) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|msg| future::ready(msg.is_ok()))
+        .filter_map(|msg| {
+            future::ready(match msg {
+                Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
+                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                _ => None,
+            })
+        });
+    let refused = Arc::new(AtomicBool::new(false));
+    let auth = state.auth.clone();
+    let on_init = {
+        let refused = refused.clone();
+        move |payload: serde_json::Value| async move {
+            let header = payload
+                .as_object()
+                .and_then(|map| {
+                    map.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                })
+                .and_then(|(_, v)| v.as_str());
+            match auth.authenticate(header).await {
+                Ok(tenant) => {
+                    let mut data = Data::default();
+                    data.insert(tenant);
+                    data.insert(Executed::default());
+                    Ok(data)
+                }
+                Err(error) => {
+                    refused.store(true, Ordering::Release);
+                    Err(async_graphql::Error::new(error.to_string()))
+                }
+            }
+        }
+    };
+    let output = WebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(on_init)
+        .map(|msg| match msg {
+            WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Close(code, reason) => {
+                let code = if refused.load(Ordering::Acquire) {
+                    FORBIDDEN
+                } else {
+                    code
+                };
+                Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }))
+            }
+        });
+    futures_util::pin_mut!(output);
+    while let Some(message) = output.next().await {
+        if sink.send(message).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Nexus Gateway: one GraphQL endpoint over the SaaS tools a revenue team lives in.
+//!
+//! The map (DESIGN.md has the whole picture):
+//! - [`cli`]: the `nexus` command; [`config`]: settings; [`startup`]: `Application::build`.
+//! - [`http`]: axum routes — GraphQL over HTTP and WebSocket, health, metrics, playground.
+//! - [`auth`]: API keys and JWTs become a [`auth::Tenant`].
+//! - [`graphql`]: the schema — unified types, connections, ids, errors, limits.
+//! - [`providers`]: the provider catalog; adapters join it one folder each.
+//! - [`store`]: the database and its entities (schema in the `migrations` crate).
+//! - [`telemetry`]: logs and Prometheus metrics.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod providers;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,161 @@
+//! `catalog.toml`, parsed once: which providers exist, what they feed and how they connect.
+
+use std::{collections::BTreeMap, fmt, str::FromStr, sync::OnceLock};
+
+use serde::Deserialize;
+
+/// Every provider the gateway speaks to. Slugs are the lower-case names (`google_calendar`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Salesforce,
+    Hubspot,
+    Gmail,
+    GoogleCalendar,
+    Slack,
+    Outlook,
+    Teams,
+    Stripe,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 8] = [
+        Provider::Salesforce,
+        Provider::Hubspot,
+        Provider::Gmail,
+        Provider::GoogleCalendar,
+        Provider::Slack,
+        Provider::Outlook,
+        Provider::Teams,
+        Provider::Stripe,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Provider::Salesforce => "salesforce",
+            Provider::Hubspot => "hubspot",
+            Provider::Gmail => "gmail",
+            Provider::GoogleCalendar => "google_calendar",
+            Provider::Slack => "slack",
+            Provider::Outlook => "outlook",
+            Provider::Teams => "teams",
+            Provider::Stripe => "stripe",
+        }
+    }
+
+    /// This provider's catalog entry.
+    pub fn entry(self) -> &'static CatalogEntry {
+        &Catalog::get().entries[&self]
+    }
+
+    /// Whether this provider feeds a unified list.
+    pub fn feeds(self, capability: Capability) -> bool {
+        self.entry().capabilities.contains(&capability)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+/// A slug that names no provider.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown provider `{0}`")]
+pub struct UnknownProvider(String);
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.slug() == s)
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
+    }
+}
+
+/// The unified lists a provider can feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Contacts,
+    Leads,
+    Deals,
+    Companies,
+    Emails,
+    Events,
+    Messages,
+    Channels,
+}
+
+/// How a project connects a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    Oauth2,
+    WebhookSecret,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogEntry {
+    pub name: String,
+    pub auth: AuthKind,
+    pub capabilities: Vec<Capability>,
+}
+
+/// The parsed catalog; every provider of `Provider::ALL` has an entry (checked at load).
+#[derive(Debug)]
+pub struct Catalog {
+    entries: BTreeMap<Provider, CatalogEntry>,
+}
+
+impl Catalog {
+    pub fn get() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            let entries: BTreeMap<Provider, CatalogEntry> =
+                toml::from_str(include_str!("catalog.toml")).expect("catalog.toml is valid");
+            assert!(
+                Provider::ALL.iter().all(|p| entries.contains_key(p)),
+                "catalog.toml lists every provider"
+            );
+            Catalog { entries }
+        })
+    }
+
+    /// The providers that feed a capability, in catalog order.
+    pub fn providers_with(&self, capability: Capability) -> impl Iterator<Item = Provider> + '_ {
+        self.entries
+            .keys()
+            .copied()
+            .filter(move |p| p.feeds(capability))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_has_an_entry_and_round_trips_its_slug() {
+        for p in Provider::ALL {
+            assert!(!p.entry().name.is_empty());
+            assert_eq!(p.slug().parse::<Provider>().unwrap(), p);
+        }
+        assert!("google".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn capabilities_come_from_the_catalog() {
+        let crm: Vec<_> = Catalog::get()
+            .providers_with(Capability::Contacts)
+            .collect();
+        assert_eq!(crm, vec![Provider::Salesforce, Provider::Hubspot]);
+        let leads: Vec<_> = Catalog::get().providers_with(Capability::Leads).collect();
+        assert_eq!(leads, vec![Provider::Salesforce]);
+        assert_eq!(Provider::Stripe.entry().auth, AuthKind::WebhookSecret);
+    }
+}

@@ -1,0 +1,152 @@
+//! `Application::build`: from settings to a bound, ready-to-serve gateway.
+//!
+//! Binding happens in `build`, so port 0 works and `port()` tells the port that was picked;
+//! `run_until_stopped` serves until the shutdown future resolves, then lets in-flight requests
+//! finish (up to the configured grace period) before closing the database.
+
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use axum::Router;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::{Authenticator, JwtConfigError, JwtVerifier},
+    config::Settings,
+    graphql::{self, AppContext},
+    http::{self, AppState, PlaygroundConfig},
+    store::{self, ChangeLog, Credentials, Tenants},
+};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] DbErr),
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Jwt(#[from] JwtConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the database the settings name (SQLite in `data_dir` by default) and migrates it.
+pub async fn open_database(
+    settings: &Settings,
+    data_dir: &Path,
+) -> Result<DatabaseConnection, StartupError> {
+    if settings.database.url.is_none() {
+        std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let url = store::database_url(settings.database.url.as_ref(), data_dir);
+    let db = store::connect(&url).await?;
+    store::migrate(&db).await?;
+    Ok(db)
+}
+
+/// A bound gateway, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: DatabaseConnection,
+    grace: Duration,
+}
+
+impl Application {
+    /// Opens and migrates the database, then builds on it.
+    pub async fn build(settings: &Settings, data_dir: &Path) -> Result<Self, StartupError> {
+        let db = open_database(settings, data_dir).await?;
+        Self::build_with(settings, db).await
+    }
+
+    /// Builds the gateway on an open, migrated database.
+    pub async fn build_with(
+        settings: &Settings,
+        db: DatabaseConnection,
+    ) -> Result<Self, StartupError> {
+        let tenants = Tenants::new(db.clone());
+        let jwt = settings
+            .auth
+            .jwt
+            .as_ref()
+            .map(JwtVerifier::from_settings)
+            .transpose()?;
+        let schema = graphql::build(
+            &settings.graphql,
+            Some(AppContext {
+                tenants: tenants.clone(),
+                credentials: Credentials::new(db.clone()),
+                changes: ChangeLog::new(db.clone()),
+            }),
+        );
+        crate::telemetry::prometheus();
+        let state = AppState {
+            schema,
+            auth: Authenticator::new(tenants, jwt),
+            db: db.clone(),
+            body_limit: settings.server.body_limit_bytes,
+            playground: settings.playground.enabled.then(|| {
+                Arc::new(PlaygroundConfig {
+                    api_key: settings.playground.api_key.clone(),
+                })
+            }),
+        };
+        let addr = SocketAddr::new(settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router: http::router(state),
+            db,
+            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+        })
+    }
+
+    /// The address actually bound (the port is the picked one when configured as 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves; then in-flight requests get the grace period to finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        };
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let grace = self.grace;
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => tracing::warn!(?grace, "grace period over; closing open connections"),
+        }
+        if let Err(cause) = self.db.close().await {
+            tracing::warn!(%cause, "closing the database");
+        }
+        Ok(())
+    }
+}

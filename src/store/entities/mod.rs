@@ -1,0 +1,7 @@
+//! sea-orm entities, one file per table of `migrations/`.
+
+pub mod api_keys;
+pub mod change_events;
+pub mod integration_credentials;
+pub mod projects;
+pub mod users;

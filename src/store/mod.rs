@@ -1,0 +1,62 @@
+//! Persistence: the database connection and the sea-orm entities.
+//!
+//! SQLite is the embedded default (WAL, busy timeout, foreign keys on); a `postgres://` URL
+//! switches to PostgreSQL. The schema itself lives in the `migrations` crate.
+
+mod changes;
+mod credentials;
+pub mod entities;
+mod tenants;
+
+use std::{path::Path, time::Duration};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use changes::ChangeLog;
+pub use credentials::{ConnectionRow, Credentials};
+pub use tenants::{ApiKeyRow, Tenants};
+
+/// The file name of the embedded database inside a data folder.
+const SQLITE_FILE: &str = "nexus.db";
+
+/// Where the database is: an explicit URL, or SQLite inside a data folder.
+pub fn database_url(url: Option<&SecretString>, data_dir: &Path) -> SecretString {
+    match url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display()).into(),
+    }
+}
+
+/// Opens a pool and applies the SQLite pragmas the gateway relies on.
+pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbErr> {
+    let raw = url.expose_secret();
+    let sqlite = raw.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(raw.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .max_connections(if sqlite { 8 } else { 16 });
+    if sqlite {
+        // Pragmas per connection: sqlx's SQLite options are not reachable through sea-orm's URL,
+        // so every pooled connection runs them after connecting.
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        });
+    }
+    Database::connect(options).await
+}
+
+/// Brings the schema up to date.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether the database answers; used by `/readyz`.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}

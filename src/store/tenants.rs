@@ -1,0 +1,156 @@
+//! Users, projects and API keys: the rows behind a `Tenant`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+use uuid::Uuid;
+
+use super::entities::{api_keys, projects, users};
+
+/// An API key as listed: never the key itself, only its prefix.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    pub id: Uuid,
+    pub prefix: String,
+    pub user_email: String,
+    pub project_name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Repository of users, projects and API keys.
+#[derive(Clone)]
+pub struct Tenants {
+    db: DatabaseConnection,
+}
+
+impl Tenants {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The user with this email, created if missing.
+    pub async fn ensure_user(&self, email: &str) -> Result<users::Model, DbErr> {
+        let row = users::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set(email.to_owned()),
+            created_at: Set(Utc::now()),
+        };
+        users::Entity::insert(row)
+            .on_conflict_do_nothing_on([users::Column::Email])
+            .exec(&self.db)
+            .await?;
+        users::Entity::find()
+            .filter(users::Column::Email.eq(email))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("user {email}")))
+    }
+
+    /// The project with this name, created if missing.
+    pub async fn ensure_project(&self, name: &str) -> Result<projects::Model, DbErr> {
+        let row = projects::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            name: Set(name.to_owned()),
+            created_at: Set(Utc::now()),
+        };
+        projects::Entity::insert(row)
+            .on_conflict_do_nothing_on([projects::Column::Name])
+            .exec(&self.db)
+            .await?;
+        projects::Entity::find()
+            .filter(projects::Column::Name.eq(name))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("project {name}")))
+    }
+
+    pub async fn user(&self, id: Uuid) -> Result<Option<users::Model>, DbErr> {
+        users::Entity::find_by_id(id).one(&self.db).await
+    }
+
+    pub async fn project(&self, id: Uuid) -> Result<Option<projects::Model>, DbErr> {
+        projects::Entity::find_by_id(id).one(&self.db).await
+    }
+
+    /// Stores a new key by its hash; the caller shows the plaintext once.
+    pub async fn insert_key(
+        &self,
+        user_id: Uuid,
+        project_id: Uuid,
+        prefix: &str,
+        key_hash: &str,
+    ) -> Result<Uuid, DbErr> {
+        let id = Uuid::new_v4();
+        api_keys::ActiveModel {
+            id: Set(id),
+            user_id: Set(user_id),
+            project_id: Set(project_id),
+            prefix: Set(prefix.to_owned()),
+            key_hash: Set(key_hash.to_owned()),
+            created_at: Set(Utc::now()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(id)
+    }
+
+    /// The live (not revoked) key with this hash.
+    pub async fn active_key(&self, key_hash: &str) -> Result<Option<api_keys::Model>, DbErr> {
+        api_keys::Entity::find()
+            .filter(api_keys::Column::KeyHash.eq(key_hash))
+            .filter(api_keys::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRow>, DbErr> {
+        let keys = api_keys::Entity::find()
+            .order_by_asc(api_keys::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        let users = users::Entity::find().all(&self.db).await?;
+        let projects = projects::Entity::find().all(&self.db).await?;
+        let name_of = |id: Uuid| {
+            projects
+                .iter()
+                .find(|p| p.id == id)
+                .map_or_else(String::new, |p| p.name.clone())
+        };
+        let email_of = |id: Uuid| {
+            users
+                .iter()
+                .find(|u| u.id == id)
+                .map_or_else(String::new, |u| u.email.clone())
+        };
+        Ok(keys
+            .into_iter()
+            .map(|k| ApiKeyRow {
+                id: k.id,
+                prefix: k.prefix,
+                user_email: email_of(k.user_id),
+                project_name: name_of(k.project_id),
+                created_at: k.created_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect())
+    }
+
+    /// Marks a key revoked; false when no live key has this id.
+    pub async fn revoke_key(&self, id: Uuid) -> Result<bool, DbErr> {
+        let result = api_keys::Entity::update_many()
+            .col_expr(
+                api_keys::Column::RevokedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(api_keys::Column::Id.eq(id))
+            .filter(api_keys::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}
