@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 const NON_SETTING_VARS: &[&str] = &["TEST_STRICT"];
 
 /// Everything the gateway needs to start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]

@@ -6,7 +6,7 @@
 //! document is refused before it is even parsed, and nothing over a limit ever runs.
 
 use std::sync::{
-    Arc,
+    Arc, OnceLock,
     atomic::{AtomicBool, Ordering},
 };
 
@@ -18,14 +18,20 @@ use async_graphql::{
 
 use super::errors::ErrorCode;
 
-/// Set once execution starts. Errors of a request that never executed are request errors
-/// (GraphQL over HTTP: no `data`, and 400 under `application/graphql-response+json`).
+/// Set once execution starts, with the operation's name. Errors of a request that never
+/// executed are request errors (GraphQL over HTTP: no `data`, and 400 under
+/// `application/graphql-response+json`).
 #[derive(Clone, Default)]
-pub struct Executed(Arc<AtomicBool>);
+pub struct Executed(Arc<(AtomicBool, OnceLock<String>)>);
 
 impl Executed {
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.0.load(Ordering::Acquire)
+    }
+
+    /// The name of the operation that executed, when it has one.
+    pub fn operation(&self) -> Option<&str> {
+        self.0.1.get().map(String::as_str)
     }
 }
 
@@ -109,7 +115,10 @@ impl Extension for DocumentLimitsExtension {
         next: NextExecute<'_>,
     ) -> Response {
         if let Some(executed) = ctx.data_opt::<Executed>() {
-            executed.0.store(true, Ordering::Release);
+            if let Some(name) = operation_name {
+                let _ = executed.0.1.set(name.to_owned());
+            }
+            executed.0.0.store(true, Ordering::Release);
         }
         next.run(ctx, operation_name).await
     }
@@ -219,7 +228,7 @@ mod tests {
             count_tokens(r#"{ a(s: "x \" y", t: """ a "" \""" b """) }"#, 100),
             11
         );
-        assert_eq!(count_tokens("{ ...F } fragment F on Q { a }", 100), 10);
+        assert_eq!(count_tokens("{ ...F } fragment F on Q { a }", 100), 11);
     }
 
     #[test]

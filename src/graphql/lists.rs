@@ -126,7 +126,7 @@ pub async fn merged<T: OutputType>(
                 provider.entry().name
             ),
         );
-        ctx.add_error(error.into_server_error(ctx.item.pos));
+        ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
     }
     tracing::debug!(?capability, first = page.first, after = ?page.after, "no provider adapter to ask");
     Ok(Connection::new(page.after.is_some(), false))

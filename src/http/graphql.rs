@@ -194,11 +194,11 @@ async fn execute(
     params: Params,
     started: Instant,
 ) -> Response {
-    let operation = operation_label(params.operation_name.as_deref());
     let executed = Executed::default();
     let mut request = async_graphql::Request::new(params.query)
         .data(tenant)
         .data(executed.clone());
+    let requested_name = params.operation_name.clone();
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -211,6 +211,7 @@ async fn execute(
         }
     }
     let response = state.schema.execute(request).await;
+    let operation = operation_label(executed.operation().or(requested_name.as_deref()));
 
     let (status, body, outcome) = if executed.get() {
         let outcome = if response.errors.is_empty() {

@@ -1,0 +1,282 @@
+//! The `nexus` binary itself: demo, serve's settings, keys, migrate — as an operator runs them.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::helpers::json_of;
+
+fn nexus(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nexus"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run nexus")
+}
+
+/// A running `nexus demo`, stopped with SIGTERM on drop.
+struct Demo {
+    child: Child,
+    dir: PathBuf,
+    origin: String,
+}
+
+impl Demo {
+    fn start(dir: &Path) -> Demo {
+        let mut child = nexus(dir)
+            .args(["demo", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn demo");
+        let ready = dir.join("gateway-url");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(origin) = std::fs::read_to_string(&ready) {
+                return Demo {
+                    child,
+                    dir: dir.to_owned(),
+                    origin: origin.trim().to_owned(),
+                };
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("demo exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "demo not ready within 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn key(&self) -> String {
+        std::fs::read_to_string(self.dir.join("demo-api-key"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn terminate(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+async fn viewer(origin: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{origin}/graphql"))
+        .json(&json!({ "query": "{ viewer { user { email } project { name } } }" }));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    json_of(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn demo_serves_viewer_with_its_printed_key_and_keeps_its_data() {
+    let dir = TempDir::new().unwrap();
+    let demo = Demo::start(dir.path());
+    let key = demo.key();
+    assert!(key.starts_with("nxk_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("demo-api-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, body) = viewer(&demo.origin, Some(&key)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["viewer"]["user"]["email"], "demo@nexus.local");
+    assert_eq!(body["data"]["viewer"]["project"]["name"], "demo");
+    let (status, _) = viewer(&demo.origin, None).await;
+    assert_eq!(status, 401);
+
+    let settings = reqwest::get(format!("{}/playground/settings.json", demo.origin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(settings.contains(&key), "the playground is not pre-filled");
+
+    let status = demo.stop();
+    assert!(status.success(), "demo exited with {status}");
+    assert!(
+        !dir.path().join("gateway-url").exists(),
+        "the ready signal outlived the gateway"
+    );
+
+    let again = Demo::start(dir.path());
+    assert_eq!(again.key(), key, "a second run must keep the demo's data");
+    let (status, _) = viewer(&again.origin, Some(&key)).await;
+    assert_eq!(status, 200);
+    again.stop();
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked() {
+    let dir = TempDir::new().unwrap();
+    let created = run(nexus(dir.path()).args([
+        "keys",
+        "create",
+        "--project",
+        "acme",
+        "--user",
+        "ada@acme.test",
+    ]));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    let key = stdout.trim();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the key alone on stdout: {stdout:?}"
+    );
+    assert!(key.starts_with("nxk_") && key.len() > 40);
+
+    let listed = run(nexus(dir.path()).args(["keys", "list"]));
+    let list = String::from_utf8(listed.stdout).unwrap();
+    assert!(list.contains("ada@acme.test") && list.contains("acme"));
+    assert!(!list.contains(key), "a listing must never show a key");
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let revoked = run(nexus(dir.path()).args(["keys", "revoke", &id]));
+    assert!(revoked.status.success());
+    let list = String::from_utf8(run(nexus(dir.path()).args(["keys", "list"])).stdout).unwrap();
+    assert!(
+        !list.lines().nth(1).unwrap().ends_with("\t-"),
+        "not marked revoked: {list}"
+    );
+    let again = run(nexus(dir.path()).args(["keys", "revoke", &id]));
+    assert!(!again.status.success());
+
+    let bad =
+        run(nexus(dir.path()).args(["keys", "create", "--project", "acme", "--user", "nobody"]));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--user"));
+}
+
+#[test]
+fn database_url_moves_the_database() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("elsewhere.db");
+    let out = run(nexus(&dir.path().join("unused"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
+        .arg("migrate"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists());
+    assert!(!dir.path().join("unused").exists());
+}
+
+#[test]
+fn serve_rejects_unknown_settings_by_name_without_echoing_secrets() {
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("nexus.toml");
+    std::fs::write(
+        &config,
+        "[server]\nport = 0\nprot = 1\n[auth.jwt]\nhs256_secret = \"hunter2-do-not-print\"\n",
+    )
+    .unwrap();
+    let out = run(nexus(dir.path()).arg("--config").arg(&config).arg("serve"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("prot"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let out = run(nexus(dir.path())
+        .env("NEXUS_SERVER__POTR", "1")
+        .arg("serve"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("potr"));
+}
+
+#[tokio::test]
+async fn serve_runs_from_a_settings_file_and_stops_on_sigterm() {
+    let dir = TempDir::new().unwrap();
+    let key = run(nexus(dir.path()).args([
+        "keys",
+        "create",
+        "--project",
+        "acme",
+        "--user",
+        "ada@acme.test",
+    ]));
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("nexus.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nport = {port}\n[graphql]\nmax_aliases = 3\n"),
+    )
+    .unwrap();
+    let mut child = nexus(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .spawn()
+        .unwrap();
+    let origin = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("{origin}/healthz")).await.is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "serve exited");
+        assert!(Instant::now() < deadline, "serve not up within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = viewer(&origin, Some(&key)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["viewer"]["project"]["name"], "acme");
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,101 @@
+//! Abuse limits: every one refuses the document before execution, with a clear error.
+
+use serde_json::json;
+
+use crate::helpers::{first_code, spawn_app, spawn_app_with, test_settings};
+
+/// Sends a document and expects it refused before execution with `limit` (when given).
+async fn assert_refused(app: &crate::helpers::TestApp, query: &str, needle: &str) {
+    let (status, body) = app.graphql(query, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("data").is_none(), "executed: {body}");
+    assert_eq!(first_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let message = body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(message.contains(needle), "{message}");
+}
+
+fn nested(levels: usize) -> String {
+    let mut query = "id".to_owned();
+    for i in 0..levels {
+        query = if i % 2 == 0 {
+            format!("deals(first: 1) {{ nodes {{ {query} }} }}")
+        } else {
+            format!("contacts(first: 1) {{ nodes {{ {query} }} }}")
+        };
+    }
+    format!("{{ contacts(first: 1) {{ nodes {{ {query} }} }} }}")
+}
+
+#[tokio::test]
+async fn a_contacts_deals_company_is_within_the_depth_limit_but_deeper_is_not() {
+    let app = spawn_app().await;
+    let query = "{ contacts(first: 5) { edges { node { deals(first: 5) { edges { node { company { name } } } } } } } }";
+    let (status, body) = app.graphql(query, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["contacts"]["edges"], json!([]));
+    assert_refused(&app, &nested(6), "nested too deep").await;
+}
+
+#[tokio::test]
+async fn aliases_tokens_complexity_and_directives_are_capped() {
+    let app = spawn_app().await;
+    let aliases: String = (0..16)
+        .map(|i| format!("a{i}: viewer {{ user {{ id }} }} "))
+        .collect();
+    assert_refused(&app, &format!("{{ {aliases} }}"), "aliases").await;
+
+    let padding = "viewer { user { id } } ".repeat(200);
+    assert_refused(&app, &format!("{{ {padding} }}"), "tokens").await;
+
+    let costly = "{ contacts(first: 100) { nodes { deals(first: 100) { nodes { name } } } } }";
+    assert_refused(&app, costly, "complex").await;
+
+    let directives = "@include(if: true) ".repeat(51);
+    assert_refused(
+        &app,
+        &format!("{{ viewer {directives} {{ user {{ id }} }} }}"),
+        "directives",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn limits_are_configurable() {
+    let mut settings = test_settings();
+    settings.graphql.max_aliases = 1;
+    let app = spawn_app_with(settings).await;
+    assert_refused(
+        &app,
+        "{ a: viewer { user { id } } b: viewer { user { id } } }",
+        "aliases",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_introspection_there_are_no_suggestions_either() {
+    let mut settings = test_settings();
+    settings.graphql.introspection = false;
+    let app = spawn_app_with(settings).await;
+    let (_, body) = app
+        .graphql("{ __schema { types { name } } }", json!({}))
+        .await;
+    assert!(body["data"]["__schema"].is_null(), "{body}");
+    let (_, body) = app.graphql("{ viewr { user { id } } }", json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+
+    let open = spawn_app().await;
+    let (_, body) = open.graphql("{ viewr { user { id } } }", json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{body}"
+    );
+}

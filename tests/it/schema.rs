@@ -1,0 +1,41 @@
+//! `schema.graphql` is `nexus schema`'s output, and the names DESIGN.md promises are in it.
+
+use crate::helpers::root;
+
+#[test]
+fn schema_graphql_is_the_generated_sdl() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nexus"))
+        .arg("schema")
+        .output()
+        .expect("nexus schema");
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let committed = std::fs::read_to_string(root().join("schema.graphql")).unwrap_or_default();
+    assert!(
+        printed == committed,
+        "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[test]
+fn the_schema_keeps_designs_names() {
+    let sdl = nexus::graphql::sdl();
+    for needle in [
+        "enum Provider {",
+        "interface Node {",
+        "node(id: ID!): Node",
+        "viewer: Viewer!",
+        "contacts(first: Int, after: String, filter: ContactFilter, providers: [Provider!]): ContactConnection!",
+        "leads(first: Int, after: String, filter: LeadFilter, providers: [Provider!]): LeadConnection!",
+        "changes(after: String, first: Int): ChangeEventConnection!",
+        "connectProvider(provider: Provider!, redirectAfter: String): ConnectLink!",
+        "disconnectProvider(provider: Provider!): Boolean!",
+        "createLead(input: CreateLeadInput!): CreateLeadPayload!",
+        "sendEmail(input: SendEmailInput!): SendEmailPayload!",
+        "postMessage(input: PostMessageInput!): PostMessagePayload!",
+        "nodes: [Contact!]!",
+        "enum DealStatus {",
+    ] {
+        assert!(sdl.contains(needle), "missing `{needle}`");
+    }
+}
