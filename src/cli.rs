@@ -9,6 +9,8 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{
@@ -16,6 +18,7 @@ use crate::{
     config::Settings,
     startup::{Application, open_database},
     store::Tenants,
+    vault::{CredentialVault, Key},
 };
 
 /// Where the demo and the default SQLite database keep their files.
@@ -73,6 +76,16 @@ enum KeysCommand {
     List,
     /// Revoke a key by id.
     Revoke { id: Uuid },
+    /// Re-encrypt every stored token with the current encryption key (and format); earlier
+    /// keys go in `vault.previous_keys`. Safe to interrupt and run again; the gateway may serve.
+    RotateEncryption {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u64,
+        /// Pause between batches, in milliseconds, to leave the database to the gateway.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
 }
 
 /// A failed command: its message goes to stderr, and the process exits with 1.
@@ -120,6 +133,35 @@ async fn run(cli: Cli) -> CliResult {
             open_database(&settings, &data_dir).await?.close().await?;
             eprintln!("migrations applied");
         }
+        Command::Keys {
+            action:
+                KeysCommand::RotateEncryption {
+                    batch_size,
+                    pause_ms,
+                },
+        } => {
+            let vault = crate::startup::vault(&settings).await?;
+            let db = open_database(&settings, &data_dir).await?;
+            let credentials = CredentialVault::new(db.clone(), vault);
+            let report = credentials
+                .rotate(batch_size, Duration::from_millis(pause_ms), |r| {
+                    eprintln!("examined {} rows, re-encrypted {}", r.examined, r.rotated);
+                })
+                .await;
+            db.close().await?;
+            let report = report?;
+            eprintln!(
+                "done: {} rows examined, {} re-encrypted, {} changed meanwhile, {} unreadable",
+                report.examined, report.rotated, report.changed_meanwhile, report.unreadable
+            );
+            if report.unreadable > 0 {
+                return Err(format!(
+                    "{} rows do not open with any configured key; their connections need re-authorization",
+                    report.unreadable
+                )
+                .into());
+            }
+        }
         Command::Keys { action } => {
             let db = open_database(&settings, &data_dir).await?;
             let tenants = Tenants::new(db.clone());
@@ -162,6 +204,7 @@ async fn keys(tenants: &Tenants, action: KeysCommand) -> CliResult {
             }
             eprintln!("revoked {id}");
         }
+        KeysCommand::RotateEncryption { .. } => unreachable!("handled by run"),
     }
     Ok(())
 }
@@ -176,6 +219,7 @@ async fn demo(settings: &mut Settings, data_dir: &Path, port: u16) -> CliResult 
     }
     settings.server.port = port;
     settings.graphql.introspection = true;
+    demo_encryption_key(settings, data_dir)?;
     let db = open_database(settings, data_dir).await?;
     let tenants = Tenants::new(db.clone());
     let key = demo_key(&tenants, data_dir).await?;
@@ -194,6 +238,24 @@ async fn demo(settings: &mut Settings, data_dir: &Path, port: u16) -> CliResult 
     let result = server.await;
     let _ = fs::remove_file(&ready_file);
     result??;
+    Ok(())
+}
+
+/// Without a configured key, the demo uses `<data-dir>/encryption-key`, generated on first run.
+fn demo_encryption_key(settings: &mut Settings, data_dir: &Path) -> CliResult {
+    let vault = &mut settings.vault;
+    if vault.key.is_some() || vault.key_file.is_some() || vault.aws_secret_id.is_some() {
+        return Ok(());
+    }
+    let file = data_dir.join("encryption-key");
+    if !file.exists() {
+        write_file(&file, Key::generate_hex().expose_secret(), true)?;
+        eprintln!(
+            "generated a token encryption key in {} (mode 0600)",
+            file.display()
+        );
+    }
+    vault.key_file = Some(file);
     Ok(())
 }
 

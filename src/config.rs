@@ -1,5 +1,5 @@
 //! Settings: a TOML file plus `NEXUS_SECTION__KEY` environment variables, and the two variables
-//! the spec names (`DATABASE_URL`, `INTEGRATION_TOKEN_ENCRYPTION_KEY` once the vault lands).
+//! the spec names (`DATABASE_URL`, `INTEGRATION_TOKEN_ENCRYPTION_KEY`).
 //!
 //! This is the only module that reads the environment. Unknown keys are rejected with their name;
 //! secrets are `SecretString`, so neither `Debug` nor an error message can echo them.
@@ -13,8 +13,8 @@ use figment::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-/// Environment variables that start with `NEXUS_` but are not settings (the test harness's own).
-const NON_SETTING_VARS: &[&str] = &["TEST_STRICT"];
+/// `NEXUS_TEST_*` variables belong to the test harness (`NEXUS_TEST_STRICT`, ...), not to settings.
+const TEST_VARS: &str = "test_";
 
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +30,37 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub playground: PlaygroundSettings,
+    #[serde(default)]
+    pub vault: VaultSettings,
+}
+
+/// Where the token encryption keys come from, and which format new values are written in.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSettings {
+    /// The current key, 64 hex characters; `INTEGRATION_TOKEN_ENCRYPTION_KEY` sets it.
+    pub key: Option<SecretString>,
+    /// A file holding the current key (as `nexus demo` writes `<data-dir>/encryption-key`).
+    pub key_file: Option<PathBuf>,
+    /// Earlier keys, still accepted for reading until `nexus keys rotate-encryption` has run.
+    pub previous_keys: Vec<SecretString>,
+    /// Fetch the current key from AWS Secrets Manager (cargo feature `aws-secrets`).
+    pub aws_secret_id: Option<String>,
+    /// The Secrets Manager endpoint (a local one in tests); the SDK's default otherwise.
+    pub aws_endpoint_url: Option<String>,
+    pub aws_region: Option<String>,
+    /// `v2` (key id + row binding; the default) or `v1` (the spec's format, for tables shared
+    /// with code that follows the spec).
+    pub write_format: WriteFormat,
+}
+
+/// The format new ciphertexts are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteFormat {
+    V1,
+    #[default]
+    V2,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,7 +178,7 @@ impl Default for PlaygroundSettings {
 pub struct ConfigError(String);
 
 impl Settings {
-    /// Reads defaults, then the TOML file (if any), then `NEXUS_*` variables, then `DATABASE_URL`.
+    /// Reads defaults, then the TOML file (if any), then `NEXUS_*` variables, then the spec's two variables.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new()
             .merge(Serialized::default("server", ServerSettings::default()))
@@ -162,11 +193,20 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         figment = figment
-            .merge(Env::prefixed("NEXUS_").ignore(NON_SETTING_VARS).split("__"))
+            .merge(
+                Env::prefixed("NEXUS_")
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with(TEST_VARS))
+                    .split("__"),
+            )
             .merge(
                 Env::raw()
                     .only(&["DATABASE_URL"])
                     .map(|_| "database.url".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["INTEGRATION_TOKEN_ENCRYPTION_KEY"])
+                    .map(|_| "vault.key".into()),
             );
         figment.extract().map_err(|err| ConfigError(describe(err)))
     }

@@ -7,6 +7,7 @@
 //! - [`graphql`]: the schema — unified types, connections, ids, errors, limits.
 //! - [`providers`]: the provider catalog; adapters join it one folder each.
 //! - [`store`]: the database and its entities (schema in the `migrations` crate).
+//! - [`vault`]: token encryption and the credential repository — the only plaintext tokens.
 //! - [`telemetry`]: logs and Prometheus metrics.
 
 pub mod auth;
@@ -18,3 +19,4 @@ pub mod providers;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod vault;

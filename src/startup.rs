@@ -15,7 +15,8 @@ use crate::{
     config::Settings,
     graphql::{self, AppContext},
     http::{self, AppState, PlaygroundConfig},
-    store::{self, ChangeLog, Credentials, Tenants},
+    store::{self, ChangeLog, Tenants},
+    vault::{CredentialVault, KeyRing, KeyRingError, Vault},
 };
 
 /// Why the gateway could not start.
@@ -30,6 +31,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Jwt(#[from] JwtConfigError),
+    #[error(transparent)]
+    Keys(#[from] KeyRingError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -54,6 +57,12 @@ pub async fn open_database(
     Ok(db)
 }
 
+/// The vault the settings describe; fails (naming what is wrong, never a key) without a key.
+pub async fn vault(settings: &Settings) -> Result<Vault, StartupError> {
+    let ring = KeyRing::from_settings(&settings.vault).await?;
+    Ok(Vault::new(ring, settings.vault.write_format))
+}
+
 /// A bound gateway, ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -74,6 +83,7 @@ impl Application {
         settings: &Settings,
         db: DatabaseConnection,
     ) -> Result<Self, StartupError> {
+        let vault = vault(settings).await?;
         let tenants = Tenants::new(db.clone());
         let jwt = settings
             .auth
@@ -85,7 +95,7 @@ impl Application {
             &settings.graphql,
             Some(AppContext {
                 tenants: tenants.clone(),
-                credentials: Credentials::new(db.clone()),
+                credentials: CredentialVault::new(db.clone(), vault),
                 changes: ChangeLog::new(db.clone()),
             }),
         );

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_tenants;
 mod m20261126_000002_create_integration_credentials;
 mod m20261126_000003_create_change_events;
+mod m20261126_000004_create_sync_and_webhook_tables;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_tenants::Migration),
             Box::new(m20261126_000002_create_integration_credentials::Migration),
             Box::new(m20261126_000003_create_change_events::Migration),
+            Box::new(m20261126_000004_create_sync_and_webhook_tables::Migration),
         ]
     }
 }

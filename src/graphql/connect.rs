@@ -63,7 +63,7 @@ impl ConnectMutation {
         let deleted = ctx
             .data_unchecked::<AppContext>()
             .credentials
-            .delete(tenant.user_id, tenant.project_id, provider.slug())
+            .delete(tenant.user_id, tenant.project_id, provider)
             .await
             .map_err(internal)?;
         if deleted {

@@ -12,6 +12,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use crate::{
     auth::Tenant,
     providers::{Capability, Provider},
+    vault::ConnectionState,
 };
 
 use super::{
@@ -79,19 +80,28 @@ pub fn tenant(ctx: &Context<'_>) -> Result<Tenant> {
         .ok_or_else(|| ErrorCode::Unauthenticated.error("not authenticated"))
 }
 
-/// The providers this tenant has connected.
-pub async fn connected(ctx: &Context<'_>) -> Result<Vec<Provider>> {
+/// The providers this tenant has connected, whether or not their tokens still open.
+pub async fn connected(ctx: &Context<'_>) -> Result<Vec<ConnectionState>> {
     let tenant = tenant(ctx)?;
-    let rows = ctx
-        .data_unchecked::<AppContext>()
+    ctx.data_unchecked::<AppContext>()
         .credentials
         .connections(tenant.user_id, tenant.project_id)
         .await
-        .map_err(internal)?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.provider.parse().ok())
-        .collect())
+        .map_err(internal)
+}
+
+/// Whether the tenant has this provider connected (usable or not).
+pub async fn has_connection(ctx: &Context<'_>, provider: Provider) -> Result<bool> {
+    Ok(connected(ctx).await?.iter().any(|c| c.provider == provider))
+}
+
+/// The error for a connection whose stored tokens no longer open.
+pub fn reauth_required(provider: Provider) -> async_graphql::Error {
+    provider_error(
+        ErrorCode::ReauthRequired,
+        provider,
+        format!("{} must be connected again", provider.entry().name),
+    )
 }
 
 /// One page of a unified list across the tenant's providers that feed it. `page` is what each
@@ -111,21 +121,17 @@ pub async fn merged<T: OutputType>(
             format!("{} has no {capability:?} list", p.entry().name),
         ));
     }
-    let connected = connected(ctx).await?;
-    let sources = connected
+    let sources = connected(ctx)
+        .await?
         .into_iter()
-        .filter(|p| p.feeds(capability))
-        .filter(|p| requested.as_ref().is_none_or(|r| r.contains(p)));
-    for provider in sources {
-        let error = provider_error(
-            ErrorCode::Unsupported,
-            provider,
-            format!(
-                "{} is connected, but this build has no {} adapter to read {capability:?}",
-                provider.entry().name,
-                provider.entry().name
-            ),
-        );
+        .filter(|c| c.provider.feeds(capability))
+        .filter(|c| requested.as_ref().is_none_or(|r| r.contains(&c.provider)));
+    for source in sources {
+        let error = if source.reauth_required {
+            reauth_required(source.provider)
+        } else {
+            no_adapter(source.provider)
+        };
         ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
     }
     tracing::debug!(?capability, first = page.first, after = ?page.after, "no provider adapter to ask");
@@ -160,7 +166,11 @@ pub async fn write_target(
             format!("{} has no {capability:?}", provider.entry().name),
         ));
     }
-    if !connected(ctx).await?.contains(&provider) {
+    let Some(connection) = connected(ctx)
+        .await?
+        .into_iter()
+        .find(|c| c.provider == provider)
+    else {
         return Err(provider_error(
             ErrorCode::NotConnected,
             provider,
@@ -169,13 +179,9 @@ pub async fn write_target(
                 provider.entry().name
             ),
         ));
+    };
+    if connection.reauth_required {
+        return Err(reauth_required(provider));
     }
-    Err(provider_error(
-        ErrorCode::Unsupported,
-        provider,
-        format!(
-            "this build has no {} adapter to write {capability:?}",
-            provider.entry().name
-        ),
-    ))
+    Err(no_adapter(provider))
 }

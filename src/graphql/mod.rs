@@ -21,7 +21,8 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::{
     config::GraphqlSettings,
-    store::{ChangeLog, Credentials, Tenants},
+    store::{ChangeLog, Tenants},
+    vault::CredentialVault,
 };
 
 pub use ids::GlobalId;
@@ -31,7 +32,7 @@ pub use limits::Executed;
 #[derive(Clone)]
 pub struct AppContext {
     pub tenants: Tenants,
-    pub credentials: Credentials,
+    pub credentials: CredentialVault,
     pub changes: ChangeLog,
 }
 

@@ -13,7 +13,7 @@ use super::{
     crm::{Company, Contact, Deal, Lead},
     errors::{ErrorCode, internal, provider_error},
     ids::GlobalId,
-    lists::{connected, no_adapter, tenant},
+    lists::{has_connection, no_adapter, tenant},
     types::ProviderEnum,
 };
 
@@ -126,13 +126,13 @@ impl Viewer {
         Ok(Provider::ALL
             .into_iter()
             .map(|provider| {
-                let row = rows.iter().find(|r| r.provider == provider.slug());
+                let row = rows.iter().find(|r| r.provider == provider);
                 ProviderConnection {
                     provider: provider.into(),
-                    status: if row.is_some() {
-                        ConnectionStatus::Connected
-                    } else {
-                        ConnectionStatus::NotConnected
+                    status: match row {
+                        None => ConnectionStatus::NotConnected,
+                        Some(r) if r.reauth_required => ConnectionStatus::ReauthRequired,
+                        Some(_) => ConnectionStatus::Connected,
                     },
                     scopes: row.map(|r| r.scopes.clone()).unwrap_or_default(),
                     expires_at: row.and_then(|r| r.expires_at),
@@ -176,7 +176,7 @@ impl ViewerQuery {
             }
             "Contact" | "Lead" | "Deal" | "Company" | "Email" | "Event" | "Message" | "Channel" => {
                 let (provider, _) = parsed.record().ok_or_else(not_found)?;
-                if connected(ctx).await?.contains(&provider) {
+                if has_connection(ctx, provider).await? {
                     Err(no_adapter(provider))
                 } else {
                     Err(provider_error(

@@ -4,7 +4,6 @@
 //! switches to PostgreSQL. The schema itself lives in the `migrations` crate.
 
 mod changes;
-mod credentials;
 pub mod entities;
 mod tenants;
 
@@ -15,7 +14,6 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 use secrecy::{ExposeSecret, SecretString};
 
 pub use changes::ChangeLog;
-pub use credentials::{ConnectionRow, Credentials};
 pub use tenants::{ApiKeyRow, Tenants};
 
 /// The file name of the embedded database inside a data folder.

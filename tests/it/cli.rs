@@ -17,6 +17,7 @@ fn nexus(data_dir: &Path) -> Command {
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("DATABASE_URL")
+        .env_remove("INTEGRATION_TOKEN_ENCRYPTION_KEY")
         .env("RUST_LOG", "warn");
     command
 }
@@ -265,6 +266,7 @@ async fn serve_runs_from_a_settings_file_and_stops_on_sigterm() {
         .arg("--config")
         .arg(&config)
         .arg("serve")
+        .env("INTEGRATION_TOKEN_ENCRYPTION_KEY", "ab".repeat(32))
         .spawn()
         .unwrap();
     let origin = format!("http://127.0.0.1:{port}");

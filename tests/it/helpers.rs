@@ -5,16 +5,19 @@ use std::{path::PathBuf, sync::Arc};
 use nexus::{
     auth::create_api_key,
     config::Settings,
-    startup::{Application, open_database},
+    startup::{Application, open_database, vault},
     store::Tenants,
+    vault::{CredentialVault, Key},
 };
 use reqwest::{Client, Response};
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// A gateway serving on a loopback port, with its own database and a first API key.
 pub struct TestApp {
+    pub settings: Settings,
     pub origin: String,
     pub key: String,
     pub db: DatabaseConnection,
@@ -23,12 +26,40 @@ pub struct TestApp {
     _dir: Arc<TempDir>,
 }
 
-/// Settings for tests: port 0, introspection on (the playground needs it).
+/// Settings for tests: port 0, introspection on (the playground needs it), a fresh
+/// encryption key.
 pub fn test_settings() -> Settings {
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.graphql.introspection = true;
+    settings.vault.key = Some(Key::generate_hex());
     settings
+}
+
+/// The databases storage tests run on: SQLite always, and a fresh PostgreSQL database when
+/// `NEXUS_TEST_POSTGRES_URL` names a server (required under `NEXUS_TEST_STRICT=1`).
+pub async fn backends() -> Vec<(&'static str, Option<SecretString>)> {
+    let mut list = vec![("sqlite", None)];
+    let admin = std::env::var("NEXUS_TEST_POSTGRES_URL").ok();
+    if require(admin.is_some(), "PostgreSQL (NEXUS_TEST_POSTGRES_URL)") {
+        list.push(("postgres", Some(fresh_postgres(&admin.unwrap()).await)));
+    }
+    list
+}
+
+/// Creates an empty database on the server and returns its URL.
+pub async fn fresh_postgres(admin_url: &str) -> SecretString {
+    let name = format!("nexus_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .expect("PostgreSQL reachable");
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(admin_url).expect("NEXUS_TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string().into()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -62,6 +93,7 @@ async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp {
     let origin = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
+        settings,
         origin,
         key,
         db,
@@ -91,6 +123,18 @@ impl TestApp {
             .await
             .expect("request");
         json_of(response).await
+    }
+
+    /// The credential repository with this app's keys.
+    pub async fn credentials(&self) -> CredentialVault {
+        CredentialVault::new(self.db.clone(), vault(&self.settings).await.expect("vault"))
+    }
+
+    /// The (user, project) ids of a tenant, created if missing.
+    pub async fn tenant(&self, project: &str, user: &str) -> (uuid::Uuid, uuid::Uuid) {
+        let u = self.tenants.ensure_user(user).await.unwrap();
+        let p = self.tenants.ensure_project(project).await.unwrap();
+        (u.id, p.id)
     }
 
     /// Another key, for another user and project.

@@ -13,3 +13,4 @@ mod limits;
 mod node;
 mod ops;
 mod schema;
+mod vault;

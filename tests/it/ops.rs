@@ -3,7 +3,7 @@
 //! disconnect, and the change log.
 
 use chrono::Utc;
-use nexus::store::entities::{change_events, integration_credentials};
+use nexus::{providers::Provider, store::entities::change_events, vault::TokenSet};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -11,31 +11,24 @@ use uuid::Uuid;
 use crate::helpers::{TestApp, first_code, spawn_app};
 
 async fn tenant(app: &TestApp, project: &str, user: &str) -> (Uuid, Uuid) {
-    let u = app.tenants.ensure_user(user).await.unwrap();
-    let p = app.tenants.ensure_project(project).await.unwrap();
-    (u.id, p.id)
+    app.tenant(project, user).await
 }
 
-/// Seeds a credential row as a finished connect flow would leave it.
-async fn seed_connection(app: &TestApp, provider: &str) {
+/// Stores a credential as a finished connect flow would.
+async fn seed_connection(app: &TestApp, provider: Provider) {
     let (user_id, project_id) = tenant(app, "acme", "ada@acme.test").await;
-    integration_credentials::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        created_at: Set(Utc::now()),
-        updated_at: Set(Utc::now()),
-        user_id: Set(user_id),
-        project_id: Set(project_id),
-        provider: Set(provider.into()),
-        access_token_encrypted: Set("ciphertext-sentinel".into()),
-        refresh_token_encrypted: Set(None),
-        token_expires_at: Set(Some("2030-01-01T00:00:00Z".parse().unwrap())),
-        scopes: Set(json!(["crm.objects.contacts.read"])),
-        metadata: Set(json!({})),
-        version: Set(0),
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    let tokens = TokenSet {
+        access_token: "access-sentinel".to_owned().into(),
+        refresh_token: Some("refresh-sentinel".to_owned().into()),
+        expires_at: Some("2030-01-01T00:00:00Z".parse().unwrap()),
+        scopes: vec!["crm.objects.contacts.read".into()],
+        metadata: json!({ "portalId": 62515 }),
+    };
+    app.credentials()
+        .await
+        .upsert(user_id, project_id, provider, &tokens)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -67,7 +60,7 @@ async fn viewer_lists_every_provider_of_the_catalog() {
     );
     assert!(connections.iter().all(|c| c["status"] == "NOT_CONNECTED"));
 
-    seed_connection(&app, "hubspot").await;
+    seed_connection(&app, Provider::Hubspot).await;
     let (_, body) = app
         .graphql(
             "{ viewer { connections { provider status scopes expiresAt } } }",
@@ -98,7 +91,7 @@ async fn lists_are_empty_without_connections_and_say_why_with_them() {
     assert_eq!(body["data"]["contacts"]["nodes"], json!([]));
     assert_eq!(body["data"]["contacts"]["pageInfo"]["hasNextPage"], false);
 
-    seed_connection(&app, "hubspot").await;
+    seed_connection(&app, Provider::Hubspot).await;
     let (_, body) = app.graphql(query, json!({})).await;
     assert_eq!(body["data"]["contacts"]["nodes"], json!([]));
     assert_eq!(first_code(&body), "UNSUPPORTED");
@@ -206,7 +199,7 @@ async fn connect_and_disconnect() {
     let disconnect = "mutation { disconnectProvider(provider: HUBSPOT) }";
     let (_, body) = app.graphql(disconnect, json!({})).await;
     assert_eq!(first_code(&body), "NOT_CONNECTED");
-    seed_connection(&app, "hubspot").await;
+    seed_connection(&app, Provider::Hubspot).await;
     let (_, body) = app.graphql(disconnect, json!({})).await;
     assert_eq!(body["data"]["disconnectProvider"], true, "{body}");
     let (_, body) = app
@@ -276,4 +269,48 @@ async fn the_change_log_pages_in_order_and_stays_in_its_project() {
         .await;
     assert_eq!(body["data"]["node"], Value::Null);
     assert_eq!(first_code(&body), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_credential_that_does_not_open_asks_for_reauthorization_and_is_kept() {
+    let app = spawn_app().await;
+    seed_connection(&app, Provider::Hubspot).await;
+    // Another deployment's key sealed this value: it cannot open here.
+    let (user_id, project_id) = tenant(&app, "acme", "ada@acme.test").await;
+    let foreign = nexus::vault::Vault::new(
+        nexus::vault::KeyRing::new(nexus::vault::Key::parse(&"ab".repeat(32)).unwrap(), vec![]),
+        Default::default(),
+    );
+    let binding = nexus::vault::Binding {
+        user_id,
+        project_id,
+        provider: "hubspot",
+    };
+    let sealed = foreign.seal(&binding, &"x".to_owned().into());
+    use nexus::store::entities::integration_credentials as row;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    row::Entity::update_many()
+        .col_expr(row::Column::AccessTokenEncrypted, Expr::value(sealed))
+        .filter(row::Column::Provider.eq("hubspot"))
+        .exec(&app.db)
+        .await
+        .unwrap();
+
+    let (_, body) = app
+        .graphql("{ viewer { connections { provider status } } }", json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["viewer"]["connections"][1]["status"], "REAUTH_REQUIRED",
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql("{ contacts { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(first_code(&body), "REAUTH_REQUIRED");
+    assert_eq!(body["errors"][0]["extensions"]["provider"], "HUBSPOT");
+    assert_eq!(
+        row::Entity::find().all(&app.db).await.unwrap().len(),
+        1,
+        "the row must stay"
+    );
 }
