@@ -8,6 +8,7 @@ mod m20261126_000001_create_tenants;
 mod m20261126_000002_create_integration_credentials;
 mod m20261126_000003_create_change_events;
 mod m20261126_000004_create_sync_and_webhook_tables;
+mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
 pub struct Migrator;

@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::ownership::owned_by;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -69,18 +71,18 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(ApiKeys::CreatedAt))
                     .col(timestamp_with_time_zone_null(ApiKeys::LastUsedAt))
                     .col(timestamp_with_time_zone_null(ApiKeys::RevokedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ApiKeys::Table, ApiKeys::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ApiKeys::Table, ApiKeys::ProjectId)
-                            .to(Projects::Table, Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by(
+                        ApiKeys::Table,
+                        ApiKeys::UserId,
+                        Users::Table,
+                        Users::Id,
+                    ))
+                    .foreign_key(&mut owned_by(
+                        ApiKeys::Table,
+                        ApiKeys::ProjectId,
+                        Projects::Table,
+                        Projects::Id,
+                    ))
                     .to_owned(),
             )
             .await

@@ -6,6 +6,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::ownership::owned_by;
+
 use crate::m20261126_000001_create_tenants::{Projects, Users};
 
 #[derive(DeriveMigrationName)]
@@ -49,24 +51,18 @@ impl MigrationTrait for Migration {
                     .col(json_binary(IntegrationCredentials::Scopes).default("[]"))
                     .col(json_binary(IntegrationCredentials::Metadata).default("{}"))
                     .col(big_integer(IntegrationCredentials::Version).default(0))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(
-                                IntegrationCredentials::Table,
-                                IntegrationCredentials::UserId,
-                            )
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(
-                                IntegrationCredentials::Table,
-                                IntegrationCredentials::ProjectId,
-                            )
-                            .to(Projects::Table, Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by(
+                        IntegrationCredentials::Table,
+                        IntegrationCredentials::UserId,
+                        Users::Table,
+                        Users::Id,
+                    ))
+                    .foreign_key(&mut owned_by(
+                        IntegrationCredentials::Table,
+                        IntegrationCredentials::ProjectId,
+                        Projects::Table,
+                        Projects::Id,
+                    ))
                     .index(
                         Index::create()
                             .name("integration_credentials_user_project_provider")

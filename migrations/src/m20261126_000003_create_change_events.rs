@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::ownership::owned_by;
+
 use crate::m20261126_000001_create_tenants::Projects;
 
 #[derive(DeriveMigrationName)]
@@ -39,12 +41,12 @@ impl MigrationTrait for Migration {
                     .col(json_binary(ChangeEvents::Data))
                     .col(timestamp_with_time_zone(ChangeEvents::OccurredAt))
                     .col(timestamp_with_time_zone(ChangeEvents::ReceivedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ChangeEvents::Table, ChangeEvents::ProjectId)
-                            .to(Projects::Table, Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by(
+                        ChangeEvents::Table,
+                        ChangeEvents::ProjectId,
+                        Projects::Table,
+                        Projects::Id,
+                    ))
                     .index(
                         Index::create()
                             .name("change_events_project_seq")

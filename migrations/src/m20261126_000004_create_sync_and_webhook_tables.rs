@@ -9,7 +9,10 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261126_000001_create_tenants::{Projects, Users};
+use crate::{
+    m20261126_000001_create_tenants::{Projects, Users},
+    ownership::owned_by,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -74,19 +77,6 @@ enum QuotaUsage {
     UpdatedAt,
 }
 
-fn fk(
-    from_table: impl IntoIden,
-    from_col: impl IntoIden,
-    to_table: impl IntoIden,
-    to_col: impl IntoIden,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from_table, from_col)
-        .to(to_table, to_col)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -104,13 +94,13 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(OauthStates::CreatedAt))
                     .col(timestamp_with_time_zone(OauthStates::ExpiresAt))
                     .col(timestamp_with_time_zone_null(OauthStates::ConsumedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut owned_by(
                         OauthStates::Table,
                         OauthStates::UserId,
                         Users::Table,
                         Users::Id,
                     ))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut owned_by(
                         OauthStates::Table,
                         OauthStates::ProjectId,
                         Projects::Table,
@@ -130,13 +120,13 @@ impl MigrationTrait for Migration {
                     .col(string(SyncCheckpoints::Resource))
                     .col(text(SyncCheckpoints::Cursor))
                     .col(timestamp_with_time_zone(SyncCheckpoints::UpdatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut owned_by(
                         SyncCheckpoints::Table,
                         SyncCheckpoints::UserId,
                         Users::Table,
                         Users::Id,
                     ))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut owned_by(
                         SyncCheckpoints::Table,
                         SyncCheckpoints::ProjectId,
                         Projects::Table,
@@ -165,7 +155,7 @@ impl MigrationTrait for Migration {
                     .col(string(SyncedRecords::RemoteId))
                     .col(string(SyncedRecords::Hash))
                     .col(timestamp_with_time_zone(SyncedRecords::SeenAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut owned_by(
                         SyncedRecords::Table,
                         SyncedRecords::ProjectId,
                         Projects::Table,
@@ -192,7 +182,7 @@ impl MigrationTrait for Migration {
                     .col(string(WebhookReceipts::EventId))
                     .col(uuid_null(WebhookReceipts::ProjectId))
                     .col(timestamp_with_time_zone(WebhookReceipts::ReceivedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut owned_by(
                         WebhookReceipts::Table,
                         WebhookReceipts::ProjectId,
                         Projects::Table,

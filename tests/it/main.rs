@@ -13,4 +13,5 @@ mod limits;
 mod node;
 mod ops;
 mod schema;
+mod secrets_manager;
 mod vault;

@@ -56,6 +56,32 @@ fn tokens(access: &str) -> TokenSet {
     }
 }
 
+/// A database on one backend, its credential repository, and a user in a project.
+struct Repo {
+    db: DatabaseConnection,
+    repo: CredentialVault,
+    user: Uuid,
+    project: Uuid,
+    _dir: TempDir,
+}
+
+impl Repo {
+    async fn on(url: Option<SecretString>) -> Repo {
+        let dir = TempDir::new().unwrap();
+        let (settings, db) = database(url, dir.path()).await;
+        let (user, project) = a_user(&db).await;
+        let repo =
+            CredentialVault::new(db.clone(), nexus::startup::vault(&settings).await.unwrap());
+        Repo {
+            db,
+            repo,
+            user,
+            project,
+            _dir: dir,
+        }
+    }
+}
+
 async fn a_user(db: &DatabaseConnection) -> (Uuid, Uuid) {
     let tenants = nexus::store::Tenants::new(db.clone());
     let user = tenants
@@ -106,11 +132,13 @@ async fn migrations_go_up_down_and_up_again() {
 #[tokio::test]
 async fn one_credential_per_user_project_and_provider() {
     for (name, url) in backends().await {
-        let dir = TempDir::new().unwrap();
-        let (settings, db) = database(url, dir.path()).await;
-        let (user, project) = a_user(&db).await;
-        let repo =
-            CredentialVault::new(db.clone(), nexus::startup::vault(&settings).await.unwrap());
+        let Repo {
+            db,
+            repo,
+            user,
+            project,
+            _dir,
+        } = Repo::on(url).await;
         assert_eq!(
             repo.upsert(user, project, Provider::Salesforce, &tokens("a"))
                 .await
@@ -149,11 +177,13 @@ async fn one_credential_per_user_project_and_provider() {
 #[tokio::test]
 async fn tokens_round_trip_and_a_moved_ciphertext_does_not_open() {
     for (name, url) in backends().await {
-        let dir = TempDir::new().unwrap();
-        let (settings, db) = database(url, dir.path()).await;
-        let (user, project) = a_user(&db).await;
-        let repo =
-            CredentialVault::new(db.clone(), nexus::startup::vault(&settings).await.unwrap());
+        let Repo {
+            db,
+            repo,
+            user,
+            project,
+            _dir,
+        } = Repo::on(url).await;
         repo.upsert(user, project, Provider::Hubspot, &tokens("hub-access"))
             .await
             .unwrap();
@@ -221,11 +251,13 @@ async fn tokens_round_trip_and_a_moved_ciphertext_does_not_open() {
 #[tokio::test]
 async fn of_two_concurrent_refreshes_exactly_one_wins() {
     for (name, url) in backends().await {
-        let dir = TempDir::new().unwrap();
-        let (settings, db) = database(url, dir.path()).await;
-        let (user, project) = a_user(&db).await;
-        let repo =
-            CredentialVault::new(db.clone(), nexus::startup::vault(&settings).await.unwrap());
+        let Repo {
+            db: _,
+            repo,
+            user,
+            project,
+            _dir,
+        } = Repo::on(url).await;
         let version = repo
             .upsert(user, project, Provider::Gmail, &tokens("v0"))
             .await
