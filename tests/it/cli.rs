@@ -67,8 +67,17 @@ impl Demo {
     }
 
     /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    fn stop(self) -> std::process::ExitStatus {
+        self.signal();
+        self.wait()
+    }
+
+    fn signal(&self) {
         terminate(&self.child);
+    }
+
+    /// Waits for the process to exit on its own.
+    fn wait(mut self) -> std::process::ExitStatus {
         let status = self.child.wait().unwrap();
         std::mem::forget(self);
         status
@@ -281,4 +290,49 @@ async fn serve_runs_from_a_settings_file_and_stops_on_sigterm() {
     assert_eq!(body["data"]["viewer"]["project"]["name"], "acme");
     terminate(&child);
     assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let dir = TempDir::new().unwrap();
+    let demo = Demo::start(dir.path());
+    let key = demo.key();
+    let address = demo.origin.trim_start_matches("http://").to_owned();
+    let body = json!({ "query": "{ viewer { user { email } } }" }).to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+
+    // A request whose body is half sent when the signal arrives.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    // The request has reached the server once another request on a new connection is answered.
+    let (status, _) = viewer(&demo.origin, Some(&key)).await;
+    assert_eq!(status, 200);
+
+    demo.signal();
+    // Shutting down: the listener closes, so new connections are refused.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&address).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway kept accepting connections"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("demo@nexus.local"), "{response}");
+    let status = demo.wait();
+    assert!(status.success(), "{status}");
 }
