@@ -51,6 +51,14 @@ enum Command {
     Demo {
         #[arg(long, default_value_t = 4000)]
         port: u16,
+        /// The sandbox's port (default: a free one).
+        #[arg(long, default_value_t = 0)]
+        sandbox_port: u16,
+    },
+    /// Serve the provider sandbox alone (every simulated provider under its prefix).
+    Sandbox {
+        #[arg(long, default_value_t = 4001)]
+        port: u16,
     },
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -112,9 +120,18 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
-    if let Command::Schema = cli.command {
-        print!("{}", crate::graphql::sdl());
-        return Ok(());
+    match cli.command {
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            return Ok(());
+        }
+        Command::Sandbox { port } => {
+            let sandbox = crate::sandbox::start(([127, 0, 0, 1], port).into()).await?;
+            println!("Nexus sandbox on {}", sandbox.origin());
+            shutdown_signal().await;
+            return Ok(());
+        }
+        _ => {}
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
     let data_dir = cli
@@ -122,13 +139,15 @@ async fn run(cli: Cli) -> CliResult {
         .or_else(|| settings.database.data_dir.clone())
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
     match cli.command {
-        Command::Schema => unreachable!("handled above"),
+        Command::Schema | Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Serve => {
             let app = Application::build(&settings, &data_dir).await?;
             tracing::info!(addr = %app.local_addr(), "serving");
             app.run_until_stopped(shutdown_signal()).await?;
         }
-        Command::Demo { port } => demo(&mut settings, &data_dir, port).await?,
+        Command::Demo { port, sandbox_port } => {
+            demo(&mut settings, &data_dir, port, sandbox_port).await?
+        }
         Command::Migrate => {
             open_database(&settings, &data_dir).await?.close().await?;
             eprintln!("migrations applied");
@@ -210,8 +229,9 @@ async fn keys(tenants: &Tenants, action: KeysCommand) -> CliResult {
 }
 
 /// `nexus demo`: a gateway on SQLite in the data folder, a demo project and key, the playground
-/// ready with that key. Files are written as DESIGN.md lists; `gateway-url` last, once serving.
-async fn demo(settings: &mut Settings, data_dir: &Path, port: u16) -> CliResult {
+/// ready with that key, and the provider sandbox beside it. Files are written as DESIGN.md lists;
+/// `gateway-url` last, once serving.
+async fn demo(settings: &mut Settings, data_dir: &Path, port: u16, sandbox_port: u16) -> CliResult {
     fs::create_dir_all(data_dir)?;
     let ready_file = data_dir.join("gateway-url");
     if ready_file.exists() {
@@ -225,6 +245,8 @@ async fn demo(settings: &mut Settings, data_dir: &Path, port: u16) -> CliResult 
     let key = demo_key(&tenants, data_dir).await?;
     settings.playground.api_key = Some(key.clone().into());
 
+    let sandbox = crate::sandbox::start(([127, 0, 0, 1], sandbox_port).into()).await?;
+    write_file(&data_dir.join("sandbox-url"), &sandbox.origin(), false)?;
     let app = Application::build_with(settings, db).await?;
     let origin = format!("http://{}", app.local_addr());
     let server = tokio::spawn(app.run_until_stopped(shutdown_signal()));
@@ -232,6 +254,7 @@ async fn demo(settings: &mut Settings, data_dir: &Path, port: u16) -> CliResult 
     println!("  playground: {origin}/playground/");
     println!("  endpoint:   {origin}/graphql");
     println!("  API key:    {key}");
+    println!("  sandbox:    {}", sandbox.origin());
     println!("  data:       {}", data_dir.display());
     println!("Press Ctrl-C to stop.");
     write_file(&ready_file, &origin, false)?;

@@ -16,6 +16,7 @@ pub mod config;
 pub mod graphql;
 pub mod http;
 pub mod providers;
+pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

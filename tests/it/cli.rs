@@ -131,6 +131,12 @@ async fn demo_serves_viewer_with_its_printed_key_and_keeps_its_data() {
     let (status, _) = viewer(&demo.origin, None).await;
     assert_eq!(status, 401);
 
+    let sandbox = std::fs::read_to_string(dir.path().join("sandbox-url")).unwrap();
+    let counters = reqwest::get(format!("{}/_sandbox/counters", sandbox.trim()))
+        .await
+        .unwrap();
+    assert_eq!(counters.status(), 200, "the demo's sandbox answers");
+
     let settings = reqwest::get(format!("{}/playground/settings.json", demo.origin))
         .await
         .unwrap()

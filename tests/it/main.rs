@@ -12,6 +12,7 @@ mod helpers;
 mod limits;
 mod node;
 mod ops;
+mod sandbox_hubspot;
 mod schema;
 mod secrets_manager;
 mod vault;

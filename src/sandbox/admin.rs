@@ -1,0 +1,232 @@
+//! The admin API under `/_sandbox/` (JSON): tokens without the consent dance, expiry and
+//! revocation, faults, counters, data changes as a provider's user would make them, webhook
+//! targets, the clock, limit switches and reset. Providers are named by their slugs.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Ctx, SandboxState, faults::FaultSpec, hubspot, webhooks::WebhookTarget};
+
+/// The providers this sandbox simulates so far.
+const SIMULATED: &[&str] = &[hubspot::SLUG];
+
+pub fn routes() -> Router<Arc<SandboxState>> {
+    Router::new()
+        .route("/tokens", post(tokens))
+        .route("/expire-tokens", post(expire))
+        .route("/revoke", post(revoke))
+        .route("/faults", post(add_fault).delete(clear_faults))
+        .route("/counters", get(counters))
+        .route("/records", post(records))
+        .route("/webhooks", post(register_webhook))
+        .route("/clock", post(clock))
+        .route("/limits", post(limits))
+        .route("/reset", post(reset))
+}
+
+/// The admin API's own error answer: `{"error": "..."}`.
+type Refusal = (StatusCode, Json<Value>);
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    (status, Json(json!({ "error": message.into() })))
+}
+
+fn simulated(provider: &str) -> Result<&'static str, Refusal> {
+    SIMULATED
+        .iter()
+        .find(|p| **p == provider)
+        .copied()
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                format!("the sandbox does not simulate `{provider}`"),
+            )
+        })
+}
+
+#[derive(Deserialize)]
+struct ProviderBody {
+    provider: String,
+}
+
+async fn tokens(
+    State(state): State<Arc<SandboxState>>,
+    Json(body): Json<ProviderBody>,
+) -> Response {
+    if let Err(r) = simulated(&body.provider) {
+        return r.into_response();
+    }
+    let issued = hubspot::mint(&state);
+    Json(json!({
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "expires_in": issued.expires_in,
+    }))
+    .into_response()
+}
+
+async fn expire(
+    State(state): State<Arc<SandboxState>>,
+    Json(body): Json<ProviderBody>,
+) -> Response {
+    let provider = match simulated(&body.provider) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let now = state.clock.now();
+    let n = state
+        .tokens
+        .lock()
+        .expect("tokens lock")
+        .expire(provider, now);
+    Json(json!({ "expired": n })).into_response()
+}
+
+async fn revoke(
+    State(state): State<Arc<SandboxState>>,
+    Json(body): Json<ProviderBody>,
+) -> Response {
+    let provider = match simulated(&body.provider) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let now = state.clock.now();
+    let n = state
+        .tokens
+        .lock()
+        .expect("tokens lock")
+        .revoke(provider, now);
+    Json(json!({ "revoked": n })).into_response()
+}
+
+async fn add_fault(
+    State(state): State<Arc<SandboxState>>,
+    Json(spec): Json<FaultSpec>,
+) -> Response {
+    if let Err(r) = simulated(&spec.provider) {
+        return r.into_response();
+    }
+    if let Err(message) = spec.validate() {
+        return refuse(StatusCode::BAD_REQUEST, message).into_response();
+    }
+    state.faults.add(spec);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn clear_faults(State(state): State<Arc<SandboxState>>) -> StatusCode {
+    state.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn counters(State(state): State<Arc<SandboxState>>) -> Json<Value> {
+    Json(state.counters.snapshot())
+}
+
+#[derive(Deserialize)]
+struct RecordChange {
+    provider: String,
+    object: String,
+    op: String,
+    id: Option<String>,
+    #[serde(default)]
+    fields: Value,
+}
+
+/// Changes data as the provider's own user would (in its UI), firing its webhook.
+async fn records(
+    State(state): State<Arc<SandboxState>>,
+    Json(change): Json<RecordChange>,
+) -> Response {
+    if let Err(r) = simulated(&change.provider) {
+        return r.into_response();
+    }
+    let ctx = Ctx {
+        state: state.clone(),
+        provider: hubspot::SLUG,
+        account: hubspot::PORTAL_ID,
+        error: hubspot::error::fault,
+    };
+    hubspot::change_record(
+        &ctx,
+        &change.object,
+        &change.op,
+        change.id.as_deref(),
+        &change.fields,
+    )
+}
+
+#[derive(Deserialize)]
+struct WebhookRegistration {
+    provider: String,
+    url: String,
+}
+
+async fn register_webhook(
+    State(state): State<Arc<SandboxState>>,
+    Json(body): Json<WebhookRegistration>,
+) -> Response {
+    let provider = match simulated(&body.provider) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    if url::Url::parse(&body.url).is_err() {
+        return refuse(StatusCode::BAD_REQUEST, "url must be an absolute URL").into_response();
+    }
+    state
+        .webhooks
+        .lock()
+        .expect("webhooks lock")
+        .insert(provider.to_owned(), WebhookTarget { url: body.url });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct ClockAdvance {
+    advance_s: f64,
+}
+
+async fn clock(State(state): State<Arc<SandboxState>>, Json(body): Json<ClockAdvance>) -> Response {
+    if !body.advance_s.is_finite() || body.advance_s < 0.0 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "advance_s must be a non-negative number of seconds",
+        )
+        .into_response();
+    }
+    state.clock.advance(body.advance_s);
+    Json(json!({ "now": state.clock.now().to_rfc3339() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct LimitSwitch {
+    provider: String,
+    enforce: bool,
+}
+
+async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSwitch>) -> Response {
+    let provider = match simulated(&body.provider) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let mut unlimited = state.unlimited.lock().expect("limits lock");
+    if body.enforce {
+        unlimited.remove(provider);
+    } else {
+        unlimited.insert(provider.to_owned());
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reset(State(state): State<Arc<SandboxState>>) -> StatusCode {
+    state.reset();
+    StatusCode::NO_CONTENT
+}

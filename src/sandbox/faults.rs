@@ -1,0 +1,154 @@
+//! Fault injection: `POST /_sandbox/faults` makes a provider fail, slow down or hang, on every
+//! path or one, for a share of requests or the next N, before or after it has acted.
+
+use std::{sync::Mutex, time::Duration};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::Response,
+};
+use rand::Rng;
+use serde::Deserialize;
+
+use super::Ctx;
+
+/// A fault as the admin API takes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub provider: String,
+    /// A path below the provider's prefix, or a route template; every path when absent.
+    pub path: Option<String>,
+    /// The share of matching requests that fail (0–1; default 1).
+    #[serde(default = "always")]
+    pub error_rate: f64,
+    /// The status a failing request gets (default 500).
+    #[serde(default = "server_error")]
+    pub status: u16,
+    /// Added to every matching request.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// A `Retry-After` header, in seconds, on the failure.
+    pub retry_after: Option<u64>,
+    /// The share of matching requests that never answer (the client times out).
+    #[serde(default)]
+    pub timeout_rate: f64,
+    /// Stop after this many hits.
+    pub count: Option<u64>,
+    /// Fail only after the provider has acted (a sent mail stays sent).
+    #[serde(default)]
+    pub after_effect: bool,
+}
+
+fn always() -> f64 {
+    1.0
+}
+
+fn server_error() -> u16 {
+    500
+}
+
+impl FaultSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.error_rate) || !(0.0..=1.0).contains(&self.timeout_rate) {
+            return Err("error_rate and timeout_rate must be between 0 and 1".into());
+        }
+        if !(100..=599).contains(&self.status) {
+            return Err("status must be an HTTP status code".into());
+        }
+        Ok(())
+    }
+
+    fn matches(&self, provider: &str, path: &str, template: &str) -> bool {
+        self.provider == provider
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|p| p == template || path.starts_with(p))
+    }
+}
+
+/// What a matching fault does to one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    pub latency: Duration,
+    pub hang: bool,
+    /// The status to answer with, when the request fails.
+    pub fail: Option<u16>,
+    pub retry_after: Option<u64>,
+    pub after_effect: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Faults(Mutex<Vec<(FaultSpec, u64)>>);
+
+impl Faults {
+    pub fn add(&self, spec: FaultSpec) {
+        self.0.lock().expect("faults lock").push((spec, 0));
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().expect("faults lock").clear();
+    }
+
+    /// The first live fault matching this request, counted as a hit.
+    fn decide(&self, provider: &str, path: &str, template: &str) -> Option<Decision> {
+        let mut faults = self.0.lock().expect("faults lock");
+        let (spec, hits) = faults.iter_mut().find(|(spec, hits)| {
+            spec.matches(provider, path, template) && spec.count.is_none_or(|c| *hits < c)
+        })?;
+        *hits += 1;
+        let mut rng = rand::rng();
+        Some(Decision {
+            latency: Duration::from_millis(spec.latency_ms),
+            hang: rng.random::<f64>() < spec.timeout_rate,
+            fail: (rng.random::<f64>() < spec.error_rate).then_some(spec.status),
+            retry_after: spec.retry_after,
+            after_effect: spec.after_effect,
+        })
+    }
+}
+
+/// The middleware every provider's routes pass: faults first, then counting what was answered.
+pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let prefix = format!("/{}", ctx.provider);
+    let template = template
+        .strip_prefix(&prefix)
+        .unwrap_or(&template)
+        .to_owned();
+    let path = request.uri().path();
+    let path = path.strip_prefix(&prefix).unwrap_or(path).to_owned();
+    let route = format!("{} {}", request.method(), template);
+
+    let decision = ctx.state.faults.decide(ctx.provider, &path, &template);
+    let response = match decision {
+        None => next.run(request).await,
+        Some(d) => {
+            if !d.latency.is_zero() {
+                tokio::time::sleep(d.latency).await;
+            }
+            if d.hang {
+                std::future::pending::<()>().await;
+            }
+            match d.fail {
+                None => next.run(request).await,
+                Some(status) => {
+                    if d.after_effect {
+                        next.run(request).await;
+                    }
+                    (ctx.error)(status, d.retry_after)
+                }
+            }
+        }
+    };
+    ctx.state
+        .counters
+        .record(ctx.provider, &route, response.status().as_u16());
+    response
+}

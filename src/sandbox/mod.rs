@@ -1,0 +1,140 @@
+//! The sandbox: simulated providers speaking their real wire formats, for `nexus demo`, tests and
+//! anyone pointing a client or an official SDK at it. Never used by production paths.
+//!
+//! One loopback port serves every provider under its own prefix (`/hubspot/crm/v3/...`), with
+//! the provider's own paths below it, plus the admin API under `/_sandbox/` (see `admin`). The
+//! parts every simulator shares live here: the clock tests can advance, OAuth grants, rolling
+//! windows, fault injection, call counters, webhook targets and one seeded population of people.
+
+mod admin;
+mod clock;
+mod counters;
+mod faults;
+pub mod hubspot;
+mod oauth;
+pub mod population;
+mod tokens;
+mod webhooks;
+mod window;
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{Router, middleware, response::Response};
+use tokio::net::TcpListener;
+
+pub use tokens::App;
+
+use clock::Clock;
+use counters::Counters;
+use faults::Faults;
+use tokens::TokenStore;
+use webhooks::WebhookTarget;
+
+/// Everything the simulators share.
+pub struct SandboxState {
+    pub clock: Clock,
+    tokens: Mutex<TokenStore>,
+    counters: Counters,
+    faults: Faults,
+    /// Providers whose limits are switched off (`POST /_sandbox/limits`).
+    unlimited: Mutex<HashSet<String>>,
+    webhooks: Mutex<HashMap<String, WebhookTarget>>,
+    hubspot: Mutex<hubspot::Store>,
+    http: reqwest::Client,
+}
+
+impl SandboxState {
+    fn new() -> Self {
+        Self {
+            clock: Clock::default(),
+            tokens: Mutex::default(),
+            counters: Counters::default(),
+            faults: Faults::default(),
+            unlimited: Mutex::default(),
+            webhooks: Mutex::default(),
+            hubspot: Mutex::new(hubspot::Store::seeded()),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Back to the seeded start: data, tokens, counters, faults, clock, webhooks.
+    fn reset(&self) {
+        self.clock.reset();
+        self.tokens.lock().expect("tokens lock").clear();
+        self.counters.clear();
+        self.faults.clear();
+        self.unlimited.lock().expect("limits lock").clear();
+        self.webhooks.lock().expect("webhooks lock").clear();
+        *self.hubspot.lock().expect("hubspot lock") = hubspot::Store::seeded();
+    }
+
+    fn limits_enforced(&self, provider: &str) -> bool {
+        !self
+            .unlimited
+            .lock()
+            .expect("limits lock")
+            .contains(provider)
+    }
+}
+
+/// What a provider's middleware and handlers get: the shared state and who they are.
+#[derive(Clone)]
+pub struct Ctx {
+    pub state: Arc<SandboxState>,
+    pub provider: &'static str,
+    /// The provider account that consents and tokens belong to (HubSpot's portal id, ...).
+    pub account: &'static str,
+    /// The provider's own error response for a status (used by faults).
+    pub error: fn(u16, Option<u64>) -> Response,
+}
+
+/// The whole sandbox as one router.
+pub fn router(state: Arc<SandboxState>) -> Router {
+    let hubspot = Ctx {
+        state: state.clone(),
+        provider: hubspot::SLUG,
+        account: hubspot::PORTAL_ID,
+        error: hubspot::error::fault,
+    };
+    Router::new()
+        .nest(
+            "/hubspot",
+            hubspot::routes()
+                .route_layer(middleware::from_fn_with_state(
+                    hubspot.clone(),
+                    faults::layer,
+                ))
+                .with_state(hubspot),
+        )
+        .nest("/_sandbox", admin::routes().with_state(state))
+}
+
+/// A sandbox serving on a loopback port.
+pub struct RunningSandbox {
+    pub addr: SocketAddr,
+    pub state: Arc<SandboxState>,
+}
+
+impl RunningSandbox {
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Binds `addr` (port 0 picks one) and serves the sandbox in the background.
+pub async fn start(addr: SocketAddr) -> std::io::Result<RunningSandbox> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(SandboxState::new());
+    let app = router(state.clone());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the sandbox stopped");
+        }
+    });
+    Ok(RunningSandbox { addr, state })
+}
