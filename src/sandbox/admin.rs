@@ -14,7 +14,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, SandboxState, faults::FaultSpec, hubspot, webhooks::WebhookTarget};
+use super::{Ctx, SandboxState, faults::FaultSpec, hubspot, stripe, webhooks::WebhookTarget};
 
 /// The providers this sandbox simulates so far.
 const SIMULATED: &[&str] = &[hubspot::SLUG];
@@ -28,6 +28,7 @@ pub fn routes() -> Router<Arc<SandboxState>> {
         .route("/counters", get(counters))
         .route("/records", post(records))
         .route("/webhooks", post(register_webhook))
+        .route("/stripe/events", post(stripe_event))
         .route("/clock", post(clock))
         .route("/limits", post(limits))
         .route("/reset", post(reset))
@@ -168,24 +169,42 @@ async fn records(
 struct WebhookRegistration {
     provider: String,
     url: String,
+    secret: Option<String>,
 }
 
 async fn register_webhook(
     State(state): State<Arc<SandboxState>>,
     Json(body): Json<WebhookRegistration>,
 ) -> Response {
-    let provider = match simulated(&body.provider) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
+    let provider = match body.provider.as_str() {
+        stripe::SLUG => stripe::SLUG,
+        other => match simulated(other) {
+            Ok(p) => p,
+            Err(r) => return r.into_response(),
+        },
     };
+    if provider == stripe::SLUG
+        && !body
+            .secret
+            .as_deref()
+            .is_some_and(|s| s.starts_with("whsec_"))
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "a Stripe endpoint needs its whsec_ signing secret",
+        )
+        .into_response();
+    }
     if url::Url::parse(&body.url).is_err() {
         return refuse(StatusCode::BAD_REQUEST, "url must be an absolute URL").into_response();
     }
-    state
-        .webhooks
-        .lock()
-        .expect("webhooks lock")
-        .insert(provider.to_owned(), WebhookTarget { url: body.url });
+    state.webhooks.lock().expect("webhooks lock").insert(
+        provider.to_owned(),
+        WebhookTarget {
+            url: body.url,
+            secret: body.secret,
+        },
+    );
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -229,4 +248,21 @@ async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSw
 async fn reset(State(state): State<Arc<SandboxState>>) -> StatusCode {
     state.reset();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct StripeEvent {
+    r#type: String,
+    data: Option<Value>,
+}
+
+/// Has the Stripe sender post a signed event of a type to the registered endpoint.
+async fn stripe_event(
+    State(state): State<Arc<SandboxState>>,
+    Json(body): Json<StripeEvent>,
+) -> Response {
+    match stripe::send(&state, &body.r#type, body.data.as_ref()) {
+        Ok(event) => Json(event).into_response(),
+        Err(message) => refuse(StatusCode::BAD_REQUEST, message).into_response(),
+    }
 }

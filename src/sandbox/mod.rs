@@ -13,6 +13,7 @@ mod faults;
 pub mod hubspot;
 mod oauth;
 pub mod population;
+pub mod stripe;
 mod tokens;
 mod webhooks;
 mod window;

@@ -7,10 +7,12 @@ use serde::Deserialize;
 
 use super::SandboxState;
 
-/// Where a provider delivers its events (HubSpot signs them with the app's client secret).
+/// Where a provider delivers its events, and the secret it signs with when the provider uses a
+/// per-endpoint one (Stripe's `whsec_…`); HubSpot signs with the app's client secret instead.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WebhookTarget {
     pub url: String,
+    pub secret: Option<String>,
 }
 
 impl SandboxState {

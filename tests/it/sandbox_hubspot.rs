@@ -3,20 +3,19 @@
 
 use std::time::Duration;
 
-use axum::{Router, body::Bytes, http::HeaderMap, routing::post};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{KeyInit, Mac};
-use reqwest::{Client, StatusCode, redirect::Policy};
+use reqwest::{Client, StatusCode, header::HeaderMap, redirect::Policy};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-struct Hub {
+pub struct Hub {
     origin: String,
     token: String,
     client: Client,
 }
 
-async fn hub() -> Hub {
+pub async fn hub() -> Hub {
     let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -68,7 +67,7 @@ impl Hub {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn admin(&self, path: &str, body: Value) -> reqwest::Response {
+    pub async fn admin(&self, path: &str, body: Value) -> reqwest::Response {
         self.client
             .post(format!("{}/_sandbox{path}", self.origin))
             .json(&body)
@@ -517,19 +516,7 @@ async fn associations_v4_single_and_batch() {
 #[tokio::test]
 async fn ui_changes_reach_the_webhook_signed_with_v3() {
     let hub = hub().await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(HeaderMap, Bytes)>();
-    let receiver = Router::new().route(
-        "/hooks",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send((headers, body));
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let (url, mut rx) = crate::helpers::webhook_receiver().await;
     let registered = hub
         .admin("/webhooks", json!({ "provider": "hubspot", "url": url }))
         .await;
