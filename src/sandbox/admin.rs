@@ -14,10 +14,12 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, SandboxState, faults::FaultSpec, hubspot, stripe, webhooks::WebhookTarget};
+use super::{
+    Ctx, SandboxState, faults::FaultSpec, hubspot, salesforce, stripe, webhooks::WebhookTarget,
+};
 
 /// The providers this sandbox simulates so far.
-const SIMULATED: &[&str] = &[hubspot::SLUG];
+const SIMULATED: &[&str] = &[hubspot::SLUG, salesforce::SLUG];
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -63,16 +65,19 @@ async fn tokens(
     State(state): State<Arc<SandboxState>>,
     Json(body): Json<ProviderBody>,
 ) -> Response {
-    if let Err(r) = simulated(&body.provider) {
-        return r.into_response();
+    match simulated(&body.provider) {
+        Ok(salesforce::SLUG) => Json(salesforce::mint(&state)).into_response(),
+        Ok(_) => {
+            let issued = hubspot::mint(&state);
+            Json(json!({
+                "access_token": issued.access_token,
+                "refresh_token": issued.refresh_token,
+                "expires_in": issued.expires_in,
+            }))
+            .into_response()
+        }
+        Err(r) => r.into_response(),
     }
-    let issued = hubspot::mint(&state);
-    Json(json!({
-        "access_token": issued.access_token,
-        "refresh_token": issued.refresh_token,
-        "expires_in": issued.expires_in,
-    }))
-    .into_response()
 }
 
 async fn expire(
@@ -147,8 +152,18 @@ async fn records(
     State(state): State<Arc<SandboxState>>,
     Json(change): Json<RecordChange>,
 ) -> Response {
-    if let Err(r) = simulated(&change.provider) {
-        return r.into_response();
+    match simulated(&change.provider) {
+        Ok(salesforce::SLUG) => {
+            return salesforce::change_record(
+                &state,
+                &change.object,
+                &change.op,
+                change.id.as_deref(),
+                &change.fields,
+            );
+        }
+        Ok(_) => {}
+        Err(r) => return r.into_response(),
     }
     let ctx = Ctx {
         state: state.clone(),

@@ -13,6 +13,7 @@ mod faults;
 pub mod hubspot;
 mod oauth;
 pub mod population;
+pub mod salesforce;
 pub mod stripe;
 mod tokens;
 mod webhooks;
@@ -21,7 +22,7 @@ mod window;
 use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use axum::{Router, middleware, response::Response};
@@ -45,7 +46,10 @@ pub struct SandboxState {
     unlimited: Mutex<HashSet<String>>,
     webhooks: Mutex<HashMap<String, WebhookTarget>>,
     hubspot: Mutex<hubspot::Store>,
+    salesforce: Mutex<salesforce::Store>,
     http: reqwest::Client,
+    /// The sandbox's own origin, once bound (Salesforce's `instance_url`).
+    origin: OnceLock<String>,
 }
 
 impl SandboxState {
@@ -58,8 +62,14 @@ impl SandboxState {
             unlimited: Mutex::default(),
             webhooks: Mutex::default(),
             hubspot: Mutex::new(hubspot::Store::seeded()),
+            salesforce: Mutex::new(salesforce::Store::seeded()),
             http: reqwest::Client::new(),
+            origin: OnceLock::new(),
         }
+    }
+
+    pub fn origin(&self) -> String {
+        self.origin.get().cloned().unwrap_or_default()
     }
 
     /// Back to the seeded start: data, tokens, counters, faults, clock, webhooks.
@@ -71,6 +81,7 @@ impl SandboxState {
         self.unlimited.lock().expect("limits lock").clear();
         self.webhooks.lock().expect("webhooks lock").clear();
         *self.hubspot.lock().expect("hubspot lock") = hubspot::Store::seeded();
+        *self.salesforce.lock().expect("salesforce lock") = salesforce::Store::seeded();
     }
 
     fn limits_enforced(&self, provider: &str) -> bool {
@@ -101,6 +112,20 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         account: hubspot::PORTAL_ID,
         error: hubspot::error::fault,
     };
+    let salesforce = Ctx {
+        state: state.clone(),
+        provider: salesforce::SLUG,
+        account: salesforce::store::ORG_ID,
+        error: salesforce::fault,
+    };
+    let salesforce_routes = || {
+        salesforce::routes()
+            .route_layer(middleware::from_fn_with_state(
+                salesforce.clone(),
+                faults::layer,
+            ))
+            .with_state(salesforce.clone())
+    };
     Router::new()
         .nest(
             "/hubspot",
@@ -111,6 +136,9 @@ pub fn router(state: Arc<SandboxState>) -> Router {
                 ))
                 .with_state(hubspot),
         )
+        .nest("/salesforce", salesforce_routes())
+        // Salesforce's host-relative URLs (nextRecordsUrl, attributes.url) resolve at the root.
+        .merge(salesforce_routes())
         .nest("/_sandbox", admin::routes().with_state(state))
 }
 
@@ -131,6 +159,7 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<RunningSandbox> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let state = Arc::new(SandboxState::new());
+    let _ = state.origin.set(format!("http://{addr}"));
     let app = router(state.clone());
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {

@@ -54,6 +54,21 @@ impl Windows {
         }
     }
 
+    /// How many requests of a class fall in the window now, without counting one.
+    pub fn count(
+        &mut self,
+        account: &str,
+        class: &'static str,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> u32 {
+        let hits = self.hits.entry((account.to_owned(), class)).or_default();
+        while hits.front().is_some_and(|t| *t <= now - window) {
+            hits.pop_front();
+        }
+        hits.len() as u32
+    }
+
     pub fn clear(&mut self) {
         self.hits.clear();
     }

@@ -13,6 +13,7 @@ mod limits;
 mod node;
 mod ops;
 mod sandbox_hubspot;
+mod sandbox_salesforce;
 mod sandbox_stripe;
 mod schema;
 mod secrets_manager;

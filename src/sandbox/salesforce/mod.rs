@@ -1,0 +1,755 @@
+//! Salesforce REST v58.0, simulated for one org: OAuth (no `expires_in`; sessions last the spec's
+//! 3 hours and end with 401 INVALID_SESSION_ID), sObject CRUD for Lead, Contact, Account and
+//! Opportunity, SOQL `query` with `nextRecordsUrl` paging and `Sforce-Query-Options: batchSize`,
+//! error arrays, `Sforce-Limit-Info` on every response, and the spec's daily limits answered
+//! with 403 REQUEST_LIMIT_EXCEEDED. Its paths are answered at the root too, since its
+//! host-relative URLs (`nextRecordsUrl`, `attributes.url`) are used as they come and
+//! `instance_url` is the sandbox's origin.
+
+pub mod soql;
+pub mod store;
+
+use axum::{
+    Form, Json, Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::Duration;
+use hmac::{KeyInit, Mac};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+use super::{
+    Ctx, SandboxState, oauth,
+    tokens::{App, CodeExchange, GrantError, Issued, Policy},
+};
+use store::{API, ORG_ID, OWNER_ID, SObject, render};
+
+pub use store::Store;
+
+pub const SLUG: &str = "salesforce";
+/// The spec: "Refresh token every 2 hours (expires in 3 hours)". Refresh tokens do not rotate.
+pub const POLICY: Policy = Policy {
+    prefix: "00D5e0000000001!AR8AQ",
+    access_lifetime: Duration::hours(3),
+    rotates_refresh: false,
+    issues_refresh: true,
+};
+/// The org's API requests per rolling 24 hours (Sforce-Limit-Info's second number).
+pub const ORG_DAILY_LIMIT: u32 = 100_000;
+/// The spec's per-endpoint daily limits.
+const LEAD_DAILY_LIMIT: u32 = 1_000;
+const QUERY_DAILY_LIMIT: u32 = 15_000;
+/// Records per query page unless `Sforce-Query-Options: batchSize` says otherwise.
+const DEFAULT_BATCH: usize = 2_000;
+
+pub fn routes() -> Router<Ctx> {
+    let data = |path: &str| format!("{API}{path}");
+    Router::new()
+        .route(
+            "/services/oauth2/authorize",
+            get(oauth::page).post(oauth::decide),
+        )
+        .route("/services/oauth2/token", axum::routing::post(token))
+        .route(&data("/sobjects/{object}"), axum::routing::post(create))
+        .route(
+            &data("/sobjects/{object}/{id}"),
+            get(read).patch(update).delete(remove),
+        )
+        .route(&data("/query"), get(query))
+        .route(&data("/query/{locator}"), get(query_more))
+}
+
+/// An error answer: Salesforce's array of `{"message","errorCode","fields"?}`, and the org's
+/// usage when the call was counted.
+#[derive(Debug)]
+pub struct SfError {
+    status: StatusCode,
+    body: Value,
+    used: Option<u32>,
+}
+
+impl IntoResponse for SfError {
+    fn into_response(self) -> Response {
+        let response = (self.status, Json(self.body)).into_response();
+        match self.used {
+            Some(used) => with_usage(response, used),
+            None => response,
+        }
+    }
+}
+
+pub fn error(status: StatusCode, code: &str, message: &str) -> SfError {
+    SfError {
+        status,
+        body: json!([{ "message": message, "errorCode": code }]),
+        used: None,
+    }
+}
+
+fn not_found() -> SfError {
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
+}
+
+/// A fault's answer, shaped as Salesforce's.
+pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match status {
+        StatusCode::FORBIDDEN => error(
+            status,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ),
+        StatusCode::UNAUTHORIZED => {
+            error(status, "INVALID_SESSION_ID", "Session expired or invalid")
+        }
+        StatusCode::SERVICE_UNAVAILABLE => error(
+            status,
+            "SERVER_UNAVAILABLE",
+            "Server temporarily unavailable",
+        ),
+        _ => error(
+            status,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred. Please include this ErrorId if you contact support.",
+        ),
+    }
+    .into_response();
+    if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        response.headers_mut().insert("retry-after", v);
+    }
+    response
+}
+
+/// A call that passed authentication and the limits; `Sforce-Limit-Info` goes on its answer.
+struct Admitted {
+    used: u32,
+}
+
+impl Admitted {
+    fn finish(&self, response: impl IntoResponse) -> Response {
+        with_usage(response.into_response(), self.used)
+    }
+}
+
+fn with_usage(mut response: Response, used: u32) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("api-usage={used}/{ORG_DAILY_LIMIT}")) {
+        response.headers_mut().insert("sforce-limit-info", v);
+    }
+    response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("OAuth "))
+}
+
+/// Authenticates and counts the call: the org's rolling 24 hours, and the spec's per-endpoint
+/// daily limit for `class` when it has one.
+fn admit(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    class: Option<(&'static str, u32)>,
+) -> Result<Admitted, SfError> {
+    let now = ctx.state.clock.now();
+    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let day = Duration::hours(24);
+    let used = store.windows.count(ORG_ID, "api", day, now);
+    if ctx
+        .state
+        .tokens
+        .lock()
+        .expect("tokens lock")
+        .check(SLUG, bearer(headers), now)
+        .is_err()
+    {
+        return Err(SfError {
+            used: Some(used),
+            ..error(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SESSION_ID",
+                "Session expired or invalid",
+            )
+        });
+    }
+    if !ctx.state.limits_enforced(SLUG) {
+        return Ok(Admitted { used });
+    }
+    if let Some((name, limit)) = class
+        && !store.windows.hit(ORG_ID, name, limit, day, now).allowed
+    {
+        return Err(SfError {
+            used: Some(used),
+            ..error(
+                StatusCode::FORBIDDEN,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+            )
+        });
+    }
+    let org = store.windows.hit(ORG_ID, "api", ORG_DAILY_LIMIT, day, now);
+    if !org.allowed {
+        return Err(SfError {
+            used: Some(used),
+            ..error(
+                StatusCode::FORBIDDEN,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+            )
+        });
+    }
+    Ok(Admitted {
+        used: ORG_DAILY_LIMIT - org.remaining,
+    })
+}
+
+/// The spec's daily rate class of an sObject call: Lead GET, POST and PATCH have 1,000 each.
+fn lead_class(object: SObject, method: &'static str) -> Option<(&'static str, u32)> {
+    (object == SObject::Lead).then_some((method, LEAD_DAILY_LIMIT))
+}
+
+fn object_of(name: &str) -> Result<SObject, SfError> {
+    SObject::parse(name).ok_or_else(not_found)
+}
+
+/// Checks a write's fields: known, writable, and (on create) the required ones present.
+fn check_write(object: SObject, fields: &Map<String, Value>, create: bool) -> Result<(), SfError> {
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !object.fields().iter().any(|f| f.eq_ignore_ascii_case(k)))
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!(
+                "No such column '{unknown}' on sobject of type {}",
+                object.name()
+            ),
+        ));
+    }
+    let read_only: Vec<&String> = fields
+        .keys()
+        .filter(|k| object.read_only().iter().any(|f| f.eq_ignore_ascii_case(k)))
+        .collect();
+    if !read_only.is_empty() {
+        let names = read_only
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            &format!(
+                "Unable to create/update fields: {names}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."
+            ),
+        ));
+    }
+    if create {
+        let missing: Vec<&str> = object
+            .required()
+            .iter()
+            .copied()
+            .filter(|r| {
+                !fields.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case(r)
+                        && v.as_str().is_none_or(|s| !s.trim().is_empty())
+                        && !v.is_null()
+                })
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(SfError {
+                status: StatusCode::BAD_REQUEST,
+                body: json!([{
+                    "message": format!("Required fields are missing: [{}]", missing.join(", ")),
+                    "errorCode": "REQUIRED_FIELD_MISSING",
+                    "fields": missing,
+                }]),
+                used: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn body_fields(body: &Bytes) -> Result<Map<String, Value>, SfError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            "The body must be a JSON object",
+        )),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            &e.to_string(),
+        )),
+    }
+}
+
+/// Applies fields to a record by the org's casing of their names.
+fn apply(object: SObject, record: &mut Map<String, Value>, fields: Map<String, Value>) {
+    for (k, v) in fields {
+        let name = object
+            .fields()
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(&k))
+            .map_or(k, |f| f.to_string());
+        record.insert(name, v);
+    }
+}
+
+async fn create(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Response {
+    let object = match object_of(&object) {
+        Ok(o) => o,
+        Err(r) => return r.into_response(),
+    };
+    let admitted = match admit(&ctx, &headers, lead_class(object, "lead_post")) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let result = body_fields(&body).and_then(|fields| {
+        check_write(object, &fields, true)?;
+        let now = ctx.state.clock.now();
+        let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+        Ok(store.insert(object, Value::Object(fields), now))
+    });
+    match result {
+        Ok(id) => admitted.finish((
+            StatusCode::CREATED,
+            Json(json!({ "id": id, "success": true, "errors": [] })),
+        )),
+        Err(r) => admitted.finish(r),
+    }
+}
+
+#[derive(Deserialize)]
+struct FieldsParam {
+    fields: Option<String>,
+}
+
+async fn read(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path((object, id)): Path<(String, String)>,
+    Query(params): Query<FieldsParam>,
+) -> Response {
+    let object = match object_of(&object) {
+        Ok(o) => o,
+        Err(r) => return r.into_response(),
+    };
+    let admitted = match admit(&ctx, &headers, lead_class(object, "lead_get")) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let fields: Option<Vec<String>> = params.fields.map(|f| {
+        f.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    if let Some(bad) = fields
+        .iter()
+        .flatten()
+        .find(|f| !object.fields().iter().any(|k| k.eq_ignore_ascii_case(f)))
+    {
+        return admitted.finish(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!("No such column '{bad}' on entity '{}'.", object.name()),
+        ));
+    }
+    let store = ctx.state.salesforce.lock().expect("salesforce lock");
+    match store.get(object, &id) {
+        Some(record) => admitted.finish(Json(render(object, record, fields.as_deref()))),
+        None => admitted.finish(not_found()),
+    }
+}
+
+async fn update(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path((object, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let object = match object_of(&object) {
+        Ok(o) => o,
+        Err(r) => return r.into_response(),
+    };
+    let admitted = match admit(&ctx, &headers, lead_class(object, "lead_patch")) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let result = body_fields(&body).and_then(|fields| {
+        check_write(object, &fields, false)?;
+        let now = ctx.state.clock.now();
+        let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+        let record = store
+            .records
+            .get_mut(&object)
+            .and_then(|m| m.get_mut(&id))
+            .ok_or_else(not_found)?;
+        apply(object, record, fields);
+        Store::touch(object, record, now);
+        Ok(())
+    });
+    match result {
+        Ok(()) => admitted.finish(StatusCode::NO_CONTENT),
+        Err(r) => admitted.finish(r),
+    }
+}
+
+async fn remove(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path((object, id)): Path<(String, String)>,
+) -> Response {
+    let object = match object_of(&object) {
+        Ok(o) => o,
+        Err(r) => return r.into_response(),
+    };
+    let admitted = match admit(&ctx, &headers, None) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    match store.records.get_mut(&object).and_then(|m| m.remove(&id)) {
+        Some(_) => admitted.finish(StatusCode::NO_CONTENT),
+        None => admitted.finish(not_found()),
+    }
+}
+
+/// `Sforce-Query-Options: batchSize=N` (200–2000), else 2000.
+fn batch_size(headers: &HeaderMap) -> usize {
+    headers
+        .get("sforce-query-options")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("batchSize="))
+        })
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(DEFAULT_BATCH, |n| n.clamp(200, DEFAULT_BATCH))
+}
+
+/// A page of query results; the rest waits under a locator for `nextRecordsUrl`.
+fn page(
+    store: &mut Store,
+    object: SObject,
+    mut rows: Vec<Map<String, Value>>,
+    total: usize,
+    batch: usize,
+) -> Value {
+    let rest = if rows.len() > batch {
+        rows.split_off(batch)
+    } else {
+        Vec::new()
+    };
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let id = r.get("Id").and_then(Value::as_str).unwrap_or_default();
+            let mut out = Map::new();
+            out.insert("attributes".into(), json!({ "type": object.name(), "url": format!("{API}/sobjects/{}/{id}", object.name()) }));
+            out.extend(r.clone());
+            Value::Object(out)
+        })
+        .collect();
+    let mut body = json!({ "totalSize": total, "done": rest.is_empty(), "records": records });
+    if !rest.is_empty() {
+        store.next_cursor += 1;
+        let locator = format!("01g5e{:013}", store.next_cursor);
+        let fetched = total - rest.len();
+        body["nextRecordsUrl"] = json!(format!("{API}/query/{locator}-{fetched}"));
+        store
+            .cursors
+            .insert(format!("{locator}-{fetched}"), (object, rest));
+    }
+    body
+}
+
+#[derive(Deserialize)]
+struct QueryParam {
+    q: Option<String>,
+}
+
+async fn query(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Query(params): Query<QueryParam>,
+) -> Response {
+    let admitted = match admit(&ctx, &headers, Some(("query", QUERY_DAILY_LIMIT))) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let Some(q) = params.q else {
+        return admitted.finish(error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string must be provided",
+        ));
+    };
+    let parsed = soql::parse(&q).and_then(|query| {
+        let object = SObject::parse(&query.object).ok_or_else(|| {
+            soql::SoqlError::Malformed(format!(
+                "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.",
+                query.object
+            ))
+        })?;
+        query.check_fields(object.fields())?;
+        Ok((query, object))
+    });
+    let (query, object) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            let status = StatusCode::BAD_REQUEST;
+            let code = if e.error_code() == "MALFORMED_QUERY"
+                && e.to_string().starts_with("sObject type")
+            {
+                "INVALID_TYPE"
+            } else {
+                e.error_code()
+            };
+            return admitted.finish(error(status, code, &e.to_string()));
+        }
+    };
+    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let rows = query.run(
+        store
+            .records
+            .get(&object)
+            .into_iter()
+            .flat_map(|m| m.values()),
+    );
+    let total = rows.len();
+    let body = page(&mut store, object, rows, total, batch_size(&headers));
+    admitted.finish(Json(body))
+}
+
+async fn query_more(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(locator): Path<String>,
+) -> Response {
+    let admitted = match admit(&ctx, &headers, Some(("query", QUERY_DAILY_LIMIT))) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let Some((object, rows)) = store.cursors.remove(&locator) else {
+        return admitted.finish(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        ));
+    };
+    let fetched: usize = locator
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let total = fetched + rows.len();
+    let body = page(&mut store, object, rows, total, batch_size(&headers));
+    admitted.finish(Json(body))
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_uri: Option<String>,
+    code: Option<String>,
+    refresh_token: Option<String>,
+    code_verifier: Option<String>,
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+/// Salesforce's token response: no `expires_in`; `issued_at` in ms as a string; `signature` the
+/// Base64 HMAC-SHA256 of `id + issued_at` keyed with the client secret.
+pub fn token_body(state: &SandboxState, issued: &Issued, with_refresh: bool) -> Value {
+    let origin = state.origin();
+    let id = format!("{origin}/id/{ORG_ID}/{OWNER_ID}");
+    let issued_at = state.clock.now().timestamp_millis().to_string();
+    let mut mac =
+        hmac::Hmac::<Sha256>::new_from_slice(App::for_provider(SLUG).client_secret.as_bytes())
+            .expect("HMAC takes any key");
+    mac.update(format!("{id}{issued_at}").as_bytes());
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "instance_url": origin,
+        "id": id,
+        "token_type": "Bearer",
+        "issued_at": issued_at,
+        "signature": STANDARD.encode(mac.finalize().into_bytes()),
+        "scope": issued.scopes.join(" "),
+    });
+    if with_refresh && let Some(refresh) = &issued.refresh_token {
+        body["refresh_token"] = json!(refresh);
+    }
+    body
+}
+
+async fn token(State(ctx): State<Ctx>, Form(form): Form<TokenForm>) -> Response {
+    let app = App::for_provider(SLUG);
+    if form.client_id.as_deref() != Some(&app.client_id) {
+        return oauth_error("invalid_client_id", "client identifier invalid");
+    }
+    if form
+        .client_secret
+        .as_deref()
+        .is_some_and(|s| s != app.client_secret)
+    {
+        return oauth_error("invalid_client", "invalid client credentials");
+    }
+    let now = ctx.state.clock.now();
+    let mut tokens = ctx.state.tokens.lock().expect("tokens lock");
+    let (result, with_refresh) = match form.grant_type.as_deref() {
+        Some("authorization_code") => (
+            tokens.exchange(
+                SLUG,
+                &CodeExchange {
+                    code: form.code.as_deref().unwrap_or_default(),
+                    client_id: &app.client_id,
+                    redirect_uri: form.redirect_uri.as_deref(),
+                    verifier: form.code_verifier.as_deref(),
+                },
+                POLICY,
+                now,
+            ),
+            true,
+        ),
+        Some("refresh_token") => (
+            tokens.refresh(
+                SLUG,
+                form.refresh_token.as_deref().unwrap_or_default(),
+                POLICY,
+                now,
+            ),
+            false,
+        ),
+        _ => return oauth_error("unsupported_grant_type", "grant type not supported"),
+    };
+    drop(tokens);
+    match result {
+        Ok(issued) => Json(token_body(&ctx.state, &issued, with_refresh)).into_response(),
+        Err(GrantError::Revoked | GrantError::UnknownRefresh) => {
+            oauth_error("invalid_grant", "expired access/refresh token")
+        }
+        Err(GrantError::RedirectMismatch) => oauth_error(
+            "redirect_uri_mismatch",
+            "redirect_uri must match configuration",
+        ),
+        Err(GrantError::UnknownCode | GrantError::PkceMismatch) => {
+            oauth_error("invalid_grant", "authentication failure")
+        }
+    }
+}
+
+/// Tokens for the org without consent (`POST /_sandbox/tokens`), as the token endpoint answers.
+pub fn mint(state: &SandboxState) -> Value {
+    let now = state.clock.now();
+    let scopes = ["api", "refresh_token", "offline_access"]
+        .map(str::to_owned)
+        .to_vec();
+    let issued = state
+        .tokens
+        .lock()
+        .expect("tokens lock")
+        .mint(SLUG, ORG_ID, scopes, POLICY, now);
+    token_body(state, &issued, true)
+}
+
+/// `POST /_sandbox/records` for Salesforce: a change made in Salesforce's UI (system fields
+/// such as SystemModstamp may be set).
+pub fn change_record(
+    state: &SandboxState,
+    object: &str,
+    op: &str,
+    id: Option<&str>,
+    fields: &Value,
+) -> Response {
+    let Some(object) = SObject::parse(object) else {
+        return not_found().into_response();
+    };
+    let fields = fields.as_object().cloned().unwrap_or_default();
+    let now = state.clock.now();
+    let mut store = state.salesforce.lock().expect("salesforce lock");
+    match (op, id) {
+        ("create", _) => {
+            if let Err(r) = check_write(
+                object,
+                &fields
+                    .iter()
+                    .filter(|(k, _)| !object.read_only().contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                true,
+            ) {
+                return r.into_response();
+            }
+            let id = store.insert(object, Value::Object(Map::new()), now);
+            let record = store
+                .records
+                .get_mut(&object)
+                .and_then(|m| m.get_mut(&id))
+                .expect("just inserted");
+            let stamp = fields.get("SystemModstamp").cloned();
+            apply(object, record, fields);
+            Store::touch(object, record, now);
+            if let Some(stamp) = stamp {
+                record.insert("SystemModstamp".into(), stamp.clone());
+                record.insert("LastModifiedDate".into(), stamp);
+            }
+            (StatusCode::CREATED, Json(render(object, record, None))).into_response()
+        }
+        ("update", Some(id)) => {
+            let Some(record) = store.records.get_mut(&object).and_then(|m| m.get_mut(id)) else {
+                return not_found().into_response();
+            };
+            let stamp = fields.get("SystemModstamp").cloned();
+            apply(object, record, fields);
+            Store::touch(object, record, now);
+            if let Some(stamp) = stamp {
+                record.insert("SystemModstamp".into(), stamp.clone());
+                record.insert("LastModifiedDate".into(), stamp);
+            }
+            Json(render(object, record, None)).into_response()
+        }
+        ("delete", Some(id)) => match store.records.get_mut(&object).and_then(|m| m.remove(id)) {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
+            None => not_found().into_response(),
+        },
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_OPERATION",
+            "op must be create, or update/delete with an id",
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,386 @@
+//! The Salesforce simulator against Salesforce's REST v58.0 wire format (shared/providers/
+//! wire-formats.md §1): OAuth without expires_in, sObjects, SOQL paging at host-relative URLs,
+//! error arrays, Sforce-Limit-Info, expired sessions and the spec's daily limits.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use hmac::{KeyInit, Mac};
+use reqwest::{Client, Method, StatusCode, header::HeaderMap, redirect::Policy};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+struct Org {
+    origin: String,
+    token: String,
+    client: Client,
+}
+
+async fn org() -> Org {
+    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let client = Client::builder().redirect(Policy::none()).build().unwrap();
+    let origin = sandbox.origin();
+    let tokens: Value = client
+        .post(format!("{origin}/_sandbox/tokens"))
+        .json(&json!({ "provider": "salesforce" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["instance_url"], origin.as_str());
+    Org {
+        origin,
+        token: tokens["access_token"].as_str().unwrap().to_owned(),
+        client,
+    }
+}
+
+impl Org {
+    /// Calls a host-relative path at the instance (the root), as real clients do.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.origin))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        (
+            status,
+            headers,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn query(&self, soql: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Value) {
+        let q: String = url::form_urlencoded::byte_serialize(soql.as_bytes()).collect();
+        self.call(
+            Method::GET,
+            &format!("/services/data/v58.0/query?q={q}"),
+            None,
+            headers,
+        )
+        .await
+    }
+
+    async fn admin(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/_sandbox{path}", self.origin))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn oauth_tokens_have_no_expires_in_and_a_verifiable_signature() {
+    let org = org().await;
+    let form = [
+        ("client_id", "sandbox-salesforce-client"),
+        ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ("scope", "api refresh_token offline_access"),
+        ("state", "xyz"),
+        ("decision", "approve"),
+    ];
+    let approve = org
+        .client
+        .post(format!(
+            "{}/salesforce/services/oauth2/authorize",
+            org.origin
+        ))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(approve.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let token = |grant: Vec<(&'static str, String)>| {
+        org.client
+            .post(format!("{}/salesforce/services/oauth2/token", org.origin))
+            .form(&grant)
+            .send()
+    };
+    let tokens: Value = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("client_id", "sandbox-salesforce-client".into()),
+        ("client_secret", "sandbox-salesforce-secret".into()),
+        ("redirect_uri", "http://127.0.0.1:9/cb".into()),
+    ])
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(tokens.get("expires_in").is_none(), "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["instance_url"], org.origin.as_str());
+    assert!(
+        tokens["issued_at"].as_str().unwrap().parse::<i64>().is_ok(),
+        "issued_at is a string of ms"
+    );
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(b"sandbox-salesforce-secret").unwrap();
+    mac.update(
+        format!(
+            "{}{}",
+            tokens["id"].as_str().unwrap(),
+            tokens["issued_at"].as_str().unwrap()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        tokens["signature"],
+        STANDARD.encode(mac.finalize().into_bytes())
+    );
+
+    let refreshed: Value = token(vec![
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            tokens["refresh_token"].as_str().unwrap().into(),
+        ),
+        ("client_id", "sandbox-salesforce-client".into()),
+        ("client_secret", "sandbox-salesforce-secret".into()),
+    ])
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(refreshed["access_token"].is_string());
+    assert!(
+        refreshed.get("refresh_token").is_none(),
+        "a refresh response carries no refresh token"
+    );
+
+    org.admin("/revoke", json!({ "provider": "salesforce" }))
+        .await;
+    let revoked = token(vec![
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            tokens["refresh_token"].as_str().unwrap().into(),
+        ),
+        ("client_id", "sandbox-salesforce-client".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), 400);
+    assert_eq!(
+        revoked.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn soql_pages_through_next_records_url_at_the_root() {
+    let org = org().await;
+    let (status, headers, all) = org
+        .query(
+            "SELECT Id, Email, Status FROM Lead ORDER BY CreatedDate DESC",
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(all["totalSize"], 600);
+    assert_eq!(all["done"], true);
+    assert!(
+        headers["sforce-limit-info"]
+            .to_str()
+            .unwrap()
+            .starts_with("api-usage=")
+    );
+    let first = &all["records"][0];
+    assert_eq!(first["attributes"]["type"], "Lead");
+    assert!(
+        first["Id"].as_str().unwrap().starts_with("00Q")
+            && first["Id"].as_str().unwrap().len() == 18
+    );
+
+    let (_, _, page) = org
+        .query(
+            "SELECT Id FROM Lead ORDER BY CreatedDate DESC",
+            &[("Sforce-Query-Options", "batchSize=200")],
+        )
+        .await;
+    assert_eq!(page["records"].as_array().unwrap().len(), 200);
+    assert_eq!(page["done"], false);
+    let next = page["nextRecordsUrl"].as_str().unwrap();
+    assert!(next.starts_with("/services/data/v58.0/query/"));
+    let (status, _, second) = org
+        .call(
+            Method::GET,
+            next,
+            None,
+            &[("Sforce-Query-Options", "batchSize=200")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        second["records"][0]["Id"], all["records"][200]["Id"],
+        "the second page continues the first"
+    );
+
+    let url = first["attributes"]["url"].as_str().unwrap();
+    let (status, _, record) = org.call(Method::GET, url, None, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(record["Email"], first["Email"]);
+}
+
+#[tokio::test]
+async fn sobject_crud_and_error_arrays() {
+    let org = org().await;
+    let base = "/services/data/v58.0/sobjects/Lead";
+    let (status, _, missing) = org
+        .call(Method::POST, base, Some(json!({ "LastName": "Doe" })), &[])
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(missing[0]["errorCode"], "REQUIRED_FIELD_MISSING");
+    assert_eq!(missing[0]["fields"], json!(["Company"]));
+    let (status, _, bad) = org
+        .call(
+            Method::POST,
+            base,
+            Some(json!({ "LastName": "Doe", "Company": "X", "Shoe__c": 1 })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(bad[0]["errorCode"], "INVALID_FIELD");
+
+    let (status, _, created) = org
+        .call(
+            Method::POST,
+            base,
+            Some(json!({ "LastName": "Doe", "Company": "Acme", "Email": "jd@acme.example" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(created["success"], true);
+    assert_eq!(created["errors"], json!([]));
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("00Q"));
+
+    let (status, _, _) = org
+        .call(
+            Method::PATCH,
+            &format!("{base}/{id}"),
+            Some(json!({ "Status": "Working - Contacted" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, _, record) = org
+        .call(
+            Method::GET,
+            &format!("{base}/{id}?fields=Id,Status,Name"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(record["Status"], "Working - Contacted");
+    assert_eq!(record["Name"], "Doe");
+    assert!(record.get("Email").is_none());
+
+    let (status, _, _) = org
+        .call(Method::DELETE, &format!("{base}/{id}"), None, &[])
+        .await;
+    assert_eq!(status, 204);
+    let (status, _, gone) = org
+        .call(Method::GET, &format!("{base}/{id}"), None, &[])
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(gone[0]["errorCode"], "NOT_FOUND");
+
+    for (soql, code) in [
+        ("SELECT Id FORM Lead", "MALFORMED_QUERY"),
+        ("SELECT Id, Shoe FROM Lead", "INVALID_FIELD"),
+        ("SELECT Id FROM Unicorn", "INVALID_TYPE"),
+    ] {
+        let (status, _, body) = org.query(soql, &[]).await;
+        assert_eq!(status, 400, "{soql}");
+        assert_eq!(body[0]["errorCode"], code, "{soql}");
+    }
+}
+
+#[tokio::test]
+async fn sessions_expire_and_daily_limits_answer_403() {
+    let org = org().await;
+    let (_, _, page) = org.query("SELECT Id FROM Lead LIMIT 1", &[]).await;
+    let url = page["records"][0]["attributes"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..999 {
+        let (status, _, _) = org.call(Method::GET, &url, None, &[]).await;
+        assert_eq!(status, 200, "call {i}");
+    }
+    let (status, headers, body) = org.call(Method::GET, &url, None, &[]).await;
+    assert_eq!(status, 200, "the 1,000th Lead GET of the day");
+    assert_eq!(headers["sforce-limit-info"], "api-usage=1001/100000");
+    let (status, _, body_over) = org.call(Method::GET, &url, None, &[]).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body_over[0]["errorCode"], "REQUEST_LIMIT_EXCEEDED");
+    let (status, _, _) = org.query("SELECT Id FROM Lead LIMIT 1", &[]).await;
+    assert_eq!(status, 200, "query has its own 15,000");
+
+    org.admin("/clock", json!({ "advance_s": 3 * 3600 + 1 }))
+        .await;
+    let (status, _, expired) = org.query("SELECT Id FROM Lead LIMIT 1", &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(expired[0]["errorCode"], "INVALID_SESSION_ID");
+    org.admin("/clock", json!({ "advance_s": 21 * 3600 })).await;
+    let fresh: Value = org
+        .admin("/tokens", json!({ "provider": "salesforce" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let org = Org {
+        token: fresh["access_token"].as_str().unwrap().to_owned(),
+        ..org
+    };
+    let (status, _, _) = org.call(Method::GET, &url, None, &[]).await;
+    assert_eq!(status, 200, "the 24-hour window rolled on");
+}
+
+#[tokio::test]
+async fn ui_changes_with_system_fields_are_found_by_systemmodstamp() {
+    let org = org().await;
+    let (_, _, page) = org
+        .query("SELECT Id FROM Contact ORDER BY CreatedDate LIMIT 1", &[])
+        .await;
+    let id = page["records"][0]["Id"].as_str().unwrap();
+    let changed = org
+        .admin("/records", json!({ "provider": "salesforce", "object": "Contact", "op": "update", "id": id, "fields": { "Title": "CEO", "SystemModstamp": "2030-01-01T00:00:00.000+0000" } }))
+        .await;
+    assert_eq!(changed.status(), 200);
+    let (_, _, found) = org
+        .query(
+            "SELECT Id, Title FROM Contact WHERE SystemModstamp > 2029-12-31T00:00:00Z",
+            &[],
+        )
+        .await;
+    assert_eq!(found["totalSize"], 1);
+    assert_eq!(found["records"][0]["Title"], "CEO");
+}
