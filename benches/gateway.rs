@@ -23,6 +23,7 @@ async fn start() -> Bench {
     let dir = tempfile::TempDir::new().unwrap();
     let mut settings = Settings::default();
     settings.server.port = 0;
+    settings.vault.key = Some(nexus::vault::Key::generate_hex());
     let db = open_database(&settings, dir.path()).await.unwrap();
     let key = create_api_key(&Tenants::new(db.clone()), "bench", "bench@nexus.local")
         .await
