@@ -686,3 +686,58 @@ fn serve_refuses_to_start_without_a_valid_key() {
         assert!(!stderr.contains(bad), "the key was echoed: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn the_v1_setting_writes_the_specs_format_and_sqlite_runs_with_its_pragmas() {
+    let dir = TempDir::new().unwrap();
+    let mut settings = test_settings();
+    settings.vault.write_format = WriteFormat::V1;
+    let db = open_database(&settings, dir.path()).await.unwrap();
+    let (user, project) = a_user(&db).await;
+    let repo = CredentialVault::new(db.clone(), nexus::startup::vault(&settings).await.unwrap());
+    repo.upsert(user, project, Provider::Slack, &tokens("xoxb-v1"))
+        .await
+        .unwrap();
+    let stored = row::Entity::find().one(&db).await.unwrap().unwrap();
+    assert_eq!(
+        stored.access_token_encrypted.split(':').count(),
+        3,
+        "hex(iv):hex(tag):hex(ct)"
+    );
+    assert_eq!(
+        stored
+            .access_token_encrypted
+            .split(':')
+            .next()
+            .unwrap()
+            .len(),
+        32,
+        "a 16-byte IV"
+    );
+    let read = repo
+        .read(user, project, Provider::Slack)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.tokens.access_token.expose_secret(), "xoxb-v1");
+
+    for (pragma, expected) in [
+        ("journal_mode", "wal"),
+        ("foreign_keys", "1"),
+        ("busy_timeout", "5000"),
+    ] {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                format!("PRAGMA {pragma}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let value: String = row
+            .try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+            .unwrap();
+        assert_eq!(value, expected, "PRAGMA {pragma}");
+    }
+}
