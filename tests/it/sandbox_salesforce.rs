@@ -384,3 +384,78 @@ async fn ui_changes_with_system_fields_are_found_by_systemmodstamp() {
     assert_eq!(found["totalSize"], 1);
     assert_eq!(found["records"][0]["Title"], "CEO");
 }
+
+#[tokio::test]
+async fn collections_answer_per_record_in_order() {
+    let org = org().await;
+    let path = "/services/data/v58.0/composite/sobjects";
+    let lead = |last: &str, company: Option<&str>| {
+        let mut r = json!({ "attributes": { "type": "Lead" }, "LastName": last });
+        if let Some(c) = company {
+            r["Company"] = json!(c);
+        }
+        r
+    };
+    let (status, _, results) = org
+        .call(Method::POST, path, Some(json!({ "allOrNone": false, "records": [lead("A", Some("X")), lead("B", None), lead("C", Some("Y"))] })), &[])
+        .await;
+    assert_eq!(status, 200, "Collections answer 200 even when items fail");
+    assert_eq!(results[0]["success"], true);
+    assert_eq!(results[1]["success"], false);
+    assert_eq!(
+        results[1]["errors"][0]["statusCode"],
+        "REQUIRED_FIELD_MISSING"
+    );
+    assert_eq!(results[2]["success"], true);
+    let ids = format!(
+        "{},{}",
+        results[0]["id"].as_str().unwrap(),
+        results[2]["id"].as_str().unwrap()
+    );
+
+    let (_, _, rolled) = org
+        .call(
+            Method::POST,
+            path,
+            Some(json!({ "allOrNone": true, "records": [lead("D", Some("X")), lead("E", None)] })),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        rolled[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    let (_, _, count) = org
+        .query("SELECT Id FROM Lead WHERE LastName = 'D'", &[])
+        .await;
+    assert_eq!(count["totalSize"], 0, "nothing was written");
+
+    let (_, _, fetched) = org
+        .call(
+            Method::GET,
+            &format!("{path}/Lead?ids={ids},00Q5e9999999999AAA&fields=Id,LastName"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(fetched[0]["LastName"], "A");
+    assert_eq!(fetched[2], Value::Null, "a missing id comes back null");
+
+    let too_many: Vec<Value> = (0..201).map(|i| lead(&i.to_string(), Some("X"))).collect();
+    let (status, _, body) = org
+        .call(
+            Method::POST,
+            path,
+            Some(json!({ "records": too_many })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body[0]["errorCode"].is_string());
+
+    let (_, _, deleted) = org
+        .call(Method::DELETE, &format!("{path}?ids={ids}"), None, &[])
+        .await;
+    assert_eq!(deleted[0]["success"], true);
+    assert_eq!(deleted[1]["success"], true);
+}

@@ -6,6 +6,7 @@
 //! host-relative URLs (`nextRecordsUrl`, `attributes.url`) are used as they come and
 //! `instance_url` is the sandbox's origin.
 
+mod collections;
 pub mod soql;
 pub mod store;
 
@@ -63,6 +64,16 @@ pub fn routes() -> Router<Ctx> {
         )
         .route(&data("/query"), get(query))
         .route(&data("/query/{locator}"), get(query_more))
+        .route(
+            &data("/composite/sobjects"),
+            axum::routing::post(collections::write)
+                .patch(collections::write)
+                .delete(collections::delete),
+        )
+        .route(
+            &data("/composite/sobjects/{object}"),
+            get(collections::retrieve),
+        )
 }
 
 /// An error answer: Salesforce's array of `{"message","errorCode","fields"?}`, and the org's
