@@ -24,8 +24,20 @@ impl SandboxState {
             .cloned()
     }
 
-    /// POSTs `body` with `headers` to the provider's target, without waiting for the answer.
+    /// POSTs a JSON `body` with `headers` to the provider's target, without waiting for the answer.
     pub(super) fn deliver(
+        self: &Arc<Self>,
+        url: String,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    ) {
+        let mut all = vec![("content-type", "application/json".to_owned())];
+        all.extend(headers);
+        self.post(url, all, body);
+    }
+
+    /// POSTs `body` with exactly `headers` (content type included), in the background.
+    pub(super) fn post(
         self: &Arc<Self>,
         url: String,
         headers: Vec<(&'static str, String)>,
@@ -33,10 +45,7 @@ impl SandboxState {
     ) {
         let http = self.http.clone();
         tokio::spawn(async move {
-            let mut request = http
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(body);
+            let mut request = http.post(&url).body(body);
             for (name, value) in headers {
                 request = request.header(name, value);
             }

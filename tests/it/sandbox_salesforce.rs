@@ -459,3 +459,60 @@ async fn collections_answer_per_record_in_order() {
     assert_eq!(deleted[0]["success"], true);
     assert_eq!(deleted[1]["success"], true);
 }
+
+#[tokio::test]
+async fn changes_send_outbound_messages_to_the_listener() {
+    let org = org().await;
+    let (url, mut rx) = crate::helpers::webhook_receiver().await;
+    let registered = org
+        .admin("/webhooks", json!({ "provider": "salesforce", "url": url }))
+        .await;
+    assert_eq!(registered.status(), 204);
+    let (_, _, page) = org
+        .query("SELECT Id FROM Lead ORDER BY CreatedDate LIMIT 1", &[])
+        .await;
+    let id = page["records"][0]["Id"].as_str().unwrap().to_owned();
+
+    let (status, _, _) = org
+        .call(
+            Method::PATCH,
+            &format!("/services/data/v58.0/sobjects/Lead/{id}"),
+            Some(json!({ "Status": "Working - Contacted" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (headers, body) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    let xml = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        xml.contains("<OrganizationId>00D5e0000000001AAA</OrganizationId>"),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"xsi:type="sf:Lead""#));
+    assert!(xml.contains(&format!("<sf:Id>{id}</sf:Id>")));
+    assert!(xml.contains("<sf:Status>Working - Contacted</sf:Status>"));
+    assert!(xml.contains(&format!(
+        "<EnterpriseUrl>{}/services/Soap/c/58.0/",
+        org.origin
+    )));
+
+    org.admin("/records", json!({ "provider": "salesforce", "object": "Lead", "op": "create", "fields": { "LastName": "O'Neil & Co", "Company": "<Acme>" } })).await;
+    let (_, body) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let xml = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        xml.contains("<sf:Company>&lt;Acme&gt;</sf:Company>"),
+        "values are escaped: {xml}"
+    );
+}

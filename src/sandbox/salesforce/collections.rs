@@ -119,6 +119,7 @@ pub async fn write(
         })
         .collect();
     let any_failed = checked.iter().any(Result::is_err);
+    let mut written: Vec<(SObject, String)> = Vec::new();
     let results: Vec<Value> = checked
         .into_iter()
         .map(|item| match item {
@@ -130,6 +131,7 @@ pub async fn write(
                 id: None,
             }) => {
                 let id = store.insert(object, Value::Object(fields), now);
+                written.push((object, id.clone()));
                 json!({ "id": id, "success": true, "errors": [] })
             }
             Ok(Valid {
@@ -141,10 +143,22 @@ pub async fn write(
                     apply(object, record, fields);
                     Store::touch(object, record, now);
                 }
+                written.push((object, id.clone()));
                 json!({ "id": id, "success": true, "errors": [] })
             }
         })
         .collect();
+    drop(store);
+    for object in SObject::ALL {
+        let ids: Vec<String> = written
+            .iter()
+            .filter(|(o, _)| *o == object)
+            .map(|(_, id)| id.clone())
+            .collect();
+        if !ids.is_empty() {
+            super::outbound::notify(&ctx.state, object, &ids);
+        }
+    }
     admitted.finish(Json(Value::Array(results)))
 }
 

@@ -7,6 +7,7 @@
 //! `instance_url` is the sandbox's origin.
 
 mod collections;
+mod outbound;
 pub mod soql;
 pub mod store;
 
@@ -344,10 +345,13 @@ async fn create(
         Ok(store.insert(object, Value::Object(fields), now))
     });
     match result {
-        Ok(id) => admitted.finish((
-            StatusCode::CREATED,
-            Json(json!({ "id": id, "success": true, "errors": [] })),
-        )),
+        Ok(id) => {
+            outbound::notify(&ctx.state, object, std::slice::from_ref(&id));
+            admitted.finish((
+                StatusCode::CREATED,
+                Json(json!({ "id": id, "success": true, "errors": [] })),
+            ))
+        }
         Err(r) => admitted.finish(r),
     }
 }
@@ -423,7 +427,10 @@ async fn update(
         Ok(())
     });
     match result {
-        Ok(()) => admitted.finish(StatusCode::NO_CONTENT),
+        Ok(()) => {
+            outbound::notify(&ctx.state, object, &[id]);
+            admitted.finish(StatusCode::NO_CONTENT)
+        }
         Err(r) => admitted.finish(r),
     }
 }
@@ -699,7 +706,7 @@ pub fn mint(state: &SandboxState) -> Value {
 /// `POST /_sandbox/records` for Salesforce: a change made in Salesforce's UI (system fields
 /// such as SystemModstamp may be set).
 pub fn change_record(
-    state: &SandboxState,
+    state: &std::sync::Arc<SandboxState>,
     object: &str,
     op: &str,
     id: Option<&str>,
@@ -711,56 +718,51 @@ pub fn change_record(
     let fields = fields.as_object().cloned().unwrap_or_default();
     let now = state.clock.now();
     let mut store = state.salesforce.lock().expect("salesforce lock");
-    match (op, id) {
+    let (status, id) = match (op, id) {
         ("create", _) => {
-            if let Err(r) = check_write(
-                object,
-                &fields
-                    .iter()
-                    .filter(|(k, _)| !object.read_only().contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                true,
-            ) {
+            let writable = fields
+                .iter()
+                .filter(|(k, _)| !object.read_only().contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if let Err(r) = check_write(object, &writable, true) {
                 return r.into_response();
             }
-            let id = store.insert(object, Value::Object(Map::new()), now);
-            let record = store
-                .records
-                .get_mut(&object)
-                .and_then(|m| m.get_mut(&id))
-                .expect("just inserted");
-            let stamp = fields.get("SystemModstamp").cloned();
-            apply(object, record, fields);
-            Store::touch(object, record, now);
-            if let Some(stamp) = stamp {
-                record.insert("SystemModstamp".into(), stamp.clone());
-                record.insert("LastModifiedDate".into(), stamp);
-            }
-            (StatusCode::CREATED, Json(render(object, record, None))).into_response()
+            (
+                StatusCode::CREATED,
+                store.insert(object, Value::Object(Map::new()), now),
+            )
         }
-        ("update", Some(id)) => {
-            let Some(record) = store.records.get_mut(&object).and_then(|m| m.get_mut(id)) else {
-                return not_found().into_response();
+        ("update", Some(id)) if store.get(object, id).is_some() => (StatusCode::OK, id.to_owned()),
+        ("delete", Some(id)) => {
+            return match store.records.get_mut(&object).and_then(|m| m.remove(id)) {
+                Some(_) => StatusCode::NO_CONTENT.into_response(),
+                None => not_found().into_response(),
             };
-            let stamp = fields.get("SystemModstamp").cloned();
-            apply(object, record, fields);
-            Store::touch(object, record, now);
-            if let Some(stamp) = stamp {
-                record.insert("SystemModstamp".into(), stamp.clone());
-                record.insert("LastModifiedDate".into(), stamp);
-            }
-            Json(render(object, record, None)).into_response()
         }
-        ("delete", Some(id)) => match store.records.get_mut(&object).and_then(|m| m.remove(id)) {
-            Some(_) => StatusCode::NO_CONTENT.into_response(),
-            None => not_found().into_response(),
-        },
-        _ => error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_OPERATION",
-            "op must be create, or update/delete with an id",
-        )
-        .into_response(),
+        ("update", Some(_)) => return not_found().into_response(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_OPERATION",
+                "op must be create, or update/delete with an id",
+            )
+            .into_response();
+        }
+    };
+    let Some(record) = store.records.get_mut(&object).and_then(|m| m.get_mut(&id)) else {
+        return not_found().into_response();
+    };
+    // System fields given by the test win over the ones the write would set.
+    let stamp = fields.get("SystemModstamp").cloned();
+    apply(object, record, fields);
+    Store::touch(object, record, now);
+    if let Some(stamp) = stamp {
+        record.insert("SystemModstamp".into(), stamp.clone());
+        record.insert("LastModifiedDate".into(), stamp);
     }
+    let body = render(object, record, None);
+    drop(store);
+    outbound::notify(state, object, &[id]);
+    (status, Json(body)).into_response()
 }

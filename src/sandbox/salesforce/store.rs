@@ -21,8 +21,10 @@ pub enum SObject {
 }
 
 impl SObject {
+    pub const ALL: [SObject; 4] = [Self::Lead, Self::Contact, Self::Account, Self::Opportunity];
+
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Lead, Self::Contact, Self::Account, Self::Opportunity]
+        Self::ALL
             .into_iter()
             .find(|o| o.name().eq_ignore_ascii_case(name))
     }
