@@ -516,3 +516,147 @@ async fn changes_send_outbound_messages_to_the_listener() {
         "values are escaped: {xml}"
     );
 }
+
+#[tokio::test]
+async fn bulk_query_jobs_page_csv_by_locator() {
+    let org = org().await;
+    let jobs = "/services/data/v58.0/jobs/query";
+    let (status, _, job) = org
+        .call(Method::POST, jobs, Some(json!({ "operation": "query", "query": "SELECT Id, Email, Company FROM Lead ORDER BY CreatedDate" })), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(job["state"], "UploadComplete");
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("750"));
+    let early = org
+        .client
+        .get(format!("{}{jobs}/{id}/results", org.origin))
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status(), 400, "results wait for JobComplete");
+
+    let (_, _, first) = org
+        .call(Method::GET, &format!("{jobs}/{id}"), None, &[])
+        .await;
+    assert_eq!(first["state"], "InProgress");
+    let (_, _, done) = org
+        .call(Method::GET, &format!("{jobs}/{id}"), None, &[])
+        .await;
+    assert_eq!(done["state"], "JobComplete");
+    assert_eq!(done["numberRecordsProcessed"], 600);
+
+    let mut locator = String::new();
+    let mut rows = 0;
+    loop {
+        let mut url = format!("{}{jobs}/{id}/results?maxRecords=250", org.origin);
+        if !locator.is_empty() {
+            url.push_str(&format!("&locator={locator}"));
+        }
+        let page = org
+            .client
+            .get(url)
+            .bearer_auth(&org.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["content-type"], "text/csv");
+        let count: usize = page.headers()["sforce-numberofrecords"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let next = page.headers()["sforce-locator"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let text = page.text().await.unwrap();
+        assert!(
+            text.starts_with("\"Id\",\"Email\",\"Company\"\n"),
+            "{}",
+            &text[..60]
+        );
+        assert_eq!(text.lines().count(), count + 1);
+        rows += count;
+        if next == "null" {
+            break;
+        }
+        locator = next;
+    }
+    assert_eq!(rows, 600);
+}
+
+#[tokio::test]
+async fn bulk_ingest_jobs_report_per_row_results() {
+    let org = org().await;
+    let jobs = "/services/data/v58.0/jobs/ingest";
+    let (status, _, job) = org
+        .call(Method::POST, jobs, Some(json!({ "object": "Lead", "operation": "insert", "contentType": "CSV", "lineEnding": "LF" })), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(job["state"], "Open");
+    let content_url = job["contentUrl"].as_str().unwrap().to_owned();
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    let csv = "LastName,Company,Email\nBulkA,Acme,a@bulk.example\nBulkB,,b@bulk.example\n\"Bulk, C\",Globex,c@bulk.example\n";
+    let put = org
+        .client
+        .put(format!("{}/{content_url}", org.origin))
+        .bearer_auth(&org.token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let (_, _, closed) = org
+        .call(
+            Method::PATCH,
+            &format!("{jobs}/{id}"),
+            Some(json!({ "state": "UploadComplete" })),
+            &[],
+        )
+        .await;
+    assert_eq!(closed["state"], "UploadComplete");
+    org.call(Method::GET, &format!("{jobs}/{id}"), None, &[])
+        .await;
+    let (_, _, done) = org
+        .call(Method::GET, &format!("{jobs}/{id}"), None, &[])
+        .await;
+    assert_eq!(done["state"], "JobComplete");
+    assert_eq!(done["numberRecordsProcessed"], 3);
+    assert_eq!(done["numberRecordsFailed"], 1);
+
+    let text = |which: &'static str| {
+        let url = format!("{}{jobs}/{id}/{which}/", org.origin);
+        let client = org.client.clone();
+        let token = org.token.clone();
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = text("successfulResults").await;
+    assert!(
+        ok.starts_with("\"sf__Id\",\"sf__Created\",\"LastName\",\"Company\",\"Email\"\n"),
+        "{ok}"
+    );
+    assert_eq!(ok.lines().count(), 3);
+    assert!(ok.contains("\"Bulk, C\""));
+    let failed = text("failedResults").await;
+    assert!(failed.contains("REQUIRED_FIELD_MISSING"), "{failed}");
+    assert_eq!(failed.lines().count(), 2);
+    let (_, _, found) = org
+        .query("SELECT Id FROM Lead WHERE Email LIKE '%@bulk.example'", &[])
+        .await;
+    assert_eq!(found["totalSize"], 2);
+}

@@ -6,6 +6,7 @@
 //! host-relative URLs (`nextRecordsUrl`, `attributes.url`) are used as they come and
 //! `instance_url` is the sandbox's origin.
 
+mod bulk;
 mod collections;
 mod outbound;
 pub mod soql;
@@ -74,6 +75,37 @@ pub fn routes() -> Router<Ctx> {
         .route(
             &data("/composite/sobjects/{object}"),
             get(collections::retrieve),
+        )
+        .route(
+            &bulk::path("/query"),
+            axum::routing::post(bulk::create_query),
+        )
+        .route(
+            &bulk::path("/query/{id}"),
+            get(bulk::query_info).delete(bulk::delete),
+        )
+        .route(&bulk::path("/query/{id}/results"), get(bulk::query_results))
+        .route(
+            &bulk::path("/ingest"),
+            axum::routing::post(bulk::create_ingest),
+        )
+        .route(
+            &bulk::path("/ingest/{id}"),
+            get(bulk::ingest_info)
+                .patch(bulk::change_state)
+                .delete(bulk::delete),
+        )
+        .route(
+            &bulk::path("/ingest/{id}/batches"),
+            axum::routing::put(bulk::upload),
+        )
+        .route(
+            &bulk::path("/ingest/{id}/{which}"),
+            get(bulk::ingest_results),
+        )
+        .route(
+            &bulk::path("/ingest/{id}/{which}/"),
+            get(bulk::ingest_results),
         )
 }
 

@@ -164,6 +164,8 @@ pub struct Store {
     pub next_cursor: u64,
     /// The org's rolling 24-hour API counts.
     pub windows: Windows,
+    /// Bulk API 2.0 jobs by id.
+    pub jobs: super::bulk::Jobs,
 }
 
 impl Store {
