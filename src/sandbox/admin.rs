@@ -59,6 +59,8 @@ fn simulated(provider: &str) -> Result<&'static str, Refusal> {
 #[derive(Deserialize)]
 struct ProviderBody {
     provider: String,
+    /// The provider account (HubSpot portal id); its default account when absent.
+    account: Option<String>,
 }
 
 async fn tokens(
@@ -66,9 +68,13 @@ async fn tokens(
     Json(body): Json<ProviderBody>,
 ) -> Response {
     match simulated(&body.provider) {
-        Ok(salesforce::SLUG) => Json(salesforce::mint(&state)).into_response(),
+        Ok(salesforce::SLUG) => {
+            let org = body.account.as_deref().unwrap_or(salesforce::store::ORG_ID);
+            Json(salesforce::mint(&state, org)).into_response()
+        }
         Ok(_) => {
-            let issued = hubspot::mint(&state);
+            let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);
+            let issued = hubspot::mint(&state, portal);
             Json(json!({
                 "access_token": issued.access_token,
                 "refresh_token": issued.refresh_token,
@@ -140,6 +146,7 @@ async fn counters(State(state): State<Arc<SandboxState>>) -> Json<Value> {
 #[derive(Deserialize)]
 struct RecordChange {
     provider: String,
+    account: Option<String>,
     object: String,
     op: String,
     id: Option<String>,
@@ -156,6 +163,10 @@ async fn records(
         Ok(salesforce::SLUG) => {
             return salesforce::change_record(
                 &state,
+                change
+                    .account
+                    .as_deref()
+                    .unwrap_or(salesforce::store::ORG_ID),
                 &change.object,
                 &change.op,
                 change.id.as_deref(),
@@ -173,6 +184,7 @@ async fn records(
     };
     hubspot::change_record(
         &ctx,
+        change.account.as_deref().unwrap_or(hubspot::PORTAL_ID),
         &change.object,
         &change.op,
         change.id.as_deref(),

@@ -6,6 +6,7 @@
 //! parts every simulator shares live here: the clock tests can advance, OAuth grants, rolling
 //! windows, fault injection, call counters, webhook targets and one seeded population of people.
 
+mod accounts;
 mod admin;
 mod clock;
 mod counters;
@@ -45,8 +46,8 @@ pub struct SandboxState {
     /// Providers whose limits are switched off (`POST /_sandbox/limits`).
     unlimited: Mutex<HashSet<String>>,
     webhooks: Mutex<HashMap<String, WebhookTarget>>,
-    hubspot: Mutex<hubspot::Store>,
-    salesforce: Mutex<salesforce::Store>,
+    hubspot: accounts::Accounts<hubspot::Store>,
+    salesforce: accounts::Accounts<salesforce::Store>,
     http: reqwest::Client,
     /// The sandbox's own origin, once bound (Salesforce's `instance_url`).
     origin: OnceLock<String>,
@@ -61,8 +62,8 @@ impl SandboxState {
             faults: Faults::default(),
             unlimited: Mutex::default(),
             webhooks: Mutex::default(),
-            hubspot: Mutex::new(hubspot::Store::seeded()),
-            salesforce: Mutex::new(salesforce::Store::seeded()),
+            hubspot: accounts::Accounts::new(hubspot::Store::seeded),
+            salesforce: accounts::Accounts::new(salesforce::Store::seeded),
             http: reqwest::Client::new(),
             origin: OnceLock::new(),
         }
@@ -80,8 +81,8 @@ impl SandboxState {
         self.faults.clear();
         self.unlimited.lock().expect("limits lock").clear();
         self.webhooks.lock().expect("webhooks lock").clear();
-        *self.hubspot.lock().expect("hubspot lock") = hubspot::Store::seeded();
-        *self.salesforce.lock().expect("salesforce lock") = salesforce::Store::seeded();
+        self.hubspot.clear();
+        self.salesforce.clear();
     }
 
     fn limits_enforced(&self, provider: &str) -> bool {

@@ -53,6 +53,7 @@ pub async fn page(
     }
     let hidden: String = params
         .iter()
+        .filter(|(k, _)| k.as_str() != "account")
         .map(|(k, v)| {
             format!(
                 r#"<input type="hidden" name="{}" value="{}">"#,
@@ -73,10 +74,11 @@ pub async fn page(
     Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>Authorize — {provider} sandbox</title></head>
 <body><h1>{provider} (sandbox)</h1><p>An app wants access to account {account}:</p><ul>{scopes}</ul>
-<form method="post">{hidden}<button name="decision" value="approve">Approve</button>
+<form method="post">{hidden}<label>Sign in to account <input name="account" value="{account}"></label>
+<button name="decision" value="approve">Approve</button>
 <button name="decision" value="deny">Deny</button></form></body></html>"#,
         provider = escape(ctx.provider),
-        account = escape(ctx.account),
+        account = escape(params.get("account").map_or(ctx.account, String::as_str)),
     ))
     .into_response()
 }
@@ -108,10 +110,18 @@ pub async fn decide(
                         .collect()
                 })
                 .unwrap_or_default();
+            let account = params
+                .get("account")
+                .map(|a| a.trim())
+                .filter(|a| !a.is_empty())
+                .unwrap_or(ctx.account);
+            if account.len() > 32 || !account.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return bad_request("account must be up to 32 letters and digits");
+            }
             let now = ctx.state.clock.now();
             let code = ctx.state.tokens.lock().expect("tokens lock").create_code(
                 ctx.provider,
-                ctx.account,
+                account,
                 scopes,
                 &params["client_id"],
                 &params["redirect_uri"],

@@ -599,3 +599,82 @@ async fn faults_counters_reset_and_a_deterministic_seed() {
     let unknown = hub.admin("/tokens", json!({ "provider": "gmail" })).await;
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn each_portal_has_its_own_data_and_limits() {
+    let hub = hub().await;
+    let other: Value = hub
+        .admin(
+            "/tokens",
+            json!({ "provider": "hubspot", "account": "77777777" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = Hub {
+        token: other["access_token"].as_str().unwrap().to_owned(),
+        origin: hub.origin.clone(),
+        client: hub.client.clone(),
+    };
+    let (status, created) = other
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/companies",
+            json!({ "properties": { "name": "Only In 7777" } }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (status, _, _) = other.get(&format!("/crm/v3/objects/companies/{id}")).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = hub.get(&format!("/crm/v3/objects/companies/{id}")).await;
+    assert_eq!(status, 404, "another portal's record is not visible");
+
+    let (_, headers, _) = other.get("/crm/v3/objects/companies?limit=1").await;
+    let (_, default_headers, _) = hub.get("/crm/v3/objects/companies?limit=1").await;
+    assert_eq!(headers["x-hubspot-ratelimit-remaining"], "97");
+    assert_eq!(
+        default_headers["x-hubspot-ratelimit-remaining"], "98",
+        "windows are per portal"
+    );
+
+    // The consent page signs in to the account the user names.
+    let form = [
+        ("client_id", "sandbox-hubspot-client"),
+        ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ("account", "12345"),
+        ("decision", "approve"),
+    ];
+    let approve = hub
+        .client
+        .post(hub.url("/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(approve.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = hub
+        .client
+        .post(hub.url("/oauth/v1/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "sandbox-hubspot-client"),
+            ("client_secret", "sandbox-hubspot-secret"),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("code", &code),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["hub_id"], 12345);
+}

@@ -660,3 +660,97 @@ async fn bulk_ingest_jobs_report_per_row_results() {
         .await;
     assert_eq!(found["totalSize"], 2);
 }
+
+#[tokio::test]
+async fn each_org_has_its_own_records() {
+    let org = org().await;
+    let second: Value = org
+        .admin(
+            "/tokens",
+            json!({ "provider": "salesforce", "account": "00D5e0000000002AAA" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        second["id"]
+            .as_str()
+            .unwrap()
+            .contains("/id/00D5e0000000002AAA/")
+    );
+    let other = Org {
+        token: second["access_token"].as_str().unwrap().to_owned(),
+        origin: org.origin.clone(),
+        client: org.client.clone(),
+    };
+    let (status, _, created) = other
+        .call(
+            Method::POST,
+            "/services/data/v58.0/sobjects/Account",
+            Some(json!({ "Name": "Second Org Only" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (status, _, _) = org
+        .call(
+            Method::GET,
+            &format!("/services/data/v58.0/sobjects/Account/{id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, _, found) = other
+        .query("SELECT Id FROM Account WHERE Name = 'Second Org Only'", &[])
+        .await;
+    assert_eq!(found["totalSize"], 1);
+}
+
+#[tokio::test]
+async fn opportunities_and_accounts_take_their_name() {
+    let org = org().await;
+    let (status, _, missing) = org
+        .call(
+            Method::POST,
+            "/services/data/v58.0/sobjects/Opportunity",
+            Some(json!({ "Name": "Big deal" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(missing[0]["fields"], json!(["StageName", "CloseDate"]));
+    let (status, _, created) = org
+        .call(
+            Method::POST,
+            "/services/data/v58.0/sobjects/Opportunity",
+            Some(json!({ "Name": "Big deal", "StageName": "Closed Won", "CloseDate": "2026-12-31", "Amount": 5000 })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, _, record) = org
+        .call(
+            Method::GET,
+            &format!(
+                "/services/data/v58.0/sobjects/Opportunity/{}",
+                created["id"].as_str().unwrap()
+            ),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(record["IsWon"], true, "IsWon follows the stage");
+    assert_eq!(record["IsClosed"], true);
+    let (status, _, _) = org
+        .call(
+            Method::POST,
+            "/services/data/v58.0/sobjects/Lead",
+            Some(json!({ "LastName": "X", "Company": "Y", "Name": "Z" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400, "a Lead's Name is compound and read-only");
+}

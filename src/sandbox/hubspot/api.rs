@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
-    Class, PORTAL_ID, admit, emit,
+    Class, admit, emit,
     error::{self, ApiError},
     store::{ObjectType, Record, Store, iso},
 };
@@ -144,7 +144,7 @@ pub async fn list(
     let archived = params.one("archived") == Some("true");
     let properties = params.list("properties");
     let associations = wanted_associations(&params);
-    let store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let store = ctx.state.hubspot.lock(&admitted.account);
     let mut page: Vec<&Record> = store
         .objects
         .get(&object)
@@ -199,7 +199,7 @@ pub async fn get(
         Err(r) => return admitted.finish(r),
     };
     let params = Params::parse(raw);
-    let store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let store = ctx.state.hubspot.lock(&admitted.account);
     match find(&store, object, &id, params.one("idProperty")) {
         Some(record) => {
             let body = render(
@@ -269,7 +269,7 @@ pub fn events(
         json!({
             "eventId": store.next_event_id,
             "subscriptionId": 1,
-            "portalId": PORTAL_ID.parse::<u64>().unwrap_or_default(),
+            "portalId": store.portal.parse::<u64>().unwrap_or_default(),
             "appId": 1,
             "occurredAt": at.timestamp_millis(),
             "subscriptionType": format!("{}.{kind}", object.singular()),
@@ -416,7 +416,7 @@ pub async fn create(
     let result = (|| {
         let object = object_type(&object)?;
         let input = json_body(&body)?;
-        let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+        let mut store = ctx.state.hubspot.lock(&admitted.account);
         let (id, events) = create_record(&ctx, &mut store, object, &input, "API")?;
         let record = store.get(object, id).ok_or_else(error::not_found)?;
         let json = record.to_json(object, None);
@@ -446,7 +446,7 @@ pub async fn update(
     let result = (|| {
         let object = object_type(&object)?;
         let input = json_body(&body)?;
-        let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+        let mut store = ctx.state.hubspot.lock(&admitted.account);
         let id = find(&store, object, &id, params.one("idProperty"))
             .map(|r| r.id)
             .ok_or_else(error::not_found)?;
@@ -480,7 +480,7 @@ pub async fn archive(
         Err(r) => return admitted.finish(r),
     };
     let now = ctx.state.clock.now();
-    let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let mut store = ctx.state.hubspot.lock(&admitted.account);
     let Some(id) = id.parse().ok().filter(|id| store.archive(object, *id, now)) else {
         return admitted.finish(error::not_found());
     };
@@ -515,7 +515,7 @@ pub async fn batch(
             )));
         }
         let started = iso(ctx.state.clock.now());
-        let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+        let mut store = ctx.state.hubspot.lock(&admitted.account);
         let properties: Option<Vec<String>> =
             input.get("properties").and_then(Value::as_array).map(|a| {
                 a.iter()
@@ -660,7 +660,7 @@ pub async fn associations(
         .one("after")
         .and_then(|a| a.parse().ok())
         .unwrap_or(0);
-    let store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let store = ctx.state.hubspot.lock(&admitted.account);
     let Some(record) = id.parse().ok().and_then(|id| store.get(from, id)) else {
         return admitted.finish(error::not_found());
     };
@@ -690,7 +690,7 @@ pub async fn associate_default(
         (Ok(f), Ok(t)) => (f, t),
         (Err(r), _) | (_, Err(r)) => return admitted.finish(r),
     };
-    let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let mut store = ctx.state.hubspot.lock(&admitted.account);
     let ids = (id.parse::<u64>(), to_id.parse::<u64>());
     let (Ok(id), Ok(to_id)) = ids else {
         return admitted.finish(error::not_found());
@@ -732,8 +732,7 @@ pub async fn dissociate(
     if let (Ok(id), Ok(to_id)) = (id.parse(), to_id.parse()) {
         ctx.state
             .hubspot
-            .lock()
-            .expect("hubspot lock")
+            .lock(&admitted.account)
             .dissociate(from, id, to, to_id);
     }
     admitted.finish(StatusCode::NO_CONTENT.into_response())
@@ -774,7 +773,7 @@ pub async fn associations_batch(
     if ids.len() > MAX_BATCH * 10 {
         return admitted.finish(error::validation("too many inputs"));
     }
-    let store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let store = ctx.state.hubspot.lock(&admitted.account);
     let started = iso(ctx.state.clock.now());
     let mut seen: HashMap<String, ()> = HashMap::new();
     let results: Vec<Value> = ids

@@ -90,6 +90,8 @@ pub enum Class {
 /// A request that passed authentication and the limits; its rate headers go on the answer.
 pub struct Admitted {
     remaining: Option<u32>,
+    /// The portal the token belongs to; the call sees that portal's data.
+    pub account: String,
 }
 
 impl Admitted {
@@ -128,30 +130,35 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Authenticates the call and counts it against the portal's limits.
 pub fn admit(ctx: &Ctx, headers: &HeaderMap, class: Class) -> Result<Admitted, ApiError> {
     let now = ctx.state.clock.now();
-    ctx.state
+    let portal = ctx
+        .state
         .tokens
         .lock()
         .expect("tokens lock")
         .check(SLUG, bearer(headers), now)
-        .map_err(|e| error::unauthenticated(e == BearerError::Expired))?;
+        .map_err(|e| error::unauthenticated(e == BearerError::Expired))?
+        .account;
     if !ctx.state.limits_enforced(SLUG) {
-        return Ok(Admitted { remaining: None });
+        return Ok(Admitted {
+            remaining: None,
+            account: portal,
+        });
     }
-    let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let mut store = ctx.state.hubspot.lock(&portal);
     if class != Class::Standard {
         let second = store.windows.hit(
-            PORTAL_ID,
+            &portal,
             "secondly",
             SECONDLY_LIMIT,
             Duration::seconds(1),
             now,
         );
         if !second.allowed {
-            return Err(error::rate_limited(error::Policy::Secondly, PORTAL_ID, 1));
+            return Err(error::rate_limited(error::Policy::Secondly, &portal, 1));
         }
     }
     let rolling = store.windows.hit(
-        PORTAL_ID,
+        &portal,
         "ten_secondly",
         ROLLING_LIMIT,
         Duration::seconds(10),
@@ -161,12 +168,14 @@ pub fn admit(ctx: &Ctx, headers: &HeaderMap, class: Class) -> Result<Admitted, A
         let wait = rolling.retry_after.num_milliseconds().max(0) as u64;
         return Err(error::rate_limited(
             error::Policy::TenSecondlyRolling,
-            PORTAL_ID,
+            &portal,
             wait.div_ceil(1000),
         ));
     }
+    drop(store);
     Ok(Admitted {
         remaining: (class != Class::Search).then_some(rolling.remaining),
+        account: portal,
     })
 }
 
@@ -201,7 +210,7 @@ fn token_response(issued: &Issued) -> Response {
         "refresh_token": issued.refresh_token,
         "expires_in": issued.expires_in,
         "token_use": "access_token",
-        "hub_id": PORTAL_ID.parse::<u64>().unwrap_or_default(),
+        "hub_id": issued.account.parse::<u64>().unwrap_or_default(),
         "scopes": issued.scopes,
     }))
     .into_response()
@@ -278,8 +287,8 @@ async fn token_info(State(ctx): State<Ctx>, Path(token): Path<String>) -> Respon
     }
 }
 
-/// Tokens for the portal without consent (`POST /_sandbox/tokens`).
-pub fn mint(state: &SandboxState) -> Issued {
+/// Tokens for a portal without consent (`POST /_sandbox/tokens`).
+pub fn mint(state: &SandboxState, portal: &str) -> Issued {
     let now = state.clock.now();
     let scopes = [
         "crm.objects.contacts.read",
@@ -295,7 +304,7 @@ pub fn mint(state: &SandboxState) -> Issued {
         .tokens
         .lock()
         .expect("tokens lock")
-        .mint(SLUG, PORTAL_ID, scopes, POLICY, now)
+        .mint(SLUG, portal, scopes, POLICY, now)
 }
 
 /// Signs a webhook delivery as HubSpot does: v3 (Base64 HMAC-SHA256 of method + URI + body +
@@ -344,6 +353,7 @@ pub fn emit(state: &Arc<SandboxState>, events: Vec<Value>) {
 /// `POST /_sandbox/records` for HubSpot: a change made in HubSpot's UI, webhook and all.
 pub fn change_record(
     ctx: &Ctx,
+    portal: &str,
     object: &str,
     op: &str,
     id: Option<&str>,
@@ -354,7 +364,7 @@ pub fn change_record(
         Err(r) => return r.into_response(),
     };
     let input = json!({ "properties": fields });
-    let mut store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let mut store = ctx.state.hubspot.lock(portal);
     let id = id.and_then(|i| i.parse::<u64>().ok());
     let now = ctx.state.clock.now();
     let (status, id, events) = match (op, id) {

@@ -156,13 +156,13 @@ pub async fn search(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    match run(&ctx, &object, &body) {
+    match run(&ctx, &admitted.account, &object, &body) {
         Ok(json) => admitted.respond(StatusCode::OK, json),
         Err(r) => admitted.finish(r),
     }
 }
 
-fn run(ctx: &Ctx, object: &str, body: &Bytes) -> Result<Value, ApiError> {
+fn run(ctx: &Ctx, portal: &str, object: &str, body: &Bytes) -> Result<Value, ApiError> {
     let object = object_type(object)?;
     let request: Request = serde_json::from_slice(body)
         .map_err(|e| error::validation(&format!("Invalid input JSON on line 1: {e}")))?;
@@ -195,7 +195,7 @@ fn run(ctx: &Ctx, object: &str, body: &Bytes) -> Result<Value, ApiError> {
             "Search results are limited to {MAX_RESULTS}: page past them with a narrower filter"
         )));
     }
-    let store = ctx.state.hubspot.lock().expect("hubspot lock");
+    let store = ctx.state.hubspot.lock(portal);
     let query = request.query.as_deref().map(str::to_lowercase);
     let mut hits: Vec<&Record> = Vec::new();
     for record in store.live(object) {

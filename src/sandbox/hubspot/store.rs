@@ -206,6 +206,8 @@ pub struct Store {
     pub next_id: u64,
     pub windows: Windows,
     pub next_event_id: u64,
+    /// The portal id these records belong to.
+    pub portal: String,
 }
 
 /// How many records the seed makes.
@@ -224,7 +226,7 @@ const STAGES: &[&str] = &[
 impl Store {
     /// The seeded portal: 400 contacts and all 50 companies of the population, 200 deals,
     /// associated as their people and companies are.
-    pub fn seeded() -> Self {
+    pub fn seeded(portal: &str) -> Self {
         let population = population();
         let mut store = Store {
             objects: BTreeMap::new(),
@@ -232,6 +234,7 @@ impl Store {
             next_id: 1,
             windows: Windows::default(),
             next_event_id: 1,
+            portal: portal.to_owned(),
         };
         let company_ids: Vec<u64> = population
             .companies

@@ -179,7 +179,7 @@ pub async fn create_query(
         }
     };
     let now = sf_time(ctx.state.clock.now());
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     let rows = query.run(
         store
             .records
@@ -209,11 +209,12 @@ pub async fn create_query(
 
 fn with_job<T>(
     ctx: &Ctx,
+    org: &str,
     kind: Kind,
     id: &str,
     f: impl FnOnce(&mut Job, &mut Store) -> T,
 ) -> Result<T, SfError> {
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(org);
     let mut job = store.jobs.remove(id).ok_or_else(|| {
         error(
             StatusCode::NOT_FOUND,
@@ -257,7 +258,7 @@ fn info(ctx: &Ctx, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    match with_job(ctx, kind, id, |job, _| {
+    match with_job(ctx, &admitted.account, kind, id, |job, _| {
         job.poll();
         job.info()
     }) {
@@ -307,7 +308,7 @@ pub async fn query_results(
             }
         },
     };
-    let result = with_job(&ctx, Kind::Query, &id, |job, _| {
+    let result = with_job(&ctx, &admitted.account, Kind::Query, &id, |job, _| {
         if job.state != "JobComplete" {
             return Err(invalid_job(
                 "The job is not complete; poll it until its state is JobComplete",
@@ -377,7 +378,7 @@ pub async fn create_ingest(
         return admitted.finish(invalid_job("operation must be insert, update or delete"));
     }
     let now = sf_time(ctx.state.clock.now());
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     let id = job_id(&mut store);
     let job = Job {
         id: id.clone(),
@@ -409,7 +410,7 @@ pub async fn upload(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let result = with_job(&ctx, Kind::Ingest, &id, |job, _| {
+    let result = with_job(&ctx, &admitted.account, Kind::Ingest, &id, |job, _| {
         if job.state != "Open" {
             return Err(invalid_job("Data can only be uploaded to an Open job"));
         }
@@ -526,7 +527,7 @@ pub async fn change_state(
         Err(r) => return r.into_response(),
     };
     let now = ctx.state.clock.now();
-    let result = with_job(&ctx, Kind::Ingest, &id, |job, store| {
+    let result = with_job(&ctx, &admitted.account, Kind::Ingest, &id, |job, store| {
         match (job.state, change.state.as_str()) {
             ("Open", "UploadComplete") => {
                 process(job, store, now);
@@ -558,7 +559,7 @@ pub async fn ingest_results(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let result = with_job(&ctx, Kind::Ingest, &id, |job, _| {
+    let result = with_job(&ctx, &admitted.account, Kind::Ingest, &id, |job, _| {
         let header = |first: &[&str]| {
             first
                 .iter()
@@ -629,8 +630,7 @@ pub async fn delete(
     let removed = ctx
         .state
         .salesforce
-        .lock()
-        .expect("salesforce lock")
+        .lock(&admitted.account)
         .jobs
         .remove(&id);
     match removed {

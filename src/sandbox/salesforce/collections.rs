@@ -99,7 +99,7 @@ pub async fn write(
     }
     let create = method == axum::http::Method::POST;
     let now = ctx.state.clock.now();
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     // Validate everything first; write only what passed (all of it, with allOrNone).
     let checked: Vec<Result<Valid, Value>> = records
         .iter()
@@ -156,7 +156,7 @@ pub async fn write(
             .map(|(_, id)| id.clone())
             .collect();
         if !ids.is_empty() {
-            super::outbound::notify(&ctx.state, object, &ids);
+            super::outbound::notify(&ctx.state, &admitted.account, object, &ids);
         }
     }
     admitted.finish(Json(Value::Array(results)))
@@ -204,7 +204,7 @@ pub async fn retrieve(
         .fields
         .as_deref()
         .map(|f| f.split(',').map(|s| s.trim().to_owned()).collect());
-    let store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let store = ctx.state.salesforce.lock(&admitted.account);
     let records: Vec<Value> = ids_of(&params)
         .iter()
         .map(|id| {
@@ -227,7 +227,7 @@ pub async fn delete(
         Err(r) => return r.into_response(),
     };
     let ids = ids_of(&params);
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     let owner = |store: &Store, id: &str| {
         store
             .records

@@ -31,7 +31,7 @@ use super::{
     Ctx, SandboxState, oauth,
     tokens::{App, CodeExchange, GrantError, Issued, Policy},
 };
-use store::{API, ORG_ID, OWNER_ID, SObject, render};
+use store::{API, OWNER_ID, SObject, render};
 
 pub use store::Store;
 
@@ -177,6 +177,8 @@ pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
 /// A call that passed authentication and the limits; `Sforce-Limit-Info` goes on its answer.
 struct Admitted {
     used: u32,
+    /// The org the session belongs to; the call sees that org's data.
+    account: String,
 }
 
 impl Admitted {
@@ -207,31 +209,29 @@ fn admit(
     class: Option<(&'static str, u32)>,
 ) -> Result<Admitted, SfError> {
     let now = ctx.state.clock.now();
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
-    let day = Duration::hours(24);
-    let used = store.windows.count(ORG_ID, "api", day, now);
-    if ctx
+    let checked = ctx
         .state
         .tokens
         .lock()
         .expect("tokens lock")
-        .check(SLUG, bearer(headers), now)
-        .is_err()
-    {
-        return Err(SfError {
-            used: Some(used),
-            ..error(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_SESSION_ID",
-                "Session expired or invalid",
-            )
-        });
-    }
+        .check(SLUG, bearer(headers), now);
+    // An invalid session names no org, so its answer carries no org's usage.
+    let Ok(grant) = checked else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        ));
+    };
+    let account = grant.account;
+    let mut store = ctx.state.salesforce.lock(&account);
+    let day = Duration::hours(24);
+    let used = store.windows.count(&account, "api", day, now);
     if !ctx.state.limits_enforced(SLUG) {
-        return Ok(Admitted { used });
+        return Ok(Admitted { used, account });
     }
     if let Some((name, limit)) = class
-        && !store.windows.hit(ORG_ID, name, limit, day, now).allowed
+        && !store.windows.hit(&account, name, limit, day, now).allowed
     {
         return Err(SfError {
             used: Some(used),
@@ -242,7 +242,9 @@ fn admit(
             )
         });
     }
-    let org = store.windows.hit(ORG_ID, "api", ORG_DAILY_LIMIT, day, now);
+    let org = store
+        .windows
+        .hit(&account, "api", ORG_DAILY_LIMIT, day, now);
     if !org.allowed {
         return Err(SfError {
             used: Some(used),
@@ -253,8 +255,10 @@ fn admit(
             )
         });
     }
+    drop(store);
     Ok(Admitted {
         used: ORG_DAILY_LIMIT - org.remaining,
+        account,
     })
 }
 
@@ -373,12 +377,17 @@ async fn create(
     let result = body_fields(&body).and_then(|fields| {
         check_write(object, &fields, true)?;
         let now = ctx.state.clock.now();
-        let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+        let mut store = ctx.state.salesforce.lock(&admitted.account);
         Ok(store.insert(object, Value::Object(fields), now))
     });
     match result {
         Ok(id) => {
-            outbound::notify(&ctx.state, object, std::slice::from_ref(&id));
+            outbound::notify(
+                &ctx.state,
+                &admitted.account,
+                object,
+                std::slice::from_ref(&id),
+            );
             admitted.finish((
                 StatusCode::CREATED,
                 Json(json!({ "id": id, "success": true, "errors": [] })),
@@ -424,7 +433,7 @@ async fn read(
             &format!("No such column '{bad}' on entity '{}'.", object.name()),
         ));
     }
-    let store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let store = ctx.state.salesforce.lock(&admitted.account);
     match store.get(object, &id) {
         Some(record) => admitted.finish(Json(render(object, record, fields.as_deref()))),
         None => admitted.finish(not_found()),
@@ -448,7 +457,7 @@ async fn update(
     let result = body_fields(&body).and_then(|fields| {
         check_write(object, &fields, false)?;
         let now = ctx.state.clock.now();
-        let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+        let mut store = ctx.state.salesforce.lock(&admitted.account);
         let record = store
             .records
             .get_mut(&object)
@@ -460,7 +469,7 @@ async fn update(
     });
     match result {
         Ok(()) => {
-            outbound::notify(&ctx.state, object, &[id]);
+            outbound::notify(&ctx.state, &admitted.account, object, &[id]);
             admitted.finish(StatusCode::NO_CONTENT)
         }
         Err(r) => admitted.finish(r),
@@ -480,7 +489,7 @@ async fn remove(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     match store.records.get_mut(&object).and_then(|m| m.remove(&id)) {
         Some(_) => admitted.finish(StatusCode::NO_CONTENT),
         None => admitted.finish(not_found()),
@@ -581,7 +590,7 @@ async fn query(
             return admitted.finish(error(status, code, &e.to_string()));
         }
     };
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     let rows = query.run(
         store
             .records
@@ -603,7 +612,7 @@ async fn query_more(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let mut store = ctx.state.salesforce.lock().expect("salesforce lock");
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
     let Some((object, rows)) = store.cursors.remove(&locator) else {
         return admitted.finish(error(
             StatusCode::BAD_REQUEST,
@@ -644,7 +653,7 @@ fn oauth_error(error: &str, description: &str) -> Response {
 /// Base64 HMAC-SHA256 of `id + issued_at` keyed with the client secret.
 pub fn token_body(state: &SandboxState, issued: &Issued, with_refresh: bool) -> Value {
     let origin = state.origin();
-    let id = format!("{origin}/id/{ORG_ID}/{OWNER_ID}");
+    let id = format!("{origin}/id/{}/{OWNER_ID}", issued.account);
     let issued_at = state.clock.now().timestamp_millis().to_string();
     let mut mac =
         hmac::Hmac::<Sha256>::new_from_slice(App::for_provider(SLUG).client_secret.as_bytes())
@@ -721,8 +730,8 @@ async fn token(State(ctx): State<Ctx>, Form(form): Form<TokenForm>) -> Response 
     }
 }
 
-/// Tokens for the org without consent (`POST /_sandbox/tokens`), as the token endpoint answers.
-pub fn mint(state: &SandboxState) -> Value {
+/// Tokens for an org without consent (`POST /_sandbox/tokens`), as the token endpoint answers.
+pub fn mint(state: &SandboxState, org: &str) -> Value {
     let now = state.clock.now();
     let scopes = ["api", "refresh_token", "offline_access"]
         .map(str::to_owned)
@@ -731,7 +740,7 @@ pub fn mint(state: &SandboxState) -> Value {
         .tokens
         .lock()
         .expect("tokens lock")
-        .mint(SLUG, ORG_ID, scopes, POLICY, now);
+        .mint(SLUG, org, scopes, POLICY, now);
     token_body(state, &issued, true)
 }
 
@@ -739,6 +748,7 @@ pub fn mint(state: &SandboxState) -> Value {
 /// such as SystemModstamp may be set).
 pub fn change_record(
     state: &std::sync::Arc<SandboxState>,
+    org: &str,
     object: &str,
     op: &str,
     id: Option<&str>,
@@ -749,7 +759,7 @@ pub fn change_record(
     };
     let fields = fields.as_object().cloned().unwrap_or_default();
     let now = state.clock.now();
-    let mut store = state.salesforce.lock().expect("salesforce lock");
+    let mut store = state.salesforce.lock(org);
     let (status, id) = match (op, id) {
         ("create", _) => {
             let writable = fields
@@ -795,6 +805,6 @@ pub fn change_record(
     }
     let body = render(object, record, None);
     drop(store);
-    outbound::notify(state, object, &[id]);
+    outbound::notify(state, org, object, &[id]);
     (status, Json(body)).into_response()
 }

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use rand::RngCore;
 use serde_json::{Map, Value};
 
-use super::{
-    SLUG,
-    store::{ORG_ID, SObject},
-};
+use super::{SLUG, store::SObject};
 use crate::sandbox::SandboxState;
 
 /// The workflow action every sandbox notification names.
@@ -36,7 +33,12 @@ fn notification_id() -> String {
 }
 
 /// The SOAP envelope for a set of records of one type.
-pub fn envelope(origin: &str, object: SObject, records: &[Map<String, Value>]) -> String {
+pub fn envelope(
+    origin: &str,
+    org: &str,
+    object: SObject,
+    records: &[Map<String, Value>],
+) -> String {
     let notifications: String = records
         .iter()
         .map(|record| {
@@ -60,23 +62,23 @@ pub fn envelope(origin: &str, object: SObject, records: &[Map<String, Value>]) -
         .collect();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{ORG_ID}</OrganizationId><ActionId>{ACTION_ID}</ActionId><SessionId xsi:nil="true"/><EnterpriseUrl>{origin}/services/Soap/c/58.0/{ORG_ID}</EnterpriseUrl><PartnerUrl>{origin}/services/Soap/u/58.0/{ORG_ID}</PartnerUrl>{notifications}</notifications></soapenv:Body></soapenv:Envelope>"#
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{org}</OrganizationId><ActionId>{ACTION_ID}</ActionId><SessionId xsi:nil="true"/><EnterpriseUrl>{origin}/services/Soap/c/58.0/{org}</EnterpriseUrl><PartnerUrl>{origin}/services/Soap/u/58.0/{org}</PartnerUrl>{notifications}</notifications></soapenv:Body></soapenv:Envelope>"#
     )
 }
 
 /// Sends the records' latest state to the registered listener, in messages of at most 100.
-pub fn notify(state: &Arc<SandboxState>, object: SObject, ids: &[String]) {
+pub fn notify(state: &Arc<SandboxState>, org: &str, object: SObject, ids: &[String]) {
     let Some(target) = state.webhook(SLUG) else {
         return;
     };
     let records: Vec<Map<String, Value>> = {
-        let store = state.salesforce.lock().expect("salesforce lock");
+        let store = state.salesforce.lock(org);
         ids.iter()
             .filter_map(|id| store.get(object, id).cloned())
             .collect()
     };
     for chunk in records.chunks(MAX_NOTIFICATIONS) {
-        let body = envelope(&state.origin(), object, chunk);
+        let body = envelope(&state.origin(), org, object, chunk);
         state.post(
             target.url.clone(),
             vec![

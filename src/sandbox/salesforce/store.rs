@@ -120,18 +120,27 @@ impl SObject {
         }
     }
 
-    /// Fields no client may write.
+    /// Fields no client may write (a Lead's or Contact's `Name` is compound, an Account's is not).
     pub fn read_only(self) -> &'static [&'static str] {
-        &[
-            "Id",
-            "Name",
-            "IsClosed",
-            "IsWon",
-            "IsConverted",
-            "CreatedDate",
-            "LastModifiedDate",
-            "SystemModstamp",
-        ]
+        match self {
+            Self::Lead | Self::Contact => &[
+                "Id",
+                "Name",
+                "IsConverted",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
+            Self::Account => &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"],
+            Self::Opportunity => &[
+                "Id",
+                "IsClosed",
+                "IsWon",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
+        }
     }
 }
 
@@ -142,7 +151,7 @@ pub fn sf_time(t: DateTime<Utc>) -> String {
 
 /// The owner every seeded record has.
 pub const OWNER_ID: &str = "0055e000001SandAAA";
-/// The org's id (Salesforce's OrganizationId).
+/// The sandbox's default org (Salesforce's OrganizationId).
 pub const ORG_ID: &str = "00D5e0000000001AAA";
 
 const STAGES: &[(&str, bool, bool)] = &[
@@ -166,14 +175,19 @@ pub struct Store {
     pub windows: Windows,
     /// Bulk API 2.0 jobs by id.
     pub jobs: super::bulk::Jobs,
+    /// The org's id (its OrganizationId).
+    pub org: String,
 }
 
 impl Store {
     /// The seeded org: every company as an Account, all 600 people as Leads (so bulk paths
     /// engage), 300 of them also as Contacts of their company, and 250 Opportunities.
-    pub fn seeded() -> Self {
+    pub fn seeded(org: &str) -> Self {
         let population = population();
-        let mut store = Store::default();
+        let mut store = Store {
+            org: org.to_owned(),
+            ..Store::default()
+        };
         let accounts: Vec<String> = population
             .companies
             .iter()
