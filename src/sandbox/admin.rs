@@ -70,7 +70,10 @@ async fn tokens(
     match simulated(&body.provider) {
         Ok(salesforce::SLUG) => {
             let org = body.account.as_deref().unwrap_or(salesforce::store::ORG_ID);
-            Json(salesforce::mint(&state, org)).into_response()
+            let mut tokens = salesforce::mint(&state, org);
+            // Salesforce's own answer has no expiry; the admin API tells the session's length.
+            tokens["expires_in"] = json!(salesforce::POLICY.access_lifetime.num_seconds());
+            Json(tokens).into_response()
         }
         Ok(_) => {
             let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);

@@ -1,5 +1,6 @@
 //! Fault injection: `POST /_sandbox/faults` makes a provider fail, slow down or hang, on every
-//! path or one, for a share of requests or the next N, before or after it has acted.
+//! path or one, for a share of requests or the next N, before or after it has acted. The same
+//! middleware counts every answer for `GET /_sandbox/counters`.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -110,6 +111,18 @@ impl Faults {
     }
 }
 
+/// The route a call is counted under: its template, with the object-type parameters filled in
+/// (`/crm/v3/objects/contacts`, not `/crm/v3/objects/{object}`) and record ids left as `{id}`.
+fn counted_route(template: &str, path: &str) -> String {
+    const TYPE_PARAMS: &[&str] = &["{object}", "{from}", "{to}", "{kind}", "{which}"];
+    template
+        .split('/')
+        .zip(path.split('/').chain(std::iter::repeat("")))
+        .map(|(t, p)| if TYPE_PARAMS.contains(&t) { p } else { t })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The middleware every provider's routes pass: faults first, then counting what was answered.
 pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
     let template = request
@@ -124,7 +137,7 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
         .to_owned();
     let path = request.uri().path();
     let path = path.strip_prefix(&prefix).unwrap_or(path).to_owned();
-    let route = format!("{} {}", request.method(), template);
+    let route = format!("{} {}", request.method(), counted_route(&template, &path));
 
     let decision = ctx.state.faults.decide(ctx.provider, &path, &template);
     let response = match decision {
@@ -151,4 +164,28 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
         .counters
         .record(ctx.provider, &route, response.status().as_u16());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted_route;
+
+    #[test]
+    fn object_types_are_filled_in_and_ids_stay_templates() {
+        assert_eq!(
+            counted_route("/crm/v3/objects/{object}", "/crm/v3/objects/contacts"),
+            "/crm/v3/objects/contacts"
+        );
+        assert_eq!(
+            counted_route("/crm/v3/objects/{object}/{id}", "/crm/v3/objects/deals/451"),
+            "/crm/v3/objects/deals/{id}"
+        );
+        assert_eq!(
+            counted_route(
+                "/crm/v4/objects/{from}/{id}/associations/{to}",
+                "/crm/v4/objects/contacts/60/associations/companies"
+            ),
+            "/crm/v4/objects/contacts/{id}/associations/companies"
+        );
+    }
 }

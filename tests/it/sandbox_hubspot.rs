@@ -569,7 +569,7 @@ async fn faults_counters_reset_and_a_deterministic_seed() {
         .json()
         .await
         .unwrap();
-    let deals = &counters["hubspot"]["GET /crm/v3/objects/{object}"];
+    let deals = &counters["hubspot"]["GET /crm/v3/objects/deals"];
     assert_eq!(deals["503"], 1, "{counters}");
     assert_eq!(deals["200"], 1, "{counters}");
 

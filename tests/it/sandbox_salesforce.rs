@@ -30,6 +30,10 @@ async fn org() -> Org {
         .await
         .unwrap();
     assert_eq!(tokens["instance_url"], origin.as_str());
+    assert_eq!(
+        tokens["expires_in"], 10_800,
+        "the admin API tells the 3-hour session"
+    );
     Org {
         origin,
         token: tokens["access_token"].as_str().unwrap().to_owned(),
