@@ -200,3 +200,26 @@ pub async fn webhook_receiver() -> (
     tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
     (url, rx)
 }
+
+/// A fresh sandbox on a loopback port, a client that does not follow redirects (OAuth tests
+/// read them), and tokens for the provider's default account from the admin API.
+pub async fn sandbox_with_tokens(provider: &str) -> (String, reqwest::Client, Value) {
+    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let origin = sandbox.origin();
+    let tokens: Value = client
+        .post(format!("{origin}/_sandbox/tokens"))
+        .json(&json!({ "provider": provider }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (origin, client, tokens)
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{KeyInit, Mac};
-use reqwest::{Client, StatusCode, header::HeaderMap, redirect::Policy};
+use reqwest::{Client, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -16,20 +16,7 @@ pub struct Hub {
 }
 
 pub async fn hub() -> Hub {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
-    let client = Client::builder().redirect(Policy::none()).build().unwrap();
-    let origin = sandbox.origin();
-    let tokens: Value = client
-        .post(format!("{origin}/_sandbox/tokens"))
-        .json(&json!({ "provider": "hubspot" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (origin, client, tokens) = crate::helpers::sandbox_with_tokens("hubspot").await;
     Hub {
         origin,
         token: tokens["access_token"].as_str().unwrap().to_owned(),

@@ -4,7 +4,7 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{KeyInit, Mac};
-use reqwest::{Client, Method, StatusCode, header::HeaderMap, redirect::Policy};
+use reqwest::{Client, Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -15,20 +15,7 @@ struct Org {
 }
 
 async fn org() -> Org {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
-    let client = Client::builder().redirect(Policy::none()).build().unwrap();
-    let origin = sandbox.origin();
-    let tokens: Value = client
-        .post(format!("{origin}/_sandbox/tokens"))
-        .json(&json!({ "provider": "salesforce" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (origin, client, tokens) = crate::helpers::sandbox_with_tokens("salesforce").await;
     assert_eq!(tokens["instance_url"], origin.as_str());
     assert_eq!(
         tokens["expires_in"], 10_800,

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    SfError, admit, apply, check_write, error, soql,
+    SfError, admit, apply, check_write, error, parse_query,
     store::{API, OWNER_ID, SObject, Store, sf_time},
 };
 use crate::sandbox::Ctx;
@@ -85,6 +85,30 @@ impl Job {
             info["numberRecordsFailed"] = json!(self.failed.len());
         }
         info
+    }
+
+    fn new(
+        id: String,
+        kind: Kind,
+        operation: String,
+        object: SObject,
+        state: &'static str,
+        created: String,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            operation,
+            object,
+            state,
+            polls: 0,
+            created,
+            rows: Vec::new(),
+            columns: Vec::new(),
+            csv: Vec::new(),
+            succeeded: Vec::new(),
+            failed: Vec::new(),
+        }
     }
 
     /// A poll: the first one finds the job running, later ones find it done.
@@ -161,22 +185,9 @@ pub async fn create_query(
     if operation != "query" && operation != "queryAll" {
         return admitted.finish(invalid_job("operation must be query or queryAll"));
     }
-    let parsed = soql::parse(request.query.as_deref().unwrap_or_default()).and_then(|q| {
-        let object = SObject::parse(&q.object).ok_or_else(|| {
-            soql::SoqlError::Malformed(format!("sObject type '{}' is not supported", q.object))
-        })?;
-        q.check_fields(object.fields())?;
-        Ok((q, object))
-    });
-    let (query, object) = match parsed {
+    let (query, object) = match parse_query(request.query.as_deref().unwrap_or_default()) {
         Ok(v) => v,
-        Err(e) => {
-            return admitted.finish(error(
-                StatusCode::BAD_REQUEST,
-                e.error_code(),
-                &e.to_string(),
-            ));
-        }
+        Err(e) => return admitted.finish(e),
     };
     let now = sf_time(ctx.state.clock.now());
     let mut store = ctx.state.salesforce.lock(&admitted.account);
@@ -188,20 +199,16 @@ pub async fn create_query(
             .flat_map(|m| m.values()),
     );
     let id = job_id(&mut store);
-    let job = Job {
-        id: id.clone(),
-        kind: Kind::Query,
+    let mut job = Job::new(
+        id.clone(),
+        Kind::Query,
         operation,
         object,
-        state: "UploadComplete",
-        polls: 0,
-        created: now,
-        rows,
-        columns: query.fields.clone(),
-        csv: Vec::new(),
-        succeeded: Vec::new(),
-        failed: Vec::new(),
-    };
+        "UploadComplete",
+        now,
+    );
+    job.rows = rows;
+    job.columns = query.fields.clone();
     let info = job.info();
     store.jobs.insert(id, job);
     admitted.finish(Json(info))
@@ -380,20 +387,7 @@ pub async fn create_ingest(
     let now = sf_time(ctx.state.clock.now());
     let mut store = ctx.state.salesforce.lock(&admitted.account);
     let id = job_id(&mut store);
-    let job = Job {
-        id: id.clone(),
-        kind: Kind::Ingest,
-        operation,
-        object,
-        state: "Open",
-        polls: 0,
-        created: now,
-        rows: Vec::new(),
-        columns: Vec::new(),
-        csv: Vec::new(),
-        succeeded: Vec::new(),
-        failed: Vec::new(),
-    };
+    let job = Job::new(id.clone(), Kind::Ingest, operation, object, "Open", now);
     let info = job.info();
     store.jobs.insert(id, job);
     admitted.finish(Json(info))

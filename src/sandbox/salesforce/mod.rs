@@ -545,6 +545,18 @@ fn page(
     body
 }
 
+/// Parses SOQL against the org's objects and fields; errors are Salesforce's 400 answers.
+fn parse_query(soql: &str) -> Result<(soql::Query, SObject), SfError> {
+    soql::parse(soql)
+        .and_then(|query| {
+            let object = SObject::parse(&query.object)
+                .ok_or_else(|| soql::SoqlError::InvalidType(query.object.clone()))?;
+            query.check_fields(object.fields())?;
+            Ok((query, object))
+        })
+        .map_err(|e| error(StatusCode::BAD_REQUEST, e.error_code(), &e.to_string()))
+}
+
 #[derive(Deserialize)]
 struct QueryParam {
     q: Option<String>,
@@ -566,29 +578,9 @@ async fn query(
             "A query string must be provided",
         ));
     };
-    let parsed = soql::parse(&q).and_then(|query| {
-        let object = SObject::parse(&query.object).ok_or_else(|| {
-            soql::SoqlError::Malformed(format!(
-                "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.",
-                query.object
-            ))
-        })?;
-        query.check_fields(object.fields())?;
-        Ok((query, object))
-    });
-    let (query, object) = match parsed {
+    let (query, object) = match parse_query(&q) {
         Ok(v) => v,
-        Err(e) => {
-            let status = StatusCode::BAD_REQUEST;
-            let code = if e.error_code() == "MALFORMED_QUERY"
-                && e.to_string().starts_with("sObject type")
-            {
-                "INVALID_TYPE"
-            } else {
-                e.error_code()
-            };
-            return admitted.finish(error(status, code, &e.to_string()));
-        }
+        Err(e) => return admitted.finish(e),
     };
     let mut store = ctx.state.salesforce.lock(&admitted.account);
     let rows = query.run(

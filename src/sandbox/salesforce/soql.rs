@@ -13,11 +13,16 @@ use std::cmp::Ordering;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
-/// A query that does not parse (MALFORMED_QUERY) or names a field the object lacks (INVALID_FIELD).
+/// A query that does not parse (MALFORMED_QUERY), names an object the org lacks (INVALID_TYPE)
+/// or a field the object lacks (INVALID_FIELD).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SoqlError {
     #[error("{0}")]
     Malformed(String),
+    #[error(
+        "sObject type '{0}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name."
+    )]
+    InvalidType(String),
     #[error(
         "No such column '{field}' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."
     )]
@@ -28,6 +33,7 @@ impl SoqlError {
     pub fn error_code(&self) -> &'static str {
         match self {
             SoqlError::Malformed(_) => "MALFORMED_QUERY",
+            SoqlError::InvalidType(_) => "INVALID_TYPE",
             SoqlError::InvalidField { .. } => "INVALID_FIELD",
         }
     }
