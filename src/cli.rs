@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::{create_api_key, hash_key},
-    config::Settings,
+    config::{ProviderSettings, Settings},
+    providers::Provider,
     startup::{Application, open_database},
     store::Tenants,
     vault::{CredentialVault, Key},
@@ -247,6 +248,7 @@ async fn demo(settings: &mut Settings, data_dir: &Path, port: u16, sandbox_port:
 
     let sandbox = crate::sandbox::start(([127, 0, 0, 1], sandbox_port).into()).await?;
     write_file(&data_dir.join("sandbox-url"), &sandbox.origin(), false)?;
+    point_at_sandbox(settings, &sandbox.origin());
     let app = Application::build_with(settings, db).await?;
     let origin = format!("http://{}", app.local_addr());
     let server = tokio::spawn(app.run_until_stopped(shutdown_signal()));
@@ -262,6 +264,27 @@ async fn demo(settings: &mut Settings, data_dir: &Path, port: u16, sandbox_port:
     let _ = fs::remove_file(&ready_file);
     result??;
     Ok(())
+}
+
+/// Points every provider the sandbox simulates at it (unless configured otherwise): its URLs from
+/// the catalog's `[x.sandbox]` paths, and the sandbox's app as the OAuth client.
+fn point_at_sandbox(settings: &mut Settings, origin: &str) {
+    for provider in Provider::ALL {
+        let Some(paths) = &provider.entry().sandbox else {
+            continue;
+        };
+        let app = crate::sandbox::App::for_provider(provider.slug());
+        settings
+            .providers
+            .entry(provider.slug().to_owned())
+            .or_insert_with(|| ProviderSettings {
+                client_id: Some(app.client_id),
+                client_secret: Some(app.client_secret.into()),
+                authorize_url: Some(format!("{origin}{}", paths.authorize_path)),
+                token_url: Some(format!("{origin}{}", paths.token_path)),
+                base_url: Some(format!("{origin}{}", paths.base_path)),
+            });
+    }
 }
 
 /// Without a configured key, the demo uses `<data-dir>/encryption-key`, generated on first run.

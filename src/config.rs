@@ -4,7 +4,7 @@
 //! This is the only module that reads the environment. Unknown keys are rejected with their name;
 //! secrets are `SecretString`, so neither `Debug` nor an error message can echo them.
 
-use std::{net::IpAddr, path::PathBuf};
+use std::{collections::BTreeMap, net::IpAddr, path::PathBuf};
 
 use figment::{
     Figment,
@@ -32,6 +32,45 @@ pub struct Settings {
     pub playground: PlaygroundSettings,
     #[serde(default)]
     pub vault: VaultSettings,
+    #[serde(default)]
+    pub oauth: OauthSettings,
+    /// Per provider (by slug): the OAuth client and overrides of the catalog's URLs.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+/// Connect flows: where providers send the browser back, and where it may go after.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OauthSettings {
+    /// The gateway's public origin (redirect URIs are `<public_url>/oauth/<slug>/callback`);
+    /// the bound address when absent.
+    pub public_url: Option<String>,
+    /// Origins `redirectAfter` may point to (the gateway's own is always allowed).
+    pub allowed_redirect_origins: Vec<String>,
+    /// How long a connect link (its `state`) stays valid, in seconds.
+    pub state_ttl_secs: u64,
+}
+
+impl Default for OauthSettings {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            allowed_redirect_origins: Vec::new(),
+            state_ttl_secs: 600,
+        }
+    }
+}
+
+/// A provider's OAuth client and URL overrides (the catalog's URLs otherwise).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderSettings {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub base_url: Option<String>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

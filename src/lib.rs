@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod oauth;
 pub mod providers;
 pub mod sandbox;
 pub mod startup;

@@ -4,7 +4,9 @@
 //! `run_until_stopped` serves until the shutdown future resolves, then lets in-flight requests
 //! finish (up to the configured grace period) before closing the database.
 
-use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap, future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration,
+};
 
 use axum::Router;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -12,9 +14,11 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
-    config::Settings,
+    config::{ProviderSettings, Settings},
     graphql::{self, AppContext},
     http::{self, AppState, PlaygroundConfig},
+    oauth::ConnectFlows,
+    providers::Provider,
     store::{self, ChangeLog, Tenants},
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
 };
@@ -33,6 +37,8 @@ pub enum StartupError {
     Jwt(#[from] JwtConfigError),
     #[error(transparent)]
     Keys(#[from] KeyRingError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -63,6 +69,21 @@ pub async fn vault(settings: &Settings) -> Result<Vault, StartupError> {
     Ok(Vault::new(ring, settings.vault.write_format))
 }
 
+/// `[providers.<slug>]` by provider; a slug the catalog does not know is an error naming it.
+fn provider_settings(
+    settings: &Settings,
+) -> Result<BTreeMap<Provider, ProviderSettings>, StartupError> {
+    settings
+        .providers
+        .iter()
+        .map(|(slug, p)| {
+            slug.parse::<Provider>()
+                .map(|provider| (provider, p.clone()))
+                .map_err(|e| StartupError::Config(format!("[providers.{slug}]: {e}")))
+        })
+        .collect()
+}
+
 /// A bound gateway, ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -84,6 +105,19 @@ impl Application {
         db: DatabaseConnection,
     ) -> Result<Self, StartupError> {
         let vault = vault(settings).await?;
+        let providers = provider_settings(settings)?;
+        let addr = SocketAddr::new(settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let public_origin = settings
+            .oauth
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
         let tenants = Tenants::new(db.clone());
         let jwt = settings
             .auth
@@ -95,8 +129,15 @@ impl Application {
             &settings.graphql,
             Some(AppContext {
                 tenants: tenants.clone(),
-                credentials: CredentialVault::new(db.clone(), vault),
+                credentials: CredentialVault::new(db.clone(), vault.clone()),
                 changes: ChangeLog::new(db.clone()),
+                connect: ConnectFlows::new(
+                    db.clone(),
+                    vault,
+                    providers,
+                    &settings.oauth,
+                    public_origin,
+                ),
             }),
         );
         crate::telemetry::prometheus();
@@ -111,10 +152,6 @@ impl Application {
                 })
             }),
         };
-        let addr = SocketAddr::new(settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self {
             listener,
             router: http::router(state),

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::providers::{AuthKind, Provider};
+use crate::{oauth::ConnectError, providers::Provider};
 
 use super::{
     AppContext,
@@ -32,28 +32,25 @@ impl ConnectMutation {
         provider: ProviderEnum,
         redirect_after: Option<String>,
     ) -> Result<ConnectLink> {
-        tenant(ctx)?;
+        let tenant = tenant(ctx)?;
         let provider = Provider::from(provider);
-        if let Some(url) = &redirect_after {
-            url::Url::parse(url).map_err(|_| bad_input("redirectAfter", "not an absolute URL"))?;
-        }
-        match provider.entry().auth {
-            AuthKind::WebhookSecret => Err(bad_input(
-                "provider",
-                format!(
-                    "{} connects through its webhook signing secret in the configuration",
-                    provider.entry().name
-                ),
-            )),
-            AuthKind::Oauth2 => Err(provider_error(
-                ErrorCode::Unsupported,
-                provider,
-                format!(
-                    "this build has no OAuth client for {}",
-                    provider.entry().name
-                ),
-            )),
-        }
+        let link = ctx
+            .data_unchecked::<AppContext>()
+            .connect
+            .start(tenant, provider, redirect_after.as_deref())
+            .await
+            .map_err(|error| match error {
+                ConnectError::NoOauth(_) => bad_input("provider", error.to_string()),
+                ConnectError::RedirectNotAllowed => bad_input("redirectAfter", error.to_string()),
+                ConnectError::NotConfigured(..) => {
+                    provider_error(ErrorCode::Unsupported, provider, error.to_string())
+                }
+                ConnectError::BadUrl | ConnectError::Store(_) => internal(error),
+            })?;
+        Ok(ConnectLink {
+            url: link.url,
+            expires_at: link.expires_at,
+        })
     }
 
     /// Forgets the caller's credential for a provider.

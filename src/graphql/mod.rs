@@ -21,6 +21,7 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::{
     config::GraphqlSettings,
+    oauth::ConnectFlows,
     store::{ChangeLog, Tenants},
     vault::CredentialVault,
 };
@@ -34,6 +35,7 @@ pub struct AppContext {
     pub tenants: Tenants,
     pub credentials: CredentialVault,
     pub changes: ChangeLog,
+    pub connect: ConnectFlows,
 }
 
 #[derive(MergedObject, Default)]

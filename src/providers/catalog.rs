@@ -104,6 +104,62 @@ pub struct CatalogEntry {
     pub name: String,
     pub auth: AuthKind,
     pub capabilities: Vec<Capability>,
+    /// The API's origin (Salesforce's is the login host; the session names its instance).
+    pub base_url: Option<String>,
+    pub oauth: Option<OauthEntry>,
+    /// Where the built-in sandbox answers for the provider, below its origin.
+    pub sandbox: Option<SandboxEntry>,
+}
+
+/// A provider's OAuth 2.0 facts, from the spec.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OauthEntry {
+    pub authorize_url: String,
+    pub token_url: String,
+    /// The spec's scopes.
+    pub scopes: Vec<String>,
+    /// Scopes a feature needs beyond the spec, each with its reason.
+    #[serde(default)]
+    pub extra_scopes: Vec<ExtraScope>,
+    /// How the provider joins scopes in the `scope` parameter (Slack: a comma).
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    /// Whether the provider takes PKCE (S256).
+    pub pkce: bool,
+    /// Extra authorize parameters (Google's `access_type=offline`).
+    #[serde(default)]
+    pub extra_params: BTreeMap<String, String>,
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraScope {
+    pub scope: String,
+    pub reason: String,
+}
+
+impl OauthEntry {
+    /// Every scope to ask for, the spec's first.
+    pub fn all_scopes(&self) -> Vec<&str> {
+        self.scopes
+            .iter()
+            .map(String::as_str)
+            .chain(self.extra_scopes.iter().map(|e| e.scope.as_str()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxEntry {
+    pub authorize_path: String,
+    pub token_path: String,
+    pub base_path: String,
 }
 
 /// The parsed catalog; every provider of `Provider::ALL` has an entry (checked at load).
@@ -157,5 +213,21 @@ mod tests {
         let leads: Vec<_> = Catalog::get().providers_with(Capability::Leads).collect();
         assert_eq!(leads, vec![Provider::Salesforce]);
         assert_eq!(Provider::Stripe.entry().auth, AuthKind::WebhookSecret);
+        assert!(Provider::Stripe.entry().oauth.is_none());
+        for p in Provider::ALL
+            .into_iter()
+            .filter(|p| p.entry().auth == AuthKind::Oauth2)
+        {
+            let oauth = p
+                .entry()
+                .oauth
+                .as_ref()
+                .expect("every OAuth provider has its endpoints");
+            assert!(!oauth.all_scopes().is_empty(), "{p}");
+            assert!(
+                oauth.extra_scopes.iter().all(|e| !e.reason.is_empty()),
+                "{p}: extra scopes need reasons"
+            );
+        }
     }
 }

@@ -4,4 +4,6 @@
 
 mod catalog;
 
-pub use catalog::{AuthKind, Capability, Catalog, CatalogEntry, Provider};
+pub use catalog::{
+    AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, SandboxEntry,
+};

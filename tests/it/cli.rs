@@ -136,6 +136,24 @@ async fn demo_serves_viewer_with_its_printed_key_and_keeps_its_data() {
         .await
         .unwrap();
     assert_eq!(counters.status(), 200, "the demo's sandbox answers");
+    let connect = reqwest::Client::new()
+        .post(format!("{}/graphql", demo.origin))
+        .bearer_auth(&key)
+        .json(&json!({ "query": "mutation { connectProvider(provider: SALESFORCE) { url } }" }))
+        .send()
+        .await
+        .unwrap();
+    let (_, body) = json_of(connect).await;
+    let url = body["data"]["connectProvider"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        url.starts_with(&format!(
+            "{}/salesforce/services/oauth2/authorize?",
+            sandbox.trim()
+        )),
+        "the demo points the gateway at its sandbox: {url}"
+    );
 
     let settings = reqwest::get(format!("{}/playground/settings.json", demo.origin))
         .await
@@ -252,6 +270,15 @@ fn serve_rejects_unknown_settings_by_name_without_echoing_secrets() {
         .arg("serve"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("potr"));
+
+    std::fs::write(&config, "[providers.myspace]\nclient_id = \"x\"\n").unwrap();
+    let out = run(nexus(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("INTEGRATION_TOKEN_ENCRYPTION_KEY", "ab".repeat(32)));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("myspace"));
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 
 mod auth;
 mod cli;
+mod connect;
 mod graphql_http;
 mod helpers;
 mod limits;

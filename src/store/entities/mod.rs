@@ -3,5 +3,6 @@
 pub mod api_keys;
 pub mod change_events;
 pub mod integration_credentials;
+pub mod oauth_states;
 pub mod projects;
 pub mod users;
