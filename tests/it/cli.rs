@@ -369,3 +369,33 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     let status = demo.wait();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn nexus_sandbox_serves_the_simulators_alone() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nexus"))
+        .args(["sandbox", "--port", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let origin = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(origin.starts_with("http://127.0.0.1:"), "{line}");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(format!("{origin}/_sandbox/tokens"))
+        .json(&json!({ "provider": "hubspot" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(tokens["access_token"].is_string());
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+}

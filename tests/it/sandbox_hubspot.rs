@@ -665,3 +665,41 @@ async fn each_portal_has_its_own_data_and_limits() {
         .unwrap();
     assert_eq!(tokens["hub_id"], 12345);
 }
+
+#[tokio::test]
+async fn an_after_effect_fault_fails_a_write_that_happened() {
+    let hub = hub().await;
+    let fault = hub
+        .admin(
+            "/faults",
+            json!({ "provider": "hubspot", "path": "/crm/v3/objects/contacts", "status": 502, "count": 1, "after_effect": true, "latency_ms": 5 }),
+        )
+        .await;
+    assert_eq!(fault.status(), 204);
+    let (status, _) = hub
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts",
+            json!({ "properties": { "email": "ghost@after.example" } }),
+        )
+        .await;
+    assert_eq!(status, 502, "the client sees a failure");
+    let (_, found) = hub
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts/search",
+            json!({ "filterGroups": [{ "filters": [{ "propertyName": "email", "operator": "EQ", "value": "ghost@after.example" }] }] }),
+        )
+        .await;
+    assert_eq!(
+        found["total"], 1,
+        "but the provider acted: a blind retry would duplicate"
+    );
+    let bad = hub
+        .admin(
+            "/faults",
+            json!({ "provider": "hubspot", "error_rate": 2.0 }),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+}
