@@ -118,6 +118,14 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
+        let connect = ConnectFlows::new(
+            db.clone(),
+            vault.clone(),
+            providers,
+            &settings.oauth,
+            public_origin,
+        )
+        .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let tenants = Tenants::new(db.clone());
         let jwt = settings
             .auth
@@ -129,20 +137,15 @@ impl Application {
             &settings.graphql,
             Some(AppContext {
                 tenants: tenants.clone(),
-                credentials: CredentialVault::new(db.clone(), vault.clone()),
+                credentials: CredentialVault::new(db.clone(), vault),
                 changes: ChangeLog::new(db.clone()),
-                connect: ConnectFlows::new(
-                    db.clone(),
-                    vault,
-                    providers,
-                    &settings.oauth,
-                    public_origin,
-                ),
+                connect: connect.clone(),
             }),
         );
         crate::telemetry::prometheus();
         let state = AppState {
             schema,
+            connect,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,

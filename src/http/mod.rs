@@ -1,10 +1,11 @@
-//! The HTTP face: axum routes for GraphQL (HTTP and WebSocket), health, metrics and the
-//! playground, wrapped in the layers every request passes (request id, trace, panic guard).
+//! The HTTP face: axum routes for GraphQL (HTTP and WebSocket), OAuth callbacks, health,
+//! metrics and the playground, wrapped in the layers every request passes (request id, trace, panic guard).
 
 mod graphql;
 mod health;
 mod media;
 mod metrics;
+mod oauth;
 mod playground;
 mod ws;
 
@@ -20,7 +21,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::Authenticator, graphql::AppSchema};
+use crate::{auth::Authenticator, graphql::AppSchema, oauth::ConnectFlows};
 
 pub use playground::PlaygroundConfig;
 
@@ -28,6 +29,7 @@ pub use playground::PlaygroundConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    pub connect: ConnectFlows,
     pub auth: Authenticator,
     pub db: DatabaseConnection,
     pub body_limit: usize,
@@ -37,6 +39,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/oauth/{provider}/callback", get(oauth::callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render));

@@ -1,7 +1,7 @@
 //! Connect flows: `connectProvider` builds the provider's authorize URL (the catalog's scopes,
 //! PKCE S256 where the provider takes it) with a one-time `state` bound to the caller's user and
-//! project and stored hashed, with its sealed PKCE verifier, for ten minutes. The callback, the
-//! code exchange and refreshes complete the flow.
+//! project and stored hashed, with its sealed PKCE verifier, for ten minutes; `callback` checks
+//! it, exchanges the code and seals the credential.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -19,8 +19,14 @@ use crate::{
     config::{OauthSettings, ProviderSettings},
     providers::Provider,
     store::entities::oauth_states,
-    vault::{Binding, Vault},
+    vault::{Binding, CredentialVault, Vault},
 };
+
+mod callback;
+mod client;
+
+pub use callback::{CallbackError, Connected};
+use client::Http;
 
 /// Where to send the user to grant access, and until when the link works.
 #[derive(Debug, Clone)]
@@ -49,6 +55,8 @@ pub enum ConnectError {
 pub struct ConnectFlows {
     db: DatabaseConnection,
     vault: Vault,
+    credentials: CredentialVault,
+    http: Http,
     providers: BTreeMap<Provider, ProviderSettings>,
     public_origin: String,
     allowed_origins: Vec<String>,
@@ -67,21 +75,23 @@ impl ConnectFlows {
         providers: BTreeMap<Provider, ProviderSettings>,
         settings: &OauthSettings,
         public_origin: String,
-    ) -> Self {
+    ) -> Result<Self, reqwest::Error> {
         let mut allowed_origins: Vec<String> = settings
             .allowed_redirect_origins
             .iter()
             .filter_map(|o| origin_of(o))
             .collect();
         allowed_origins.extend(origin_of(&public_origin));
-        Self {
+        Ok(Self {
+            credentials: CredentialVault::new(db.clone(), vault.clone()),
+            http: Http::new()?,
             db,
             vault,
             providers,
             public_origin: public_origin.trim_end_matches('/').to_owned(),
             allowed_origins,
             ttl: Duration::from_secs(settings.state_ttl_secs),
-        }
+        })
     }
 
     /// Where a provider sends the browser back.

@@ -130,6 +130,8 @@ pub struct OauthEntry {
     /// Extra authorize parameters (Google's `access_type=offline`).
     #[serde(default)]
     pub extra_params: BTreeMap<String, String>,
+    /// How long a token lives when the token response has no `expires_in` (Salesforce).
+    pub session_lifetime_secs: Option<i64>,
 }
 
 fn space() -> String {

@@ -19,14 +19,21 @@ async fn app_pointed_at_sandbox() -> (TestApp, String) {
         .unwrap();
     let origin = sandbox.origin();
     let mut settings = test_settings();
-    for slug in ["hubspot", "slack"] {
+    for slug in ["hubspot", "slack", "salesforce"] {
         let app = nexus::sandbox::App::for_provider(slug);
+        let provider: nexus::providers::Provider = slug.parse().unwrap();
+        let paths = provider.entry().sandbox.as_ref();
         settings.providers.insert(
             slug.into(),
             ProviderSettings {
                 client_id: Some(app.client_id),
                 client_secret: Some(app.client_secret.into()),
-                authorize_url: Some(format!("{origin}/{slug}/oauth/authorize")),
+                authorize_url: Some(
+                    paths.map_or(format!("{origin}/{slug}/oauth/authorize"), |p| {
+                        format!("{origin}{}", p.authorize_path)
+                    }),
+                ),
+                token_url: paths.map(|p| format!("{origin}{}", p.token_path)),
                 ..ProviderSettings::default()
             },
         );
@@ -150,5 +157,181 @@ async fn providers_differ_and_redirects_stay_on_allowed_origins() {
             .len(),
         1,
         "refused flows store nothing"
+    );
+}
+
+/// Plays the user at the provider: opens the authorize URL's form and approves (or denies);
+/// returns where the provider sends the browser back.
+async fn consent(url: &str, decision: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let mut form: Vec<(String, String)> = query_of(url).into_iter().collect();
+    form.push(("decision".into(), decision.into()));
+    let base = url.split('?').next().unwrap();
+    let answer = client.post(base).form(&form).send().await.unwrap();
+    assert_eq!(answer.status(), 303);
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn callback(url: &str) -> (u16, String, Option<String>) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, response.text().await.unwrap(), location)
+}
+
+async fn connect_link(app: &TestApp, provider: &str, redirect: Option<String>) -> String {
+    let (_, body) = app
+        .graphql(CONNECT, json!({ "p": provider, "r": redirect }))
+        .await;
+    body["data"]["connectProvider"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+async fn stored(app: &TestApp) -> Vec<nexus::store::entities::integration_credentials::Model> {
+    nexus::store::entities::integration_credentials::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_whole_flow_stores_a_sealed_credential_and_returns_to_the_app() {
+    let (app, _) = app_pointed_at_sandbox().await;
+    let url = connect_link(&app, "HUBSPOT", Some(format!("{}/done", app.origin))).await;
+    let back = consent(&url, "approve").await;
+    assert!(
+        back.starts_with(&format!("{}/oauth/hubspot/callback?", app.origin)),
+        "{back}"
+    );
+    let (status, _, location) = callback(&back).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("{}/done?connected=hubspot", app.origin).as_str())
+    );
+
+    let (_, body) = app
+        .graphql(
+            "{ viewer { connections { provider status scopes expiresAt } } }",
+            json!({}),
+        )
+        .await;
+    let hubspot = &body["data"]["viewer"]["connections"][1];
+    assert_eq!(hubspot["status"], "CONNECTED", "{body}");
+    assert_eq!(hubspot["scopes"].as_array().unwrap().len(), 6);
+    let expires: chrono::DateTime<chrono::Utc> =
+        hubspot["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (expires - chrono::Utc::now()) > chrono::Duration::minutes(29),
+        "HubSpot's 30 minutes"
+    );
+    let rows = stored(&app).await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].access_token_encrypted.starts_with("v2:"));
+    assert!(rows[0].refresh_token_encrypted.is_some());
+    assert_eq!(
+        rows[0].metadata["hub_id"], 62515001,
+        "provider metadata kept"
+    );
+    assert!(rows[0].metadata.get("access_token").is_none());
+
+    let (status, page, _) = callback(&back).await;
+    assert_eq!(status, 400, "a replayed state is refused");
+    assert!(page.contains("already used"));
+    let forged = back.replace("state=", "state=forged");
+    let (status, page, _) = callback(&forged).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("unknown"));
+    assert_eq!(stored(&app).await[0].version, 0, "nothing stored again");
+}
+
+#[tokio::test]
+async fn expired_denied_and_wrong_verifier_flows_store_nothing() {
+    let (app, _) = app_pointed_at_sandbox().await;
+    use nexus::store::entities::oauth_states;
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+
+    // Expired.
+    let back = consent(&connect_link(&app, "HUBSPOT", None).await, "approve").await;
+    oauth_states::Entity::update_many()
+        .col_expr(
+            oauth_states::Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let (status, page, _) = callback(&back).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("expired"), "{page}");
+
+    // Denied at the provider.
+    let back = consent(&connect_link(&app, "HUBSPOT", None).await, "deny").await;
+    assert!(back.contains("error=access_denied"));
+    let (status, page, _) = callback(&back).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("not granted"));
+
+    // A wrong PKCE verifier: the provider refuses the code.
+    let url = connect_link(&app, "HUBSPOT", None).await;
+    let state_hash = hex::encode(Sha256::digest(query_of(&url)["state"].as_bytes()));
+    let (user, project) = app.tenant("acme", "ada@acme.test").await;
+    let vault = nexus::startup::vault(&app.settings).await.unwrap();
+    let wrong = vault.seal(
+        &nexus::vault::Binding {
+            user_id: user,
+            project_id: project,
+            provider: "hubspot",
+        },
+        &"not-the-verifier".to_owned().into(),
+    );
+    oauth_states::Entity::update_many()
+        .col_expr(
+            oauth_states::Column::PkceVerifierEncrypted,
+            Expr::value(wrong),
+        )
+        .filter(oauth_states::Column::StateHash.eq(state_hash))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let back = consent(&url, "approve").await;
+    let (status, page, _) = callback(&back).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("did not accept"), "{page}");
+    assert!(stored(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn salesforce_connects_with_its_instance_and_session_lifetime() {
+    let (app, sandbox) = app_pointed_at_sandbox().await;
+    let back = consent(&connect_link(&app, "SALESFORCE", None).await, "approve").await;
+    let (status, page, _) = callback(&back).await;
+    assert_eq!(status, 200, "{page}");
+    let rows = stored(&app).await;
+    assert_eq!(rows[0].provider, "salesforce");
+    assert_eq!(rows[0].metadata["instance_url"], sandbox.as_str());
+    assert!(rows[0].metadata.get("signature").is_none());
+    let expires = rows[0].token_expires_at.unwrap() - chrono::Utc::now();
+    assert!(
+        expires > chrono::Duration::minutes(179) && expires <= chrono::Duration::hours(3),
+        "{expires}"
+    );
+    assert_eq!(
+        rows[0].scopes,
+        json!(["api", "refresh_token", "offline_access"])
     );
 }

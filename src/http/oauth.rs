@@ -1,0 +1,101 @@
+//! `GET /oauth/{provider}/callback`: where providers send the browser back. Success redirects to
+//! the flow's `redirectAfter` (checked against the allowed origins when the flow started) or
+//! shows a page; any refusal shows a clear page and stores nothing.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+};
+
+use crate::{oauth::CallbackError, providers::Provider};
+
+use super::AppState;
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1><p>{m}</p></body></html>",
+            t = escape(title),
+            m = escape(message)
+        )),
+    )
+        .into_response()
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Ok(provider) = slug.parse::<Provider>() else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Unknown provider",
+            "No such provider.",
+        );
+    };
+    let Some(flow_state) = params.get("state") else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Connection failed",
+            "The provider sent no state.",
+        );
+    };
+    let result = state
+        .connect
+        .finish(
+            provider,
+            flow_state,
+            params.get("code").map(String::as_str),
+            params.get("error").map(String::as_str),
+        )
+        .await;
+    match result {
+        Ok(connected) => match connected.redirect_after {
+            Some(target) => {
+                let mut url = match url::Url::parse(&target) {
+                    Ok(url) => url,
+                    Err(_) => {
+                        return page(StatusCode::OK, "Connected", provider.entry().name.as_str());
+                    }
+                };
+                url.query_pairs_mut()
+                    .append_pair("connected", provider.slug());
+                Redirect::to(url.as_str()).into_response()
+            }
+            None => page(
+                StatusCode::OK,
+                "Connected",
+                &format!(
+                    "{} is connected. You can close this page.",
+                    provider.entry().name
+                ),
+            ),
+        },
+        Err(CallbackError::Store(cause)) => {
+            tracing::error!(%cause, provider = provider.slug(), "storing a connection");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Connection failed",
+                "The connection could not be stored; try again.",
+            )
+        }
+        Err(refused) => {
+            tracing::info!(provider = provider.slug(), reason = %refused, "connect callback refused");
+            page(
+                StatusCode::BAD_REQUEST,
+                "Connection failed",
+                &refused.to_string(),
+            )
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The second half of a connect flow: the provider sends the browser back with a code and our
+//! state. The state must be known, unused, unexpired and for this provider (else nothing is
+//! stored); then the code is exchanged (with the PKCE verifier) and the credential sealed.
+
+use chrono::{Duration, Utc};
+use oauth2::{
+    AuthType, AuthorizationCode, ClientId, ClientSecret, PkceCodeVerifier, RedirectUrl,
+    TokenResponse as _, TokenUrl,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    providers::Provider,
+    store::entities::oauth_states,
+    vault::{Binding, TokenSet, VaultError},
+};
+
+use super::{
+    ConnectFlows,
+    client::{BareClient, TokenClient},
+};
+
+/// A finished flow: where the browser goes next.
+#[derive(Debug)]
+pub struct Connected {
+    pub provider: Provider,
+    pub redirect_after: Option<String>,
+}
+
+/// Why a callback stored nothing. Messages are safe to show.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("this connect link is unknown; start again from the app")]
+    UnknownState,
+    #[error("this connect link was already used; start again from the app")]
+    Replayed,
+    #[error("this connect link has expired; start again from the app")]
+    Expired,
+    #[error("access was not granted ({0})")]
+    Denied(String),
+    #[error("the provider sent no authorization code")]
+    MissingCode,
+    #[error("the provider did not accept the authorization code")]
+    Exchange,
+    #[error("the connection could not be stored")]
+    Store(#[from] VaultError),
+}
+
+impl From<sea_orm::DbErr> for CallbackError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        CallbackError::Store(VaultError::Store(e))
+    }
+}
+
+/// Token-response fields that are secrets or signatures, never stored as metadata.
+const NOT_METADATA: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "signature",
+    "authed_user",
+];
+
+impl ConnectFlows {
+    /// Completes a flow from the provider's redirect (`code` and `state`, or `error`).
+    pub async fn finish(
+        &self,
+        provider: Provider,
+        state: &str,
+        code: Option<&str>,
+        denied: Option<&str>,
+    ) -> Result<Connected, CallbackError> {
+        let hash = hex::encode(Sha256::digest(state.as_bytes()));
+        let row = oauth_states::Entity::find()
+            .filter(oauth_states::Column::StateHash.eq(hash))
+            .one(&self.db)
+            .await?
+            .filter(|r| r.provider == provider.slug())
+            .ok_or(CallbackError::UnknownState)?;
+        let now = Utc::now();
+        let claimed = oauth_states::Entity::update_many()
+            .col_expr(oauth_states::Column::ConsumedAt, Expr::value(now))
+            .filter(oauth_states::Column::Id.eq(row.id))
+            .filter(oauth_states::Column::ConsumedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        if claimed.rows_affected != 1 {
+            return Err(CallbackError::Replayed);
+        }
+        if row.expires_at <= now {
+            return Err(CallbackError::Expired);
+        }
+        if let Some(reason) = denied {
+            return Err(CallbackError::Denied(reason.chars().take(64).collect()));
+        }
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or(CallbackError::MissingCode)?;
+        let binding = Binding {
+            user_id: row.user_id,
+            project_id: row.project_id,
+            provider: provider.slug(),
+        };
+        let verifier = row
+            .pkce_verifier_encrypted
+            .as_deref()
+            .map(|v| self.vault.open(&binding, v))
+            .transpose()?;
+
+        let oauth = provider
+            .entry()
+            .oauth
+            .as_ref()
+            .ok_or(CallbackError::UnknownState)?;
+        let settings = self
+            .providers
+            .get(&provider)
+            .ok_or(CallbackError::UnknownState)?;
+        let client_id = settings
+            .client_id
+            .clone()
+            .ok_or(CallbackError::UnknownState)?;
+        let token_url = settings
+            .token_url
+            .clone()
+            .unwrap_or_else(|| oauth.token_url.clone());
+        let mut client: TokenClient = BareClient::new(ClientId::new(client_id))
+            .set_token_uri(TokenUrl::new(token_url).map_err(|_| CallbackError::Exchange)?)
+            .set_redirect_uri(
+                RedirectUrl::new(self.redirect_uri(provider))
+                    .map_err(|_| CallbackError::Exchange)?,
+            )
+            .set_auth_type(AuthType::RequestBody);
+        if let Some(secret) = &settings.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
+        }
+        let mut exchange = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+        if let Some(verifier) = verifier {
+            exchange = exchange
+                .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
+        }
+        let token = exchange.request_async(&self.http).await.map_err(|error| {
+            // The error's kind only: a provider's body is never logged.
+            let kind = match &error {
+                oauth2::RequestTokenError::ServerResponse(r) => r.error().to_string(),
+                oauth2::RequestTokenError::Request(_) => "request failed".into(),
+                oauth2::RequestTokenError::Parse(..) => "unreadable response".into(),
+                oauth2::RequestTokenError::Other(_) => "other".into(),
+            };
+            tracing::warn!(provider = provider.slug(), kind, "code exchange refused");
+            CallbackError::Exchange
+        })?;
+
+        let extra = &token.extra_fields().fields;
+        let expires_at = token
+            .expires_in()
+            .and_then(|d| Duration::from_std(d).ok())
+            .or_else(|| oauth.session_lifetime_secs.map(Duration::seconds))
+            .map(|d| now + d);
+        let scopes: Vec<String> = match (token.scopes(), extra.get("scopes")) {
+            (Some(granted), _) => granted
+                .iter()
+                .flat_map(|s| s.split([',', ' ']).map(str::to_owned).collect::<Vec<_>>())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            (None, Some(serde_json::Value::Array(list))) => list
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => oauth.all_scopes().into_iter().map(str::to_owned).collect(),
+        };
+        let metadata: serde_json::Map<String, serde_json::Value> = extra
+            .iter()
+            .filter(|(k, _)| !NOT_METADATA.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let tokens = TokenSet {
+            access_token: SecretString::from(token.access_token().secret().clone()),
+            refresh_token: token
+                .refresh_token()
+                .map(|t| SecretString::from(t.secret().clone())),
+            expires_at,
+            scopes,
+            metadata: serde_json::Value::Object(metadata),
+        };
+        self.credentials
+            .upsert(row.user_id, row.project_id, provider, &tokens)
+            .await?;
+        tracing::info!(provider = provider.slug(), "provider connected");
+        Ok(Connected {
+            provider,
+            redirect_after: row.redirect_after,
+        })
+    }
+}
