@@ -1,31 +1,21 @@
 //! The `nexus` command. Each subcommand reads settings and reaches the database the same way
-//! (`--config`, `--data-dir`, `DATABASE_URL`), then hands over to `startup` or a repository.
+//! (`--config`, `--data-dir`, `DATABASE_URL`), then hands over to `startup`, `demo` or a repository.
 
-use std::{
-    fs,
-    io::Write,
-    path::{Path, PathBuf},
-    process::ExitCode,
-};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
-use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    auth::{create_api_key, hash_key},
-    config::{ProviderSettings, Settings},
-    providers::Provider,
+    auth::create_api_key,
+    config::Settings,
     startup::{Application, open_database},
     store::Tenants,
-    vault::{CredentialVault, Key},
+    vault::CredentialVault,
 };
 
 /// Where the demo and the default SQLite database keep their files.
 const DEFAULT_DATA_DIR: &str = ".nexus";
-const DEMO_PROJECT: &str = "demo";
-const DEMO_USER: &str = "demo@nexus.local";
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +45,9 @@ enum Command {
         /// The sandbox's port (default: a free one).
         #[arg(long, default_value_t = 0)]
         sandbox_port: u16,
+        /// Do not connect the simulated providers (leave it to the playground).
+        #[arg(long)]
+        no_connect: bool,
     },
     /// Serve the provider sandbox alone (every simulated provider under its prefix).
     Sandbox {
@@ -146,8 +139,17 @@ async fn run(cli: Cli) -> CliResult {
             tracing::info!(addr = %app.local_addr(), "serving");
             app.run_until_stopped(shutdown_signal()).await?;
         }
-        Command::Demo { port, sandbox_port } => {
-            demo(&mut settings, &data_dir, port, sandbox_port).await?
+        Command::Demo {
+            port,
+            sandbox_port,
+            no_connect,
+        } => {
+            let options = crate::demo::DemoOptions {
+                port,
+                sandbox_port,
+                no_connect,
+            };
+            crate::demo::run(&mut settings, &data_dir, options).await?
         }
         Command::Migrate => {
             open_database(&settings, &data_dir).await?.close().await?;
@@ -229,114 +231,8 @@ async fn keys(tenants: &Tenants, action: KeysCommand) -> CliResult {
     Ok(())
 }
 
-/// `nexus demo`: a gateway on SQLite in the data folder, a demo project and key, the playground
-/// ready with that key, and the provider sandbox beside it. Files are written as DESIGN.md lists;
-/// `gateway-url` last, once serving.
-async fn demo(settings: &mut Settings, data_dir: &Path, port: u16, sandbox_port: u16) -> CliResult {
-    fs::create_dir_all(data_dir)?;
-    let ready_file = data_dir.join("gateway-url");
-    if ready_file.exists() {
-        fs::remove_file(&ready_file)?;
-    }
-    settings.server.port = port;
-    settings.graphql.introspection = true;
-    demo_encryption_key(settings, data_dir)?;
-    let db = open_database(settings, data_dir).await?;
-    let tenants = Tenants::new(db.clone());
-    let key = demo_key(&tenants, data_dir).await?;
-    settings.playground.api_key = Some(key.clone().into());
-
-    let sandbox = crate::sandbox::start(([127, 0, 0, 1], sandbox_port).into()).await?;
-    write_file(&data_dir.join("sandbox-url"), &sandbox.origin(), false)?;
-    point_at_sandbox(settings, &sandbox.origin());
-    let app = Application::build_with(settings, db).await?;
-    let origin = format!("http://{}", app.local_addr());
-    let server = tokio::spawn(app.run_until_stopped(shutdown_signal()));
-    println!("Nexus Gateway demo is running.");
-    println!("  playground: {origin}/playground/");
-    println!("  endpoint:   {origin}/graphql");
-    println!("  API key:    {key}");
-    println!("  sandbox:    {}", sandbox.origin());
-    println!("  data:       {}", data_dir.display());
-    println!("Press Ctrl-C to stop.");
-    write_file(&ready_file, &origin, false)?;
-    let result = server.await;
-    let _ = fs::remove_file(&ready_file);
-    result??;
-    Ok(())
-}
-
-/// Points every provider the sandbox simulates at it (unless configured otherwise): its URLs from
-/// the catalog's `[x.sandbox]` paths, and the sandbox's app as the OAuth client.
-fn point_at_sandbox(settings: &mut Settings, origin: &str) {
-    for provider in Provider::ALL {
-        let Some(paths) = &provider.entry().sandbox else {
-            continue;
-        };
-        let app = crate::sandbox::App::for_provider(provider.slug());
-        settings
-            .providers
-            .entry(provider.slug().to_owned())
-            .or_insert_with(|| ProviderSettings {
-                client_id: Some(app.client_id),
-                client_secret: Some(app.client_secret.into()),
-                authorize_url: Some(format!("{origin}{}", paths.authorize_path)),
-                token_url: Some(format!("{origin}{}", paths.token_path)),
-                base_url: Some(format!("{origin}{}", paths.base_path)),
-            });
-    }
-}
-
-/// Without a configured key, the demo uses `<data-dir>/encryption-key`, generated on first run.
-fn demo_encryption_key(settings: &mut Settings, data_dir: &Path) -> CliResult {
-    let vault = &mut settings.vault;
-    if vault.key.is_some() || vault.key_file.is_some() || vault.aws_secret_id.is_some() {
-        return Ok(());
-    }
-    let file = data_dir.join("encryption-key");
-    if !file.exists() {
-        write_file(&file, Key::generate_hex().expose_secret(), true)?;
-        eprintln!(
-            "generated a token encryption key in {} (mode 0600)",
-            file.display()
-        );
-    }
-    vault.key_file = Some(file);
-    Ok(())
-}
-
-/// The demo's key: the one in `demo-api-key` while it is still live, else a new one.
-async fn demo_key(tenants: &Tenants, data_dir: &Path) -> CliResult<String> {
-    let file = data_dir.join("demo-api-key");
-    if let Ok(existing) = fs::read_to_string(&file) {
-        let existing = existing.trim().to_owned();
-        if tenants.active_key(&hash_key(&existing)).await?.is_some() {
-            return Ok(existing);
-        }
-    }
-    let key = create_api_key(tenants, DEMO_PROJECT, DEMO_USER).await?;
-    write_file(&file, &key, true)?;
-    Ok(key)
-}
-
-/// Writes a one-line file atomically (temp file, then rename); `private` makes it mode 0600.
-fn write_file(path: &Path, content: &str, private: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    writeln!(file, "{content}")?;
-    file.sync_all()?;
-    fs::rename(tmp, path)
-}
-
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,7 +1,7 @@
 //! Nexus Gateway: one GraphQL endpoint over the SaaS tools a revenue team lives in.
 //!
 //! The map (DESIGN.md has the whole picture):
-//! - [`cli`]: the `nexus` command; [`config`]: settings; [`startup`]: `Application::build`.
+//! - [`cli`]: the `nexus` command; [`demo`]: `nexus demo`; [`config`]: settings; [`startup`]: `Application::build`.
 //! - [`http`]: axum routes — GraphQL over HTTP and WebSocket, health, metrics, playground.
 //! - [`auth`]: API keys and JWTs become a [`auth::Tenant`].
 //! - [`graphql`]: the schema — unified types, connections, ids, errors, limits.
@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod graphql;
 pub mod http;
 pub mod oauth;

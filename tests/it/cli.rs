@@ -136,6 +136,31 @@ async fn demo_serves_viewer_with_its_printed_key_and_keeps_its_data() {
         .await
         .unwrap();
     assert_eq!(counters.status(), 200, "the demo's sandbox answers");
+    let connections = reqwest::Client::new()
+        .post(format!("{}/graphql", demo.origin))
+        .bearer_auth(&key)
+        .json(&json!({ "query": "{ viewer { connections { provider status } } }" }))
+        .send()
+        .await
+        .unwrap();
+    let (_, body) = json_of(connections).await;
+    let statuses: Vec<(String, String)> = body["data"]["viewer"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["provider"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for provider in ["SALESFORCE", "HUBSPOT"] {
+        assert!(
+            statuses.contains(&(provider.to_owned(), "CONNECTED".to_owned())),
+            "the demo connects {provider} through the real flow: {statuses:?}"
+        );
+    }
     let connect = reqwest::Client::new()
         .post(format!("{}/graphql", demo.origin))
         .bearer_auth(&key)

@@ -1,0 +1,185 @@
+//! `nexus demo`: a ready-to-try gateway. It makes the data folder (SQLite, `encryption-key`,
+//! `demo-api-key`), starts the provider sandbox and points the gateway at it, serves the gateway,
+//! connects every simulated provider for the demo project through the real connect flow (over
+//! HTTP, as a browser would), and writes `gateway-url` last: its presence means ready.
+
+use std::{fs, io::Write, path::Path};
+
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::{
+    auth::{create_api_key, hash_key},
+    config::{ProviderSettings, Settings},
+    providers::Provider,
+    startup::{Application, open_database},
+    store::Tenants,
+    vault::Key,
+};
+
+const DEMO_PROJECT: &str = "demo";
+const DEMO_USER: &str = "demo@nexus.local";
+
+type DemoResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// How the demo runs.
+pub struct DemoOptions {
+    pub port: u16,
+    pub sandbox_port: u16,
+    /// Leave connecting to the playground's user.
+    pub no_connect: bool,
+}
+
+/// Runs the demo until Ctrl-C or SIGTERM.
+pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions) -> DemoResult {
+    fs::create_dir_all(data_dir)?;
+    let ready_file = data_dir.join("gateway-url");
+    if ready_file.exists() {
+        fs::remove_file(&ready_file)?;
+    }
+    settings.server.port = options.port;
+    settings.graphql.introspection = true;
+    demo_encryption_key(settings, data_dir)?;
+    let db = open_database(settings, data_dir).await?;
+    let tenants = Tenants::new(db.clone());
+    let key = demo_key(&tenants, data_dir).await?;
+    settings.playground.api_key = Some(key.clone().into());
+
+    let sandbox = crate::sandbox::start(([127, 0, 0, 1], options.sandbox_port).into()).await?;
+    write_file(&data_dir.join("sandbox-url"), &sandbox.origin(), false)?;
+    point_at_sandbox(settings, &sandbox.origin());
+    let app = Application::build_with(settings, db).await?;
+    let origin = format!("http://{}", app.local_addr());
+    let server = tokio::spawn(app.run_until_stopped(crate::cli::shutdown_signal()));
+    if !options.no_connect {
+        for provider in Provider::ALL
+            .into_iter()
+            .filter(|p| p.entry().sandbox.is_some())
+        {
+            connect(&origin, &key, provider).await?;
+        }
+    }
+    println!("Nexus Gateway demo is running.");
+    println!("  playground: {origin}/playground/");
+    println!("  endpoint:   {origin}/graphql");
+    println!("  API key:    {key}");
+    println!("  sandbox:    {}", sandbox.origin());
+    println!("  data:       {}", data_dir.display());
+    println!("Press Ctrl-C to stop.");
+    write_file(&ready_file, &origin, false)?;
+    let result = server.await;
+    let _ = fs::remove_file(&ready_file);
+    result??;
+    Ok(())
+}
+
+/// Points every provider the sandbox simulates at it (unless configured otherwise): its URLs from
+/// the catalog's `[x.sandbox]` paths, and the sandbox's app as the OAuth client.
+fn point_at_sandbox(settings: &mut Settings, origin: &str) {
+    for provider in Provider::ALL {
+        let Some(paths) = &provider.entry().sandbox else {
+            continue;
+        };
+        let app = crate::sandbox::App::for_provider(provider.slug());
+        settings
+            .providers
+            .entry(provider.slug().to_owned())
+            .or_insert_with(|| ProviderSettings {
+                client_id: Some(app.client_id),
+                client_secret: Some(app.client_secret.into()),
+                authorize_url: Some(format!("{origin}{}", paths.authorize_path)),
+                token_url: Some(format!("{origin}{}", paths.token_path)),
+                base_url: Some(format!("{origin}{}", paths.base_path)),
+            });
+    }
+}
+
+/// Without a configured key, the demo uses `<data-dir>/encryption-key`, generated on first run.
+fn demo_encryption_key(settings: &mut Settings, data_dir: &Path) -> DemoResult {
+    let vault = &mut settings.vault;
+    if vault.key.is_some() || vault.key_file.is_some() || vault.aws_secret_id.is_some() {
+        return Ok(());
+    }
+    let file = data_dir.join("encryption-key");
+    if !file.exists() {
+        write_file(&file, Key::generate_hex().expose_secret(), true)?;
+        eprintln!(
+            "generated a token encryption key in {} (mode 0600)",
+            file.display()
+        );
+    }
+    vault.key_file = Some(file);
+    Ok(())
+}
+
+/// The demo's key: the one in `demo-api-key` while it is still live, else a new one.
+async fn demo_key(tenants: &Tenants, data_dir: &Path) -> DemoResult<String> {
+    let file = data_dir.join("demo-api-key");
+    if let Ok(existing) = fs::read_to_string(&file) {
+        let existing = existing.trim().to_owned();
+        if tenants.active_key(&hash_key(&existing)).await?.is_some() {
+            return Ok(existing);
+        }
+    }
+    let key = create_api_key(tenants, DEMO_PROJECT, DEMO_USER).await?;
+    write_file(&file, &key, true)?;
+    Ok(key)
+}
+
+/// Writes a one-line file atomically (temp file, then rename); `private` makes it mode 0600.
+fn write_file(path: &Path, content: &str, private: bool) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    writeln!(file, "{content}")?;
+    file.sync_all()?;
+    fs::rename(tmp, path)
+}
+
+/// Connects a provider for the demo project through the public flow: `connectProvider`, the
+/// provider's consent page (approved), and the redirect back to the gateway's callback.
+async fn connect(origin: &str, key: &str, provider: Provider) -> DemoResult {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let enum_value = provider.slug().to_ascii_uppercase();
+    let answer: Value = http
+        .post(format!("{origin}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({ "query": format!("mutation {{ connectProvider(provider: {enum_value}) {{ url }} }}") }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let url = answer["data"]["connectProvider"]["url"]
+        .as_str()
+        .ok_or_else(|| format!("connecting {provider}: {}", answer["errors"]))?;
+    let authorize = url::Url::parse(url)?;
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("decision".into(), "approve".into()));
+    let mut base = authorize.clone();
+    base.set_query(None);
+    let consent = http.post(base.as_str()).form(&form).send().await?;
+    let back = consent
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .ok_or_else(|| format!("connecting {provider}: the consent page did not redirect"))?
+        .to_owned();
+    let done = http.get(&back).send().await?;
+    if !done.status().is_success() {
+        return Err(format!(
+            "connecting {provider}: the callback answered {}",
+            done.status()
+        )
+        .into());
+    }
+    eprintln!("connected {} (sandbox)", provider.entry().name);
+    Ok(())
+}
