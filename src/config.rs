@@ -71,6 +71,8 @@ pub struct ProviderSettings {
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
     pub base_url: Option<String>,
+    /// The revocation endpoint (`{token}` where the provider takes it in the URL).
+    pub revoke_url: Option<String>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

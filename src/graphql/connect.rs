@@ -53,14 +53,14 @@ impl ConnectMutation {
         })
     }
 
-    /// Forgets the caller's credential for a provider.
+    /// Revokes the caller's tokens at the provider where it can, and forgets the connection.
     async fn disconnect_provider(&self, ctx: &Context<'_>, provider: ProviderEnum) -> Result<bool> {
         let tenant = tenant(ctx)?;
         let provider = Provider::from(provider);
         let deleted = ctx
             .data_unchecked::<AppContext>()
-            .credentials
-            .delete(tenant.user_id, tenant.project_id, provider)
+            .connect
+            .disconnect(tenant, provider)
             .await
             .map_err(internal)?;
         if deleted {

@@ -69,6 +69,13 @@ impl Http {
     }
 }
 
+impl Http {
+    /// The underlying client, for provider calls outside oauth2's (revocation).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.0
+    }
+}
+
 impl<'c> AsyncHttpClient<'c> for Http {
     type Error = HttpClientError<reqwest::Error>;
     type Future =

@@ -24,6 +24,7 @@ use crate::{
 
 mod callback;
 mod client;
+mod revoke;
 
 pub use callback::{CallbackError, Connected};
 use client::Http;

@@ -132,6 +132,23 @@ pub struct OauthEntry {
     pub extra_params: BTreeMap<String, String>,
     /// How long a token lives when the token response has no `expires_in` (Salesforce).
     pub session_lifetime_secs: Option<i64>,
+    /// How the provider revokes a token, when it can.
+    pub revoke: Option<RevokeEntry>,
+}
+
+/// A revocation endpoint: `POST url` with a `token=` form, or `DELETE url` with `{token}` in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeEntry {
+    pub method: RevokeMethod,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RevokeMethod {
+    Post,
+    Delete,
 }
 
 fn space() -> String {
@@ -162,6 +179,7 @@ pub struct SandboxEntry {
     pub authorize_path: String,
     pub token_path: String,
     pub base_path: String,
+    pub revoke_path: Option<String>,
 }
 
 /// The parsed catalog; every provider of `Provider::ALL` has an entry (checked at load).

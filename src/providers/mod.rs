@@ -5,5 +5,6 @@
 mod catalog;
 
 pub use catalog::{
-    AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, SandboxEntry,
+    AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RevokeEntry, RevokeMethod,
+    SandboxEntry,
 };

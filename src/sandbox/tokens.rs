@@ -295,6 +295,38 @@ impl TokenStore {
         n
     }
 
+    /// Revokes one token (RFC 7009 style): a refresh token dies with its account's access
+    /// tokens; an access token just expires. False when the provider never issued it.
+    pub fn revoke_token(&mut self, provider: &str, token: &str, now: DateTime<Utc>) -> bool {
+        if let Some(refresh) = self
+            .refresh
+            .get_mut(token)
+            .filter(|r| r.provider == provider)
+        {
+            refresh.revoked = true;
+            let account = refresh.account.clone();
+            for grant in self
+                .access
+                .values_mut()
+                .filter(|g| g.provider == provider && g.account == account)
+            {
+                grant.expires_at = now;
+            }
+            return true;
+        }
+        match self
+            .access
+            .get_mut(token)
+            .filter(|g| g.provider == provider)
+        {
+            Some(grant) => {
+                grant.expires_at = now;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn clear(&mut self) {
         *self = Self::default();
     }

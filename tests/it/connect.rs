@@ -34,6 +34,9 @@ async fn app_pointed_at_sandbox() -> (TestApp, String) {
                     }),
                 ),
                 token_url: paths.map(|p| format!("{origin}{}", p.token_path)),
+                revoke_url: paths
+                    .and_then(|p| p.revoke_path.as_ref())
+                    .map(|p| format!("{origin}{p}")),
                 ..ProviderSettings::default()
             },
         );
@@ -333,5 +336,84 @@ async fn salesforce_connects_with_its_instance_and_session_lifetime() {
     assert_eq!(
         rows[0].scopes,
         json!(["api", "refresh_token", "offline_access"])
+    );
+}
+
+#[tokio::test]
+async fn disconnect_revokes_at_the_provider_then_forgets() {
+    let (app, sandbox) = app_pointed_at_sandbox().await;
+    for (provider, slug, route) in [
+        (
+            "HUBSPOT",
+            "hubspot",
+            "DELETE /oauth/v1/refresh-tokens/{token}",
+        ),
+        ("SALESFORCE", "salesforce", "POST /services/oauth2/revoke"),
+    ] {
+        let back = consent(&connect_link(&app, provider, None).await, "approve").await;
+        assert_eq!(callback(&back).await.0, 200);
+        let (user, project) = app.tenant("acme", "ada@acme.test").await;
+        let credential = app
+            .credentials()
+            .await
+            .read(user, project, slug.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let refresh =
+            secrecy::ExposeSecret::expose_secret(credential.tokens.refresh_token.as_ref().unwrap())
+                .to_owned();
+
+        let (_, body) = app
+            .graphql(
+                "mutation($p: Provider!) { disconnectProvider(provider: $p) }",
+                json!({ "p": provider }),
+            )
+            .await;
+        assert_eq!(body["data"]["disconnectProvider"], true, "{body}");
+        let counters: serde_json::Value = reqwest::get(format!("{sandbox}/_sandbox/counters"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let revoked = &counters[slug][route];
+        assert!(
+            revoked
+                .as_object()
+                .is_some_and(|m| m.keys().any(|k| k.starts_with('2'))),
+            "{slug}: {counters}"
+        );
+
+        let token_path = nexus::providers::Provider::entry(slug.parse().unwrap())
+            .sandbox
+            .as_ref()
+            .unwrap()
+            .token_path
+            .clone();
+        let app_creds = nexus::sandbox::App::for_provider(slug);
+        let refreshed = reqwest::Client::new()
+            .post(format!("{sandbox}{token_path}"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+                ("client_id", app_creds.client_id.as_str()),
+                ("client_secret", app_creds.client_secret.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refreshed.status(), 400, "{slug}: the refresh token is dead");
+    }
+    assert!(stored(&app).await.is_empty());
+    let (_, body) = app
+        .graphql("{ viewer { connections { status } } }", json!({}))
+        .await;
+    assert!(
+        body["data"]["viewer"]["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "NOT_CONNECTED")
     );
 }

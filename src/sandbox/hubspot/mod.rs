@@ -54,6 +54,7 @@ pub fn routes() -> Router<Ctx> {
         .route("/oauth/authorize", get(oauth::page).post(oauth::decide))
         .route("/oauth/v1/token", post(token))
         .route("/oauth/v1/access-tokens/{token}", get(token_info))
+        .route("/oauth/v1/refresh-tokens/{token}", delete(revoke_refresh))
         .route("/crm/v3/objects/{object}", get(api::list).post(api::create))
         .route("/crm/v3/objects/{object}/search", post(search::search))
         .route("/crm/v3/objects/{object}/batch/{action}", post(api::batch))
@@ -258,6 +259,22 @@ async fn token(State(ctx): State<Ctx>, Form(form): Form<TokenForm>) -> Response 
         Err(GrantError::UnknownCode | GrantError::PkceMismatch) => {
             oauth_error("BAD_AUTH_CODE", "missing or unknown auth code")
         }
+    }
+}
+
+/// `DELETE /oauth/v1/refresh-tokens/{token}`: revokes the refresh token; 204.
+async fn revoke_refresh(State(ctx): State<Ctx>, Path(token): Path<String>) -> Response {
+    let now = ctx.state.clock.now();
+    if ctx
+        .state
+        .tokens
+        .lock()
+        .expect("tokens lock")
+        .revoke_token(SLUG, &token, now)
+    {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error::not_found().into_response()
     }
 }
 

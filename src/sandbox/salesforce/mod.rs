@@ -59,6 +59,7 @@ pub fn routes() -> Router<Ctx> {
             get(oauth::page).post(oauth::decide),
         )
         .route("/services/oauth2/token", axum::routing::post(token))
+        .route("/services/oauth2/revoke", axum::routing::post(revoke))
         .route(&data("/sobjects/{object}"), axum::routing::post(create))
         .route(
             &data("/sobjects/{object}/{id}"),
@@ -719,6 +720,28 @@ async fn token(State(ctx): State<Ctx>, Form(form): Form<TokenForm>) -> Response 
         Err(GrantError::UnknownCode | GrantError::PkceMismatch) => {
             oauth_error("invalid_grant", "authentication failure")
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    token: Option<String>,
+}
+
+/// `POST /services/oauth2/revoke` (form `token=`): 200, or 400 `unsupported_token_type`.
+async fn revoke(State(ctx): State<Ctx>, Form(form): Form<RevokeForm>) -> Response {
+    let now = ctx.state.clock.now();
+    let token = form.token.unwrap_or_default();
+    if ctx
+        .state
+        .tokens
+        .lock()
+        .expect("tokens lock")
+        .revoke_token(SLUG, &token, now)
+    {
+        StatusCode::OK.into_response()
+    } else {
+        oauth_error("unsupported_token_type", "this token type is not supported")
     }
 }
 

@@ -1,0 +1,76 @@
+//! `disconnectProvider`: take the provider's tokens back where it can (its revocation endpoint
+//! from the catalog), then forget the connection. A revocation that fails is logged and the row
+//! is deleted all the same — the user asked to disconnect.
+
+use secrecy::ExposeSecret;
+
+use crate::{
+    auth::Tenant,
+    providers::{Provider, RevokeMethod},
+    vault::VaultError,
+};
+
+use super::ConnectFlows;
+
+impl ConnectFlows {
+    /// Revokes (where supported) and deletes the tenant's connection; false when there was none.
+    pub async fn disconnect(&self, tenant: Tenant, provider: Provider) -> Result<bool, VaultError> {
+        let credential = match self
+            .credentials
+            .read(tenant.user_id, tenant.project_id, provider)
+            .await
+        {
+            Ok(credential) => credential,
+            Err(VaultError::Store(e)) => return Err(VaultError::Store(e)),
+            Err(error) => {
+                tracing::warn!(provider = provider.slug(), %error, "tokens do not open; forgetting without revoking");
+                None
+            }
+        };
+        let revoke = provider
+            .entry()
+            .oauth
+            .as_ref()
+            .and_then(|o| o.revoke.as_ref());
+        if let (Some(credential), Some(revoke)) = (&credential, revoke) {
+            let token = credential
+                .tokens
+                .refresh_token
+                .as_ref()
+                .unwrap_or(&credential.tokens.access_token)
+                .expose_secret()
+                .to_owned();
+            let url = self
+                .providers
+                .get(&provider)
+                .and_then(|s| s.revoke_url.clone())
+                .unwrap_or_else(|| revoke.url.clone());
+            let request = match revoke.method {
+                RevokeMethod::Post => self
+                    .http
+                    .client()
+                    .post(url)
+                    .form(&[("token", token.as_str())]),
+                RevokeMethod::Delete => {
+                    let encoded: String =
+                        url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+                    self.http.client().delete(url.replace("{token}", &encoded))
+                }
+            };
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    tracing::info!(provider = provider.slug(), "tokens revoked at the provider");
+                }
+                Ok(response) => {
+                    tracing::warn!(provider = provider.slug(), status = %response.status(), "the provider refused the revocation");
+                }
+                Err(error) => {
+                    tracing::warn!(provider = provider.slug(), error = %error.without_url(), "revocation failed");
+                }
+            }
+        }
+        self.credentials
+            .delete(tenant.user_id, tenant.project_id, provider)
+            .await
+    }
+}
