@@ -32,7 +32,11 @@ impl ConnectFlows {
             .oauth
             .as_ref()
             .and_then(|o| o.revoke.as_ref());
-        if let (Some(credential), Some(revoke)) = (&credential, revoke) {
+        // Only a configured provider is called: a connection can only come from its client.
+        let configured = self.providers.get(&provider);
+        if let (Some(credential), Some(revoke), Some(configured)) =
+            (&credential, revoke, configured)
+        {
             let token = credential
                 .tokens
                 .refresh_token
@@ -40,10 +44,9 @@ impl ConnectFlows {
                 .unwrap_or(&credential.tokens.access_token)
                 .expose_secret()
                 .to_owned();
-            let url = self
-                .providers
-                .get(&provider)
-                .and_then(|s| s.revoke_url.clone())
+            let url = configured
+                .revoke_url
+                .clone()
                 .unwrap_or_else(|| revoke.url.clone());
             let request = match revoke.method {
                 RevokeMethod::Post => self
