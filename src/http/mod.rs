@@ -11,7 +11,7 @@ mod ws;
 
 use std::sync::Arc;
 
-use axum::{Router, routing::get};
+use axum::{Router, extract::Request, routing::get};
 use http::header::AUTHORIZATION;
 use sea_orm::DatabaseConnection;
 use tower_http::{
@@ -49,7 +49,10 @@ pub fn router(state: AppState) -> Router {
     router
         .with_state(state)
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings carry OAuth codes and states.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))

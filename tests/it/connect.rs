@@ -417,3 +417,81 @@ async fn disconnect_revokes_at_the_provider_then_forgets() {
             .all(|c| c["status"] == "NOT_CONNECTED")
     );
 }
+
+#[test]
+fn connect_and_disconnect_logs_hold_no_secret() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let secrets = runtime.block_on(async {
+        let (app, _) = app_pointed_at_sandbox().await;
+        let url = connect_link(&app, "HUBSPOT", None).await;
+        let state = query_of(&url)["state"].clone();
+        let back = consent(&url, "approve").await;
+        let code = query_of(&back)["code"].clone();
+        assert_eq!(callback(&back).await.0, 200);
+        let (user, project) = app.tenant("acme", "ada@acme.test").await;
+        let credential = app
+            .credentials()
+            .await
+            .read(user, project, "hubspot".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, body) = app
+            .graphql(
+                "mutation { disconnectProvider(provider: HUBSPOT) }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(body["data"]["disconnectProvider"], true);
+        use secrecy::ExposeSecret;
+        vec![
+            state,
+            code,
+            credential.tokens.access_token.expose_secret().to_owned(),
+            credential
+                .tokens
+                .refresh_token
+                .unwrap()
+                .expose_secret()
+                .to_owned(),
+        ]
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("provider connected") && logs.contains("tokens revoked"),
+        "the capture saw the cycle: {logs}"
+    );
+    for (i, secret) in secrets.iter().enumerate() {
+        let line = logs
+            .lines()
+            .find(|l| l.contains(secret.as_str()))
+            .unwrap_or_default();
+        assert!(
+            line.is_empty(),
+            "secret {i} appears in the logs: {}",
+            line.replace(secret.as_str(), "<SECRET>")
+        );
+    }
+}
