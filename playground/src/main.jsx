@@ -4,8 +4,12 @@ import { GraphiQL } from 'graphiql';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import 'graphiql/style.css';
 import './playground.css';
+import { ConnectionsProvider, connectionsPlugin } from './connections.jsx';
 import { EXAMPLES } from './examples.js';
 import { loadSettings, scopedStorage } from './settings.js';
+
+// Shown in GraphiQL's sidebar after its Documentation Explorer and History.
+const PLUGINS = [connectionsPlugin];
 
 function Playground({ settings }) {
   const fetcher = useMemo(
@@ -36,16 +40,19 @@ function Playground({ settings }) {
   const storage = useMemo(() => scopedStorage(settings), [settings]);
 
   return (
-    <GraphiQL
-      fetcher={fetcher}
-      defaultTabs={defaultTabs}
-      defaultHeaders={headersText}
-      defaultEditorToolsVisibility={headersText ? 'headers' : false}
-      shouldPersistHeaders
-      storage={storage ?? undefined}
-    >
-      <GraphiQL.Logo>Nexus Gateway</GraphiQL.Logo>
-    </GraphiQL>
+    <ConnectionsProvider settings={settings}>
+      <GraphiQL
+        fetcher={fetcher}
+        defaultTabs={defaultTabs}
+        defaultHeaders={headersText}
+        defaultEditorToolsVisibility={headersText ? 'headers' : false}
+        shouldPersistHeaders
+        storage={storage ?? undefined}
+        plugins={PLUGINS}
+      >
+        <GraphiQL.Logo>Nexus Gateway</GraphiQL.Logo>
+      </GraphiQL>
+    </ConnectionsProvider>
   );
 }
 

@@ -1,13 +1,17 @@
 //! Abuse limits that async-graphql lacks — aliases and tokens, counted before execution as
-//! GraphQL Armor does — and the marker that tells the HTTP layer whether a request executed.
+//! GraphQL Armor does — depth (introspection exempt, which async-graphql's own depth limit cannot
+//! do), and the marker that tells the HTTP layer whether a request executed.
 //!
-//! async-graphql's own limits (depth, complexity, recursive depth, directives) are set on the
-//! schema builder; this extension adds the rest in its `parse_query` hook, so an oversized
-//! document is refused before it is even parsed, and nothing over a limit ever runs.
+//! async-graphql's own limits (complexity, recursive depth, directives) are set on the schema
+//! builder; this extension adds the rest in its `parse_query` hook, so an oversized document is
+//! refused before it is even parsed, and nothing over a limit ever runs.
 
-use std::sync::{
-    Arc, OnceLock,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::{
@@ -39,6 +43,7 @@ impl Executed {
 pub struct DocumentLimits {
     pub max_tokens: usize,
     pub max_aliases: usize,
+    pub max_depth: usize,
 }
 
 impl ExtensionFactory for DocumentLimits {
@@ -46,6 +51,7 @@ impl ExtensionFactory for DocumentLimits {
         Arc::new(DocumentLimitsExtension {
             max_tokens: self.max_tokens,
             max_aliases: self.max_aliases,
+            max_depth: self.max_depth,
         })
     }
 }
@@ -53,6 +59,7 @@ impl ExtensionFactory for DocumentLimits {
 struct DocumentLimitsExtension {
     max_tokens: usize,
     max_aliases: usize,
+    max_depth: usize,
 }
 
 fn refused(code: ErrorCode, message: String, limit: &str) -> ServerError {
@@ -103,6 +110,17 @@ impl Extension for DocumentLimitsExtension {
                     self.max_aliases
                 ),
                 "aliases",
+            ));
+        }
+        let depth = depth(&document);
+        if depth > self.max_depth {
+            return Err(refused(
+                ErrorCode::GraphqlValidationFailed,
+                format!(
+                    "the document is nested too deep: depth {depth}, at most {}",
+                    self.max_depth
+                ),
+                "depth",
             ));
         }
         Ok(document)
@@ -183,6 +201,74 @@ pub fn count_tokens(source: &str, limit: usize) -> usize {
     n
 }
 
+/// The deepest field nesting of any operation, following fragments. Introspection (`__schema`,
+/// `__type`) does not count, as in GraphQL Armor: tools' introspection queries nest `ofType`
+/// far deeper than any data query needs.
+pub fn depth(document: &ExecutableDocument) -> usize {
+    fn walk(
+        set: &SelectionSet,
+        document: &ExecutableDocument,
+        memo: &mut HashMap<String, usize>,
+        visiting: &mut Vec<String>,
+    ) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) if f.node.name.node.starts_with("__") => 0,
+                Selection::Field(f) => {
+                    1 + walk(&f.node.selection_set.node, document, memo, visiting)
+                }
+                Selection::InlineFragment(f) => {
+                    walk(&f.node.selection_set.node, document, memo, visiting)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    if let Some(depth) = memo.get(&name) {
+                        return *depth;
+                    }
+                    if visiting.contains(&name) {
+                        return 0;
+                    }
+                    let Some(fragment) = document
+                        .fragments
+                        .get(spread.node.fragment_name.node.as_str())
+                    else {
+                        return 0;
+                    };
+                    visiting.push(name.clone());
+                    let depth = walk(&fragment.node.selection_set.node, document, memo, visiting);
+                    visiting.pop();
+                    memo.insert(name, depth);
+                    depth
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    let mut memo = HashMap::new();
+    let mut visiting = Vec::new();
+    match &document.operations {
+        DocumentOperations::Single(op) => walk(
+            &op.node.selection_set.node,
+            document,
+            &mut memo,
+            &mut visiting,
+        ),
+        DocumentOperations::Multiple(map) => map
+            .values()
+            .map(|op| {
+                walk(
+                    &op.node.selection_set.node,
+                    document,
+                    &mut memo,
+                    &mut visiting,
+                )
+            })
+            .max()
+            .unwrap_or(0),
+    }
+}
+
 /// Counts aliased fields in every operation and fragment of a document.
 pub fn count_aliases(document: &ExecutableDocument) -> usize {
     fn walk(set: &SelectionSet) -> usize {
@@ -235,6 +321,19 @@ mod tests {
     fn counting_stops_past_the_limit() {
         let huge = "{ a ".repeat(100_000);
         assert_eq!(count_tokens(&huge, 1000), 1001);
+    }
+
+    #[test]
+    fn depth_follows_fragments_and_skips_introspection() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a { b { ...F } } __schema { types { fields { type { ofType { ofType { name } } } } } } } fragment F on T { c { d } ...G } fragment G on T { e { f { g } } }",
+        )
+        .unwrap();
+        assert_eq!(depth(&doc), 5);
+        let cyclic =
+            async_graphql::parser::parse_query("{ a { ...F } } fragment F on T { b { ...F } }")
+                .unwrap();
+        assert_eq!(depth(&cyclic), 2);
     }
 
     #[test]

@@ -62,13 +62,13 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
         Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(settings.max_depth)
     .limit_complexity(settings.max_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)
     .limit_directives(settings.max_directives)
     .extension(limits::DocumentLimits {
         max_tokens: settings.max_tokens,
         max_aliases: settings.max_aliases,
+        max_depth: settings.max_depth,
     });
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();

@@ -9,11 +9,17 @@ use sea_orm::EntityTrait;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, first_code, spawn_app_with, test_settings};
+use crate::helpers::{TestApp, first_code, test_settings};
 
 const CONNECT: &str = "mutation($p: Provider!, $r: String) { connectProvider(provider: $p, redirectAfter: $r) { url expiresAt } }";
 
 async fn app_pointed_at_sandbox() -> (TestApp, String) {
+    pointed_at_sandbox(false).await
+}
+
+/// An app whose HubSpot, Slack and Salesforce clients are the sandbox's; `prefill_playground`
+/// gives the playground the app's key, as the demo does.
+pub async fn pointed_at_sandbox(prefill_playground: bool) -> (TestApp, String) {
     let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -41,7 +47,10 @@ async fn app_pointed_at_sandbox() -> (TestApp, String) {
             },
         );
     }
-    (spawn_app_with(settings).await, origin)
+    (
+        crate::helpers::spawn(settings, prefill_playground).await,
+        origin,
+    )
 }
 
 fn query_of(url: &str) -> HashMap<String, String> {
@@ -420,25 +429,7 @@ async fn disconnect_revokes_at_the_provider_then_forgets() {
 
 #[test]
 fn connect_and_disconnect_logs_hold_no_secret() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = crate::helpers::captured_logs();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -478,7 +469,7 @@ fn connect_and_disconnect_logs_hold_no_secret() {
                 .to_owned(),
         ]
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("provider connected") && logs.contains("tokens revoked"),
         "the capture saw the cycle: {logs}"

@@ -75,7 +75,8 @@ pub async fn spawn_app_with_playground_key() -> TestApp {
     spawn(test_settings(), true).await
 }
 
-async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp {
+/// The app on `settings`; `prefill_playground` gives the playground the app's own key.
+pub async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp {
     let dir = Arc::new(TempDir::new().expect("temp dir"));
     let db = open_database(&settings, dir.path())
         .await
@@ -222,4 +223,47 @@ pub async fn sandbox_with_tokens(provider: &str) -> (String, reqwest::Client, Va
         .await
         .unwrap();
     (origin, client, tokens)
+}
+
+/// Everything logged anywhere in the test process, from the first call on (TRACE and up).
+///
+/// One process-wide subscriber: per-thread ones (`set_default`) miss events when tests run in
+/// parallel, because tracing caches callsite interest across threads. Other tests' logs land here
+/// too; a test looks for its own secrets, which no other test knows.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn captured_logs() -> CapturedLogs {
+    static CAPTURED: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = CapturedLogs::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber");
+            captured
+        })
+        .clone()
 }

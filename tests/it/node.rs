@@ -112,3 +112,36 @@ async fn playground_runs_a_query_in_chromium_without_leaving_loopback() {
         "ada@acme.test"
     );
 }
+
+#[tokio::test]
+async fn the_playgrounds_connect_button_runs_the_whole_flow_in_chromium() {
+    if !node_ready()
+        || !require(
+            Path::new("/usr/bin/chromium").exists()
+                && root()
+                    .join("tests/js/node_modules/playwright-core")
+                    .exists(),
+            "/usr/bin/chromium and playwright-core",
+        )
+    {
+        return;
+    }
+    let (app, _) = crate::connect::pointed_at_sandbox(true).await;
+    for provider in ["HUBSPOT", "SALESFORCE"] {
+        let (ok, report, stderr) = script("connect.mjs", &[&app.origin, provider]).await;
+        assert!(ok, "{provider}: {stderr}\n{report}");
+        assert_eq!(report["before"], "NOT_CONNECTED");
+        assert_eq!(report["after"], "CONNECTED");
+    }
+    let (_, body) = app
+        .graphql(
+            "{ viewer { connections { provider status } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let statuses = body["data"]["viewer"]["connections"].to_string();
+    assert!(
+        statuses.contains(r#"{"provider":"HUBSPOT","status":"CONNECTED"}"#),
+        "{statuses}"
+    );
+}
