@@ -123,22 +123,25 @@ impl Viewer {
             .connections(tenant.user_id, tenant.project_id)
             .await
             .map_err(internal)?;
-        Ok(Provider::ALL
-            .into_iter()
-            .map(|provider| {
-                let row = rows.iter().find(|r| r.provider == provider);
-                ProviderConnection {
-                    provider: provider.into(),
-                    status: match row {
-                        None => ConnectionStatus::NotConnected,
-                        Some(r) if r.reauth_required => ConnectionStatus::ReauthRequired,
-                        Some(_) => ConnectionStatus::Connected,
-                    },
-                    scopes: row.map(|r| r.scopes.clone()).unwrap_or_default(),
-                    expires_at: row.and_then(|r| r.expires_at),
+        let mut connections = Vec::with_capacity(Provider::ALL.len());
+        for provider in Provider::ALL {
+            let row = rows.iter().find(|r| r.provider == provider);
+            let status = match row {
+                None => ConnectionStatus::NotConnected,
+                Some(r) if r.reauth_required => ConnectionStatus::ReauthRequired,
+                Some(_) if app(ctx).connect.is_refreshing(tenant, provider).await => {
+                    ConnectionStatus::Refreshing
                 }
-            })
-            .collect())
+                Some(_) => ConnectionStatus::Connected,
+            };
+            connections.push(ProviderConnection {
+                provider: provider.into(),
+                status,
+                scopes: row.map(|r| r.scopes.clone()).unwrap_or_default(),
+                expires_at: row.and_then(|r| r.expires_at),
+            });
+        }
+        Ok(connections)
     }
 }
 

@@ -55,7 +55,7 @@ impl From<sea_orm::DbErr> for CallbackError {
 }
 
 /// Token-response fields that are secrets or signatures, never stored as metadata.
-const NOT_METADATA: &[&str] = &[
+pub(super) const NOT_METADATA: &[&str] = &[
     "access_token",
     "refresh_token",
     "id_token",

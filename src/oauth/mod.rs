@@ -24,10 +24,12 @@ use crate::{
 
 mod callback;
 mod client;
+mod refresh;
 mod revoke;
 
 pub use callback::{CallbackError, Connected};
 use client::Http;
+pub use refresh::TokenError;
 
 /// Where to send the user to grant access, and until when the link works.
 #[derive(Debug, Clone)]
@@ -58,6 +60,7 @@ pub struct ConnectFlows {
     vault: Vault,
     credentials: CredentialVault,
     http: Http,
+    flights: refresh::Flights,
     providers: BTreeMap<Provider, ProviderSettings>,
     public_origin: String,
     allowed_origins: Vec<String>,
@@ -86,6 +89,7 @@ impl ConnectFlows {
         Ok(Self {
             credentials: CredentialVault::new(db.clone(), vault.clone()),
             http: Http::new()?,
+            flights: refresh::Flights::default(),
             db,
             vault,
             providers,

@@ -134,6 +134,14 @@ pub struct OauthEntry {
     pub session_lifetime_secs: Option<i64>,
     /// How the provider revokes a token, when it can.
     pub revoke: Option<RevokeEntry>,
+    /// Refresh this long before expiry (Salesforce: an hour, so its 3-hour tokens are
+    /// refreshed every 2 hours, as the spec says).
+    #[serde(default = "five_minutes")]
+    pub refresh_margin_secs: i64,
+}
+
+fn five_minutes() -> i64 {
+    300
 }
 
 /// A revocation endpoint: `POST url` with a `token=` form, or `DELETE url` with `{token}` in it.

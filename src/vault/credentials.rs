@@ -75,6 +75,16 @@ fn binding(user_id: Uuid, project_id: Uuid, provider: &str) -> Binding<'_> {
     }
 }
 
+/// The metadata flag a refused refresh sets (`reauth_required: true`).
+const REAUTH_FLAG: &str = "reauth_required";
+
+fn reauth_flagged(metadata: &serde_json::Value) -> bool {
+    metadata
+        .get(REAUTH_FLAG)
+        .and_then(serde_json::Value::as_bool)
+        == Some(true)
+}
+
 fn scopes_of(value: &serde_json::Value) -> Vec<String> {
     serde_json::from_value(value.clone()).unwrap_or_default()
 }
@@ -237,6 +247,42 @@ impl CredentialVault {
         }
     }
 
+    /// Marks a connection as needing the user to connect again (its refresh was refused); the
+    /// row and its tokens stay, and later calls fail fast.
+    pub async fn mark_reauth_required(
+        &self,
+        user_id: Uuid,
+        project_id: Uuid,
+        provider: Provider,
+    ) -> Result<(), VaultError> {
+        let Some(stored) = Self::find(user_id, project_id, provider)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        let mut metadata = stored.metadata.clone();
+        if let Some(map) = metadata.as_object_mut() {
+            map.insert(REAUTH_FLAG.into(), serde_json::Value::Bool(true));
+        }
+        row::Entity::update_many()
+            .col_expr(row::Column::Metadata, Expr::value(metadata))
+            .col_expr(row::Column::Version, Expr::value(stored.version + 1))
+            .filter(row::Column::Id.eq(stored.id))
+            .exec(&self.db)
+            .await?;
+        tracing::warn!(
+            provider = provider.slug(),
+            "connection needs re-authorization"
+        );
+        Ok(())
+    }
+
+    /// Whether a stored credential carries the re-authorization flag.
+    pub fn needs_reauth(credential: &Credential) -> bool {
+        reauth_flagged(&credential.tokens.metadata)
+    }
+
     /// Forgets a connection; false when there was none.
     pub async fn delete(
         &self,
@@ -277,7 +323,7 @@ impl CredentialVault {
                     provider,
                     scopes: scopes_of(&r.scopes),
                     expires_at: r.token_expires_at,
-                    reauth_required: !opens,
+                    reauth_required: !opens || reauth_flagged(&r.metadata),
                 })
             })
             .collect())

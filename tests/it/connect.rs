@@ -53,7 +53,7 @@ pub async fn pointed_at_sandbox(prefill_playground: bool) -> (TestApp, String) {
     )
 }
 
-fn query_of(url: &str) -> HashMap<String, String> {
+pub fn query_of(url: &str) -> HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -174,7 +174,7 @@ async fn providers_differ_and_redirects_stay_on_allowed_origins() {
 
 /// Plays the user at the provider: opens the authorize URL's form and approves (or denies);
 /// returns where the provider sends the browser back.
-async fn consent(url: &str, decision: &str) -> String {
+pub async fn consent(url: &str, decision: &str) -> String {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -189,7 +189,7 @@ async fn consent(url: &str, decision: &str) -> String {
     answer.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn callback(url: &str) -> (u16, String, Option<String>) {
+pub async fn callback(url: &str) -> (u16, String, Option<String>) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -203,7 +203,7 @@ async fn callback(url: &str) -> (u16, String, Option<String>) {
     (status, response.text().await.unwrap(), location)
 }
 
-async fn connect_link(app: &TestApp, provider: &str, redirect: Option<String>) -> String {
+pub async fn connect_link(app: &TestApp, provider: &str, redirect: Option<String>) -> String {
     let (_, body) = app
         .graphql(CONNECT, json!({ "p": provider, "r": redirect }))
         .await;

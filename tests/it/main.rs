@@ -13,6 +13,7 @@ mod helpers;
 mod limits;
 mod node;
 mod ops;
+mod refresh;
 mod sandbox_hubspot;
 mod sandbox_salesforce;
 mod sandbox_stripe;

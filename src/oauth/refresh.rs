@@ -1,0 +1,243 @@
+//! Keeping access tokens alive: `access_token` hands out a token that is good for at least the
+//! catalog's margin, refreshing first when it is not (proactive); `after_expired` refreshes when a
+//! provider said the session is gone (reactive). Concurrent callers of one connection share one
+//! refresh (a per-connection lock in the process; the vault's version column fences processes).
+//! A rotated refresh token replaces the old one; when the provider returns none, the old one is
+//! kept. A refused refresh (invalid_grant, HubSpot's BAD_REFRESH_TOKEN) marks the connection
+//! REAUTH_REQUIRED, and later calls fail fast.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{Duration, Utc};
+use oauth2::{
+    ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse as _, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::{
+    auth::Tenant,
+    providers::Provider,
+    vault::{Credential, CredentialVault, TokenSet, VaultError},
+};
+
+use super::{
+    ConnectFlows,
+    client::{BareClient, TokenClient},
+};
+
+/// Why no usable token can be had. Safe to return.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0} is not connected")]
+    NotConnected(&'static str),
+    #[error("{0} must be connected again")]
+    ReauthRequired(&'static str),
+    #[error("{0} did not answer the token refresh")]
+    Unavailable(&'static str),
+    #[error("credential store: {0}")]
+    Store(#[from] VaultError),
+}
+
+/// One lock per connection, so that concurrent callers share one refresh.
+pub type Flights =
+    Arc<tokio::sync::Mutex<HashMap<(Uuid, Uuid, Provider), Arc<tokio::sync::Mutex<()>>>>>;
+
+fn fresh(credential: &Credential, margin: Duration) -> bool {
+    credential
+        .tokens
+        .expires_at
+        .is_none_or(|at| at - margin > Utc::now())
+}
+
+impl ConnectFlows {
+    fn margin(provider: Provider) -> Duration {
+        Duration::seconds(
+            provider
+                .entry()
+                .oauth
+                .as_ref()
+                .map_or(300, |o| o.refresh_margin_secs),
+        )
+    }
+
+    async fn usable(&self, tenant: Tenant, provider: Provider) -> Result<Credential, TokenError> {
+        let credential = match self
+            .credentials
+            .read(tenant.user_id, tenant.project_id, provider)
+            .await
+        {
+            Ok(Some(credential)) => credential,
+            Ok(None) => return Err(TokenError::NotConnected(provider.slug())),
+            Err(VaultError::Store(e)) => return Err(TokenError::Store(VaultError::Store(e))),
+            Err(_) => return Err(TokenError::ReauthRequired(provider.slug())),
+        };
+        if CredentialVault::needs_reauth(&credential) {
+            return Err(TokenError::ReauthRequired(provider.slug()));
+        }
+        Ok(credential)
+    }
+
+    /// A token good for at least the provider's refresh margin.
+    pub async fn access_token(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+    ) -> Result<SecretString, TokenError> {
+        let credential = self.usable(tenant, provider).await?;
+        if fresh(&credential, Self::margin(provider)) {
+            return Ok(credential.tokens.access_token);
+        }
+        self.refresh(tenant, provider, credential.version).await
+    }
+
+    /// The provider refused the token of `failed_version`: refresh once (unless another caller
+    /// already has) and hand out the new token.
+    pub async fn after_expired(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+        failed_version: i64,
+    ) -> Result<SecretString, TokenError> {
+        self.refresh(tenant, provider, failed_version).await
+    }
+
+    /// Whether a refresh of this connection is in flight (viewer's REFRESHING).
+    pub async fn is_refreshing(&self, tenant: Tenant, provider: Provider) -> bool {
+        let key = (tenant.user_id, tenant.project_id, provider);
+        let flights = self.flights.lock().await;
+        flights
+            .get(&key)
+            .is_some_and(|lock| lock.try_lock().is_err())
+    }
+
+    async fn refresh(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+        seen_version: i64,
+    ) -> Result<SecretString, TokenError> {
+        let key = (tenant.user_id, tenant.project_id, provider);
+        let flight = self.flights.lock().await.entry(key).or_default().clone();
+        let _in_flight = flight.lock().await;
+        // Whoever held the lock before us may have refreshed already.
+        let credential = self.usable(tenant, provider).await?;
+        if credential.version != seen_version && fresh(&credential, Duration::zero()) {
+            return Ok(credential.tokens.access_token);
+        }
+        let refresh_token = credential
+            .tokens
+            .refresh_token
+            .clone()
+            .ok_or(TokenError::ReauthRequired(provider.slug()))?;
+        let oauth = provider
+            .entry()
+            .oauth
+            .as_ref()
+            .ok_or(TokenError::NotConnected(provider.slug()))?;
+        let settings = self
+            .providers
+            .get(&provider)
+            .ok_or(TokenError::NotConnected(provider.slug()))?;
+        let client_id = settings
+            .client_id
+            .clone()
+            .ok_or(TokenError::NotConnected(provider.slug()))?;
+        let token_url = settings
+            .token_url
+            .clone()
+            .unwrap_or_else(|| oauth.token_url.clone());
+        let mut client: TokenClient = BareClient::new(ClientId::new(client_id))
+            .set_token_uri(
+                TokenUrl::new(token_url).map_err(|_| TokenError::Unavailable(provider.slug()))?,
+            )
+            .set_auth_type(oauth2::AuthType::RequestBody);
+        if let Some(secret) = &settings.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
+        }
+        let answer = client
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.expose_secret().to_owned()))
+            .request_async(&self.http)
+            .await;
+        let token = match answer {
+            Ok(token) => token,
+            Err(error) if refused(&error) => {
+                self.credentials
+                    .mark_reauth_required(tenant.user_id, tenant.project_id, provider)
+                    .await?;
+                return Err(TokenError::ReauthRequired(provider.slug()));
+            }
+            Err(_) => {
+                tracing::warn!(provider = provider.slug(), "token refresh failed");
+                return Err(TokenError::Unavailable(provider.slug()));
+            }
+        };
+        let now = Utc::now();
+        let expires_at = token
+            .expires_in()
+            .and_then(|d| Duration::from_std(d).ok())
+            .or_else(|| oauth.session_lifetime_secs.map(Duration::seconds))
+            .map(|d| now + d);
+        let mut metadata = credential.tokens.metadata.clone();
+        if let Some(map) = metadata.as_object_mut() {
+            for (k, v) in &token.extra_fields().fields {
+                if !super::callback::NOT_METADATA.contains(&k.as_str()) {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let access = SecretString::from(token.access_token().secret().clone());
+        let tokens = TokenSet {
+            access_token: access.clone(),
+            // A rotated refresh token replaces the old one; none means the old one stays good.
+            refresh_token: token
+                .refresh_token()
+                .map(|t| SecretString::from(t.secret().clone()))
+                .or(Some(refresh_token)),
+            expires_at,
+            scopes: credential.tokens.scopes.clone(),
+            metadata,
+        };
+        match self
+            .credentials
+            .update_tokens(
+                tenant.user_id,
+                tenant.project_id,
+                provider,
+                credential.version,
+                &tokens,
+            )
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(provider = provider.slug(), "token refreshed");
+                Ok(access)
+            }
+            // Another process refreshed first: its token is as good as ours.
+            Err(VaultError::Conflict { .. }) => {
+                Ok(self.usable(tenant, provider).await?.tokens.access_token)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Whether the token endpoint refused the refresh token itself (so the user must connect again),
+/// as opposed to failing: OAuth's `invalid_grant`, or HubSpot's `BAD_REFRESH_TOKEN` body.
+fn refused<E: std::error::Error>(
+    error: &RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> bool {
+    match error {
+        RequestTokenError::ServerResponse(r) => {
+            matches!(
+                r.error(),
+                oauth2::basic::BasicErrorResponseType::InvalidGrant
+            )
+        }
+        RequestTokenError::Parse(_, body) => serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_owned))
+            .is_some_and(|s| s == "BAD_REFRESH_TOKEN"),
+        _ => false,
+    }
+}
