@@ -428,7 +428,7 @@ async fn disconnect_revokes_at_the_provider_then_forgets() {
 }
 
 #[test]
-fn connect_and_disconnect_logs_hold_no_secret() {
+fn connect_refresh_and_disconnect_logs_hold_no_secret() {
     let captured = crate::helpers::captured_logs();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -449,6 +449,42 @@ fn connect_and_disconnect_logs_hold_no_secret() {
             .await
             .unwrap()
             .unwrap();
+        // A refresh cycle too: the token expires and the next use refreshes it.
+        nexus::store::entities::integration_credentials::Entity::update_many()
+            .col_expr(
+                nexus::store::entities::integration_credentials::Column::TokenExpiresAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let providers = app
+            .settings
+            .providers
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.clone()))
+            .collect();
+        let vault = nexus::startup::vault(&app.settings).await.unwrap();
+        let flows = nexus::oauth::ConnectFlows::new(
+            app.db.clone(),
+            vault,
+            providers,
+            &app.settings.oauth,
+            app.origin.clone(),
+        )
+        .unwrap();
+        let tenant = nexus::auth::Tenant {
+            user_id: user,
+            project_id: project,
+        };
+        use secrecy::ExposeSecret;
+        let refreshed = flows
+            .access_token(tenant, "hubspot".parse().unwrap())
+            .await
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        assert_ne!(refreshed, credential.tokens.access_token.expose_secret());
         let (_, body) = app
             .graphql(
                 "mutation { disconnectProvider(provider: HUBSPOT) }",
@@ -456,10 +492,10 @@ fn connect_and_disconnect_logs_hold_no_secret() {
             )
             .await;
         assert_eq!(body["data"]["disconnectProvider"], true);
-        use secrecy::ExposeSecret;
         vec![
             state,
             code,
+            refreshed,
             credential.tokens.access_token.expose_secret().to_owned(),
             credential
                 .tokens
