@@ -89,38 +89,37 @@ async fn tokens(
     }
 }
 
-async fn expire(
-    State(state): State<Arc<SandboxState>>,
-    Json(body): Json<ProviderBody>,
-) -> Response {
-    let provider = match simulated(&body.provider) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    let now = state.clock.now();
-    let n = state
-        .tokens
-        .lock()
-        .expect("tokens lock")
-        .expire(provider, now);
-    Json(json!({ "expired": n })).into_response()
+/// What `expire-tokens` and `revoke` do to a provider's tokens.
+#[derive(Clone, Copy)]
+enum TokenAction {
+    Expire,
+    Revoke,
 }
 
-async fn revoke(
+async fn expire(state: State<Arc<SandboxState>>, body: Json<ProviderBody>) -> Response {
+    act_on_tokens(state, body, TokenAction::Expire)
+}
+
+async fn revoke(state: State<Arc<SandboxState>>, body: Json<ProviderBody>) -> Response {
+    act_on_tokens(state, body, TokenAction::Revoke)
+}
+
+fn act_on_tokens(
     State(state): State<Arc<SandboxState>>,
     Json(body): Json<ProviderBody>,
+    action: TokenAction,
 ) -> Response {
     let provider = match simulated(&body.provider) {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
     let now = state.clock.now();
-    let n = state
-        .tokens
-        .lock()
-        .expect("tokens lock")
-        .revoke(provider, now);
-    Json(json!({ "revoked": n })).into_response()
+    let mut tokens = state.tokens.lock().expect("tokens lock");
+    let answer = match action {
+        TokenAction::Expire => json!({ "expired": tokens.expire(provider, now) }),
+        TokenAction::Revoke => json!({ "revoked": tokens.revoke(provider, now) }),
+    };
+    Json(answer).into_response()
 }
 
 async fn add_fault(

@@ -16,22 +16,10 @@
 // Exit 0 when the provider went from NOT_CONNECTED to CONNECTED this way, nothing tried to leave
 // loopback, no page error and no failed load; 1 otherwise (reasons on stderr); 2 on bad usage or
 // when the playground cannot be reached.
-import { chromium } from 'playwright-core';
+import { isLoopback, launch } from './browser.mjs';
 
-const CHROMIUM = process.env.NEXUS_CHROMIUM || '/usr/bin/chromium';
 const CONNECTED_DEADLINE_MS = 30_000;
 const TOTAL_DEADLINE_MS = 120_000;
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
-
 const [origin, provider, screenshotPrefix] = process.argv.slice(2);
 if (!origin || !provider) {
   console.error('usage: node connect.mjs <gatewayOrigin> <providerEnum> [screenshotPrefix]');
@@ -51,18 +39,6 @@ try {
   process.exit(2);
 }
 const slug = provider.toLowerCase();
-
-function isLoopback(urlString) {
-  let u;
-  try {
-    u = new URL(urlString);
-  } catch {
-    return false;
-  }
-  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
-  const host = u.hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
-}
 
 const problems = [];
 const externalRequests = [];
@@ -89,16 +65,9 @@ async function screenshot(suffix) {
 
 async function main() {
   // launch() gives Chromium a fresh temporary --user-data-dir and deletes it on close.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: 30_000,
-  });
-  const context = await browser.newContext({
-    serviceWorkers: 'block',
-    viewport: { width: 1280, height: 800 },
-  });
+  const launched = await launch();
+  browser = launched.browser;
+  const context = launched.context;
 
   await context.route('**/*', async (route) => {
     const url = route.request().url();

@@ -10,24 +10,12 @@
 //   {"result":{...},"externalRequests":[...],"requests":N,"title":"...","headersEditorHasAuthorization":true,...}
 // Exit 0 when the result came back with data.viewer and no errors, nothing tried to leave loopback,
 // no page error and no failed load; 1 otherwise (reasons on stderr); 2 on bad usage.
-import { chromium } from 'playwright-core';
+import { isLoopback, launch } from './browser.mjs';
 
-const CHROMIUM = process.env.NEXUS_CHROMIUM || '/usr/bin/chromium';
 const RESULT_DEADLINE_MS = 30_000;
 const TOTAL_DEADLINE_MS = 90_000;
 const QUERY = '{ viewer { user { email } project { name } } }';
 const EXPECTED_TITLE = 'Nexus Gateway — Playground';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
-
 const [origin, screenshotPath] = process.argv.slice(2);
 if (!origin) {
   console.error('usage: node playground.mjs <gatewayOrigin> [screenshot.png]');
@@ -41,18 +29,6 @@ try {
   process.exit(2);
 }
 
-function isLoopback(urlString) {
-  let u;
-  try {
-    u = new URL(urlString);
-  } catch {
-    return false;
-  }
-  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
-  const host = u.hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
 const problems = [];
 const externalRequests = [];
 const consoleErrors = [];
@@ -61,16 +37,9 @@ let browser;
 
 async function main() {
   // launch() gives Chromium a fresh temporary --user-data-dir and deletes it on close.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: 30_000,
-  });
-  const context = await browser.newContext({
-    serviceWorkers: 'block',
-    viewport: { width: 1280, height: 800 },
-  });
+  const launched = await launch();
+  browser = launched.browser;
+  const context = launched.context;
 
   await context.route('**/*', async (route) => {
     const url = route.request().url();
