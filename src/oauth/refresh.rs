@@ -1,6 +1,6 @@
 //! Keeping access tokens alive: `access_token` hands out a token that is good for at least the
-//! catalog's margin, refreshing first when it is not (proactive); `after_expired` refreshes when a
-//! provider said the session is gone (reactive). Concurrent callers of one connection share one
+//! catalog's margin, refreshing first when it is not (proactive; the reactive path, on a
+//! provider's expired-token answer, joins with the adapters that see those answers). Concurrent callers of one connection share one
 //! refresh (a per-connection lock in the process; the vault's version column fences processes).
 //! A rotated refresh token replaces the old one; when the provider returns none, the old one is
 //! kept. A refused refresh (invalid_grant, HubSpot's BAD_REFRESH_TOKEN) marks the connection
@@ -89,17 +89,6 @@ impl ConnectFlows {
             return Ok(credential.tokens.access_token);
         }
         self.refresh(tenant, provider, credential.version).await
-    }
-
-    /// The provider refused the token of `failed_version`: refresh once (unless another caller
-    /// already has) and hand out the new token.
-    pub async fn after_expired(
-        &self,
-        tenant: Tenant,
-        provider: Provider,
-        failed_version: i64,
-    ) -> Result<SecretString, TokenError> {
-        self.refresh(tenant, provider, failed_version).await
     }
 
     /// Whether a refresh of this connection is in flight (viewer's REFRESHING).

@@ -209,14 +209,6 @@ impl Catalog {
             Catalog { entries }
         })
     }
-
-    /// The providers that feed a capability, in catalog order.
-    pub fn providers_with(&self, capability: Capability) -> impl Iterator<Item = Provider> + '_ {
-        self.entries
-            .keys()
-            .copied()
-            .filter(move |p| p.feeds(capability))
-    }
 }
 
 #[cfg(test)]
@@ -234,11 +226,15 @@ mod tests {
 
     #[test]
     fn capabilities_come_from_the_catalog() {
-        let crm: Vec<_> = Catalog::get()
-            .providers_with(Capability::Contacts)
+        let crm: Vec<_> = Provider::ALL
+            .into_iter()
+            .filter(|p| p.feeds(Capability::Contacts))
             .collect();
         assert_eq!(crm, vec![Provider::Salesforce, Provider::Hubspot]);
-        let leads: Vec<_> = Catalog::get().providers_with(Capability::Leads).collect();
+        let leads: Vec<_> = Provider::ALL
+            .into_iter()
+            .filter(|p| p.feeds(Capability::Leads))
+            .collect();
         assert_eq!(leads, vec![Provider::Salesforce]);
         assert_eq!(Provider::Stripe.entry().auth, AuthKind::WebhookSecret);
         assert!(Provider::Stripe.entry().oauth.is_none());

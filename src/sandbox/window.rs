@@ -68,10 +68,6 @@ impl Windows {
         }
         hits.len() as u32
     }
-
-    pub fn clear(&mut self) {
-        self.hits.clear();
-    }
 }
 
 #[cfg(test)]

@@ -32,9 +32,7 @@ impl ChangeLog {
             .all(&self.db)
             .await
     }
-}
 
-impl ChangeLog {
     /// One entry by id, only if it belongs to the project.
     pub async fn by_id(
         &self,
