@@ -37,6 +37,33 @@ pub struct Settings {
     /// Per provider (by slug): the OAuth client and overrides of the catalog's URLs.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
+    #[serde(default)]
+    pub upstream: UpstreamSettings,
+}
+
+/// Calls to providers: timeouts and retries (every provider; `providers.<slug>.timeout_ms`
+/// overrides the timeout for one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamSettings {
+    /// How long one request may take, answer included.
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// Retries of a temporary failure (429, 502, 503, timeouts of idempotent calls).
+    pub max_retries: usize,
+    /// The longest wait before a retry; a provider asking for more gets RATE_LIMITED back.
+    pub max_retry_wait_ms: u64,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 10_000,
+            connect_timeout_ms: 2_000,
+            max_retries: 2,
+            max_retry_wait_ms: 5_000,
+        }
+    }
 }
 
 /// Connect flows: where providers send the browser back, and where it may go after.
@@ -73,6 +100,8 @@ pub struct ProviderSettings {
     pub base_url: Option<String>,
     /// The revocation endpoint (`{token}` where the provider takes it in the URL).
     pub revoke_url: Option<String>,
+    /// This provider's request timeout, over `upstream.timeout_ms`.
+    pub timeout_ms: Option<u64>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

@@ -9,6 +9,7 @@
 //! - [`store`]: the database and its entities (schema in the `migrations` crate).
 //! - [`vault`]: token encryption and the credential repository — the only plaintext tokens.
 //! - [`telemetry`]: logs and Prometheus metrics.
+//! - [`upstream`]: the stack every provider call goes through — credentials, retries, timeouts.
 
 pub mod auth;
 pub mod cli;
@@ -22,4 +23,5 @@ pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 pub mod vault;

@@ -18,8 +18,9 @@ use crate::{
     graphql::{self, AppContext},
     http::{self, AppState, PlaygroundConfig},
     oauth::ConnectFlows,
-    providers::Provider,
+    providers::{Provider, Registry},
     store::{self, ChangeLog, Tenants},
+    upstream::Upstream,
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
 };
 
@@ -121,11 +122,13 @@ impl Application {
         let connect = ConnectFlows::new(
             db.clone(),
             vault.clone(),
-            providers,
+            providers.clone(),
             &settings.oauth,
             public_origin,
         )
         .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+        let upstream = Upstream::new(connect.clone(), providers, settings.upstream.clone())
+            .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let tenants = Tenants::new(db.clone());
         let jwt = settings
             .auth
@@ -140,6 +143,7 @@ impl Application {
                 credentials: CredentialVault::new(db.clone(), vault),
                 changes: ChangeLog::new(db.clone()),
                 connect: connect.clone(),
+                providers: Registry::new(upstream),
             }),
         );
         crate::telemetry::prometheus();

@@ -1,14 +1,19 @@
 //! CRM records — contacts, leads, deals, companies — as Salesforce and HubSpot hold them.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge,
+};
 use chrono::{DateTime, Utc};
 
-use crate::providers::{Capability, Provider};
+use crate::providers::{
+    Capability, Provider,
+    crm::{self, CrmData, CrmFilter, CrmObject, Record, full_name},
+};
 
 use super::{
     comms::{Email, Event, Message},
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged, no_adapter, write_target},
     types::{Date, Money, ProviderEnum},
     validate,
 };
@@ -43,6 +48,11 @@ impl Contact {
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
+    }
+    /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
+    /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
+    async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
+        raw_field(&self.raw, &name)
     }
     async fn company(&self) -> Result<Option<Company>> {
         Err(no_adapter(self.origin))
@@ -141,6 +151,11 @@ impl Lead {
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
     }
+    /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
+    /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
+    async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
+        raw_field(&self.raw, &name)
+    }
     async fn converted_contact(&self) -> Result<Option<Contact>> {
         Err(no_adapter(self.origin))
     }
@@ -148,6 +163,7 @@ impl Lead {
 
 /// Whether a deal is still open, won or lost.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::providers::crm::DealStatus")]
 pub enum DealStatus {
     Open,
     Won,
@@ -178,6 +194,11 @@ impl Deal {
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
+    }
+    /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
+    /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
+    async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
+        raw_field(&self.raw, &name)
     }
     async fn company(&self) -> Result<Option<Company>> {
         Err(no_adapter(self.origin))
@@ -223,6 +244,11 @@ impl Company {
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
     }
+    /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
+    /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
+    async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
+        raw_field(&self.raw, &name)
+    }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
         &self,
@@ -255,6 +281,124 @@ impl Company {
     }
 }
 
+/// A field of a provider record: Salesforce keeps fields at the top, HubSpot in `properties`.
+fn raw_field(raw: &serde_json::Value, name: &str) -> Option<Json<serde_json::Value>> {
+    raw.get(name)
+        .or_else(|| raw.get("properties").and_then(|p| p.get(name)))
+        .filter(|v| !v.is_null())
+        .cloned()
+        .map(Json)
+}
+
+impl Contact {
+    pub fn from_record(r: Record<crm::Contact>) -> Self {
+        Self {
+            origin: r.provider,
+            name: full_name(r.data.first_name.as_deref(), r.data.last_name.as_deref()),
+            remote_id: r.remote_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            raw: Json(r.raw),
+            first_name: r.data.first_name,
+            last_name: r.data.last_name,
+            email: r.data.email,
+            email_addresses: r.data.email_addresses,
+            phone: r.data.phone,
+            title: r.data.title,
+        }
+    }
+}
+
+impl Lead {
+    pub fn from_record(r: Record<crm::Lead>) -> Self {
+        Self {
+            origin: r.provider,
+            name: full_name(r.data.first_name.as_deref(), r.data.last_name.as_deref()),
+            remote_id: r.remote_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            raw: Json(r.raw),
+            first_name: r.data.first_name,
+            last_name: r.data.last_name,
+            email: r.data.email,
+            company: r.data.company,
+            title: r.data.title,
+            status: r.data.status,
+            source: r.data.source,
+        }
+    }
+}
+
+impl Deal {
+    pub fn from_record(r: Record<crm::Deal>) -> Self {
+        Self {
+            origin: r.provider,
+            remote_id: r.remote_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            raw: Json(r.raw),
+            name: r.data.name,
+            amount: r
+                .data
+                .amount
+                .map(|(amount, currency)| Money { amount, currency }),
+            stage: r.data.stage,
+            status: r.data.status.into(),
+            close_date: r.data.close_date.map(Date),
+        }
+    }
+}
+
+impl Company {
+    pub fn from_record(r: Record<crm::Company>) -> Self {
+        Self {
+            origin: r.provider,
+            remote_id: r.remote_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            raw: Json(r.raw),
+            name: r.data.name,
+            domain: r.data.domain,
+            industry: r.data.industry,
+            website: r.data.website,
+        }
+    }
+}
+
+/// Any unified CRM record as its GraphQL type.
+pub enum CrmNode {
+    Contact(Contact),
+    Lead(Lead),
+    Deal(Deal),
+    Company(Company),
+}
+
+impl CrmNode {
+    pub fn from_record(record: Record<CrmData>) -> Self {
+        let data = record.data.clone();
+        match data {
+            CrmData::Contact(d) => CrmNode::Contact(Contact::from_record(record.with(d))),
+            CrmData::Lead(d) => CrmNode::Lead(Lead::from_record(record.with(d))),
+            CrmData::Deal(d) => CrmNode::Deal(Deal::from_record(record.with(d))),
+            CrmData::Company(d) => CrmNode::Company(Company::from_record(record.with(d))),
+        }
+    }
+}
+
+/// A merged page as a connection of one GraphQL type.
+fn connection<T: async_graphql::OutputType>(
+    page: MergedPage,
+    pick: fn(CrmNode) -> Option<T>,
+) -> Page<T> {
+    let mut connection = Page::new(page.has_previous, page.has_next);
+    connection
+        .edges
+        .extend(page.edges.into_iter().filter_map(|(cursor, record)| {
+            Some(Edge::new(cursor, pick(CrmNode::from_record(record))?))
+        }));
+    connection
+}
+
 #[derive(InputObject, Debug, Default)]
 pub struct ContactFilter {
     pub email: Option<String>,
@@ -274,6 +418,7 @@ pub struct LeadFilter {
 
 #[derive(InputObject, Debug, Default)]
 pub struct DealFilter {
+    pub name_contains: Option<String>,
     pub stage: Option<String>,
     pub status: Option<DealStatus>,
     pub updated_after: Option<DateTime<Utc>>,
@@ -301,18 +446,25 @@ impl CrmQuery {
         filter: Option<ContactFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Contact>> {
-        if let Some(email) = filter.as_ref().and_then(|f| f.email.as_deref()) {
+        let filter = filter.unwrap_or_default();
+        if let Some(email) = filter.email.as_deref() {
             validate::email("filter.email", email)?;
         }
-        merged(
-            ctx,
-            Capability::Contacts,
-            providers.as_deref(),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let filter = CrmFilter {
+            email: filter.email,
+            name_contains: filter.name_contains,
+            updated_after: filter.updated_after,
+            ..CrmFilter::default()
+        };
+        let page = PageArgs::parse(first, after)?;
+        let page = crm_page(ctx, CrmObject::Contact, providers.as_deref(), filter, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Contact(c) => Some(c),
+            _ => None,
+        }))
     }
 
+    /// Leads (Salesforce), newest first.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn leads(
         &self,
@@ -322,52 +474,74 @@ impl CrmQuery {
         filter: Option<LeadFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Lead>> {
-        if let Some(email) = filter.as_ref().and_then(|f| f.email.as_deref()) {
+        let filter = filter.unwrap_or_default();
+        if let Some(email) = filter.email.as_deref() {
             validate::email("filter.email", email)?;
         }
-        merged(
-            ctx,
-            Capability::Leads,
-            providers.as_deref(),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let filter = CrmFilter {
+            email: filter.email,
+            name_contains: filter.name_contains,
+            updated_after: filter.updated_after,
+            stage: filter.status,
+            ..CrmFilter::default()
+        };
+        let page = PageArgs::parse(first, after)?;
+        let page = crm_page(ctx, CrmObject::Lead, providers.as_deref(), filter, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Lead(l) => Some(l),
+            _ => None,
+        }))
     }
 
+    /// Deals (Salesforce opportunities, HubSpot deals), newest first.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(name = "filter")] _filter: Option<DealFilter>,
+        filter: Option<DealFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Deal>> {
-        merged(
-            ctx,
-            Capability::Deals,
-            providers.as_deref(),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let filter = filter.unwrap_or_default();
+        let filter = CrmFilter {
+            name_contains: filter.name_contains,
+            updated_after: filter.updated_after,
+            stage: filter.stage,
+            deal_status: filter.status.map(Into::into),
+            ..CrmFilter::default()
+        };
+        let page = PageArgs::parse(first, after)?;
+        let page = crm_page(ctx, CrmObject::Deal, providers.as_deref(), filter, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Deal(d) => Some(d),
+            _ => None,
+        }))
     }
 
+    /// Companies (Salesforce accounts, HubSpot companies), newest first.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn companies(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(name = "filter")] _filter: Option<CompanyFilter>,
+        filter: Option<CompanyFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Company>> {
-        merged(
-            ctx,
-            Capability::Companies,
-            providers.as_deref(),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let filter = filter.unwrap_or_default();
+        let filter = CrmFilter {
+            name_contains: filter.name_contains,
+            updated_after: filter.updated_after,
+            domain: filter.domain,
+            ..CrmFilter::default()
+        };
+        let page = PageArgs::parse(first, after)?;
+        let page = crm_page(ctx, CrmObject::Company, providers.as_deref(), filter, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Company(c) => Some(c),
+            _ => None,
+        }))
     }
 }
 

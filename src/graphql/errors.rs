@@ -6,7 +6,10 @@
 
 use async_graphql::{Error, ErrorExtensions};
 
-use crate::providers::Provider;
+use crate::{
+    providers::Provider,
+    upstream::{ErrorKind, ProviderError},
+};
 
 /// The codes of DESIGN.md, plus the two that mark requests refused before execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,4 +75,26 @@ pub fn provider_error(code: ErrorCode, provider: Provider, message: impl Into<St
 pub fn internal(cause: impl std::fmt::Display) -> Error {
     tracing::error!(%cause, "internal error while resolving");
     ErrorCode::Internal.error("internal error")
+}
+
+/// A failed provider call as a GraphQL error: its code, the provider and, when the provider
+/// said, `retryAfter` in whole seconds.
+pub fn upstream_error(error: &ProviderError) -> Error {
+    let code = match error.kind {
+        ErrorKind::NotConnected => ErrorCode::NotConnected,
+        ErrorKind::ReauthRequired => ErrorCode::ReauthRequired,
+        ErrorKind::RateLimited => ErrorCode::RateLimited,
+        ErrorKind::Unavailable => ErrorCode::ProviderUnavailable,
+        ErrorKind::NotFound => ErrorCode::NotFound,
+        ErrorKind::Invalid => ErrorCode::BadUserInput,
+        ErrorKind::Forbidden => ErrorCode::Forbidden,
+        ErrorKind::Upstream => ErrorCode::UpstreamError,
+    };
+    let message = format!("{}: {}", error.provider.entry().name, error.message);
+    let retry_after = error.retry_after.map(|d| d.as_secs_f64().ceil() as u64);
+    provider_error(code, error.provider, message).extend_with(move |_, e| {
+        if let Some(seconds) = retry_after {
+            e.set("retryAfter", seconds);
+        }
+    })
 }

@@ -3,6 +3,8 @@
 //! a connected provider without an adapter in this build is reported per provider (UNSUPPORTED),
 //! so a list is never silently short.
 
+use std::collections::{BTreeMap, VecDeque};
+
 use async_graphql::{
     Context, OutputType, Result,
     connection::{Connection, CursorType},
@@ -11,13 +13,17 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::{
     auth::Tenant,
-    providers::{Capability, Provider},
+    providers::{
+        Capability, Provider,
+        crm::{CrmData, CrmFilter, CrmObject, ListRequest, Position, Record},
+    },
+    upstream::Target,
     vault::ConnectionState,
 };
 
 use super::{
     AppContext,
-    errors::{ErrorCode, bad_input, internal, provider_error},
+    errors::{ErrorCode, bad_input, internal, provider_error, upstream_error},
     types::{ProviderEnum, to_providers},
 };
 
@@ -54,10 +60,20 @@ impl PageArgs {
     }
 }
 
-/// A cursor across providers: each provider's own page position, opaque to clients.
+/// A cursor across providers: where each provider's list stands, opaque to clients.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MergedCursor {
-    pub positions: std::collections::BTreeMap<String, String>,
+    pub positions: BTreeMap<Provider, Resume>,
+}
+
+/// Where one provider's list stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resume {
+    /// After this record.
+    At(Position),
+    /// Nothing left: the provider is not asked again.
+    Done,
 }
 
 impl CursorType for MergedCursor {
@@ -104,14 +120,12 @@ pub fn reauth_required(provider: Provider) -> async_graphql::Error {
     )
 }
 
-/// One page of a unified list across the tenant's providers that feed it. `page` is what each
-/// provider's adapter is asked for; with no adapter in this build, no source is asked.
-pub async fn merged<T: OutputType>(
+/// The tenant's connections that feed `capability`, narrowed to `providers` when given.
+async fn sources(
     ctx: &Context<'_>,
     capability: Capability,
     providers: Option<&[ProviderEnum]>,
-    page: PageArgs,
-) -> Result<Connection<MergedCursor, T>> {
+) -> Result<Vec<ConnectionState>> {
     let requested = providers.map(to_providers);
     if let Some(list) = &requested
         && let Some(p) = list.iter().find(|p| !p.feeds(capability))
@@ -121,21 +135,173 @@ pub async fn merged<T: OutputType>(
             format!("{} has no {capability:?} list", p.entry().name),
         ));
     }
-    let sources = connected(ctx)
+    Ok(connected(ctx)
         .await?
         .into_iter()
         .filter(|c| c.provider.feeds(capability))
-        .filter(|c| requested.as_ref().is_none_or(|r| r.contains(&c.provider)));
-    for source in sources {
+        .filter(|c| requested.as_ref().is_none_or(|r| r.contains(&c.provider)))
+        .collect())
+}
+
+/// Reports an error about one provider beside the data of the others.
+fn report(ctx: &Context<'_>, error: async_graphql::Error) {
+    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+}
+
+/// One page of a unified list across the tenant's providers that feed it. `page` is what each
+/// provider's adapter is asked for; with no adapter in this build, no source is asked.
+pub async fn merged<T: OutputType>(
+    ctx: &Context<'_>,
+    capability: Capability,
+    providers: Option<&[ProviderEnum]>,
+    page: PageArgs,
+) -> Result<Connection<MergedCursor, T>> {
+    for source in sources(ctx, capability, providers).await? {
         let error = if source.reauth_required {
             reauth_required(source.provider)
         } else {
             no_adapter(source.provider)
         };
-        ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+        report(ctx, error);
     }
     tracing::debug!(?capability, first = page.first, after = ?page.after, "no provider adapter to ask");
     Ok(Connection::new(page.after.is_some(), false))
+}
+
+/// A merged page of CRM records: each edge with the cursor that resumes after it.
+pub struct MergedPage {
+    pub edges: Vec<(MergedCursor, Record<CrmData>)>,
+    pub has_previous: bool,
+    pub has_next: bool,
+}
+
+/// One page of a CRM list across the tenant's CRMs: every provider asked in parallel from where
+/// the cursor left it, filters pushed down, merged newest first (created time, then provider,
+/// then the provider's own order). A provider that fails is reported in `errors` with its code,
+/// and the others' records still come back; its position stays, so the next page asks it again.
+pub async fn crm_page(
+    ctx: &Context<'_>,
+    object: CrmObject,
+    providers: Option<&[ProviderEnum]>,
+    filter: CrmFilter,
+    page: PageArgs,
+) -> Result<MergedPage> {
+    let app = ctx.data_unchecked::<AppContext>();
+    let tenant = tenant(ctx)?;
+    let capability = object.capability();
+    let mut cursor = page.after.clone().unwrap_or_default();
+    let mut asks = Vec::new();
+    for source in sources(ctx, capability, providers).await? {
+        let provider = source.provider;
+        if source.reauth_required {
+            report(ctx, reauth_required(provider));
+            continue;
+        }
+        let after = match cursor.positions.get(&provider) {
+            Some(Resume::Done) => continue,
+            Some(Resume::At(position)) => Some(position.clone()),
+            None => None,
+        };
+        let Some(adapter) = app.providers.crm(provider) else {
+            report(ctx, no_adapter(provider));
+            continue;
+        };
+        let request = ListRequest {
+            object,
+            filter: filter.clone(),
+            after,
+            limit: page.first,
+        };
+        asks.push(async move {
+            let target = Target { tenant, provider };
+            (provider, adapter.list(target, &request).await)
+        });
+    }
+    let mut queues: BTreeMap<Provider, (VecDeque<Record<CrmData>>, bool)> = BTreeMap::new();
+    for (provider, answer) in futures_util::future::join_all(asks).await {
+        match answer {
+            Ok(list) => {
+                queues.insert(provider, (list.records.into(), list.more));
+            }
+            Err(error) => report(ctx, upstream_error(&error)),
+        }
+    }
+    let mut edges = Vec::with_capacity(page.first);
+    while edges.len() < page.first {
+        // A provider with more to give but nothing left in hand bounds what may come next.
+        if queues.values().any(|(q, more)| q.is_empty() && *more) {
+            break;
+        }
+        let next = queues
+            .iter()
+            .filter_map(|(p, (q, _))| q.front().map(|r| (*p, r.created_at)))
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
+        let Some((provider, _)) = next else { break };
+        let Some(record) = queues.get_mut(&provider).and_then(|(q, _)| q.pop_front()) else {
+            break;
+        };
+        cursor
+            .positions
+            .insert(provider, Resume::At(record.position()));
+        edges.push((cursor.clone(), record));
+    }
+    for (provider, (queue, more)) in &queues {
+        if queue.is_empty() && !more {
+            cursor.positions.insert(*provider, Resume::Done);
+        }
+    }
+    if let Some(last) = edges.last_mut() {
+        last.0 = cursor.clone();
+    }
+    let has_next = queues.values().any(|(q, more)| !q.is_empty() || *more);
+    Ok(MergedPage {
+        edges,
+        has_previous: page.after.is_some(),
+        has_next,
+    })
+}
+
+/// One CRM record by its provider id, through the connection's adapter; `None` when the provider
+/// has no such record.
+pub async fn crm_record(
+    ctx: &Context<'_>,
+    object: CrmObject,
+    provider: Provider,
+    remote_id: &str,
+) -> Result<Option<Record<CrmData>>> {
+    let app = ctx.data_unchecked::<AppContext>();
+    let tenant = tenant(ctx)?;
+    let Some(connection) = connected(ctx)
+        .await?
+        .into_iter()
+        .find(|c| c.provider == provider)
+    else {
+        return Err(not_connected(provider));
+    };
+    if connection.reauth_required {
+        return Err(reauth_required(provider));
+    }
+    let Some(adapter) = app.providers.crm(provider) else {
+        return Err(no_adapter(provider));
+    };
+    let target = Target { tenant, provider };
+    let records = adapter
+        .get_many(target, object, &[remote_id.to_owned()])
+        .await
+        .map_err(|e| upstream_error(&e))?;
+    Ok(records.into_iter().find(|r| r.remote_id == remote_id))
+}
+
+/// The error for a provider the project has not connected.
+pub fn not_connected(provider: Provider) -> async_graphql::Error {
+    provider_error(
+        ErrorCode::NotConnected,
+        provider,
+        format!(
+            "{} is not connected for this project",
+            provider.entry().name
+        ),
+    )
 }
 
 /// The cost of a page for the complexity limit: each of `first` items costs its selection.
@@ -171,14 +337,7 @@ pub async fn write_target(
         .into_iter()
         .find(|c| c.provider == provider)
     else {
-        return Err(provider_error(
-            ErrorCode::NotConnected,
-            provider,
-            format!(
-                "{} is not connected for this project",
-                provider.entry().name
-            ),
-        ));
+        return Err(not_connected(provider));
     };
     if connection.reauth_required {
         return Err(reauth_required(provider));

@@ -22,6 +22,7 @@ use async_graphql::{MergedObject, Schema};
 use crate::{
     config::GraphqlSettings,
     oauth::ConnectFlows,
+    providers::Registry,
     store::{ChangeLog, Tenants},
     vault::CredentialVault,
 };
@@ -36,6 +37,8 @@ pub struct AppContext {
     pub credentials: CredentialVault,
     pub changes: ChangeLog,
     pub connect: ConnectFlows,
+    /// The provider adapters, behind the upstream stack.
+    pub providers: Registry,
 }
 
 #[derive(MergedObject, Default)]

@@ -4,16 +4,16 @@ use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, Result,
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::providers::Provider;
+use crate::providers::{Provider, crm::CrmObject};
 
 use super::{
     AppContext,
     changes::ChangeEvent,
     comms::{Channel, Email, Event, Message},
-    crm::{Company, Contact, Deal, Lead},
+    crm::{Company, Contact, CrmNode, Deal, Lead},
     errors::{ErrorCode, internal, provider_error},
     ids::GlobalId,
-    lists::{has_connection, no_adapter, tenant},
+    lists::{crm_record, has_connection, no_adapter, tenant},
     types::ProviderEnum,
 };
 
@@ -177,7 +177,25 @@ impl ViewerQuery {
             "Project" if parsed.uuid() == Some(tenant.project_id) => {
                 Ok(Some(Node::Project(Viewer.project(ctx).await?)))
             }
-            "Contact" | "Lead" | "Deal" | "Company" | "Email" | "Event" | "Message" | "Channel" => {
+            "Contact" | "Lead" | "Deal" | "Company" => {
+                let (provider, remote_id) = parsed.record().ok_or_else(not_found)?;
+                let object = match parsed.type_name.as_str() {
+                    "Contact" => CrmObject::Contact,
+                    "Lead" => CrmObject::Lead,
+                    "Deal" => CrmObject::Deal,
+                    _ => CrmObject::Company,
+                };
+                let record = crm_record(ctx, object, provider, remote_id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(Some(match CrmNode::from_record(record) {
+                    CrmNode::Contact(c) => Node::Contact(c),
+                    CrmNode::Lead(l) => Node::Lead(l),
+                    CrmNode::Deal(d) => Node::Deal(d),
+                    CrmNode::Company(c) => Node::Company(c),
+                }))
+            }
+            "Email" | "Event" | "Message" | "Channel" => {
                 let (provider, _) = parsed.record().ok_or_else(not_found)?;
                 if has_connection(ctx, provider).await? {
                     Err(no_adapter(provider))

@@ -29,7 +29,7 @@ mod revoke;
 
 pub use callback::{CallbackError, Connected};
 use client::Http;
-pub use refresh::TokenError;
+pub use refresh::{Session, TokenError};
 
 /// Where to send the user to grant access, and until when the link works.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
-//! Keeping access tokens alive: `access_token` hands out a token that is good for at least the
-//! catalog's margin, refreshing first when it is not (proactive; the reactive path, on a
-//! provider's expired-token answer, joins with the adapters that see those answers). Concurrent callers of one connection share one
-//! refresh (a per-connection lock in the process; the vault's version column fences processes).
+//! Keeping access tokens alive: `session` hands out a token that is good for at least the
+//! catalog's margin, refreshing first when it is not (proactive); `session_after_expired` is the
+//! reactive path, taken by the upstream stack when a provider answers that the token it was given
+//! has expired. Concurrent callers of one connection share one refresh (a per-connection lock in the process; the vault's version column fences processes).
 //! A rotated refresh token replaces the old one; when the provider returns none, the old one is
 //! kept. A refused refresh (invalid_grant, HubSpot's BAD_REFRESH_TOKEN) marks the connection
 //! REAUTH_REQUIRED, and later calls fail fast.
@@ -37,6 +37,26 @@ pub enum TokenError {
     Unavailable(&'static str),
     #[error("credential store: {0}")]
     Store(#[from] VaultError),
+}
+
+/// What a call to a provider needs of its connection: a live token and the provider's facts
+/// (Salesforce's `instance_url`, ...). `version` tells a reactive refresh whether the token it
+/// saw fail is still the stored one.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: SecretString,
+    pub metadata: serde_json::Value,
+    version: i64,
+}
+
+impl Session {
+    fn of(credential: Credential) -> Self {
+        Self {
+            access_token: credential.tokens.access_token,
+            metadata: credential.tokens.metadata,
+            version: credential.version,
+        }
+    }
 }
 
 /// One lock per connection, so that concurrent callers share one refresh.
@@ -78,17 +98,25 @@ impl ConnectFlows {
         Ok(credential)
     }
 
-    /// A token good for at least the provider's refresh margin.
-    pub async fn access_token(
+    /// A session whose token is good for at least the provider's refresh margin.
+    pub async fn session(&self, tenant: Tenant, provider: Provider) -> Result<Session, TokenError> {
+        let credential = self.usable(tenant, provider).await?;
+        if fresh(&credential, Self::margin(provider)) {
+            return Ok(Session::of(credential));
+        }
+        self.refresh(tenant, provider, credential.version, false)
+            .await
+    }
+
+    /// A new session after the provider refused `expired`'s token as expired or invalid: one
+    /// refresh, shared with every caller that saw the same token fail.
+    pub async fn session_after_expired(
         &self,
         tenant: Tenant,
         provider: Provider,
-    ) -> Result<SecretString, TokenError> {
-        let credential = self.usable(tenant, provider).await?;
-        if fresh(&credential, Self::margin(provider)) {
-            return Ok(credential.tokens.access_token);
-        }
-        self.refresh(tenant, provider, credential.version).await
+        expired: &Session,
+    ) -> Result<Session, TokenError> {
+        self.refresh(tenant, provider, expired.version, true).await
     }
 
     /// Whether a refresh of this connection is in flight (viewer's REFRESHING).
@@ -100,19 +128,24 @@ impl ConnectFlows {
             .is_some_and(|lock| lock.try_lock().is_err())
     }
 
+    /// Refreshes unless someone else already replaced the token seen at `seen_version`; `refused`
+    /// says the provider turned that token down, so its stored expiry cannot be trusted.
     async fn refresh(
         &self,
         tenant: Tenant,
         provider: Provider,
         seen_version: i64,
-    ) -> Result<SecretString, TokenError> {
+        refused_by_provider: bool,
+    ) -> Result<Session, TokenError> {
         let key = (tenant.user_id, tenant.project_id, provider);
         let flight = self.flights.lock().await.entry(key).or_default().clone();
         let _in_flight = flight.lock().await;
         // Whoever held the lock before us may have refreshed already.
         let credential = self.usable(tenant, provider).await?;
-        if credential.version != seen_version && fresh(&credential, Duration::zero()) {
-            return Ok(credential.tokens.access_token);
+        if credential.version != seen_version
+            && (refused_by_provider || fresh(&credential, Duration::zero()))
+        {
+            return Ok(Session::of(credential));
         }
         let refresh_token = credential
             .tokens
@@ -175,9 +208,8 @@ impl ConnectFlows {
                 }
             }
         }
-        let access = SecretString::from(token.access_token().secret().clone());
         let tokens = TokenSet {
-            access_token: access.clone(),
+            access_token: SecretString::from(token.access_token().secret().clone()),
             // A rotated refresh token replaces the old one; none means the old one stays good.
             refresh_token: token
                 .refresh_token()
@@ -198,13 +230,17 @@ impl ConnectFlows {
             )
             .await
         {
-            Ok(_) => {
+            Ok(version) => {
                 tracing::info!(provider = provider.slug(), "token refreshed");
-                Ok(access)
+                Ok(Session {
+                    access_token: tokens.access_token,
+                    metadata: tokens.metadata,
+                    version,
+                })
             }
             // Another process refreshed first: its token is as good as ours.
             Err(VaultError::Conflict { .. }) => {
-                Ok(self.usable(tenant, provider).await?.tokens.access_token)
+                Ok(Session::of(self.usable(tenant, provider).await?))
             }
             Err(e) => Err(e.into()),
         }

@@ -2,10 +2,10 @@
 
 use std::{collections::BTreeMap, fmt, str::FromStr, sync::OnceLock};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Every provider the gateway speaks to. Slugs are the lower-case names (`google_calendar`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Salesforce,
@@ -106,6 +106,10 @@ pub struct CatalogEntry {
     pub capabilities: Vec<Capability>,
     /// The API's origin (Salesforce's is the login host; the session names its instance).
     pub base_url: Option<String>,
+    /// The connection metadata field that names the API's host for that connection
+    /// (Salesforce's `instance_url`); it wins over `base_url`.
+    #[serde(default)]
+    pub base_url_metadata: Option<String>,
     pub oauth: Option<OauthEntry>,
     /// Where the built-in sandbox answers for the provider, below its origin.
     pub sandbox: Option<SandboxEntry>,

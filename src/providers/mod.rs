@@ -1,10 +1,16 @@
-//! The providers: their catalog (facts as data) and, as they land, one adapter folder each.
+//! The providers: their catalog (facts as data), the unified records of each capability, and one
+//! adapter folder per provider that speaks its wire format through the upstream stack.
 //!
 //! Nothing here knows GraphQL; the schema maps `Provider` to its own enum.
 
 mod catalog;
+pub mod crm;
+pub mod hubspot;
+mod registry;
+pub mod salesforce;
 
 pub use catalog::{
     AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RevokeEntry, RevokeMethod,
     SandboxEntry,
 };
+pub use registry::{CrmAdapter, Registry};

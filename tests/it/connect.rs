@@ -40,6 +40,7 @@ pub async fn pointed_at_sandbox(prefill_playground: bool) -> (TestApp, String) {
                     }),
                 ),
                 token_url: paths.map(|p| format!("{origin}{}", p.token_path)),
+                base_url: paths.map(|p| format!("{origin}{}", p.base_path)),
                 revoke_url: paths
                     .and_then(|p| p.revoke_path.as_ref())
                     .map(|p| format!("{origin}{p}")),
@@ -479,9 +480,10 @@ fn connect_refresh_and_disconnect_logs_hold_no_secret() {
         };
         use secrecy::ExposeSecret;
         let refreshed = flows
-            .access_token(tenant, "hubspot".parse().unwrap())
+            .session(tenant, "hubspot".parse().unwrap())
             .await
             .unwrap()
+            .access_token
             .expose_secret()
             .to_owned();
         assert_ne!(refreshed, credential.tokens.access_token.expose_secret());

@@ -8,6 +8,7 @@
 mod auth;
 mod cli;
 mod connect;
+mod crm;
 mod graphql_http;
 mod helpers;
 mod limits;

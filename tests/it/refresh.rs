@@ -91,9 +91,10 @@ async fn a_salesforce_token_older_than_two_hours_is_refreshed_before_use() {
     let calls = token_calls(&sandbox).await;
 
     let token = flows
-        .access_token(tenant, Provider::Salesforce)
+        .session(tenant, Provider::Salesforce)
         .await
-        .unwrap();
+        .unwrap()
+        .access_token;
     assert_eq!(
         token.expose_secret(),
         first,
@@ -104,9 +105,10 @@ async fn a_salesforce_token_older_than_two_hours_is_refreshed_before_use() {
     // Issued 2 h 10 min ago: 50 minutes left of 3 hours, inside the one-hour margin.
     set_expiry(&app, Utc::now() + Duration::minutes(50)).await;
     let refreshed = flows
-        .access_token(tenant, Provider::Salesforce)
+        .session(tenant, Provider::Salesforce)
         .await
-        .unwrap();
+        .unwrap()
+        .access_token;
     assert_ne!(refreshed.expose_secret(), first);
     assert_eq!(token_calls(&sandbox).await, calls + 1);
     let stored = app
@@ -135,11 +137,11 @@ async fn two_hundred_callers_on_an_expired_token_cause_one_refresh() {
     set_expiry(&app, Utc::now() - Duration::minutes(1)).await;
     let calls = token_calls(&sandbox).await;
 
-    let callers = (0..200).map(|_| flows.access_token(tenant, Provider::Salesforce));
+    let callers = (0..200).map(|_| flows.session(tenant, Provider::Salesforce));
     let tokens = futures_util::future::join_all(callers).await;
     let tokens: Vec<String> = tokens
         .into_iter()
-        .map(|t| t.unwrap().expose_secret().to_owned())
+        .map(|t| t.unwrap().access_token.expose_secret().to_owned())
         .collect();
     assert_eq!(
         token_calls(&sandbox).await,
@@ -167,13 +169,13 @@ async fn a_revoked_refresh_token_asks_for_reauthorization() {
     set_expiry(&app, Utc::now() - Duration::minutes(1)).await;
 
     let error = flows
-        .access_token(tenant, Provider::Salesforce)
+        .session(tenant, Provider::Salesforce)
         .await
         .unwrap_err();
     assert!(matches!(error, TokenError::ReauthRequired(_)), "{error:?}");
     let calls = token_calls(&sandbox).await;
     let again = flows
-        .access_token(tenant, Provider::Salesforce)
+        .session(tenant, Provider::Salesforce)
         .await
         .unwrap_err();
     assert!(matches!(again, TokenError::ReauthRequired(_)));

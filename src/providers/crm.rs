@@ -1,0 +1,171 @@
+//! The CRM capability: the unified records (contact, lead, deal, company) both CRMs map to, and
+//! what a list asks of an adapter. Lists run newest first on keys that never change — created
+//! time, then the provider's id — so a `Position` resumes a provider exactly where it stopped,
+//! however many records are added or edited in between.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Capability, Provider};
+
+/// The unified CRM types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmObject {
+    Contact,
+    Lead,
+    Deal,
+    Company,
+}
+
+impl CrmObject {
+    /// The unified list of this type.
+    pub fn capability(self) -> Capability {
+        match self {
+            CrmObject::Contact => Capability::Contacts,
+            CrmObject::Lead => Capability::Leads,
+            CrmObject::Deal => Capability::Deals,
+            CrmObject::Company => Capability::Companies,
+        }
+    }
+}
+
+/// One provider record, mapped, with the provider's payload as it came.
+#[derive(Debug, Clone)]
+pub struct Record<T> {
+    pub provider: Provider,
+    pub remote_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub raw: serde_json::Value,
+    pub data: T,
+}
+
+impl<T> Record<T> {
+    /// Where a list stands after this record.
+    pub fn position(&self) -> Position {
+        Position {
+            created_at: self.created_at,
+            remote_id: self.remote_id.clone(),
+        }
+    }
+
+    pub fn with<U>(self, data: U) -> Record<U> {
+        Record {
+            provider: self.provider,
+            remote_id: self.remote_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            raw: self.raw,
+            data,
+        }
+    }
+}
+
+/// A record of any unified CRM type.
+#[derive(Debug, Clone)]
+pub enum CrmData {
+    Contact(Contact),
+    Lead(Lead),
+    Deal(Deal),
+    Company(Company),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Contact {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub email_addresses: Vec<String>,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+    /// The remote id of the contact's company (Salesforce AccountId), where the record names it.
+    pub company_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Lead {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub converted_contact_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DealStatus {
+    #[default]
+    Open,
+    Won,
+    Lost,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Deal {
+    pub name: String,
+    /// Amount and ISO 4217 currency.
+    pub amount: Option<(f64, String)>,
+    pub stage: Option<String>,
+    pub status: DealStatus,
+    pub close_date: Option<NaiveDate>,
+    pub company_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Company {
+    pub name: String,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub website: Option<String>,
+}
+
+/// "First Last", or whichever part there is.
+pub fn full_name(first: Option<&str>, last: Option<&str>) -> String {
+    [first, last]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Filters every CRM can apply at the source. Each list takes the ones that fit its type.
+#[derive(Debug, Clone, Default)]
+pub struct CrmFilter {
+    pub email: Option<String>,
+    pub name_contains: Option<String>,
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Deal stage, or lead status.
+    pub stage: Option<String>,
+    pub deal_status: Option<DealStatus>,
+    pub domain: Option<String>,
+}
+
+/// A place in a provider's newest-first list: the last record already seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    #[serde(rename = "t")]
+    pub created_at: DateTime<Utc>,
+    #[serde(rename = "i")]
+    pub remote_id: String,
+}
+
+/// One page of a list, asked of one provider.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub object: CrmObject,
+    pub filter: CrmFilter,
+    /// Records strictly after this position (older, or as old with a smaller id).
+    pub after: Option<Position>,
+    pub limit: usize,
+}
+
+/// A provider's page: records newest first (created time, then id, both descending), and
+/// whether the provider has more.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub records: Vec<Record<CrmData>>,
+    pub more: bool,
+}

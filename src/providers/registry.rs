@@ -1,0 +1,67 @@
+//! The adapters this build has, by provider and capability.
+
+use crate::upstream::{ProviderError, Target, Upstream};
+
+use super::{
+    Provider,
+    crm::{CrmData, CrmObject, ListPage, ListRequest, Record},
+    hubspot::HubspotProvider,
+    salesforce::SalesforceProvider,
+};
+
+/// Every adapter, sharing one upstream stack.
+#[derive(Clone)]
+pub struct Registry {
+    hubspot: HubspotProvider,
+    salesforce: SalesforceProvider,
+}
+
+/// A CRM adapter.
+#[derive(Clone, Copy)]
+pub enum CrmAdapter<'a> {
+    Hubspot(&'a HubspotProvider),
+    Salesforce(&'a SalesforceProvider),
+}
+
+impl Registry {
+    pub fn new(upstream: Upstream) -> Self {
+        Self {
+            hubspot: HubspotProvider::new(upstream.clone()),
+            salesforce: SalesforceProvider::new(upstream),
+        }
+    }
+
+    /// The CRM adapter of `provider`, if it is a CRM this build speaks to.
+    pub fn crm(&self, provider: Provider) -> Option<CrmAdapter<'_>> {
+        match provider {
+            Provider::Hubspot => Some(CrmAdapter::Hubspot(&self.hubspot)),
+            Provider::Salesforce => Some(CrmAdapter::Salesforce(&self.salesforce)),
+            _ => None,
+        }
+    }
+}
+
+impl CrmAdapter<'_> {
+    pub async fn list(
+        &self,
+        target: Target,
+        request: &ListRequest,
+    ) -> Result<ListPage, ProviderError> {
+        match self {
+            CrmAdapter::Hubspot(a) => a.list(target, request).await,
+            CrmAdapter::Salesforce(a) => a.list(target, request).await,
+        }
+    }
+
+    pub async fn get_many(
+        &self,
+        target: Target,
+        object: CrmObject,
+        ids: &[String],
+    ) -> Result<Vec<Record<CrmData>>, ProviderError> {
+        match self {
+            CrmAdapter::Hubspot(a) => a.get_many(target, object, ids).await,
+            CrmAdapter::Salesforce(a) => a.get_many(target, object, ids).await,
+        }
+    }
+}

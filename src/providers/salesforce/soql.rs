@@ -1,0 +1,183 @@
+//! SOQL text for the adapter's lists: quoted literals, pushed-down filters and the keyset that
+//! starts a page after the last record seen (`ORDER BY CreatedDate DESC, Id DESC`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::providers::crm::{CrmFilter, CrmObject, DealStatus, Position};
+
+/// A string literal, with SOQL's escapes.
+pub fn quote(value: &str) -> String {
+    literal(value, false)
+}
+
+/// A LIKE pattern matching `value` anywhere, its own `%` and `_` escaped.
+fn contains(value: &str) -> String {
+    let inner = literal(value, true);
+    format!("'%{}%'", &inner[1..inner.len() - 1])
+}
+
+/// Quotes `value`; in a LIKE pattern its wildcards are escaped too (`\%`, `\_`).
+fn literal(value: &str, like: bool) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '%' | '_' if like => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn datetime(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The sObject behind a unified type.
+pub fn sobject(object: CrmObject) -> &'static str {
+    match object {
+        CrmObject::Contact => "Contact",
+        CrmObject::Lead => "Lead",
+        CrmObject::Deal => "Opportunity",
+        CrmObject::Company => "Account",
+    }
+}
+
+pub fn fields(object: CrmObject) -> &'static str {
+    match object {
+        CrmObject::Contact => {
+            "Id, FirstName, LastName, Email, Phone, Title, AccountId, CreatedDate, LastModifiedDate"
+        }
+        CrmObject::Lead => {
+            "Id, FirstName, LastName, Email, Company, Title, Status, LeadSource, IsConverted, ConvertedContactId, CreatedDate, LastModifiedDate"
+        }
+        CrmObject::Deal => {
+            "Id, Name, Amount, StageName, CloseDate, IsClosed, IsWon, AccountId, CreatedDate, LastModifiedDate"
+        }
+        CrmObject::Company => "Id, Name, Website, Industry, CreatedDate, LastModifiedDate",
+    }
+}
+
+/// The WHERE conditions of `filter` that apply to `object` (ANDed).
+fn conditions(object: CrmObject, filter: &CrmFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(after) = filter.updated_after {
+        out.push(format!("LastModifiedDate > {}", datetime(after)));
+    }
+    match object {
+        CrmObject::Contact | CrmObject::Lead => {
+            if let Some(email) = &filter.email {
+                out.push(format!("Email = {}", quote(email)));
+            }
+            if let Some(text) = &filter.name_contains {
+                out.push(format!(
+                    "(FirstName LIKE {0} OR LastName LIKE {0})",
+                    contains(text)
+                ));
+            }
+            if object == CrmObject::Lead
+                && let Some(status) = &filter.stage
+            {
+                out.push(format!("Status = {}", quote(status)));
+            }
+        }
+        CrmObject::Deal => {
+            if let Some(stage) = &filter.stage {
+                out.push(format!("StageName = {}", quote(stage)));
+            }
+            match filter.deal_status {
+                Some(DealStatus::Open) => out.push("IsClosed = false".into()),
+                Some(DealStatus::Won) => out.push("IsWon = true".into()),
+                Some(DealStatus::Lost) => out.push("(IsClosed = true AND IsWon = false)".into()),
+                None => {}
+            }
+            if let Some(text) = &filter.name_contains {
+                out.push(format!("Name LIKE {}", contains(text)));
+            }
+        }
+        CrmObject::Company => {
+            if let Some(text) = &filter.name_contains {
+                out.push(format!("Name LIKE {}", contains(text)));
+            }
+            if let Some(domain) = &filter.domain {
+                out.push(format!("Website LIKE {}", contains(domain)));
+            }
+        }
+    }
+    out
+}
+
+/// One page of a list: newest first, after `after`, at most `limit` rows.
+pub fn list(
+    object: CrmObject,
+    filter: &CrmFilter,
+    after: Option<&Position>,
+    limit: usize,
+) -> String {
+    let mut conditions = conditions(object, filter);
+    if let Some(p) = after {
+        let at = datetime(p.created_at);
+        conditions.push(format!(
+            "(CreatedDate < {at} OR (CreatedDate = {at} AND Id < {}))",
+            quote(&p.remote_id)
+        ));
+    }
+    let mut soql = format!("SELECT {} FROM {}", fields(object), sobject(object));
+    if !conditions.is_empty() {
+        soql.push_str(" WHERE ");
+        soql.push_str(&conditions.join(" AND "));
+    }
+    soql.push_str(&format!(
+        " ORDER BY CreatedDate DESC, Id DESC LIMIT {limit}"
+    ));
+    soql
+}
+
+/// Records by id.
+pub fn by_ids(object: CrmObject, ids: &[String]) -> String {
+    let list: Vec<String> = ids.iter().map(|id| quote(id)).collect();
+    format!(
+        "SELECT {} FROM {} WHERE Id IN ({})",
+        fields(object),
+        sobject(object),
+        list.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_escaped() {
+        assert_eq!(quote("O'Brien \\ x"), "'O\\'Brien \\\\ x'");
+        assert_eq!(contains("50%_off"), "'%50\\%\\_off%'");
+    }
+
+    #[test]
+    fn a_page_after_a_position_uses_the_keyset() {
+        let after = Position {
+            created_at: DateTime::parse_from_rfc3339("2024-05-02T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            remote_id: "003A".into(),
+        };
+        let filter = CrmFilter {
+            email: Some("a@b.test".into()),
+            ..CrmFilter::default()
+        };
+        assert_eq!(
+            list(CrmObject::Contact, &filter, Some(&after), 21),
+            "SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, CreatedDate, LastModifiedDate FROM Contact WHERE Email = 'a@b.test' AND (CreatedDate < 2024-05-02T12:00:00.000Z OR (CreatedDate = 2024-05-02T12:00:00.000Z AND Id < '003A')) ORDER BY CreatedDate DESC, Id DESC LIMIT 21"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! What an adapter asks of the stack (`Call`) and what it gets back (`Reply`).
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::providers::Provider;
+
+use super::error::{ErrorKind, ProviderError};
+
+/// The body of a call.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
+}
+
+/// One request to a provider's API, relative to its base URL.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The adapter's name for the call, for logs, metrics and errors (`contacts.search`).
+    pub op: &'static str,
+    pub method: Method,
+    /// Below the provider's base URL, starting with `/`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Body>,
+    /// Whether sending it twice does no harm (reads, PUTs). A call that is not is never retried
+    /// once it may have reached the provider.
+    pub idempotent: bool,
+}
+
+impl Call {
+    pub fn get(op: &'static str, path: impl Into<String>) -> Self {
+        Self {
+            op,
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            idempotent: true,
+        }
+    }
+
+    /// A POST that only reads (HubSpot's search and batch read): safe to repeat.
+    pub fn post_read(op: &'static str, path: impl Into<String>, body: serde_json::Value) -> Self {
+        Self {
+            method: Method::POST,
+            body: Some(Body::Json(body)),
+            ..Self::get(op, path)
+        }
+    }
+
+    /// A call that changes something at the provider.
+    pub fn write(
+        op: &'static str,
+        method: Method,
+        path: impl Into<String>,
+        body: serde_json::Value,
+    ) -> Self {
+        Self {
+            method,
+            body: Some(Body::Json(body)),
+            idempotent: false,
+            ..Self::get(op, path)
+        }
+    }
+
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_owned(), value.into()));
+        self
+    }
+}
+
+/// A provider's answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as `T`; an answer of another shape is the provider's fault, reported as such.
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        provider: Provider,
+        op: &'static str,
+    ) -> Result<T, ProviderError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Upstream,
+                provider,
+                op,
+                format!("unexpected answer: {e}"),
+            )
+        })
+    }
+
+    /// A `Retry-After` header, in seconds or as an HTTP date.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        let value = self.headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+        if let Ok(seconds) = value.trim().parse::<u64>() {
+            return Some(std::time::Duration::from_secs(seconds));
+        }
+        let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .ok()
+    }
+}

@@ -1,0 +1,294 @@
+//! The upstream stack: every call to a provider goes through [`Upstream::send`], which wraps one
+//! reqwest request in, outermost first: trace (a span and a log line per call, never a token) →
+//! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
+//! answer, one shared refresh and one more try) → timeout (per provider, from config).
+//!
+//! Adapters describe a call ([`Call`]) and read the provider's answer into a [`Verdict`]; they
+//! never sleep, retry, refresh or count on their own. Rate limits and the circuit breaker join
+//! this stack as the [limits] work lands.
+
+mod call;
+mod error;
+mod retry;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use secrecy::ExposeSecret;
+use tracing::Instrument;
+
+use crate::{
+    auth::Tenant,
+    config::{ProviderSettings, UpstreamSettings},
+    oauth::{ConnectFlows, Session},
+    providers::Provider,
+};
+
+pub use call::{Body, Call, Reply};
+pub use error::{ErrorKind, ProviderError, Verdict};
+use retry::{Attempt, RetryPolicy};
+
+/// Reads a provider's answer: the adapter's knowledge of its error format.
+pub type Classify = fn(&Reply) -> Verdict;
+
+/// The connection a call is made for.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub tenant: Tenant,
+    pub provider: Provider,
+}
+
+/// The stack, built once from the settings and the catalog, shared by every request.
+#[derive(Clone)]
+pub struct Upstream {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    flows: ConnectFlows,
+    providers: BTreeMap<Provider, ProviderSettings>,
+    settings: UpstreamSettings,
+}
+
+impl Upstream {
+    pub fn new(
+        flows: ConnectFlows,
+        providers: BTreeMap<Provider, ProviderSettings>,
+        settings: UpstreamSettings,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                flows,
+                providers,
+                settings,
+            }),
+        })
+    }
+
+    /// Sends `call` for `target`'s connection and returns the provider's successful answer.
+    pub async fn send(
+        &self,
+        target: Target,
+        call: &Call,
+        classify: Classify,
+    ) -> Result<Reply, ProviderError> {
+        let span =
+            tracing::debug_span!("upstream", provider = target.provider.slug(), op = call.op);
+        async {
+            let started = std::time::Instant::now();
+            let result = self.with_retries(target, call, classify).await;
+            let outcome = match &result {
+                Ok(reply) => reply.status.as_str().to_owned(),
+                Err(e) => format!("{:?}", e.kind),
+            };
+            tracing::debug!(%outcome, elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
+            metrics::counter!(
+                "nexus_upstream_calls_total",
+                "provider" => target.provider.slug(),
+                "op" => call.op,
+                "outcome" => if result.is_ok() { "ok" } else { "error" },
+            )
+            .increment(1);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.inner.settings.max_retries,
+            max_wait: Duration::from_millis(self.inner.settings.max_retry_wait_ms),
+        }
+    }
+
+    async fn with_retries(
+        &self,
+        target: Target,
+        call: &Call,
+        classify: Classify,
+    ) -> Result<Reply, ProviderError> {
+        let policy = self.policy();
+        let mut backoff = policy.backoff();
+        loop {
+            let attempt = match self.with_credentials(target, call, classify).await {
+                Ok(reply) => return Ok(reply),
+                Err(attempt) => attempt,
+            };
+            let Some(wait) = policy.wait(&attempt, call.idempotent, backoff.next()) else {
+                return Err(attempt.error);
+            };
+            metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug())
+                .increment(1);
+            tracing::debug!(wait_ms = wait.as_millis() as u64, kind = ?attempt.error.kind, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn with_credentials(
+        &self,
+        target: Target,
+        call: &Call,
+        classify: Classify,
+    ) -> Result<Reply, Attempt> {
+        let flows = &self.inner.flows;
+        let token_failure = |e| Attempt {
+            error: ProviderError::from_token(target.provider, call.op, e),
+            not_acted_on: true,
+        };
+        let session = flows
+            .session(target.tenant, target.provider)
+            .await
+            .map_err(token_failure)?;
+        match self.once(target.provider, &session, call, classify).await {
+            Err(Refused::Expired) => {
+                let session = flows
+                    .session_after_expired(target.tenant, target.provider, &session)
+                    .await
+                    .map_err(token_failure)?;
+                match self.once(target.provider, &session, call, classify).await {
+                    Ok(reply) => Ok(reply),
+                    Err(Refused::Expired) => Err(Attempt {
+                        error: ProviderError::new(
+                            ErrorKind::ReauthRequired,
+                            target.provider,
+                            call.op,
+                            "the provider refused a freshly refreshed token",
+                        ),
+                        not_acted_on: true,
+                    }),
+                    Err(Refused::Failed(attempt)) => Err(attempt),
+                }
+            }
+            Err(Refused::Failed(attempt)) => Err(attempt),
+            Ok(reply) => Ok(reply),
+        }
+    }
+
+    /// The base URL calls go to: the session's own host where the provider names one
+    /// (Salesforce's `instance_url`), else config's override, else the catalog's.
+    fn base_url(&self, provider: Provider, session: &Session) -> Option<String> {
+        let entry = provider.entry();
+        entry
+            .base_url_metadata
+            .as_deref()
+            .and_then(|key| session.metadata.get(key)?.as_str().map(str::to_owned))
+            .or_else(|| {
+                self.inner
+                    .providers
+                    .get(&provider)
+                    .and_then(|p| p.base_url.clone())
+            })
+            .or_else(|| entry.base_url.clone())
+    }
+
+    fn timeout(&self, provider: Provider) -> Duration {
+        Duration::from_millis(
+            self.inner
+                .providers
+                .get(&provider)
+                .and_then(|p| p.timeout_ms)
+                .unwrap_or(self.inner.settings.timeout_ms),
+        )
+    }
+
+    /// One request with one token, bounded by the provider's timeout.
+    async fn once(
+        &self,
+        provider: Provider,
+        session: &Session,
+        call: &Call,
+        classify: Classify,
+    ) -> Result<Reply, Refused> {
+        let failed = |kind, message: &str, not_acted_on| {
+            Refused::Failed(Attempt {
+                error: ProviderError::new(kind, provider, call.op, message),
+                not_acted_on,
+            })
+        };
+        let Some(base) = self.base_url(provider, session) else {
+            return Err(failed(
+                ErrorKind::NotConnected,
+                "no API base URL is configured",
+                true,
+            ));
+        };
+        let url = format!("{}{}", base.trim_end_matches('/'), call.path);
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(session.access_token.expose_secret())
+            .timeout(self.timeout(provider));
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        request = match &call.body {
+            Some(Body::Json(value)) => request.json(value),
+            Some(Body::Form(fields)) => request.form(fields),
+            None => request,
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) if e.is_timeout() => {
+                return Err(failed(ErrorKind::Unavailable, "timed out", false));
+            }
+            Err(e) => {
+                let never_sent = e.is_connect();
+                return Err(failed(
+                    ErrorKind::Unavailable,
+                    "could not reach the provider",
+                    never_sent,
+                ));
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) if e.is_timeout() => {
+                return Err(failed(ErrorKind::Unavailable, "timed out", false));
+            }
+            Err(_) => {
+                return Err(failed(
+                    ErrorKind::Unavailable,
+                    "the answer broke off",
+                    false,
+                ));
+            }
+        };
+        let reply = Reply {
+            status,
+            headers,
+            body,
+        };
+        match classify(&reply) {
+            Verdict::Success => Ok(reply),
+            Verdict::TokenExpired => Err(Refused::Expired),
+            Verdict::Failure {
+                kind,
+                retry_after,
+                message,
+            } => {
+                let mut error = ProviderError::new(kind, provider, call.op, message);
+                error.retry_after = retry_after.or_else(|| reply.retry_after());
+                Err(Refused::Failed(Attempt {
+                    not_acted_on: kind == ErrorKind::RateLimited,
+                    error,
+                }))
+            }
+        }
+    }
+}
+
+/// Why one try did not succeed.
+enum Refused {
+    Expired,
+    Failed(Attempt),
+}

@@ -1,0 +1,354 @@
+//! CRM lists through GraphQL against the sandbox: both CRMs merged newest first, filters pushed
+//! down to the source, paging that returns every record once while the sandbox changes, partial
+//! results when one CRM fails, `node(id:)`, and tokens refreshed on the provider's word.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::{
+    connect::{callback, connect_link, consent, pointed_at_sandbox},
+    helpers::TestApp,
+};
+
+/// A gateway pointed at a fresh sandbox with both CRMs connected through the real flow.
+async fn both_crms() -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox(false).await;
+    for provider in ["HUBSPOT", "SALESFORCE"] {
+        let back = consent(&connect_link(&app, provider, None).await, "approve").await;
+        assert_eq!(callback(&back).await.0, 200, "{provider} connects");
+    }
+    (app, sandbox)
+}
+
+async fn counters(sandbox: &str) -> Value {
+    reqwest::get(format!("{sandbox}/_sandbox/counters"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Successful calls to one route of a provider, per the sandbox's own counters.
+fn calls(counters: &Value, provider: &str, route: &str) -> u64 {
+    counters[provider][route]["200"].as_u64().unwrap_or(0)
+}
+
+const CONTACTS: &str =
+    "query($first: Int, $after: String, $filter: ContactFilter, $providers: [Provider!]) {
+  contacts(first: $first, after: $after, filter: $filter, providers: $providers) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor }
+    nodes { id provider remoteId createdAt name email }
+  }
+}";
+
+fn nodes(body: &Value, list: &str) -> Vec<Value> {
+    body["data"][list]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn created(node: &Value) -> DateTime<Utc> {
+    node["createdAt"].as_str().unwrap().parse().unwrap()
+}
+
+/// Pages through `contacts` to the end; returns every node seen, calling `between` after each page.
+async fn all_contacts(
+    app: &TestApp,
+    first: u32,
+    mut between: impl AsyncFnMut(usize),
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    for page in 0.. {
+        let (status, body) = app
+            .graphql(CONTACTS, json!({ "first": first, "after": after }))
+            .await;
+        assert_eq!(status, 200);
+        assert!(body["errors"].is_null(), "{body}");
+        seen.extend(nodes(&body, "contacts"));
+        let info = &body["data"]["contacts"]["pageInfo"];
+        if !info["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = info["endCursor"].clone();
+        between(page).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn contacts_merge_both_crms_newest_first() {
+    let (app, _sandbox) = both_crms().await;
+    let (status, body) = app.graphql(CONTACTS, json!({ "first": 60 })).await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    let list = nodes(&body, "contacts");
+    assert_eq!(list.len(), 60);
+    let providers: BTreeSet<&str> = list
+        .iter()
+        .map(|n| n["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, BTreeSet::from(["HUBSPOT", "SALESFORCE"]));
+    assert!(
+        list.windows(2).all(|w| created(&w[0]) >= created(&w[1])),
+        "newest first"
+    );
+    assert!(list.iter().all(|n| !n["name"].as_str().unwrap().is_empty()));
+    let edges = body["data"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(
+        edges.last().unwrap()["cursor"],
+        body["data"]["contacts"]["pageInfo"]["endCursor"]
+    );
+}
+
+#[tokio::test]
+async fn paging_returns_every_record_once_while_the_sandbox_changes() {
+    let (app, sandbox) = both_crms().await;
+    let before = all_contacts(&app, 100, async |_| {}).await;
+    let ids: Vec<&str> = before.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "no record twice");
+    assert!(ids.len() > 400, "both CRMs' seeded contacts: {}", ids.len());
+
+    // Between pages, each CRM gains a contact and an existing one is edited.
+    let admin = reqwest::Client::new();
+    let edited: HashMap<&str, String> = before
+        .iter()
+        .filter_map(|n| Some((n["provider"].as_str()?, n["remoteId"].as_str()?.to_owned())))
+        .collect();
+    let again = all_contacts(&app, 100, async |page| {
+        let changes = [
+            json!({ "provider": "salesforce", "object": "Contact", "op": "create",
+                    "fields": { "LastName": format!("Newcomer{page}"), "Email": format!("new{page}@sf.test") } }),
+            json!({ "provider": "hubspot", "object": "contacts", "op": "create",
+                    "fields": { "lastname": format!("Newcomer{page}"), "email": format!("new{page}@hs.test") } }),
+            json!({ "provider": "salesforce", "object": "Contact", "op": "update",
+                    "id": edited["SALESFORCE"], "fields": { "Title": format!("Edited {page}") } }),
+            json!({ "provider": "hubspot", "object": "contacts", "op": "update",
+                    "id": edited["HUBSPOT"], "fields": { "jobtitle": format!("Edited {page}") } }),
+        ];
+        for change in changes {
+            let answer = admin
+                .post(format!("{sandbox}/_sandbox/records"))
+                .json(&change)
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_success(), "{change}: {}", answer.status());
+        }
+    })
+    .await;
+    let again_ids: Vec<&str> = again.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        again_ids, ids,
+        "the same records, once each, in the same order"
+    );
+}
+
+#[tokio::test]
+async fn filters_are_pushed_down_to_each_crm() {
+    let (app, sandbox) = both_crms().await;
+    let (_, body) = app.graphql(CONTACTS, json!({ "first": 1 })).await;
+    let email = nodes(&body, "contacts")[0]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = counters(&sandbox).await;
+
+    let (_, body) = app
+        .graphql(
+            CONTACTS,
+            json!({ "first": 50, "filter": { "email": email } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let found = nodes(&body, "contacts");
+    assert!(!found.is_empty());
+    assert!(
+        found
+            .iter()
+            .all(|n| n["email"].as_str().unwrap().eq_ignore_ascii_case(&email))
+    );
+    let after = counters(&sandbox).await;
+    assert_eq!(
+        calls(&after, "hubspot", "POST /crm/v3/objects/contacts/search")
+            - calls(&before, "hubspot", "POST /crm/v3/objects/contacts/search"),
+        1,
+        "one HubSpot search, not a walk through every contact"
+    );
+    assert_eq!(
+        calls(&after, "salesforce", "GET /services/data/v58.0/query")
+            - calls(&before, "salesforce", "GET /services/data/v58.0/query"),
+        1,
+        "one SOQL query"
+    );
+
+    let (_, body) = app
+        .graphql(
+            CONTACTS,
+            json!({ "first": 100, "filter": { "nameContains": "ada" } }),
+        )
+        .await;
+    let found = nodes(&body, "contacts");
+    assert!(!found.is_empty(), "{body}");
+    assert!(
+        found
+            .iter()
+            .all(|n| n["name"].as_str().unwrap().to_lowercase().contains("ada")),
+        "{body}"
+    );
+
+    let (_, body) = app
+        .graphql(
+            "{ deals(first: 100, filter: { status: WON }) { nodes { provider status stage } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let won = nodes(&body, "deals");
+    assert!(
+        won.iter().any(|d| d["provider"] == "HUBSPOT")
+            && won.iter().any(|d| d["provider"] == "SALESFORCE"),
+        "{body}"
+    );
+    assert!(won.iter().all(|d| d["status"] == "WON"));
+
+    let (_, body) = app
+        .graphql(
+            "{ leads(first: 100, filter: { status: \"Working - Contacted\" }) { nodes { provider status } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let leads = nodes(&body, "leads");
+    assert!(!leads.is_empty(), "{body}");
+    assert!(
+        leads
+            .iter()
+            .all(|l| l["provider"] == "SALESFORCE" && l["status"] == "Working - Contacted")
+    );
+
+    let (_, body) = app
+        .graphql(
+            "{ companies(first: 5) { nodes { name domain } } }",
+            json!({}),
+        )
+        .await;
+    let domain = nodes(&body, "companies")[0]["domain"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = app
+        .graphql(
+            "query($d: String) { companies(first: 20, filter: { domain: $d }) { nodes { domain } } }",
+            json!({ "d": domain }),
+        )
+        .await;
+    let companies = nodes(&body, "companies");
+    assert!(
+        !companies.is_empty() && companies.iter().all(|c| c["domain"] == domain.as_str()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn one_crm_down_still_returns_the_other_with_its_error() {
+    let (app, sandbox) = both_crms().await;
+    let fault = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/faults"))
+        .json(&json!({ "provider": "salesforce", "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+
+    let (status, body) = app.graphql(CONTACTS, json!({ "first": 20 })).await;
+    assert_eq!(status, 200);
+    let list = nodes(&body, "contacts");
+    assert_eq!(list.len(), 20, "{body}");
+    assert!(list.iter().all(|n| n["provider"] == "HUBSPOT"));
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(errors[0]["extensions"]["code"], "PROVIDER_UNAVAILABLE");
+    assert_eq!(errors[0]["extensions"]["provider"], "SALESFORCE");
+    assert_eq!(errors[0]["path"], json!(["contacts"]));
+}
+
+#[tokio::test]
+async fn node_resolves_crm_records_by_id() {
+    let (app, _sandbox) = both_crms().await;
+    for list in ["contacts", "deals", "companies", "leads"] {
+        let (_, body) = app
+            .graphql(
+                &format!("{{ {list}(first: 3) {{ nodes {{ id name }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let first = nodes(&body, list)[0].clone();
+        let (_, found) = app
+            .graphql(
+                "query($id: ID!) { node(id: $id) { id ... on Contact { name } ... on Deal { name } ... on Company { name } ... on Lead { name } } }",
+                json!({ "id": first["id"] }),
+            )
+            .await;
+        assert!(found["errors"].is_null(), "{found}");
+        assert_eq!(found["data"]["node"]["id"], first["id"]);
+        assert_eq!(found["data"]["node"]["name"], first["name"], "{list}");
+    }
+}
+
+#[tokio::test]
+async fn raw_and_field_reach_provider_fields() {
+    let (app, _sandbox) = both_crms().await;
+    let (_, body) = app
+        .graphql(
+            "{ companies(first: 40) { nodes { provider raw industry sf: field(name: \"Industry\") hs: field(name: \"industry\") missing: field(name: \"Nope__c\") } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    for company in nodes(&body, "companies") {
+        let via_field = if company["provider"] == "SALESFORCE" {
+            &company["sf"]
+        } else {
+            &company["hs"]
+        };
+        assert_eq!(via_field, &company["industry"], "{company}");
+        assert!(company["missing"].is_null());
+        assert!(company["raw"].is_object());
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
+    let (app, sandbox) = both_crms().await;
+    let expired = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/expire-tokens"))
+        .json(&json!({ "provider": "salesforce" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(expired.status().is_success());
+    let before = counters(&sandbox).await;
+    let (_, body) = app
+        .graphql(CONTACTS, json!({ "first": 5, "providers": ["SALESFORCE"] }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(nodes(&body, "contacts").len(), 5);
+    let after = counters(&sandbox).await;
+    assert_eq!(
+        calls(&after, "salesforce", "POST /services/oauth2/token")
+            - calls(&before, "salesforce", "POST /services/oauth2/token"),
+        1
+    );
+    assert_eq!(
+        after["salesforce"]["GET /services/data/v58.0/query"]["401"].as_u64(),
+        Some(1),
+        "the expired session was refused once, then the call went through"
+    );
+}
