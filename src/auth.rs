@@ -20,7 +20,7 @@ use crate::{config::JwtSettings, store::Tenants};
 pub const API_KEY_PREFIX: &str = "nxk_";
 
 /// Who is calling, and within which project. Every read and write is scoped by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tenant {
     pub user_id: Uuid,
     pub project_id: Uuid,

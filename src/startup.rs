@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
     config::{ProviderSettings, Settings},
-    graphql::{self, AppContext},
+    graphql::{self, AppContext, Loaders},
     http::{self, AppState, PlaygroundConfig},
     oauth::ConnectFlows,
     providers::{Provider, Registry},
@@ -129,6 +129,7 @@ impl Application {
         .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let upstream = Upstream::new(connect.clone(), providers, settings.upstream.clone())
             .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+        let registry = Registry::new(upstream);
         let tenants = Tenants::new(db.clone());
         let jwt = settings
             .auth
@@ -143,7 +144,8 @@ impl Application {
                 credentials: CredentialVault::new(db.clone(), vault),
                 changes: ChangeLog::new(db.clone()),
                 connect: connect.clone(),
-                providers: Registry::new(upstream),
+                loaders: Loaders::new(registry.clone()),
+                providers: registry,
             }),
         );
         crate::telemetry::prometheus();

@@ -13,7 +13,7 @@ use crate::providers::{
 use super::{
     comms::{Email, Event, Message},
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged, no_adapter, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged, related, write_target},
     types::{Date, Money, ProviderEnum},
     validate,
 };
@@ -39,6 +39,9 @@ pub struct Contact {
     pub email_addresses: Vec<String>,
     pub phone: Option<String>,
     pub title: Option<String>,
+    /// The company's id where the record names it (Salesforce `AccountId`).
+    #[graphql(skip)]
+    pub company_id: Option<String>,
 }
 
 #[ComplexObject]
@@ -54,8 +57,21 @@ impl Contact {
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
         raw_field(&self.raw, &name)
     }
-    async fn company(&self) -> Result<Option<Company>> {
-        Err(no_adapter(self.origin))
+    /// The contact's company (Salesforce `AccountId`, HubSpot's primary association).
+    async fn company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
+        let from = (CrmObject::Contact, self.remote_id.as_str());
+        let record = related(
+            ctx,
+            self.origin,
+            from,
+            self.company_id.as_deref(),
+            CrmObject::Company,
+        )
+        .await?;
+        Ok(record.and_then(|r| match CrmNode::from_record(r) {
+            CrmNode::Company(c) => Some(c),
+            _ => None,
+        }))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
@@ -141,6 +157,8 @@ pub struct Lead {
     pub status: Option<String>,
     /// Where the lead came from (Salesforce `LeadSource`).
     pub source: Option<String>,
+    #[graphql(skip)]
+    pub converted_contact_id: Option<String>,
 }
 
 #[ComplexObject]
@@ -156,8 +174,17 @@ impl Lead {
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
         raw_field(&self.raw, &name)
     }
-    async fn converted_contact(&self) -> Result<Option<Contact>> {
-        Err(no_adapter(self.origin))
+    /// The contact a converted lead became.
+    async fn converted_contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let Some(id) = self.converted_contact_id.as_deref() else {
+            return Ok(None);
+        };
+        let from = (CrmObject::Lead, self.remote_id.as_str());
+        let record = related(ctx, self.origin, from, Some(id), CrmObject::Contact).await?;
+        Ok(record.and_then(|r| match CrmNode::from_record(r) {
+            CrmNode::Contact(c) => Some(c),
+            _ => None,
+        }))
     }
 }
 
@@ -185,6 +212,8 @@ pub struct Deal {
     pub stage: Option<String>,
     pub status: DealStatus,
     pub close_date: Option<Date>,
+    #[graphql(skip)]
+    pub company_id: Option<String>,
 }
 
 #[ComplexObject]
@@ -200,8 +229,21 @@ impl Deal {
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
         raw_field(&self.raw, &name)
     }
-    async fn company(&self) -> Result<Option<Company>> {
-        Err(no_adapter(self.origin))
+    /// The deal's company (Salesforce `AccountId`, HubSpot's associated company).
+    async fn company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
+        let from = (CrmObject::Deal, self.remote_id.as_str());
+        let record = related(
+            ctx,
+            self.origin,
+            from,
+            self.company_id.as_deref(),
+            CrmObject::Company,
+        )
+        .await?;
+        Ok(record.and_then(|r| match CrmNode::from_record(r) {
+            CrmNode::Company(c) => Some(c),
+            _ => None,
+        }))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
@@ -305,6 +347,7 @@ impl Contact {
             email_addresses: r.data.email_addresses,
             phone: r.data.phone,
             title: r.data.title,
+            company_id: r.data.company_id,
         }
     }
 }
@@ -325,6 +368,7 @@ impl Lead {
             title: r.data.title,
             status: r.data.status,
             source: r.data.source,
+            converted_contact_id: r.data.converted_contact_id,
         }
     }
 }
@@ -345,6 +389,7 @@ impl Deal {
             stage: r.data.stage,
             status: r.data.status.into(),
             close_date: r.data.close_date.map(Date),
+            company_id: r.data.company_id,
         }
     }
 }

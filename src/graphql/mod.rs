@@ -12,6 +12,7 @@ pub mod errors;
 mod ids;
 pub mod limits;
 mod lists;
+mod loaders;
 mod subscription;
 mod types;
 mod validate;
@@ -29,6 +30,7 @@ use crate::{
 
 pub use ids::GlobalId;
 pub use limits::Executed;
+pub use loaders::Loaders;
 
 /// What resolvers may use, shared by every request.
 #[derive(Clone)]
@@ -39,6 +41,7 @@ pub struct AppContext {
     pub connect: ConnectFlows,
     /// The provider adapters, behind the upstream stack.
     pub providers: Registry,
+    pub loaders: Loaders,
 }
 
 #[derive(MergedObject, Default)]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Capability, Provider};
 
 /// The unified CRM types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrmObject {
     Contact,
     Lead,

@@ -1,5 +1,7 @@
 //! The adapters this build has, by provider and capability.
 
+use std::collections::HashMap;
+
 use crate::upstream::{ProviderError, Target, Upstream};
 
 use super::{
@@ -50,6 +52,22 @@ impl CrmAdapter<'_> {
         match self {
             CrmAdapter::Hubspot(a) => a.list(target, request).await,
             CrmAdapter::Salesforce(a) => a.list(target, request).await,
+        }
+    }
+
+    /// The ids of `to` records related to each `from` record where the provider keeps the
+    /// relation apart from the record (HubSpot associations); Salesforce's lookups are fields of
+    /// the records themselves, so it answers with none.
+    pub async fn associated(
+        &self,
+        target: Target,
+        from: CrmObject,
+        to: CrmObject,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+        match self {
+            CrmAdapter::Hubspot(a) => a.associated(target, from, to, ids).await,
+            CrmAdapter::Salesforce(_) => Ok(HashMap::new()),
         }
     }
 

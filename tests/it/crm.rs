@@ -352,3 +352,95 @@ async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
         "the expired session was refused once, then the call went through"
     );
 }
+
+/// Every successful call the sandbox answered for a provider.
+fn total_calls(counters: &Value, provider: &str) -> u64 {
+    counters[provider]
+        .as_object()
+        .map(|routes| {
+            routes
+                .iter()
+                .filter(|(route, _)| !route.contains("oauth"))
+                .map(|(_, by_status)| by_status["200"].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_page_of_contacts_with_companies_costs_the_minimum_of_calls() {
+    let (app, sandbox) = both_crms().await;
+    let before = counters(&sandbox).await;
+    let (_, body) = app
+        .graphql(
+            "{ contacts(first: 100) { nodes { provider name company { id name provider } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let list = nodes(&body, "contacts");
+    assert_eq!(list.len(), 100);
+    let with_company = list.iter().filter(|n| n["company"].is_object()).count();
+    assert!(
+        with_company > 50,
+        "seeded contacts work somewhere: {with_company}"
+    );
+    assert!(
+        list.iter()
+            .filter(|n| n["company"].is_object())
+            .all(|n| n["company"]["provider"] == n["provider"])
+    );
+    let after = counters(&sandbox).await;
+    // The minimum: per CRM one list call, then HubSpot one association batch read (≤ 100
+    // contacts) and one company batch read (≤ 100 companies); Salesforce one `Id IN (...)`
+    // query for every account named (≤ 200).
+    assert_eq!(
+        total_calls(&after, "hubspot") - total_calls(&before, "hubspot"),
+        3,
+        "{after}"
+    );
+    assert_eq!(
+        total_calls(&after, "salesforce") - total_calls(&before, "salesforce"),
+        2,
+        "{after}"
+    );
+
+    // A lead converted in Salesforce's UI points to its contact.
+    let (_, body) = app
+        .graphql(
+            "{ leads(first: 1) { nodes { remoteId } } contacts(first: 1, providers: [SALESFORCE]) { nodes { id remoteId name } } }",
+            json!({}),
+        )
+        .await;
+    let lead = nodes(&body, "leads")[0]["remoteId"].clone();
+    let contact = nodes(&body, "contacts")[0].clone();
+    let converted = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/records"))
+        .json(
+            &json!({ "provider": "salesforce", "object": "Lead", "op": "update", "id": lead,
+                       "fields": { "Status": "Closed - Converted", "IsConverted": true,
+                                   "ConvertedContactId": contact["remoteId"] } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(converted.status().is_success());
+    let (_, body) = app
+        .graphql(
+            "{ deals(first: 30) { nodes { provider company { name } } } leads(first: 100, filter: { status: \"Closed - Converted\" }) { nodes { remoteId convertedContact { id name } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(
+        nodes(&body, "deals")
+            .iter()
+            .any(|d| d["company"]["name"].is_string()),
+        "{body}"
+    );
+    let leads = nodes(&body, "leads");
+    assert_eq!(leads.len(), 1, "{body}");
+    assert_eq!(leads[0]["remoteId"], lead);
+    assert_eq!(leads[0]["convertedContact"]["id"], contact["id"]);
+    assert_eq!(leads[0]["convertedContact"]["name"], contact["name"]);
+}

@@ -8,6 +8,8 @@ mod error;
 mod map;
 mod model;
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use crate::upstream::{Call, ProviderError, Target, Upstream};
@@ -208,6 +210,41 @@ impl HubspotProvider {
                 .then_with(|| numeric(&b.remote_id).cmp(&numeric(&a.remote_id)))
         });
         Ok(records)
+    }
+
+    /// The ids of `to` records associated with each `from` record, one v4 batch read per 100 ids.
+    pub async fn associated(
+        &self,
+        target: Target,
+        from: CrmObject,
+        to: CrmObject,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+        let (Some(from_type), Some(to_type)) = (map::object_type(from), map::object_type(to))
+        else {
+            return Ok(HashMap::new());
+        };
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let call = Call::post_read(
+                "associations.batch.read",
+                format!("/crm/v4/associations/{from_type}/{to_type}/batch/read"),
+                json!({ "inputs": chunk.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>() }),
+            );
+            let reply = self.upstream.send(target, &call, error::classify).await?;
+            let answer: model::Associations = reply.json(Provider::Hubspot, call.op)?;
+            for result in answer.results {
+                found.insert(
+                    result.from.id,
+                    result
+                        .to
+                        .into_iter()
+                        .map(|t| t.to_object_id.to_string())
+                        .collect(),
+                );
+            }
+        }
+        Ok(found)
     }
 
     /// Records by id, in one batch read per 100 ids.

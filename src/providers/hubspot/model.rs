@@ -31,3 +31,27 @@ impl Object {
 pub struct Results {
     pub results: Vec<Value>,
 }
+
+/// `POST /crm/v4/associations/{from}/{to}/batch/read`.
+#[derive(Debug, Deserialize)]
+pub struct Associations {
+    pub results: Vec<AssociationResult>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssociationResult {
+    pub from: AssociationFrom,
+    #[serde(default)]
+    pub to: Vec<AssociationTo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssociationFrom {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationTo {
+    pub to_object_id: u64,
+}
