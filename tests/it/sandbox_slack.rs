@@ -1079,15 +1079,33 @@ async fn a_url_that_does_not_echo_the_challenge_is_refused() {
     let (_, challenge) = next(&mut rx).await;
     assert!(String::from_utf8_lossy(&challenge).contains("url_verification"));
 
-    // Nothing is delivered to an unverified URL.
+    // Nothing is delivered to an unverified URL: a message posted now reaches nobody, while
+    // one posted after a verified registration reaches only that URL.
     slack
         .ok(
             "chat.postMessage",
             &[("channel", "general"), ("text", "nobody hears")],
         )
         .await;
-    slack.ok("auth.test", &[]).await;
-    assert!(rx.try_recv().is_err());
+    let (good, mut good_rx) = events_endpoint(true, vec![]).await;
+    let registered = slack
+        .admin("/webhooks", json!({ "provider": "slack", "url": good }))
+        .await;
+    assert_eq!(registered.status(), 204);
+    next(&mut good_rx).await;
+    slack
+        .ok(
+            "chat.postMessage",
+            &[("channel", "general"), ("text", "heard")],
+        )
+        .await;
+    let (_, body) = next(&mut good_rx).await;
+    let envelope: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(envelope["event"]["text"], "heard");
+    assert!(
+        rx.try_recv().is_err(),
+        "the refused URL got nothing after its challenge"
+    );
 }
 
 #[tokio::test]

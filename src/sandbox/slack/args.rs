@@ -14,7 +14,7 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::error;
+use super::error::Failure;
 
 /// A Web API call: its arguments, its token and the warnings its encoding earned.
 #[derive(Debug, Default)]
@@ -45,7 +45,7 @@ impl Call {
     }
 
     /// A boolean argument: `true`/`1` (or JSON true) is true; absent is `default`.
-    pub fn flag(&self, name: &str, default: bool) -> Result<bool, Response> {
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, Failure> {
         match self.args.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
@@ -57,20 +57,20 @@ impl Call {
             {
                 "true" | "1" => Ok(true),
                 "false" | "0" | "" => Ok(false),
-                _ => Err(error::invalid_arguments(self, name)),
+                _ => Err(Failure::invalid_arguments(name)),
             },
         }
     }
 
     /// A whole-number argument within `1..=max`, or `default` when absent or 0.
-    pub fn limit(&self, default: usize, max: usize) -> Result<usize, Response> {
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, Failure> {
         let Some(raw) = self.given("limit") else {
             return Ok(default);
         };
         match raw.parse::<usize>() {
             Ok(0) => Ok(default),
             Ok(n) => Ok(n.min(max)),
-            Err(_) => Err(error::invalid_arguments(self, "limit")),
+            Err(_) => Err(Failure::invalid_arguments("limit")),
         }
     }
 }
@@ -110,12 +110,12 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         let is_post = request.method() == Method::POST;
         let body = Bytes::from_request(request, state)
             .await
-            .map_err(|_| error::plain(&call, "invalid_form_data"))?;
+            .map_err(|_| Failure::plain("invalid_form_data").answer(&call))?;
         if !is_post || body.is_empty() {
             return Ok(call);
         }
         let Some(content_type) = content_type else {
-            return Err(error::plain(&call, "missing_post_type"));
+            return Err(Failure::plain("missing_post_type").answer(&call));
         };
         let mut parts = content_type.split(';').map(str::trim);
         let mime = parts.next().unwrap_or_default();
@@ -124,12 +124,12 @@ impl<S: Send + Sync> FromRequest<S> for Call {
             .map(|c| c.trim_matches('"'))
             .next();
         if charset.is_some_and(|c| c != "utf-8" && c != "utf8") {
-            return Err(error::plain(&call, "invalid_charset"));
+            return Err(Failure::plain("invalid_charset").answer(&call));
         }
         match mime {
             "application/x-www-form-urlencoded" => {
                 let text = std::str::from_utf8(&body)
-                    .map_err(|_| error::plain(&call, "invalid_charset"))?;
+                    .map_err(|_| Failure::plain("invalid_charset").answer(&call))?;
                 for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
                     if k == "token" {
                         if call.token.is_none() {
@@ -151,10 +151,10 @@ impl<S: Send + Sync> FromRequest<S> for Call {
                         call.args
                             .extend(map.into_iter().filter(|(k, _)| k != "token"));
                     }
-                    _ => return Err(error::plain(&call, "invalid_json")),
+                    _ => return Err(Failure::plain("invalid_json").answer(&call)),
                 }
             }
-            _ => return Err(error::plain(&call, "invalid_post_type")),
+            _ => return Err(Failure::plain("invalid_post_type").answer(&call)),
         }
         Ok(call)
     }

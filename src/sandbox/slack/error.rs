@@ -46,58 +46,91 @@ pub fn ok(call: &Call, fields: Value) -> Response {
     Json(warn(call, body)).into_response()
 }
 
-/// `{"ok":false,"error":...}` with HTTP 200.
-pub fn plain(call: &Call, error: &str) -> Response {
-    Json(warn(call, json!({ "ok": false, "error": error }))).into_response()
+/// A call's failure, answered with the call's warnings by [`respond`] or [`Failure::answer`].
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<u64>,
 }
 
-/// `invalid_arguments`, naming the argument in `response_metadata.messages`.
-pub fn invalid_arguments(call: &Call, argument: &str) -> Response {
-    Json(warn(
-        call,
-        json!({
-            "ok": false,
-            "error": "invalid_arguments",
-            "response_metadata": {
-                "messages": [format!("[ERROR] invalid value for argument `{argument}`")],
-            },
-        }),
-    ))
-    .into_response()
+impl Failure {
+    /// `{"ok":false,"error":...}` with HTTP 200.
+    pub fn plain(error: &str) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: json!({ "ok": false, "error": error }),
+            retry_after: None,
+        }
+    }
+
+    /// `invalid_arguments`, naming the argument in `response_metadata.messages`.
+    pub fn invalid_arguments(argument: &str) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: json!({
+                "ok": false,
+                "error": "invalid_arguments",
+                "response_metadata": {
+                    "messages": [format!("[ERROR] invalid value for argument `{argument}`")],
+                },
+            }),
+            retry_after: None,
+        }
+    }
+
+    /// `missing_scope` with what the method needs and what the token has.
+    pub fn missing_scope(needed: &str, provided: &[String]) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: json!({
+                "ok": false,
+                "error": "missing_scope",
+                "needed": needed,
+                "provided": provided.join(","),
+            }),
+            retry_after: None,
+        }
+    }
+
+    /// HTTP 429 with `Retry-After` (whole seconds, at least 1) and `"error":"ratelimited"`.
+    pub fn ratelimited(retry_after_s: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: json!({ "ok": false, "error": "ratelimited" }),
+            retry_after: Some(retry_after_s.max(1)),
+        }
+    }
+
+    pub fn answer(self, call: &Call) -> Response {
+        let body = if self.status == StatusCode::OK {
+            warn(call, self.body)
+        } else {
+            self.body
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(s));
+        }
+        response
+    }
 }
 
-/// `missing_scope` with what the method needs and what the token has.
-pub fn missing_scope(call: &Call, needed: &str, provided: &[String]) -> Response {
-    Json(warn(
-        call,
-        json!({
-            "ok": false,
-            "error": "missing_scope",
-            "needed": needed,
-            "provided": provided.join(","),
-        }),
-    ))
-    .into_response()
-}
-
-/// HTTP 429 with `Retry-After` (whole seconds, at least 1).
-pub fn ratelimited(retry_after_s: u64) -> Response {
-    let mut response = (
-        StatusCode::TOO_MANY_REQUESTS,
-        Json(json!({ "ok": false, "error": "ratelimited" })),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert("retry-after", HeaderValue::from(retry_after_s.max(1)));
-    response
+/// A method's outcome as Slack answers it: `{"ok":true,...}` or the failure.
+pub fn respond(call: &Call, outcome: Result<Value, Failure>) -> Response {
+    match outcome {
+        Ok(fields) => ok(call, fields),
+        Err(failure) => failure.answer(call),
+    }
 }
 
 /// A fault's answer: a 429 as Slack limits; any other status with Slack's error envelope.
 pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status == StatusCode::TOO_MANY_REQUESTS {
-        return ratelimited(retry_after.unwrap_or(30));
+        return Failure::ratelimited(retry_after.unwrap_or(30)).answer(&Call::default());
     }
     let error = if status.is_server_error() {
         "internal_error"

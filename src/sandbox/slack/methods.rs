@@ -11,7 +11,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
 use super::{
-    Call, Caller, Ctx, SandboxState, admit, error, events,
+    Call, Caller, Ctx, SandboxState, admit,
+    error::{Failure, respond},
+    events,
     store::{BOT_USER_ID, Channel, Message, Workspace, parse_ts, ts_string},
 };
 
@@ -55,7 +57,7 @@ fn cursor(kind: &str, value: &str) -> String {
 }
 
 /// The position a cursor names; `Err` (`invalid_cursor`) when it is not one of ours.
-fn read_cursor(call: &Call, kind: &str) -> Result<Option<String>, Response> {
+fn read_cursor(call: &Call, kind: &str) -> Result<Option<String>, Failure> {
     let Some(raw) = call.given("cursor") else {
         return Ok(None);
     };
@@ -66,7 +68,7 @@ fn read_cursor(call: &Call, kind: &str) -> Result<Option<String>, Response> {
         .and_then(|s| s.strip_prefix(&format!("{kind}:")).map(str::to_owned))
         .filter(|v| !v.is_empty())
         .map(Some)
-        .ok_or_else(|| error::plain(call, "invalid_cursor"))
+        .ok_or_else(|| Failure::plain("invalid_cursor"))
 }
 
 fn next_cursor(next: Option<String>) -> Value {
@@ -82,11 +84,11 @@ fn find_channel<'a>(
     workspace: &'a Workspace,
     call: &Call,
     caller: &Caller,
-) -> Result<&'a Channel, Response> {
+) -> Result<&'a Channel, Failure> {
     call.given("channel")
         .and_then(|c| workspace.channel(&c))
         .filter(|c| visible(c, caller))
-        .ok_or_else(|| error::plain(call, "channel_not_found"))
+        .ok_or_else(|| Failure::plain("channel_not_found"))
 }
 
 /// A JSON-or-string argument that must be an array (`blocks`, `attachments`).
@@ -106,58 +108,55 @@ fn array_arg(call: &Call, name: &str) -> Result<Option<Vec<Value>>, ()> {
 /// `chat.postMessage`: posts as the bot (or a user token's user), to a channel id or name,
 /// optionally in a thread; the message fires a `message` event.
 async fn post_message(State(ctx): State<Ctx>, call: Call) -> Response {
+    respond(&call, post_message_outcome(&ctx, &call))
+}
+
+fn post_message_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
     let target = call.given("channel");
-    let caller = match admit(
-        &ctx,
-        &call,
+    let caller = admit(
+        ctx,
+        call,
         "chat.postMessage",
         &["chat:write"],
         Some(target.as_deref().unwrap_or("")),
-    ) {
-        Ok(c) => c,
-        Err(r) => return r,
+    )?;
+    let Ok(blocks) = array_arg(call, "blocks") else {
+        return Err(Failure::plain("invalid_blocks"));
     };
-    let Ok(blocks) = array_arg(&call, "blocks") else {
-        return error::plain(&call, "invalid_blocks");
-    };
-    let Ok(attachments) = array_arg(&call, "attachments") else {
-        return error::plain(&call, "invalid_attachments");
+    let Ok(attachments) = array_arg(call, "attachments") else {
+        return Err(Failure::plain("invalid_attachments"));
     };
     let text = call.given("text").unwrap_or_default();
     if text.is_empty() && blocks.is_none() && attachments.is_none() {
-        return error::plain(&call, "no_text");
+        return Err(Failure::plain("no_text"));
     }
     if text.chars().count() > MAX_TEXT {
-        return error::plain(&call, "msg_too_long");
+        return Err(Failure::plain("msg_too_long"));
     }
     if attachments
         .as_ref()
         .is_some_and(|a| a.len() > MAX_ATTACHMENTS)
     {
-        return error::plain(&call, "too_many_attachments");
+        return Err(Failure::plain("too_many_attachments"));
     }
     if blocks
         .as_ref()
         .is_some_and(|b| b.len() > MAX_BLOCKS || b.iter().any(|b| !b.is_object()))
     {
-        return error::plain(&call, "invalid_blocks");
+        return Err(Failure::plain("invalid_blocks"));
     }
-    let broadcast = match call.flag("reply_broadcast", false) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let broadcast = call.flag("reply_broadcast", false)?;
     let now = ctx.state.clock.now();
     let mut workspace = ctx.state.slack.workspaces.lock(&caller.team);
-    let channel = match find_channel(&workspace, &call, &caller) {
-        Ok(c) => c.clone(),
-        Err(r) => return r,
-    };
+    let channel = find_channel(&workspace, call, &caller)?.clone();
     if channel.archived {
-        return error::plain(&call, "is_archived");
+        return Err(Failure::plain("is_archived"));
     }
     let member = channel.members.iter().any(|m| m == caller.actor());
-    if !member && !(caller.user.is_none() && caller.has("chat:write.public")) {
-        return error::plain(&call, "not_in_channel");
+    // A bot may post where it is not a member only with `chat:write.public`.
+    let public_bot = caller.user.is_none() && caller.has("chat:write.public");
+    if !member && !public_bot {
+        return Err(Failure::plain("not_in_channel"));
     }
     let thread_ts = match call.given("thread_ts") {
         None => None,
@@ -165,10 +164,7 @@ async fn post_message(State(ctx): State<Ctx>, call: Call) -> Response {
             let parent = parse_ts(&raw)
                 .and_then(|ts| workspace.find(&channel.id, ts))
                 .map(|m| m.thread_ts.unwrap_or(m.ts));
-            match parent {
-                Some(p) => Some(p),
-                None => return error::plain(&call, "thread_not_found"),
-            }
+            Some(parent.ok_or_else(|| Failure::plain("thread_not_found"))?)
         }
     };
     let ts = workspace.next_ts(&channel.id, now);
@@ -186,10 +182,7 @@ async fn post_message(State(ctx): State<Ctx>, call: Call) -> Response {
     let shown = workspace.message_json(&channel.id, &message);
     drop(workspace);
     events::deliver(&ctx.state, event);
-    error::ok(
-        &call,
-        json!({ "channel": channel.id, "ts": ts_string(ts), "message": shown }),
-    )
+    Ok(json!({ "channel": channel.id, "ts": ts_string(ts), "message": shown }))
 }
 
 /// `POST /_sandbox/records`: a member posts, as they would in Slack's client.
@@ -244,16 +237,17 @@ pub fn post_as_member(
 /// `conversations.list`: `types` (default `public_channel`), `exclude_archived`, `limit` (default
 /// 100, at most 1000) and `cursor`.
 async fn conversations_list(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(
-        &ctx,
-        &call,
+    respond(&call, conversations_list_outcome(&ctx, &call))
+}
+
+fn conversations_list_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(
+        ctx,
+        call,
         "conversations.list",
         &["channels:read", "groups:read"],
         None,
-    ) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    )?;
     let types = call
         .given("types")
         .unwrap_or_else(|| "public_channel".into());
@@ -264,17 +258,12 @@ async fn conversations_list(State(ctx): State<Ctx>, call: Call) -> Response {
             "public_channel" => public = true,
             "private_channel" => private = true,
             "mpim" | "im" => {}
-            _ => return error::plain(&call, "invalid_types"),
+            _ => return Err(Failure::plain("invalid_types")),
         }
     }
-    let (exclude_archived, limit, after) = match (
-        call.flag("exclude_archived", false),
-        call.limit(100, 1000),
-        read_cursor(&call, "channel"),
-    ) {
-        (Ok(e), Ok(l), Ok(c)) => (e, l, c),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-    };
+    let exclude_archived = call.flag("exclude_archived", false)?;
+    let limit = call.limit(100, 1000)?;
+    let after = read_cursor(call, "channel")?;
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let mut matching = workspace
         .channels
@@ -292,10 +281,7 @@ async fn conversations_list(State(ctx): State<Ctx>, call: Call) -> Response {
         .map(|c| workspace.channel_json(c))
         .collect();
     let next = matching.next().map(|c| cursor("channel", &c.id));
-    error::ok(
-        &call,
-        json!({ "channels": page, "response_metadata": next_cursor(next) }),
-    )
+    Ok(json!({ "channels": page, "response_metadata": next_cursor(next) }))
 }
 
 /// The `oldest`/`latest`/`inclusive` window of history and replies.
@@ -306,12 +292,12 @@ struct Window {
 }
 
 impl Window {
-    fn read(call: &Call) -> Result<Self, Response> {
+    fn read(call: &Call) -> Result<Self, Failure> {
         let ts = |name: &str, error: &str| match call.given(name) {
             None => Ok(None),
             Some(raw) => parse_ts(&raw)
                 .map(Some)
-                .ok_or_else(|| error::plain(call, error)),
+                .ok_or_else(|| Failure::plain(error)),
         };
         Ok(Self {
             oldest: ts("oldest", "invalid_ts_oldest")?,
@@ -336,7 +322,7 @@ fn readable<'a>(
     workspace: &'a Workspace,
     call: &Call,
     caller: &Caller,
-) -> Result<&'a Channel, Response> {
+) -> Result<&'a Channel, Failure> {
     let channel = find_channel(workspace, call, caller)?;
     let scope = if channel.private {
         "groups:history"
@@ -344,10 +330,10 @@ fn readable<'a>(
         "channels:history"
     };
     if !caller.has(scope) {
-        return Err(error::missing_scope(call, scope, &caller.scopes));
+        return Err(Failure::missing_scope(scope, &caller.scopes));
     }
     if caller.user.is_none() && !channel.members.iter().any(|m| m == BOT_USER_ID) {
-        return Err(error::plain(call, "not_in_channel"));
+        return Err(Failure::plain("not_in_channel"));
     }
     Ok(channel)
 }
@@ -355,34 +341,27 @@ fn readable<'a>(
 /// `conversations.history`: the channel's messages (thread replies only when broadcast), newest
 /// first; `limit` default 100, at most 999.
 async fn conversations_history(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(
-        &ctx,
-        &call,
+    respond(&call, conversations_history_outcome(&ctx, &call))
+}
+
+fn conversations_history_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(
+        ctx,
+        call,
         "conversations.history",
         &["channels:history", "groups:history"],
         None,
-    ) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (window, limit, start) = match (
-        Window::read(&call),
-        call.limit(100, 999),
-        read_cursor(&call, "next_ts"),
-    ) {
-        (Ok(w), Ok(l), Ok(c)) => (w, l, c),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-    };
+    )?;
+    let window = Window::read(call)?;
+    let limit = call.limit(100, 999)?;
+    let start = read_cursor(call, "next_ts")?;
     let start = match start.map(|s| parse_ts(&s)) {
-        Some(None) => return error::plain(&call, "invalid_cursor"),
+        Some(None) => return Err(Failure::plain("invalid_cursor")),
         Some(Some(ts)) => Some(ts),
         None => None,
     };
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
-    let channel = match readable(&workspace, &call, &caller) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let channel = readable(&workspace, call, &caller)?;
     let all = workspace
         .messages
         .get(&channel.id)
@@ -400,58 +379,48 @@ async fn conversations_history(State(ctx): State<Ctx>, call: Call) -> Response {
         .map(|m| workspace.message_json(&channel.id, m))
         .collect();
     let next = matching.next().map(|m| cursor("next_ts", &ts_string(m.ts)));
-    error::ok(
-        &call,
-        json!({
-            "messages": page,
-            "has_more": next.is_some(),
-            "pin_count": 0,
-            "channel_actions_ts": null,
-            "channel_actions_count": 0,
-            "response_metadata": next_cursor(next),
-        }),
-    )
+    Ok(json!({
+        "messages": page,
+        "has_more": next.is_some(),
+        "pin_count": 0,
+        "channel_actions_ts": null,
+        "channel_actions_count": 0,
+        "response_metadata": next_cursor(next),
+    }))
 }
 
 /// `conversations.replies`: a thread, its parent first, then replies oldest first; `ts` may
 /// name the parent or any reply. `limit` default 1000.
 async fn conversations_replies(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(
-        &ctx,
-        &call,
+    respond(&call, conversations_replies_outcome(&ctx, &call))
+}
+
+fn conversations_replies_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(
+        ctx,
+        call,
         "conversations.replies",
         &["channels:history", "groups:history"],
         None,
-    ) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (window, limit, start) = match (
-        Window::read(&call),
-        call.limit(1000, 1000),
-        read_cursor(&call, "next_ts"),
-    ) {
-        (Ok(w), Ok(l), Ok(c)) => (w, l, c),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-    };
+    )?;
+    let window = Window::read(call)?;
+    let limit = call.limit(1000, 1000)?;
+    let start = read_cursor(call, "next_ts")?;
     let start = match start.map(|s| parse_ts(&s)) {
-        Some(None) => return error::plain(&call, "invalid_cursor"),
+        Some(None) => return Err(Failure::plain("invalid_cursor")),
         Some(Some(ts)) => Some(ts),
         None => None,
     };
     let Some(ts) = call.given("ts") else {
-        return error::invalid_arguments(&call, "ts");
+        return Err(Failure::invalid_arguments("ts"));
     };
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
-    let channel = match readable(&workspace, &call, &caller) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let channel = readable(&workspace, call, &caller)?;
     let Some(parent) = parse_ts(&ts)
         .and_then(|ts| workspace.find(&channel.id, ts))
         .map(|m| m.thread_ts.unwrap_or(m.ts))
     else {
-        return error::plain(&call, "thread_not_found");
+        return Err(Failure::plain("thread_not_found"));
     };
     let mut matching = workspace.messages[&channel.id]
         .iter()
@@ -464,41 +433,38 @@ async fn conversations_replies(State(ctx): State<Ctx>, call: Call) -> Response {
         .map(|m| workspace.message_json(&channel.id, m))
         .collect();
     let next = matching.next().map(|m| cursor("next_ts", &ts_string(m.ts)));
-    error::ok(
-        &call,
-        json!({
-            "messages": page,
-            "has_more": next.is_some(),
-            "response_metadata": next_cursor(next),
-        }),
-    )
+    Ok(json!({
+        "messages": page,
+        "has_more": next.is_some(),
+        "response_metadata": next_cursor(next),
+    }))
 }
 
 /// `conversations.info`: one channel.
 async fn conversations_info(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(
-        &ctx,
-        &call,
+    respond(&call, conversations_info_outcome(&ctx, &call))
+}
+
+fn conversations_info_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(
+        ctx,
+        call,
         "conversations.info",
         &["channels:read", "groups:read"],
         None,
-    ) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    )?;
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
-    match find_channel(&workspace, &call, &caller) {
-        Ok(channel) => error::ok(&call, json!({ "channel": workspace.channel_json(channel) })),
-        Err(r) => r,
-    }
+    let channel = find_channel(&workspace, call, &caller)?;
+    Ok(json!({ "channel": workspace.channel_json(channel) }))
 }
 
 /// `users.info`: a member (or the bot); `profile.email` only with `users:read.email`.
 async fn users_info(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(&ctx, &call, "users.info", &["users:read"], None) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    respond(&call, users_info_outcome(&ctx, &call))
+}
+
+fn users_info_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(ctx, call, "users.info", &["users:read"], None)?;
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let id = call.given("user").unwrap_or_default();
     let user = if id == BOT_USER_ID {
@@ -509,21 +475,20 @@ async fn users_info(State(ctx): State<Ctx>, call: Call) -> Response {
             .map(|u| workspace.user_json(u, caller.has("users:read.email")))
     };
     match user {
-        Some(user) => error::ok(&call, json!({ "user": user })),
-        None => error::plain(&call, "user_not_found"),
+        Some(user) => Ok(json!({ "user": user })),
+        None => Err(Failure::plain("user_not_found")),
     }
 }
 
 /// `users.list`: every member and the bot, `limit` default 200, at most 1000.
 async fn users_list(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(&ctx, &call, "users.list", &["users:read"], None) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (limit, after) = match (call.limit(200, 1000), read_cursor(&call, "user")) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    respond(&call, users_list_outcome(&ctx, &call))
+}
+
+fn users_list_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(ctx, call, "users.list", &["users:read"], None)?;
+    let limit = call.limit(200, 1000)?;
+    let after = read_cursor(call, "user")?;
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let with_email = caller.has("users:read.email");
     let mut everyone: Vec<(String, Value)> = workspace
@@ -538,34 +503,32 @@ async fn users_list(State(ctx): State<Ctx>, call: Call) -> Response {
         .filter(|(id, _)| after.as_deref().is_none_or(|a| id.as_str() >= a));
     let page: Vec<Value> = matching.by_ref().take(limit).map(|(_, u)| u).collect();
     let next = matching.next().map(|(id, _)| cursor("user", &id));
-    error::ok(
-        &call,
-        json!({
-            "members": page,
-            "cache_ts": ctx.state.clock.now().timestamp(),
-            "response_metadata": next_cursor(next),
-        }),
-    )
+    Ok(json!({
+        "members": page,
+        "cache_ts": ctx.state.clock.now().timestamp(),
+        "response_metadata": next_cursor(next),
+    }))
 }
 
 /// `users.lookupByEmail`: needs `users:read.email`; `users_not_found` when nobody has it.
 async fn users_lookup_by_email(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match admit(
-        &ctx,
-        &call,
+    respond(&call, users_lookup_by_email_outcome(&ctx, &call))
+}
+
+fn users_lookup_by_email_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(
+        ctx,
+        call,
         "users.lookupByEmail",
         &["users:read.email"],
         None,
-    ) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    )?;
     let Some(email) = call.given("email") else {
-        return error::invalid_arguments(&call, "email");
+        return Err(Failure::invalid_arguments("email"));
     };
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     match workspace.user_by_email(&email) {
-        Some(user) => error::ok(&call, json!({ "user": workspace.user_json(user, true) })),
-        None => error::plain(&call, "users_not_found"),
+        Some(user) => Ok(json!({ "user": workspace.user_json(user, true) })),
+        None => Err(Failure::plain("users_not_found")),
     }
 }

@@ -40,6 +40,7 @@ use super::{
 pub use store::Workspace;
 
 use args::Call;
+use error::Failure;
 
 pub const SLUG: &str = "slack";
 /// The workspace every consent lands in unless the consent page names another team.
@@ -155,11 +156,11 @@ pub fn installer() -> &'static str {
 }
 
 /// Checks the token only (auth.test and auth.revoke need no scope).
-fn authenticate(ctx: &Ctx, call: &Call) -> Result<Caller, Response> {
+fn authenticate(ctx: &Ctx, call: &Call) -> Result<Caller, Failure> {
     let now = ctx.state.clock.now();
     let token = call.token.as_deref();
     if token.is_some_and(|t| ctx.state.slack.book().revoked.contains(t)) {
-        return Err(error::plain(call, "token_revoked"));
+        return Err(Failure::plain("token_revoked"));
     }
     let grant = ctx
         .state
@@ -168,14 +169,11 @@ fn authenticate(ctx: &Ctx, call: &Call) -> Result<Caller, Response> {
         .expect("tokens lock")
         .check(SLUG, token, now)
         .map_err(|e| {
-            error::plain(
-                call,
-                match e {
-                    BearerError::Missing => "not_authed",
-                    BearerError::Unknown => "invalid_auth",
-                    BearerError::Expired => "token_expired",
-                },
-            )
+            Failure::plain(match e {
+                BearerError::Missing => "not_authed",
+                BearerError::Unknown => "invalid_auth",
+                BearerError::Expired => "token_expired",
+            })
         })?;
     let user = token
         .filter(|t| t.starts_with(USER_POLICY.prefix))
@@ -195,15 +193,15 @@ pub fn admit(
     method: &'static str,
     scopes: &[&str],
     channel: Option<&str>,
-) -> Result<Caller, Response> {
+) -> Result<Caller, Failure> {
     let caller = authenticate(ctx, call)?;
     if !scopes.is_empty() && !scopes.iter().any(|s| caller.has(s)) {
-        return Err(error::missing_scope(call, scopes[0], &caller.scopes));
+        return Err(Failure::missing_scope(scopes[0], &caller.scopes));
     }
     if ctx.state.limits_enforced(SLUG) {
         let now = ctx.state.clock.now();
         let mut workspace = ctx.state.slack.workspaces.lock(&caller.team);
-        limits::hit(&mut workspace, method, channel, now).map_err(error::ratelimited)?;
+        limits::hit(&mut workspace, method, channel, now).map_err(Failure::ratelimited)?;
     }
     Ok(caller)
 }

@@ -17,9 +17,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
 use super::{
-    BOT_POLICY, Call, Ctx, SLUG, USER_POLICY, authenticate, error, external_refresh, installer,
-    internal_refresh,
-    store::{APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_NAME},
+    BOT_POLICY, Call, Ctx, SLUG, USER_POLICY, admit,
+    error::{self, Failure},
+    external_refresh, installer, internal_refresh,
+    store::{APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, TEAM_DOMAIN, TEAM_NAME},
 };
 use crate::sandbox::{
     oauth as consent,
@@ -138,16 +139,16 @@ pub async fn access(State(ctx): State<Ctx>, headers: HeaderMap, call: Call) -> R
     let app = App::for_provider(SLUG);
     let (client_id, client_secret) = client(&headers, &call);
     if client_id.as_deref() != Some(&app.client_id) {
-        return error::plain(&call, "invalid_client_id");
+        return Failure::plain("invalid_client_id").answer(&call);
     }
     if client_secret.as_deref() != Some(&app.client_secret) {
-        return error::plain(&call, "bad_client_secret");
+        return Failure::plain("bad_client_secret").answer(&call);
     }
     let now = ctx.state.clock.now();
     match call.given("grant_type").as_deref() {
         None | Some("authorization_code") => {
             let Some(code) = call.given("code") else {
-                return error::plain(&call, "invalid_code");
+                return Failure::plain("invalid_code").answer(&call);
             };
             let redirect_uri = call.given("redirect_uri");
             let verifier = call.given("code_verifier");
@@ -166,9 +167,9 @@ pub async fn access(State(ctx): State<Ctx>, headers: HeaderMap, call: Call) -> R
             ) {
                 Ok(issued) => issued,
                 Err(GrantError::RedirectMismatch) => {
-                    return error::plain(&call, "bad_redirect_uri");
+                    return Failure::plain("bad_redirect_uri").answer(&call);
                 }
-                Err(_) => return error::plain(&call, "invalid_code"),
+                Err(_) => return Failure::plain("invalid_code").answer(&call),
             };
             let user =
                 user_scopes.map(|scopes| tokens.mint(SLUG, &bot.account, scopes, USER_POLICY, now));
@@ -185,7 +186,7 @@ pub async fn access(State(ctx): State<Ctx>, headers: HeaderMap, call: Call) -> R
                 .as_deref()
                 .and_then(internal_refresh)
             else {
-                return error::plain(&call, "invalid_refresh_token");
+                return Failure::plain("invalid_refresh_token").answer(&call);
             };
             let mut tokens = ctx.state.tokens.lock().expect("tokens lock");
             let refreshed = candidates.iter().find_map(|(internal, policy)| {
@@ -204,26 +205,20 @@ pub async fn access(State(ctx): State<Ctx>, headers: HeaderMap, call: Call) -> R
                         access_answer(&call, &issued, None)
                     }
                 }
-                None => error::plain(&call, "invalid_refresh_token"),
+                None => Failure::plain("invalid_refresh_token").answer(&call),
             }
         }
-        Some(_) => error::plain(&call, "invalid_grant_type"),
+        Some(_) => Failure::plain("invalid_grant_type").answer(&call),
     }
 }
 
 /// `auth.test`: who the token is, in which workspace.
 pub async fn test(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match authenticate(&ctx, &call) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if ctx.state.limits_enforced(SLUG) {
-        let now = ctx.state.clock.now();
-        let mut workspace = ctx.state.slack.workspaces.lock(&caller.team);
-        if let Err(wait) = super::limits::hit(&mut workspace, "auth.test", None, now) {
-            return error::ratelimited(wait);
-        }
-    }
+    error::respond(&call, test_outcome(&ctx, &call))
+}
+
+fn test_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(ctx, call, "auth.test", &[], None)?;
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let team = team_json(&caller.team);
     let mut answer = json!({
@@ -238,32 +233,23 @@ pub async fn test(State(ctx): State<Ctx>, call: Call) -> Response {
             answer["user_id"] = json!(user);
         }
         None => {
-            answer["user"] = json!(super::store::BOT_NAME);
+            answer["user"] = json!(BOT_NAME);
             answer["user_id"] = json!(BOT_USER_ID);
             answer["bot_id"] = json!(BOT_ID);
         }
     }
-    error::ok(&call, answer)
+    Ok(answer)
 }
 
 /// `auth.revoke`: revokes the calling token (`test=true` only checks); later calls with it get
 /// `token_revoked`.
 pub async fn revoke(State(ctx): State<Ctx>, call: Call) -> Response {
-    let caller = match authenticate(&ctx, &call) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let testing = match call.flag("test", false) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    if ctx.state.limits_enforced(SLUG) {
-        let now = ctx.state.clock.now();
-        let mut workspace = ctx.state.slack.workspaces.lock(&caller.team);
-        if let Err(wait) = super::limits::hit(&mut workspace, "auth.revoke", None, now) {
-            return error::ratelimited(wait);
-        }
-    }
+    error::respond(&call, revoke_outcome(&ctx, &call))
+}
+
+fn revoke_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    admit(ctx, call, "auth.revoke", &[], None)?;
+    let testing = call.flag("test", false)?;
     if !testing && let Some(token) = &call.token {
         let now = ctx.state.clock.now();
         ctx.state
@@ -273,5 +259,5 @@ pub async fn revoke(State(ctx): State<Ctx>, call: Call) -> Response {
             .revoke_token(SLUG, token, now);
         ctx.state.slack.book().revoked.insert(token.clone());
     }
-    error::ok(&call, json!({ "revoked": !testing }))
+    Ok(json!({ "revoked": !testing }))
 }
