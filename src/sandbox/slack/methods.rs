@@ -480,14 +480,15 @@ fn users_info_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
     }
 }
 
-/// `users.list`: every member and the bot, `limit` default 200, at most 1000.
+/// `users.list`: every member and the bot, `limit` at most 1000; without one, everyone at once
+/// (as Slack tries to).
 async fn users_list(State(ctx): State<Ctx>, call: Call) -> Response {
     respond(&call, users_list_outcome(&ctx, &call))
 }
 
 fn users_list_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
     let caller = admit(ctx, call, "users.list", &["users:read"], None)?;
-    let limit = call.limit(200, 1000)?;
+    let limit = call.limit(usize::MAX, 1000)?;
     let after = read_cursor(call, "user")?;
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let with_email = caller.has("users:read.email");

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::sandbox::{population::population, window::Windows};
 
 /// How many population people are members of the workspace.
-pub const MEMBERS: usize = 150;
+pub const MEMBERS: usize = 300;
 /// The app's bot user, its bot id and the app id.
 pub const BOT_USER_ID: &str = "U0SBXBOT1";
 pub const BOT_ID: &str = "B0SBX0001";
@@ -30,7 +30,7 @@ const ZONES: &[(&str, &str, i64)] = &[
 ];
 const COLORS: &[&str] = &["9f69e7", "4bbe2e", "e7392d", "3c989f", "e0a729", "674b1b"];
 
-/// Team channels beside `general`, `random` and one per company (`acct-…`).
+/// Team channels beside `general`, `random` and four per company (`acct-…`, `deal-…`, …).
 const TEAM_CHANNELS: &[&str] = &[
     "sales",
     "support",
@@ -38,6 +38,13 @@ const TEAM_CHANNELS: &[&str] = &[
     "marketing",
     "deals-desk",
     "announcements",
+];
+/// Channels every company gets: name prefix and purpose.
+const COMPANY_CHANNELS: &[(&str, &str)] = &[
+    ("acct", "Everything about the account"),
+    ("deal", "Open deals with"),
+    ("support", "Support escalations from"),
+    ("renewal", "The renewal of"),
 ];
 /// Private channels (the bot is a member of the first only).
 const PRIVATE_CHANNELS: &[&str] = &["leadership", "hiring"];
@@ -175,13 +182,15 @@ impl Workspace {
                 .iter()
                 .map(|n| (n.to_string(), false, format!("The {n} team."))),
         );
-        names.extend(population.companies.iter().map(|c| {
-            (
-                format!("acct-{}", c.name.to_lowercase().replace(' ', "-")),
-                false,
-                format!("Everything about the {} account.", c.name),
-            )
-        }));
+        for (prefix, about) in COMPANY_CHANNELS {
+            names.extend(population.companies.iter().map(|c| {
+                (
+                    format!("{prefix}-{}", c.name.to_lowercase().replace(' ', "-")),
+                    false,
+                    format!("{about} {}.", c.name),
+                )
+            }));
+        }
         names.extend(
             PRIVATE_CHANNELS
                 .iter()
