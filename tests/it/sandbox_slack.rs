@@ -711,6 +711,49 @@ async fn a_tier_2_method_is_ratelimited_with_retry_after_until_the_minute_passes
 }
 
 #[tokio::test]
+async fn chat_post_message_allows_a_burst_per_channel_then_429() {
+    let slack = slack().await;
+    let sales = slack
+        .ok("conversations.info", &[("channel", "sales")])
+        .await["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (i, channel) in ["sales", sales.as_str(), "#sales", "sales", sales.as_str()]
+        .iter()
+        .enumerate()
+    {
+        let text = format!("burst {i}");
+        slack
+            .ok("chat.postMessage", &[("channel", channel), ("text", &text)])
+            .await;
+    }
+    let (status, headers, body) = slack
+        .call(
+            "chat.postMessage",
+            &[("channel", &sales), ("text", "one too many")],
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "ratelimited");
+    assert!(headers.contains_key("retry-after"));
+    // Another channel is not affected; the channel frees up as the window passes.
+    slack
+        .ok(
+            "chat.postMessage",
+            &[("channel", "general"), ("text", "elsewhere")],
+        )
+        .await;
+    slack.admin("/clock", json!({ "advance_s": 5 })).await;
+    slack
+        .ok(
+            "chat.postMessage",
+            &[("channel", "sales"), ("text", "again")],
+        )
+        .await;
+}
+
+#[tokio::test]
 async fn cursor_paging_visits_every_channel_exactly_once() {
     let slack = slack().await;
     // conversations.list is Tier 2 (20 a minute): paging is what the limit is about, not this test.

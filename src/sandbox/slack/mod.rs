@@ -201,7 +201,14 @@ pub fn admit(
     if ctx.state.limits_enforced(SLUG) {
         let now = ctx.state.clock.now();
         let mut workspace = ctx.state.slack.workspaces.lock(&caller.team);
-        limits::hit(&mut workspace, method, channel, now).map_err(Failure::ratelimited)?;
+        // A channel named by name and by id is one channel to the per-channel limit.
+        let channel = channel.map(|c| {
+            workspace
+                .channel(c)
+                .map_or_else(|| c.to_owned(), |found| found.id.clone())
+        });
+        limits::hit(&mut workspace, method, channel.as_deref(), now)
+            .map_err(Failure::ratelimited)?;
     }
     Ok(caller)
 }
