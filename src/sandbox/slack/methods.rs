@@ -411,8 +411,9 @@ fn conversations_replies_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failur
         Some(Some(ts)) => Some(ts),
         None => None,
     };
+    // Slack: "thread_not_found — value for ts was missing or invalid".
     let Some(ts) = call.given("ts") else {
-        return Err(Failure::invalid_arguments("ts"));
+        return Err(Failure::plain("thread_not_found"));
     };
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let channel = readable(&workspace, call, &caller)?;
