@@ -1096,6 +1096,12 @@ async fn events_are_verified_then_delivered_signed_with_v0() {
         .await;
     let (headers, body) = next(&mut rx).await;
     assert!(verifies(&headers, &body), "the signature verifies");
+    assert!(
+        headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("Slackbot 1.0")
+    );
     let mut tampered = body.to_vec();
     let at = tampered.iter().position(|b| *b == b'e').unwrap();
     tampered[at] = b'E';

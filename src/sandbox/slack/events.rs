@@ -49,6 +49,10 @@ fn signed_headers(secret: &str, body: &str) -> Vec<(&'static str, String)> {
     let timestamp = chrono::Utc::now().timestamp();
     vec![
         ("content-type", "application/json".to_owned()),
+        (
+            "user-agent",
+            "Slackbot 1.0 (+https://api.slack.com/robots)".to_owned(),
+        ),
         ("x-slack-request-timestamp", timestamp.to_string()),
         ("x-slack-signature", signature(secret, timestamp, body)),
     ]
