@@ -15,11 +15,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, SandboxState, faults::FaultSpec, hubspot, salesforce, stripe, webhooks::WebhookTarget,
+    Ctx, SandboxState, faults::FaultSpec, hubspot, salesforce, slack, stripe,
+    webhooks::WebhookTarget,
 };
 
 /// The providers this sandbox simulates so far.
-const SIMULATED: &[&str] = &[hubspot::SLUG, salesforce::SLUG];
+const SIMULATED: &[&str] = &[hubspot::SLUG, salesforce::SLUG, slack::SLUG];
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -75,6 +76,11 @@ async fn tokens(
             tokens["expires_in"] = json!(salesforce::POLICY.access_lifetime.num_seconds());
             Json(tokens).into_response()
         }
+        Ok(slack::SLUG) => Json(slack::mint(
+            &state,
+            body.account.as_deref().unwrap_or(slack::TEAM_ID),
+        ))
+        .into_response(),
         Ok(_) => {
             let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);
             let issued = hubspot::mint(&state, portal);
@@ -117,7 +123,12 @@ fn act_on_tokens(
     let mut tokens = state.tokens.lock().expect("tokens lock");
     let answer = match action {
         TokenAction::Expire => json!({ "expired": tokens.expire(provider, now) }),
-        TokenAction::Revoke => json!({ "revoked": tokens.revoke(provider, now) }),
+        TokenAction::Revoke => {
+            if provider == slack::SLUG {
+                slack::revoke_all(&state);
+            }
+            json!({ "revoked": tokens.revoke(provider, now) })
+        }
     };
     Json(answer).into_response()
 }
@@ -175,6 +186,15 @@ async fn records(
                 &change.fields,
             );
         }
+        Ok(slack::SLUG) => {
+            return slack::change_record(
+                &state,
+                change.account.as_deref().unwrap_or(slack::TEAM_ID),
+                &change.object,
+                &change.op,
+                &change.fields,
+            );
+        }
         Ok(_) => {}
         Err(r) => return r.into_response(),
     }
@@ -212,6 +232,9 @@ async fn register_webhook(
             Err(r) => return r.into_response(),
         },
     };
+    if provider == slack::SLUG {
+        return slack::register_events(&state, body.url, body.secret).await;
+    }
     if provider == stripe::SLUG
         && !body
             .secret

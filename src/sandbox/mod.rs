@@ -15,6 +15,7 @@ pub mod hubspot;
 mod oauth;
 pub mod population;
 pub mod salesforce;
+pub mod slack;
 pub mod stripe;
 mod tokens;
 mod webhooks;
@@ -48,6 +49,7 @@ pub struct SandboxState {
     webhooks: Mutex<HashMap<String, WebhookTarget>>,
     hubspot: accounts::Accounts<hubspot::Store>,
     salesforce: accounts::Accounts<salesforce::Store>,
+    slack: slack::Slack,
     http: reqwest::Client,
     /// The sandbox's own origin, once bound (Salesforce's `instance_url`).
     origin: OnceLock<String>,
@@ -64,6 +66,7 @@ impl SandboxState {
             webhooks: Mutex::default(),
             hubspot: accounts::Accounts::new(hubspot::Store::seeded),
             salesforce: accounts::Accounts::new(salesforce::Store::seeded),
+            slack: slack::Slack::default(),
             http: reqwest::Client::new(),
             origin: OnceLock::new(),
         }
@@ -83,6 +86,7 @@ impl SandboxState {
         self.webhooks.lock().expect("webhooks lock").clear();
         self.hubspot.clear();
         self.salesforce.clear();
+        self.slack.clear();
     }
 
     fn limits_enforced(&self, provider: &str) -> bool {
@@ -119,6 +123,12 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         account: salesforce::store::ORG_ID,
         error: salesforce::fault,
     };
+    let slack = Ctx {
+        state: state.clone(),
+        provider: slack::SLUG,
+        account: slack::TEAM_ID,
+        error: slack::error::fault,
+    };
     let salesforce_routes = || {
         salesforce::routes()
             .route_layer(middleware::from_fn_with_state(
@@ -138,6 +148,12 @@ pub fn router(state: Arc<SandboxState>) -> Router {
                 .with_state(hubspot),
         )
         .nest("/salesforce", salesforce_routes())
+        .nest(
+            "/slack",
+            slack::routes()
+                .route_layer(middleware::from_fn_with_state(slack.clone(), faults::layer))
+                .with_state(slack),
+        )
         // Salesforce's host-relative URLs (nextRecordsUrl, attributes.url) resolve at the root.
         .merge(salesforce_routes())
         .nest("/_sandbox", admin::routes().with_state(state))

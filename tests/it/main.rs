@@ -17,6 +17,7 @@ mod ops;
 mod refresh;
 mod sandbox_hubspot;
 mod sandbox_salesforce;
+mod sandbox_slack;
 mod sandbox_stripe;
 mod schema;
 mod secrets_manager;
