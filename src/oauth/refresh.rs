@@ -248,7 +248,8 @@ impl ConnectFlows {
 }
 
 /// Whether the token endpoint refused the refresh token itself (so the user must connect again),
-/// as opposed to failing: OAuth's `invalid_grant`, or HubSpot's `BAD_REFRESH_TOKEN` body.
+/// as opposed to failing: OAuth's `invalid_grant`, HubSpot's `BAD_REFRESH_TOKEN` body, or
+/// Slack's HTTP 200 `{"ok":false,"error":"invalid_refresh_token"}`.
 fn refused<E: std::error::Error>(
     error: &RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
 ) -> bool {
@@ -259,10 +260,16 @@ fn refused<E: std::error::Error>(
                 oauth2::basic::BasicErrorResponseType::InvalidGrant
             )
         }
-        RequestTokenError::Parse(_, body) => serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_owned))
-            .is_some_and(|s| s == "BAD_REFRESH_TOKEN"),
+        RequestTokenError::Parse(_, body) => {
+            let answer = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+            let field = |name: &str| answer.get(name).and_then(|v| v.as_str());
+            field("status") == Some("BAD_REFRESH_TOKEN")
+                || (answer.get("ok") == Some(&serde_json::Value::Bool(false))
+                    && matches!(
+                        field("error"),
+                        Some("invalid_refresh_token" | "invalid_grant" | "token_revoked")
+                    ))
+        }
         _ => false,
     }
 }

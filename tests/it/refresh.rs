@@ -1,10 +1,17 @@
 //! Token refresh against the sandbox, through GraphQL queries: proactive (Salesforce every 2
 //! hours, as the spec says), one refresh for 200 concurrent queries on an expired token, and a
 //! revoked refresh token turning the connection REAUTH_REQUIRED — in `viewer.connections` and in
-//! the errors' extensions.
+//! the errors' extensions; and Slack's refused refresh (HTTP 200, `ok:false`) read as a refusal.
+
+use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use nexus::{auth::Tenant, providers::Provider, store::entities::integration_credentials as row};
+use nexus::{
+    auth::Tenant,
+    oauth::{ConnectFlows, TokenError},
+    providers::Provider,
+    store::entities::integration_credentials as row,
+};
 use sea_orm::{EntityTrait, sea_query::Expr};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -155,4 +162,62 @@ async fn a_revoked_refresh_token_asks_for_reauthorization() {
         body["data"]["viewer"]["connections"][0]["status"], "REAUTH_REQUIRED",
         "{body}"
     );
+}
+
+/// The gateway's connect flows, for a provider no adapter calls yet.
+async fn flows(app: &TestApp) -> ConnectFlows {
+    let providers: BTreeMap<Provider, _> = app
+        .settings
+        .providers
+        .iter()
+        .map(|(slug, p)| (slug.parse().unwrap(), p.clone()))
+        .collect();
+    let vault = nexus::startup::vault(&app.settings).await.unwrap();
+    ConnectFlows::new(
+        app.db.clone(),
+        vault,
+        providers,
+        &app.settings.oauth,
+        app.origin.clone(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn slacks_refused_refresh_asks_for_reauthorization_too() {
+    let (app, sandbox) = pointed_at_sandbox(false).await;
+    let back = consent(&connect_link(&app, "SLACK", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200);
+    let (user_id, project_id) = app.tenant("acme", "ada@acme.test").await;
+    let tenant = Tenant {
+        user_id,
+        project_id,
+    };
+    let flows = flows(&app).await;
+    set_expiry(&app, Utc::now() - Duration::minutes(1)).await;
+    let rotated = flows.session(tenant, Provider::Slack).await.unwrap();
+    assert!(!rotated.access_token.expose_secret().is_empty());
+
+    // An uninstall: Slack answers the refresh with HTTP 200 and `ok:false`.
+    let revoked = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/revoke"))
+        .json(&json!({ "provider": "slack" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    set_expiry(&app, Utc::now() - Duration::minutes(1)).await;
+    let error = flows.session(tenant, Provider::Slack).await.unwrap_err();
+    assert!(matches!(error, TokenError::ReauthRequired(_)), "{error:?}");
+    let (_, body) = app
+        .graphql("{ viewer { connections { provider status } } }", json!({}))
+        .await;
+    let slack = body["data"]["viewer"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "SLACK")
+        .cloned()
+        .unwrap();
+    assert_eq!(slack["status"], "REAUTH_REQUIRED", "{body}");
 }
