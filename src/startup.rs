@@ -144,13 +144,14 @@ impl Application {
                 credentials: CredentialVault::new(db.clone(), vault),
                 changes: ChangeLog::new(db.clone()),
                 connect: connect.clone(),
-                loaders: Loaders::new(registry.clone()),
-                providers: registry,
+                loaders: Loaders::shared(registry.clone()),
+                providers: registry.clone(),
             }),
         );
         crate::telemetry::prometheus();
         let state = AppState {
             schema,
+            providers: registry,
             connect,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),

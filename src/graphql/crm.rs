@@ -13,7 +13,8 @@ use crate::providers::{
 use super::{
     comms::{Email, Event, Message},
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged, related, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged, write_target},
+    relations::{related, related_page},
     types::{Date, Money, ProviderEnum},
     validate,
 };
@@ -80,13 +81,13 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Deal>> {
-        merged(
-            ctx,
-            Capability::Deals,
-            Some(&[self.origin.into()]),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let page = PageArgs::parse(first, after)?;
+        let from = (CrmObject::Contact, self.remote_id.as_str());
+        let page = related_page(ctx, self.origin, from, CrmObject::Deal, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Deal(x) => Some(x),
+            _ => None,
+        }))
     }
     /// Mail from or to this contact, from Gmail and Outlook.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
@@ -252,13 +253,13 @@ impl Deal {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Contact>> {
-        merged(
-            ctx,
-            Capability::Contacts,
-            Some(&[self.origin.into()]),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let page = PageArgs::parse(first, after)?;
+        let from = (CrmObject::Deal, self.remote_id.as_str());
+        let page = related_page(ctx, self.origin, from, CrmObject::Contact, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Contact(x) => Some(x),
+            _ => None,
+        }))
     }
 }
 
@@ -298,13 +299,13 @@ impl Company {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Contact>> {
-        merged(
-            ctx,
-            Capability::Contacts,
-            Some(&[self.origin.into()]),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let page = PageArgs::parse(first, after)?;
+        let from = (CrmObject::Company, self.remote_id.as_str());
+        let page = related_page(ctx, self.origin, from, CrmObject::Contact, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Contact(x) => Some(x),
+            _ => None,
+        }))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
@@ -313,13 +314,13 @@ impl Company {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Deal>> {
-        merged(
-            ctx,
-            Capability::Deals,
-            Some(&[self.origin.into()]),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let page = PageArgs::parse(first, after)?;
+        let from = (CrmObject::Company, self.remote_id.as_str());
+        let page = related_page(ctx, self.origin, from, CrmObject::Deal, page).await?;
+        Ok(connection(page, |n| match n {
+            CrmNode::Deal(x) => Some(x),
+            _ => None,
+        }))
     }
 }
 

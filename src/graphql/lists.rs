@@ -24,7 +24,6 @@ use crate::{
 use super::{
     AppContext,
     errors::{ErrorCode, bad_input, internal, provider_error, upstream_error},
-    loaders::{RecordKey, RelationKey},
     types::{ProviderEnum, to_providers},
 };
 
@@ -254,6 +253,12 @@ pub async fn crm_page(
     if let Some(last) = edges.last_mut() {
         last.0 = cursor.clone();
     }
+    super::relations::prefetch(
+        ctx,
+        object,
+        &edges.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+    )
+    .await;
     let has_next = queues.values().any(|(q, more)| !q.is_empty() || *more);
     Ok(MergedPage {
         edges,
@@ -291,51 +296,6 @@ pub async fn crm_record(
         .await
         .map_err(|e| upstream_error(&e))?;
     Ok(records.into_iter().find(|r| r.remote_id == remote_id))
-}
-
-/// The one record of type `to` that `from` (type, id) points to: by the id its record names
-/// (`named`), else by the provider's associations; both through the loaders, so a page of
-/// records costs one batch call per provider and type, not one per record.
-pub async fn related(
-    ctx: &Context<'_>,
-    provider: Provider,
-    from: (CrmObject, &str),
-    named: Option<&str>,
-    to: CrmObject,
-) -> Result<Option<Record<CrmData>>> {
-    let tenant = tenant(ctx)?;
-    let loaders = &ctx.data_unchecked::<AppContext>().loaders;
-    let id = match named {
-        Some(id) => Some(id.to_owned()),
-        None => {
-            let key = RelationKey {
-                tenant,
-                provider,
-                from: from.0,
-                to,
-                remote_id: from.1.to_owned(),
-            };
-            match loaders.relations.load_one(key).await {
-                Ok(Some(Ok(ids))) => ids.into_iter().next(),
-                Ok(Some(Err(error))) => return Err(upstream_error(&error)),
-                Ok(None) | Err(_) => None,
-            }
-        }
-    };
-    let Some(remote_id) = id else {
-        return Ok(None);
-    };
-    let key = RecordKey {
-        tenant,
-        provider,
-        object: to,
-        remote_id,
-    };
-    match loaders.records.load_one(key).await {
-        Ok(Some(Ok(record))) => Ok(Some(record)),
-        Ok(Some(Err(error))) => Err(upstream_error(&error)),
-        Ok(None) | Err(_) => Ok(None),
-    }
 }
 
 /// The error for a provider the project has not connected.

@@ -1,11 +1,13 @@
 //! Dataloaders: the records and relations that many resolvers of one response ask for, fetched
-//! together. Keys carry the tenant, so loaders are shared by concurrent requests without mixing
-//! tenants; they batch (keys that arrive within a millisecond travel together, one provider call
-//! per tenant, provider and type) and do not cache across requests.
+//! together — one provider call per tenant, provider and type for the keys that arrive together.
+//! Each HTTP request gets its own loaders, which remember what they fetched for that request
+//! only, so a list that prefetches its records' relations (`prefetch`) answers every resolver
+//! below it from memory. Keys carry the tenant, so the shared, uncached loaders that WebSocket
+//! operations use never mix tenants either.
 
-use std::{collections::HashMap, convert::Infallible};
+use std::{collections::HashMap, convert::Infallible, sync::Arc};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
 use crate::{
     auth::Tenant,
@@ -132,22 +134,66 @@ impl Loader<RelationKey> for RelationLoader {
     }
 }
 
-/// The loaders of the schema.
+/// The loaders of one request (cached) or the shared ones (not cached).
 #[derive(Clone)]
-pub struct Loaders {
-    pub records: std::sync::Arc<DataLoader<RecordLoader>>,
-    pub relations: std::sync::Arc<DataLoader<RelationLoader>>,
+pub enum Loaders {
+    Request {
+        records: Arc<DataLoader<RecordLoader, HashMapCache>>,
+        relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
+    },
+    Shared {
+        records: Arc<DataLoader<RecordLoader, NoCache>>,
+        relations: Arc<DataLoader<RelationLoader, NoCache>>,
+    },
 }
 
 impl Loaders {
-    pub fn new(registry: Registry) -> Self {
-        Self {
-            records: std::sync::Arc::new(
-                DataLoader::new(RecordLoader(registry.clone()), tokio::spawn).max_batch_size(200),
-            ),
-            relations: std::sync::Arc::new(
-                DataLoader::new(RelationLoader(registry), tokio::spawn).max_batch_size(100),
-            ),
+    /// Loaders shared by operations that outlive one request (WebSocket); they never cache.
+    pub fn shared(registry: Registry) -> Self {
+        Loaders::Shared {
+            records: Arc::new(DataLoader::new(
+                RecordLoader(registry.clone()),
+                tokio::spawn,
+            )),
+            relations: Arc::new(DataLoader::new(RelationLoader(registry), tokio::spawn)),
         }
+    }
+
+    /// Loaders for one request, remembering what they fetched until it ends.
+    pub fn for_request(registry: Registry) -> Self {
+        Loaders::Request {
+            records: Arc::new(DataLoader::with_cache(
+                RecordLoader(registry.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
+            relations: Arc::new(DataLoader::with_cache(
+                RelationLoader(registry),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
+        }
+    }
+
+    pub async fn records(
+        &self,
+        keys: impl IntoIterator<Item = RecordKey>,
+    ) -> HashMap<RecordKey, Loaded<Record<CrmData>>> {
+        let answer = match self {
+            Loaders::Request { records, .. } => records.load_many(keys).await,
+            Loaders::Shared { records, .. } => records.load_many(keys).await,
+        };
+        answer.unwrap_or_else(|never| match never {})
+    }
+
+    pub async fn relations(
+        &self,
+        keys: impl IntoIterator<Item = RelationKey>,
+    ) -> HashMap<RelationKey, Loaded<Vec<String>>> {
+        let answer = match self {
+            Loaders::Request { relations, .. } => relations.load_many(keys).await,
+            Loaders::Shared { relations, .. } => relations.load_many(keys).await,
+        };
+        answer.unwrap_or_else(|never| match never {})
     }
 }

@@ -13,6 +13,7 @@ mod ids;
 pub mod limits;
 mod lists;
 mod loaders;
+mod relations;
 mod subscription;
 mod types;
 mod validate;

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::{AuthError, Tenant},
-    graphql::{Executed, errors::ErrorCode},
+    graphql::{Executed, Loaders, errors::ErrorCode},
     telemetry::{REQUEST_DURATION, REQUESTS},
 };
 
@@ -197,6 +197,7 @@ async fn execute(
     let executed = Executed::default();
     let mut request = async_graphql::Request::new(params.query)
         .data(tenant)
+        .data(Loaders::for_request(state.providers.clone()))
         .data(executed.clone());
     let requested_name = params.operation_name.clone();
     if let Some(name) = params.operation_name {

@@ -21,7 +21,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::Authenticator, graphql::AppSchema, oauth::ConnectFlows};
+use crate::{auth::Authenticator, graphql::AppSchema, oauth::ConnectFlows, providers::Registry};
 
 pub use playground::PlaygroundConfig;
 
@@ -29,6 +29,8 @@ pub use playground::PlaygroundConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The provider adapters, for each request's own loaders.
+    pub providers: Registry,
     pub connect: ConnectFlows,
     pub auth: Authenticator,
     pub db: DatabaseConnection,

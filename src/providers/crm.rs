@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Capability, Provider};
 
 /// The unified CRM types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CrmObject {
     Contact,
     Lead,

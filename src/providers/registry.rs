@@ -55,9 +55,8 @@ impl CrmAdapter<'_> {
         }
     }
 
-    /// The ids of `to` records related to each `from` record where the provider keeps the
-    /// relation apart from the record (HubSpot associations); Salesforce's lookups are fields of
-    /// the records themselves, so it answers with none.
+    /// The ids of `to` records related to each `from` record, where the relation is not a
+    /// field of `from` (HubSpot associations; Salesforce contact roles and account children).
     pub async fn associated(
         &self,
         target: Target,
@@ -67,7 +66,7 @@ impl CrmAdapter<'_> {
     ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
         match self {
             CrmAdapter::Hubspot(a) => a.associated(target, from, to, ids).await,
-            CrmAdapter::Salesforce(_) => Ok(HashMap::new()),
+            CrmAdapter::Salesforce(a) => a.associated(target, from, to, ids).await,
         }
     }
 

@@ -444,3 +444,149 @@ async fn a_page_of_contacts_with_companies_costs_the_minimum_of_calls() {
     assert_eq!(leads[0]["convertedContact"]["id"], contact["id"]);
     assert_eq!(leads[0]["convertedContact"]["name"], contact["name"]);
 }
+
+fn distinct<'a>(values: impl Iterator<Item = &'a Value>) -> usize {
+    values
+        .filter(|v| !v.is_null())
+        .map(Value::to_string)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+#[tokio::test]
+async fn related_lists_come_in_batches_per_provider() {
+    let (app, sandbox) = both_crms().await;
+    let before = counters(&sandbox).await;
+    let (_, body) = app
+        .graphql(
+            "{ contacts(first: 100) { nodes { provider company { id name } deals(first: 5) { pageInfo { hasNextPage } nodes { id name provider } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let after = counters(&sandbox).await;
+    let list = nodes(&body, "contacts");
+    assert!(
+        list.iter()
+            .all(|c| c["deals"]["pageInfo"]["hasNextPage"] == false)
+    );
+    let of = |provider: &'static str| list.iter().filter(move |c| c["provider"] == provider);
+    let deals_of = |provider: &'static str| {
+        of(provider).flat_map(|c| {
+            c["deals"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| &d["id"])
+        })
+    };
+    assert!(
+        deals_of("HUBSPOT").count() > 0 && deals_of("SALESFORCE").count() > 0,
+        "{body}"
+    );
+    assert!(list.iter().all(|c| {
+        c["deals"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["provider"] == c["provider"])
+    }));
+    // HubSpot: the search, then per relation one association batch read (≤ 100 contacts) and
+    // one batch read per 100 distinct records.
+    let hubspot = 1
+        + 1
+        + distinct(of("HUBSPOT").map(|c| &c["company"]["id"])).div_ceil(100)
+        + 1
+        + distinct(deals_of("HUBSPOT")).div_ceil(100);
+    // Salesforce: the query, one `Id IN (...)` per 200 distinct accounts, one contact-role query
+    // per 200 contacts and one opportunity query per 200 distinct opportunities.
+    let salesforce = 1
+        + distinct(of("SALESFORCE").map(|c| &c["company"]["id"])).div_ceil(200)
+        + of("SALESFORCE").count().div_ceil(200)
+        + distinct(deals_of("SALESFORCE")).div_ceil(200);
+    assert_eq!(
+        (total_calls(&after, "hubspot") - total_calls(&before, "hubspot")) as usize,
+        hubspot,
+        "{after}"
+    );
+    assert_eq!(
+        (total_calls(&after, "salesforce") - total_calls(&before, "salesforce")) as usize,
+        salesforce,
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn relations_agree_in_both_directions() {
+    let (app, _sandbox) = both_crms().await;
+    for provider in ["HUBSPOT", "SALESFORCE"] {
+        let (_, body) = app
+            .graphql(
+                "query($p: [Provider!]) { companies(first: 5, providers: $p) { nodes { id
+                    contacts(first: 20) { nodes { id company { id } } }
+                    deals(first: 10) { nodes { id company { id } contacts(first: 5) { nodes { id deals(first: 10) { nodes { id } } } } } } } } }",
+                json!({ "p": [provider] }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        let companies = nodes(&body, "companies");
+        let mut contacts = 0;
+        let mut deals = 0;
+        for company in &companies {
+            for contact in company["contacts"]["nodes"].as_array().unwrap() {
+                contacts += 1;
+                assert_eq!(contact["company"]["id"], company["id"], "{provider}");
+            }
+            for deal in company["deals"]["nodes"].as_array().unwrap() {
+                deals += 1;
+                assert_eq!(deal["company"]["id"], company["id"], "{provider}");
+                for contact in deal["contacts"]["nodes"].as_array().unwrap() {
+                    let back = contact["deals"]["nodes"].as_array().unwrap();
+                    assert!(
+                        back.iter().any(|d| d["id"] == deal["id"]),
+                        "{provider}: {contact}"
+                    );
+                }
+            }
+        }
+        assert!(contacts > 0 && deals > 0, "{provider}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_related_list_pages_with_its_cursor() {
+    let (app, _sandbox) = both_crms().await;
+    let query = "query($after: String) { companies(first: 1, providers: [SALESFORCE]) { nodes { contacts(first: 2, after: $after) { pageInfo { hasNextPage endCursor } nodes { id createdAt } } } } }";
+    let mut after = Value::Null;
+    let mut seen = Vec::new();
+    loop {
+        let (_, body) = app.graphql(query, json!({ "after": after })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let page = &nodes(&body, "companies")[0]["contacts"];
+        seen.extend(
+            page["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].clone()),
+        );
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let (_, body) = app
+        .graphql(
+            "{ companies(first: 1, providers: [SALESFORCE]) { nodes { contacts(first: 100) { nodes { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let all: Vec<Value> = nodes(&body, "companies")[0]["contacts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    assert!(all.len() > 2, "{body}");
+    assert_eq!(seen, all, "pages of two add up to the whole list, in order");
+}

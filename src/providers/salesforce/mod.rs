@@ -7,6 +7,8 @@ mod error;
 mod map;
 mod soql;
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -31,11 +33,29 @@ pub struct SalesforceProvider {
 #[serde(rename_all = "camelCase")]
 struct QueryPage {
     records: Vec<Value>,
+    /// The rest of the result, host-relative, when it did not fit one batch.
+    next_records_url: Option<String>,
 }
 
 impl SalesforceProvider {
     pub fn new(upstream: Upstream) -> Self {
         Self { upstream }
+    }
+
+    /// Every row of a query, following `nextRecordsUrl` when the result spans batches.
+    async fn rows(&self, target: Target, soql: String) -> Result<Vec<Value>, ProviderError> {
+        let mut call =
+            Call::get("query", format!("/services/data/{API_VERSION}/query")).query("q", soql);
+        let mut rows = Vec::new();
+        loop {
+            let reply = self.upstream.send(target, &call, error::classify).await?;
+            let page: QueryPage = reply.json(Provider::Salesforce, call.op)?;
+            rows.extend(page.records);
+            match page.next_records_url {
+                Some(next) => call = Call::get("query.more", next),
+                None => return Ok(rows),
+            }
+        }
     }
 
     async fn query(
@@ -44,15 +64,42 @@ impl SalesforceProvider {
         kind: CrmObject,
         soql: String,
     ) -> Result<Vec<Record<CrmData>>, ProviderError> {
-        let call =
-            Call::get("query", format!("/services/data/{API_VERSION}/query")).query("q", soql);
-        let reply = self.upstream.send(target, &call, error::classify).await?;
-        let page: QueryPage = reply.json(Provider::Salesforce, call.op)?;
-        Ok(page
-            .records
+        Ok(self
+            .rows(target, soql)
+            .await?
             .into_iter()
             .filter_map(|raw| map::record(kind, raw))
             .collect())
+    }
+
+    /// The ids of `to` records related to each `from` record, where the relation is not a field
+    /// of `from` itself: contact roles between contacts and opportunities, and an account's
+    /// contacts and opportunities by their `AccountId`. One query per 200 ids.
+    pub async fn associated(
+        &self,
+        target: Target,
+        from: CrmObject,
+        to: CrmObject,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+        let Some((select, parent, child)) = soql::relation(from, to) else {
+            return Ok(HashMap::new());
+        };
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let soql = soql::related(select, parent, child, chunk);
+            for row in self.rows(target, soql).await? {
+                let key = row.get(parent).and_then(Value::as_str);
+                let value = row.get(child).and_then(Value::as_str);
+                if let (Some(key), Some(value)) = (key, value) {
+                    found
+                        .entry(key.to_owned())
+                        .or_default()
+                        .push(value.to_owned());
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// One page of a list, newest first.

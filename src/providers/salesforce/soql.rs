@@ -153,6 +153,35 @@ pub fn by_ids(object: CrmObject, ids: &[String]) -> String {
     )
 }
 
+/// How a relation between two types is queried: (object to select from, the field naming the
+/// `from` record, the field naming the `to` record). Lookups that are fields of `from` itself
+/// (a contact's account) are not relations here.
+pub fn relation(
+    from: CrmObject,
+    to: CrmObject,
+) -> Option<(&'static str, &'static str, &'static str)> {
+    match (from, to) {
+        (CrmObject::Contact, CrmObject::Deal) => {
+            Some(("OpportunityContactRole", "ContactId", "OpportunityId"))
+        }
+        (CrmObject::Deal, CrmObject::Contact) => {
+            Some(("OpportunityContactRole", "OpportunityId", "ContactId"))
+        }
+        (CrmObject::Company, CrmObject::Contact) => Some(("Contact", "AccountId", "Id")),
+        (CrmObject::Company, CrmObject::Deal) => Some(("Opportunity", "AccountId", "Id")),
+        _ => None,
+    }
+}
+
+/// The (`parent`, `child`) pairs of `object`'s rows whose `parent` is one of `ids`.
+pub fn related(object: &str, parent: &str, child: &str, ids: &[String]) -> String {
+    let list: Vec<String> = ids.iter().map(|id| quote(id)).collect();
+    format!(
+        "SELECT {parent}, {child} FROM {object} WHERE {parent} IN ({}) ORDER BY CreatedDate DESC, Id DESC",
+        list.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! The sandbox org's records: Leads, Contacts, Accounts and Opportunities, as Salesforce renders
+//! The sandbox org's records: Leads, Contacts, Accounts, Opportunities and the contact roles that
+//! tie contacts to opportunities (OpportunityContactRole), as Salesforce renders
 //! them (every record with `attributes`, 18-character ids with each object's key prefix,
 //! datetimes as `2024-05-01T12:00:00.000+0000`).
 
@@ -18,10 +19,17 @@ pub enum SObject {
     Contact,
     Account,
     Opportunity,
+    OpportunityContactRole,
 }
 
 impl SObject {
-    pub const ALL: [SObject; 4] = [Self::Lead, Self::Contact, Self::Account, Self::Opportunity];
+    pub const ALL: [SObject; 5] = [
+        Self::Lead,
+        Self::Contact,
+        Self::Account,
+        Self::Opportunity,
+        Self::OpportunityContactRole,
+    ];
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
@@ -35,6 +43,7 @@ impl SObject {
             Self::Contact => "Contact",
             Self::Account => "Account",
             Self::Opportunity => "Opportunity",
+            Self::OpportunityContactRole => "OpportunityContactRole",
         }
     }
 
@@ -44,6 +53,7 @@ impl SObject {
             Self::Contact => "003",
             Self::Account => "001",
             Self::Opportunity => "006",
+            Self::OpportunityContactRole => "00K",
         }
     }
 
@@ -107,6 +117,16 @@ impl SObject {
                 "LastModifiedDate",
                 "SystemModstamp",
             ],
+            Self::OpportunityContactRole => &[
+                "Id",
+                "OpportunityId",
+                "ContactId",
+                "Role",
+                "IsPrimary",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
         }
     }
 
@@ -117,6 +137,7 @@ impl SObject {
             Self::Contact => &["LastName"],
             Self::Account => &["Name"],
             Self::Opportunity => &["Name", "StageName", "CloseDate"],
+            Self::OpportunityContactRole => &["OpportunityId", "ContactId"],
         }
     }
 
@@ -131,7 +152,9 @@ impl SObject {
                 "LastModifiedDate",
                 "SystemModstamp",
             ],
-            Self::Account => &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"],
+            Self::Account | Self::OpportunityContactRole => {
+                &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
+            }
             Self::Opportunity => &[
                 "Id",
                 "IsClosed",
@@ -220,8 +243,9 @@ impl Store {
                 p.since,
             );
         }
-        for p in population.people.iter().skip(100).take(300) {
-            store.insert(
+        let mut contacts = HashMap::new();
+        for (n, p) in population.people.iter().enumerate().skip(100).take(300) {
+            let id = store.insert(
                 SObject::Contact,
                 json!({
                     "FirstName": p.first_name, "LastName": p.last_name, "Email": p.email, "Phone": p.phone,
@@ -229,12 +253,14 @@ impl Store {
                 }),
                 p.since + Duration::days(2),
             );
+            contacts.insert(n, id);
         }
         for i in 0..250 {
-            let p = &population.people[100 + (i * 3) % 300];
+            let n = 100 + (i * 3) % 300;
+            let p = &population.people[n];
             let (stage, closed, won) = STAGES[i % STAGES.len()];
             let at = p.since + Duration::days(5 + (i % 30) as i64);
-            store.insert(
+            let opportunity = store.insert(
                 SObject::Opportunity,
                 json!({
                     "Name": format!("{} — opportunity {}", population.companies[p.company].name, i + 1),
@@ -244,6 +270,18 @@ impl Store {
                 }),
                 at,
             );
+            // The person it was sold to is its primary contact; every third has a second one.
+            let mut roles = vec![(n, "Decision Maker", true)];
+            if i % 3 == 0 {
+                roles.push((100 + (n - 100 + 1) % 300, "Evaluator", false));
+            }
+            for (person, role, primary) in roles {
+                store.insert(
+                    SObject::OpportunityContactRole,
+                    json!({ "OpportunityId": opportunity, "ContactId": contacts[&person], "Role": role, "IsPrimary": primary }),
+                    at,
+                );
+            }
         }
         store
     }

@@ -1,0 +1,227 @@
+//! Relations between CRM records — a contact's company and deals, a deal's company and
+//! contacts, a company's contacts and deals, a lead's converted contact — resolved through the
+//! request's loaders. A list prefetches the relations its query selects for every record of the
+//! page at once (`prefetch`), so the resolvers below it find their answers in the loaders'
+//! memory: a page of 100 contacts with their companies and deals costs one batch of provider
+//! calls per relation and provider, whatever the page size.
+
+use std::{cmp::Ordering, collections::BTreeSet};
+
+use async_graphql::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    auth::Tenant,
+    providers::{
+        Provider,
+        crm::{CrmData, CrmObject, Record},
+    },
+};
+
+use super::{
+    AppContext,
+    errors::upstream_error,
+    lists::{MergedPage, PageArgs, Resume, tenant},
+    loaders::{Loaders, RecordKey, RelationKey},
+};
+
+/// The request's loaders, or the shared ones outside an HTTP request.
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_opt::<Loaders>()
+        .unwrap_or(&ctx.data_unchecked::<AppContext>().loaders)
+}
+
+/// The relations of a type that the schema exposes: (field, related type, whether the record
+/// itself names the related id, as a Salesforce lookup field does).
+fn relations_of(object: CrmObject) -> &'static [(&'static str, CrmObject)] {
+    match object {
+        CrmObject::Contact => &[("company", CrmObject::Company), ("deals", CrmObject::Deal)],
+        CrmObject::Deal => &[
+            ("company", CrmObject::Company),
+            ("contacts", CrmObject::Contact),
+        ],
+        CrmObject::Company => &[("contacts", CrmObject::Contact), ("deals", CrmObject::Deal)],
+        CrmObject::Lead => &[("convertedContact", CrmObject::Contact)],
+    }
+}
+
+/// The id of a related record that the record names itself (Salesforce lookups).
+fn named(record: &Record<CrmData>, to: CrmObject) -> Option<&str> {
+    match (&record.data, to) {
+        (CrmData::Contact(c), CrmObject::Company) => c.company_id.as_deref(),
+        (CrmData::Deal(d), CrmObject::Company) => d.company_id.as_deref(),
+        (CrmData::Lead(l), CrmObject::Contact) => l.converted_contact_id.as_deref(),
+        _ => None,
+    }
+}
+
+fn relation_key(
+    tenant: Tenant,
+    provider: Provider,
+    from: (CrmObject, &str),
+    to: CrmObject,
+) -> RelationKey {
+    RelationKey {
+        tenant,
+        provider,
+        from: from.0,
+        to,
+        remote_id: from.1.to_owned(),
+    }
+}
+
+fn record_key(
+    tenant: Tenant,
+    provider: Provider,
+    object: CrmObject,
+    remote_id: String,
+) -> RecordKey {
+    RecordKey {
+        tenant,
+        provider,
+        object,
+        remote_id,
+    }
+}
+
+/// Loads, for every record of a page, the relations the query selects below `nodes` (or
+/// `edges.node`), in one batch per relation: first the relation ids the records do not name,
+/// then the related records. Failures are left for the fields' own resolvers to report.
+pub async fn prefetch(ctx: &Context<'_>, object: CrmObject, records: &[&Record<CrmData>]) {
+    let Ok(tenant) = tenant(ctx) else { return };
+    let look = ctx.look_ahead();
+    let loaders = loaders(ctx);
+    let selected: Vec<CrmObject> = relations_of(object)
+        .iter()
+        .filter(|(field, _)| {
+            look.field("nodes").field(field).exists()
+                || look.field("edges").field("node").field(field).exists()
+        })
+        .map(|(_, to)| *to)
+        .collect();
+    let relation_keys = selected.iter().flat_map(|to| {
+        records
+            .iter()
+            .filter(|r| named(r, *to).is_none())
+            .map(move |r| relation_key(tenant, r.provider, (object, &r.remote_id), *to))
+    });
+    let found = loaders.relations(relation_keys.collect::<Vec<_>>()).await;
+    let mut wanted = BTreeSet::new();
+    for to in &selected {
+        for record in records {
+            if let Some(id) = named(record, *to) {
+                wanted.insert((record.provider, *to, id.to_owned()));
+            }
+        }
+    }
+    for (key, ids) in found {
+        for id in ids.unwrap_or_default() {
+            wanted.insert((key.provider, key.to, id));
+        }
+    }
+    let keys = wanted
+        .into_iter()
+        .map(|(provider, to, id)| record_key(tenant, provider, to, id));
+    loaders.records(keys.collect::<Vec<_>>()).await;
+}
+
+/// The ids of `to` records related to `from`.
+async fn related_ids(
+    ctx: &Context<'_>,
+    provider: Provider,
+    from: (CrmObject, &str),
+    to: CrmObject,
+) -> Result<Vec<String>> {
+    let key = relation_key(tenant(ctx)?, provider, from, to);
+    match loaders(ctx).relations([key]).await.into_values().next() {
+        Some(Ok(ids)) => Ok(ids),
+        Some(Err(error)) => Err(upstream_error(&error)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Records by id, in one batch; ids the provider does not know are left out.
+async fn records(
+    ctx: &Context<'_>,
+    provider: Provider,
+    object: CrmObject,
+    ids: Vec<String>,
+) -> Result<Vec<Record<CrmData>>> {
+    let tenant = tenant(ctx)?;
+    let keys: Vec<RecordKey> = ids
+        .into_iter()
+        .map(|id| record_key(tenant, provider, object, id))
+        .collect();
+    let mut found = Vec::new();
+    for loaded in loaders(ctx).records(keys).await.into_values() {
+        found.push(loaded.map_err(|e| upstream_error(&e))?);
+    }
+    Ok(found)
+}
+
+/// The one record of type `to` that `from` points to: by the id its record names (`named`),
+/// else by the provider's relation.
+pub async fn related(
+    ctx: &Context<'_>,
+    provider: Provider,
+    from: (CrmObject, &str),
+    named: Option<&str>,
+    to: CrmObject,
+) -> Result<Option<Record<CrmData>>> {
+    let id = match named {
+        Some(id) => Some(id.to_owned()),
+        None => related_ids(ctx, provider, from, to)
+            .await?
+            .into_iter()
+            .next(),
+    };
+    let Some(id) = id else { return Ok(None) };
+    Ok(records(ctx, provider, to, vec![id])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Where a (created time, id) sorts in one provider's newest-first order: `Less` when `a` comes
+/// first. Ids compare numerically where both are numbers, as HubSpot's are.
+fn newest_first(a: (DateTime<Utc>, &str), b: (DateTime<Utc>, &str)) -> Ordering {
+    b.0.cmp(&a.0)
+        .then_with(|| match (a.1.parse::<u128>(), b.1.parse::<u128>()) {
+            (Ok(x), Ok(y)) => y.cmp(&x),
+            _ => b.1.cmp(a.1),
+        })
+}
+
+/// A page of the `to` records related to one record, newest first, after the cursor.
+pub async fn related_page(
+    ctx: &Context<'_>,
+    provider: Provider,
+    from: (CrmObject, &str),
+    to: CrmObject,
+    page: PageArgs,
+) -> Result<MergedPage> {
+    let ids = related_ids(ctx, provider, from, to).await?;
+    let mut list = records(ctx, provider, to, ids).await?;
+    list.sort_by(|a, b| newest_first((a.created_at, &a.remote_id), (b.created_at, &b.remote_id)));
+    let mut cursor = page.after.clone().unwrap_or_default();
+    if let Some(Resume::At(after)) = cursor.positions.get(&provider) {
+        let after = (after.created_at, after.remote_id.clone());
+        list.retain(|r| {
+            newest_first((r.created_at, &r.remote_id), (after.0, &after.1)) == Ordering::Greater
+        });
+    }
+    let has_next = list.len() > page.first;
+    let mut edges = Vec::new();
+    for record in list.into_iter().take(page.first) {
+        cursor
+            .positions
+            .insert(provider, Resume::At(record.position()));
+        edges.push((cursor.clone(), record));
+    }
+    prefetch(ctx, to, &edges.iter().map(|(_, r)| r).collect::<Vec<_>>()).await;
+    Ok(MergedPage {
+        edges,
+        has_previous: page.after.is_some(),
+        has_next,
+    })
+}
