@@ -19,7 +19,7 @@ use crate::{
     http::{self, AppState, PlaygroundConfig},
     oauth::ConnectFlows,
     providers::{Provider, Registry},
-    store::{self, ChangeLog, Tenants},
+    store::{self, ChangeLog, IdempotencyKeys, Tenants},
     upstream::Upstream,
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
 };
@@ -143,6 +143,7 @@ impl Application {
                 tenants: tenants.clone(),
                 credentials: CredentialVault::new(db.clone(), vault),
                 changes: ChangeLog::new(db.clone()),
+                idempotency: IdempotencyKeys::new(db.clone()),
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
                 providers: registry.clone(),

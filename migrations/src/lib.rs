@@ -8,6 +8,7 @@ mod m20261126_000001_create_tenants;
 mod m20261126_000002_create_integration_credentials;
 mod m20261126_000003_create_change_events;
 mod m20261126_000004_create_sync_and_webhook_tables;
+mod m20261126_000005_create_idempotency_keys;
 mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_integration_credentials::Migration),
             Box::new(m20261126_000003_create_change_events::Migration),
             Box::new(m20261126_000004_create_sync_and_webhook_tables::Migration),
+            Box::new(m20261126_000005_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -427,7 +427,7 @@ impl CommsMutation {
         ctx: &Context<'_>,
         input: ModifyEmailLabelsInput,
     ) -> Result<ModifyEmailLabelsPayload> {
-        let provider = validate::record_id("input.id", &input.id, "Email")?;
+        let (provider, _) = validate::record_id("input.id", &input.id, "Email")?;
         if input.add.is_empty() && input.remove.is_empty() {
             return Err(bad_input("input.add", "give labels to add or to remove"));
         }
@@ -450,7 +450,7 @@ impl CommsMutation {
         ctx: &Context<'_>,
         input: UpdateEventInput,
     ) -> Result<UpdateEventPayload> {
-        let provider = validate::record_id("input.id", &input.id, "Event")?;
+        let (provider, _) = validate::record_id("input.id", &input.id, "Event")?;
         check_range("input.end", input.start, input.end)?;
         check_addresses(
             "input.attendees",

@@ -7,16 +7,20 @@ use chrono::{DateTime, Utc};
 
 use crate::providers::{
     Capability, Provider,
-    crm::{self, CrmData, CrmFilter, CrmObject, Record, full_name},
+    crm::{
+        self, ContactWrite, CrmData, CrmFilter, CrmObject, CrmWrite, DealWrite, LeadWrite, Record,
+        full_name,
+    },
 };
 
 use super::{
     comms::{Email, Event, Message},
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged},
     relations::{related, related_page},
     types::{Date, Money, ProviderEnum},
     validate,
+    writes::{crm_target, once, same_provider},
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -713,55 +717,305 @@ fn check_money(field: &str, money: Option<&MoneyInput>) -> Result<()> {
     Ok(())
 }
 
+/// The company id of a write, checked to be in the provider written to.
+fn company_of(provider: Provider, id: Option<&ID>) -> Result<Option<String>> {
+    id.map(|id| {
+        let record = validate::record_id("input.companyId", id, "Company")?;
+        same_provider("input.companyId", provider, &record)?;
+        Ok(record.1)
+    })
+    .transpose()
+}
+
+fn lead_write(
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    company: Option<String>,
+    title: Option<String>,
+    status: Option<String>,
+    source: Option<String>,
+) -> CrmWrite {
+    CrmWrite::Lead(LeadWrite {
+        first_name,
+        last_name,
+        email,
+        company,
+        title,
+        status,
+        source,
+    })
+}
+
+/// A validated create of a lead.
+fn new_lead(field: &str, input: CreateLeadInput) -> Result<(Provider, CrmWrite, Option<String>)> {
+    validate::non_empty(&format!("{field}.lastName"), &input.last_name)?;
+    validate::non_empty(&format!("{field}.company"), &input.company)?;
+    validate::optional_email(&format!("{field}.email"), input.email.as_deref())?;
+    let write = lead_write(
+        input.first_name,
+        Some(input.last_name),
+        input.email,
+        Some(input.company),
+        input.title,
+        input.status,
+        input.source,
+    );
+    Ok((input.provider.into(), write, input.idempotency_key))
+}
+
+/// A validated create of a contact.
+fn new_contact(
+    field: &str,
+    input: CreateContactInput,
+) -> Result<(Provider, CrmWrite, Option<String>)> {
+    validate::non_empty(&format!("{field}.lastName"), &input.last_name)?;
+    validate::optional_email(&format!("{field}.email"), input.email.as_deref())?;
+    let provider: Provider = input.provider.into();
+    let write = CrmWrite::Contact(ContactWrite {
+        first_name: input.first_name,
+        last_name: Some(input.last_name),
+        email: input.email,
+        phone: input.phone,
+        title: input.title,
+        company_id: company_of(provider, input.company_id.as_ref())?,
+    });
+    Ok((provider, write, input.idempotency_key))
+}
+
+/// The outcome of one record of a bulk create.
+#[derive(SimpleObject)]
+pub struct LeadResult {
+    /// The input's position in `inputs`.
+    pub index: i32,
+    pub lead: Option<Lead>,
+    /// Why the provider refused this record.
+    pub error: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ContactResult {
+    pub index: i32,
+    pub contact: Option<Contact>,
+    pub error: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateLeadsPayload {
+    pub results: Vec<LeadResult>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateContactsPayload {
+    pub results: Vec<ContactResult>,
+}
+
+/// Most records one bulk create takes.
+const MAX_BULK: usize = 10_000;
+
+/// Creates validated records, grouped by provider (each group in the provider's bulk form);
+/// the outcomes come back in input order.
+async fn create_all(
+    ctx: &Context<'_>,
+    object: CrmObject,
+    writes: Vec<(Provider, CrmWrite)>,
+) -> Result<Vec<(i32, Result<Record<CrmData>, String>)>> {
+    if writes.is_empty() || writes.len() > MAX_BULK {
+        return Err(super::errors::bad_input(
+            "inputs",
+            format!("give 1 to {MAX_BULK} records"),
+        ));
+    }
+    let mut groups: std::collections::BTreeMap<Provider, Vec<(usize, CrmWrite)>> =
+        Default::default();
+    for (i, (provider, write)) in writes.into_iter().enumerate() {
+        groups.entry(provider).or_default().push((i, write));
+    }
+    let mut out = Vec::new();
+    for (provider, group) in groups {
+        let (adapter, target) = crm_target(ctx, object, provider).await?;
+        let (indexes, writes): (Vec<usize>, Vec<CrmWrite>) = group.into_iter().unzip();
+        let created = adapter
+            .create_many(target, &writes)
+            .await
+            .map_err(|e| super::errors::upstream_error(&e))?;
+        out.extend(indexes.into_iter().map(|i| i as i32).zip(created));
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out)
+}
+
 #[derive(Default)]
 pub struct CrmMutation;
 
 #[Object]
 impl CrmMutation {
+    /// Creates a Salesforce lead (sObject Lead POST).
     async fn create_lead(
         &self,
         ctx: &Context<'_>,
         input: CreateLeadInput,
     ) -> Result<CreateLeadPayload> {
-        validate::non_empty("input.lastName", &input.last_name)?;
-        validate::non_empty("input.company", &input.company)?;
-        validate::optional_email("input.email", input.email.as_deref())?;
-        match write_target(ctx, Capability::Leads, input.provider.into()).await? {}
+        let (provider, write, key) = new_lead("input", input)?;
+        let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
+        let record = once(
+            ctx,
+            "createLead",
+            key.as_deref(),
+            CrmObject::Lead,
+            adapter.create(target, &write),
+        )
+        .await?;
+        Ok(CreateLeadPayload {
+            lead: Lead::from_record(record.clone().with(lead_data(record.data))),
+        })
     }
 
+    /// Creates many leads: up to 200 per sObject Collections call, more through Bulk API 2.0;
+    /// each record succeeds or fails on its own.
+    async fn create_leads(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<CreateLeadInput>,
+    ) -> Result<CreateLeadsPayload> {
+        let writes = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| new_lead(&format!("inputs.{i}"), input).map(|(p, w, _)| (p, w)))
+            .collect::<Result<Vec<_>>>()?;
+        let results = create_all(ctx, CrmObject::Lead, writes).await?;
+        Ok(CreateLeadsPayload {
+            results: results
+                .into_iter()
+                .map(|(index, outcome)| match outcome {
+                    Ok(r) => LeadResult {
+                        index,
+                        lead: Some(Lead::from_record(r.clone().with(lead_data(r.data)))),
+                        error: None,
+                    },
+                    Err(error) => LeadResult {
+                        index,
+                        lead: None,
+                        error: Some(error),
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// Changes a Salesforce lead (sObject Lead PATCH); fields left out stay as they are.
     async fn update_lead(
         &self,
         ctx: &Context<'_>,
         input: UpdateLeadInput,
     ) -> Result<UpdateLeadPayload> {
-        let provider = validate::record_id("input.id", &input.id, "Lead")?;
+        let (provider, id) = validate::record_id("input.id", &input.id, "Lead")?;
         validate::optional_email("input.email", input.email.as_deref())?;
-        match write_target(ctx, Capability::Leads, provider).await? {}
+        if let Some(last) = &input.last_name {
+            validate::non_empty("input.lastName", last)?;
+        }
+        let write = lead_write(
+            input.first_name,
+            input.last_name,
+            input.email,
+            input.company,
+            input.title,
+            input.status,
+            input.source,
+        );
+        let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
+        let record = adapter
+            .update(target, &id, &write)
+            .await
+            .map_err(|e| super::errors::upstream_error(&e))?;
+        Ok(UpdateLeadPayload {
+            lead: Lead::from_record(record.clone().with(lead_data(record.data))),
+        })
     }
 
+    /// Creates a contact in either CRM.
     async fn create_contact(
         &self,
         ctx: &Context<'_>,
         input: CreateContactInput,
     ) -> Result<CreateContactPayload> {
-        validate::non_empty("input.lastName", &input.last_name)?;
-        validate::optional_email("input.email", input.email.as_deref())?;
-        if let Some(id) = &input.company_id {
-            validate::record_id("input.companyId", id, "Company")?;
-        }
-        match write_target(ctx, Capability::Contacts, input.provider.into()).await? {}
+        let (provider, write, key) = new_contact("input", input)?;
+        let (adapter, target) = crm_target(ctx, CrmObject::Contact, provider).await?;
+        let record = once(
+            ctx,
+            "createContact",
+            key.as_deref(),
+            CrmObject::Contact,
+            adapter.create(target, &write),
+        )
+        .await?;
+        Ok(CreateContactPayload {
+            contact: Contact::from_record(record.clone().with(contact_data(record.data))),
+        })
     }
 
+    /// Creates many contacts: Salesforce through Collections or Bulk API 2.0, HubSpot through
+    /// batch create (100 per call, each call all or nothing).
+    async fn create_contacts(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<CreateContactInput>,
+    ) -> Result<CreateContactsPayload> {
+        let writes = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| new_contact(&format!("inputs.{i}"), input).map(|(p, w, _)| (p, w)))
+            .collect::<Result<Vec<_>>>()?;
+        let results = create_all(ctx, CrmObject::Contact, writes).await?;
+        Ok(CreateContactsPayload {
+            results: results
+                .into_iter()
+                .map(|(index, outcome)| match outcome {
+                    Ok(r) => ContactResult {
+                        index,
+                        contact: Some(Contact::from_record(r.clone().with(contact_data(r.data)))),
+                        error: None,
+                    },
+                    Err(error) => ContactResult {
+                        index,
+                        contact: None,
+                        error: Some(error),
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// Changes a contact; fields left out stay as they are.
     async fn update_contact(
         &self,
         ctx: &Context<'_>,
         input: UpdateContactInput,
     ) -> Result<UpdateContactPayload> {
-        let provider = validate::record_id("input.id", &input.id, "Contact")?;
+        let (provider, id) = validate::record_id("input.id", &input.id, "Contact")?;
         validate::optional_email("input.email", input.email.as_deref())?;
-        match write_target(ctx, Capability::Contacts, provider).await? {}
+        if let Some(last) = &input.last_name {
+            validate::non_empty("input.lastName", last)?;
+        }
+        let write = CrmWrite::Contact(ContactWrite {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            email: input.email,
+            phone: input.phone,
+            title: input.title,
+            company_id: company_of(provider, input.company_id.as_ref())?,
+        });
+        let (adapter, target) = crm_target(ctx, CrmObject::Contact, provider).await?;
+        let record = adapter
+            .update(target, &id, &write)
+            .await
+            .map_err(|e| super::errors::upstream_error(&e))?;
+        Ok(UpdateContactPayload {
+            contact: Contact::from_record(record.clone().with(contact_data(record.data))),
+        })
     }
 
+    /// Creates a deal (HubSpot deal, Salesforce Opportunity) with its company and contacts.
     async fn create_deal(
         &self,
         ctx: &Context<'_>,
@@ -769,19 +1023,94 @@ impl CrmMutation {
     ) -> Result<CreateDealPayload> {
         validate::non_empty("input.name", &input.name)?;
         check_money("input.amount", input.amount.as_ref())?;
-        for id in input.contact_ids.iter().flatten() {
-            validate::record_id("input.contactIds", id, "Contact")?;
+        let provider: Provider = input.provider.into();
+        let Some(stage) = input.stage.filter(|s| !s.trim().is_empty()) else {
+            return Err(super::errors::bad_input(
+                "input.stage",
+                "a deal needs its stage",
+            ));
+        };
+        if provider == Provider::Salesforce && input.close_date.is_none() {
+            return Err(super::errors::bad_input(
+                "input.closeDate",
+                "a Salesforce opportunity needs its close date",
+            ));
         }
-        match write_target(ctx, Capability::Deals, input.provider.into()).await? {}
+        let mut contact_ids = Vec::new();
+        for id in input.contact_ids.iter().flatten() {
+            let record = validate::record_id("input.contactIds", id, "Contact")?;
+            same_provider("input.contactIds", provider, &record)?;
+            contact_ids.push(record.1);
+        }
+        let write = CrmWrite::Deal(DealWrite {
+            name: Some(input.name),
+            amount: input.amount.map(|m| (m.amount, m.currency.to_uppercase())),
+            stage: Some(stage),
+            close_date: input.close_date.map(|d| d.0),
+            company_id: company_of(provider, input.company_id.as_ref())?,
+            contact_ids,
+        });
+        let (adapter, target) = crm_target(ctx, CrmObject::Deal, provider).await?;
+        let record = once(
+            ctx,
+            "createDeal",
+            input.idempotency_key.as_deref(),
+            CrmObject::Deal,
+            adapter.create(target, &write),
+        )
+        .await?;
+        Ok(CreateDealPayload {
+            deal: Deal::from_record(record.clone().with(deal_data(record.data))),
+        })
     }
 
+    /// Changes a deal; fields left out stay as they are.
     async fn update_deal(
         &self,
         ctx: &Context<'_>,
         input: UpdateDealInput,
     ) -> Result<UpdateDealPayload> {
-        let provider = validate::record_id("input.id", &input.id, "Deal")?;
+        let (provider, id) = validate::record_id("input.id", &input.id, "Deal")?;
         check_money("input.amount", input.amount.as_ref())?;
-        match write_target(ctx, Capability::Deals, provider).await? {}
+        if let Some(name) = &input.name {
+            validate::non_empty("input.name", name)?;
+        }
+        let write = CrmWrite::Deal(DealWrite {
+            name: input.name,
+            amount: input.amount.map(|m| (m.amount, m.currency.to_uppercase())),
+            stage: input.stage,
+            close_date: input.close_date.map(|d| d.0),
+            company_id: company_of(provider, input.company_id.as_ref())?,
+            contact_ids: Vec::new(),
+        });
+        let (adapter, target) = crm_target(ctx, CrmObject::Deal, provider).await?;
+        let record = adapter
+            .update(target, &id, &write)
+            .await
+            .map_err(|e| super::errors::upstream_error(&e))?;
+        Ok(UpdateDealPayload {
+            deal: Deal::from_record(record.clone().with(deal_data(record.data))),
+        })
+    }
+}
+
+fn lead_data(data: CrmData) -> crm::Lead {
+    match data {
+        CrmData::Lead(l) => l,
+        _ => crm::Lead::default(),
+    }
+}
+
+fn contact_data(data: CrmData) -> crm::Contact {
+    match data {
+        CrmData::Contact(c) => c,
+        _ => crm::Contact::default(),
+    }
+}
+
+fn deal_data(data: CrmData) -> crm::Deal {
+    match data {
+        CrmData::Deal(d) => d,
+        _ => crm::Deal::default(),
     }
 }

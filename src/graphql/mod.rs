@@ -18,6 +18,7 @@ mod subscription;
 mod types;
 mod validate;
 mod viewer;
+mod writes;
 
 use async_graphql::{MergedObject, Schema};
 
@@ -25,7 +26,7 @@ use crate::{
     config::GraphqlSettings,
     oauth::ConnectFlows,
     providers::Registry,
-    store::{ChangeLog, Tenants},
+    store::{ChangeLog, IdempotencyKeys, Tenants},
     vault::CredentialVault,
 };
 
@@ -39,6 +40,7 @@ pub struct AppContext {
     pub tenants: Tenants,
     pub credentials: CredentialVault,
     pub changes: ChangeLog,
+    pub idempotency: IdempotencyKeys,
     pub connect: ConnectFlows,
     /// The provider adapters, behind the upstream stack.
     pub providers: Registry,

@@ -52,12 +52,12 @@ pub fn currency(field: &str, value: &str) -> Result<()> {
     }
 }
 
-/// The id of a provider's record of `type_name`; returns the provider that holds it.
-pub fn record_id(field: &str, id: &ID, type_name: &str) -> Result<Provider> {
+/// The id of a provider's record of `type_name`: the provider that holds it and its own id.
+pub fn record_id(field: &str, id: &ID, type_name: &str) -> Result<(Provider, String)> {
     let parsed = GlobalId::parse_as(field, id, type_name)?;
     parsed
         .record()
-        .map(|(provider, _)| provider)
+        .map(|(provider, remote_id)| (provider, remote_id.to_owned()))
         .ok_or_else(|| bad_input(field, format!("expected the id of a {type_name}")))
 }
 

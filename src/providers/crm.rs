@@ -169,3 +169,58 @@ pub struct ListPage {
     pub records: Vec<Record<CrmData>>,
     pub more: bool,
 }
+
+/// Fields to write to a record: on create, what the new record gets; on update, only what
+/// changes (`None` leaves a field as it is).
+#[derive(Debug, Clone)]
+pub enum CrmWrite {
+    Contact(ContactWrite),
+    Lead(LeadWrite),
+    Deal(DealWrite),
+}
+
+impl CrmWrite {
+    pub fn object(&self) -> CrmObject {
+        match self {
+            CrmWrite::Contact(_) => CrmObject::Contact,
+            CrmWrite::Lead(_) => CrmObject::Lead,
+            CrmWrite::Deal(_) => CrmObject::Deal,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContactWrite {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+    /// The remote id of the contact's company.
+    pub company_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LeadWrite {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DealWrite {
+    pub name: Option<String>,
+    pub amount: Option<(f64, String)>,
+    pub stage: Option<String>,
+    pub close_date: Option<NaiveDate>,
+    pub company_id: Option<String>,
+    /// Remote ids of contacts to relate the deal to (on create).
+    pub contact_ids: Vec<String>,
+}
+
+/// One record of a bulk create: the created record, or why the provider refused it.
+pub type Created = Result<Record<CrmData>, String>;

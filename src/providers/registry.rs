@@ -6,7 +6,7 @@ use crate::upstream::{ProviderError, Target, Upstream};
 
 use super::{
     Provider,
-    crm::{CrmData, CrmObject, ListPage, ListRequest, Record},
+    crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},
     hubspot::HubspotProvider,
     salesforce::SalesforceProvider,
 };
@@ -79,6 +79,42 @@ impl CrmAdapter<'_> {
         match self {
             CrmAdapter::Hubspot(a) => a.get_many(target, object, ids).await,
             CrmAdapter::Salesforce(a) => a.get_many(target, object, ids).await,
+        }
+    }
+
+    pub async fn create(
+        &self,
+        target: Target,
+        write: &CrmWrite,
+    ) -> Result<Record<CrmData>, ProviderError> {
+        match self {
+            CrmAdapter::Hubspot(a) => a.create(target, write).await,
+            CrmAdapter::Salesforce(a) => a.create(target, write).await,
+        }
+    }
+
+    pub async fn update(
+        &self,
+        target: Target,
+        id: &str,
+        write: &CrmWrite,
+    ) -> Result<Record<CrmData>, ProviderError> {
+        match self {
+            CrmAdapter::Hubspot(a) => a.update(target, id, write).await,
+            CrmAdapter::Salesforce(a) => a.update(target, id, write).await,
+        }
+    }
+
+    /// Creates records of one type, each succeeding or failing on its own where the provider
+    /// allows (Salesforce); HubSpot's batches succeed or fail whole.
+    pub async fn create_many(
+        &self,
+        target: Target,
+        writes: &[CrmWrite],
+    ) -> Result<Vec<Created>, ProviderError> {
+        match self {
+            CrmAdapter::Hubspot(a) => a.create_many(target, writes).await,
+            CrmAdapter::Salesforce(a) => a.create_many(target, writes).await,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod changes;
 pub mod entities;
+mod idempotency;
 mod tenants;
 
 use std::{path::Path, time::Duration};
@@ -14,6 +15,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 use secrecy::{ExposeSecret, SecretString};
 
 pub use changes::ChangeLog;
+pub use idempotency::{Claim, IdempotencyKeys};
 pub use tenants::{ApiKeyRow, Tenants};
 
 /// The file name of the embedded database inside a data folder.

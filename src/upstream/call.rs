@@ -13,6 +13,8 @@ use super::error::{ErrorKind, ProviderError};
 pub enum Body {
     Json(serde_json::Value),
     Form(Vec<(String, String)>),
+    /// CSV text (Salesforce Bulk API uploads).
+    Csv(String),
 }
 
 /// One request to a provider's API, relative to its base URL.

@@ -232,6 +232,9 @@ impl Upstream {
         request = match &call.body {
             Some(Body::Json(value)) => request.json(value),
             Some(Body::Form(fields)) => request.form(fields),
+            Some(Body::Csv(text)) => request
+                .header(http::header::CONTENT_TYPE, "text/csv")
+                .body(text.clone()),
             None => request,
         };
         let response = match request.send().await {

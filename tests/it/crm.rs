@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// A gateway pointed at a fresh sandbox with both CRMs connected through the real flow.
-async fn both_crms() -> (TestApp, String) {
+pub async fn both_crms() -> (TestApp, String) {
     let (app, sandbox) = pointed_at_sandbox(false).await;
     for provider in ["HUBSPOT", "SALESFORCE"] {
         let back = consent(&connect_link(&app, provider, None).await, "approve").await;
@@ -22,7 +22,7 @@ async fn both_crms() -> (TestApp, String) {
     (app, sandbox)
 }
 
-async fn counters(sandbox: &str) -> Value {
+pub async fn counters(sandbox: &str) -> Value {
     reqwest::get(format!("{sandbox}/_sandbox/counters"))
         .await
         .unwrap()
@@ -32,7 +32,7 @@ async fn counters(sandbox: &str) -> Value {
 }
 
 /// Successful calls to one route of a provider, per the sandbox's own counters.
-fn calls(counters: &Value, provider: &str, route: &str) -> u64 {
+pub fn calls(counters: &Value, provider: &str, route: &str) -> u64 {
     counters[provider][route]["200"].as_u64().unwrap_or(0)
 }
 
@@ -45,7 +45,7 @@ const CONTACTS: &str =
   }
 }";
 
-fn nodes(body: &Value, list: &str) -> Vec<Value> {
+pub fn nodes(body: &Value, list: &str) -> Vec<Value> {
     body["data"][list]["nodes"]
         .as_array()
         .cloned()
@@ -354,7 +354,7 @@ async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
 }
 
 /// Every successful call the sandbox answered for a provider.
-fn total_calls(counters: &Value, provider: &str) -> u64 {
+pub fn total_calls(counters: &Value, provider: &str) -> u64 {
     counters[provider]
         .as_object()
         .map(|routes| {

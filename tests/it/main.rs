@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod connect;
 mod crm;
+mod crm_writes;
 mod graphql_http;
 mod helpers;
 mod limits;

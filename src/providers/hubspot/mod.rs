@@ -7,6 +7,7 @@
 mod error;
 mod map;
 mod model;
+mod write;
 
 use std::collections::HashMap;
 

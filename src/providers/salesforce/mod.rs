@@ -6,6 +6,7 @@
 mod error;
 mod map;
 mod soql;
+mod write;
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use crate::upstream::{Call, ProviderError, Target, Upstream};
 
 use super::{
     Provider,
-    crm::{CrmData, CrmObject, ListPage, ListRequest, Record},
+    crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},
 };
 
 /// The REST API version the spec names.
@@ -135,5 +136,92 @@ impl SalesforceProvider {
             );
         }
         Ok(records)
+    }
+
+    async fn fetch(
+        &self,
+        target: Target,
+        object: CrmObject,
+        id: &str,
+    ) -> Result<Record<CrmData>, ProviderError> {
+        self.get_many(target, object, &[id.to_owned()])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ProviderError::new(
+                    crate::upstream::ErrorKind::NotFound,
+                    Provider::Salesforce,
+                    "sobject.read",
+                    format!("{id} is gone"),
+                )
+            })
+    }
+
+    /// Creates a record (for a deal, with a contact role per contact); returns it as stored.
+    pub async fn create(
+        &self,
+        target: Target,
+        write: &CrmWrite,
+    ) -> Result<Record<CrmData>, ProviderError> {
+        let object = write.object();
+        let id = self
+            .insert(target, soql::sobject(object), write::fields(write))
+            .await?;
+        if let CrmWrite::Deal(deal) = write {
+            for contact in &deal.contact_ids {
+                let role = serde_json::json!({ "OpportunityId": id, "ContactId": contact });
+                let Value::Object(role) = role else { continue };
+                self.insert(target, "OpportunityContactRole", role).await?;
+            }
+        }
+        self.fetch(target, object, &id).await
+    }
+
+    /// Changes a record; returns it as stored.
+    pub async fn update(
+        &self,
+        target: Target,
+        id: &str,
+        write: &CrmWrite,
+    ) -> Result<Record<CrmData>, ProviderError> {
+        self.patch(target, write.object(), id, write::fields(write))
+            .await?;
+        self.fetch(target, write.object(), id).await
+    }
+
+    /// Creates records of one type: through sObject Collections up to 200, else a Bulk API 2.0
+    /// job. Each record succeeds or fails on its own.
+    pub async fn create_many(
+        &self,
+        target: Target,
+        writes: &[CrmWrite],
+    ) -> Result<Vec<Created>, ProviderError> {
+        let Some(object) = writes.first().map(CrmWrite::object) else {
+            return Ok(Vec::new());
+        };
+        let name = soql::sobject(object);
+        let records: Vec<_> = writes.iter().map(write::fields).collect();
+        let outcomes = if records.len() > write::COLLECTION_LIMIT {
+            self.insert_bulk(target, name, &records).await?
+        } else {
+            self.insert_collection(target, name, records).await?
+        };
+        let ids: Vec<String> = outcomes.iter().filter_map(|o| o.clone().ok()).collect();
+        let mut created: std::collections::HashMap<String, Record<CrmData>> = self
+            .get_many(target, object, &ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.remote_id.clone(), r))
+            .collect();
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                let id = o?;
+                created
+                    .remove(&id)
+                    .ok_or_else(|| format!("{id} was created but cannot be read"))
+            })
+            .collect())
     }
 }

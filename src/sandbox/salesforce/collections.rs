@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    SfError, admit, apply, body_fields, check_write, error,
+    SfError, admit, apply, body_fields, check_references, check_write, error,
     store::{SObject, Store, render},
 };
 use crate::sandbox::Ctx;
@@ -114,7 +114,9 @@ pub async fn write(
                 }
                 _ => {}
             }
-            check_write(object, &fields, create).map_err(|e| failure(vec![item_error(&e)]))?;
+            check_write(object, &fields, create)
+                .and_then(|()| check_references(&store, &fields))
+                .map_err(|e| failure(vec![item_error(&e)]))?;
             Ok(Valid { object, fields, id })
         })
         .collect();

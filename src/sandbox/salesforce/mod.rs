@@ -273,6 +273,31 @@ fn object_of(name: &str) -> Result<SObject, SfError> {
 }
 
 /// Checks a write's fields: known, writable, and (on create) the required ones present.
+/// Lookup fields must name an existing record of their type, else Salesforce answers
+/// INVALID_CROSS_REFERENCE_KEY.
+fn check_references(store: &Store, fields: &Map<String, Value>) -> Result<(), SfError> {
+    const LOOKUPS: [(&str, SObject); 4] = [
+        ("AccountId", SObject::Account),
+        ("ConvertedContactId", SObject::Contact),
+        ("ContactId", SObject::Contact),
+        ("OpportunityId", SObject::Opportunity),
+    ];
+    for (field, target) in LOOKUPS {
+        let named = fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .and_then(|(_, v)| v.as_str());
+        if let Some(id) = named.filter(|id| store.get(target, id).is_none()) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_CROSS_REFERENCE_KEY",
+                &format!("invalid cross reference id: {id}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_write(object: SObject, fields: &Map<String, Value>, create: bool) -> Result<(), SfError> {
     if let Some(unknown) = fields
         .keys()
@@ -379,6 +404,7 @@ async fn create(
         check_write(object, &fields, true)?;
         let now = ctx.state.clock.now();
         let mut store = ctx.state.salesforce.lock(&admitted.account);
+        check_references(&store, &fields)?;
         Ok(store.insert(object, Value::Object(fields), now))
     });
     match result {
@@ -459,6 +485,7 @@ async fn update(
         check_write(object, &fields, false)?;
         let now = ctx.state.clock.now();
         let mut store = ctx.state.salesforce.lock(&admitted.account);
+        check_references(&store, &fields)?;
         let record = store
             .records
             .get_mut(&object)

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod change_events;
+pub mod idempotency_keys;
 pub mod integration_credentials;
 pub mod oauth_states;
 pub mod projects;

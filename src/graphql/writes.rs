@@ -1,0 +1,136 @@
+//! How CRM writes run: to a connected, usable provider that keeps the type, once per
+//! idempotency key (a repeat returns the first write's record and writes nothing), with the
+//! provider's refusal reported as the field's or the provider's error.
+
+use async_graphql::{Context, Result};
+
+use crate::{
+    providers::{
+        CrmAdapter, Provider,
+        crm::{CrmData, CrmObject, Record},
+    },
+    store::Claim,
+    upstream::{ProviderError, Target},
+};
+
+use super::{
+    AppContext,
+    errors::{bad_input, internal, upstream_error},
+    lists::{connected, crm_record, no_adapter, not_connected, reauth_required, tenant},
+};
+
+/// The adapter and connection a write of `object` to `provider` goes through.
+pub async fn crm_target<'a>(
+    ctx: &Context<'a>,
+    object: CrmObject,
+    provider: Provider,
+) -> Result<(CrmAdapter<'a>, Target)> {
+    if !provider.feeds(object.capability()) {
+        return Err(bad_input(
+            "input.provider",
+            format!("{} has no {:?}", provider.entry().name, object.capability()),
+        ));
+    }
+    let connection = connected(ctx)
+        .await?
+        .into_iter()
+        .find(|c| c.provider == provider)
+        .ok_or_else(|| not_connected(provider))?;
+    if connection.reauth_required {
+        return Err(reauth_required(provider));
+    }
+    let adapter = ctx
+        .data_unchecked::<AppContext>()
+        .providers
+        .crm(provider)
+        .ok_or_else(|| no_adapter(provider))?;
+    Ok((
+        adapter,
+        Target {
+            tenant: tenant(ctx)?,
+            provider,
+        },
+    ))
+}
+
+/// Checks that a related record's id belongs to the provider written to.
+pub fn same_provider(
+    field: &str,
+    provider: Provider,
+    (owner, _): &(Provider, String),
+) -> Result<()> {
+    if *owner != provider {
+        return Err(bad_input(
+            field,
+            format!(
+                "the record is in {}, not {}",
+                owner.entry().name,
+                provider.entry().name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `write` once per `key`: the first call writes and remembers the record; a repeat gets
+/// that record back (read again from the provider) without writing.
+pub async fn once<F>(
+    ctx: &Context<'_>,
+    operation: &'static str,
+    key: Option<&str>,
+    object: CrmObject,
+    write: F,
+) -> Result<Record<CrmData>>
+where
+    F: Future<Output = Result<Record<CrmData>, ProviderError>>,
+{
+    let Some(key) = key else {
+        return write.await.map_err(|e| upstream_error(&e));
+    };
+    if key.is_empty() || key.len() > 255 {
+        return Err(bad_input(
+            "input.idempotencyKey",
+            "an idempotency key has 1 to 255 characters",
+        ));
+    }
+    let project = tenant(ctx)?.project_id;
+    let keys = &ctx.data_unchecked::<AppContext>().idempotency;
+    match keys
+        .claim(project, operation, key)
+        .await
+        .map_err(internal)?
+    {
+        Claim::New => match write.await {
+            Ok(record) => {
+                let result = serde_json::json!({ "provider": record.provider, "remoteId": record.remote_id });
+                keys.complete(project, operation, key, &result)
+                    .await
+                    .map_err(internal)?;
+                Ok(record)
+            }
+            Err(error) => {
+                keys.release(project, operation, key)
+                    .await
+                    .map_err(internal)?;
+                Err(upstream_error(&error))
+            }
+        },
+        Claim::Done(result) => {
+            let provider: Option<Provider> =
+                serde_json::from_value(result["provider"].clone()).ok();
+            let remote_id = result["remoteId"].as_str();
+            let (Some(provider), Some(remote_id)) = (provider, remote_id) else {
+                return Err(internal("an idempotency record without its result"));
+            };
+            crm_record(ctx, object, provider, remote_id)
+                .await?
+                .ok_or_else(|| {
+                    super::errors::ErrorCode::NotFound.error("the record this key created is gone")
+                })
+        }
+        Claim::InFlight => Err(bad_input(
+            "input.idempotencyKey",
+            "a write with this idempotency key is still running; repeat it in a moment",
+        )),
+    }
+}
