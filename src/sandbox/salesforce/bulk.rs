@@ -450,7 +450,7 @@ fn process(job: &mut Job, store: &mut Store, now: chrono::DateTime<chrono::Utc>)
         }
         let outcome: Result<(String, bool), SfError> = match job.operation.as_str() {
             "insert" => check_write(job.object, &fields, true)
-                .and_then(|()| check_references(&store, &fields))
+                .and_then(|()| check_references(store, &fields))
                 .map(|()| (store.insert(job.object, Value::Object(fields), now), true)),
             "update" => match id.filter(|i| store.get(job.object, i).is_some()) {
                 None => Err(error(
