@@ -15,11 +15,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, SandboxState, faults::FaultSpec, hubspot, salesforce, stripe, webhooks::WebhookTarget,
+    Ctx, SandboxState, faults::FaultSpec, hubspot, microsoft, salesforce, stripe,
+    webhooks::WebhookTarget,
 };
 
 /// The providers this sandbox simulates so far.
-const SIMULATED: &[&str] = &[hubspot::SLUG, salesforce::SLUG];
+const SIMULATED: &[&str] = &[
+    hubspot::SLUG,
+    salesforce::SLUG,
+    microsoft::SLUG,
+    microsoft::OUTLOOK,
+    microsoft::TEAMS,
+];
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -75,6 +82,9 @@ async fn tokens(
             tokens["expires_in"] = json!(salesforce::POLICY.access_lifetime.num_seconds());
             Json(tokens).into_response()
         }
+        Ok(p) if microsoft::SLUGS.contains(&p) => {
+            Json(microsoft::mint(&state, p, body.account.as_deref())).into_response()
+        }
         Ok(_) => {
             let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);
             let issued = hubspot::mint(&state, portal);
@@ -115,9 +125,19 @@ fn act_on_tokens(
     };
     let now = state.clock.now();
     let mut tokens = state.tokens.lock().expect("tokens lock");
+    // `microsoft` names the OAuth part Outlook and Teams share: it acts on both connections.
+    let targets = if microsoft::SLUGS.contains(&provider) {
+        microsoft::connections(provider)
+    } else {
+        std::slice::from_ref(&provider)
+    };
     let answer = match action {
-        TokenAction::Expire => json!({ "expired": tokens.expire(provider, now) }),
-        TokenAction::Revoke => json!({ "revoked": tokens.revoke(provider, now) }),
+        TokenAction::Expire => {
+            json!({ "expired": targets.iter().map(|p| tokens.expire(p, now)).sum::<usize>() })
+        }
+        TokenAction::Revoke => {
+            json!({ "revoked": targets.iter().map(|p| tokens.revoke(p, now)).sum::<usize>() })
+        }
     };
     Json(answer).into_response()
 }
@@ -169,6 +189,17 @@ async fn records(
                     .account
                     .as_deref()
                     .unwrap_or(salesforce::store::ORG_ID),
+                &change.object,
+                &change.op,
+                change.id.as_deref(),
+                &change.fields,
+            );
+        }
+        Ok(p) if microsoft::SLUGS.contains(&p) => {
+            return microsoft::change_record(
+                &state,
+                p,
+                change.account.as_deref(),
                 &change.object,
                 &change.op,
                 change.id.as_deref(),
@@ -258,6 +289,10 @@ async fn clock(State(state): State<Arc<SandboxState>>, Json(body): Json<ClockAdv
 struct LimitSwitch {
     provider: String,
     enforce: bool,
+    /// Capacities per rate class, for providers whose limits are too large to reach in a test
+    /// (Microsoft's: `microsoft::set_capacity`).
+    #[serde(default)]
+    capacity: std::collections::HashMap<String, u32>,
 }
 
 async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSwitch>) -> Response {
@@ -265,6 +300,16 @@ async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSw
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
+    if !body.capacity.is_empty() {
+        let set = if microsoft::SLUGS.contains(&provider) {
+            microsoft::set_capacity(&state, provider, &body.capacity)
+        } else {
+            Err(format!("`{provider}` takes no capacity"))
+        };
+        if let Err(message) = set {
+            return refuse(StatusCode::BAD_REQUEST, message).into_response();
+        }
+    }
     let mut unlimited = state.unlimited.lock().expect("limits lock");
     if body.enforce {
         unlimited.remove(provider);
