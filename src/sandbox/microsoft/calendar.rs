@@ -36,6 +36,7 @@ use super::{
     graph_base, json_body,
     mail::{self, DeltaState, Mailbox},
     odata::Options,
+    seven_digits,
     subscriptions::{self, Change, Target},
 };
 use crate::sandbox::population::PEOPLE;
@@ -100,7 +101,7 @@ fn preferred_zone(headers: &HeaderMap) -> (&'static str, i32) {
 /// `{dateTime, timeZone}` of an instant in a zone.
 fn date_time_tz(t: DateTime<Utc>, (name, offset): (&str, i32)) -> Value {
     let local = t.naive_utc() + Duration::minutes(offset as i64);
-    json!({ "dateTime": local.format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": name })
+    json!({ "dateTime": seven_digits(local), "timeZone": name })
 }
 
 /// Reads a `{dateTime, timeZone}` into an instant.
@@ -361,8 +362,8 @@ fn event_json(
     let json = json!({
         "@odata.etag": format!("W/\"{change_key}\""),
         "id": id,
-        "createdDateTime": format!("{}", now.format("%Y-%m-%dT%H:%M:%S%.7fZ")),
-        "lastModifiedDateTime": format!("{}", now.format("%Y-%m-%dT%H:%M:%S%.7fZ")),
+        "createdDateTime": format!("{}Z", seven_digits(now.naive_utc())),
+        "lastModifiedDateTime": format!("{}Z", seven_digits(now.naive_utc())),
         "changeKey": change_key,
         "categories": [],
         "transactionId": Value::Null,
@@ -711,7 +712,7 @@ fn apply(event: &mut Event, body: &Value, now: DateTime<Utc>) -> GraphResult<()>
             ));
         }
     }
-    event.json["lastModifiedDateTime"] = json!(now.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string());
+    event.json["lastModifiedDateTime"] = json!(format!("{}Z", seven_digits(now.naive_utc())));
     Ok(())
 }
 

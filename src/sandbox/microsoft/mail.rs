@@ -105,7 +105,7 @@ const FOLDERS: &[(&str, &str)] = &[
 
 /// Whether an id looks like an Outlook id at all.
 pub fn well_formed(id: &str) -> bool {
-    id.strip_prefix("AAMk").is_some_and(|rest| {
+    id.strip_prefix("AAMkAG").is_some_and(|rest| {
         !rest.is_empty() && URL_SAFE_NO_PAD.decode(rest.trim_end_matches('=')).is_ok()
     })
 }

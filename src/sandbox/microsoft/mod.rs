@@ -455,6 +455,15 @@ pub fn change_record(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Graph's timestamp with seven fractional digits, without the zone (`2024-05-02T10:00:00.0000000`).
+pub fn seven_digits(t: chrono::NaiveDateTime) -> String {
+    format!(
+        "{}.{:07}",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        t.and_utc().timestamp_subsec_nanos() / 100
+    )
+}
+
 /// The Graph root as clients see it: `{origin}/microsoft/v1.0`.
 pub fn graph_base(ctx: &Ctx) -> String {
     format!("{}/microsoft/v1.0", ctx.state.origin())

@@ -1,7 +1,7 @@
 //! The OData query options Graph lists take, in the subset Outlook clients use, and paging.
 //!
 //! - `$top` (1–1000; the default is the list's own, 10 for messages), `$skip`, `$count=true`
-//!   (`@odata.count`), `$select` (always keeping `id` and `@odata.etag`), `$orderby` on one field
+//!   (`@odata.count`), `$select` (always keeping `id` and annotations: `@odata.etag`, `@removed`), `$orderby` on one field
 //!   `asc|desc`.
 //! - `$filter`: clauses joined by `and`, each `field eq|ne|gt|ge|lt|le value` or
 //!   `contains(field,'text')` / `startswith(field,'text')`. Values are `'strings'` (`''` escapes
@@ -127,7 +127,9 @@ impl Options {
                         "true" => true,
                         "false" => false,
                         _ => {
-                            return Err(bad_request(format!("Invalid value '{value}' for $count.")));
+                            return Err(bad_request(format!(
+                                "Invalid value '{value}' for $count."
+                            )));
                         }
                     }
                 }
@@ -159,7 +161,7 @@ impl Options {
             .into_iter()
             .filter(|(k, _)| {
                 k == "id"
-                    || k == "@odata.etag"
+                    || k.starts_with('@')
                     || self.select.iter().any(|s| s.eq_ignore_ascii_case(k))
             })
             .collect();

@@ -33,7 +33,7 @@ use super::{
     Admitted, Ctx, Need, SandboxState, admit,
     directory::{self, TENANT_ID, User},
     error::{GraphError, GraphResult, resource_not_found},
-    graph_base, json_body,
+    graph_base, json_body, seven_digits,
 };
 use crate::sandbox::tokens::App;
 
@@ -116,7 +116,7 @@ impl Subscription {
             "notificationUrl": self.notification_url,
             "notificationQueryOptions": Value::Null,
             "lifecycleNotificationUrl": self.lifecycle_url,
-            "expirationDateTime": self.expiration.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string(),
+            "expirationDateTime": format!("{}Z", seven_digits(self.expiration.naive_utc())),
             "creatorId": self.owner.id,
             "includeResourceData": false,
             "latestSupportedTlsVersion": "v1_2",
@@ -544,7 +544,7 @@ pub fn notify(state: &Arc<SandboxState>, owner: &User, target: Target, change: C
                 let body = json!({ "value": [{
                     "id": Uuid::new_v4().simple().to_string(),
                     "subscriptionId": s.id,
-                    "subscriptionExpirationDateTime": s.expiration.format("%Y-%m-%dT%H:%M:%S%.7f+00:00").to_string(),
+                    "subscriptionExpirationDateTime": format!("{}+00:00", seven_digits(s.expiration.naive_utc())),
                     "changeType": change.name(),
                     "resource": resource,
                     "resourceData": data,
