@@ -796,10 +796,10 @@ pub async fn delta(
     );
     drop(mailbox);
     let mut response = admitted.json(body);
-    if options.top.is_none() {
-        if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={size}")) {
-            response.headers_mut().insert("preference-applied", v);
-        }
+    if options.top.is_none()
+        && let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={size}"))
+    {
+        response.headers_mut().insert("preference-applied", v);
     }
     Ok(response)
 }

@@ -361,9 +361,9 @@ fn check_teams_access(state: &SandboxState, watches: &Resource, user: &User) -> 
     if found {
         Ok(())
     } else {
-        Err(resource_not_found(format!(
-            "Resource not found for the subscription resource."
-        )))
+        Err(resource_not_found(
+            "Resource not found for the subscription resource.",
+        ))
     }
 }
 
