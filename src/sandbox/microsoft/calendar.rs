@@ -3,7 +3,7 @@
 //! and a daily stand-up of 30 occurrences.
 //!
 //! - `GET /me/events` (single events and series masters; `$filter` on `subject`, `start/dateTime`,
-//!   `end/dateTime`, `isAllDay`, `type`, `organizer/emailAddress/address`, `categories`),
+//!   `end/dateTime`, `isAllDay`, `type`, `organizer/emailAddress/address`, `showAs`),
 //!   `GET /me/events/{id}`, `POST /me/events` (201), `PATCH /me/events/{id}` (200),
 //!   `DELETE /me/events/{id}` (204).
 //! - `GET /me/calendarView?startDateTime=&endDateTime=` (both required, else 400
@@ -48,7 +48,6 @@ const FILTERABLE: &[&str] = &[
     "isAllDay",
     "type",
     "organizer/emailAddress/address",
-    "categories",
     "showAs",
 ];
 

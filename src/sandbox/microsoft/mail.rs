@@ -4,7 +4,8 @@
 //! - `GET /me/messages` (every folder) and `GET /me/mailFolders/{inbox|sentitems|drafts|id}/messages`:
 //!   10 per page by default, newest first, with `$top $skip $select $filter $search $orderby $count`
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
-//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`).
+//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`; not the
+//!   `any()` lambdas collections need).
 //! - `GET /me/messages/{id}`, `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
 //!   `importance`, `inferenceClassification`; read-only properties are 400).
 //! - `POST /me/sendMail` → 202, no body. The sender's copy goes to sent items (unless
@@ -49,7 +50,6 @@ const FILTERABLE: &[&str] = &[
     "importance",
     "hasAttachments",
     "conversationId",
-    "categories",
 ];
 
 const SUBJECTS: &[&str] = &[

@@ -401,7 +401,7 @@ fn throttle(state: &SandboxState, admitted: &Admitted, need: Need) -> Result<(),
             } else {
                 error::throttled(
                     "ApplicationThrottled",
-                    "Application is over its MailboxConcurrency limit.",
+                    "Application is over its request limit for this mailbox.",
                     wait,
                 )
             });
