@@ -370,8 +370,13 @@ async fn mail_lists_page_exactly_once_and_take_odata_options() {
     );
 
     let (_, _, counted) = g
-        .get("/v1.0/me/mailFolders/inbox/messages?$count=true&$top=1")
+        .get("/v1.0/me/mailFolders('inbox')/messages?$count=true&$top=1")
         .await;
+    assert_eq!(
+        counted["value"].as_array().map(Vec::len),
+        Some(1),
+        "{counted}"
+    );
     let total = counted["@odata.count"].as_u64().unwrap() as usize;
     let (items, pages) = g
         .all_pages("/v1.0/me/mailFolders/inbox/messages?$top=7&$select=subject,receivedDateTime")
@@ -820,6 +825,36 @@ async fn calendar_view_expands_series_in_the_preferred_zone_and_needs_a_window()
     let (status, _, body) = g.get("/v1.0/me/events/AAMkAGbm9zdWNoLWV2ZW50").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "ErrorItemNotFound");
+
+    // The calendar view's delta: every instance once, then only what changed.
+    let mut url = g.url(&format!(
+        "/v1.0/me/calendarView/delta?startDateTime={start}&endDateTime={end}"
+    ));
+    let mut synced = 0;
+    let link = loop {
+        let (status, _, page) = g.get(&url).await;
+        assert_eq!(status, 200, "{page}");
+        synced += page["value"].as_array().unwrap().len();
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break page["@odata.deltaLink"].as_str().unwrap().to_owned(),
+        }
+    };
+    assert_eq!(synced, items.len());
+    let moved = meeting["id"].as_str().unwrap();
+    let (status, _) = g
+        .send(
+            Method::PATCH,
+            &format!("/v1.0/me/events/{moved}"),
+            json!({ "subject": "Moved" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, _, changes) = g.get(&link).await;
+    let changes = changes["value"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["id"], moved);
+    assert_eq!(changes[0]["subject"], "Moved");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Outlook mail: each user's mailbox (inbox, sent items, drafts), seeded on first use with mail
 //! from and to population people over the last 60 days.
 //!
-//! - `GET /me/messages` (every folder) and `GET /me/mailFolders/{inbox|sentitems|drafts|id}/messages`:
+//! - `GET /me/messages` (every folder) and `GET /me/mailFolders/{inbox|sentitems|drafts|id}/messages`
+//!   (or `mailFolders('inbox')`, answered through the router's fallback):
 //!   10 per page by default, newest first, with `$top $skip $select $filter $search $orderby $count`
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
 //!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`; not the

@@ -35,6 +35,7 @@ use std::{collections::HashMap, sync::Mutex};
 
 use axum::{
     Json, Router,
+    extract::{self, OriginalUri, Path, RawQuery},
     http::{HeaderMap, StatusCode},
     middleware,
     response::{IntoResponse, Response},
@@ -478,15 +479,61 @@ fn ctx(state: &std::sync::Arc<SandboxState>, provider: &'static str) -> Ctx {
     }
 }
 
-/// An unknown Graph path: `400 BadRequest`, "Resource not found for the segment '…'".
-async fn unknown_segment(uri: axum::http::Uri) -> GraphError {
-    let path = uri.path();
-    let segment = path
-        .split("/v1.0/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next_back())
-        .unwrap_or(path);
-    error::bad_request(format!("Resource not found for the segment '{segment}'."))
+/// The folder of `me/mailFolders('inbox')/messages[/delta]`, the key-in-parentheses form of
+/// `me/mailFolders/inbox/messages`, and whether it asks for the delta.
+fn parenthesized_folder(rest: &str) -> Option<(String, bool)> {
+    let lower = rest.to_ascii_lowercase();
+    let inner = lower.strip_prefix("me/mailfolders('")?;
+    let (folder, tail) = inner.split_once("')/messages")?;
+    let delta = match tail {
+        "" => false,
+        "/delta" => true,
+        _ => return None,
+    };
+    // The id as sent (ids are case-sensitive): same length as the lowercased one.
+    let start = "me/mailfolders('".len();
+    Some((rest[start..start + folder.len()].to_owned(), delta))
+}
+
+/// Paths no route names: `me/mailFolders('inbox')/messages` (and its delta) are answered as
+/// `me/mailFolders/inbox/messages`; anything else is `400 BadRequest`, "Resource not found for
+/// the segment '…'", as Graph answers.
+async fn unknown_segment(
+    extract::State(shared): extract::State<Ctx>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let path = uri.path().to_owned();
+    let rest = path.split("/v1.0/").nth(1).unwrap_or_default();
+    if method == axum::http::Method::GET
+        && let Some((folder, delta)) = parenthesized_folder(rest)
+    {
+        let outlook = extract::State(ctx(&shared.state, OUTLOOK));
+        let answer = if delta {
+            mail::delta(
+                outlook,
+                headers,
+                Path(folder),
+                OriginalUri(uri),
+                RawQuery(query),
+            )
+            .await
+        } else {
+            mail::list_folder(
+                outlook,
+                headers,
+                Path(folder),
+                OriginalUri(uri),
+                RawQuery(query),
+            )
+            .await
+        };
+        return answer.unwrap_or_else(IntoResponse::into_response);
+    }
+    let segment = rest.split('/').next_back().unwrap_or(&path);
+    error::bad_request(format!("Resource not found for the segment '{segment}'.")).into_response()
 }
 
 /// Everything under `/microsoft`, each part behind the faults layer of its connection.
