@@ -12,7 +12,8 @@
 //!   `@odata.nextLink` and several pages of seeded data; OData query options in `odata`.
 //! - Limits (`admit`): Outlook's 10,000 requests per 10 minutes per app per mailbox, and Teams'
 //!   per-app-per-tenant limits (15,000 per 10 s overall; joinedTeams 30/s; channels 60/s; GET
-//!   channel messages 5/s; GET chat messages 3/s; POST channel or chat message 2/s). Each class's
+//!   channel messages 5/s; GET chat messages 3/s; POST channel message 10 per 10 s, as the wire
+//!   notes have it; POST chat message 2/s). Each class's
 //!   capacity can be lowered through `POST /_sandbox/limits` (`capacity`), see [`set_capacity`].
 //! - Data: each user's mailbox and calendar (seeded on first use from the shared population),
 //!   one tenant-wide Teams store.
@@ -150,11 +151,12 @@ const CLASSES: &[Class] = &[
         capacity: 3,
         window_s: 1,
     },
+    // The wire notes' "about 10 messages every 10 s" (the throttling table says 2/s).
     Class {
         name: "teams_post_channel_message",
         teams: true,
-        capacity: 2,
-        window_s: 1,
+        capacity: 10,
+        window_s: 10,
     },
     Class {
         name: "teams_post_chat_message",
