@@ -1302,3 +1302,30 @@ async fn chat_subscriptions_and_faults_and_counters() {
         "{counters}"
     );
 }
+
+#[tokio::test]
+async fn outlook_allows_four_requests_in_flight_per_mailbox() {
+    let g = graph("outlook").await;
+    // A slow mailbox: every request takes a second, so five at once overlap.
+    g.admin(
+        "/faults",
+        json!({ "provider": "outlook", "path": "/microsoft/v1.0/me/messages", "latency_ms": 1000, "error_rate": 0 }),
+    )
+    .await;
+    let calls = (0..5).map(|_| g.get("/v1.0/me/messages?$top=1"));
+    let answers = futures_util::future::join_all(calls).await;
+    let refused: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 429).collect();
+    assert_eq!(refused.len(), 1, "the fifth in flight is refused");
+    assert_eq!(answers.iter().filter(|(s, _, _)| *s == 200).count(), 4);
+    let (_, headers, body) = refused[0];
+    assert_graph_error(body, headers, "ApplicationThrottled");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MailboxConcurrency")
+    );
+    assert_eq!(headers["retry-after"], "1");
+    let (status, _, _) = g.get("/v1.0/me/messages?$top=1").await;
+    assert_eq!(status, 200, "slots come back when requests end");
+}

@@ -10,7 +10,8 @@
 //!   calendar view (`calendar`), joined teams, channels, channel messages and replies, chats
 //!   (`teams`), change-notification subscriptions (`subscriptions`). Lists page with
 //!   `@odata.nextLink` and several pages of seeded data; OData query options in `odata`.
-//! - Limits (`admit`): Outlook's 10,000 requests per 10 minutes per app per mailbox, and Teams'
+//! - Limits (`admit`): Outlook's 10,000 requests per 10 minutes per app per mailbox (and four
+//!   requests in flight, `concurrency`), and Teams'
 //!   per-app-per-tenant limits (15,000 per 10 s overall; joinedTeams 30/s; channels 60/s; GET
 //!   channel messages 5/s; GET chat messages 3/s; POST channel message 10 per 10 s, as the wire
 //!   notes have it; POST chat message 2/s). Each class's
@@ -24,6 +25,7 @@
 //! strips a prefix named like the provider.
 
 mod calendar;
+mod concurrency;
 pub mod directory;
 mod error;
 mod identity;
@@ -78,6 +80,7 @@ pub struct State {
     windows: Mutex<Windows>,
     /// Capacities lowered (or raised) through the admin API, by class.
     capacity: Mutex<HashMap<&'static str, u32>>,
+    in_flight: concurrency::InFlight,
 }
 
 impl Default for State {
@@ -88,6 +91,7 @@ impl Default for State {
             subscriptions: Mutex::default(),
             windows: Mutex::default(),
             capacity: Mutex::default(),
+            in_flight: concurrency::InFlight::default(),
         }
     }
 }
@@ -102,6 +106,7 @@ impl State {
             .clear();
         *self.windows.lock().expect("windows lock") = Windows::default();
         self.capacity.lock().expect("capacity lock").clear();
+        self.in_flight.clear();
     }
 }
 
@@ -595,6 +600,10 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
         .route_layer(middleware::from_fn_with_state(
             outlook.clone(),
             faults::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            outlook.clone(),
+            concurrency::layer,
         ))
         .with_state(outlook);
     let teams_routes = Router::new()
