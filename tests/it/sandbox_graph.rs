@@ -466,6 +466,19 @@ async fn mail_lists_page_exactly_once_and_take_odata_options() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
+
+    let (status, _, _) = g
+        .call(
+            Method::DELETE,
+            &format!("/v1.0/me/messages/{id}"),
+            None,
+            &g.token,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = g.get(&format!("/v1.0/me/messages/{id}")).await;
+    assert_eq!(status, 404, "deleted");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
 //!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`; not the
 //!   `any()` lambdas collections need).
-//! - `GET /me/messages/{id}`, `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
+//! - `GET /me/messages/{id}`, `DELETE /me/messages/{id}` (204), `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
 //!   `importance`, `inferenceClassification`; read-only properties are 400).
 //! - `POST /me/sendMail` → 202, no body. The sender's copy goes to sent items (unless
 //!   `saveToSentItems` is false); a recipient who is a user of the tenant (any population person)
@@ -805,6 +805,37 @@ pub async fn delta(
     Ok(response)
 }
 
+fn delete_message(state: &Arc<SandboxState>, user: &str, id: &str) -> GraphResult<()> {
+    let mut mailbox = state.microsoft.mailboxes.lock(user);
+    let index = mailbox.find(id)?;
+    let message = mailbox.messages.remove(index);
+    let seq = mailbox.bump();
+    mailbox.removed.push((id.to_owned(), message.folder, seq));
+    let owner = mailbox.user.clone();
+    drop(mailbox);
+    subscriptions::notify(
+        state,
+        &owner,
+        Target::Message {
+            folder: message.folder,
+        },
+        Change::Deleted,
+        id,
+    );
+    Ok(())
+}
+
+/// `DELETE /me/messages/{id}`: 204.
+pub async fn delete(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::MailWrite)?;
+    delete_message(&ctx.state, &admitted.user, &id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `POST /_sandbox/records` for `message`: `create` delivers a mail to the user's inbox (from
 /// `fields.from`, an address, default a population person; `subject`, `body`), `update` patches
 /// (`isRead`, `categories`, ...), `delete` removes.
@@ -861,22 +892,7 @@ pub fn change_record(
             Ok(axum::Json(update_message(state, user, id, fields)?).into_response())
         }
         ("delete", Some(id)) => {
-            let mut mailbox = state.microsoft.mailboxes.lock(user);
-            let index = mailbox.find(id)?;
-            let message = mailbox.messages.remove(index);
-            let seq = mailbox.bump();
-            mailbox.removed.push((id.to_owned(), message.folder, seq));
-            let owner = mailbox.user.clone();
-            drop(mailbox);
-            subscriptions::notify(
-                state,
-                &owner,
-                Target::Message {
-                    folder: message.folder,
-                },
-                Change::Deleted,
-                id,
-            );
+            delete_message(state, user, id)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         ("update" | "delete", None) => Err(error::bad_request("update and delete need an id")),

@@ -574,7 +574,10 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
         .with_state(shared);
     let outlook_routes = Router::new()
         .route("/v1.0/me/messages", get(mail::list))
-        .route("/v1.0/me/messages/{id}", get(mail::get).patch(mail::update))
+        .route(
+            "/v1.0/me/messages/{id}",
+            get(mail::get).patch(mail::update).delete(mail::delete),
+        )
         .route("/v1.0/me/mailFolders", get(mail::folders))
         .route(
             "/v1.0/me/mailFolders/{folder}/messages",
