@@ -15,12 +15,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, SandboxState, faults::FaultSpec, hubspot, salesforce, slack, stripe,
+    Ctx, SandboxState, faults::FaultSpec, hubspot, microsoft, salesforce, slack, stripe,
     webhooks::WebhookTarget,
 };
 
 /// The providers this sandbox simulates so far.
-const SIMULATED: &[&str] = &[hubspot::SLUG, salesforce::SLUG, slack::SLUG];
+const SIMULATED: &[&str] = &[
+    hubspot::SLUG,
+    salesforce::SLUG,
+    slack::SLUG,
+    microsoft::SLUG,
+    microsoft::OUTLOOK,
+    microsoft::TEAMS,
+];
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -81,6 +88,9 @@ async fn tokens(
             body.account.as_deref().unwrap_or(slack::TEAM_ID),
         ))
         .into_response(),
+        Ok(p) if microsoft::SLUGS.contains(&p) => {
+            Json(microsoft::mint(&state, p, body.account.as_deref())).into_response()
+        }
         Ok(_) => {
             let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);
             let issued = hubspot::mint(&state, portal);
@@ -121,13 +131,21 @@ fn act_on_tokens(
     };
     let now = state.clock.now();
     let mut tokens = state.tokens.lock().expect("tokens lock");
+    // `microsoft` names the OAuth part Outlook and Teams share: it acts on both connections.
+    let targets = if microsoft::SLUGS.contains(&provider) {
+        microsoft::connections(provider)
+    } else {
+        std::slice::from_ref(&provider)
+    };
     let answer = match action {
-        TokenAction::Expire => json!({ "expired": tokens.expire(provider, now) }),
+        TokenAction::Expire => {
+            json!({ "expired": targets.iter().map(|p| tokens.expire(p, now)).sum::<usize>() })
+        }
         TokenAction::Revoke => {
             if provider == slack::SLUG {
                 slack::revoke_all(&state);
             }
-            json!({ "revoked": tokens.revoke(provider, now) })
+            json!({ "revoked": targets.iter().map(|p| tokens.revoke(p, now)).sum::<usize>() })
         }
     };
     Json(answer).into_response()
@@ -192,6 +210,17 @@ async fn records(
                 change.account.as_deref().unwrap_or(slack::TEAM_ID),
                 &change.object,
                 &change.op,
+                &change.fields,
+            );
+        }
+        Ok(p) if microsoft::SLUGS.contains(&p) => {
+            return microsoft::change_record(
+                &state,
+                p,
+                change.account.as_deref(),
+                &change.object,
+                &change.op,
+                change.id.as_deref(),
                 &change.fields,
             );
         }
@@ -281,6 +310,10 @@ async fn clock(State(state): State<Arc<SandboxState>>, Json(body): Json<ClockAdv
 struct LimitSwitch {
     provider: String,
     enforce: bool,
+    /// Capacities per rate class, for providers whose limits are too large to reach in a test
+    /// (Microsoft's: `microsoft::set_capacity`).
+    #[serde(default)]
+    capacity: std::collections::HashMap<String, u32>,
 }
 
 async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSwitch>) -> Response {
@@ -288,6 +321,16 @@ async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSw
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
+    if !body.capacity.is_empty() {
+        let set = if microsoft::SLUGS.contains(&provider) {
+            microsoft::set_capacity(&state, provider, &body.capacity)
+        } else {
+            Err(format!("`{provider}` takes no capacity"))
+        };
+        if let Err(message) = set {
+            return refuse(StatusCode::BAD_REQUEST, message).into_response();
+        }
+    }
     let mut unlimited = state.unlimited.lock().expect("limits lock");
     if body.enforce {
         unlimited.remove(provider);

@@ -12,6 +12,7 @@ mod clock;
 mod counters;
 mod faults;
 pub mod hubspot;
+pub mod microsoft;
 mod oauth;
 pub mod population;
 pub mod salesforce;
@@ -50,6 +51,7 @@ pub struct SandboxState {
     hubspot: accounts::Accounts<hubspot::Store>,
     salesforce: accounts::Accounts<salesforce::Store>,
     slack: slack::Slack,
+    microsoft: microsoft::State,
     http: reqwest::Client,
     /// The sandbox's own origin, once bound (Salesforce's `instance_url`).
     origin: OnceLock<String>,
@@ -67,6 +69,7 @@ impl SandboxState {
             hubspot: accounts::Accounts::new(hubspot::Store::seeded),
             salesforce: accounts::Accounts::new(salesforce::Store::seeded),
             slack: slack::Slack::default(),
+            microsoft: microsoft::State::default(),
             http: reqwest::Client::new(),
             origin: OnceLock::new(),
         }
@@ -87,6 +90,7 @@ impl SandboxState {
         self.hubspot.clear();
         self.salesforce.clear();
         self.slack.clear();
+        self.microsoft.clear();
     }
 
     fn limits_enforced(&self, provider: &str) -> bool {
@@ -156,6 +160,7 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         )
         // Salesforce's host-relative URLs (nextRecordsUrl, attributes.url) resolve at the root.
         .merge(salesforce_routes())
+        .nest("/microsoft", microsoft::router(state.clone()))
         .nest("/_sandbox", admin::routes().with_state(state))
 }
 

@@ -16,6 +16,7 @@ mod limits;
 mod node;
 mod ops;
 mod refresh;
+mod sandbox_graph;
 mod sandbox_hubspot;
 mod sandbox_salesforce;
 mod sandbox_slack;

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, first_code, spawn_app};
+use crate::helpers::{TestApp, first_code, spawn_app, spawn_app_with, test_settings};
 
 async fn tenant(app: &TestApp, project: &str, user: &str) -> (Uuid, Uuid) {
     app.tenant(project, user).await
@@ -84,7 +84,16 @@ async fn viewer_lists_every_provider_of_the_catalog() {
 
 #[tokio::test]
 async fn lists_are_empty_without_connections_and_say_why_with_them() {
-    let app = spawn_app().await;
+    // HubSpot's API is a loopback port nobody listens on: the provider is down.
+    let mut settings = test_settings();
+    settings.providers.insert(
+        "hubspot".into(),
+        nexus::config::ProviderSettings {
+            base_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        },
+    );
+    let app = spawn_app_with(settings).await;
     let query = "{ contacts { edges { cursor } nodes { id } pageInfo { hasNextPage endCursor } } }";
     let (_, body) = app.graphql(query, json!({})).await;
     assert!(body["errors"].is_null(), "{body}");
@@ -94,7 +103,7 @@ async fn lists_are_empty_without_connections_and_say_why_with_them() {
     seed_connection(&app, Provider::Hubspot).await;
     let (_, body) = app.graphql(query, json!({})).await;
     assert_eq!(body["data"]["contacts"]["nodes"], json!([]));
-    assert_eq!(first_code(&body), "UNSUPPORTED");
+    assert_eq!(first_code(&body), "PROVIDER_UNAVAILABLE");
     assert_eq!(body["errors"][0]["extensions"]["provider"], "HUBSPOT");
     assert_eq!(body["errors"][0]["path"], json!(["contacts"]));
 
