@@ -15,11 +15,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, SandboxState, faults::FaultSpec, hubspot, salesforce, stripe, webhooks::WebhookTarget,
+    Ctx, SandboxState, faults::FaultSpec, google, hubspot, salesforce, stripe,
+    webhooks::WebhookTarget,
 };
 
-/// The providers this sandbox simulates so far.
-const SIMULATED: &[&str] = &[hubspot::SLUG, salesforce::SLUG];
+/// The providers this sandbox simulates so far (`google` names Gmail's and Calendar's shared OAuth).
+const SIMULATED: &[&str] = &[
+    hubspot::SLUG,
+    salesforce::SLUG,
+    google::SLUG,
+    google::GMAIL,
+    google::CALENDAR,
+];
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -75,6 +82,9 @@ async fn tokens(
             tokens["expires_in"] = json!(salesforce::POLICY.access_lifetime.num_seconds());
             Json(tokens).into_response()
         }
+        Ok(part @ (google::SLUG | google::GMAIL | google::CALENDAR)) => {
+            Json(google::mint(&state, part, body.account.as_deref())).into_response()
+        }
         Ok(_) => {
             let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);
             let issued = hubspot::mint(&state, portal);
@@ -115,9 +125,18 @@ fn act_on_tokens(
     };
     let now = state.clock.now();
     let mut tokens = state.tokens.lock().expect("tokens lock");
+    // Google's parts share one OAuth server: `google` covers both connections' tokens.
+    let tags = match provider {
+        google::SLUG | google::GMAIL | google::CALENDAR => google::clients(provider),
+        _ => std::slice::from_ref(&provider),
+    };
     let answer = match action {
-        TokenAction::Expire => json!({ "expired": tokens.expire(provider, now) }),
-        TokenAction::Revoke => json!({ "revoked": tokens.revoke(provider, now) }),
+        TokenAction::Expire => {
+            json!({ "expired": tags.iter().map(|t| tokens.expire(t, now)).sum::<usize>() })
+        }
+        TokenAction::Revoke => {
+            json!({ "revoked": tags.iter().map(|t| tokens.revoke(t, now)).sum::<usize>() })
+        }
     };
     Json(answer).into_response()
 }
@@ -170,6 +189,16 @@ async fn records(
                     .as_deref()
                     .unwrap_or(salesforce::store::ORG_ID),
                 &change.object,
+                &change.op,
+                change.id.as_deref(),
+                &change.fields,
+            );
+        }
+        Ok(part @ (google::SLUG | google::GMAIL | google::CALENDAR)) => {
+            return google::records(
+                &state,
+                part,
+                change.account.as_deref(),
                 &change.op,
                 change.id.as_deref(),
                 &change.fields,

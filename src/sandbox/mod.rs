@@ -11,6 +11,7 @@ mod admin;
 mod clock;
 mod counters;
 mod faults;
+pub mod google;
 pub mod hubspot;
 mod oauth;
 pub mod population;
@@ -48,6 +49,7 @@ pub struct SandboxState {
     webhooks: Mutex<HashMap<String, WebhookTarget>>,
     hubspot: accounts::Accounts<hubspot::Store>,
     salesforce: accounts::Accounts<salesforce::Store>,
+    google: google::Google,
     http: reqwest::Client,
     /// The sandbox's own origin, once bound (Salesforce's `instance_url`).
     origin: OnceLock<String>,
@@ -64,6 +66,7 @@ impl SandboxState {
             webhooks: Mutex::default(),
             hubspot: accounts::Accounts::new(hubspot::Store::seeded),
             salesforce: accounts::Accounts::new(salesforce::Store::seeded),
+            google: google::Google::new(),
             http: reqwest::Client::new(),
             origin: OnceLock::new(),
         }
@@ -83,6 +86,7 @@ impl SandboxState {
         self.webhooks.lock().expect("webhooks lock").clear();
         self.hubspot.clear();
         self.salesforce.clear();
+        self.google.clear();
     }
 
     fn limits_enforced(&self, provider: &str) -> bool {
@@ -140,6 +144,7 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .nest("/salesforce", salesforce_routes())
         // Salesforce's host-relative URLs (nextRecordsUrl, attributes.url) resolve at the root.
         .merge(salesforce_routes())
+        .merge(google::routes(state.clone()))
         .nest("/_sandbox", admin::routes().with_state(state))
 }
 
