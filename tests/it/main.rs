@@ -14,6 +14,7 @@ mod limits;
 mod node;
 mod ops;
 mod refresh;
+mod sandbox_calendar;
 mod sandbox_gmail;
 mod sandbox_hubspot;
 mod sandbox_salesforce;

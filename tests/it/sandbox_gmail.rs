@@ -322,6 +322,7 @@ fn raw_message(headers: &[(&str, &str)], body: &str) -> String {
 #[tokio::test]
 async fn a_sent_message_lands_in_the_recipients_mailbox_and_replies_thread() {
     let g = gmail().await;
+    g.admin("/limits", json!({ "provider": "gmail", "enforce": false })).await;
     let (bob, carol, dave) = (person(3), person(4), person(5));
     let raw = raw_message(
         &[
@@ -494,6 +495,9 @@ async fn per_user_quota_units_answer_429_and_can_be_switched_off() {
         let raw = raw_message(&[("To", "someone@external.example"), ("Subject", &format!("n{n}"))], "hi");
         g.post("/messages/send", json!({ "raw": raw }))
     };
+    // The mailbox is seeded on first use; seed it before the second that counts.
+    assert_eq!(g.get("/profile").await.0, 200);
+    g.admin("/clock", json!({ "advance_s": 1.0 })).await;
     // Two sends (200 units) fit in the second; a third (100 more) does not, while a 5-unit
     // read still does (refused calls cost nothing).
     assert_eq!(send(1).await.0, 200);
@@ -516,7 +520,8 @@ async fn per_user_quota_units_answer_429_and_can_be_switched_off() {
     }
     // A second user has a quota of their own.
     g.admin("/limits", json!({ "provider": "gmail", "enforce": true })).await;
-    assert_eq!(send(9).await.0, 429);
+    assert_eq!(send(9).await.0, 200, "unenforced calls spent nothing");
+    assert_eq!(send(10).await.0, 429);
     let other = g.token_for("gmail", &person(7)).await;
     let (status, _, _) = g.call_as(&other, Method::GET, "/messages", None).await;
     assert_eq!(status, 200);

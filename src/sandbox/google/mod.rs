@@ -14,7 +14,9 @@
 //! domain (`nexus.example` and the population's company domains) lands in that address's
 //! mailbox.
 
+mod calendar;
 pub mod error;
+mod events;
 mod gmail;
 mod mailbox;
 mod message;
@@ -58,6 +60,7 @@ pub const POLICY: Policy = Policy {
 /// Everything Google keeps, per account (an email address) where it is account data.
 pub struct Google {
     mailboxes: Accounts<mailbox::Mailbox>,
+    calendars: Accounts<events::Calendar>,
     quota: Mutex<quota::Quota>,
     /// Consent codes that carry offline access (they are exchanged for a refresh token too).
     offline_codes: Mutex<HashSet<String>>,
@@ -67,6 +70,7 @@ impl Google {
     pub fn new() -> Self {
         Self {
             mailboxes: Accounts::new(mailbox::Mailbox::seeded),
+            calendars: Accounts::new(events::Calendar::seeded),
             quota: Mutex::default(),
             offline_codes: Mutex::default(),
         }
@@ -74,6 +78,7 @@ impl Google {
 
     pub fn clear(&self) {
         self.mailboxes.clear();
+        self.calendars.clear();
         self.quota.lock().expect("quota lock").clear();
         self.offline_codes.lock().expect("codes lock").clear();
     }
@@ -129,6 +134,7 @@ pub fn routes(state: Arc<SandboxState>) -> Router {
     Router::new()
         .merge(layered(oauth::routes(), ctx(SLUG)))
         .merge(layered(gmail::routes(), ctx(GMAIL)))
+        .merge(layered(calendar::routes(), ctx(CALENDAR)))
 }
 
 /// The token tags (clients) an admin name covers: `google` is both connections.
@@ -150,9 +156,9 @@ pub fn records(
     fields: &serde_json::Value,
 ) -> axum::response::Response {
     let account = account.map_or_else(|| DEFAULT_USER.to_owned(), str::to_ascii_lowercase);
-    let _ = id;
     match part {
         GMAIL => gmail::change_record(state, &account, op, fields),
+        CALENDAR => calendar::change_record(state, &account, op, id, fields),
         _ => axum::response::IntoResponse::into_response(error::bad_request(
             "records are kept by gmail and google_calendar",
         )),

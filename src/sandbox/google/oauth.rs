@@ -298,12 +298,17 @@ async fn token(State(ctx): State<Ctx>, headers: HeaderMap, Form(form): Form<Hash
                 now,
             )
         }
-        Some("refresh_token") => ctx.state.tokens.lock().expect("tokens lock").refresh(
-            tag,
-            field("refresh_token").unwrap_or_default(),
-            POLICY,
-            now,
-        ),
+        // A refresh answer carries no refresh token: the old one stays good.
+        Some("refresh_token") => ctx
+            .state
+            .tokens
+            .lock()
+            .expect("tokens lock")
+            .refresh(tag, field("refresh_token").unwrap_or_default(), POLICY, now)
+            .map(|issued| Issued {
+                refresh_token: None,
+                ..issued
+            }),
         Some(other) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
