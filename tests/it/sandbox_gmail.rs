@@ -619,3 +619,106 @@ async fn faults_and_counters_cover_gmail_and_the_oauth_server() {
     assert_eq!(counters["gmail"]["GET /google/gmail/v1/users/{userId}/labels"]["200"], 1);
     assert_eq!(counters["google"]["POST /token"]["500"], 1);
 }
+
+/// A batch body: one `application/http` part per (Content-ID, request text).
+fn batch_body(boundary: &str, parts: &[(String, String)]) -> String {
+    let mut body = String::new();
+    for (id, request) in parts {
+        body.push_str(&format!("--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <{id}>\r\n\r\n{request}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body
+}
+
+/// The parts of a multipart/mixed answer: (Content-ID, HTTP status, JSON body).
+fn batch_answer(content_type: &str, body: &[u8]) -> Vec<(String, u16, Value)> {
+    let wrapped = [format!("Content-Type: {content_type}\r\n\r\n").as_bytes(), body].concat();
+    let message = MessageParser::default().parse(&wrapped).unwrap();
+    let mail_parser::PartType::Multipart(children) = &message.root_part().body else {
+        panic!("not multipart");
+    };
+    children
+        .iter()
+        .map(|i| {
+            let part = &message.parts[*i as usize];
+            assert_eq!(mail_parser::MimeHeaders::content_type(part).unwrap().ctype(), "application");
+            let id = mail_parser::MimeHeaders::content_id(part).unwrap_or_default().to_owned();
+            let text = String::from_utf8_lossy(part.contents()).into_owned();
+            let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+            assert!(text.starts_with("HTTP/1.1 "), "{text}");
+            let json = text.split_once("\r\n\r\n").map(|(_, b)| serde_json::from_str(b.trim()).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+            (id, status, json)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn batch_runs_each_part_as_its_own_call_with_its_own_quota() {
+    let g = gmail().await;
+    let (_, list) = g.get("/messages?maxResults=2").await;
+    let (a, b) = (list["messages"][0]["id"].as_str().unwrap(), list["messages"][1]["id"].as_str().unwrap());
+    let parts = vec![
+        ("item1".to_owned(), format!("GET /gmail/v1/users/me/messages/{a}?format=metadata&metadataHeaders=Subject HTTP/1.1")),
+        ("item2".to_owned(), format!("POST /gmail/v1/users/me/messages/{b}/modify HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{{\"addLabelIds\":[\"STARRED\"]}}")),
+        ("item3".to_owned(), "GET /gmail/v1/users/me/messages/0000000000000001 HTTP/1.1".to_owned()),
+    ];
+    let r = g
+        .client
+        .post(g.url("/batch/gmail/v1"))
+        .bearer_auth(&g.token)
+        .header("content-type", "multipart/mixed; boundary=batch_x")
+        .body(batch_body("batch_x", &parts))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("multipart/mixed; boundary="));
+    let answers = batch_answer(&content_type, &r.bytes().await.unwrap());
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0].0, "response-item1");
+    assert_eq!(answers[0].1, 200);
+    assert_eq!(answers[0].2["id"], a);
+    assert_eq!(answers[0].2["payload"]["headers"][0]["name"], "Subject");
+    assert_eq!(answers[1].1, 200);
+    assert!(answers[1].2["labelIds"].as_array().unwrap().contains(&json!("STARRED")));
+    assert_eq!(answers[2].0, "response-item3");
+    assert_eq!(answers[2].1, 404);
+    assert_eq!(answers[2].2["error"]["errors"][0]["reason"], "notFound");
+
+    // Each part spends its own units: 60 gets are 300 units, over the 250 a second allows.
+    g.admin("/clock", json!({ "advance_s": 1.0 })).await;
+    let many: Vec<(String, String)> = (0..60).map(|i| (format!("g{i}"), format!("GET /gmail/v1/users/me/messages/{a}?format=minimal HTTP/1.1"))).collect();
+    let r = g
+        .client
+        .post(g.url("/batch/gmail/v1"))
+        .bearer_auth(&g.token)
+        .header("content-type", "multipart/mixed; boundary=batch_y")
+        .body(batch_body("batch_y", &many))
+        .send()
+        .await
+        .unwrap();
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+    let answers = batch_answer(&content_type, &r.bytes().await.unwrap());
+    assert_eq!(answers.iter().filter(|a| a.1 == 200).count(), 50);
+    let refused = answers.iter().find(|a| a.1 == 429).unwrap();
+    assert_eq!(refused.2["error"]["errors"][0]["reason"], "rateLimitExceeded");
+
+    let too_many: Vec<(String, String)> = (0..101).map(|i| (format!("t{i}"), "GET /gmail/v1/users/me/labels HTTP/1.1".to_owned())).collect();
+    let r = g
+        .client
+        .post(g.url("/batch/gmail/v1"))
+        .bearer_auth(&g.token)
+        .header("content-type", "multipart/mixed; boundary=batch_z")
+        .body(batch_body("batch_z", &too_many))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = g.client.post(g.url("/batch/gmail/v1")).bearer_auth(&g.token).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let counters: Value = g.client.get(format!("{}/_sandbox/counters", g.origin)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(counters["gmail"]["POST /google/batch/gmail/v1"]["200"], 2);
+    assert_eq!(counters["gmail"]["GET /google/gmail/v1/users/{userId}/messages/{id}"]["429"], 10);
+}

@@ -14,6 +14,7 @@
 //! domain (`nexus.example` and the population's company domains) lands in that address's
 //! mailbox.
 
+mod batch;
 mod calendar;
 pub mod error;
 mod events;
@@ -118,6 +119,18 @@ pub fn hosted(address: &str) -> bool {
             .any(|c| c.domain == domain)
 }
 
+/// Routes behind the faults and counting layer, under a part's admin name.
+fn layered(routes: Router<Ctx>, ctx: Ctx) -> Router {
+    routes
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), faults::layer))
+        .with_state(ctx)
+}
+
+/// Gmail's routes as one service (the batch endpoint runs its parts through it).
+fn gmail_router(ctx: Ctx) -> Router {
+    layered(gmail::routes(), ctx)
+}
+
 /// The three parts' routes, each under its own admin name for faults and counters.
 pub fn routes(state: Arc<SandboxState>) -> Router {
     let ctx = |provider: &'static str| Ctx {
@@ -126,14 +139,10 @@ pub fn routes(state: Arc<SandboxState>) -> Router {
         account: DEFAULT_USER,
         error: error::fault,
     };
-    let layered = |routes: Router<Ctx>, ctx: Ctx| {
-        routes
-            .route_layer(middleware::from_fn_with_state(ctx.clone(), faults::layer))
-            .with_state(ctx)
-    };
     Router::new()
         .merge(layered(oauth::routes(), ctx(SLUG)))
-        .merge(layered(gmail::routes(), ctx(GMAIL)))
+        .merge(gmail_router(ctx(GMAIL)))
+        .merge(layered(batch::routes(), ctx(GMAIL)))
         .merge(layered(calendar::routes(), ctx(CALENDAR)))
 }
 
