@@ -80,7 +80,10 @@ impl Cal {
 type Deliveries = tokio::sync::mpsc::UnboundedReceiver<(axum::http::HeaderMap, axum::body::Bytes)>;
 
 async fn next(rx: &mut Deliveries) -> (axum::http::HeaderMap, axum::body::Bytes) {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap()
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn assert_google_error(body: &Value, code: u16, reason: &str) {
@@ -102,50 +105,112 @@ async fn calendar_list_and_seeded_events_in_pages() {
     let (status, first) = c.get("/calendars/primary/events").await;
     assert_eq!(status, 200);
     assert_eq!(first["kind"], "calendar#events");
-    assert_eq!(first["items"].as_array().unwrap().len(), 250, "maxResults defaults to 250");
+    assert_eq!(
+        first["items"].as_array().unwrap().len(),
+        250,
+        "maxResults defaults to 250"
+    );
     assert!(first["nextPageToken"].is_string() && first.get("nextSyncToken").is_none());
-    let (items, _) = c.all_pages("/calendars/primary/events?maxResults=100").await;
+    let (items, _) = c
+        .all_pages("/calendars/primary/events?maxResults=100")
+        .await;
     assert!(items.len() >= 300, "{}", items.len());
 
     let event = &items[0];
     assert_eq!(event["kind"], "calendar#event");
-    for field in ["etag", "id", "status", "htmlLink", "created", "updated", "summary", "iCalUID"] {
+    for field in [
+        "etag", "id", "status", "htmlLink", "created", "updated", "summary", "iCalUID",
+    ] {
         assert!(event[field].is_string(), "{field}: {event}");
     }
     assert_eq!(event["organizer"]["email"], ME);
     assert_eq!(event["organizer"]["self"], true);
-    assert!(items.iter().any(|e| e["start"]["date"].is_string() && e["end"]["date"].is_string()), "all-day events");
-    assert!(items.iter().any(|e| e["recurrence"][0].as_str().is_some_and(|r| r.starts_with("RRULE:FREQ=WEEKLY"))));
-    let zones: std::collections::BTreeSet<&str> = items.iter().filter_map(|e| e["start"]["timeZone"].as_str()).collect();
+    assert!(
+        items
+            .iter()
+            .any(|e| e["start"]["date"].is_string() && e["end"]["date"].is_string()),
+        "all-day events"
+    );
+    assert!(items.iter().any(|e| {
+        e["recurrence"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("RRULE:FREQ=WEEKLY"))
+    }));
+    let zones: std::collections::BTreeSet<&str> = items
+        .iter()
+        .filter_map(|e| e["start"]["timeZone"].as_str())
+        .collect();
     assert!(zones.len() >= 3, "{zones:?}");
-    let attendee = items.iter().flat_map(|e| e["attendees"].as_array().cloned().unwrap_or_default()).next().unwrap();
+    let attendee = items
+        .iter()
+        .flat_map(|e| e["attendees"].as_array().cloned().unwrap_or_default())
+        .next()
+        .unwrap();
     assert!(attendee["email"].as_str().unwrap().ends_with(".example"));
-    assert!(["accepted", "needsAction", "tentative", "declined"].contains(&attendee["responseStatus"].as_str().unwrap()));
+    assert!(
+        ["accepted", "needsAction", "tentative", "declined"]
+            .contains(&attendee["responseStatus"].as_str().unwrap())
+    );
 
     // Expanded instances in a window, ordered by start.
     let window = "timeMin=2026-09-01T00:00:00Z&timeMax=2026-10-01T00:00:00%2B00:00";
-    let (singles, _) = c.all_pages(&format!("/calendars/primary/events?singleEvents=true&orderBy=startTime&{window}")).await;
+    let (singles, _) = c
+        .all_pages(&format!(
+            "/calendars/primary/events?singleEvents=true&orderBy=startTime&{window}"
+        ))
+        .await;
     let starts: Vec<chrono::DateTime<chrono::FixedOffset>> = singles
         .iter()
         .map(|e| {
-            e["start"]["dateTime"].as_str().map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap()).unwrap_or_else(|| {
-                chrono::DateTime::parse_from_rfc3339(&format!("{}T00:00:00Z", e["start"]["date"].as_str().unwrap())).unwrap()
-            })
+            e["start"]["dateTime"]
+                .as_str()
+                .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
+                .unwrap_or_else(|| {
+                    chrono::DateTime::parse_from_rfc3339(&format!(
+                        "{}T00:00:00Z",
+                        e["start"]["date"].as_str().unwrap()
+                    ))
+                    .unwrap()
+                })
         })
         .collect();
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "ordered by start");
-    assert!(starts.iter().all(|s| s.to_utc() < chrono::DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").unwrap().to_utc()));
-    let instances: Vec<&Value> = singles.iter().filter(|e| e["recurringEventId"].is_string()).collect();
-    assert!(instances.len() >= 4, "weekly instances in September: {}", instances.len());
-    assert!(instances.iter().all(|e| e.get("recurrence").is_none() && e["originalStartTime"].is_object()));
+    assert!(starts.iter().all(|s| {
+        s.to_utc()
+            < chrono::DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z")
+                .unwrap()
+                .to_utc()
+    }));
+    let instances: Vec<&Value> = singles
+        .iter()
+        .filter(|e| e["recurringEventId"].is_string())
+        .collect();
+    assert!(
+        instances.len() >= 4,
+        "weekly instances in September: {}",
+        instances.len()
+    );
+    assert!(
+        instances
+            .iter()
+            .all(|e| e.get("recurrence").is_none() && e["originalStartTime"].is_object())
+    );
     let instance_id = instances[0]["id"].as_str().unwrap();
     assert!(instance_id.starts_with(instances[0]["recurringEventId"].as_str().unwrap()));
-    let (status, one) = c.get(&format!("/calendars/primary/events/{instance_id}")).await;
+    let (status, one) = c
+        .get(&format!("/calendars/primary/events/{instance_id}"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(one["start"], instances[0]["start"]);
 
     let (_, searched) = c.get("/calendars/primary/events?q=offsite").await;
-    assert!(searched["items"].as_array().unwrap().iter().all(|e| e["summary"] == "Offsite"));
+    assert!(
+        searched["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["summary"] == "Offsite")
+    );
     assert!(!searched["items"].as_array().unwrap().is_empty());
 
     let (status, body) = c.get("/calendars/primary/events?orderBy=startTime").await;
@@ -162,7 +227,9 @@ async fn calendar_list_and_seeded_events_in_pages() {
 async fn sync_tokens_return_changes_and_deletions_and_410_when_stale() {
     let c = cal().await;
     let (_, sync) = c.all_pages("/calendars/primary/events").await;
-    let (status, nothing) = c.get(&format!("/calendars/primary/events?syncToken={sync}")).await;
+    let (status, nothing) = c
+        .get(&format!("/calendars/primary/events?syncToken={sync}"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(nothing["items"], json!([]));
     let sync = nothing["nextSyncToken"].as_str().unwrap().to_owned();
@@ -184,60 +251,121 @@ async fn sync_tokens_return_changes_and_deletions_and_410_when_stale() {
     assert_eq!(created["status"], "confirmed");
     assert_eq!(created["attendees"][1]["responseStatus"], "needsAction");
     assert_eq!(created["attendees"][0]["self"], true);
-    let (_, changes) = c.get(&format!("/calendars/primary/events?syncToken={sync}")).await;
+    let (_, changes) = c
+        .get(&format!("/calendars/primary/events?syncToken={sync}"))
+        .await;
     assert_eq!(changes["items"].as_array().unwrap().len(), 1);
     assert_eq!(changes["items"][0]["id"], id.as_str());
     let sync = changes["nextSyncToken"].as_str().unwrap().to_owned();
 
-    let (status, _) = c.call(Method::DELETE, &format!("/calendars/primary/events/{id}"), None).await;
+    let (status, _) = c
+        .call(
+            Method::DELETE,
+            &format!("/calendars/primary/events/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let (_, changes) = c.get(&format!("/calendars/primary/events?syncToken={sync}")).await;
+    let (_, changes) = c
+        .get(&format!("/calendars/primary/events?syncToken={sync}"))
+        .await;
     assert_eq!(changes["items"][0]["id"], id.as_str());
-    assert_eq!(changes["items"][0]["status"], "cancelled", "deletions always appear");
+    assert_eq!(
+        changes["items"][0]["status"], "cancelled",
+        "deletions always appear"
+    );
     let (full, _) = c.all_pages("/calendars/primary/events?q=zebra").await;
-    assert!(full.is_empty(), "a full sync leaves cancelled events out: {full:?}");
+    assert!(
+        full.is_empty(),
+        "a full sync leaves cancelled events out: {full:?}"
+    );
 
     for stale in ["garbage", "c2FuZGJveC1zeW5jOjE6OTk5OTk5OQ=="] {
-        let (status, body) = c.get(&format!("/calendars/primary/events?syncToken={stale}")).await;
+        let (status, body) = c
+            .get(&format!("/calendars/primary/events?syncToken={stale}"))
+            .await;
         assert_eq!(status, 410, "{body}");
         assert_google_error(&body, 410, "fullSyncRequired");
         assert_eq!(body["error"]["errors"][0]["domain"], "calendar");
-        assert_eq!(body["error"]["message"], "Sync token is no longer valid, a full sync is required.");
+        assert_eq!(
+            body["error"]["message"],
+            "Sync token is no longer valid, a full sync is required."
+        );
     }
     // A token from before a reset is stale too.
     c.admin("/reset", json!({})).await;
-    let tokens: Value = c.admin("/tokens", json!({ "provider": "google_calendar" })).await.json().await.unwrap();
-    let fresh = Cal { origin: c.origin.clone(), token: tokens["access_token"].as_str().unwrap().to_owned(), client: c.client.clone() };
-    let (status, _) = fresh.get(&format!("/calendars/primary/events?syncToken={sync}")).await;
+    let tokens: Value = c
+        .admin("/tokens", json!({ "provider": "google_calendar" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = Cal {
+        origin: c.origin.clone(),
+        token: tokens["access_token"].as_str().unwrap().to_owned(),
+        client: c.client.clone(),
+    };
+    let (status, _) = fresh
+        .get(&format!("/calendars/primary/events?syncToken={sync}"))
+        .await;
     assert_eq!(status, 410);
-    let (status, _) = fresh.get(&format!("/calendars/primary/events?syncToken={sync}&q=x")).await;
+    let (status, _) = fresh
+        .get(&format!("/calendars/primary/events?syncToken={sync}&q=x"))
+        .await;
     assert_eq!(status, 400, "syncToken does not combine with q");
 }
 
 #[tokio::test]
 async fn writes_and_their_errors() {
     let c = cal().await;
-    let event = |start: &str, end: &str| {
-        json!({ "summary": "Review", "start": { "dateTime": start }, "end": { "dateTime": end } })
-    };
-    let (status, body) = c.call(Method::POST, "/calendars/primary/events", Some(json!({ "summary": "x", "start": { "date": "2026-12-01" } }))).await;
+    let event = |start: &str, end: &str| json!({ "summary": "Review", "start": { "dateTime": start }, "end": { "dateTime": end } });
+    let (status, body) = c
+        .call(
+            Method::POST,
+            "/calendars/primary/events",
+            Some(json!({ "summary": "x", "start": { "date": "2026-12-01" } })),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_google_error(&body, 400, "required");
-    let (status, body) = c.call(Method::POST, "/calendars/primary/events", Some(event("2026-12-01T10:00:00Z", "2026-12-01T09:00:00Z"))).await;
+    let (status, body) = c
+        .call(
+            Method::POST,
+            "/calendars/primary/events",
+            Some(event("2026-12-01T10:00:00Z", "2026-12-01T09:00:00Z")),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_google_error(&body, 400, "timeRangeEmpty");
     let (status, body) = c.call(Method::POST, "/calendars/primary/events", Some(json!({ "start": { "dateTime": "2026-12-01T10:00:00" }, "end": { "dateTime": "2026-12-01T11:00:00" } }))).await;
     assert_eq!(status, 400);
-    assert_eq!(body["error"]["message"], "Missing time zone definition for start time.");
+    assert_eq!(
+        body["error"]["message"],
+        "Missing time zone definition for start time."
+    );
     let mut with_id = event("2026-12-01T10:00:00+01:00", "2026-12-01T11:00:00+01:00");
     with_id["id"] = json!("NOT_BASE32HEX!");
-    let (status, _) = c.call(Method::POST, "/calendars/primary/events", Some(with_id.clone())).await;
+    let (status, _) = c
+        .call(
+            Method::POST,
+            "/calendars/primary/events",
+            Some(with_id.clone()),
+        )
+        .await;
     assert_eq!(status, 400);
     with_id["id"] = json!("abcdef0123456789");
-    let (status, created) = c.call(Method::POST, "/calendars/primary/events", Some(with_id.clone())).await;
+    let (status, created) = c
+        .call(
+            Method::POST,
+            "/calendars/primary/events",
+            Some(with_id.clone()),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(created["id"], "abcdef0123456789");
-    let (status, body) = c.call(Method::POST, "/calendars/primary/events", Some(with_id)).await;
+    let (status, body) = c
+        .call(Method::POST, "/calendars/primary/events", Some(with_id))
+        .await;
     assert_eq!(status, 409);
     assert_google_error(&body, 409, "duplicate");
 
@@ -252,9 +380,23 @@ async fn writes_and_their_errors() {
     let (_, moved) = c.call(Method::PATCH, path, Some(json!({ "start": { "dateTime": "2026-12-01T12:00:00+01:00" }, "end": { "dateTime": "2026-12-01T13:00:00+01:00" } }))).await;
     assert_eq!(moved["sequence"], 1);
     assert_ne!(moved["etag"], created["etag"]);
-    let (status, body) = c.call(Method::PATCH, path, Some(json!({ "end": { "dateTime": "2026-12-01T11:00:00+01:00" } }))).await;
+    let (status, body) = c
+        .call(
+            Method::PATCH,
+            path,
+            Some(json!({ "end": { "dateTime": "2026-12-01T11:00:00+01:00" } })),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
-    let stale = c.client.patch(format!("{}/google/calendar/v3{path}", c.origin)).bearer_auth(&c.token).header("if-match", created["etag"].as_str().unwrap()).json(&json!({ "summary": "x" })).send().await.unwrap();
+    let stale = c
+        .client
+        .patch(format!("{}/google/calendar/v3{path}", c.origin))
+        .bearer_auth(&c.token)
+        .header("if-match", created["etag"].as_str().unwrap())
+        .json(&json!({ "summary": "x" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 412);
     let (status, _) = c.get("/calendars/primary/events/nosuchevent0").await;
     assert_eq!(status, 404);
@@ -263,12 +405,23 @@ async fn writes_and_their_errors() {
     let (status, body) = c.call(Method::DELETE, path, None).await;
     assert_eq!(status, 410, "deleting again");
     assert_google_error(&body, 410, "deleted");
-    let (status, body) = c.call(Method::PATCH, path, Some(json!({ "summary": "x" }))).await;
+    let (status, body) = c
+        .call(Method::PATCH, path, Some(json!({ "summary": "x" })))
+        .await;
     assert_eq!(status, 404, "{body}");
 
     // An expired token: Google's 401 with its challenge.
     c.admin("/clock", json!({ "advance_s": 3600 })).await;
-    let r = c.client.get(format!("{}/google/calendar/v3/calendars/primary/events", c.origin)).bearer_auth(&c.token).send().await.unwrap();
+    let r = c
+        .client
+        .get(format!(
+            "{}/google/calendar/v3/calendars/primary/events",
+            c.origin
+        ))
+        .bearer_auth(&c.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
     assert_google_error(&r.json::<Value>().await.unwrap(), 401, "authError");
@@ -285,8 +438,19 @@ async fn watch_channels_notify_sync_then_changes_until_stopped() {
     assert_eq!(channel["kind"], "api#channel");
     assert_eq!(channel["id"], "chan-1");
     let resource_id = channel["resourceId"].as_str().unwrap().to_owned();
-    assert!(channel["expiration"].as_str().unwrap().parse::<i64>().is_ok());
-    assert!(channel["resourceUri"].as_str().unwrap().ends_with("/google/calendar/v3/calendars/primary/events?alt=json"));
+    assert!(
+        channel["expiration"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .is_ok()
+    );
+    assert!(
+        channel["resourceUri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/google/calendar/v3/calendars/primary/events?alt=json")
+    );
 
     let (headers, body) = next(&mut rx).await;
     assert!(body.is_empty(), "notifications have no body");
@@ -297,7 +461,10 @@ async fn watch_channels_notify_sync_then_changes_until_stopped() {
     assert_eq!(h("x-goog-message-number"), "1");
     assert_eq!(h("x-goog-resource-id"), resource_id);
     assert!(h("x-goog-channel-expiration").ends_with(" GMT"));
-    assert_eq!(h("x-goog-resource-uri"), channel["resourceUri"].as_str().unwrap());
+    assert_eq!(
+        h("x-goog-resource-uri"),
+        channel["resourceUri"].as_str().unwrap()
+    );
 
     // A change made in Calendar's UI (the admin API) notifies `exists`.
     let created = c
@@ -307,37 +474,81 @@ async fn watch_channels_notify_sync_then_changes_until_stopped() {
     let created: Value = created.json().await.unwrap();
     let (headers, _) = next(&mut rx).await;
     assert_eq!(headers["x-goog-resource-state"], "exists");
-    let first: u64 = headers["x-goog-message-number"].to_str().unwrap().parse().unwrap();
+    let first: u64 = headers["x-goog-message-number"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(first > 1);
     let updated = c
         .admin("/records", json!({ "provider": "google_calendar", "object": "events", "op": "update", "id": created["id"], "fields": { "summary": "Renamed" } }))
         .await;
     assert_eq!(updated.status(), 200);
     let (headers, _) = next(&mut rx).await;
-    let second: u64 = headers["x-goog-message-number"].to_str().unwrap().parse().unwrap();
+    let second: u64 = headers["x-goog-message-number"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(second > first, "message numbers grow");
 
-    let (status, _) = c.call(Method::POST, "/channels/stop", Some(json!({ "id": "chan-1", "resourceId": resource_id }))).await;
+    let (status, _) = c
+        .call(
+            Method::POST,
+            "/channels/stop",
+            Some(json!({ "id": "chan-1", "resourceId": resource_id })),
+        )
+        .await;
     assert_eq!(status, 204);
-    let (status, body) = c.call(Method::POST, "/channels/stop", Some(json!({ "id": "chan-1", "resourceId": resource_id }))).await;
+    let (status, body) = c
+        .call(
+            Method::POST,
+            "/channels/stop",
+            Some(json!({ "id": "chan-1", "resourceId": resource_id })),
+        )
+        .await;
     assert_eq!(status, 404, "{body}");
     c.admin("/records", json!({ "provider": "google_calendar", "object": "events", "op": "delete", "id": created["id"] })).await;
-    assert!(tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err(), "a stopped channel hears nothing");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_err(),
+        "a stopped channel hears nothing"
+    );
 
-    let (status, _) = c.call(Method::POST, "/calendars/primary/events/watch", Some(json!({ "id": "chan-2", "type": "email", "address": url }))).await;
+    let (status, _) = c
+        .call(
+            Method::POST,
+            "/calendars/primary/events/watch",
+            Some(json!({ "id": "chan-2", "type": "email", "address": url })),
+        )
+        .await;
     assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn calendar_faults_and_counters() {
     let c = cal().await;
-    c.admin("/faults", json!({ "provider": "google_calendar", "status": 503, "count": 1 })).await;
+    c.admin(
+        "/faults",
+        json!({ "provider": "google_calendar", "status": 503, "count": 1 }),
+    )
+    .await;
     let (status, body) = c.get("/calendars/primary/events").await;
     assert_eq!(status, 503);
     assert_google_error(&body, 503, "backendError");
     assert_eq!(c.get("/calendars/primary/events").await.0, 200);
-    let counters: Value = c.client.get(format!("{}/_sandbox/counters", c.origin)).send().await.unwrap().json().await.unwrap();
-    let route = &counters["google_calendar"]["GET /google/calendar/v3/calendars/{calendarId}/events"];
+    let counters: Value = c
+        .client
+        .get(format!("{}/_sandbox/counters", c.origin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let route =
+        &counters["google_calendar"]["GET /google/calendar/v3/calendars/{calendarId}/events"];
     assert_eq!(route["503"], 1);
     assert_eq!(route["200"], 1);
 }

@@ -76,7 +76,11 @@ fn split(content_type: &str, body: &[u8]) -> Option<Vec<Option<Inner>>> {
     if !content_type.to_ascii_lowercase().starts_with("multipart/") {
         return None;
     }
-    let wrapped = [format!("Content-Type: {content_type}\r\n\r\n").as_bytes(), body].concat();
+    let wrapped = [
+        format!("Content-Type: {content_type}\r\n\r\n").as_bytes(),
+        body,
+    ]
+    .concat();
     let message = MessageParser::default().parse(&wrapped)?;
     let PartType::Multipart(children) = &message.root_part().body else {
         return None;
@@ -86,7 +90,9 @@ fn split(content_type: &str, body: &[u8]) -> Option<Vec<Option<Inner>>> {
             .iter()
             .filter_map(|i| message.parts.get(*i as usize))
             .map(|part| {
-                let id = part.content_id().map(|id| id.trim_matches(['<', '>']).to_owned());
+                let id = part
+                    .content_id()
+                    .map(|id| id.trim_matches(['<', '>']).to_owned());
                 parse_inner(id, part.contents())
             })
             .collect(),
@@ -99,23 +105,32 @@ async fn batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Respo
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let Some(parts) = split(content_type, &body) else {
-        return error::bad_request("A batch request must be multipart/mixed with a boundary.").into_response();
+        return error::bad_request("A batch request must be multipart/mixed with a boundary.")
+            .into_response();
     };
     if parts.len() > MAX_PARTS {
-        return error::bad_request(&format!("Too many requests in batch, the maximum is {MAX_PARTS}.")).into_response();
+        return error::bad_request(&format!(
+            "Too many requests in batch, the maximum is {MAX_PARTS}."
+        ))
+        .into_response();
     }
     let gmail = super::gmail_router(ctx.clone());
     let boundary = format!("batch_{}", hex::encode(rand::random::<[u8; 12]>()));
     let mut out = Vec::new();
     for part in parts {
         let (content_id, answer) = match part {
-            None => (None, error::bad_request("Invalid part: not an HTTP request").into_response()),
+            None => (
+                None,
+                error::bad_request("Invalid part: not an HTTP request").into_response(),
+            ),
             Some(inner) => {
                 let id = inner.content_id.clone();
                 (id, call(&gmail, &headers, inner).await)
             }
         };
-        out.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/http\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("--{boundary}\r\nContent-Type: application/http\r\n").as_bytes(),
+        );
         if let Some(id) = content_id {
             out.extend_from_slice(format!("Content-ID: <response-{id}>\r\n").as_bytes());
         }
@@ -125,7 +140,10 @@ async fn batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Respo
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (
-        [("content-type", format!("multipart/mixed; boundary={boundary}"))],
+        [(
+            "content-type",
+            format!("multipart/mixed; boundary={boundary}"),
+        )],
         out,
     )
         .into_response()
@@ -166,7 +184,10 @@ async fn http_text(response: Response) -> Vec<u8> {
         status.canonical_reason().unwrap_or_default()
     );
     for (name, value) in response.headers() {
-        text.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap_or_default()));
+        text.push_str(&format!(
+            "{name}: {}\r\n",
+            value.to_str().unwrap_or_default()
+        ));
     }
     let body = axum::body::to_bytes(response.into_body(), 64 << 20)
         .await
@@ -193,11 +214,17 @@ mod tests {
         assert_eq!(parts.len(), 2);
         let first = parts[0].as_ref().unwrap();
         assert_eq!(first.content_id.as_deref(), Some("item1"));
-        assert_eq!(first.path, "/gmail/v1/users/me/messages/abc?format=metadata");
+        assert_eq!(
+            first.path,
+            "/gmail/v1/users/me/messages/abc?format=metadata"
+        );
         let second = parts[1].as_ref().unwrap();
         assert_eq!(second.method, Method::POST);
         assert_eq!(second.path, "/gmail/v1/users/me/messages/abc/modify");
-        assert_eq!(second.headers, [("Content-Type".to_owned(), "application/json".to_owned())]);
+        assert_eq!(
+            second.headers,
+            [("Content-Type".to_owned(), "application/json".to_owned())]
+        );
         let body: Value = serde_json::from_slice(&second.body).unwrap();
         assert_eq!(body["addLabelIds"][0], "STARRED");
         assert!(split("application/json", b"{}").is_none());

@@ -28,10 +28,19 @@ const BASE: &str = "/google/calendar/v3";
 pub fn routes() -> Router<Ctx> {
     Router::new()
         .route(&format!("{BASE}/users/me/calendarList"), get(calendar_list))
-        .route(&format!("{BASE}/users/me/calendarList/{{calendarId}}"), get(calendar_list_entry))
+        .route(
+            &format!("{BASE}/users/me/calendarList/{{calendarId}}"),
+            get(calendar_list_entry),
+        )
         .route(&format!("{BASE}/calendars/{{calendarId}}"), get(calendar))
-        .route(&format!("{BASE}/calendars/{{calendarId}}/events"), get(list).post(insert))
-        .route(&format!("{BASE}/calendars/{{calendarId}}/events/watch"), post(watch))
+        .route(
+            &format!("{BASE}/calendars/{{calendarId}}/events"),
+            get(list).post(insert),
+        )
+        .route(
+            &format!("{BASE}/calendars/{{calendarId}}/events/watch"),
+            post(watch),
+        )
         .route(
             &format!("{BASE}/calendars/{{calendarId}}/events/{{eventId}}"),
             get(get_event).patch(patch).put(update).delete(delete),
@@ -64,7 +73,10 @@ fn params(raw: Option<String>) -> Vec<(String, String)> {
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 const DEFAULT_REMINDERS: &str = r#"[{"method":"popup","minutes":10}]"#;
@@ -102,22 +114,28 @@ async fn calendar_list(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
 }
 
 /// `GET /users/me/calendarList/{calendarId}`.
-async fn calendar_list_entry(State(ctx): State<Ctx>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn calendar_list_entry(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     respond(open(&ctx, &headers, &id, Access::CalendarRead).map(|account| list_entry(&account)))
 }
 
 /// `GET /calendars/{calendarId}`.
 async fn calendar(State(ctx): State<Ctx>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    respond(open(&ctx, &headers, &id, Access::CalendarRead).map(|account| {
-        json!({
-            "kind": "calendar#calendar",
-            "etag": "\"1700000000000000\"",
-            "id": account,
-            "summary": account,
-            "timeZone": CALENDAR_ZONE,
-            "conferenceProperties": { "allowedConferenceSolutionTypes": ["hangoutsMeet"] },
-        })
-    }))
+    respond(
+        open(&ctx, &headers, &id, Access::CalendarRead).map(|account| {
+            json!({
+                "kind": "calendar#calendar",
+                "etag": "\"1700000000000000\"",
+                "id": account,
+                "summary": account,
+                "timeZone": CALENDAR_ZONE,
+                "conferenceProperties": { "allowedConferenceSolutionTypes": ["hangoutsMeet"] },
+            })
+        }),
+    )
 }
 
 fn time_param(params: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>> {
@@ -132,11 +150,15 @@ fn time_param(params: &[(String, String)], name: &str) -> Result<Option<DateTime
 
 /// What a list page carries between calls: where it stopped and the change sequence it lists.
 fn page_token(offset: usize, seq: u64) -> String {
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, format!("{offset}:{seq}"))
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!("{offset}:{seq}"),
+    )
 }
 
 fn read_page_token(token: &str) -> Option<(usize, u64)> {
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).ok()?;
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).ok()?;
     let (offset, seq) = std::str::from_utf8(&bytes).ok()?.split_once(':')?;
     Some((offset.parse().ok()?, seq.parse().ok()?))
 }
@@ -191,7 +213,12 @@ async fn list(
                     Value::Null,
                 ));
             }
-            Some(_) => return Err(error::invalid_parameter("orderBy", "Invalid value for orderBy")),
+            Some(_) => {
+                return Err(error::invalid_parameter(
+                    "orderBy",
+                    "Invalid value for orderBy",
+                ));
+            }
         }
         let max = match param(&params, "maxResults") {
             None => 250,
@@ -200,7 +227,12 @@ async fn list(
                 .ok()
                 .filter(|n| *n >= 1)
                 .map(|n| n.min(2500))
-                .ok_or_else(|| error::invalid_parameter("maxResults", &format!("Invalid value '{v}'. Values must be within the range: [1, 2500]")))?,
+                .ok_or_else(|| {
+                    error::invalid_parameter(
+                        "maxResults",
+                        &format!("Invalid value '{v}'. Values must be within the range: [1, 2500]"),
+                    )
+                })?,
         };
         let time_min = time_param(&params, "timeMin")?;
         let time_max = time_param(&params, "timeMax")?;
@@ -208,7 +240,11 @@ async fn list(
         let q = param(&params, "q").filter(|q| !q.trim().is_empty());
         let sync = param(&params, "syncToken");
         if sync.is_some()
-            && (time_min.is_some() || time_max.is_some() || q.is_some() || order.is_some() || updated_min.is_some())
+            && (time_min.is_some()
+                || time_max.is_some()
+                || q.is_some()
+                || order.is_some()
+                || updated_min.is_some())
         {
             return Err(error::invalid_parameter(
                 "syncToken",
@@ -218,15 +254,26 @@ async fn list(
         if let (Some(a), Some(b)) = (time_min, time_max)
             && a >= b
         {
-            return Err(error::error(StatusCode::BAD_REQUEST, "calendar", "timeRangeEmpty", "The specified time range is empty.", json!({ "locationType": "parameter", "location": "timeMax" })));
+            return Err(error::error(
+                StatusCode::BAD_REQUEST,
+                "calendar",
+                "timeRangeEmpty",
+                "The specified time range is empty.",
+                json!({ "locationType": "parameter", "location": "timeMax" }),
+            ));
         }
         let calendar = ctx.state.google.calendars.lock(&account);
         let since = match sync {
-            Some(token) => Some(calendar.read_sync_token(token).ok_or_else(error::full_sync_required)?),
+            Some(token) => Some(
+                calendar
+                    .read_sync_token(token)
+                    .ok_or_else(error::full_sync_required)?,
+            ),
             None => None,
         };
         let (offset, snapshot) = match param(&params, "pageToken") {
-            Some(t) => read_page_token(t).ok_or_else(|| error::invalid_parameter("pageToken", "Invalid page token"))?,
+            Some(t) => read_page_token(t)
+                .ok_or_else(|| error::invalid_parameter("pageToken", "Invalid page token"))?,
             None => (0, calendar.seq),
         };
         let show_deleted = since.is_some() || param(&params, "showDeleted") == Some("true");
@@ -239,25 +286,39 @@ async fn list(
             let event = &stored.resource;
             if event["status"] == "cancelled" {
                 if show_deleted {
-                    items.push(if since.is_some() { cancelled_view(event) } else { event.clone() });
+                    items.push(if since.is_some() {
+                        cancelled_view(event)
+                    } else {
+                        event.clone()
+                    });
                 }
                 continue;
             }
             if updated_min.is_some_and(|u| {
-                event["updated"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t < u)
+                event["updated"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t < u)
             }) {
                 continue;
             }
             if q.is_some_and(|q| !matches_text(event, q)) {
                 continue;
             }
-            let expanded = if single { events::instances(event, horizon) } else { vec![event.clone()] };
+            let expanded = if single {
+                events::instances(event, horizon)
+            } else {
+                vec![event.clone()]
+            };
             for e in expanded {
                 let recurring = e["recurrence"].is_array();
-                let (Some((start, _)), Some((end, _))) = (moment(&e["start"]), moment(&e["end"])) else {
+                let (Some((start, _)), Some((end, _))) = (moment(&e["start"]), moment(&e["end"]))
+                else {
                     continue;
                 };
-                if time_min.is_some_and(|t| end <= t && !recurring) || time_max.is_some_and(|t| start >= t) {
+                if time_min.is_some_and(|t| end <= t && !recurring)
+                    || time_max.is_some_and(|t| start >= t)
+                {
                     continue;
                 }
                 items.push(e);
@@ -266,7 +327,11 @@ async fn list(
         if order == Some("updated") {
             items.sort_by(|a, b| a["updated"].as_str().cmp(&b["updated"].as_str()));
         } else {
-            items.sort_by(|a, b| start_of(a).cmp(&start_of(b)).then(a["id"].as_str().cmp(&b["id"].as_str())));
+            items.sort_by(|a, b| {
+                start_of(a)
+                    .cmp(&start_of(b))
+                    .then(a["id"].as_str().cmp(&b["id"].as_str()))
+            });
         }
         let page: Vec<Value> = items.iter().skip(offset).take(max).cloned().collect();
         let mut body = json!({
@@ -303,7 +368,11 @@ fn find_event(calendar: &Calendar, id: &str) -> Option<Value> {
 }
 
 /// `GET /calendars/{calendarId}/events/{eventId}`.
-async fn get_event(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn get_event(
+    State(ctx): State<Ctx>,
+    Path((calendar_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &calendar_id, Access::CalendarRead)?;
         let calendar = ctx.state.google.calendars.lock(&account);
@@ -312,7 +381,13 @@ async fn get_event(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String
 }
 
 fn required(field: &str) -> ApiError {
-    error::error(StatusCode::BAD_REQUEST, "global", "required", &format!("Missing {field} time."), Value::Null)
+    error::error(
+        StatusCode::BAD_REQUEST,
+        "global",
+        "required",
+        &format!("Missing {field} time."),
+        Value::Null,
+    )
 }
 
 /// Checks an event body's times: both present, readable, and end after start.
@@ -322,19 +397,32 @@ fn check_times(body: &Value) -> Result<()> {
             return Err(required(field));
         }
         if moment(&body[field]).is_none() {
-            let message = if body[field]["dateTime"].is_string() && body[field]["timeZone"].is_null() {
-                format!("Missing time zone definition for {field} time.")
-            } else {
-                format!("Invalid {field} time.")
-            };
-            return Err(error::error(StatusCode::BAD_REQUEST, "global", "invalid", &message, Value::Null));
+            let message =
+                if body[field]["dateTime"].is_string() && body[field]["timeZone"].is_null() {
+                    format!("Missing time zone definition for {field} time.")
+                } else {
+                    format!("Invalid {field} time.")
+                };
+            return Err(error::error(
+                StatusCode::BAD_REQUEST,
+                "global",
+                "invalid",
+                &message,
+                Value::Null,
+            ));
         }
     }
     let (start, end) = (moment(&body["start"]), moment(&body["end"]));
     if let (Some((s, _)), Some((e, _))) = (start, end)
         && e < s
     {
-        return Err(error::error(StatusCode::BAD_REQUEST, "calendar", "timeRangeEmpty", "The specified time range is empty.", json!({ "locationType": "parameter", "location": "end.dateTime" })));
+        return Err(error::error(
+            StatusCode::BAD_REQUEST,
+            "calendar",
+            "timeRangeEmpty",
+            "The specified time range is empty.",
+            json!({ "locationType": "parameter", "location": "end.dateTime" }),
+        ));
     }
     Ok(())
 }
@@ -343,7 +431,9 @@ fn parse_body(body: &Bytes) -> Result<Value> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| error::bad_request(&format!("Invalid JSON payload received. {e}")))?;
     if !value.is_object() {
-        return Err(error::bad_request("Invalid JSON payload received. Expected an object."));
+        return Err(error::bad_request(
+            "Invalid JSON payload received. Expected an object.",
+        ));
     }
     Ok(value)
 }
@@ -351,7 +441,17 @@ fn parse_body(body: &Bytes) -> Result<Value> {
 /// Fields the server owns, dropped from what a client writes.
 fn strip_read_only(body: &mut Value) {
     if let Some(map) = body.as_object_mut() {
-        for field in ["kind", "etag", "htmlLink", "created", "updated", "creator", "iCalUID", "sequence", "recurringEventId"] {
+        for field in [
+            "kind",
+            "etag",
+            "htmlLink",
+            "created",
+            "updated",
+            "creator",
+            "iCalUID",
+            "sequence",
+            "recurringEventId",
+        ] {
             map.remove(field);
         }
     }
@@ -372,7 +472,13 @@ pub fn create(state: &Arc<SandboxState>, account: &str, mut body: Value) -> Resu
     let event = {
         let mut calendar = state.google.calendars.lock(account);
         if calendar.events.contains_key(&id) {
-            return Err(error::error(StatusCode::CONFLICT, "global", "duplicate", "The requested identifier already exists.", Value::Null));
+            return Err(error::error(
+                StatusCode::CONFLICT,
+                "global",
+                "duplicate",
+                "The requested identifier already exists.",
+                Value::Null,
+            ));
         }
         calendar.insert(&id, body, now)
     };
@@ -381,7 +487,14 @@ pub fn create(state: &Arc<SandboxState>, account: &str, mut body: Value) -> Resu
 }
 
 /// Patches (or, with `replace`, updates) an event and notifies the channels.
-pub fn change(state: &Arc<SandboxState>, account: &str, id: &str, mut body: Value, replace: bool, if_match: Option<&str>) -> Result<Value> {
+pub fn change(
+    state: &Arc<SandboxState>,
+    account: &str,
+    id: &str,
+    mut body: Value,
+    replace: bool,
+    if_match: Option<&str>,
+) -> Result<Value> {
     strip_read_only(&mut body);
     if let Some(map) = body.as_object_mut() {
         map.remove("id");
@@ -396,11 +509,27 @@ pub fn change(state: &Arc<SandboxState>, account: &str, id: &str, mut body: Valu
             .filter(|e| e["status"] != "cancelled")
             .ok_or_else(error::not_found)?;
         if if_match.is_some_and(|tag| tag != "*" && current["etag"].as_str() != Some(tag)) {
-            return Err(error::error(StatusCode::PRECONDITION_FAILED, "global", "conditionNotMet", "Precondition Failed", json!({ "locationType": "header", "location": "If-Match" })));
+            return Err(error::error(
+                StatusCode::PRECONDITION_FAILED,
+                "global",
+                "conditionNotMet",
+                "Precondition Failed",
+                json!({ "locationType": "header", "location": "If-Match" }),
+            ));
         }
         let mut merged = current.clone();
         if replace {
-            for field in ["summary", "description", "location", "attendees", "recurrence", "colorId", "transparency", "visibility", "reminders"] {
+            for field in [
+                "summary",
+                "description",
+                "location",
+                "attendees",
+                "recurrence",
+                "colorId",
+                "transparency",
+                "visibility",
+                "reminders",
+            ] {
                 if body.get(field).is_none() {
                     body[field] = Value::Null;
                 }
@@ -426,7 +555,13 @@ pub fn remove(state: &Arc<SandboxState>, account: &str, id: &str) -> Result<()> 
         match calendar.events.get(id) {
             None => return Err(error::not_found()),
             Some(s) if s.resource["status"] == "cancelled" => {
-                return Err(error::error(StatusCode::GONE, "global", "deleted", "Resource has been deleted", Value::Null));
+                return Err(error::error(
+                    StatusCode::GONE,
+                    "global",
+                    "deleted",
+                    "Resource has been deleted",
+                    Value::Null,
+                ));
             }
             Some(_) => {}
         }
@@ -437,7 +572,12 @@ pub fn remove(state: &Arc<SandboxState>, account: &str, id: &str) -> Result<()> 
 }
 
 /// `POST /calendars/{calendarId}/events` (200 with the event, as Google answers).
-async fn insert(State(ctx): State<Ctx>, Path(calendar_id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn insert(
+    State(ctx): State<Ctx>,
+    Path(calendar_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &calendar_id, Access::CalendarWrite)?;
         create(&ctx.state, &account, parse_body(&body)?)
@@ -449,15 +589,32 @@ fn if_match(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `PATCH /calendars/{calendarId}/events/{eventId}`.
-async fn patch(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn patch(
+    State(ctx): State<Ctx>,
+    Path((calendar_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &calendar_id, Access::CalendarWrite)?;
-        change(&ctx.state, &account, &id, parse_body(&body)?, false, if_match(&headers))
+        change(
+            &ctx.state,
+            &account,
+            &id,
+            parse_body(&body)?,
+            false,
+            if_match(&headers),
+        )
     })())
 }
 
 /// `PUT /calendars/{calendarId}/events/{eventId}`: a full update.
-async fn update(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn update(
+    State(ctx): State<Ctx>,
+    Path((calendar_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &calendar_id, Access::CalendarWrite)?;
         let body = parse_body(&body)?;
@@ -467,8 +624,13 @@ async fn update(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String, S
 }
 
 /// `DELETE /calendars/{calendarId}/events/{eventId}`: 204.
-async fn delete(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    let result = open(&ctx, &headers, &calendar_id, Access::CalendarWrite).and_then(|account| remove(&ctx.state, &account, &id));
+async fn delete(
+    State(ctx): State<Ctx>,
+    Path((calendar_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = open(&ctx, &headers, &calendar_id, Access::CalendarWrite)
+        .and_then(|account| remove(&ctx.state, &account, &id));
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
@@ -479,20 +641,40 @@ async fn delete(State(ctx): State<Ctx>, Path((calendar_id, id)): Path<(String, S
 const CHANNEL_DAYS: i64 = 7;
 
 /// `POST /calendars/{calendarId}/events/watch`: opens a channel and sends its `sync` message.
-async fn watch(State(ctx): State<Ctx>, Path(calendar_id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn watch(
+    State(ctx): State<Ctx>,
+    Path(calendar_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &calendar_id, Access::CalendarRead)?;
         let body = parse_body(&body)?;
-        let id = body["id"].as_str().filter(|i| !i.is_empty() && i.len() <= 64).ok_or_else(|| {
-            error::error(StatusCode::BAD_REQUEST, "global", "required", "Required parameter: id", Value::Null)
-        })?;
+        let id = body["id"]
+            .as_str()
+            .filter(|i| !i.is_empty() && i.len() <= 64)
+            .ok_or_else(|| {
+                error::error(
+                    StatusCode::BAD_REQUEST,
+                    "global",
+                    "required",
+                    "Required parameter: id",
+                    Value::Null,
+                )
+            })?;
         if !matches!(body["type"].as_str(), Some("web_hook" | "webhook")) {
-            return Err(error::bad_request("Invalid channel type: only web_hook is supported"));
+            return Err(error::bad_request(
+                "Invalid channel type: only web_hook is supported",
+            ));
         }
         let address = body["address"]
             .as_str()
-            .filter(|a| url::Url::parse(a).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http"))
-            .ok_or_else(|| error::bad_request("Invalid address: a web_hook needs an absolute URL"))?;
+            .filter(|a| {
+                url::Url::parse(a).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
+            })
+            .ok_or_else(|| {
+                error::bad_request("Invalid address: a web_hook needs an absolute URL")
+            })?;
         let now = ctx.state.clock.now();
         let longest = now + Duration::days(CHANNEL_DAYS);
         let expiration = match &body["expiration"] {
@@ -504,7 +686,10 @@ async fn watch(State(ctx): State<Ctx>, Path(calendar_id): Path<String>, headers:
                 .ok_or_else(|| error::invalid_parameter("expiration", "Invalid expiration"))?
                 .min(longest),
         };
-        let resource_uri = format!("{}{BASE}/calendars/{calendar_id}/events?alt=json", ctx.state.origin());
+        let resource_uri = format!(
+            "{}{BASE}/calendars/{calendar_id}/events?alt=json",
+            ctx.state.origin()
+        );
         let channel = Channel {
             id: id.to_owned(),
             resource_id: base32hex_id(super::seed_of(&format!("{account} {id}")), 27),
@@ -517,7 +702,13 @@ async fn watch(State(ctx): State<Ctx>, Path(calendar_id): Path<String>, headers:
         {
             let mut calendar = ctx.state.google.calendars.lock(&account);
             if calendar.channels.iter().any(|c| c.id == channel.id) {
-                return Err(error::error(StatusCode::BAD_REQUEST, "global", "channelIdNotUnique", &format!("Channel id {id} not unique"), Value::Null));
+                return Err(error::error(
+                    StatusCode::BAD_REQUEST,
+                    "global",
+                    "channelIdNotUnique",
+                    &format!("Channel id {id} not unique"),
+                    Value::Null,
+                ));
             }
             calendar.channels.push(channel.clone());
         }
@@ -538,12 +729,23 @@ async fn stop(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Respon
     let result = (|| {
         let account = open(&ctx, &headers, "primary", Access::CalendarRead)?;
         let body = parse_body(&body)?;
-        let (id, resource) = (body["id"].as_str().unwrap_or_default(), body["resourceId"].as_str().unwrap_or_default());
+        let (id, resource) = (
+            body["id"].as_str().unwrap_or_default(),
+            body["resourceId"].as_str().unwrap_or_default(),
+        );
         let mut calendar = ctx.state.google.calendars.lock(&account);
         let before = calendar.channels.len();
-        calendar.channels.retain(|c| !(c.id == id && c.resource_id == resource));
+        calendar
+            .channels
+            .retain(|c| !(c.id == id && c.resource_id == resource));
         if calendar.channels.len() == before {
-            return Err(error::error(StatusCode::NOT_FOUND, "global", "notFound", &format!("Channel '{id}' not found for project 'sandbox'"), Value::Null));
+            return Err(error::error(
+                StatusCode::NOT_FOUND,
+                "global",
+                "notFound",
+                &format!("Channel '{id}' not found for project 'sandbox'"),
+                Value::Null,
+            ));
         }
         Ok(())
     })();
@@ -562,7 +764,13 @@ fn send_notification(state: &Arc<SandboxState>, channel: &Channel, resource_stat
         ("x-goog-resource-id", channel.resource_id.clone()),
         ("x-goog-resource-state", resource_state.to_owned()),
         ("x-goog-resource-uri", channel.resource_uri.clone()),
-        ("x-goog-channel-expiration", channel.expiration.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+        (
+            "x-goog-channel-expiration",
+            channel
+                .expiration
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        ),
     ];
     if let Some(token) = &channel.token {
         headers.push(("x-goog-channel-token", token.clone()));
@@ -589,12 +797,24 @@ fn notify(state: &Arc<SandboxState>, account: &str) {
 
 /// `POST /_sandbox/records` for Calendar: `op` `create` (`fields` is the event), `update`
 /// (a patch of event `id`) or `delete`, each notifying the channels.
-pub fn change_record(state: &Arc<SandboxState>, account: &str, op: &str, id: Option<&str>, fields: &Value) -> Response {
+pub fn change_record(
+    state: &Arc<SandboxState>,
+    account: &str,
+    op: &str,
+    id: Option<&str>,
+    fields: &Value,
+) -> Response {
     let result = match (op, id) {
         ("create", _) => create(state, account, fields.clone()).map(|e| (StatusCode::CREATED, e)),
-        ("update", Some(id)) => change(state, account, id, fields.clone(), false, None).map(|e| (StatusCode::OK, e)),
-        ("delete", Some(id)) => remove(state, account, id).map(|()| (StatusCode::NO_CONTENT, Value::Null)),
-        _ => Err(error::bad_request("op must be create, update (with an id) or delete (with an id)")),
+        ("update", Some(id)) => {
+            change(state, account, id, fields.clone(), false, None).map(|e| (StatusCode::OK, e))
+        }
+        ("delete", Some(id)) => {
+            remove(state, account, id).map(|()| (StatusCode::NO_CONTENT, Value::Null))
+        }
+        _ => Err(error::bad_request(
+            "op must be create, update (with an id) or delete (with an id)",
+        )),
     };
     match result {
         Ok((StatusCode::NO_CONTENT, _)) => StatusCode::NO_CONTENT.into_response(),

@@ -20,10 +20,7 @@ pub struct ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
-        if let Some(v) = self
-            .challenge
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
+        if let Some(v) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert("www-authenticate", v);
         }
         response
@@ -49,7 +46,13 @@ fn rpc_status(status: StatusCode) -> &'static str {
 }
 
 /// An error with one `errors[]` item; `extra` adds fields to the item (`location`, ...).
-pub fn error(status: StatusCode, domain: &str, reason: &str, message: &str, extra: Value) -> ApiError {
+pub fn error(
+    status: StatusCode,
+    domain: &str,
+    reason: &str,
+    message: &str,
+    extra: Value,
+) -> ApiError {
     let mut item = json!({ "message": message, "domain": domain, "reason": reason });
     if let (Some(item), Value::Object(extra)) = (item.as_object_mut(), extra) {
         item.extend(extra);
@@ -69,7 +72,13 @@ pub fn error(status: StatusCode, domain: &str, reason: &str, message: &str, extr
 }
 
 pub fn bad_request(message: &str) -> ApiError {
-    error(StatusCode::BAD_REQUEST, "global", "badRequest", message, Value::Null)
+    error(
+        StatusCode::BAD_REQUEST,
+        "global",
+        "badRequest",
+        message,
+        Value::Null,
+    )
 }
 
 /// A bad query parameter, named as Google names it (`invalid` in `location` `parameter`).
@@ -94,7 +103,13 @@ pub fn not_found() -> ApiError {
 }
 
 pub fn forbidden(message: &str) -> ApiError {
-    error(StatusCode::FORBIDDEN, "global", "forbidden", message, Value::Null)
+    error(
+        StatusCode::FORBIDDEN,
+        "global",
+        "forbidden",
+        message,
+        Value::Null,
+    )
 }
 
 /// 401 for a missing, unknown, expired or revoked access token.
@@ -109,7 +124,8 @@ pub fn unauthenticated() -> ApiError {
     e.body["error"]["message"] = json!(
         "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
     );
-    e.challenge = Some(r#"Bearer realm="https://accounts.google.com/", error="invalid_token""#.to_owned());
+    e.challenge =
+        Some(r#"Bearer realm="https://accounts.google.com/", error="invalid_token""#.to_owned());
     e
 }
 
@@ -162,9 +178,17 @@ pub fn full_sync_required() -> ApiError {
 pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (domain, reason, message) = match status.as_u16() {
-        429 => ("usageLimits", "rateLimitExceeded", "Too many concurrent requests for user"),
+        429 => (
+            "usageLimits",
+            "rateLimitExceeded",
+            "Too many concurrent requests for user",
+        ),
         401 => return unauthenticated().into_response(),
-        503 => ("global", "backendError", "The service is currently unavailable."),
+        503 => (
+            "global",
+            "backendError",
+            "The service is currently unavailable.",
+        ),
         _ => ("global", "backendError", "Backend Error"),
     };
     let mut response = error(status, domain, reason, message, Value::Null).into_response();

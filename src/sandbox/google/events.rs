@@ -69,7 +69,11 @@ pub struct Calendar {
 pub fn moment(v: &Value) -> Option<(DateTime<FixedOffset>, bool)> {
     if let Some(date) = v["date"].as_str() {
         let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-        return Some((Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0)?).fixed_offset(), true));
+        return Some((
+            Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0)?)
+                .fixed_offset(),
+            true,
+        ));
     }
     let text = v["dateTime"].as_str()?;
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
@@ -78,7 +82,9 @@ pub fn moment(v: &Value) -> Option<(DateTime<FixedOffset>, bool)> {
     let zone = v["timeZone"].as_str()?;
     let offset = FIXED_ZONES.iter().find(|(z, _)| *z == zone)?.1;
     let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()?;
-    let t = FixedOffset::east_opt(offset)?.from_local_datetime(&local).single()?;
+    let t = FixedOffset::east_opt(offset)?
+        .from_local_datetime(&local)
+        .single()?;
     Some((t, false))
 }
 
@@ -149,12 +155,16 @@ impl Calendar {
             let offset = FixedOffset::east_opt(offset).expect("a valid offset");
             let day = start + Duration::days((i * 180 / SEEDED_EVENTS) as i64);
             let hour = 8 + (r >> 8) % 9;
-            let local = day.date_naive().and_hms_opt(hour as u32, if r % 2 == 0 { 0 } else { 30 }, 0);
+            let local = day.date_naive().and_hms_opt(
+                hour as u32,
+                if r.is_multiple_of(2) { 0 } else { 30 },
+                0,
+            );
             let Some(begin) = local.and_then(|l| offset.from_local_datetime(&l).single()) else {
                 continue;
             };
             let minutes = [30, 45, 60, 90][((r >> 16) % 4) as usize];
-            let all_day = r % 11 == 0;
+            let all_day = r.is_multiple_of(11);
             let (start_json, end_json) = if all_day {
                 let d = begin.date_naive();
                 (
@@ -172,14 +182,15 @@ impl Calendar {
                 .map(|k| (super::mix(r ^ k) % people) as usize)
                 .filter(|g| !population().people[*g].email.eq_ignore_ascii_case(owner))
                 .collect();
-            let company = population().people.get(guests.first().copied().unwrap_or(0)).map(|p| {
-                population().companies[p.company].name.clone()
-            });
+            let company = population()
+                .people
+                .get(guests.first().copied().unwrap_or(0))
+                .map(|p| population().companies[p.company].name.clone());
             let title = TITLES[((r >> 32) % TITLES.len() as u64) as usize];
             let mut body = json!({
                 "summary": match company { Some(c) if !all_day => format!("{title} — {c}"), _ if all_day => "Offsite".to_owned(), _ => title.to_owned() },
                 "description": format!("Agenda: {title}."),
-                "location": if r % 3 == 0 { "Video call" } else { "Room 4" },
+                "location": if r.is_multiple_of(3) { "Video call" } else { "Room 4" },
                 "start": start_json,
                 "end": end_json,
                 "attendees": guests.iter().enumerate().map(|(k, g)| {
@@ -217,7 +228,10 @@ impl Calendar {
                 if a["responseStatus"].is_null() {
                     a["responseStatus"] = json!("needsAction");
                 }
-                if a["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(&owner)) {
+                if a["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&owner))
+                {
                     a["self"] = json!(true);
                     a["organizer"] = json!(true);
                 }
@@ -323,7 +337,13 @@ pub struct Rule {
 impl Rule {
     pub fn parse(line: &str) -> Option<Rule> {
         let body = line.strip_prefix("RRULE:")?;
-        let mut rule = Rule { weekly: false, interval: 1, count: None, until: None, by_day: Vec::new() };
+        let mut rule = Rule {
+            weekly: false,
+            interval: 1,
+            count: None,
+            until: None,
+            by_day: Vec::new(),
+        };
         let mut freq = None;
         for part in body.split(';') {
             let (k, v) = part.split_once('=')?;
@@ -334,7 +354,11 @@ impl Rule {
                 "UNTIL" => {
                     rule.until = NaiveDateTime::parse_from_str(v, "%Y%m%dT%H%M%SZ")
                         .ok()
-                        .or_else(|| NaiveDate::parse_from_str(v, "%Y%m%d").ok()?.and_hms_opt(23, 59, 59))
+                        .or_else(|| {
+                            NaiveDate::parse_from_str(v, "%Y%m%d")
+                                .ok()?
+                                .and_hms_opt(23, 59, 59)
+                        })
                         .map(|t| Utc.from_utc_datetime(&t));
                     rule.until?;
                 }
@@ -365,7 +389,12 @@ impl Rule {
     }
 
     /// Occurrence starts from `first`, up to `limit` instants and before `horizon`.
-    pub fn occurrences(&self, first: DateTime<FixedOffset>, horizon: DateTime<Utc>, limit: usize) -> Vec<DateTime<FixedOffset>> {
+    pub fn occurrences(
+        &self,
+        first: DateTime<FixedOffset>,
+        horizon: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<DateTime<FixedOffset>> {
         let mut out = Vec::new();
         let days: Vec<Weekday> = if self.weekly && !self.by_day.is_empty() {
             self.by_day.clone()
@@ -409,7 +438,12 @@ impl Rule {
 pub fn instances(master: &Value, horizon: DateTime<Utc>) -> Vec<Value> {
     let rule = master["recurrence"]
         .as_array()
-        .and_then(|lines| lines.iter().filter_map(|l| l.as_str()).find(|l| l.starts_with("RRULE:")))
+        .and_then(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.as_str())
+                .find(|l| l.starts_with("RRULE:"))
+        })
         .and_then(Rule::parse);
     let (Some(rule), Some((start, all_day)), Some((end, _))) =
         (rule, moment(&master["start"]), moment(&master["end"]))
@@ -460,13 +494,33 @@ mod tests {
         let first = DateTime::parse_from_rfc3339("2026-11-02T10:00:00+09:00").unwrap(); // a Monday
         let far = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
         let rule = Rule::parse("RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=5").unwrap();
-        let days: Vec<String> = rule.occurrences(first, far, 100).iter().map(|t| t.format("%a %d").to_string()).collect();
+        let days: Vec<String> = rule
+            .occurrences(first, far, 100)
+            .iter()
+            .map(|t| t.format("%a %d").to_string())
+            .collect();
         assert_eq!(days, ["Mon 02", "Wed 04", "Mon 09", "Wed 11", "Mon 16"]);
         let rule = Rule::parse("RRULE:FREQ=WEEKLY;INTERVAL=2;UNTIL=20261201T000000Z").unwrap();
         assert_eq!(rule.occurrences(first, far, 100).len(), 3);
         let daily = Rule::parse("RRULE:FREQ=DAILY;COUNT=3").unwrap();
-        assert_eq!(daily.occurrences(first, far, 100).last().unwrap().to_rfc3339(), "2026-11-04T10:00:00+09:00");
+        assert_eq!(
+            daily
+                .occurrences(first, far, 100)
+                .last()
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-04T10:00:00+09:00"
+        );
         assert!(Rule::parse("RRULE:FREQ=MONTHLY").is_none());
-        assert_eq!(rule.occurrences(first, Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap(), 100).len(), 1, "horizon");
+        assert_eq!(
+            rule.occurrences(
+                first,
+                Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap(),
+                100
+            )
+            .len(),
+            1,
+            "horizon"
+        );
     }
 }

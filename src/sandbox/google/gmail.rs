@@ -20,7 +20,9 @@ use super::{
     Access, admit,
     error::{self, ApiError},
     hosted,
-    mailbox::{Change, Mailbox, Message, Notice, SYSTEM_LABELS, USER_LABELS, Watch, new_message_id},
+    mailbox::{
+        Change, Mailbox, Message, Notice, SYSTEM_LABELS, USER_LABELS, Watch, new_message_id,
+    },
     message, pubsub,
     search::Query,
 };
@@ -34,9 +36,15 @@ pub fn routes() -> Router<Ctx> {
         .route(&r("/profile"), get(profile))
         .route(&r("/messages"), get(list))
         .route(&r("/messages/send"), post(send))
-        .route("/google/upload/gmail/v1/users/{userId}/messages/send", post(upload_send))
+        .route(
+            "/google/upload/gmail/v1/users/{userId}/messages/send",
+            post(upload_send),
+        )
         .route(&r("/messages/batchModify"), post(batch_modify))
-        .route(&r("/messages/{id}"), get(get_message).delete(delete_message))
+        .route(
+            &r("/messages/{id}"),
+            get(get_message).delete(delete_message),
+        )
         .route(&r("/messages/{id}/modify"), post(modify))
         .route(&r("/messages/{id}/trash"), post(trash))
         .route(&r("/messages/{id}/untrash"), post(untrash))
@@ -54,7 +62,9 @@ type Result<T> = std::result::Result<T, ApiError>;
 fn open(ctx: &Ctx, headers: &HeaderMap, user: &str, access: Access, units: u32) -> Result<String> {
     let account = admit(ctx, headers, access, units)?.account;
     if user != "me" && !user.eq_ignore_ascii_case(&account) {
-        return Err(error::forbidden(&format!("Delegation denied for {account}")));
+        return Err(error::forbidden(&format!(
+            "Delegation denied for {account}"
+        )));
     }
     Ok(account)
 }
@@ -72,7 +82,10 @@ impl Params {
     }
 
     fn one(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn all(&self, name: &str) -> Vec<String> {
@@ -88,14 +101,20 @@ impl Params {
         match self.one(name) {
             None => Ok(default),
             Some(v) => v.parse::<usize>().map(|n| n.clamp(1, max)).map_err(|_| {
-                error::invalid_parameter(name, &format!("Invalid value at '{name}' (TYPE_UINT32), \"{v}\""))
+                error::invalid_parameter(
+                    name,
+                    &format!("Invalid value at '{name}' (TYPE_UINT32), \"{v}\""),
+                )
             }),
         }
     }
 
     fn offset(&self) -> Result<usize> {
         self.one("pageToken")
-            .map(|t| t.parse::<usize>().map_err(|_| error::invalid_parameter("pageToken", "Invalid pageToken")))
+            .map(|t| {
+                t.parse::<usize>()
+                    .map_err(|_| error::invalid_parameter("pageToken", "Invalid pageToken"))
+            })
             .transpose()
             .map(Option::unwrap_or_default)
     }
@@ -144,7 +163,9 @@ fn format_of(params: &Params) -> Result<&str> {
         f @ ("full" | "metadata" | "minimal" | "raw") => Ok(f),
         other => Err(error::invalid_parameter(
             "format",
-            &format!("Invalid value at 'format' (type.googleapis.com/gmail.v1.Format), \"{other}\""),
+            &format!(
+                "Invalid value at 'format' (type.googleapis.com/gmail.v1.Format), \"{other}\""
+            ),
         )),
     }
 }
@@ -188,7 +209,11 @@ async fn list(
     let params = Params::new(raw);
     respond((|| {
         let q = params.one("q").filter(|q| !q.trim().is_empty());
-        let access = if q.is_some() { Access::GmailRead } else { Access::GmailMetadata };
+        let access = if q.is_some() {
+            Access::GmailRead
+        } else {
+            Access::GmailMetadata
+        };
         let account = open(&ctx, &headers, &user, access, 5)?;
         let max = params.number("maxResults", 100, 500)?;
         let offset = params.offset()?;
@@ -307,8 +332,15 @@ pub fn deliver_sent(
     raw: Vec<u8>,
     thread_id: Option<&str>,
 ) -> Result<Value> {
-    let parsed = message::summarize(&raw)
-        .ok_or_else(|| error::error(StatusCode::BAD_REQUEST, "global", "invalidArgument", "Invalid raw message", Value::Null))?;
+    let parsed = message::summarize(&raw).ok_or_else(|| {
+        error::error(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "invalidArgument",
+            "Invalid raw message",
+            Value::Null,
+        )
+    })?;
     let mut recipients: Vec<String> = parsed
         .to
         .iter()
@@ -318,7 +350,13 @@ pub fn deliver_sent(
         .collect();
     recipients.dedup();
     if recipients.is_empty() {
-        return Err(error::error(StatusCode::BAD_REQUEST, "global", "invalidArgument", "Recipient address required", Value::Null));
+        return Err(error::error(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "invalidArgument",
+            "Recipient address required",
+            Value::Null,
+        ));
     }
     let now = state.clock.now();
     let mut prefix = String::new();
@@ -347,11 +385,20 @@ pub fn deliver_sent(
         json!({ "id": id, "threadId": thread, "labelIds": ["SENT"] })
     };
     let delivered = without_bcc(&raw);
-    for rcpt in recipients.iter().filter(|r| hosted(r) && !r.eq_ignore_ascii_case(account)) {
+    for rcpt in recipients
+        .iter()
+        .filter(|r| hosted(r) && !r.eq_ignore_ascii_case(account))
+    {
         let copy = [format!("Delivered-To: {rcpt}\r\n").as_bytes(), &delivered].concat();
         let summary = message::summarize(&copy).unwrap_or_else(|| summary.clone());
         let mut mailbox = state.google.mailboxes.lock(rcpt);
-        let (id, _) = mailbox.add(copy, summary, &["INBOX", "UNREAD", "CATEGORY_PERSONAL"], now, None);
+        let (id, _) = mailbox.add(
+            copy,
+            summary,
+            &["INBOX", "UNREAD", "CATEGORY_PERSONAL"],
+            now,
+            None,
+        );
         notices.extend(mailbox.notice(&mailbox.labels_of(&id), now));
     }
     for notice in &notices {
@@ -380,7 +427,8 @@ async fn send(
                 Value::Null,
             )
         })?;
-        let raw = message::decode(raw).ok_or_else(|| error::invalid_parameter("raw", "Invalid value for ByteString"))?;
+        let raw = message::decode(raw)
+            .ok_or_else(|| error::invalid_parameter("raw", "Invalid value for ByteString"))?;
         deliver_sent(&ctx.state, &account, raw, body["threadId"].as_str())
     })())
 }
@@ -415,25 +463,44 @@ fn label_list(body: &Value, field: &str) -> Result<Vec<String>> {
         _ => return Err(error::bad_request(&format!("Invalid value at '{field}'"))),
     };
     if list.len() > 100 {
-        return Err(error::bad_request(&format!("Too many label ids in {field} (at most 100)")));
+        return Err(error::bad_request(&format!(
+            "Too many label ids in {field} (at most 100)"
+        )));
     }
     if let Some(bad) = list.iter().find(|l| !known_label(l)) {
-        return Err(error::error(StatusCode::BAD_REQUEST, "global", "invalidArgument", &format!("Invalid label: {bad}"), Value::Null));
+        return Err(error::error(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "invalidArgument",
+            &format!("Invalid label: {bad}"),
+            Value::Null,
+        ));
     }
     Ok(list)
 }
 
 /// Changes labels and publishes the watch's notice; the message's minimal view.
-fn relabel(state: &Arc<SandboxState>, account: &str, id: &str, add: &[String], remove: &[String]) -> Result<Value> {
+fn relabel(
+    state: &Arc<SandboxState>,
+    account: &str,
+    id: &str,
+    add: &[String],
+    remove: &[String],
+) -> Result<Value> {
     check_id(id)?;
     let now = state.clock.now();
     let (body, notice) = {
         let mut mailbox = state.google.mailboxes.lock(account);
         let before = mailbox.history_id;
-        let m = mailbox.modify(id, add, remove).ok_or_else(error::not_found)?;
+        let m = mailbox
+            .modify(id, add, remove)
+            .ok_or_else(error::not_found)?;
         let (body, labels) = (minimal(m), m.labels.clone());
         let changed = mailbox.history_id != before;
-        (body, changed.then(|| mailbox.notice(&labels, now)).flatten())
+        (
+            body,
+            changed.then(|| mailbox.notice(&labels, now)).flatten(),
+        )
     };
     if let Some(notice) = notice {
         pubsub::publish(state, &notice);
@@ -445,7 +512,8 @@ fn json_body(body: &Bytes) -> Result<Value> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| error::bad_request(&format!("Invalid JSON payload received. {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| error::bad_request(&format!("Invalid JSON payload received. {e}")))
 }
 
 /// `POST .../messages/{id}/modify` (5 units).
@@ -465,15 +533,29 @@ async fn modify(
 }
 
 /// `POST .../messages/{id}/trash` (5 units).
-async fn trash(State(ctx): State<Ctx>, Path((user, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn trash(
+    State(ctx): State<Ctx>,
+    Path((user, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailModify, 5)?;
-        relabel(&ctx.state, &account, &id, &["TRASH".to_owned()], &["INBOX".to_owned()])
+        relabel(
+            &ctx.state,
+            &account,
+            &id,
+            &["TRASH".to_owned()],
+            &["INBOX".to_owned()],
+        )
     })())
 }
 
 /// `POST .../messages/{id}/untrash` (5 units).
-async fn untrash(State(ctx): State<Ctx>, Path((user, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn untrash(
+    State(ctx): State<Ctx>,
+    Path((user, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailModify, 5)?;
         relabel(&ctx.state, &account, &id, &[], &["TRASH".to_owned()])
@@ -481,7 +563,11 @@ async fn untrash(State(ctx): State<Ctx>, Path((user, id)): Path<(String, String)
 }
 
 /// `DELETE .../messages/{id}` (10 units; needs `https://mail.google.com/`): 204.
-async fn delete_message(State(ctx): State<Ctx>, Path((user, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn delete_message(
+    State(ctx): State<Ctx>,
+    Path((user, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let result = (|| {
         let account = open(&ctx, &headers, &user, Access::GmailDelete, 10)?;
         check_id(&id)?;
@@ -498,16 +584,27 @@ async fn delete_message(State(ctx): State<Ctx>, Path((user, id)): Path<(String, 
 }
 
 /// `POST .../messages/batchModify` (50 units): `{"ids":[≤1000],"addLabelIds","removeLabelIds"}`; 204.
-async fn batch_modify(State(ctx): State<Ctx>, Path(user): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn batch_modify(
+    State(ctx): State<Ctx>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let result = (|| {
         let account = open(&ctx, &headers, &user, Access::GmailModify, 50)?;
         let body = json_body(&body)?;
         let ids: Vec<String> = body["ids"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         if ids.is_empty() || ids.len() > 1000 {
-            return Err(error::bad_request("ids must name between 1 and 1000 messages"));
+            return Err(error::bad_request(
+                "ids must name between 1 and 1000 messages",
+            ));
         }
         let add = label_list(&body, "addLabelIds")?;
         let remove = label_list(&body, "removeLabelIds")?;
@@ -532,15 +629,28 @@ fn label_json(id: &str, mailbox: Option<&Mailbox>) -> Value {
         }),
         None => json!({ "id": id, "name": id, "type": "system" }),
     };
-    if matches!(id, "INBOX" | "SENT" | "UNREAD" | "STARRED" | "IMPORTANT" | "TRASH" | "SPAM" | "DRAFT") {
-        json["messageListVisibility"] = json!(if id == "TRASH" || id == "SPAM" { "hide" } else { "show" });
+    if matches!(
+        id,
+        "INBOX" | "SENT" | "UNREAD" | "STARRED" | "IMPORTANT" | "TRASH" | "SPAM" | "DRAFT"
+    ) {
+        json["messageListVisibility"] = json!(if id == "TRASH" || id == "SPAM" {
+            "hide"
+        } else {
+            "show"
+        });
         json["labelListVisibility"] = json!("labelShow");
     }
     if let Some(mailbox) = mailbox {
-        let with: Vec<&Message> = mailbox.newest_first().into_iter().filter(|m| m.labels.contains(id)).collect();
+        let with: Vec<&Message> = mailbox
+            .newest_first()
+            .into_iter()
+            .filter(|m| m.labels.contains(id))
+            .collect();
         let unread = |m: &&&Message| m.labels.contains("UNREAD");
         let threads = |ms: &mut dyn Iterator<Item = &&Message>| {
-            ms.map(|m| m.thread_id.clone()).collect::<std::collections::BTreeSet<_>>().len()
+            ms.map(|m| m.thread_id.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
         };
         json["messagesTotal"] = json!(with.len());
         json["messagesUnread"] = json!(with.iter().filter(unread).count());
@@ -565,7 +675,11 @@ async fn labels(State(ctx): State<Ctx>, Path(user): Path<String>, headers: Heade
 }
 
 /// `GET .../labels/{id}` (1 unit): with message and thread counts.
-async fn label(State(ctx): State<Ctx>, Path((user, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn label(
+    State(ctx): State<Ctx>,
+    Path((user, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailMetadata, 1)?;
         if !known_label(&id) {
@@ -587,19 +701,32 @@ async fn history(
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailMetadata, 2)?;
         let start: u64 = match params.one("startHistoryId") {
-            None => return Err(error::invalid_parameter("startHistoryId", "Missing required parameter: startHistoryId")),
+            None => {
+                return Err(error::invalid_parameter(
+                    "startHistoryId",
+                    "Missing required parameter: startHistoryId",
+                ));
+            }
             Some(v) => v.parse().map_err(|_| {
-                error::invalid_parameter("startHistoryId", &format!("Invalid value at 'start_history_id' (TYPE_UINT64), \"{v}\""))
+                error::invalid_parameter(
+                    "startHistoryId",
+                    &format!("Invalid value at 'start_history_id' (TYPE_UINT64), \"{v}\""),
+                )
             })?,
         };
         let max = params.number("maxResults", 100, 500)?;
         let offset = params.offset()?;
         let types = params.all("historyTypes");
-        if let Some(bad) = types
-            .iter()
-            .find(|t| !matches!(t.as_str(), "messageAdded" | "messageDeleted" | "labelAdded" | "labelRemoved"))
-        {
-            return Err(error::invalid_parameter("historyTypes", &format!("Invalid value at 'history_types', \"{bad}\"")));
+        if let Some(bad) = types.iter().find(|t| {
+            !matches!(
+                t.as_str(),
+                "messageAdded" | "messageDeleted" | "labelAdded" | "labelRemoved"
+            )
+        }) {
+            return Err(error::invalid_parameter(
+                "historyTypes",
+                &format!("Invalid value at 'history_types', \"{bad}\""),
+            ));
         }
         let label = params.one("labelId");
         let mailbox = ctx.state.google.mailboxes.lock(&account);
@@ -622,7 +749,8 @@ async fn history(
             .filter(|r| label.is_none_or(|l| mailbox.labels_of(&r.message_id).contains(l)))
             .map(|r| {
                 let labels = mailbox.labels_of(&r.message_id);
-                let message = json!({ "id": r.message_id, "threadId": r.thread_id, "labelIds": labels });
+                let message =
+                    json!({ "id": r.message_id, "threadId": r.thread_id, "labelIds": labels });
                 let mut record = json!({
                     "id": r.id.to_string(),
                     "messages": [{ "id": r.message_id, "threadId": r.thread_id }],
@@ -630,7 +758,8 @@ async fn history(
                 match &r.change {
                     Change::Added => record["messagesAdded"] = json!([{ "message": message }]),
                     Change::Deleted => {
-                        record["messagesDeleted"] = json!([{ "message": { "id": r.message_id, "threadId": r.thread_id } }]);
+                        record["messagesDeleted"] =
+                            json!([{ "message": { "id": r.message_id, "threadId": r.thread_id } }]);
                     }
                     Change::LabelsAdded(ids) => {
                         record["labelsAdded"] = json!([{ "message": message, "labelIds": ids }]);
@@ -658,7 +787,12 @@ async fn history(
 const WATCH_DAYS: i64 = 7;
 
 /// `POST .../watch` (100 units): `{"topicName","labelIds"?,"labelFilterBehavior"?}`.
-async fn watch(State(ctx): State<Ctx>, Path(user): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn watch(
+    State(ctx): State<Ctx>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailMetadata, 100)?;
         let body = json_body(&body)?;
@@ -674,7 +808,11 @@ async fn watch(State(ctx): State<Ctx>, Path(user): Path<String>, headers: Header
         }
         let label_ids: Vec<String> = body["labelIds"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let behavior = body["labelFilterBehavior"]
             .as_str()
@@ -682,7 +820,10 @@ async fn watch(State(ctx): State<Ctx>, Path(user): Path<String>, headers: Header
             .unwrap_or("include")
             .to_ascii_lowercase();
         if behavior != "include" && behavior != "exclude" {
-            return Err(error::invalid_parameter("labelFilterBehavior", "labelFilterBehavior must be include or exclude"));
+            return Err(error::invalid_parameter(
+                "labelFilterBehavior",
+                "labelFilterBehavior must be include or exclude",
+            ));
         }
         let expiration = ctx.state.clock.now() + Duration::days(WATCH_DAYS);
         let mut mailbox = ctx.state.google.mailboxes.lock(&account);
@@ -710,7 +851,12 @@ async fn stop(State(ctx): State<Ctx>, Path(user): Path<String>, headers: HeaderM
 /// `POST /_sandbox/records` for Gmail: `op` `deliver` puts an incoming mail into `account`'s
 /// mailbox (`fields`: `from`, `subject`, `text`, optional `to`, or a whole base64url `raw`),
 /// firing the watch's push.
-pub fn change_record(state: &Arc<SandboxState>, account: &str, op: &str, fields: &Value) -> Response {
+pub fn change_record(
+    state: &Arc<SandboxState>,
+    account: &str,
+    op: &str,
+    fields: &Value,
+) -> Response {
     if op != "deliver" {
         return error::bad_request("op must be deliver").into_response();
     }
@@ -733,14 +879,24 @@ pub fn change_record(state: &Arc<SandboxState>, account: &str, op: &str, fields:
             }))
         }
     };
-    let Some((raw, summary)) = raw.and_then(|raw| message::summarize(&raw).map(|s| (raw, s))) else {
+    let Some((raw, summary)) = raw.and_then(|raw| message::summarize(&raw).map(|s| (raw, s)))
+    else {
         return error::bad_request("raw must be a base64url RFC 2822 message").into_response();
     };
     let (body, notice) = {
         let mut mailbox = state.google.mailboxes.lock(account);
-        let (id, _) = mailbox.add(raw, summary, &["INBOX", "UNREAD", "CATEGORY_PERSONAL"], now, None);
+        let (id, _) = mailbox.add(
+            raw,
+            summary,
+            &["INBOX", "UNREAD", "CATEGORY_PERSONAL"],
+            now,
+            None,
+        );
         let notice = mailbox.notice(&mailbox.labels_of(&id), now);
-        (mailbox.get(&id).map(|m| message_json(m, "minimal", &[])), notice)
+        (
+            mailbox.get(&id).map(|m| message_json(m, "minimal", &[])),
+            notice,
+        )
     };
     if let Some(notice) = notice {
         pubsub::publish(state, &notice);

@@ -12,8 +12,19 @@ use crate::sandbox::population::population;
 
 /// System labels, as `labels.list` names them.
 pub const SYSTEM_LABELS: &[&str] = &[
-    "CHAT", "SENT", "INBOX", "IMPORTANT", "TRASH", "DRAFT", "SPAM", "CATEGORY_FORUMS",
-    "CATEGORY_UPDATES", "CATEGORY_PERSONAL", "CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL", "STARRED",
+    "CHAT",
+    "SENT",
+    "INBOX",
+    "IMPORTANT",
+    "TRASH",
+    "DRAFT",
+    "SPAM",
+    "CATEGORY_FORUMS",
+    "CATEGORY_UPDATES",
+    "CATEGORY_PERSONAL",
+    "CATEGORY_PROMOTIONS",
+    "CATEGORY_SOCIAL",
+    "STARRED",
     "UNREAD",
 ];
 
@@ -152,26 +163,41 @@ impl Mailbox {
         for t in 0..THREADS {
             let r = super::mix(seed ^ t);
             let mut other = (r % people) as usize;
-            if population().people[other].email.eq_ignore_ascii_case(address) {
+            if population().people[other]
+                .email
+                .eq_ignore_ascii_case(address)
+            {
                 other = (other + 1) % people as usize;
             }
             let them = person(other);
             let subject = SUBJECTS[(r >> 8) as usize % SUBJECTS.len()];
             let length = 1 + (r >> 16) % 4;
             let mut date = start + Duration::minutes((t * 4_000 + (r >> 24) % 600) as i64);
-            let inbound_first = (r >> 32) % 3 != 0;
+            let inbound_first = !(r >> 32).is_multiple_of(3);
             let mut references: Vec<String> = Vec::new();
             let mut thread_id = None;
             for k in 0..length {
                 let inbound = inbound_first == (k % 2 == 0);
                 let (from, to) = if inbound { (&them, &me) } else { (&me, &them) };
                 let message_id = new_message_id(seed ^ (t << 8) ^ k);
-                let subject = if k == 0 { subject.to_owned() } else { format!("Re: {subject}") };
+                let subject = if k == 0 {
+                    subject.to_owned()
+                } else {
+                    format!("Re: {subject}")
+                };
                 let text = format!(
                     "Hi {},\n\n{}\n\nBest,\n{}",
-                    to.name.split(' ').next().filter(|n| !n.is_empty()).unwrap_or("there"),
+                    to.name
+                        .split(' ')
+                        .next()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or("there"),
                     LINES[((r >> (40 + k)) as usize + k as usize) % LINES.len()],
-                    from.name.split(' ').next().filter(|n| !n.is_empty()).unwrap_or(&from.email),
+                    from.name
+                        .split(' ')
+                        .next()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(&from.email),
                 );
                 let raw = message::compose(&Draft {
                     from,
@@ -190,13 +216,13 @@ impl Mailbox {
                 if inbound && t >= THREADS - 12 {
                     labels.push("UNREAD");
                 }
-                if r % 7 == 0 {
+                if r.is_multiple_of(7) {
                     labels.push("STARRED");
                 }
-                if r % 5 == 0 {
+                if r.is_multiple_of(5) {
                     labels.push("IMPORTANT");
                 }
-                if r % 4 == 0 {
+                if r.is_multiple_of(4) {
                     labels.push("Label_1");
                 }
                 if let Some(summary) = message::summarize(&raw) {
@@ -277,7 +303,10 @@ impl Mailbox {
                     .map(|m| m.thread_id.clone())
             });
         let id = self.store(raw, summary, labels, now, thread);
-        let thread = self.get(&id).map(|m| m.thread_id.clone()).unwrap_or_default();
+        let thread = self
+            .get(&id)
+            .map(|m| m.thread_id.clone())
+            .unwrap_or_default();
         (id, thread)
     }
 

@@ -66,7 +66,10 @@ fn encode_word(text: &str) -> String {
 
 /// A seeded message: multipart/alternative, text and HTML, as Gmail's web client writes one.
 pub fn compose(draft: &Draft<'_>) -> Vec<u8> {
-    let boundary = format!("0000000000{:016x}", super::mix(draft.date.timestamp() as u64));
+    let boundary = format!(
+        "0000000000{:016x}",
+        super::mix(draft.date.timestamp() as u64)
+    );
     let mut out = format!(
         "MIME-Version: 1.0\r\nDate: {}\r\nMessage-ID: {}\r\n",
         draft.date.to_rfc2822(),
@@ -231,7 +234,9 @@ pub fn payload(raw: &[u8], message_id: &str, only: Option<&[String]>, bodies: bo
     };
     let headers: Vec<Value> = headers_of(parsed.root_part(), raw)
         .into_iter()
-        .filter(|(name, _)| only.is_none_or(|keep| keep.iter().any(|k| k.eq_ignore_ascii_case(name))))
+        .filter(|(name, _)| {
+            only.is_none_or(|keep| keep.iter().any(|k| k.eq_ignore_ascii_case(name)))
+        })
         .map(|(name, value)| json!({ "name": name, "value": value }))
         .collect();
     if !bodies {
@@ -308,8 +313,14 @@ mod tests {
 
     #[test]
     fn a_composed_message_reads_back_with_its_headers_and_bodies() {
-        let ann = Party { name: "Ann Example".into(), email: "ann@nexus.example".into() };
-        let bob = Party { name: "Bob".into(), email: "bob@acmelabs.example".into() };
+        let ann = Party {
+            name: "Ann Example".into(),
+            email: "ann@nexus.example".into(),
+        };
+        let bob = Party {
+            name: "Bob".into(),
+            email: "bob@acmelabs.example".into(),
+        };
         let raw = compose(&Draft {
             from: &ann,
             to: &bob,
@@ -325,7 +336,11 @@ mod tests {
         assert_eq!(s.to, ["bob@acmelabs.example"]);
         assert_eq!(s.message_id.as_deref(), Some("<a1@mail.gmail.com>"));
         assert_eq!(s.references, ["<a0@mail.gmail.com>"]);
-        assert!(s.snippet.starts_with("Hello Bob, the café = open."), "{}", s.snippet);
+        assert!(
+            s.snippet.starts_with("Hello Bob, the café = open."),
+            "{}",
+            s.snippet
+        );
         let tree = payload(&raw, "x", None, true);
         assert_eq!(tree["mimeType"], "multipart/alternative");
         assert_eq!(tree["parts"][0]["partId"], "0");

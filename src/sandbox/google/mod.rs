@@ -233,7 +233,7 @@ impl Access {
             } else {
                 format!("{AUTH}{s}")
             };
-            granted.iter().any(|g| *g == full)
+            granted.contains(&full)
         })
     }
 }
@@ -255,7 +255,12 @@ pub struct Admitted {
 
 /// Authenticates a call (a token of either Google client), checks its scopes for `access` and
 /// spends `units` of Gmail's per-user quota (Calendar calls pass 0).
-pub fn admit(ctx: &Ctx, headers: &HeaderMap, access: Access, units: u32) -> Result<Admitted, ApiError> {
+pub fn admit(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    access: Access,
+    units: u32,
+) -> Result<Admitted, ApiError> {
     let now = ctx.state.clock.now();
     let token = bearer(headers);
     let grant = {
@@ -269,19 +274,25 @@ pub fn admit(ctx: &Ctx, headers: &HeaderMap, access: Access, units: u32) -> Resu
         let needed: Vec<String> = access
             .scopes()
             .iter()
-            .map(|s| if s.starts_with("https://") { (*s).to_owned() } else { format!("{AUTH}{s}") })
+            .map(|s| {
+                if s.starts_with("https://") {
+                    (*s).to_owned()
+                } else {
+                    format!("{AUTH}{s}")
+                }
+            })
             .collect();
         let needed: Vec<&str> = needed.iter().map(String::as_str).collect();
         return Err(error::insufficient_scope(access.service(), &needed));
     }
     if units > 0 && ctx.state.limits_enforced(GMAIL) {
-        let spent = ctx
-            .state
-            .google
-            .quota
-            .lock()
-            .expect("quota lock")
-            .spend(&grant.account, units, now);
+        let spent =
+            ctx.state
+                .google
+                .quota
+                .lock()
+                .expect("quota lock")
+                .spend(&grant.account, units, now);
         if let Err(retry_at) = spent {
             return Err(error::user_rate_limited(
                 &retry_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

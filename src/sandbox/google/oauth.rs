@@ -56,7 +56,10 @@ pub static SIGNING_KEY: LazyLock<SigningKey> = LazyLock::new(|| {
 /// `GET /oauth2/v3/certs`: the JWKS that verifies the sandbox's push tokens.
 async fn certs() -> Response {
     (
-        [("cache-control", "public, max-age=19204, must-revalidate, no-transform")],
+        [(
+            "cache-control",
+            "public, max-age=19204, must-revalidate, no-transform",
+        )],
         Json(json!({ "keys": [SIGNING_KEY.jwk.clone()] })),
     )
         .into_response()
@@ -90,19 +93,18 @@ fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Why an authorization request is refused: the status, error code and message of Google's page.
+type Refusal = (StatusCode, &'static str, &'static str);
+
 /// Checks the client and redirect URI of an authorization request.
-fn check(params: &HashMap<String, String>) -> Result<(&'static str, url::Url), Response> {
-    let tag = params
-        .get("client_id")
-        .and_then(|c| client_tag(c))
-        .ok_or_else(|| {
-            error_page(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.")
-        })?;
-    if params
-        .get("response_type")
-        .is_some_and(|t| t != "code")
-    {
-        return Err(error_page(
+fn check(params: &HashMap<String, String>) -> Result<(&'static str, url::Url), Refusal> {
+    let tag = params.get("client_id").and_then(|c| client_tag(c)).ok_or((
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "The OAuth client was not found.",
+    ))?;
+    if params.get("response_type").is_some_and(|t| t != "code") {
+        return Err((
             StatusCode::BAD_REQUEST,
             "unsupported_response_type",
             "Only response_type=code is supported.",
@@ -111,34 +113,49 @@ fn check(params: &HashMap<String, String>) -> Result<(&'static str, url::Url), R
     let redirect = params
         .get("redirect_uri")
         .and_then(|u| url::Url::parse(u).ok())
-        .ok_or_else(|| {
-            error_page(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: redirect_uri")
-        })?;
+        .ok_or((
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: redirect_uri",
+        ))?;
     Ok((tag, redirect))
 }
 
 fn scopes_of(params: &HashMap<String, String>) -> Vec<String> {
     params
         .get("scope")
-        .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .map(|s| {
+            s.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// `GET /o/oauth2/v2/auth`: the consent page, signed in as `login_hint` or the default user.
 async fn page(Query(params): Query<HashMap<String, String>>) -> Response {
-    if let Err(page) = check(&params) {
-        return page;
+    if let Err((status, code, message)) = check(&params) {
+        return error_page(status, code, message);
     }
     let hidden: String = params
         .iter()
         .filter(|(k, _)| k.as_str() != "account")
-        .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(k), escape(v)))
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape(k),
+                escape(v)
+            )
+        })
         .collect();
     let scopes: String = scopes_of(&params)
         .iter()
         .map(|s| format!("<li>{}</li>", escape(s)))
         .collect();
-    let account = params.get("login_hint").map_or(DEFAULT_USER, String::as_str);
+    let account = params
+        .get("login_hint")
+        .map_or(DEFAULT_USER, String::as_str);
     Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>Sign in - Google Accounts (sandbox)</title></head>
 <body><h1>Google (sandbox)</h1><p>An app wants access to your Google Account {account}:</p><ul>{scopes}</ul>
@@ -156,14 +173,16 @@ fn valid_account(account: &str) -> bool {
         && account
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !account.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        && !account
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>')
 }
 
 /// The consent form's POST: back to the redirect URI with a code (or `error=access_denied`).
 async fn decide(State(ctx): State<Ctx>, Form(params): Form<HashMap<String, String>>) -> Response {
     let (tag, mut target) = match check(&params) {
         Ok(checked) => checked,
-        Err(page) => return page,
+        Err((status, code, message)) => return error_page(status, code, message),
     };
     let approved = params.get("decision").map(String::as_str) == Some("approve");
     {
@@ -185,7 +204,11 @@ async fn decide(State(ctx): State<Ctx>, Form(params): Form<HashMap<String, Strin
                 .filter(|a| !a.is_empty())
                 .unwrap_or_else(|| DEFAULT_USER.to_owned());
             if !valid_account(&account) {
-                return error_page(StatusCode::BAD_REQUEST, "invalid_request", "The account must be an email address.");
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The account must be an email address.",
+                );
             }
             let now = ctx.state.clock.now();
             let code = ctx.state.tokens.lock().expect("tokens lock").create_code(
@@ -219,11 +242,18 @@ async fn decide(State(ctx): State<Ctx>, Form(params): Form<HashMap<String, Strin
 
 /// The token endpoint's error body: `{"error","error_description"}`.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": error, "error_description": description }))).into_response()
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
 }
 
 /// Client credentials from the form or from HTTP Basic.
-fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (Option<String>, Option<String>) {
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> (Option<String>, Option<String>) {
     let basic = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -243,7 +273,10 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (O
         });
     match basic {
         Some((id, secret)) => (Some(id), Some(secret)),
-        None => (form.get("client_id").cloned(), form.get("client_secret").cloned()),
+        None => (
+            form.get("client_id").cloned(),
+            form.get("client_secret").cloned(),
+        ),
     }
 }
 
@@ -257,14 +290,29 @@ fn token_response(issued: &Issued) -> Response {
     if let Some(refresh) = &issued.refresh_token {
         body["refresh_token"] = json!(refresh);
     }
-    ([("cache-control", "no-cache, no-store, max-age=0, must-revalidate")], Json(body)).into_response()
+    (
+        [(
+            "cache-control",
+            "no-cache, no-store, max-age=0, must-revalidate",
+        )],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// `POST /token` (form-encoded).
-async fn token(State(ctx): State<Ctx>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let (client_id, secret) = client_credentials(&headers, &form);
     let Some(tag) = client_id.as_deref().and_then(client_tag) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The OAuth client was not found.",
+        );
     };
     let app = App::for_provider(tag);
     if secret.as_deref() != Some(app.client_secret.as_str()) {
@@ -316,16 +364,26 @@ async fn token(State(ctx): State<Ctx>, headers: HeaderMap, Form(form): Form<Hash
                 &format!("Invalid grant_type: {other}"),
             );
         }
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: grant_type"),
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: grant_type",
+            );
+        }
     };
     match result {
         Ok(issued) => token_response(&issued),
-        Err(GrantError::RedirectMismatch) => {
-            oauth_error(StatusCode::BAD_REQUEST, "redirect_uri_mismatch", "Bad Request")
-        }
-        Err(GrantError::PkceMismatch) => {
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid code verifier.")
-        }
+        Err(GrantError::RedirectMismatch) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri_mismatch",
+            "Bad Request",
+        ),
+        Err(GrantError::PkceMismatch) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Invalid code verifier.",
+        ),
         Err(GrantError::UnknownRefresh | GrantError::Revoked) => oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
@@ -359,7 +417,11 @@ async fn revoke(
     if revoked {
         StatusCode::OK.into_response()
     } else {
-        oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Token expired or revoked")
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "Token expired or revoked",
+        )
     }
 }
 
@@ -388,11 +450,13 @@ pub fn mint(state: &SandboxState, part: &str, account: Option<&str>) -> Value {
     let account = account.map_or_else(|| DEFAULT_USER.to_owned(), str::to_ascii_lowercase);
     let tag = if part == CALENDAR { CALENDAR } else { GMAIL };
     let now = state.clock.now();
-    let issued = state
-        .tokens
-        .lock()
-        .expect("tokens lock")
-        .mint(tag, &account, admin_scopes(part), POLICY, now);
+    let issued = state.tokens.lock().expect("tokens lock").mint(
+        tag,
+        &account,
+        admin_scopes(part),
+        POLICY,
+        now,
+    );
     json!({
         "access_token": issued.access_token,
         "refresh_token": issued.refresh_token,

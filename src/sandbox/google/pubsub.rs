@@ -19,7 +19,13 @@ use crate::sandbox::SandboxState;
 /// The project of a `projects/<project>/topics/<topic>` name.
 pub fn project_of(topic: &str) -> Option<&str> {
     let mut parts = topic.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some("projects"), Some(project), Some("topics"), Some(name), None)
             if !project.is_empty() && !name.is_empty() =>
         {
@@ -38,7 +44,10 @@ pub fn service_account(project: &str) -> String {
 pub fn push_token(audience: &str, project: &str) -> String {
     let now = chrono::Utc::now().timestamp();
     let email = service_account(project);
-    let subject = format!("1{:020}", super::mix(super::seed_of(&email)) % 10u64.pow(19));
+    let subject = format!(
+        "1{:020}",
+        super::mix(super::seed_of(&email)) % 10u64.pow(19)
+    );
     let claims = json!({
         "aud": audience,
         "azp": subject,
@@ -59,8 +68,11 @@ pub fn publish(state: &Arc<SandboxState>, notice: &Notice) {
     let (Some(target), Some(project)) = (state.webhook(GMAIL), project_of(&notice.topic)) else {
         return;
     };
-    let data = json!({ "emailAddress": notice.address, "historyId": notice.history_id.to_string() });
-    let message_id = (super::mix(notice.history_id ^ super::seed_of(&notice.address)) % 10u64.pow(16)).to_string();
+    let data =
+        json!({ "emailAddress": notice.address, "historyId": notice.history_id.to_string() });
+    let message_id = (super::mix(notice.history_id ^ super::seed_of(&notice.address))
+        % 10u64.pow(16))
+    .to_string();
     let published = state
         .clock
         .now()

@@ -16,7 +16,12 @@ pub struct Quota {
 
 impl Quota {
     /// Spends `units` for `user` at `now`, or tells when the window frees enough of them.
-    pub fn spend(&mut self, user: &str, units: u32, now: DateTime<Utc>) -> Result<(), DateTime<Utc>> {
+    pub fn spend(
+        &mut self,
+        user: &str,
+        units: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), DateTime<Utc>> {
         let window = Duration::seconds(1);
         let spent = self.spent.entry(user.to_owned()).or_default();
         while spent.front().is_some_and(|(t, _)| *t <= now - window) {
@@ -54,9 +59,19 @@ mod tests {
         assert!(q.spend("a", 100, t0).is_ok());
         assert!(q.spend("a", 100, t0 + Duration::milliseconds(100)).is_ok());
         let refused = q.spend("a", 100, t0 + Duration::milliseconds(200));
-        assert_eq!(refused, Err(t0 + Duration::seconds(1)), "the first send frees room");
-        assert!(q.spend("a", 50, t0 + Duration::milliseconds(200)).is_ok(), "exactly 250");
-        assert!(q.spend("b", 100, t0 + Duration::milliseconds(200)).is_ok(), "per user");
+        assert_eq!(
+            refused,
+            Err(t0 + Duration::seconds(1)),
+            "the first send frees room"
+        );
+        assert!(
+            q.spend("a", 50, t0 + Duration::milliseconds(200)).is_ok(),
+            "exactly 250"
+        );
+        assert!(
+            q.spend("b", 100, t0 + Duration::milliseconds(200)).is_ok(),
+            "per user"
+        );
         assert!(q.spend("a", 100, t0 + Duration::seconds(1)).is_ok());
     }
 }

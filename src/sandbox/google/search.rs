@@ -140,9 +140,9 @@ fn any_contains(list: &[String], value: &str) -> bool {
 fn has_label(m: &Message, value: &str) -> bool {
     m.labels.iter().any(|l| {
         l.eq_ignore_ascii_case(value)
-            || USER_LABELS.iter().any(|(id, name)| {
-                id == l && name.to_lowercase().replace(' ', "-") == value
-            })
+            || USER_LABELS
+                .iter()
+                .any(|(id, name)| id == l && name.to_lowercase().replace(' ', "-") == value)
     })
 }
 
