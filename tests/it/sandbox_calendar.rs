@@ -552,3 +552,45 @@ async fn calendar_faults_and_counters() {
     assert_eq!(route["503"], 1);
     assert_eq!(route["200"], 1);
 }
+
+#[tokio::test]
+async fn six_hundred_requests_a_minute_per_user_then_403_until_the_window_rolls() {
+    let c = cal().await;
+    for _ in 0..600 {
+        assert_eq!(c.get("/users/me/calendarList").await.0, 200);
+    }
+    let (status, body) = c.get("/calendars/primary/events?maxResults=1").await;
+    assert_eq!(status, 403);
+    assert_google_error(&body, 403, "userRateLimitExceeded");
+    assert_eq!(body["error"]["errors"][0]["domain"], "usageLimits");
+    // Another user has a window of their own.
+    let tokens: Value = c
+        .admin(
+            "/tokens",
+            json!({ "provider": "google_calendar", "account": "ada.lovelace0@nexus.example" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = Cal {
+        origin: c.origin.clone(),
+        token: tokens["access_token"].as_str().unwrap().to_owned(),
+        client: c.client.clone(),
+    };
+    assert_eq!(other.get("/users/me/calendarList").await.0, 200);
+    c.admin("/clock", json!({ "advance_s": 60 })).await;
+    assert_eq!(
+        c.get("/users/me/calendarList").await.0,
+        200,
+        "the minute rolled on"
+    );
+    c.admin(
+        "/limits",
+        json!({ "provider": "google_calendar", "enforce": false }),
+    )
+    .await;
+    for _ in 0..600 {
+        assert_eq!(c.get("/users/me/calendarList").await.0, 200);
+    }
+}

@@ -163,6 +163,17 @@ pub fn user_rate_limited(retry_at: &str) -> ApiError {
     )
 }
 
+/// Calendar's 403 for its per-user requests a minute.
+pub fn calendar_user_rate_limited() -> ApiError {
+    error(
+        StatusCode::FORBIDDEN,
+        "usageLimits",
+        "userRateLimitExceeded",
+        "User Rate Limit Exceeded",
+        Value::Null,
+    )
+}
+
 /// Calendar's 410 for a sync token it no longer honours.
 pub fn full_sync_required() -> ApiError {
     error(

@@ -34,7 +34,7 @@ use std::{
 use axum::{Router, http::HeaderMap, middleware};
 use chrono::Duration;
 
-use super::{Ctx, SandboxState, accounts::Accounts, faults, tokens::Policy};
+use super::{Ctx, SandboxState, accounts::Accounts, faults, tokens::Policy, window::Windows};
 
 pub use oauth::mint;
 
@@ -63,6 +63,8 @@ pub struct Google {
     mailboxes: Accounts<mailbox::Mailbox>,
     calendars: Accounts<events::Calendar>,
     quota: Mutex<quota::Quota>,
+    /// Calendar's per-user requests per rolling minute.
+    calendar_windows: Mutex<Windows>,
     /// Consent codes that carry offline access (they are exchanged for a refresh token too).
     offline_codes: Mutex<HashSet<String>>,
 }
@@ -73,6 +75,7 @@ impl Google {
             mailboxes: Accounts::new(mailbox::Mailbox::seeded),
             calendars: Accounts::new(events::Calendar::seeded),
             quota: Mutex::default(),
+            calendar_windows: Mutex::default(),
             offline_codes: Mutex::default(),
         }
     }
@@ -81,6 +84,7 @@ impl Google {
         self.mailboxes.clear();
         self.calendars.clear();
         self.quota.lock().expect("quota lock").clear();
+        *self.calendar_windows.lock().expect("windows lock") = Windows::default();
         self.offline_codes.lock().expect("codes lock").clear();
     }
 }
@@ -253,8 +257,11 @@ pub struct Admitted {
     pub account: String,
 }
 
+/// Calendar's documented per-user limit: requests per minute (sliding window).
+pub const CALENDAR_PER_USER_MINUTE: u32 = 600;
+
 /// Authenticates a call (a token of either Google client), checks its scopes for `access` and
-/// spends `units` of Gmail's per-user quota (Calendar calls pass 0).
+/// counts it: `units` of Gmail's per-user quota, or one of Calendar's per-user requests a minute.
 pub fn admit(
     ctx: &Ctx,
     headers: &HeaderMap,
@@ -284,6 +291,25 @@ pub fn admit(
             .collect();
         let needed: Vec<&str> = needed.iter().map(String::as_str).collect();
         return Err(error::insufficient_scope(access.service(), &needed));
+    }
+    let calendar = matches!(access, Access::CalendarRead | Access::CalendarWrite);
+    if calendar && ctx.state.limits_enforced(CALENDAR) {
+        let hit = ctx
+            .state
+            .google
+            .calendar_windows
+            .lock()
+            .expect("windows lock")
+            .hit(
+                &grant.account,
+                "per_user_minute",
+                CALENDAR_PER_USER_MINUTE,
+                Duration::minutes(1),
+                now,
+            );
+        if !hit.allowed {
+            return Err(error::calendar_user_rate_limited());
+        }
     }
     if units > 0 && ctx.state.limits_enforced(GMAIL) {
         let spent =
