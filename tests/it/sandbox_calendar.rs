@@ -343,6 +343,21 @@ async fn writes_and_their_errors() {
         body["error"]["message"],
         "Missing time zone definition for start time."
     );
+    let mut nameless = event("2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z");
+    nameless["attendees"] = json!([{ "displayName": "No address" }]);
+    let (status, body) = c
+        .call(Method::POST, "/calendars/primary/events", Some(nameless))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["message"], "Missing attendee email.");
+    let (status, _) = c
+        .call(
+            Method::POST,
+            "/calendars/primary/events",
+            Some(json!(["not", "an", "event"])),
+        )
+        .await;
+    assert_eq!(status, 400);
     let mut with_id = event("2026-12-01T10:00:00+01:00", "2026-12-01T11:00:00+01:00");
     with_id["id"] = json!("NOT_BASE32HEX!");
     let (status, _) = c

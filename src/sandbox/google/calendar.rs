@@ -412,6 +412,18 @@ fn check_times(body: &Value) -> Result<()> {
             ));
         }
     }
+    if body["attendees"]
+        .as_array()
+        .is_some_and(|list| list.iter().any(|a| !a["email"].is_string()))
+    {
+        return Err(error::error(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "required",
+            "Missing attendee email.",
+            Value::Null,
+        ));
+    }
     let (start, end) = (moment(&body["start"]), moment(&body["end"]));
     if let (Some((s, _)), Some((e, _))) = (start, end)
         && e < s

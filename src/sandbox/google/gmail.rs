@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     body::Bytes,
+    extract::DefaultBodyLimit,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -54,7 +55,11 @@ pub fn routes() -> Router<Ctx> {
         .route(&r("/history"), get(history))
         .route(&r("/watch"), post(watch))
         .route(&r("/stop"), post(stop))
+        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
 }
+
+/// Gmail takes messages up to 35 MB.
+const MAX_MESSAGE_BYTES: usize = 36_700_160;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -299,29 +304,29 @@ async fn get_thread(
     })())
 }
 
-/// Drops the `Bcc` header (and its folded lines) from a message's header section.
+/// Drops the `Bcc` header (and its folded lines) from a message's header section, leaving every
+/// other byte as it was.
 fn without_bcc(raw: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = match text.find("\r\n\r\n") {
-        Some(i) => (&text[..i + 2], &text[i + 2..]),
-        None => match text.find("\n\n") {
-            Some(i) => (&text[..i + 1], &text[i + 1..]),
-            None => (&text[..], ""),
-        },
-    };
-    let mut out = String::new();
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 2)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 1))
+        .unwrap_or(raw.len());
+    let (head, body) = raw.split_at(head_end);
+    let mut out = Vec::with_capacity(raw.len());
     let mut skipping = false;
-    for line in head.split_inclusive('\n') {
-        let folded = line.starts_with(' ') || line.starts_with('\t');
+    for line in head.split_inclusive(|b| *b == b'\n') {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
         if !folded {
-            skipping = line.len() >= 4 && line[..4].eq_ignore_ascii_case("bcc:");
+            skipping = line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"bcc:");
         }
         if !skipping {
-            out.push_str(line);
+            out.extend_from_slice(line);
         }
     }
-    out.push_str(body);
-    out.into_bytes()
+    out.extend_from_slice(body);
+    out
 }
 
 /// Sends a raw message from `account`: the sender's copy (SENT), then delivery to every
@@ -348,6 +353,7 @@ pub fn deliver_sent(
         .chain(&parsed.bcc)
         .cloned()
         .collect();
+    recipients.sort();
     recipients.dedup();
     if recipients.is_empty() {
         return Err(error::error(
