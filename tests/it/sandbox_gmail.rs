@@ -483,6 +483,27 @@ async fn list_pages_searches_and_gets_in_every_format() {
     );
     assert_eq!(raw["sizeEstimate"].as_u64().unwrap() as usize, bytes.len());
 
+    let (status, threads) = g.get("/threads?q=is:unread&maxResults=5").await;
+    assert_eq!(status, 200);
+    let thread_ids: Vec<&str> = threads["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        thread_ids.contains(&full["threadId"].as_str().unwrap())
+            || threads["nextPageToken"].is_string()
+    );
+    let mut unique = thread_ids.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), thread_ids.len());
+    let (_, all_threads) = g.get("/threads?maxResults=500").await;
+    assert!(
+        all_threads["resultSizeEstimate"].as_u64().unwrap() < total,
+        "threads group messages"
+    );
+
     let (status, labels) = g.get("/labels").await;
     assert_eq!(status, 200);
     let ids: Vec<&str> = labels["labels"]

@@ -1,6 +1,6 @@
 //! Gmail v1 under `/google/gmail/v1/users/{userId}/`: profile, messages (list with `q`,
 //! `labelIds`, paging and `resultSizeEstimate`; get in the four formats; send, with delivery to
-//! sandbox recipients; modify, batchModify, trash, untrash, delete), threads.get, labels,
+//! sandbox recipients; modify, batchModify, trash, untrash, delete), threads (list, get), labels,
 //! history.list, watch and stop. Each call spends its quota units (see `quota`).
 
 use std::sync::Arc;
@@ -49,6 +49,7 @@ pub fn routes() -> Router<Ctx> {
         .route(&r("/messages/{id}/modify"), post(modify))
         .route(&r("/messages/{id}/trash"), post(trash))
         .route(&r("/messages/{id}/untrash"), post(untrash))
+        .route(&r("/threads"), get(list_threads))
         .route(&r("/threads/{id}"), get(get_thread))
         .route(&r("/labels"), get(labels))
         .route(&r("/labels/{id}"), get(label))
@@ -204,6 +205,61 @@ async fn profile(State(ctx): State<Ctx>, Path(user): Path<String>, headers: Head
     })())
 }
 
+/// The messages a list call selects (`q`, `labelIds`, `includeSpamTrash`), newest first.
+fn select<'a>(mailbox: &'a Mailbox, params: &Params, query: &Query) -> Vec<&'a Message> {
+    let labels = params.all("labelIds");
+    let spam_trash = params.one("includeSpamTrash") == Some("true")
+        || query.reaches_spam_trash
+        || labels.iter().any(|l| l == "SPAM" || l == "TRASH");
+    mailbox
+        .newest_first()
+        .into_iter()
+        .filter(|m| spam_trash || !(m.labels.contains("SPAM") || m.labels.contains("TRASH")))
+        .filter(|m| labels.iter().all(|l| m.labels.contains(l)))
+        .filter(|m| query.matches(m))
+        .collect()
+}
+
+/// Admits a list call (`q` needs more than `gmail.metadata`) and reads its query.
+fn open_list(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    user: &str,
+    params: &Params,
+    units: u32,
+) -> Result<(String, Query)> {
+    let q = params.one("q").filter(|q| !q.trim().is_empty());
+    let access = if q.is_some() {
+        Access::GmailRead
+    } else {
+        Access::GmailMetadata
+    };
+    let account = open(ctx, headers, user, access, units)?;
+    let query = match q {
+        Some(q) => {
+            Query::parse(q, ctx.state.clock.now()).map_err(|m| error::invalid_parameter("q", &m))?
+        }
+        None => Query::default(),
+    };
+    Ok((account, query))
+}
+
+/// One page of a list: `field` omitted when empty, `nextPageToken` while more remain.
+fn page_of(field: &str, items: Vec<Value>, params: &Params) -> Result<Value> {
+    let max = params.number("maxResults", 100, 500)?;
+    let offset = params.offset()?;
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(offset).take(max).collect();
+    let mut body = json!({ "resultSizeEstimate": total });
+    if !page.is_empty() {
+        body[field] = Value::Array(page);
+    }
+    if offset + max < total {
+        body["nextPageToken"] = json!((offset + max).to_string());
+    }
+    Ok(body)
+}
+
 /// `GET .../messages` (5 units).
 async fn list(
     State(ctx): State<Ctx>,
@@ -213,46 +269,34 @@ async fn list(
 ) -> Response {
     let params = Params::new(raw);
     respond((|| {
-        let q = params.one("q").filter(|q| !q.trim().is_empty());
-        let access = if q.is_some() {
-            Access::GmailRead
-        } else {
-            Access::GmailMetadata
-        };
-        let account = open(&ctx, &headers, &user, access, 5)?;
-        let max = params.number("maxResults", 100, 500)?;
-        let offset = params.offset()?;
-        let now = ctx.state.clock.now();
-        let query = match q {
-            Some(q) => Query::parse(q, now).map_err(|m| error::invalid_parameter("q", &m))?,
-            None => Query::default(),
-        };
-        let labels = params.all("labelIds");
-        let spam_trash = params.one("includeSpamTrash") == Some("true")
-            || query.reaches_spam_trash
-            || labels.iter().any(|l| l == "SPAM" || l == "TRASH");
+        let (account, query) = open_list(&ctx, &headers, &user, &params, 5)?;
         let mailbox = ctx.state.google.mailboxes.lock(&account);
-        let matching: Vec<&Message> = mailbox
-            .newest_first()
+        let items = select(&mailbox, &params, &query)
             .into_iter()
-            .filter(|m| spam_trash || !(m.labels.contains("SPAM") || m.labels.contains("TRASH")))
-            .filter(|m| labels.iter().all(|l| m.labels.contains(l)))
-            .filter(|m| query.matches(m))
-            .collect();
-        let page: Vec<Value> = matching
-            .iter()
-            .skip(offset)
-            .take(max)
             .map(|m| json!({ "id": m.id, "threadId": m.thread_id }))
             .collect();
-        let mut body = json!({ "resultSizeEstimate": matching.len() });
-        if !page.is_empty() {
-            body["messages"] = Value::Array(page);
-        }
-        if offset + max < matching.len() {
-            body["nextPageToken"] = json!((offset + max).to_string());
-        }
-        Ok(body)
+        page_of("messages", items, &params)
+    })())
+}
+
+/// `GET .../threads` (10 units): threads with a selected message, by their latest one.
+async fn list_threads(
+    State(ctx): State<Ctx>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = Params::new(raw);
+    respond((|| {
+        let (account, query) = open_list(&ctx, &headers, &user, &params, 10)?;
+        let mailbox = ctx.state.google.mailboxes.lock(&account);
+        let mut seen = std::collections::HashSet::new();
+        let items = select(&mailbox, &params, &query)
+            .into_iter()
+            .filter(|m| seen.insert(m.thread_id.clone()))
+            .map(|m| json!({ "id": m.thread_id, "snippet": m.summary.snippet, "historyId": m.history_id.to_string() }))
+            .collect();
+        page_of("threads", items, &params)
     })())
 }
 
