@@ -240,6 +240,71 @@ async fn google_oauth_offline_consent_refresh_and_revoke() {
     let body: Value = calendar.json().await.unwrap();
     assert_google_error(&body, 403, "insufficientPermissions", "PERMISSION_DENIED");
 
+    // gmail.metadata alone: lists and headers, but no `q` and no bodies (Gmail's own 403s).
+    let approve = g
+        .client
+        .post(g.url("/o/oauth2/v2/auth"))
+        .form(&consent(
+            "sandbox-gmail-client",
+            "https://www.googleapis.com/auth/gmail.metadata",
+            false,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let metadata: Value = exchange("sandbox-gmail-client", code_of(approve))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let metadata = metadata["access_token"].as_str().unwrap();
+    let (status, _, list) = g
+        .call_as(metadata, Method::GET, "/messages?maxResults=1", None)
+        .await;
+    assert_eq!(status, 200);
+    let id = list["messages"][0]["id"].as_str().unwrap();
+    let (status, _, _) = g
+        .call_as(
+            metadata,
+            Method::GET,
+            &format!("/messages/{id}?format=metadata"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, body) = g
+        .call_as(
+            metadata,
+            Method::GET,
+            &format!("/messages/{id}?format=raw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"]["message"],
+        "Metadata scope doesn't allow format RAW"
+    );
+    let (status, _, body) = g
+        .call_as(metadata, Method::GET, "/messages?q=is:unread", None)
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"]["message"],
+        "Metadata scope does not support 'q' parameter"
+    );
+    let (status, _, _) = g
+        .call_as(
+            metadata,
+            Method::POST,
+            "/messages/send",
+            Some(json!({ "raw": "" })),
+        )
+        .await;
+    assert_eq!(status, 403, "metadata does not send");
+
     // Online access (no access_type): no refresh token. The Calendar client is accepted too.
     let approve = g
         .client
@@ -662,6 +727,12 @@ async fn a_sent_message_lands_in_the_recipients_mailbox_and_replies_thread() {
         reply_headers.iter().any(|h| h["name"] == "Message-ID"),
         "Gmail adds a Message-ID"
     );
+
+    // Mail to oneself: one copy, in the inbox and sent.
+    let to_me = raw_message(&[("To", ME), ("Subject", "Note to self")], "remember");
+    let (status, note) = g.post("/messages/send", json!({ "raw": to_me })).await;
+    assert_eq!(status, 200);
+    assert_eq!(note["labelIds"], json!(["UNREAD", "SENT", "INBOX"]));
 
     // Bad input: no recipient, not base64, no raw.
     let (status, body) = g

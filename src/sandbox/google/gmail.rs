@@ -75,6 +75,40 @@ fn open(ctx: &Ctx, headers: &HeaderMap, user: &str, access: Access, units: u32) 
     Ok(account)
 }
 
+/// Admits a read that `gmail.metadata` allows only in part: with that scope alone, `refused`
+/// (a `q`, a body format) gets Gmail's own 403 saying so.
+fn open_read(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    user: &str,
+    units: u32,
+    refused: Option<String>,
+) -> Result<String> {
+    let admitted = admit(ctx, headers, Access::GmailMetadata, units)?;
+    if user != "me" && !user.eq_ignore_ascii_case(&admitted.account) {
+        return Err(error::forbidden(&format!(
+            "Delegation denied for {}",
+            admitted.account
+        )));
+    }
+    if let Some(message) = refused
+        && !Access::GmailRead.allows(&admitted.scopes)
+    {
+        return Err(error::forbidden(&message));
+    }
+    Ok(admitted.account)
+}
+
+/// What `gmail.metadata` refuses of a format.
+fn format_refused(format: &str) -> Option<String> {
+    matches!(format, "full" | "raw").then(|| {
+        format!(
+            "Metadata scope doesn't allow format {}",
+            format.to_uppercase()
+        )
+    })
+}
+
 /// Query parameters, repeated ones kept (`labelIds=A&labelIds=B`).
 struct Params(Vec<(String, String)>);
 
@@ -176,14 +210,6 @@ fn format_of(params: &Params) -> Result<&str> {
     }
 }
 
-fn format_access(format: &str) -> Access {
-    if matches!(format, "full" | "raw") {
-        Access::GmailRead
-    } else {
-        Access::GmailMetadata
-    }
-}
-
 fn respond(result: Result<Value>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
@@ -220,7 +246,7 @@ fn select<'a>(mailbox: &'a Mailbox, params: &Params, query: &Query) -> Vec<&'a M
         .collect()
 }
 
-/// Admits a list call (`q` needs more than `gmail.metadata`) and reads its query.
+/// Admits a list call and reads its query.
 fn open_list(
     ctx: &Ctx,
     headers: &HeaderMap,
@@ -229,12 +255,8 @@ fn open_list(
     units: u32,
 ) -> Result<(String, Query)> {
     let q = params.one("q").filter(|q| !q.trim().is_empty());
-    let access = if q.is_some() {
-        Access::GmailRead
-    } else {
-        Access::GmailMetadata
-    };
-    let account = open(ctx, headers, user, access, units)?;
+    let refused = q.map(|_| "Metadata scope does not support 'q' parameter".to_owned());
+    let account = open_read(ctx, headers, user, units, refused)?;
     let query = match q {
         Some(q) => {
             Query::parse(q, ctx.state.clock.now()).map_err(|m| error::invalid_parameter("q", &m))?
@@ -310,7 +332,7 @@ async fn get_message(
     let params = Params::new(raw);
     respond((|| {
         let format = format_of(&params)?;
-        let account = open(&ctx, &headers, &user, format_access(format), 5)?;
+        let account = open_read(&ctx, &headers, &user, 5, format_refused(format))?;
         check_id(&id)?;
         let mailbox = ctx.state.google.mailboxes.lock(&account);
         let m = mailbox.get(&id).ok_or_else(error::not_found)?;
@@ -328,7 +350,7 @@ async fn get_thread(
     let params = Params::new(raw);
     respond((|| {
         let format = format_of(&params)?;
-        let account = open(&ctx, &headers, &user, format_access(format), 10)?;
+        let account = open_read(&ctx, &headers, &user, 10, format_refused(format))?;
         check_id(&id)?;
         let mailbox = ctx.state.google.mailboxes.lock(&account);
         let mut messages: Vec<&Message> = mailbox
@@ -430,9 +452,15 @@ pub fn deliver_sent(
         {
             return Err(error::not_found());
         }
-        let (id, thread) = mailbox.add(raw.clone(), summary.clone(), &["SENT"], now, thread_id);
+        // Mail to oneself lands in one's own inbox too.
+        let labels: &[&str] = if recipients.iter().any(|r| r.eq_ignore_ascii_case(account)) {
+            &["UNREAD", "SENT", "INBOX"]
+        } else {
+            &["SENT"]
+        };
+        let (id, thread) = mailbox.add(raw.clone(), summary.clone(), labels, now, thread_id);
         notices.extend(mailbox.notice(&mailbox.labels_of(&id), now));
-        json!({ "id": id, "threadId": thread, "labelIds": ["SENT"] })
+        json!({ "id": id, "threadId": thread, "labelIds": labels })
     };
     let delivered = without_bcc(&raw);
     for rcpt in recipients

@@ -255,6 +255,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// A call that passed authentication, scopes and quota: the account it acts for.
 pub struct Admitted {
     pub account: String,
+    pub scopes: Vec<String>,
 }
 
 /// Calendar's documented per-user limit: requests per minute (sliding window).
@@ -327,5 +328,6 @@ pub fn admit(
     }
     Ok(Admitted {
         account: grant.account,
+        scopes: grant.scopes,
     })
 }
