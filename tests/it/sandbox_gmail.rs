@@ -865,6 +865,26 @@ async fn errors_in_googles_shape() {
         assert_google_error(&body, 401, "authError", "UNAUTHENTICATED");
         assert_eq!(body["error"]["errors"][0]["location"], "Authorization");
     }
+    // Revoking one connection leaves the other.
+    let gmail_token = g.token_for("gmail", ME).await;
+    let calendar_token = g.token_for("google_calendar", ME).await;
+    let revoked: Value = g
+        .admin("/revoke", json!({ "provider": "google_calendar" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], 1);
+    let r = g
+        .client
+        .get(g.url("/calendar/v3/users/me/calendarList"))
+        .bearer_auth(&calendar_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (status, _, _) = g.call_as(&gmail_token, Method::GET, "/labels", None).await;
+    assert_eq!(status, 200);
     // An hour on the sandbox clock expires the token.
     g.admin("/clock", json!({ "advance_s": 3599 })).await;
     let (status, _) = g.get("/labels").await;
