@@ -199,6 +199,7 @@ async fn records(
                 &state,
                 part,
                 change.account.as_deref(),
+                &change.object,
                 &change.op,
                 change.id.as_deref(),
                 &change.fields,

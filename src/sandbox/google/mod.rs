@@ -159,22 +159,24 @@ pub fn clients(part: &'static str) -> &'static [&'static str] {
     }
 }
 
-/// `POST /_sandbox/records` for `gmail` (`op: deliver`) and `google_calendar` (events).
+/// `POST /_sandbox/records` for `gmail` (`object: messages`, `op: deliver`) and
+/// `google_calendar` (`object: events`, `op: create|update|delete`).
 pub fn records(
     state: &Arc<SandboxState>,
     part: &str,
     account: Option<&str>,
+    object: &str,
     op: &str,
     id: Option<&str>,
     fields: &serde_json::Value,
 ) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let account = account.map_or_else(|| DEFAULT_USER.to_owned(), str::to_ascii_lowercase);
-    match part {
-        GMAIL => gmail::change_record(state, &account, op, fields),
-        CALENDAR => calendar::change_record(state, &account, op, id, fields),
-        _ => axum::response::IntoResponse::into_response(error::bad_request(
-            "records are kept by gmail and google_calendar",
-        )),
+    match (part, object) {
+        (GMAIL, "messages") => gmail::change_record(state, &account, op, fields),
+        (CALENDAR, "events") => calendar::change_record(state, &account, op, id, fields),
+        _ => error::bad_request("records are gmail messages and google_calendar events")
+            .into_response(),
     }
 }
 
