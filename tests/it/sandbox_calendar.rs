@@ -469,6 +469,10 @@ async fn watch_channels_notify_sync_then_changes_until_stopped() {
 
     let (headers, body) = next(&mut rx).await;
     assert!(body.is_empty(), "notifications have no body");
+    assert_eq!(
+        headers.get_all("content-length").iter().collect::<Vec<_>>(),
+        ["0"]
+    );
     let h = |name: &str| headers[name].to_str().unwrap().to_owned();
     assert_eq!(h("x-goog-channel-id"), "chan-1");
     assert_eq!(h("x-goog-channel-token"), "target=crm");

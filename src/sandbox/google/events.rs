@@ -211,7 +211,8 @@ impl Calendar {
                 }]);
                 body["summary"] = json!(format!("Weekly sync ({})", i / 80));
             }
-            let created = day - Duration::days(20);
+            // Every seeded event was created before the sandbox's "now" (late 2026).
+            let created = start - Duration::days(30) + Duration::hours(i as i64 * 3);
             let id = base32hex_id(r, 26);
             calendar.insert(&id, body, created);
         }
