@@ -728,6 +728,46 @@ async fn a_sent_message_lands_in_the_recipients_mailbox_and_replies_thread() {
         "Gmail adds a Message-ID"
     );
 
+    // An attachment travels as a part of its own, fetched by its attachmentId.
+    let pdf = b"%PDF-1.4 sandbox\x00\x01";
+    let mixed = format!(
+        "From: {ME}\r\nTo: {bob}\r\nSubject: Proposal\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"mix\"\r\n\r\n\
+         --mix\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\nSee attached.\r\n\
+         --mix\r\nContent-Type: application/pdf; name=\"proposal.pdf\"\r\nContent-Disposition: attachment; filename=\"proposal.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--mix--\r\n",
+        STANDARD.encode(pdf)
+    );
+    let (status, sent_pdf) = g
+        .post("/messages/send", json!({ "raw": URL_SAFE.encode(mixed) }))
+        .await;
+    assert_eq!(status, 200);
+    let (_, full) = g
+        .get(&format!("/messages/{}", sent_pdf["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(full["payload"]["mimeType"], "multipart/mixed");
+    let part = &full["payload"]["parts"][1];
+    assert_eq!(part["filename"], "proposal.pdf");
+    assert_eq!(part["mimeType"], "application/pdf");
+    assert_eq!(part["body"]["size"], pdf.len());
+    let attachment_id = part["body"]["attachmentId"].as_str().unwrap();
+    let (status, fetched) = g
+        .get(&format!(
+            "/messages/{}/attachments/{attachment_id}",
+            sent_pdf["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(
+        URL_SAFE.decode(fetched["data"].as_str().unwrap()).unwrap(),
+        pdf
+    );
+    let (status, _) = g
+        .get(&format!(
+            "/messages/{}/attachments/nope",
+            sent_pdf["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, 400);
+
     // Mail to oneself: one copy, in the inbox and sent.
     let to_me = raw_message(&[("To", ME), ("Subject", "Note to self")], "remember");
     let (status, note) = g.post("/messages/send", json!({ "raw": to_me })).await;

@@ -1,6 +1,7 @@
 //! Gmail v1 under `/google/gmail/v1/users/{userId}/`: profile, messages (list with `q`,
 //! `labelIds`, paging and `resultSizeEstimate`; get in the four formats; send, with delivery to
-//! sandbox recipients; modify, batchModify, trash, untrash, delete), threads (list, get), labels,
+//! sandbox recipients; modify, batchModify, trash, untrash, delete, attachments), threads (list,
+//! get), labels,
 //! history.list, watch and stop. Each call spends its quota units (see `quota`).
 
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub fn routes() -> Router<Ctx> {
             get(get_message).delete(delete_message),
         )
         .route(&r("/messages/{id}/modify"), post(modify))
+        .route(
+            &r("/messages/{id}/attachments/{attachment}"),
+            get(attachment),
+        )
         .route(&r("/messages/{id}/trash"), post(trash))
         .route(&r("/messages/{id}/untrash"), post(untrash))
         .route(&r("/threads"), get(list_threads))
@@ -337,6 +342,25 @@ async fn get_message(
         let mailbox = ctx.state.google.mailboxes.lock(&account);
         let m = mailbox.get(&id).ok_or_else(error::not_found)?;
         Ok(message_json(m, format, &params.all("metadataHeaders")))
+    })())
+}
+
+/// `GET .../messages/{id}/attachments/{attachmentId}` (5 units): `{attachmentId, size, data}`.
+async fn attachment(
+    State(ctx): State<Ctx>,
+    Path((user, id, attachment)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        let account = open(&ctx, &headers, &user, Access::GmailRead, 5)?;
+        check_id(&id)?;
+        let mailbox = ctx.state.google.mailboxes.lock(&account);
+        let m = mailbox.get(&id).ok_or_else(error::not_found)?;
+        let data = message::attachment(&m.raw, &m.id, &attachment)
+            .ok_or_else(|| error::invalid_parameter("attachmentId", "Invalid attachment token"))?;
+        Ok(
+            json!({ "attachmentId": attachment, "size": data.len(), "data": message::encode(&data) }),
+        )
     })())
 }
 

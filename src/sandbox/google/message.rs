@@ -300,11 +300,28 @@ fn part_json(
             json["body"] = if filename.is_empty() {
                 json!({ "size": contents.len(), "data": encode(contents) })
             } else {
-                json!({ "size": contents.len(), "attachmentId": format!("ANGjdJ{message_id}_{index}") })
+                json!({ "size": contents.len(), "attachmentId": attachment_id(message_id, index) })
             };
         }
     }
     json
+}
+
+/// The id `payload` gives an attachment: its part's index, behind the message id.
+fn attachment_id(message_id: &str, index: u32) -> String {
+    format!("ANGjdJ{message_id}_{index}")
+}
+
+/// An attachment's decoded bytes, by the id `payload` gave it.
+pub fn attachment(raw: &[u8], message_id: &str, attachment_id: &str) -> Option<Vec<u8>> {
+    let index: u32 = attachment_id
+        .strip_prefix(&format!("ANGjdJ{message_id}_"))?
+        .parse()
+        .ok()?;
+    let parsed = MessageParser::default().parse(raw)?;
+    let part = parsed.parts.get(index as usize)?;
+    part.attachment_name()?;
+    Some(part.contents().to_vec())
 }
 
 #[cfg(test)]
