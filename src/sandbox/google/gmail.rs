@@ -1,8 +1,7 @@
 //! Gmail v1 under `/google/gmail/v1/users/{userId}/`: profile, messages (list with `q`,
 //! `labelIds`, paging and `resultSizeEstimate`; get in the four formats; send, with delivery to
 //! sandbox recipients; modify, batchModify, trash, untrash, delete, attachments), threads (list,
-//! get), labels,
-//! history.list, watch and stop. Each call spends its quota units (see `quota`).
+//! get), labels, history.list, watch and stop. Each call spends its quota units (see `quota`).
 
 use std::sync::Arc;
 
