@@ -119,16 +119,31 @@ fn person(index: usize) -> Party {
     }
 }
 
-/// The display name for an account address (a population person's own name where it is one).
+/// The display name for an address: a population person's own name, else one made from the
+/// local part (`sandbox.user@…` is "Sandbox User").
 pub fn party_for(address: &str) -> Party {
     population()
         .people
         .iter()
         .position(|p| p.email.eq_ignore_ascii_case(address))
         .map(person)
-        .unwrap_or_else(|| Party {
-            name: String::new(),
-            email: address.to_owned(),
+        .unwrap_or_else(|| {
+            let local = address.split('@').next().unwrap_or_default();
+            let name = local
+                .split(['.', '_', '-'])
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    let mut chars = w.chars();
+                    chars.next().map_or_else(String::new, |c| {
+                        c.to_uppercase().chain(chars).collect::<String>()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            Party {
+                name,
+                email: address.to_owned(),
+            }
         })
 }
 
