@@ -202,6 +202,25 @@ impl Calendar {
                     })
                 }).collect::<Vec<_>>(),
             });
+            // The owner attends too: as organizer mostly, else invited by the first guest.
+            let invited = !guests.is_empty() && (r >> 48).is_multiple_of(4);
+            let mut me = json!({ "email": owner, "self": true, "responseStatus": "accepted" });
+            if invited {
+                let host = &population().people[guests[0]];
+                let host = json!({ "email": host.email, "displayName": format!("{} {}", host.first_name, host.last_name) });
+                body["organizer"] = host.clone();
+                body["creator"] = host;
+                body["attendees"][0]["organizer"] = json!(true);
+                body["attendees"][0]["responseStatus"] = json!("accepted");
+                me["responseStatus"] = json!(RESPONSES[((r >> 52) % 4) as usize]);
+            } else {
+                me["organizer"] = json!(true);
+            }
+            if let Some(list) = body["attendees"].as_array_mut()
+                && !list.is_empty()
+            {
+                list.push(me);
+            }
             if i % 80 == 5 {
                 body["recurrence"] = json!([match i / 80 {
                     0 => "RRULE:FREQ=WEEKLY;BYDAY=MO,WE",
@@ -224,6 +243,8 @@ impl Calendar {
         self.seq += 1;
         let owner = self.owner.clone();
         let me = json!({ "email": owner, "self": true });
+        // Events written through the API are the owner's; seeded ones may name another organizer.
+        let mine = body["organizer"].is_null();
         if let Some(attendees) = body["attendees"].as_array_mut() {
             for a in attendees.iter_mut() {
                 if a["responseStatus"].is_null() {
@@ -234,7 +255,12 @@ impl Calendar {
                     .is_some_and(|e| e.eq_ignore_ascii_case(&owner))
                 {
                     a["self"] = json!(true);
-                    a["organizer"] = json!(true);
+                    if mine {
+                        a["organizer"] = json!(true);
+                        if a["responseStatus"] == "needsAction" {
+                            a["responseStatus"] = json!("accepted");
+                        }
+                    }
                 }
             }
         }
