@@ -217,6 +217,31 @@ async fn google_oauth_offline_consent_refresh_and_revoke() {
         "a code is good once"
     );
 
+    // tokeninfo tells the client, scopes and lifetime.
+    let info: Value = g
+        .client
+        .get(g.url("/oauth2/v3/tokeninfo"))
+        .query(&[("access_token", tokens["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["aud"], "sandbox-gmail-client");
+    assert_eq!(info["scope"], scopes);
+    let left: i64 = info["expires_in"].as_str().unwrap().parse().unwrap();
+    assert!((3500..=3599).contains(&left), "{left}");
+    let bad = g
+        .client
+        .get(g.url("/oauth2/v3/tokeninfo"))
+        .query(&[("access_token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"], "invalid_token");
+
     // The token is the consented account's.
     let access = tokens["access_token"].as_str().unwrap();
     let (status, _, profile) = g.call_as(access, Method::GET, "/profile", None).await;

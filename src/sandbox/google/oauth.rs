@@ -33,6 +33,60 @@ pub fn routes() -> Router<Ctx> {
         .route("/google/token", post(token))
         .route("/google/revoke", post(revoke))
         .route("/google/oauth2/v3/certs", get(certs))
+        .route(
+            "/google/oauth2/v3/tokeninfo",
+            get(tokeninfo).post(tokeninfo),
+        )
+}
+
+/// `GET|POST /oauth2/v3/tokeninfo?access_token=`: what an access token grants, or 400
+/// `invalid_token` once it is expired, revoked or unknown. `email` only with an email scope.
+async fn tokeninfo(
+    State(ctx): State<Ctx>,
+    Query(query): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    let token = query.get("access_token").cloned().or_else(|| {
+        url::form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let now = ctx.state.clock.now();
+    let found = {
+        let tokens = ctx.state.tokens.lock().expect("tokens lock");
+        [GMAIL, CALENDAR].into_iter().find_map(|tag| {
+            tokens
+                .check(tag, token.as_deref(), now)
+                .ok()
+                .map(|grant| (tag, grant))
+        })
+    };
+    let Some((tag, grant)) = found else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Invalid Value");
+    };
+    let client = App::for_provider(tag).client_id;
+    let subject = format!(
+        "1{:020}",
+        super::mix(super::seed_of(&grant.account)) % 10u64.pow(19)
+    );
+    let mut body = json!({
+        "azp": client,
+        "aud": client,
+        "sub": subject,
+        "scope": grant.scopes.join(" "),
+        "exp": grant.expires_at.timestamp().to_string(),
+        "expires_in": (grant.expires_at - now).num_seconds().to_string(),
+        "access_type": "offline",
+    });
+    if grant
+        .scopes
+        .iter()
+        .any(|s| s == "email" || s.ends_with("/userinfo.email"))
+    {
+        body["email"] = json!(grant.account);
+        body["email_verified"] = json!("true");
+    }
+    Json(body).into_response()
 }
 
 /// The sandbox's Pub/Sub signing key and its public half as a JWK (with `kid`, `alg`, `use`).
