@@ -1,7 +1,8 @@
 //! Google, simulated: one OAuth server (`/google/o/oauth2/v2/auth`, `/google/token`,
-//! `/google/revoke`, signing keys at `/google/oauth2/v3/certs`) shared by two APIs that the
-//! gateway connects separately — Gmail v1 (`/google/gmail/v1/users/{userId}/...`, batch at
-//! `/google/batch/gmail/v1`) and Calendar v3 (`/google/calendar/v3/...`).
+//! `/google/revoke`, `/google/oauth2/v3/tokeninfo`, signing keys at `/google/oauth2/v3/certs`)
+//! shared by two APIs that the gateway connects separately — Gmail v1
+//! (`/google/gmail/v1/users/{userId}/...`, batch at `/google/batch/gmail/v1`) and Calendar v3
+//! (`/google/calendar/v3/...`).
 //!
 //! The admin API names the parts `google` (the OAuth server: its tokens and its routes' faults
 //! and counters), `gmail` and `google_calendar` (each API and the tokens of its client,
