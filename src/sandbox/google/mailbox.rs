@@ -155,7 +155,7 @@ pub fn new_message_id(seed: u64) -> String {
 }
 
 /// The threads a mailbox is seeded with.
-const THREADS: u64 = 90;
+const THREADS: u64 = 220;
 
 impl Mailbox {
     pub fn seeded(address: &str) -> Self {
@@ -187,7 +187,7 @@ impl Mailbox {
             let them = person(other);
             let subject = SUBJECTS[(r >> 8) as usize % SUBJECTS.len()];
             let length = 1 + (r >> 16) % 4;
-            let mut date = start + Duration::minutes((t * 4_000 + (r >> 24) % 600) as i64);
+            let mut date = start + Duration::minutes((t * 1_500 + (r >> 24) % 600) as i64);
             let inbound_first = !(r >> 32).is_multiple_of(3);
             let mut references: Vec<String> = Vec::new();
             let mut thread_id = None;
