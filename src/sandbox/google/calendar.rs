@@ -345,8 +345,8 @@ async fn list(
             "defaultReminders": serde_json::from_str::<Value>(DEFAULT_REMINDERS).unwrap_or_default(),
             "items": page,
         });
-        if offset + max < items.len() {
-            body["nextPageToken"] = json!(page_token(offset + max, snapshot));
+        if offset.saturating_add(max) < items.len() {
+            body["nextPageToken"] = json!(page_token(offset.saturating_add(max), snapshot));
         } else {
             body["nextSyncToken"] = json!(calendar.sync_token(snapshot));
         }

@@ -376,7 +376,8 @@ impl Rule {
             let (k, v) = part.split_once('=')?;
             match k {
                 "FREQ" => freq = Some(v),
-                "INTERVAL" => rule.interval = v.parse().ok().filter(|n| *n > 0)?,
+                // Intervals beyond a thousand periods are not expanded (nor are they plausible).
+                "INTERVAL" => rule.interval = v.parse().ok().filter(|n| (1..=1000).contains(n))?,
                 "COUNT" => rule.count = Some(v.parse().ok()?),
                 "UNTIL" => {
                     rule.until = NaiveDateTime::parse_from_str(v, "%Y%m%dT%H%M%SZ")
@@ -539,6 +540,7 @@ mod tests {
             "2026-11-04T10:00:00+09:00"
         );
         assert!(Rule::parse("RRULE:FREQ=MONTHLY").is_none());
+        assert!(Rule::parse("RRULE:FREQ=WEEKLY;INTERVAL=999999999999").is_none());
         assert_eq!(
             rule.occurrences(
                 first,

@@ -280,8 +280,8 @@ fn page_of(field: &str, items: Vec<Value>, params: &Params) -> Result<Value> {
     if !page.is_empty() {
         body[field] = Value::Array(page);
     }
-    if offset + max < total {
-        body["nextPageToken"] = json!((offset + max).to_string());
+    if offset.saturating_add(max) < total {
+        body["nextPageToken"] = json!((offset.saturating_add(max)).to_string());
     }
     Ok(body)
 }
@@ -877,8 +877,8 @@ async fn history(
         if !page.is_empty() {
             body["history"] = Value::Array(page);
         }
-        if offset + max < records.len() {
-            body["nextPageToken"] = json!((offset + max).to_string());
+        if offset.saturating_add(max) < records.len() {
+            body["nextPageToken"] = json!((offset.saturating_add(max)).to_string());
         }
         Ok(body)
     })())

@@ -62,14 +62,15 @@ fn date(value: &str) -> Option<DateTime<Utc>> {
 }
 
 fn age(value: &str) -> Option<Duration> {
-    let (n, unit) = value.split_at(value.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok()?;
-    match unit {
-        "d" => Some(Duration::days(n)),
-        "m" => Some(Duration::days(n * 30)),
-        "y" => Some(Duration::days(n * 365)),
+    let unit = value.chars().last()?;
+    let n: i64 = value[..value.len() - unit.len_utf8()].parse().ok()?;
+    let days = match unit {
+        'd' => Some(n),
+        'm' => n.checked_mul(30),
+        'y' => n.checked_mul(365),
         _ => None,
-    }
+    }?;
+    Duration::try_days(days)
 }
 
 impl Query {
@@ -113,8 +114,16 @@ impl Query {
                         },
                         "after" => Term::After(date(&value).ok_or_else(bad)?),
                         "before" => Term::Before(date(&value).ok_or_else(bad)?),
-                        "newer_than" => Term::After(now - age(&value).ok_or_else(bad)?),
-                        "older_than" => Term::Before(now - age(&value).ok_or_else(bad)?),
+                        "newer_than" | "older_than" => {
+                            let since = age(&value)
+                                .and_then(|a| now.checked_sub_signed(a))
+                                .ok_or_else(bad)?;
+                            if key.eq_ignore_ascii_case("newer_than") {
+                                Term::After(since)
+                            } else {
+                                Term::Before(since)
+                            }
+                        }
                         _ => Term::Word(word.to_lowercase()),
                     }
                 }
@@ -162,5 +171,34 @@ fn term_matches(term: &Term, m: &Message) -> bool {
                 || any_contains(&s.from, v)
                 || any_contains(&s.to, v)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operators_parse_and_odd_values_are_refused_not_panicked_on() {
+        let now = Utc::now();
+        let q = Query::parse(
+            "from:ann@x.example -label:unread subject:\"q3 review\" newer_than:2d",
+            now,
+        )
+        .unwrap();
+        assert_eq!(q.terms.len(), 4);
+        assert_eq!(q.terms[1], (true, Term::Label("unread".into())));
+        assert_eq!(q.terms[2], (false, Term::Subject("q3 review".into())));
+        assert_eq!(q.terms[3], (false, Term::After(now - Duration::days(2))));
+        for odd in [
+            "newer_than:3é",
+            "older_than:99999999999999999y",
+            "after:2026/13/45",
+            "is:everything",
+            "newer_than:d",
+        ] {
+            assert!(Query::parse(odd, now).is_err(), "{odd}");
+        }
+        assert!(Query::parse("in:anywhere", now).unwrap().reaches_spam_trash);
     }
 }
