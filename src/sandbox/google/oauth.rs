@@ -1,8 +1,9 @@
 //! Google's OAuth 2.0 server, shared by both APIs: the consent page (`/o/oauth2/v2/auth`,
 //! an email address as the account), the token endpoint (`/token`: authorization_code with PKCE
 //! and refresh_token grants, answered as `{access_token, expires_in, refresh_token?, scope,
-//! token_type}` — a refresh token only for `access_type=offline`), revocation (`/revoke`) and the
-//! public keys the sandbox signs Pub/Sub push tokens with (`/oauth2/v3/certs`, JWKS).
+//! token_type}` — a refresh token only for `access_type=offline`), revocation (`/revoke`),
+//! `/oauth2/v3/tokeninfo`, and the public key the sandbox signs Pub/Sub push tokens with
+//! (`/oauth2/v3/certs` as JWKS, `/oauth2/v1/certs` as a PEM certificate).
 //!
 //! The signing key is a fixed RSA key embedded in the source (`signing-key.pem`): this is a
 //! sandbox, and anyone may read it. Never trust it outside the sandbox.
@@ -33,6 +34,7 @@ pub fn routes() -> Router<Ctx> {
         .route("/google/token", post(token))
         .route("/google/revoke", post(revoke))
         .route("/google/oauth2/v3/certs", get(certs))
+        .route("/google/oauth2/v1/certs", get(pem_certs))
         .route(
             "/google/oauth2/v3/tokeninfo",
             get(tokeninfo).post(tokeninfo),
@@ -115,6 +117,24 @@ async fn certs() -> Response {
             "public, max-age=19204, must-revalidate, no-transform",
         )],
         Json(json!({ "keys": [SIGNING_KEY.jwk.clone()] })),
+    )
+        .into_response()
+}
+
+/// `GET /oauth2/v1/certs`: the same key as an X.509 certificate, `{kid: PEM}` (a self-signed
+/// certificate of the embedded key, valid until 2046).
+async fn pem_certs() -> Response {
+    let mut keys = serde_json::Map::new();
+    keys.insert(
+        SIGNING_KEY.kid.clone(),
+        json!(include_str!("signing-cert.pem")),
+    );
+    (
+        [(
+            "cache-control",
+            "public, max-age=19204, must-revalidate, no-transform",
+        )],
+        Json(Value::Object(keys)),
     )
         .into_response()
 }
