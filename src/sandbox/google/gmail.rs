@@ -70,13 +70,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 /// Admits the call and checks `userId` (`me` or the token's own address).
 fn open(ctx: &Ctx, headers: &HeaderMap, user: &str, access: Access, units: u32) -> Result<String> {
-    let account = admit(ctx, headers, access, units)?.account;
-    if user != "me" && !user.eq_ignore_ascii_case(&account) {
-        return Err(error::forbidden(&format!(
-            "Delegation denied for {account}"
-        )));
-    }
-    Ok(account)
+    open_as(ctx, headers, user, access, units, None)
 }
 
 /// Admits a read that `gmail.metadata` allows only in part: with that scope alone, `refused`
@@ -88,7 +82,18 @@ fn open_read(
     units: u32,
     refused: Option<String>,
 ) -> Result<String> {
-    let admitted = admit(ctx, headers, Access::GmailMetadata, units)?;
+    open_as(ctx, headers, user, Access::GmailMetadata, units, refused)
+}
+
+fn open_as(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    user: &str,
+    access: Access,
+    units: u32,
+    refused: Option<String>,
+) -> Result<String> {
+    let admitted = admit(ctx, headers, access, units)?;
     if user != "me" && !user.eq_ignore_ascii_case(&admitted.account) {
         return Err(error::forbidden(&format!(
             "Delegation denied for {}",
