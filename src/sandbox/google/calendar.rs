@@ -689,8 +689,14 @@ async fn watch(
             })?;
         let now = ctx.state.clock.now();
         let longest = now + Duration::days(CHANNEL_DAYS);
+        // `params.ttl` (seconds) or `expiration` (epoch ms), at most a week away.
+        let ttl = body["params"]["ttl"]
+            .as_str()
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(Duration::try_seconds)
+            .and_then(|t| now.checked_add_signed(t));
         let expiration = match &body["expiration"] {
-            Value::Null => longest,
+            Value::Null => ttl.unwrap_or(longest).min(longest),
             v => v
                 .as_i64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
