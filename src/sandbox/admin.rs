@@ -15,11 +15,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, SandboxState, faults::FaultSpec, hubspot, microsoft, salesforce, slack, stripe,
+    Ctx, SandboxState, faults::FaultSpec, google, hubspot, microsoft, salesforce, slack, stripe,
     webhooks::WebhookTarget,
 };
 
-/// The providers this sandbox simulates so far.
+/// The providers this sandbox simulates (`google` names Gmail's and Calendar's shared OAuth,
+/// `microsoft` Outlook's and Teams').
 const SIMULATED: &[&str] = &[
     hubspot::SLUG,
     salesforce::SLUG,
@@ -27,6 +28,9 @@ const SIMULATED: &[&str] = &[
     microsoft::SLUG,
     microsoft::OUTLOOK,
     microsoft::TEAMS,
+    google::SLUG,
+    google::GMAIL,
+    google::CALENDAR,
 ];
 
 pub fn routes() -> Router<Arc<SandboxState>> {
@@ -91,6 +95,9 @@ async fn tokens(
         Ok(p) if microsoft::SLUGS.contains(&p) => {
             Json(microsoft::mint(&state, p, body.account.as_deref())).into_response()
         }
+        Ok(part @ (google::SLUG | google::GMAIL | google::CALENDAR)) => {
+            Json(google::mint(&state, part, body.account.as_deref())).into_response()
+        }
         Ok(_) => {
             let portal = body.account.as_deref().unwrap_or(hubspot::PORTAL_ID);
             let issued = hubspot::mint(&state, portal);
@@ -131,11 +138,12 @@ fn act_on_tokens(
     };
     let now = state.clock.now();
     let mut tokens = state.tokens.lock().expect("tokens lock");
-    // `microsoft` names the OAuth part Outlook and Teams share: it acts on both connections.
-    let targets = if microsoft::SLUGS.contains(&provider) {
-        microsoft::connections(provider)
-    } else {
-        std::slice::from_ref(&provider)
+    // Google's and Microsoft's parts share one OAuth server each: their shared name covers both
+    // connections' tokens.
+    let targets = match provider {
+        google::SLUG | google::GMAIL | google::CALENDAR => google::clients(provider),
+        p if microsoft::SLUGS.contains(&p) => microsoft::connections(provider),
+        _ => std::slice::from_ref(&provider),
     };
     let answer = match action {
         TokenAction::Expire => {
@@ -217,6 +225,17 @@ async fn records(
             return microsoft::change_record(
                 &state,
                 p,
+                change.account.as_deref(),
+                &change.object,
+                &change.op,
+                change.id.as_deref(),
+                &change.fields,
+            );
+        }
+        Ok(part @ (google::SLUG | google::GMAIL | google::CALENDAR)) => {
+            return google::records(
+                &state,
+                part,
                 change.account.as_deref(),
                 &change.object,
                 &change.op,

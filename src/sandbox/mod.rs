@@ -11,6 +11,7 @@ mod admin;
 mod clock;
 mod counters;
 mod faults;
+pub mod google;
 pub mod hubspot;
 pub mod microsoft;
 mod oauth;
@@ -52,6 +53,7 @@ pub struct SandboxState {
     salesforce: accounts::Accounts<salesforce::Store>,
     slack: slack::Slack,
     microsoft: microsoft::State,
+    google: google::Google,
     http: reqwest::Client,
     /// The sandbox's own origin, once bound (Salesforce's `instance_url`).
     origin: OnceLock<String>,
@@ -70,6 +72,7 @@ impl SandboxState {
             salesforce: accounts::Accounts::new(salesforce::Store::seeded),
             slack: slack::Slack::default(),
             microsoft: microsoft::State::default(),
+            google: google::Google::new(),
             http: reqwest::Client::new(),
             origin: OnceLock::new(),
         }
@@ -91,6 +94,7 @@ impl SandboxState {
         self.salesforce.clear();
         self.slack.clear();
         self.microsoft.clear();
+        self.google.clear();
     }
 
     fn limits_enforced(&self, provider: &str) -> bool {
@@ -161,6 +165,7 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         // Salesforce's host-relative URLs (nextRecordsUrl, attributes.url) resolve at the root.
         .merge(salesforce_routes())
         .nest("/microsoft", microsoft::router(state.clone()))
+        .merge(google::routes(state.clone()))
         .nest("/_sandbox", admin::routes().with_state(state))
 }
 

@@ -16,6 +16,8 @@ mod limits;
 mod node;
 mod ops;
 mod refresh;
+mod sandbox_calendar;
+mod sandbox_gmail;
 mod sandbox_graph;
 mod sandbox_hubspot;
 mod sandbox_salesforce;

@@ -583,7 +583,7 @@ async fn faults_counters_reset_and_a_deterministic_seed() {
     };
     let (status, _, _) = hub.get("/crm/v3/objects/deals/451").await;
     assert_eq!(status, 200, "reset restores the seed");
-    let unknown = hub.admin("/tokens", json!({ "provider": "gmail" })).await;
+    let unknown = hub.admin("/tokens", json!({ "provider": "stripe" })).await;
     assert_eq!(unknown.status(), 404);
 }
 
