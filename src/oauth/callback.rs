@@ -63,6 +63,30 @@ pub(super) const NOT_METADATA: &[&str] = &[
     "authed_user",
 ];
 
+/// The identity an OpenID Connect `id_token` names: Microsoft's tenant (`tid`) and user (`oid`),
+/// and the user's sign-in name. The token came straight from the token endpoint over the
+/// connection we opened, so its issuer is already known and its signature need not be checked
+/// (OpenID Connect Core, 3.1.3.7); nothing here grants access, it only labels the connection.
+fn identity_claims(id_token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine;
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
+    let named = [
+        ("tid", "tenant_id"),
+        ("oid", "user_id"),
+        ("preferred_username", "username"),
+    ];
+    Some(
+        named
+            .into_iter()
+            .filter_map(|(claim, key)| Some((key.to_owned(), claims.get(claim)?.clone())))
+            .collect(),
+    )
+}
+
 impl ConnectFlows {
     /// Completes a flow from the provider's redirect (`code` and `state`, or `error`).
     pub async fn finish(
@@ -171,11 +195,18 @@ impl ConnectFlows {
                 .collect(),
             _ => oauth.all_scopes().into_iter().map(str::to_owned).collect(),
         };
-        let metadata: serde_json::Map<String, serde_json::Value> = extra
+        let mut metadata: serde_json::Map<String, serde_json::Value> = extra
             .iter()
             .filter(|(k, _)| !NOT_METADATA.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        if let Some(claims) = extra
+            .get("id_token")
+            .and_then(|t| t.as_str())
+            .and_then(identity_claims)
+        {
+            metadata.extend(claims);
+        }
         let tokens = TokenSet {
             access_token: SecretString::from(token.access_token().secret().clone()),
             refresh_token: token

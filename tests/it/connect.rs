@@ -17,33 +17,28 @@ async fn app_pointed_at_sandbox() -> (TestApp, String) {
     pointed_at_sandbox(false).await
 }
 
-/// An app whose HubSpot, Slack and Salesforce clients are the sandbox's; `prefill_playground`
-/// gives the playground the app's key, as the demo does.
+/// An app whose OAuth clients and API hosts are the sandbox's, for every provider it simulates;
+/// `prefill_playground` gives the playground the app's key, as the demo does.
 pub async fn pointed_at_sandbox(prefill_playground: bool) -> (TestApp, String) {
     let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let origin = sandbox.origin();
     let mut settings = test_settings();
-    for slug in ["hubspot", "slack", "salesforce"] {
-        let app = nexus::sandbox::App::for_provider(slug);
-        let provider: nexus::providers::Provider = slug.parse().unwrap();
-        let paths = provider.entry().sandbox.as_ref();
+    for provider in nexus::providers::Provider::ALL {
+        let Some(paths) = provider.entry().sandbox.as_ref() else {
+            continue;
+        };
+        let app = nexus::sandbox::App::for_provider(provider.slug());
         settings.providers.insert(
-            slug.into(),
+            provider.slug().into(),
             ProviderSettings {
                 client_id: Some(app.client_id),
                 client_secret: Some(app.client_secret.into()),
-                authorize_url: Some(
-                    paths.map_or(format!("{origin}/{slug}/oauth/authorize"), |p| {
-                        format!("{origin}{}", p.authorize_path)
-                    }),
-                ),
-                token_url: paths.map(|p| format!("{origin}{}", p.token_path)),
-                base_url: paths.map(|p| format!("{origin}{}", p.base_path)),
-                revoke_url: paths
-                    .and_then(|p| p.revoke_path.as_ref())
-                    .map(|p| format!("{origin}{p}")),
+                authorize_url: Some(format!("{origin}{}", paths.authorize_path)),
+                token_url: Some(format!("{origin}{}", paths.token_path)),
+                base_url: Some(format!("{origin}{}", paths.base_path)),
+                revoke_url: paths.revoke_path.as_ref().map(|p| format!("{origin}{p}")),
                 ..ProviderSettings::default()
             },
         );
@@ -153,7 +148,8 @@ async fn providers_differ_and_redirects_stay_on_allowed_origins() {
         .await;
     assert_eq!(first_code(&body), "BAD_USER_INPUT");
     assert_eq!(body["errors"][0]["extensions"]["field"], "redirectAfter");
-    let (_, body) = app.graphql(CONNECT, json!({ "p": "GMAIL" })).await;
+    let unconfigured = crate::helpers::spawn_app().await;
+    let (_, body) = unconfigured.graphql(CONNECT, json!({ "p": "GMAIL" })).await;
     assert_eq!(
         first_code(&body),
         "UNSUPPORTED",
@@ -523,4 +519,77 @@ fn connect_refresh_and_disconnect_logs_hold_no_secret() {
             line.replace(secret.as_str(), "<SECRET>")
         );
     }
+}
+
+#[tokio::test]
+async fn every_oauth_provider_connects_through_the_sandbox_and_names_its_account() {
+    let (app, _sandbox) = app_pointed_at_sandbox().await;
+    let (user_id, project_id) = app.tenant("acme", "ada@acme.test").await;
+    for provider in [
+        "SALESFORCE",
+        "HUBSPOT",
+        "GMAIL",
+        "GOOGLE_CALENDAR",
+        "SLACK",
+        "OUTLOOK",
+        "TEAMS",
+    ] {
+        let back = consent(&connect_link(&app, provider, None).await, "approve").await;
+        assert_eq!(callback(&back).await.0, 200, "{provider}");
+        let slug: nexus::providers::Provider = provider.to_lowercase().parse().unwrap();
+        let stored = app
+            .credentials()
+            .await
+            .read(user_id, project_id, slug)
+            .await
+            .unwrap()
+            .unwrap();
+        let metadata = &stored.tokens.metadata;
+        match provider {
+            "SALESFORCE" => assert!(metadata["instance_url"].is_string(), "{metadata}"),
+            "SLACK" => assert_eq!(metadata["team"]["id"], "T0SBX0001", "{metadata}"),
+            "OUTLOOK" | "TEAMS" => {
+                assert_eq!(
+                    metadata["tenant_id"], "5ee7a8d4-2b1c-4f3e-9a61-5a4d0b5e2026",
+                    "{metadata}"
+                );
+                assert!(metadata["user_id"].is_string());
+            }
+            _ => {}
+        }
+        assert!(
+            !metadata.to_string().contains("id_token"),
+            "no token in the metadata: {metadata}"
+        );
+    }
+    use nexus::store::entities::integration_credentials as row;
+    use sea_orm::EntityTrait;
+    let rows = row::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 7);
+    for stored in rows {
+        let opened = app
+            .credentials()
+            .await
+            .read(user_id, project_id, stored.provider.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        use secrecy::ExposeSecret;
+        assert!(
+            !stored
+                .access_token_encrypted
+                .contains(opened.tokens.access_token.expose_secret()),
+            "the token is sealed at rest"
+        );
+    }
+    let (_, body) = app
+        .graphql("{ viewer { connections { provider status } } }", json!({}))
+        .await;
+    let connected = body["data"]["viewer"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "CONNECTED")
+        .count();
+    assert_eq!(connected, 7, "{body}");
 }
