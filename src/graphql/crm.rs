@@ -460,6 +460,8 @@ pub struct ContactFilter {
 
 #[derive(InputObject, Debug, Default)]
 pub struct LeadFilter {
+    /// The owner's email (Salesforce OwnerId's user, HubSpot hubspot_owner_id's owner).
+    pub owner: Option<String>,
     pub status: Option<String>,
     pub email: Option<String>,
     pub name_contains: Option<String>,
@@ -468,6 +470,8 @@ pub struct LeadFilter {
 
 #[derive(InputObject, Debug, Default)]
 pub struct DealFilter {
+    /// The owner's email (Salesforce OwnerId's user, HubSpot hubspot_owner_id's owner).
+    pub owner: Option<String>,
     pub name_contains: Option<String>,
     pub stage: Option<String>,
     pub status: Option<DealStatus>,
@@ -476,6 +480,8 @@ pub struct DealFilter {
 
 #[derive(InputObject, Debug, Default)]
 pub struct CompanyFilter {
+    /// The owner's email (Salesforce OwnerId's user, HubSpot hubspot_owner_id's owner).
+    pub owner: Option<String>,
     pub name_contains: Option<String>,
     pub domain: Option<String>,
     pub updated_after: Option<DateTime<Utc>>,
@@ -497,11 +503,15 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Contact>> {
         let filter = filter.unwrap_or_default();
+        if let Some(owner) = filter.owner.as_deref() {
+            validate::email("filter.owner", owner)?;
+        }
         if let Some(email) = filter.email.as_deref() {
             validate::email("filter.email", email)?;
         }
         let filter = CrmFilter {
             email: filter.email,
+            owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
             ..CrmFilter::default()
@@ -525,11 +535,15 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Lead>> {
         let filter = filter.unwrap_or_default();
+        if let Some(owner) = filter.owner.as_deref() {
+            validate::email("filter.owner", owner)?;
+        }
         if let Some(email) = filter.email.as_deref() {
             validate::email("filter.email", email)?;
         }
         let filter = CrmFilter {
             email: filter.email,
+            owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
             stage: filter.status,
@@ -554,7 +568,11 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Deal>> {
         let filter = filter.unwrap_or_default();
+        if let Some(owner) = filter.owner.as_deref() {
+            validate::email("filter.owner", owner)?;
+        }
         let filter = CrmFilter {
+            owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
             stage: filter.stage,
@@ -580,7 +598,11 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Company>> {
         let filter = filter.unwrap_or_default();
+        if let Some(owner) = filter.owner.as_deref() {
+            validate::email("filter.owner", owner)?;
+        }
         let filter = CrmFilter {
+            owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
             domain: filter.domain,

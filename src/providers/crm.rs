@@ -135,6 +135,8 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct CrmFilter {
     pub email: Option<String>,
+    /// The owning user's email (a CRM user, resolved to the provider's owner id first).
+    pub owner: Option<String>,
     pub name_contains: Option<String>,
     pub updated_after: Option<DateTime<Utc>>,
     /// Deal stage, or lead status.

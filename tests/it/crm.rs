@@ -590,3 +590,48 @@ async fn a_related_list_pages_with_its_cursor() {
     assert!(all.len() > 2, "{body}");
     assert_eq!(seen, all, "pages of two add up to the whole list, in order");
 }
+
+#[tokio::test]
+async fn the_owner_filter_finds_each_crms_records_of_that_user() {
+    let (app, _sandbox) = both_crms().await;
+    let query = "query($o: String) { contacts(first: 100, filter: { owner: $o }) { nodes { provider sf: field(name: \"OwnerId\") hs: field(name: \"hubspot_owner_id\") } }
+                               deals(first: 100, filter: { owner: $o }) { nodes { provider sf: field(name: \"OwnerId\") hs: field(name: \"hubspot_owner_id\") } } }";
+    let (_, body) = app
+        .graphql(query, json!({ "o": "sam.seller@nexus-sales.example" }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    for list in ["contacts", "deals"] {
+        let found = nodes(&body, list);
+        assert!(
+            found.iter().any(|n| n["provider"] == "HUBSPOT"),
+            "{list}: {body}"
+        );
+        assert!(
+            found.iter().any(|n| n["provider"] == "SALESFORCE"),
+            "{list}: {body}"
+        );
+        for n in found {
+            let owner = if n["provider"] == "SALESFORCE" {
+                &n["sf"]
+            } else {
+                &n["hs"]
+            };
+            let expected = if n["provider"] == "SALESFORCE" {
+                "0055e000002SandAAA"
+            } else {
+                "41629780"
+            };
+            assert_eq!(owner, expected, "{list}: {n}");
+        }
+    }
+    let (_, body) = app
+        .graphql(query, json!({ "o": "nobody@nexus-sales.example" }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(nodes(&body, "contacts").len(), 0);
+    let (_, body) = app.graphql(query, json!({ "o": "not an email" })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "filter.owner",
+        "{body}"
+    );
+}

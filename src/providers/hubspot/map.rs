@@ -33,6 +33,7 @@ pub fn properties(object: CrmObject) -> &'static [&'static str] {
             "associatedcompanyid",
             "createdate",
             "lastmodifieddate",
+            "hubspot_owner_id",
         ],
         CrmObject::Company => &[
             "name",
@@ -41,6 +42,7 @@ pub fn properties(object: CrmObject) -> &'static [&'static str] {
             "website",
             "createdate",
             "hs_lastmodifieddate",
+            "hubspot_owner_id",
         ],
         CrmObject::Deal => &[
             "dealname",
@@ -52,6 +54,7 @@ pub fn properties(object: CrmObject) -> &'static [&'static str] {
             "hs_is_closed_won",
             "createdate",
             "hs_lastmodifieddate",
+            "hubspot_owner_id",
         ],
         CrmObject::Lead => &[],
     }

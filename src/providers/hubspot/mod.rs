@@ -32,9 +32,15 @@ fn filter(property: &str, operator: &str, value: impl Into<Value>) -> Value {
     json!({ "propertyName": property, "operator": operator, "value": value.into() })
 }
 
-/// The filters of `filter` that apply to `object`, as HubSpot search filters (ANDed).
-fn pushed_down(object: CrmObject, filter: &CrmFilter) -> Vec<Value> {
+/// The filters of `filter` that apply to `object`, as HubSpot search filters (ANDed); `owners`
+/// are the owner ids of the user `filter.owner` names.
+fn pushed_down(object: CrmObject, filter: &CrmFilter, owners: &[String]) -> Vec<Value> {
     let mut filters = Vec::new();
+    if filter.owner.is_some() {
+        filters.push(
+            json!({ "propertyName": "hubspot_owner_id", "operator": "IN", "values": owners }),
+        );
+    }
     let modified = match object {
         CrmObject::Contact => "lastmodifieddate",
         _ => "hs_lastmodifieddate",
@@ -126,8 +132,14 @@ fn within_millisecond(millis: i64, after: Option<&Position>) -> Vec<Vec<Value>> 
 }
 
 /// A search body: (keyset and filters) in OR-ed groups, sorted descending by `sort`.
-fn search_body(request: &ListRequest, keyset: &[Vec<Value>], sort: &str, fetch: usize) -> Value {
-    let base = pushed_down(request.object, &request.filter);
+fn search_body(
+    request: &ListRequest,
+    owners: &[String],
+    keyset: &[Vec<Value>],
+    sort: &str,
+    fetch: usize,
+) -> Value {
+    let base = pushed_down(request.object, &request.filter, owners);
     let mut groups = Vec::new();
     for name in name_alternatives(request.object, &request.filter) {
         for position in keyset {
@@ -168,14 +180,33 @@ impl HubspotProvider {
         };
         let fetch = (request.limit + 1).min(SEARCH_LIMIT);
         let after = request.after.as_ref();
-        let body = search_body(request, &after_position(after), "createdate", fetch);
+        let owners = match &request.filter.owner {
+            Some(email) => {
+                let owners = self.owners(target, email).await?;
+                if owners.is_empty() {
+                    return Ok(ListPage {
+                        records: Vec::new(),
+                        more: false,
+                    });
+                }
+                owners
+            }
+            None => Vec::new(),
+        };
+        let body = search_body(
+            request,
+            &owners,
+            &after_position(after),
+            "createdate",
+            fetch,
+        );
         let mut records = self.search(target, request.object, object, body).await?;
         let full = records.len() >= fetch;
         if full && let Some(last) = records.last().map(|r| r.created_at) {
             if records.iter().all(|r| r.created_at == last) {
                 // One millisecond fills the page: page through it by id instead.
                 let keyset = within_millisecond(last.timestamp_millis(), after);
-                let body = search_body(request, &keyset, "hs_object_id", fetch);
+                let body = search_body(request, &owners, &keyset, "hs_object_id", fetch);
                 records = self.search(target, request.object, object, body).await?;
             } else {
                 // HubSpot orders records of one millisecond arbitrarily: a group cut by the
@@ -188,6 +219,14 @@ impl HubspotProvider {
             more: full,
             records,
         })
+    }
+
+    /// The owner ids of the portal user with this email (Owners API).
+    async fn owners(&self, target: Target, email: &str) -> Result<Vec<String>, ProviderError> {
+        let call = Call::get("owners", "/crm/v3/owners").query("email", email);
+        let reply = self.upstream.send(target, &call, error::classify).await?;
+        let owners: model::Owners = reply.json(Provider::Hubspot, call.op)?;
+        Ok(owners.results.into_iter().map(|o| o.id).collect())
     }
 
     async fn search(

@@ -55,3 +55,14 @@ pub struct AssociationFrom {
 pub struct AssociationTo {
     pub to_object_id: u64,
 }
+
+/// `GET /crm/v3/owners`.
+#[derive(Debug, Deserialize)]
+pub struct Owners {
+    pub results: Vec<Owner>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Owner {
+    pub id: String,
+}

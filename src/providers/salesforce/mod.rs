@@ -109,9 +109,28 @@ impl SalesforceProvider {
         target: Target,
         request: &ListRequest,
     ) -> Result<ListPage, ProviderError> {
+        let owners = match &request.filter.owner {
+            Some(email) => {
+                let ids: Vec<String> = self
+                    .rows(target, soql::users_by_email(email))
+                    .await?
+                    .iter()
+                    .filter_map(|row| row.get("Id")?.as_str().map(str::to_owned))
+                    .collect();
+                if ids.is_empty() {
+                    return Ok(ListPage {
+                        records: Vec::new(),
+                        more: false,
+                    });
+                }
+                ids
+            }
+            None => Vec::new(),
+        };
         let soql = soql::list(
             request.object,
             &request.filter,
+            &owners,
             request.after.as_ref(),
             request.limit + 1,
         );

@@ -55,21 +55,26 @@ pub fn sobject(object: CrmObject) -> &'static str {
 pub fn fields(object: CrmObject) -> &'static str {
     match object {
         CrmObject::Contact => {
-            "Id, FirstName, LastName, Email, Phone, Title, AccountId, CreatedDate, LastModifiedDate"
+            "Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate"
         }
         CrmObject::Lead => {
-            "Id, FirstName, LastName, Email, Company, Title, Status, LeadSource, IsConverted, ConvertedContactId, CreatedDate, LastModifiedDate"
+            "Id, FirstName, LastName, Email, Company, Title, Status, LeadSource, IsConverted, ConvertedContactId, OwnerId, CreatedDate, LastModifiedDate"
         }
         CrmObject::Deal => {
-            "Id, Name, Amount, StageName, CloseDate, IsClosed, IsWon, AccountId, CreatedDate, LastModifiedDate"
+            "Id, Name, Amount, StageName, CloseDate, IsClosed, IsWon, AccountId, OwnerId, CreatedDate, LastModifiedDate"
         }
-        CrmObject::Company => "Id, Name, Website, Industry, CreatedDate, LastModifiedDate",
+        CrmObject::Company => "Id, Name, Website, Industry, OwnerId, CreatedDate, LastModifiedDate",
     }
 }
 
-/// The WHERE conditions of `filter` that apply to `object` (ANDed).
-fn conditions(object: CrmObject, filter: &CrmFilter) -> Vec<String> {
+/// The WHERE conditions of `filter` that apply to `object` (ANDed); `owners` are the ids of the
+/// users `filter.owner` names.
+fn conditions(object: CrmObject, filter: &CrmFilter, owners: &[String]) -> Vec<String> {
     let mut out = Vec::new();
+    if filter.owner.is_some() {
+        let ids: Vec<String> = owners.iter().map(|id| quote(id)).collect();
+        out.push(format!("OwnerId IN ({})", ids.join(", ")));
+    }
     if let Some(after) = filter.updated_after {
         out.push(format!("LastModifiedDate > {}", datetime(after)));
     }
@@ -120,10 +125,11 @@ fn conditions(object: CrmObject, filter: &CrmFilter) -> Vec<String> {
 pub fn list(
     object: CrmObject,
     filter: &CrmFilter,
+    owners: &[String],
     after: Option<&Position>,
     limit: usize,
 ) -> String {
-    let mut conditions = conditions(object, filter);
+    let mut conditions = conditions(object, filter, owners);
     if let Some(p) = after {
         let at = datetime(p.created_at);
         conditions.push(format!(
@@ -140,6 +146,11 @@ pub fn list(
         " ORDER BY CreatedDate DESC, Id DESC LIMIT {limit}"
     ));
     soql
+}
+
+/// The ids of the users with this email.
+pub fn users_by_email(email: &str) -> String {
+    format!("SELECT Id FROM User WHERE Email = {}", quote(email))
 }
 
 /// Records by id.
@@ -205,8 +216,8 @@ mod tests {
             ..CrmFilter::default()
         };
         assert_eq!(
-            list(CrmObject::Contact, &filter, Some(&after), 21),
-            "SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, CreatedDate, LastModifiedDate FROM Contact WHERE Email = 'a@b.test' AND (CreatedDate < 2024-05-02T12:00:00.000Z OR (CreatedDate = 2024-05-02T12:00:00.000Z AND Id < '003A')) ORDER BY CreatedDate DESC, Id DESC LIMIT 21"
+            list(CrmObject::Contact, &filter, &[], Some(&after), 21),
+            "SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate FROM Contact WHERE Email = 'a@b.test' AND (CreatedDate < 2024-05-02T12:00:00.000Z OR (CreatedDate = 2024-05-02T12:00:00.000Z AND Id < '003A')) ORDER BY CreatedDate DESC, Id DESC LIMIT 21"
         );
     }
 }

@@ -5,6 +5,7 @@
 
 mod api;
 pub mod error;
+pub mod owners;
 mod search;
 pub mod store;
 
@@ -55,6 +56,7 @@ pub fn routes() -> Router<Ctx> {
         .route("/oauth/v1/token", post(token))
         .route("/oauth/v1/access-tokens/{token}", get(token_info))
         .route("/oauth/v1/refresh-tokens/{token}", delete(revoke_refresh))
+        .route("/crm/v3/owners", get(owners::list))
         .route("/crm/v3/objects/{object}", get(api::list).post(api::create))
         .route("/crm/v3/objects/{object}/search", post(search::search))
         .route("/crm/v3/objects/{object}/batch/{action}", post(api::batch))

@@ -320,10 +320,12 @@ impl Store {
         properties: [(&str, String); N],
         at: DateTime<Utc>,
     ) -> u64 {
-        let props = properties
+        let mut props: BTreeMap<String, String> = properties
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
+        let owner = super::owners::owner_of(self.next_id);
+        props.insert("hubspot_owner_id".into(), owner.id.to_owned());
         self.create(object, props, at)
     }
 

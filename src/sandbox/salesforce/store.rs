@@ -20,15 +20,17 @@ pub enum SObject {
     Account,
     Opportunity,
     OpportunityContactRole,
+    User,
 }
 
 impl SObject {
-    pub const ALL: [SObject; 5] = [
+    pub const ALL: [SObject; 6] = [
         Self::Lead,
         Self::Contact,
         Self::Account,
         Self::Opportunity,
         Self::OpportunityContactRole,
+        Self::User,
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -44,6 +46,7 @@ impl SObject {
             Self::Account => "Account",
             Self::Opportunity => "Opportunity",
             Self::OpportunityContactRole => "OpportunityContactRole",
+            Self::User => "User",
         }
     }
 
@@ -54,6 +57,7 @@ impl SObject {
             Self::Account => "001",
             Self::Opportunity => "006",
             Self::OpportunityContactRole => "00K",
+            Self::User => "005",
         }
     }
 
@@ -127,6 +131,18 @@ impl SObject {
                 "LastModifiedDate",
                 "SystemModstamp",
             ],
+            Self::User => &[
+                "Id",
+                "FirstName",
+                "LastName",
+                "Name",
+                "Email",
+                "Username",
+                "IsActive",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
         }
     }
 
@@ -138,6 +154,7 @@ impl SObject {
             Self::Account => &["Name"],
             Self::Opportunity => &["Name", "StageName", "CloseDate"],
             Self::OpportunityContactRole => &["OpportunityId", "ContactId"],
+            Self::User => &["LastName", "Email", "Username"],
         }
     }
 
@@ -155,6 +172,13 @@ impl SObject {
             Self::Account | Self::OpportunityContactRole => {
                 &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
             }
+            Self::User => &[
+                "Id",
+                "Name",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
             Self::Opportunity => &[
                 "Id",
                 "IsClosed",
@@ -172,8 +196,25 @@ pub fn sf_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
 }
 
-/// The owner every seeded record has.
+/// The owner of records created through the API (the connected user), the first of `USERS`.
 pub const OWNER_ID: &str = "0055e000001SandAAA";
+/// The org's users who own records: (Id, first name, last name, email). Seeded records take them
+/// in turn.
+pub const USERS: [(&str, &str, &str, &str); 3] = [
+    (OWNER_ID, "Riley", "Rep", "riley.rep@nexus-sales.example"),
+    (
+        "0055e000002SandAAA",
+        "Sam",
+        "Seller",
+        "sam.seller@nexus-sales.example",
+    ),
+    (
+        "0055e000003SandAAA",
+        "Alex",
+        "Account",
+        "alex.account@nexus-sales.example",
+    ),
+];
 /// The sandbox's default org (Salesforce's OrganizationId).
 pub const ORG_ID: &str = "00D5e0000000001AAA";
 
@@ -282,6 +323,34 @@ impl Store {
                     at,
                 );
             }
+        }
+        for (n, records) in store.records.values_mut().enumerate() {
+            for (i, record) in records.values_mut().enumerate() {
+                record.insert("OwnerId".into(), json!(USERS[(n + i) % USERS.len()].0));
+            }
+        }
+        let since = population.people[0].since - Duration::days(400);
+        for (id, first, last, email) in USERS {
+            let mut user = Map::new();
+            for (k, v) in [
+                ("Id", json!(id)),
+                ("FirstName", json!(first)),
+                ("LastName", json!(last)),
+                ("Name", json!(format!("{first} {last}"))),
+                ("Email", json!(email)),
+                ("Username", json!(email)),
+                ("IsActive", json!(true)),
+                ("CreatedDate", json!(sf_time(since))),
+                ("LastModifiedDate", json!(sf_time(since))),
+                ("SystemModstamp", json!(sf_time(since))),
+            ] {
+                user.insert(k.into(), v);
+            }
+            store
+                .records
+                .entry(SObject::User)
+                .or_default()
+                .insert(id.to_owned(), user);
         }
         store
     }
