@@ -45,6 +45,9 @@ enum Command {
         /// The sandbox's port (default: a free one).
         #[arg(long, default_value_t = 0)]
         sandbox_port: u16,
+        /// Use a sandbox already running (`nexus sandbox`) at this origin instead.
+        #[arg(long, conflicts_with = "sandbox_port")]
+        sandbox_url: Option<String>,
         /// Do not connect the simulated providers (leave it to the playground).
         #[arg(long)]
         no_connect: bool,
@@ -142,11 +145,13 @@ async fn run(cli: Cli) -> CliResult {
         Command::Demo {
             port,
             sandbox_port,
+            sandbox_url,
             no_connect,
         } => {
             let options = crate::demo::DemoOptions {
                 port,
                 sandbox_port,
+                sandbox_url,
                 no_connect,
             };
             crate::demo::run(&mut settings, &data_dir, options).await?

@@ -26,6 +26,8 @@ type DemoResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 pub struct DemoOptions {
     pub port: u16,
     pub sandbox_port: u16,
+    /// A sandbox already running elsewhere (its origin) instead of one in this process.
+    pub sandbox_url: Option<String>,
     /// Leave connecting to the playground's user.
     pub no_connect: bool,
 }
@@ -45,9 +47,14 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
     let key = demo_key(&tenants, data_dir).await?;
     settings.playground.api_key = Some(key.clone().into());
 
-    let sandbox = crate::sandbox::start(([127, 0, 0, 1], options.sandbox_port).into()).await?;
-    write_file(&data_dir.join("sandbox-url"), &sandbox.origin(), false)?;
-    point_at_sandbox(settings, &sandbox.origin());
+    let sandbox = match options.sandbox_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => crate::sandbox::start(([127, 0, 0, 1], options.sandbox_port).into())
+            .await?
+            .origin(),
+    };
+    write_file(&data_dir.join("sandbox-url"), &sandbox, false)?;
+    point_at_sandbox(settings, &sandbox);
     let app = Application::build_with(settings, db).await?;
     let origin = format!("http://{}", app.local_addr());
     let server = tokio::spawn(app.run_until_stopped(crate::cli::shutdown_signal()));
@@ -63,7 +70,7 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
     println!("  playground: {origin}/playground/");
     println!("  endpoint:   {origin}/graphql");
     println!("  API key:    {key}");
-    println!("  sandbox:    {}", sandbox.origin());
+    println!("  sandbox:    {sandbox}");
     println!("  data:       {}", data_dir.display());
     println!("Press Ctrl-C to stop.");
     write_file(&ready_file, &origin, false)?;

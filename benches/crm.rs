@@ -1,0 +1,400 @@
+//! Load through the gateway beside the upstream floor, for
+//! `contacts(first: 100) { nodes { company { name } deals(first: 5) { nodes { name } } } }`.
+//!
+//! The sandbox runs in its own process (`nexus sandbox`, limits off), the gateway in another
+//! (`nexus demo --sandbox-url`, both CRMs connected through the real OAuth flow). The floor is
+//! the same data fetched from the sandbox directly with the fewest calls the providers allow:
+//! each CRM's newest 100 contacts in parallel, merged, then their companies and deals (HubSpot:
+//! association batch reads, then object batch reads; Salesforce: `IN (...)` queries). Both run
+//! with the same concurrency for the same time; requests per second, p50/p99 latency and peak
+//! RSS (VmHWM) of the process doing the work are printed.
+//!
+//! `cargo bench --bench crm` (`CRM_BENCH_SECONDS`, `CRM_BENCH_CONCURRENCY` to change the run).
+
+use std::{
+    collections::BTreeSet,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+const QUERY: &str =
+    "{ contacts(first: 100) { nodes { company { name } deals(first: 5) { nodes { name } } } } }";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn peak_rss_mib(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Run {
+    requests: usize,
+    seconds: f64,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn report(&mut self, name: &str, rss_mib: f64) -> f64 {
+        self.latencies.sort();
+        let at = |q: f64| {
+            let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
+            self.latencies[i].as_secs_f64() * 1000.0
+        };
+        let rps = self.requests as f64 / self.seconds;
+        println!(
+            "{name:<8} {rps:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   peak RSS {rss_mib:>6.1} MiB   ({} requests)",
+            at(0.50),
+            at(0.99),
+            self.requests
+        );
+        rps
+    }
+}
+
+/// Runs `one` from `concurrency` tasks for `seconds`, timing each call.
+async fn load<F, Fut>(concurrency: u64, seconds: u64, one: F) -> Run
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let one = Arc::new(one);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let one = one.clone();
+            let latencies = latencies.clone();
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    one().await;
+                    latencies.lock().unwrap().push(t.elapsed());
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let latencies = std::mem::take(&mut *latencies.lock().unwrap());
+    Run {
+        requests: latencies.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        latencies,
+    }
+}
+
+/// The data of the query, fetched from the sandbox directly.
+struct Floor {
+    client: reqwest::Client,
+    sandbox: String,
+    hubspot: String,
+    salesforce: String,
+}
+
+impl Floor {
+    async fn json(&self, request: reqwest::RequestBuilder, token: &str) -> Value {
+        let response = request.bearer_auth(token).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    async fn hubspot(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/hubspot{path}", self.sandbox);
+        self.json(self.client.request(method, url).json(&body), &self.hubspot)
+            .await
+    }
+
+    async fn soql(&self, q: String) -> Vec<Value> {
+        let url = format!("{}/services/data/v58.0/query", self.sandbox);
+        let page = self
+            .json(self.client.get(url).query(&[("q", q)]), &self.salesforce)
+            .await;
+        page["records"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn hubspot_related(&self, ids: &[String], to: &str) -> Value {
+        let inputs: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
+        let links = self
+            .hubspot(
+                reqwest::Method::POST,
+                &format!("/crm/v4/associations/contacts/{to}/batch/read"),
+                json!({ "inputs": inputs }),
+            )
+            .await;
+        let targets: BTreeSet<String> = links["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["to"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t["toObjectId"].as_u64().map(|n| n.to_string()))
+            .collect();
+        let inputs: Vec<Value> = targets.iter().map(|id| json!({ "id": id })).collect();
+        let property = if to == "companies" {
+            "name"
+        } else {
+            "dealname"
+        };
+        self.hubspot(
+            reqwest::Method::POST,
+            &format!("/crm/v3/objects/{to}/batch/read"),
+            json!({ "properties": [property], "inputs": inputs }),
+        )
+        .await
+    }
+
+    fn quoted(ids: &BTreeSet<String>) -> String {
+        ids.iter()
+            .map(|id| format!("'{id}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    async fn salesforce_related(&self, contacts: &[Value]) {
+        let ids: BTreeSet<String> = contacts
+            .iter()
+            .filter_map(|c| c["Id"].as_str().map(str::to_owned))
+            .collect();
+        let accounts: BTreeSet<String> = contacts
+            .iter()
+            .filter_map(|c| c["AccountId"].as_str().map(str::to_owned))
+            .collect();
+        let companies = self.soql(format!(
+            "SELECT Id, Name FROM Account WHERE Id IN ({})",
+            Self::quoted(&accounts)
+        ));
+        let deals = async {
+            let roles = self
+                .soql(format!(
+                    "SELECT ContactId, OpportunityId FROM OpportunityContactRole WHERE ContactId IN ({})",
+                    Self::quoted(&ids)
+                ))
+                .await;
+            let opportunities: BTreeSet<String> = roles
+                .iter()
+                .filter_map(|r| r["OpportunityId"].as_str().map(str::to_owned))
+                .collect();
+            if !opportunities.is_empty() {
+                self.soql(format!(
+                    "SELECT Id, Name FROM Opportunity WHERE Id IN ({})",
+                    Self::quoted(&opportunities)
+                ))
+                .await;
+            }
+        };
+        tokio::join!(companies, deals);
+    }
+
+    /// One request's worth: the newest 100 of both CRMs, merged, with companies and deals.
+    async fn fetch(&self) {
+        let (hubspot, salesforce) = tokio::join!(
+            self.hubspot(
+                reqwest::Method::POST,
+                "/crm/v3/objects/contacts/search",
+                json!({ "sorts": [{ "propertyName": "createdate", "direction": "DESCENDING" }],
+                        "properties": ["firstname", "lastname", "createdate"], "limit": 100 }),
+            ),
+            self.soql("SELECT Id, FirstName, LastName, AccountId, CreatedDate FROM Contact ORDER BY CreatedDate DESC, Id DESC LIMIT 100".into()),
+        );
+        let mut merged: Vec<(String, bool, Value)> = hubspot["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["createdAt"].as_str().unwrap_or_default().to_owned(),
+                    true,
+                    c.clone(),
+                )
+            })
+            .chain(salesforce.into_iter().map(|c| {
+                let at = c["CreatedDate"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace("+0000", "Z");
+                (at, false, c)
+            }))
+            .collect();
+        merged.sort_by(|a, b| b.0.cmp(&a.0));
+        merged.truncate(100);
+        let hubspot_ids: Vec<String> = merged
+            .iter()
+            .filter(|m| m.1)
+            .filter_map(|m| m.2["id"].as_str().map(str::to_owned))
+            .collect();
+        let salesforce_rows: Vec<Value> = merged
+            .iter()
+            .filter(|m| !m.1)
+            .map(|m| m.2.clone())
+            .collect();
+        tokio::join!(
+            async {
+                if !hubspot_ids.is_empty() {
+                    tokio::join!(
+                        self.hubspot_related(&hubspot_ids, "companies"),
+                        self.hubspot_related(&hubspot_ids, "deals")
+                    );
+                }
+            },
+            async {
+                if !salesforce_rows.is_empty() {
+                    self.salesforce_related(&salesforce_rows).await;
+                }
+            }
+        );
+    }
+}
+
+/// Waits for the file a process writes once it is ready; stops if the process ends first.
+fn wait_for_file(path: &std::path::Path, process: &mut Process) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.trim().is_empty()
+        {
+            return text.trim().to_owned();
+        }
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("the gateway ended before it was ready: {status}");
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let seconds = env_or("CRM_BENCH_SECONDS", 15);
+    let concurrency = env_or("CRM_BENCH_CONCURRENCY", 8);
+    let binary = env!("CARGO_BIN_EXE_nexus");
+
+    let mut sandbox = Process(
+        Command::new(binary)
+            .args(["sandbox", "--port", "0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(sandbox.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sandbox_url = line.trim().rsplit(' ').next().unwrap().to_owned();
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut gateway = Process(
+        Command::new(binary)
+            .args([
+                "demo",
+                "--port",
+                "0",
+                "--sandbox-url",
+                &sandbox_url,
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let origin = wait_for_file(&dir.path().join("gateway-url"), &mut gateway);
+    let key = std::fs::read_to_string(dir.path().join("demo-api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+        for provider in ["hubspot", "salesforce"] {
+            let answer = client
+                .post(format!("{sandbox_url}/_sandbox/limits"))
+                .json(&json!({ "provider": provider, "enforce": false }))
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_success());
+        }
+        let token = |provider: &'static str| {
+            let client = client.clone();
+            let sandbox_url = sandbox_url.clone();
+            async move {
+                let tokens: Value = client
+                    .post(format!("{sandbox_url}/_sandbox/tokens"))
+                    .json(&json!({ "provider": provider }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                tokens["access_token"].as_str().unwrap().to_owned()
+            }
+        };
+        let floor = Arc::new(Floor {
+            client: client.clone(),
+            sandbox: sandbox_url.clone(),
+            hubspot: token("hubspot").await,
+            salesforce: token("salesforce").await,
+        });
+        println!("contacts(first: 100) with company and deals(first: 5); {concurrency} concurrent, {seconds} s each");
+        let mut run = {
+            let floor = floor.clone();
+            load(concurrency, seconds, move || {
+                let floor = floor.clone();
+                async move { floor.fetch().await }
+            })
+            .await
+        };
+        let floor_rps = run.report("floor", peak_rss_mib("self"));
+
+        let mut run = {
+            let client = client.clone();
+            load(concurrency, seconds, move || {
+                let request = client
+                    .post(format!("{origin}/graphql"))
+                    .bearer_auth(&key)
+                    .json(&json!({ "query": QUERY }));
+                async move {
+                    let response = request.send().await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    let body: Value = response.json().await.unwrap();
+                    assert!(body["errors"].is_null(), "{body}");
+                    assert_eq!(body["data"]["contacts"]["nodes"].as_array().map(Vec::len), Some(100));
+                }
+            })
+            .await
+        };
+        let gateway_rps = run.report("gateway", peak_rss_mib(&gateway.0.id().to_string()));
+        println!("gateway at {:.0}% of the floor's requests per second", 100.0 * gateway_rps / floor_rps);
+    });
+    drop(gateway);
+}
