@@ -35,8 +35,13 @@ struct Demo {
 
 impl Demo {
     fn start(dir: &Path) -> Demo {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, args: &[&str]) -> Demo {
         let mut child = nexus(dir)
             .args(["demo", "--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -423,4 +428,48 @@ async fn nexus_sandbox_serves_the_simulators_alone() {
     assert!(tokens["access_token"].is_string());
     terminate(&child);
     assert!(child.wait().unwrap().success());
+}
+
+// The demo starts while this thread waits for it: the sandbox needs a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_it() {
+    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let dir = TempDir::new().unwrap();
+    let demo = Demo::start_with(dir.path(), &["--sandbox-url", &sandbox.origin()]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sandbox-url"))
+            .unwrap()
+            .trim(),
+        sandbox.origin()
+    );
+    let (status, body) = json_of(
+        reqwest::Client::new()
+            .post(format!("{}/graphql", demo.origin))
+            .bearer_auth(demo.key())
+            .json(&json!({ "query": "{ contacts(first: 5) { nodes { provider name company { name } } } }" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["contacts"]["nodes"].as_array().unwrap().len(),
+        5
+    );
+    let counters: serde_json::Value =
+        reqwest::get(format!("{}/_sandbox/counters", sandbox.origin()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        counters["hubspot"]["POST /crm/v3/objects/contacts/search"]["200"].as_u64() >= Some(1),
+        "the query reached the sandbox given: {counters}"
+    );
+    assert!(demo.stop().success());
 }
