@@ -73,10 +73,7 @@ impl Contact {
             CrmObject::Company,
         )
         .await?;
-        Ok(record.and_then(|r| match CrmNode::from_record(r) {
-            CrmNode::Company(c) => Some(c),
-            _ => None,
-        }))
+        Ok(record.and_then(|r| company(CrmNode::from_record(r))))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
@@ -88,10 +85,7 @@ impl Contact {
         let page = PageArgs::parse(first, after)?;
         let from = (CrmObject::Contact, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Deal, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Deal(x) => Some(x),
-            _ => None,
-        }))
+        Ok(connection(page, deal))
     }
     /// Mail from or to this contact, from Gmail and Outlook.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
@@ -186,10 +180,7 @@ impl Lead {
         };
         let from = (CrmObject::Lead, self.remote_id.as_str());
         let record = related(ctx, self.origin, from, Some(id), CrmObject::Contact).await?;
-        Ok(record.and_then(|r| match CrmNode::from_record(r) {
-            CrmNode::Contact(c) => Some(c),
-            _ => None,
-        }))
+        Ok(record.and_then(|r| contact(CrmNode::from_record(r))))
     }
 }
 
@@ -245,10 +236,7 @@ impl Deal {
             CrmObject::Company,
         )
         .await?;
-        Ok(record.and_then(|r| match CrmNode::from_record(r) {
-            CrmNode::Company(c) => Some(c),
-            _ => None,
-        }))
+        Ok(record.and_then(|r| company(CrmNode::from_record(r))))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
@@ -260,10 +248,7 @@ impl Deal {
         let page = PageArgs::parse(first, after)?;
         let from = (CrmObject::Deal, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Contact, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Contact(x) => Some(x),
-            _ => None,
-        }))
+        Ok(connection(page, contact))
     }
 }
 
@@ -306,10 +291,7 @@ impl Company {
         let page = PageArgs::parse(first, after)?;
         let from = (CrmObject::Company, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Contact, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Contact(x) => Some(x),
-            _ => None,
-        }))
+        Ok(connection(page, contact))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
@@ -321,10 +303,7 @@ impl Company {
         let page = PageArgs::parse(first, after)?;
         let from = (CrmObject::Company, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Deal, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Deal(x) => Some(x),
-            _ => None,
-        }))
+        Ok(connection(page, deal))
     }
 }
 
@@ -435,6 +414,52 @@ impl CrmNode {
     }
 }
 
+/// The GraphQL object of a record of each type (an adapter answers with the type it was asked).
+fn lead(node: CrmNode) -> Option<Lead> {
+    match node {
+        CrmNode::Lead(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn contact(node: CrmNode) -> Option<Contact> {
+    match node {
+        CrmNode::Contact(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn deal(node: CrmNode) -> Option<Deal> {
+    match node {
+        CrmNode::Deal(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn company(node: CrmNode) -> Option<Company> {
+    match node {
+        CrmNode::Company(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// A written record as its GraphQL object.
+fn written<T>(record: Record<CrmData>, pick: fn(CrmNode) -> Option<T>) -> Result<T> {
+    pick(CrmNode::from_record(record))
+        .ok_or_else(|| super::errors::internal("the provider answered a write with another type"))
+}
+
+/// One bulk outcome as (index, the record's object, the provider's reason).
+fn outcome<T>(
+    (index, result): (i32, Result<Record<CrmData>, String>),
+    pick: fn(CrmNode) -> Option<T>,
+) -> (i32, Option<T>, Option<String>) {
+    match result {
+        Ok(record) => (index, pick(CrmNode::from_record(record)), None),
+        Err(error) => (index, None, Some(error)),
+    }
+}
+
 /// A merged page as a connection of one GraphQL type.
 fn connection<T: async_graphql::OutputType>(
     page: MergedPage,
@@ -518,10 +543,7 @@ impl CrmQuery {
         };
         let page = PageArgs::parse(first, after)?;
         let page = crm_page(ctx, CrmObject::Contact, providers.as_deref(), filter, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Contact(c) => Some(c),
-            _ => None,
-        }))
+        Ok(connection(page, contact))
     }
 
     /// Leads (Salesforce), newest first.
@@ -551,10 +573,7 @@ impl CrmQuery {
         };
         let page = PageArgs::parse(first, after)?;
         let page = crm_page(ctx, CrmObject::Lead, providers.as_deref(), filter, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Lead(l) => Some(l),
-            _ => None,
-        }))
+        Ok(connection(page, lead))
     }
 
     /// Deals (Salesforce opportunities, HubSpot deals), newest first.
@@ -581,10 +600,7 @@ impl CrmQuery {
         };
         let page = PageArgs::parse(first, after)?;
         let page = crm_page(ctx, CrmObject::Deal, providers.as_deref(), filter, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Deal(d) => Some(d),
-            _ => None,
-        }))
+        Ok(connection(page, deal))
     }
 
     /// Companies (Salesforce accounts, HubSpot companies), newest first.
@@ -610,10 +626,7 @@ impl CrmQuery {
         };
         let page = PageArgs::parse(first, after)?;
         let page = crm_page(ctx, CrmObject::Company, providers.as_deref(), filter, page).await?;
-        Ok(connection(page, |n| match n {
-            CrmNode::Company(c) => Some(c),
-            _ => None,
-        }))
+        Ok(connection(page, company))
     }
 }
 
@@ -889,7 +902,7 @@ impl CrmMutation {
         )
         .await?;
         Ok(CreateLeadPayload {
-            lead: Lead::from_record(record.clone().with(lead_data(record.data))),
+            lead: written(record, lead)?,
         })
     }
 
@@ -909,18 +922,8 @@ impl CrmMutation {
         Ok(CreateLeadsPayload {
             results: results
                 .into_iter()
-                .map(|(index, outcome)| match outcome {
-                    Ok(r) => LeadResult {
-                        index,
-                        lead: Some(Lead::from_record(r.clone().with(lead_data(r.data)))),
-                        error: None,
-                    },
-                    Err(error) => LeadResult {
-                        index,
-                        lead: None,
-                        error: Some(error),
-                    },
-                })
+                .map(|o| outcome(o, lead))
+                .map(|(index, lead, error)| LeadResult { index, lead, error })
                 .collect(),
         })
     }
@@ -951,7 +954,7 @@ impl CrmMutation {
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
         Ok(UpdateLeadPayload {
-            lead: Lead::from_record(record.clone().with(lead_data(record.data))),
+            lead: written(record, lead)?,
         })
     }
 
@@ -972,7 +975,7 @@ impl CrmMutation {
         )
         .await?;
         Ok(CreateContactPayload {
-            contact: Contact::from_record(record.clone().with(contact_data(record.data))),
+            contact: written(record, contact)?,
         })
     }
 
@@ -992,17 +995,11 @@ impl CrmMutation {
         Ok(CreateContactsPayload {
             results: results
                 .into_iter()
-                .map(|(index, outcome)| match outcome {
-                    Ok(r) => ContactResult {
-                        index,
-                        contact: Some(Contact::from_record(r.clone().with(contact_data(r.data)))),
-                        error: None,
-                    },
-                    Err(error) => ContactResult {
-                        index,
-                        contact: None,
-                        error: Some(error),
-                    },
+                .map(|o| outcome(o, contact))
+                .map(|(index, contact, error)| ContactResult {
+                    index,
+                    contact,
+                    error,
                 })
                 .collect(),
         })
@@ -1033,7 +1030,7 @@ impl CrmMutation {
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
         Ok(UpdateContactPayload {
-            contact: Contact::from_record(record.clone().with(contact_data(record.data))),
+            contact: written(record, contact)?,
         })
     }
 
@@ -1082,7 +1079,7 @@ impl CrmMutation {
         )
         .await?;
         Ok(CreateDealPayload {
-            deal: Deal::from_record(record.clone().with(deal_data(record.data))),
+            deal: written(record, deal)?,
         })
     }
 
@@ -1111,28 +1108,7 @@ impl CrmMutation {
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
         Ok(UpdateDealPayload {
-            deal: Deal::from_record(record.clone().with(deal_data(record.data))),
+            deal: written(record, deal)?,
         })
-    }
-}
-
-fn lead_data(data: CrmData) -> crm::Lead {
-    match data {
-        CrmData::Lead(l) => l,
-        _ => crm::Lead::default(),
-    }
-}
-
-fn contact_data(data: CrmData) -> crm::Contact {
-    match data {
-        CrmData::Contact(c) => c,
-        _ => crm::Contact::default(),
-    }
-}
-
-fn deal_data(data: CrmData) -> crm::Deal {
-    match data {
-        CrmData::Deal(d) => d,
-        _ => crm::Deal::default(),
     }
 }
