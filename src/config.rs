@@ -102,6 +102,11 @@ pub struct ProviderSettings {
     pub revoke_url: Option<String>,
     /// This provider's request timeout, over `upstream.timeout_ms`.
     pub timeout_ms: Option<u64>,
+    /// `false` switches the gateway's own limiting of this provider off (benchmarks, higher tiers
+    /// enforced elsewhere).
+    pub rate_limits: Option<bool>,
+    /// Capacities over the catalog's, by rate class (an account on a higher tier).
+    pub rate_capacity: BTreeMap<String, u32>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

@@ -98,7 +98,7 @@ fn point_at_sandbox(settings: &mut Settings, origin: &str) {
                 token_url: Some(format!("{origin}{}", paths.token_path)),
                 base_url: Some(format!("{origin}{}", paths.base_path)),
                 revoke_url: paths.revoke_path.as_ref().map(|p| format!("{origin}{p}")),
-                timeout_ms: None,
+                ..ProviderSettings::default()
             });
     }
 }

@@ -9,6 +9,7 @@
 //! - [`store`]: the database and its entities (schema in the `migrations` crate).
 //! - [`vault`]: token encryption and the credential repository — the only plaintext tokens.
 //! - [`telemetry`]: logs and Prometheus metrics.
+//! - [`limits`]: the providers' rate classes, kept per connection.
 //! - [`upstream`]: the stack every provider call goes through — credentials, retries, timeouts.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod graphql;
 pub mod http;
+pub mod limits;
 pub mod oauth;
 pub mod providers;
 pub mod sandbox;

@@ -113,6 +113,34 @@ pub struct CatalogEntry {
     pub oauth: Option<OauthEntry>,
     /// Where the built-in sandbox answers for the provider, below its origin.
     pub sandbox: Option<SandboxEntry>,
+    /// The provider's rate classes, by name.
+    #[serde(default)]
+    pub limits: BTreeMap<String, RateClassEntry>,
+}
+
+/// How a provider counts a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateKind {
+    /// Calls in any window of `window_ms` (HubSpot's secondly limit, Gmail's units per second).
+    Rolling,
+    /// A steady rate with a small burst, never more than `capacity` in a window.
+    Gcra,
+}
+
+/// One limit of a provider: at most `capacity` (weighted) calls per `window_ms`, per connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateClassEntry {
+    pub kind: RateKind,
+    pub window_ms: u64,
+    pub capacity: u32,
+    /// The adapter calls (op names) it counts; every call when absent.
+    #[serde(default)]
+    pub ops: Option<Vec<String>>,
+    /// What a call costs when not 1 (quota units).
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
 }
 
 /// A provider's OAuth 2.0 facts, from the spec.

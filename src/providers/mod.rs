@@ -10,7 +10,7 @@ mod registry;
 pub mod salesforce;
 
 pub use catalog::{
-    AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RevokeEntry, RevokeMethod,
-    SandboxEntry,
+    AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RateClassEntry, RateKind,
+    RevokeEntry, RevokeMethod, SandboxEntry,
 };
 pub use registry::{CrmAdapter, Registry};

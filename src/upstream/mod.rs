@@ -1,11 +1,12 @@
 //! The upstream stack: every call to a provider goes through [`Upstream::send`], which wraps one
 //! reqwest request in, outermost first: trace (a span and a log line per call, never a token) →
 //! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
-//! answer, one shared refresh and one more try) → timeout (per provider, from config).
+//! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
+//! connection: wait for room, or fail with `retryAfter`) → timeout (per provider, from config).
 //!
 //! Adapters describe a call ([`Call`]) and read the provider's answer into a [`Verdict`]; they
-//! never sleep, retry, refresh or count on their own. Rate limits and the circuit breaker join
-//! this stack as the [limits] work lands.
+//! never sleep, retry, refresh or count on their own. The circuit breaker and persisted daily
+//! quotas join this stack next.
 
 mod call;
 mod error;
@@ -19,6 +20,7 @@ use tracing::Instrument;
 use crate::{
     auth::Tenant,
     config::{ProviderSettings, UpstreamSettings},
+    limits::Limits,
     oauth::{ConnectFlows, Session},
     providers::Provider,
 };
@@ -46,6 +48,7 @@ pub struct Upstream {
 struct Inner {
     http: reqwest::Client,
     flows: ConnectFlows,
+    limits: Limits,
     providers: BTreeMap<Provider, ProviderSettings>,
     settings: UpstreamSettings,
 }
@@ -65,6 +68,7 @@ impl Upstream {
             inner: Arc::new(Inner {
                 http,
                 flows,
+                limits: Limits::new(&providers),
                 providers,
                 settings,
             }),
@@ -146,13 +150,13 @@ impl Upstream {
             .session(target.tenant, target.provider)
             .await
             .map_err(token_failure)?;
-        match self.once(target.provider, &session, call, classify).await {
+        match self.once(target, &session, call, classify).await {
             Err(Refused::Expired) => {
                 let session = flows
                     .session_after_expired(target.tenant, target.provider, &session)
                     .await
                     .map_err(token_failure)?;
-                match self.once(target.provider, &session, call, classify).await {
+                match self.once(target, &session, call, classify).await {
                     Ok(reply) => Ok(reply),
                     Err(Refused::Expired) => Err(Attempt {
                         error: ProviderError::new(
@@ -198,14 +202,34 @@ impl Upstream {
         )
     }
 
-    /// One request with one token, bounded by the provider's timeout.
+    /// One request with one token, once the provider's limits have room, bounded by its timeout.
     async fn once(
         &self,
-        provider: Provider,
+        target: Target,
         session: &Session,
         call: &Call,
         classify: Classify,
     ) -> Result<Reply, Refused> {
+        let provider = target.provider;
+        let max_wait = Duration::from_millis(self.inner.settings.max_retry_wait_ms);
+        if let Err(wait) = self
+            .inner
+            .limits
+            .acquire(provider, target.tenant, call.op, max_wait)
+            .await
+        {
+            let mut error = ProviderError::new(
+                ErrorKind::RateLimited,
+                provider,
+                call.op,
+                "the provider's rate limit has no room for this call in time",
+            );
+            error.retry_after = Some(wait);
+            return Err(Refused::Failed(Attempt {
+                error,
+                not_acted_on: true,
+            }));
+        }
         let failed = |kind, message: &str, not_acted_on| {
             Refused::Failed(Attempt {
                 error: ProviderError::new(kind, provider, call.op, message),

@@ -20,6 +20,14 @@ async fn app_pointed_at_sandbox() -> (TestApp, String) {
 /// An app whose OAuth clients and API hosts are the sandbox's, for every provider it simulates;
 /// `prefill_playground` gives the playground the app's key, as the demo does.
 pub async fn pointed_at_sandbox(prefill_playground: bool) -> (TestApp, String) {
+    pointed_at_sandbox_with(prefill_playground, |_| {}).await
+}
+
+/// Like `pointed_at_sandbox`, with the settings adjusted before the gateway starts.
+pub async fn pointed_at_sandbox_with(
+    prefill_playground: bool,
+    adjust: impl FnOnce(&mut nexus::config::Settings),
+) -> (TestApp, String) {
     let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -43,6 +51,7 @@ pub async fn pointed_at_sandbox(prefill_playground: bool) -> (TestApp, String) {
             },
         );
     }
+    adjust(&mut settings);
     (
         crate::helpers::spawn(settings, prefill_playground).await,
         origin,

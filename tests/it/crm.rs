@@ -8,13 +8,17 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    connect::{callback, connect_link, consent, pointed_at_sandbox},
+    connect::{callback, connect_link, consent, pointed_at_sandbox_with},
     helpers::TestApp,
 };
 
 /// A gateway pointed at a fresh sandbox with both CRMs connected through the real flow.
 pub async fn both_crms() -> (TestApp, String) {
-    let (app, sandbox) = pointed_at_sandbox(false).await;
+    both_crms_with(|_| {}).await
+}
+
+async fn both_crms_with(adjust: impl FnOnce(&mut nexus::config::Settings)) -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, adjust).await;
     for provider in ["HUBSPOT", "SALESFORCE"] {
         let back = consent(&connect_link(&app, provider, None).await, "approve").await;
         assert_eq!(callback(&back).await.0, 200, "{provider} connects");
@@ -633,5 +637,69 @@ async fn the_owner_filter_finds_each_crms_records_of_that_user() {
     assert_eq!(
         body["errors"][0]["extensions"]["field"], "filter.owner",
         "{body}"
+    );
+}
+
+const HUBSPOT_SEARCH: &str = "POST /crm/v3/objects/contacts/search";
+
+#[tokio::test]
+async fn a_burst_of_queries_waits_for_hubspots_limits_instead_of_drawing_429s() {
+    let (app, sandbox) = both_crms().await;
+    // 12 searches at once, against HubSpot's 4 per second: the gateway spreads them.
+    let queries = (0..12).map(|_| {
+        app.graphql(
+            "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id } } }",
+            json!({}),
+        )
+    });
+    for (status, body) in futures_util::future::join_all(queries).await {
+        assert_eq!(status, 200);
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let counters = counters(&sandbox).await;
+    assert_eq!(
+        calls(&counters, "hubspot", HUBSPOT_SEARCH),
+        12,
+        "{counters}"
+    );
+    assert!(
+        counters["hubspot"][HUBSPOT_SEARCH]["429"].is_null(),
+        "no 429 from HubSpot: {counters}"
+    );
+}
+
+#[tokio::test]
+async fn a_call_that_cannot_fit_in_time_fails_with_retry_after_without_reaching_the_provider() {
+    let (app, sandbox) = both_crms_with(|settings| {
+        let hubspot = settings.providers.get_mut("hubspot").unwrap();
+        hubspot.rate_capacity.insert("secondly".into(), 1);
+        settings.upstream.max_retry_wait_ms = 200;
+    })
+    .await;
+    let queries = (0..3).map(|_| {
+        app.graphql(
+            "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id } } }",
+            json!({}),
+        )
+    });
+    let answers = futures_util::future::join_all(queries).await;
+    let refused: Vec<&Value> = answers
+        .iter()
+        .map(|(_, body)| body)
+        .filter(|body| !body["errors"].is_null())
+        .collect();
+    assert_eq!(refused.len(), 2, "{answers:?}");
+    for body in refused {
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+        assert_eq!(extensions["provider"], "HUBSPOT");
+        let retry_after = extensions["retryAfter"].as_u64().unwrap();
+        assert!((1..=3).contains(&retry_after), "a second or two: {body}");
+    }
+    let counters = counters(&sandbox).await;
+    assert_eq!(
+        calls(&counters, "hubspot", HUBSPOT_SEARCH),
+        1,
+        "only the call that fitted reached HubSpot: {counters}"
     );
 }

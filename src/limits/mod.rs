@@ -1,0 +1,212 @@
+//! Rate classes: the providers' limits, from the catalog (`[x.limits]`), kept per connection so
+//! that calls wait their turn instead of drawing the provider's 429. A class is either a rolling
+//! window (`rolling.rs`: exact, for providers that count one — HubSpot's secondly limit, Gmail's
+//! units per second) or a steady rate with a small burst (governor's GCRA), sized so that no
+//! window of the provider's length ever holds more than its capacity: with a burst `b` and a rate
+//! `r`, a window `T` holds at most `b + r·T`, so `r = (capacity − b) / T`.
+//!
+//! A call waits for room up to the stack's longest wait; when it cannot fit by then it fails at
+//! once with the time it would have to wait (`RATE_LIMITED` with `retryAfter`).
+
+mod rolling;
+
+use std::{
+    collections::BTreeMap,
+    num::NonZeroU32,
+    time::{Duration, Instant},
+};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use uuid::Uuid;
+
+use crate::{
+    auth::Tenant,
+    config::ProviderSettings,
+    providers::{Provider, RateClassEntry, RateKind},
+};
+
+use rolling::Rolling;
+
+/// Whose allowance a call spends: one connection (a user's grant in a project).
+type Key = (Uuid, Uuid);
+
+enum Engine {
+    Gcra(DefaultKeyedRateLimiter<Key>),
+    Rolling(Rolling<Key>),
+}
+
+/// One rate class of one provider.
+struct Class {
+    provider: Provider,
+    name: String,
+    window: Duration,
+    /// The adapter calls (by op name) it counts; every call when absent.
+    ops: Option<Vec<String>>,
+    weights: BTreeMap<String, u32>,
+    engine: Engine,
+}
+
+impl Class {
+    fn new(provider: Provider, name: &str, entry: &RateClassEntry, capacity: u32) -> Self {
+        let window = Duration::from_millis(entry.window_ms.max(1));
+        let capacity = capacity.max(1);
+        let engine = match entry.kind {
+            // A call admitted here reaches the provider a little later, and not always in the
+            // order admitted: a window a margin longer keeps the provider's own count in bounds.
+            RateKind::Rolling => Engine::Rolling(Rolling::new(window + MARGIN, capacity)),
+            RateKind::Gcra => {
+                let (burst, period) = gcra(window + MARGIN, capacity);
+                let quota = Quota::with_period(period)
+                    .expect("a positive period")
+                    .allow_burst(burst);
+                Engine::Gcra(RateLimiter::keyed(quota))
+            }
+        };
+        Self {
+            provider,
+            name: name.to_owned(),
+            window,
+            ops: entry.ops.clone(),
+            weights: entry.weights.clone(),
+            engine,
+        }
+    }
+
+    fn applies(&self, op: &str) -> bool {
+        self.ops
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|o| o == op))
+    }
+
+    /// Admits the call now, or says how long until it could (`None`: never).
+    fn check(&self, key: &Key, cost: u32) -> Result<(), Option<Duration>> {
+        match &self.engine {
+            Engine::Rolling(r) => r.check(key, cost, Instant::now()),
+            Engine::Gcra(g) => {
+                let Some(n) = NonZeroU32::new(cost) else {
+                    return Ok(());
+                };
+                match g.check_key_n(key, n) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(not_until)) => Err(Some(not_until.wait_time_from(g.clock().now()))),
+                    Err(_) => Err(None),
+                }
+            }
+        }
+    }
+}
+
+/// The slack added to a window for the time between admitting a call and its arrival at the
+/// provider (which is not always in the order admitted).
+const MARGIN: Duration = Duration::from_millis(50);
+
+/// The burst and the period between cells of a GCRA that never puts more than `capacity` calls
+/// in a `window`: a burst of 5% of the capacity (at least 1), the rest spread evenly.
+fn gcra(window: Duration, capacity: u32) -> (NonZeroU32, Duration) {
+    let burst = (capacity / 20).max(1);
+    let steady = u64::from((capacity - burst).max(1));
+    // Rounded up, so that the window never holds a fraction of a call too many.
+    let period = Duration::from_nanos((window.as_nanos() as u64).div_ceil(steady));
+    (NonZeroU32::new(burst).expect("at least 1"), period)
+}
+
+/// Every provider's rate classes.
+pub struct Limits {
+    classes: Vec<Class>,
+}
+
+impl Limits {
+    /// The catalog's classes, with config's capacities over them; a provider whose
+    /// `rate_limits` is off gets none.
+    pub fn new(settings: &BTreeMap<Provider, ProviderSettings>) -> Self {
+        let mut classes = Vec::new();
+        for provider in Provider::ALL {
+            let overrides = settings.get(&provider);
+            if overrides.and_then(|s| s.rate_limits) == Some(false) {
+                continue;
+            }
+            for (name, entry) in &provider.entry().limits {
+                let capacity = overrides
+                    .and_then(|s| s.rate_capacity.get(name).copied())
+                    .unwrap_or(entry.capacity);
+                classes.push(Class::new(provider, name, entry, capacity));
+            }
+        }
+        Self { classes }
+    }
+
+    /// Waits until `op` fits every class of `provider` it counts against, for at most
+    /// `max_wait`; else returns how long the caller would have to wait.
+    pub async fn acquire(
+        &self,
+        provider: Provider,
+        tenant: Tenant,
+        op: &str,
+        max_wait: Duration,
+    ) -> Result<(), Duration> {
+        let key = (tenant.user_id, tenant.project_id);
+        let started = Instant::now();
+        for class in self
+            .classes
+            .iter()
+            .filter(|c| c.provider == provider && c.applies(op))
+        {
+            let cost = class.weights.get(op).copied().unwrap_or(1);
+            loop {
+                match class.check(&key, cost) {
+                    Ok(()) => break,
+                    Err(wait) => {
+                        let wait = wait.unwrap_or(class.window);
+                        if started.elapsed() + wait > max_wait {
+                            metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => class.name.clone())
+                                .increment(1);
+                            return Err(wait);
+                        }
+                        metrics::counter!("nexus_rate_waits_total", "provider" => provider.slug(), "class" => class.name.clone())
+                            .increment(1);
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets connections that have been quiet for a window (call from time to time).
+    pub fn retain_recent(&self) {
+        let now = Instant::now();
+        for class in &self.classes {
+            match &class.engine {
+                Engine::Gcra(g) => {
+                    g.retain_recent();
+                    g.shrink_to_fit();
+                }
+                Engine::Rolling(r) => r.retain_recent(now),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gcra_never_overfills_the_providers_window() {
+        for (window_s, capacity) in [(10, 100), (60, 20), (60, 50), (1, 4)] {
+            let window = Duration::from_secs(window_s);
+            let (burst, period) = gcra(window + MARGIN, capacity);
+            let most = burst.get() as f64 + window.as_secs_f64() / period.as_secs_f64();
+            assert!(most <= capacity as f64, "{capacity}/{window_s}s: {most}");
+            let long_run = window.as_secs_f64() / period.as_secs_f64();
+            assert!(
+                long_run / capacity as f64 >= 0.7,
+                "{capacity}/{window_s}s uses {long_run}"
+            );
+        }
+        let (burst, period) = gcra(Duration::from_secs(10) + MARGIN, 100);
+        assert_eq!(burst.get(), 5);
+        let share = 10.0 / period.as_secs_f64() / 100.0;
+        assert!(share > 0.945, "about 95% of HubSpot's rate: {share}");
+    }
+}
