@@ -2,7 +2,8 @@
 //! `contacts(first: 100) { nodes { company { name } deals(first: 5) { nodes { name } } } }`.
 //!
 //! The sandbox runs in its own process (`nexus sandbox`, limits off), the gateway in another
-//! (`nexus demo --sandbox-url`, both CRMs connected through the real OAuth flow). The floor is
+//! (`nexus demo --sandbox-url`, both CRMs connected through the real OAuth flow, its own rate
+//! limiting off as well). The floor is
 //! the same data fetched from the sandbox directly with the fewest calls the providers allow:
 //! each CRM's newest 100 contacts in parallel, merged, then their companies and deals (HubSpot:
 //! association batch reads, then object batch reads; Salesforce: `IN (...)` queries). Both run

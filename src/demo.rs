@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::{create_api_key, hash_key},
-    config::{ProviderSettings, Settings},
+    config::Settings,
     providers::Provider,
     startup::{Application, open_database},
     store::Tenants,
@@ -80,26 +80,34 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
     Ok(())
 }
 
-/// Points every provider the sandbox simulates at it (unless configured otherwise): its URLs from
-/// the catalog's `[x.sandbox]` paths, and the sandbox's app as the OAuth client.
+/// Points every provider the sandbox simulates at it, where config has not set otherwise: its
+/// URLs from the catalog's `[x.sandbox]` paths, and the sandbox's app as the OAuth client. Other
+/// settings given for a provider (a timeout, its rate limits) stay.
 fn point_at_sandbox(settings: &mut Settings, origin: &str) {
     for provider in Provider::ALL {
         let Some(paths) = &provider.entry().sandbox else {
             continue;
         };
         let app = crate::sandbox::App::for_provider(provider.slug());
-        settings
+        let given = settings
             .providers
             .entry(provider.slug().to_owned())
-            .or_insert_with(|| ProviderSettings {
-                client_id: Some(app.client_id),
-                client_secret: Some(app.client_secret.into()),
-                authorize_url: Some(format!("{origin}{}", paths.authorize_path)),
-                token_url: Some(format!("{origin}{}", paths.token_path)),
-                base_url: Some(format!("{origin}{}", paths.base_path)),
-                revoke_url: paths.revoke_path.as_ref().map(|p| format!("{origin}{p}")),
-                ..ProviderSettings::default()
-            });
+            .or_default();
+        let url = |path: &str| Some(format!("{origin}{path}"));
+        given.client_id.get_or_insert(app.client_id);
+        given
+            .client_secret
+            .get_or_insert_with(|| app.client_secret.into());
+        given.authorize_url = given
+            .authorize_url
+            .take()
+            .or_else(|| url(&paths.authorize_path));
+        given.token_url = given.token_url.take().or_else(|| url(&paths.token_path));
+        given.base_url = given.base_url.take().or_else(|| url(&paths.base_path));
+        given.revoke_url = given
+            .revoke_url
+            .take()
+            .or_else(|| paths.revoke_path.as_deref().and_then(url));
     }
 }
 
