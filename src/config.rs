@@ -53,6 +53,10 @@ pub struct UpstreamSettings {
     pub max_retries: usize,
     /// The longest wait before a retry; a provider asking for more gets RATE_LIMITED back.
     pub max_retry_wait_ms: u64,
+    /// Calls in a row that find a provider unavailable before its breaker opens.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails calls at once before one probes the provider.
+    pub breaker_cooldown_ms: u64,
 }
 
 impl Default for UpstreamSettings {
@@ -62,6 +66,8 @@ impl Default for UpstreamSettings {
             connect_timeout_ms: 2_000,
             max_retries: 2,
             max_retry_wait_ms: 5_000,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 30_000,
         }
     }
 }

@@ -2,12 +2,14 @@
 //! reqwest request in, outermost first: trace (a span and a log line per call, never a token) →
 //! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
 //! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
-//! connection: wait for room, or fail with `retryAfter`) → timeout (per provider, from config).
+//! connection: wait for room, or fail with `retryAfter`) → timeout (per provider, from config);
+//! around them all, a circuit breaker per connection (`breaker`).
 //!
 //! Adapters describe a call ([`Call`]) and read the provider's answer into a [`Verdict`]; they
-//! never sleep, retry, refresh or count on their own. The circuit breaker and persisted daily
-//! quotas join this stack next.
+//! never sleep, retry, refresh or count on their own. Persisted daily quotas and a retry budget
+//! join this stack next.
 
+mod breaker;
 mod call;
 mod error;
 mod retry;
@@ -25,6 +27,7 @@ use crate::{
     providers::Provider,
 };
 
+use breaker::Breakers;
 pub use call::{Body, Call, Reply};
 pub use error::{ErrorKind, ProviderError, Verdict};
 use retry::{Attempt, RetryPolicy};
@@ -49,6 +52,7 @@ struct Inner {
     http: reqwest::Client,
     flows: ConnectFlows,
     limits: Limits,
+    breakers: Breakers,
     providers: BTreeMap<Provider, ProviderSettings>,
     settings: UpstreamSettings,
 }
@@ -69,6 +73,10 @@ impl Upstream {
                 http,
                 flows,
                 limits: Limits::new(&providers),
+                breakers: Breakers::new(
+                    settings.breaker_failures,
+                    Duration::from_millis(settings.breaker_cooldown_ms),
+                ),
                 providers,
                 settings,
             }),
@@ -86,7 +94,7 @@ impl Upstream {
             tracing::debug_span!("upstream", provider = target.provider.slug(), op = call.op);
         async {
             let started = std::time::Instant::now();
-            let result = self.with_retries(target, call, classify).await;
+            let result = self.with_breaker(target, call, classify).await;
             let outcome = match &result {
                 Ok(reply) => reply.status.as_str().to_owned(),
                 Err(e) => format!("{:?}", e.kind),
@@ -110,6 +118,35 @@ impl Upstream {
             max_retries: self.inner.settings.max_retries,
             max_wait: Duration::from_millis(self.inner.settings.max_retry_wait_ms),
         }
+    }
+
+    /// Fails at once while the connection's breaker is open; records each call's outcome.
+    async fn with_breaker(
+        &self,
+        target: Target,
+        call: &Call,
+        classify: Classify,
+    ) -> Result<Reply, ProviderError> {
+        let key = (
+            target.provider,
+            target.tenant.user_id,
+            target.tenant.project_id,
+        );
+        let breakers = &self.inner.breakers;
+        if let Err(wait) = breakers.admit(key, std::time::Instant::now()) {
+            let mut error = ProviderError::new(
+                ErrorKind::Unavailable,
+                target.provider,
+                call.op,
+                "the provider failed repeatedly; calls pause until it recovers",
+            );
+            error.retry_after = Some(wait);
+            return Err(error);
+        }
+        let result = self.with_retries(target, call, classify).await;
+        let unavailable = matches!(&result, Err(e) if e.kind == ErrorKind::Unavailable);
+        breakers.record(key, unavailable, std::time::Instant::now());
+        result
     }
 
     async fn with_retries(

@@ -703,3 +703,67 @@ async fn a_call_that_cannot_fit_in_time_fails_with_retry_after_without_reaching_
         "only the call that fitted reached HubSpot: {counters}"
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_keeps_failing_is_left_alone_until_it_recovers() {
+    let (app, sandbox) = both_crms_with(|settings| {
+        settings.upstream.breaker_failures = 3;
+        settings.upstream.breaker_cooldown_ms = 300;
+        settings.upstream.max_retries = 0;
+    })
+    .await;
+    let admin = reqwest::Client::new();
+    let fault = admin
+        .post(format!("{sandbox}/_sandbox/faults"))
+        .json(&json!({ "provider": "salesforce", "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+    let query = "{ contacts(first: 5, providers: [SALESFORCE]) { nodes { id } } }";
+    for _ in 0..3 {
+        let (_, body) = app.graphql(query, json!({})).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "PROVIDER_UNAVAILABLE",
+            "{body}"
+        );
+    }
+    let route = "GET /services/data/v58.0/query";
+    let reached = counters(&sandbox).await["salesforce"][route]["503"].as_u64();
+    assert_eq!(reached, Some(3));
+
+    // Open: calls fail at once, and Salesforce sees none of them.
+    let (_, body) = app.graphql(query, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "PROVIDER_UNAVAILABLE",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"].is_number(),
+        "{body}"
+    );
+    assert_eq!(
+        counters(&sandbox).await["salesforce"][route]["503"].as_u64(),
+        reached
+    );
+
+    // Salesforce recovers; after the cool-down one call probes, and it succeeds.
+    admin
+        .delete(format!("{sandbox}/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, body) = app.graphql(query, json!({})).await;
+        if body["errors"].is_null() {
+            assert_eq!(nodes(&body, "contacts").len(), 5);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the breaker never closed: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
