@@ -127,8 +127,13 @@ impl Application {
             public_origin,
         )
         .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
-        let upstream = Upstream::new(connect.clone(), providers, settings.upstream.clone())
-            .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+        let upstream = Upstream::new(
+            connect.clone(),
+            providers,
+            settings.upstream.clone(),
+            db.clone(),
+        )
+        .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let registry = Registry::new(upstream);
         let tenants = Tenants::new(db.clone());
         let jwt = settings

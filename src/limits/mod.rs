@@ -5,9 +5,12 @@
 //! window of the provider's length ever holds more than its capacity: with a burst `b` and a rate
 //! `r`, a window `T` holds at most `b + r·T`, so `r = (capacity − b) / T`.
 //!
+//! Daily quotas (`daily.rs`) are counted in the database, so a restart does not reset them.
+//!
 //! A call waits for room up to the stack's longest wait; when it cannot fit by then it fails at
 //! once with the time it would have to wait (`RATE_LIMITED` with `retryAfter`).
 
+mod daily;
 mod rolling;
 
 use std::{
@@ -17,6 +20,7 @@ use std::{
 };
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -33,6 +37,10 @@ type Key = (Uuid, Uuid);
 enum Engine {
     Gcra(DefaultKeyedRateLimiter<Key>),
     Rolling(Rolling<Key>),
+    /// Counted in the database, per UTC day.
+    Daily {
+        capacity: u32,
+    },
 }
 
 /// One rate class of one provider.
@@ -51,6 +59,7 @@ impl Class {
         let window = Duration::from_millis(entry.window_ms.max(1));
         let capacity = capacity.max(1);
         let engine = match entry.kind {
+            RateKind::Daily => Engine::Daily { capacity },
             // A call admitted here reaches the provider a little later, and not always in the
             // order admitted: a window a margin longer keeps the provider's own count in bounds.
             RateKind::Rolling => Engine::Rolling(Rolling::new(window + MARGIN, capacity)),
@@ -81,6 +90,7 @@ impl Class {
     /// Admits the call now, or says how long until it could (`None`: never).
     fn check(&self, key: &Key, cost: u32) -> Result<(), Option<Duration>> {
         match &self.engine {
+            Engine::Daily { .. } => Ok(()),
             Engine::Rolling(r) => r.check(key, cost, Instant::now()),
             Engine::Gcra(g) => {
                 let Some(n) = NonZeroU32::new(cost) else {
@@ -113,12 +123,13 @@ fn gcra(window: Duration, capacity: u32) -> (NonZeroU32, Duration) {
 /// Every provider's rate classes.
 pub struct Limits {
     classes: Vec<Class>,
+    db: DatabaseConnection,
 }
 
 impl Limits {
     /// The catalog's classes, with config's capacities over them; a provider whose
     /// `rate_limits` is off gets none.
-    pub fn new(settings: &BTreeMap<Provider, ProviderSettings>) -> Self {
+    pub fn new(settings: &BTreeMap<Provider, ProviderSettings>, db: DatabaseConnection) -> Self {
         let mut classes = Vec::new();
         for provider in Provider::ALL {
             let overrides = settings.get(&provider);
@@ -132,7 +143,7 @@ impl Limits {
                 classes.push(Class::new(provider, name, entry, capacity));
             }
         }
-        Self { classes }
+        Self { classes, db }
     }
 
     /// Waits until `op` fits every class of `provider` it counts against, for at most
@@ -152,6 +163,22 @@ impl Limits {
             .filter(|c| c.provider == provider && c.applies(op))
         {
             let cost = class.weights.get(op).copied().unwrap_or(1);
+            if let Engine::Daily { capacity } = class.engine {
+                let scope = format!("{}:{}:{}", provider.slug(), key.0, key.1);
+                match daily::spend(&self.db, &scope, &class.name, cost, capacity).await {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => class.name.clone())
+                            .increment(1);
+                        return Err(daily::until_tomorrow());
+                    }
+                    // The provider still counts: a failing store must not stop every call.
+                    Err(error) => {
+                        tracing::warn!(%error, class = %class.name, "daily quota not counted");
+                        continue;
+                    }
+                }
+            }
             loop {
                 match class.check(&key, cost) {
                     Ok(()) => break,
@@ -182,6 +209,7 @@ impl Limits {
                     g.shrink_to_fit();
                 }
                 Engine::Rolling(r) => r.retain_recent(now),
+                Engine::Daily { .. } => {}
             }
         }
     }

@@ -126,6 +126,8 @@ pub enum RateKind {
     Rolling,
     /// A steady rate with a small burst, never more than `capacity` in a window.
     Gcra,
+    /// At most `capacity` a UTC day, counted in the database (survives restarts).
+    Daily,
 }
 
 /// One limit of a provider: at most `capacity` (weighted) calls per `window_ms`, per connection.
@@ -133,6 +135,8 @@ pub enum RateKind {
 #[serde(deny_unknown_fields)]
 pub struct RateClassEntry {
     pub kind: RateKind,
+    /// The window (`daily` classes have none).
+    #[serde(default)]
     pub window_ms: u64,
     pub capacity: u32,
     /// The adapter calls (op names) it counts; every call when absent.

@@ -62,6 +62,7 @@ impl Upstream {
         flows: ConnectFlows,
         providers: BTreeMap<Provider, ProviderSettings>,
         settings: UpstreamSettings,
+        db: sea_orm::DatabaseConnection,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
@@ -72,7 +73,7 @@ impl Upstream {
             inner: Arc::new(Inner {
                 http,
                 flows,
-                limits: Limits::new(&providers),
+                limits: Limits::new(&providers, db),
                 breakers: Breakers::new(
                     settings.breaker_failures,
                     Duration::from_millis(settings.breaker_cooldown_ms),

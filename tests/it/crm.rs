@@ -767,3 +767,43 @@ async fn a_provider_that_keeps_failing_is_left_alone_until_it_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_spent_daily_quota_stays_spent_across_a_restart() {
+    let (app, _sandbox) = both_crms_with(|settings| {
+        let salesforce = settings.providers.get_mut("salesforce").unwrap();
+        salesforce.rate_capacity.insert("query".into(), 3);
+    })
+    .await;
+    let query = "{ leads(first: 2) { nodes { id } } }";
+    for _ in 0..3 {
+        let (_, body) = app.graphql(query, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let refused = |body: &Value| {
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+        assert_eq!(extensions["provider"], "SALESFORCE");
+        let retry_after = extensions["retryAfter"].as_u64().unwrap();
+        assert!(
+            (1..=86_400).contains(&retry_after),
+            "until tomorrow: {body}"
+        );
+    };
+    refused(&app.graphql(query, json!({})).await.1);
+
+    // The same database, a new gateway: the day's count is still there.
+    let restarted = nexus::startup::Application::build_with(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let origin = format!("http://{}", restarted.local_addr());
+    tokio::spawn(restarted.run_until_stopped(std::future::pending()));
+    let answer = reqwest::Client::new()
+        .post(format!("{origin}/graphql"))
+        .bearer_auth(&app.key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    refused(&answer.json::<Value>().await.unwrap());
+}

@@ -121,7 +121,8 @@ async fn two_hundred_queries_on_an_expired_token_cause_one_refresh() {
         answers
             .iter()
             .all(|b| b["errors"].is_null() && b["data"]["leads"]["nodes"][0]["id"].is_string()),
-        "all 200 succeed"
+        "all 200 succeed: {:?}",
+        answers.iter().find(|b| !b["errors"].is_null())
     );
     assert_eq!(
         token_calls(&sandbox).await,

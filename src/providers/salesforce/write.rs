@@ -126,8 +126,14 @@ impl SalesforceProvider {
         object: &str,
         fields: Map<String, Value>,
     ) -> Result<String, ProviderError> {
+        // Lead writes have their own daily quota (the catalog's `lead_post`).
+        let op = if object == "Lead" {
+            "lead.create"
+        } else {
+            "sobject.create"
+        };
         let call = Call::write(
-            "sobject.create",
+            op,
             Method::POST,
             data(&format!("/sobjects/{object}")),
             Value::Object(fields),
@@ -147,8 +153,13 @@ impl SalesforceProvider {
         id: &str,
         fields: Map<String, Value>,
     ) -> Result<(), ProviderError> {
+        let op = if object == CrmObject::Lead {
+            "lead.update"
+        } else {
+            "sobject.update"
+        };
         let mut call = Call::write(
-            "sobject.update",
+            op,
             Method::PATCH,
             data(&format!("/sobjects/{}/{id}", sobject(object))),
             Value::Object(fields),

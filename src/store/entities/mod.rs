@@ -6,4 +6,5 @@ pub mod idempotency_keys;
 pub mod integration_credentials;
 pub mod oauth_states;
 pub mod projects;
+pub mod quota_usage;
 pub mod users;
