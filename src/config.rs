@@ -57,6 +57,10 @@ pub struct UpstreamSettings {
     pub breaker_failures: u32,
     /// How long an open breaker fails calls at once before one probes the provider.
     pub breaker_cooldown_ms: u64,
+    /// Retries a provider may get per call made to it (0.2: at most a fifth more calls).
+    pub retry_budget_ratio: f64,
+    /// Retries available before any call has paid into the budget.
+    pub retry_budget_reserve: u32,
 }
 
 impl Default for UpstreamSettings {
@@ -68,6 +72,8 @@ impl Default for UpstreamSettings {
             max_retry_wait_ms: 5_000,
             breaker_failures: 5,
             breaker_cooldown_ms: 30_000,
+            retry_budget_ratio: 0.2,
+            retry_budget_reserve: 10,
         }
     }
 }

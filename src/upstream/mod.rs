@@ -3,13 +3,14 @@
 //! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
 //! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
 //! connection: wait for room, or fail with `retryAfter`) → timeout (per provider, from config);
-//! around them all, a circuit breaker per connection (`breaker`).
+//! around them all, a circuit breaker per connection (`breaker`); retries draw on a budget per
+//! provider (`budget`).
 //!
 //! Adapters describe a call ([`Call`]) and read the provider's answer into a [`Verdict`]; they
-//! never sleep, retry, refresh or count on their own. Persisted daily quotas and a retry budget
-//! join this stack next.
+//! never sleep, retry, refresh or count on their own.
 
 mod breaker;
+mod budget;
 mod call;
 mod error;
 mod retry;
@@ -28,6 +29,7 @@ use crate::{
 };
 
 use breaker::Breakers;
+use budget::RetryBudget;
 pub use call::{Body, Call, Reply};
 pub use error::{ErrorKind, ProviderError, Verdict};
 use retry::{Attempt, RetryPolicy};
@@ -53,6 +55,7 @@ struct Inner {
     flows: ConnectFlows,
     limits: Limits,
     breakers: Breakers,
+    budget: RetryBudget,
     providers: BTreeMap<Provider, ProviderSettings>,
     settings: UpstreamSettings,
 }
@@ -77,6 +80,10 @@ impl Upstream {
                 breakers: Breakers::new(
                     settings.breaker_failures,
                     Duration::from_millis(settings.breaker_cooldown_ms),
+                ),
+                budget: RetryBudget::new(
+                    settings.retry_budget_ratio,
+                    settings.retry_budget_reserve,
                 ),
                 providers,
                 settings,
@@ -158,6 +165,8 @@ impl Upstream {
     ) -> Result<Reply, ProviderError> {
         let policy = self.policy();
         let mut backoff = policy.backoff();
+        let budget = &self.inner.budget;
+        budget.deposit(target.provider);
         loop {
             let attempt = match self.with_credentials(target, call, classify).await {
                 Ok(reply) => return Ok(reply),
@@ -166,6 +175,11 @@ impl Upstream {
             let Some(wait) = policy.wait(&attempt, call.idempotent, backoff.next()) else {
                 return Err(attempt.error);
             };
+            if !budget.withdraw(target.provider) {
+                metrics::counter!("nexus_upstream_retries_refused_total", "provider" => target.provider.slug())
+                    .increment(1);
+                return Err(attempt.error);
+            }
             metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug())
                 .increment(1);
             tracing::debug!(wait_ms = wait.as_millis() as u64, kind = ?attempt.error.kind, "retrying");

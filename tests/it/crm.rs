@@ -807,3 +807,35 @@ async fn a_spent_daily_quota_stays_spent_across_a_restart() {
         .unwrap();
     refused(&answer.json::<Value>().await.unwrap());
 }
+
+#[tokio::test]
+async fn retries_during_an_outage_stay_within_the_budget() {
+    let (app, sandbox) = both_crms_with(|settings| {
+        settings.upstream.breaker_failures = 1_000;
+        settings.upstream.max_retries = 2;
+        settings.upstream.retry_budget_ratio = 0.2;
+        settings.upstream.retry_budget_reserve = 2;
+    })
+    .await;
+    let fault = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/faults"))
+        .json(&json!({ "provider": "salesforce", "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+    for _ in 0..20 {
+        let (_, body) = app
+            .graphql("{ leads(first: 1) { nodes { id } } }", json!({}))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "PROVIDER_UNAVAILABLE",
+            "{body}"
+        );
+    }
+    // 20 calls could have become 60 tries; the budget allows 2 + 20 × 0.2 retries.
+    let tries = counters(&sandbox).await["salesforce"]["GET /services/data/v58.0/query"]["503"]
+        .as_u64()
+        .unwrap();
+    assert!((20..=26).contains(&tries), "{tries} tries");
+}
