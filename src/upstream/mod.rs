@@ -347,6 +347,10 @@ impl Upstream {
             headers,
             body,
         };
+        if status == http::StatusCode::TOO_MANY_REQUESTS {
+            metrics::counter!("nexus_upstream_429_total", "provider" => provider.slug())
+                .increment(1);
+        }
         match classify(&reply) {
             Verdict::Success => Ok(reply),
             Verdict::TokenExpired => Err(Refused::Expired),

@@ -666,6 +666,20 @@ async fn a_burst_of_queries_waits_for_hubspots_limits_instead_of_drawing_429s() 
         counters["hubspot"][HUBSPOT_SEARCH]["429"].is_null(),
         "no 429 from HubSpot: {counters}"
     );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for family in ["nexus_upstream_calls_total{", "nexus_rate_waits_total{"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(family) && l.contains("provider=\"hubspot\"")),
+            "{family} in /metrics"
+        );
+    }
 }
 
 #[tokio::test]
