@@ -49,6 +49,11 @@ impl ConnectFlows {
                 .clone()
                 .unwrap_or_else(|| revoke.url.clone());
             let request = match revoke.method {
+                RevokeMethod::Post if revoke.bearer => self
+                    .http
+                    .client()
+                    .post(url)
+                    .bearer_auth(credential.tokens.access_token.expose_secret()),
                 RevokeMethod::Post => self
                     .http
                     .client()
@@ -62,7 +67,19 @@ impl ConnectFlows {
             };
             match request.send().await {
                 Ok(response) if response.status().is_success() => {
-                    tracing::info!(provider = provider.slug(), "tokens revoked at the provider");
+                    // Slack says no in the body of a 200.
+                    let body: serde_json::Value = response.json().await.unwrap_or_default();
+                    if body.get("ok") == Some(&serde_json::Value::Bool(false)) {
+                        tracing::warn!(
+                            provider = provider.slug(),
+                            "the provider refused the revocation"
+                        );
+                    } else {
+                        tracing::info!(
+                            provider = provider.slug(),
+                            "tokens revoked at the provider"
+                        );
+                    }
                 }
                 Ok(response) => {
                     tracing::warn!(provider = provider.slug(), status = %response.status(), "the provider refused the revocation");

@@ -186,6 +186,10 @@ fn five_minutes() -> i64 {
 pub struct RevokeEntry {
     pub method: RevokeMethod,
     pub url: String,
+    /// Revoke by calling with the access token as the bearer (Slack's `auth.revoke`), instead of
+    /// sending the refresh token.
+    #[serde(default)]
+    pub bearer: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -602,3 +602,50 @@ async fn every_oauth_provider_connects_through_the_sandbox_and_names_its_account
         .count();
     assert_eq!(connected, 7, "{body}");
 }
+
+#[tokio::test]
+async fn disconnecting_slack_revokes_with_its_own_token() {
+    let (app, sandbox) = app_pointed_at_sandbox().await;
+    let back = consent(&connect_link(&app, "SLACK", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200);
+    let (user, project) = app.tenant("acme", "ada@acme.test").await;
+    let credential = app
+        .credentials()
+        .await
+        .read(user, project, nexus::providers::Provider::Slack)
+        .await
+        .unwrap()
+        .unwrap();
+    let access = secrecy::ExposeSecret::expose_secret(&credential.tokens.access_token).to_owned();
+    let auth_test = || async {
+        reqwest::Client::new()
+            .post(format!("{sandbox}/slack/api/auth.test"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(auth_test().await["ok"], true);
+
+    let (_, body) = app
+        .graphql(
+            "mutation { disconnectProvider(provider: SLACK) }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["disconnectProvider"], true, "{body}");
+    let answer = auth_test().await;
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert_eq!(answer["error"], "token_revoked", "{answer}");
+    assert!(
+        app.credentials()
+            .await
+            .read(user, project, nexus::providers::Provider::Slack)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
