@@ -404,7 +404,7 @@ pub enum CrmNode {
 
 impl CrmNode {
     pub fn from_record(record: Record<CrmData>) -> Self {
-        let data = record.data.clone();
+        let (record, data) = record.split();
         match data {
             CrmData::Contact(d) => CrmNode::Contact(Contact::from_record(record.with(d))),
             CrmData::Lead(d) => CrmNode::Lead(Lead::from_record(record.with(d))),

@@ -31,8 +31,7 @@ fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
         .unwrap_or(&ctx.data_unchecked::<AppContext>().loaders)
 }
 
-/// The relations of a type that the schema exposes: (field, related type, whether the record
-/// itself names the related id, as a Salesforce lookup field does).
+/// The relations of a type that the schema exposes: (field, related type).
 fn relations_of(object: CrmObject) -> &'static [(&'static str, CrmObject)] {
     match object {
         CrmObject::Contact => &[("company", CrmObject::Company), ("deals", CrmObject::Deal)],

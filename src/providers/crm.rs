@@ -49,6 +49,27 @@ impl<T> Record<T> {
         }
     }
 
+    /// The record's data apart from the rest, to map each to another type.
+    pub fn split(self) -> (Record<()>, T) {
+        let Record {
+            provider,
+            remote_id,
+            created_at,
+            updated_at,
+            raw,
+            data,
+        } = self;
+        let rest = Record {
+            provider,
+            remote_id,
+            created_at,
+            updated_at,
+            raw,
+            data: (),
+        };
+        (rest, data)
+    }
+
     pub fn with<U>(self, data: U) -> Record<U> {
         Record {
             provider: self.provider,

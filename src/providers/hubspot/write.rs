@@ -149,14 +149,16 @@ impl HubspotProvider {
             CrmWrite::Lead(_) => None,
         };
         if let Some(company) = company {
-            let mut link = Call::write(
-                "associations.default",
-                Method::PUT,
-                format!("/crm/v4/objects/{object}/{id}/associations/default/companies/{company}"),
-                Value::Null,
-            );
-            link.body = None;
-            link.idempotent = true;
+            // A PUT of the same association twice leaves one.
+            let link = Call {
+                method: Method::PUT,
+                ..Call::get(
+                    "associations.default",
+                    format!(
+                        "/crm/v4/objects/{object}/{id}/associations/default/companies/{company}"
+                    ),
+                )
+            };
             self.upstream.send(target, &link, error::classify).await?;
         }
         let mut call = Call::write(
@@ -211,12 +213,13 @@ impl HubspotProvider {
             // Results come in no promised order: each goes to the first unanswered input whose
             // properties it carries.
             let mut outcomes: Vec<Option<Created>> = vec![None; chunk.len()];
+            let written: Vec<Map<String, Value>> = chunk.iter().map(properties).collect();
             for raw in answer.results {
                 let Some(record) = map::record(first.object(), raw) else {
                     continue;
                 };
-                let carries = |write: &CrmWrite| {
-                    properties(write).iter().all(|(k, v)| {
+                let carries = |props: &Map<String, Value>| {
+                    props.iter().all(|(k, v)| {
                         let stored = record
                             .raw
                             .pointer(&format!("/properties/{k}"))
@@ -227,7 +230,7 @@ impl HubspotProvider {
                     })
                 };
                 if let Some(i) =
-                    (0..chunk.len()).find(|i| outcomes[*i].is_none() && carries(&chunk[*i]))
+                    (0..chunk.len()).find(|i| outcomes[*i].is_none() && carries(&written[*i]))
                 {
                     outcomes[i] = Some(Ok(record));
                 }

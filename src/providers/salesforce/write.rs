@@ -2,7 +2,10 @@
 //! up to 200 through sObject Collections (`allOrNone: false`, a result per record), more through
 //! a Bulk API 2.0 ingest job (the spec: bulk for over 200 records).
 
-use std::time::Duration;
+use std::{
+    collections::{HashMap, VecDeque},
+    time::Duration,
+};
 
 use http::Method;
 use serde::Deserialize;
@@ -239,14 +242,15 @@ impl SalesforceProvider {
             .send(target, &open, error::classify)
             .await?
             .json(Provider::Salesforce, open.op)?;
-        let mut upload = Call::write(
-            "bulk.ingest.upload",
-            Method::PUT,
-            data(&format!("/jobs/ingest/{}/batches", job.id)),
-            Value::Null,
-        );
-        upload.body = Some(Body::Csv(String::from_utf8_lossy(&body).into_owned()));
-        upload.idempotent = true;
+        // Uploading the same batch to an open job again replaces it: harmless to repeat.
+        let upload = Call {
+            method: Method::PUT,
+            body: Some(Body::Csv(String::from_utf8_lossy(&body).into_owned())),
+            ..Call::get(
+                "bulk.ingest.upload",
+                data(&format!("/jobs/ingest/{}/batches", job.id)),
+            )
+        };
         self.upstream.send(target, &upload, error::classify).await?;
         let mut close = Call::write(
             "bulk.ingest.close",
@@ -287,6 +291,13 @@ impl SalesforceProvider {
             }
             polls += 1;
         }
+        // Rows come back in no promised order: each goes to the first unanswered input with the
+        // same values, found through an index of the inputs by their cells.
+        let mut waiting: HashMap<Vec<String>, VecDeque<usize>> = HashMap::new();
+        for (i, record) in records.iter().enumerate() {
+            let cells = columns.iter().map(|c| cell(record, c)).collect();
+            waiting.entry(cells).or_default().push_back(i);
+        }
         let mut outcomes: Vec<Option<Result<String, String>>> = vec![None; records.len()];
         for (which, ok) in [("successfulResults", true), ("failedResults", false)] {
             let call = Call::get(
@@ -299,27 +310,21 @@ impl SalesforceProvider {
                 .headers()
                 .map_err(|e| failed(call.op, e.to_string()))?
                 .clone();
+            let at = |name: &str| headers.iter().position(|h| h == name);
+            let positions: Vec<Option<usize>> = columns.iter().map(|c| at(c)).collect();
+            let (id_at, error_at) = (at("sf__Id"), at("sf__Error"));
             for row in reader.records() {
                 let row = row.map_err(|e| failed(call.op, e.to_string()))?;
-                let get = |name: &str| {
-                    headers
-                        .iter()
-                        .position(|h| h == name)
-                        .and_then(|i| row.get(i))
-                };
-                // Rows come back in no promised order: match each to the first unanswered input
-                // with the same values.
-                let index = (0..records.len()).find(|i| {
-                    outcomes[*i].is_none()
-                        && columns
-                            .iter()
-                            .all(|c| get(c).unwrap_or_default() == cell(&records[*i], c))
-                });
-                if let Some(i) = index {
+                let get = |i: Option<usize>| i.and_then(|i| row.get(i));
+                let cells: Vec<String> = positions
+                    .iter()
+                    .map(|p| get(*p).unwrap_or_default().to_owned())
+                    .collect();
+                if let Some(i) = waiting.get_mut(&cells).and_then(VecDeque::pop_front) {
                     outcomes[i] = Some(if ok {
-                        Ok(get("sf__Id").unwrap_or_default().to_owned())
+                        Ok(get(id_at).unwrap_or_default().to_owned())
                     } else {
-                        Err(get("sf__Error").unwrap_or("failed").to_owned())
+                        Err(get(error_at).unwrap_or("failed").to_owned())
                     });
                 }
             }
