@@ -14,9 +14,11 @@ use crate::providers::{
 };
 
 use super::{
-    comms::{Email, Event, Message},
+    calendar::Event,
+    chat::Message,
     ids::GlobalId,
     lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged},
+    mail::Email,
     relations::{related, related_page},
     types::{Date, Money, ProviderEnum},
     validate,

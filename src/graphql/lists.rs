@@ -10,14 +10,16 @@ use async_graphql::{
     connection::{Connection, CursorType},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use futures_util::future::BoxFuture;
 
 use crate::{
     auth::Tenant,
     providers::{
         Capability, Provider,
-        crm::{CrmData, CrmFilter, CrmObject, ListRequest, Position, Record},
+        crm::{CrmData, CrmFilter, CrmObject, ListRequest},
+        record::{ListPage, Order, Position, Record, Sorted},
     },
-    upstream::Target,
+    upstream::{ProviderError, Target},
     vault::ConnectionState,
 };
 
@@ -168,27 +170,30 @@ pub async fn merged<T: OutputType>(
     Ok(Connection::new(page.after.is_some(), false))
 }
 
-/// A merged page of CRM records: each edge with the cursor that resumes after it.
-pub struct MergedPage {
-    pub edges: Vec<(MergedCursor, Record<CrmData>)>,
+/// A merged page: each edge with the cursor that resumes after it.
+pub struct MergedPage<T = CrmData> {
+    pub edges: Vec<(MergedCursor, Record<T>)>,
     pub has_previous: bool,
     pub has_next: bool,
 }
 
-/// One page of a CRM list across the tenant's CRMs: every provider asked in parallel from where
-/// the cursor left it, filters pushed down, merged newest first (created time, then provider,
-/// then the provider's own order). A provider that fails is reported in `errors` with its code,
-/// and the others' records still come back; its position stays, so the next page asks it again.
-pub async fn crm_page(
+/// One provider's page being fetched for a merged list.
+pub type Ask<'a, T> = BoxFuture<'a, Result<ListPage<T>, ProviderError>>;
+
+/// One page of a unified list across the tenant's providers that feed `capability`: every
+/// provider asked in parallel (`ask`: its page of at most `limit` records strictly after the
+/// position, or `None` when this build has no adapter for it) from where the cursor left it,
+/// merged in the list's order (its key, then provider, then the provider's own order). A provider
+/// that fails is reported in `errors` with its code, and the others' records still come back; its
+/// position stays, so the next page asks it again.
+pub async fn merged_page<'a, T: Sorted>(
     ctx: &Context<'_>,
-    object: CrmObject,
+    capability: Capability,
     providers: Option<&[ProviderEnum]>,
-    filter: CrmFilter,
-    page: PageArgs,
-) -> Result<MergedPage> {
-    let app = ctx.data_unchecked::<AppContext>();
+    page: &PageArgs,
+    ask: impl Fn(Target, Option<Position>, usize) -> Option<Ask<'a, T>>,
+) -> Result<MergedPage<T>> {
     let tenant = tenant(ctx)?;
-    let capability = object.capability();
     let mut cursor = page.after.clone().unwrap_or_default();
     let mut asks = Vec::new();
     for source in sources(ctx, capability, providers).await? {
@@ -202,22 +207,12 @@ pub async fn crm_page(
             Some(Resume::At(position)) => Some(position.clone()),
             None => None,
         };
-        let Some(adapter) = app.providers.crm(provider) else {
-            report(ctx, no_adapter(provider));
-            continue;
-        };
-        let request = ListRequest {
-            object,
-            filter: filter.clone(),
-            after,
-            limit: page.first,
-        };
-        asks.push(async move {
-            let target = Target { tenant, provider };
-            (provider, adapter.list(target, &request).await)
-        });
+        match ask(Target { tenant, provider }, after, page.first) {
+            Some(answer) => asks.push(async move { (provider, answer.await) }),
+            None => report(ctx, no_adapter(provider)),
+        }
     }
-    let mut queues: BTreeMap<Provider, (VecDeque<Record<CrmData>>, bool)> = BTreeMap::new();
+    let mut queues: BTreeMap<Provider, (VecDeque<Record<T>>, bool)> = BTreeMap::new();
     for (provider, answer) in futures_util::future::join_all(asks).await {
         match answer {
             Ok(list) => {
@@ -234,8 +229,14 @@ pub async fn crm_page(
         }
         let next = queues
             .iter()
-            .filter_map(|(p, (q, _))| q.front().map(|r| (*p, r.created_at)))
-            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
+            .filter_map(|(p, (q, _))| q.front().map(|r| (*p, T::key(r))))
+            .min_by(|a, b| {
+                let by_key = match T::ORDER {
+                    Order::NewestFirst => b.1.cmp(&a.1),
+                    Order::OldestFirst => a.1.cmp(&b.1),
+                };
+                by_key.then_with(|| a.0.cmp(&b.0))
+            });
         let Some((provider, _)) = next else { break };
         let Some(record) = queues.get_mut(&provider).and_then(|(q, _)| q.pop_front()) else {
             break;
@@ -253,18 +254,50 @@ pub async fn crm_page(
     if let Some(last) = edges.last_mut() {
         last.0 = cursor.clone();
     }
-    super::relations::prefetch(
-        ctx,
-        object,
-        &edges.iter().map(|(_, r)| r).collect::<Vec<_>>(),
-    )
-    .await;
     let has_next = queues.values().any(|(q, more)| !q.is_empty() || *more);
     Ok(MergedPage {
         edges,
         has_previous: page.after.is_some(),
         has_next,
     })
+}
+
+/// One page of a CRM list across the tenant's CRMs, filters pushed down, newest first; the
+/// relations the query selects are prefetched for the whole page.
+pub async fn crm_page(
+    ctx: &Context<'_>,
+    object: CrmObject,
+    providers: Option<&[ProviderEnum]>,
+    filter: CrmFilter,
+    page: PageArgs,
+) -> Result<MergedPage> {
+    let app = ctx.data_unchecked::<AppContext>();
+    let page = merged_page(
+        ctx,
+        object.capability(),
+        providers,
+        &page,
+        |target, after, limit| {
+            let adapter = app.providers.crm(target.provider)?;
+            let request = ListRequest {
+                object,
+                filter: filter.clone(),
+                after,
+                limit,
+            };
+            Some(Box::pin(
+                async move { adapter.list(target, &request).await },
+            ))
+        },
+    )
+    .await?;
+    super::relations::prefetch(
+        ctx,
+        object,
+        &page.edges.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+    )
+    .await;
+    Ok(page)
 }
 
 /// One CRM record by its provider id, through the connection's adapter; `None` when the provider

@@ -4,8 +4,9 @@
 //! Resolvers reach the outside world only through `AppContext` (repositories) and, as adapters
 //! land, the providers' capability traits; never reqwest, SQL or tokens.
 
+mod calendar;
 mod changes;
-mod comms;
+mod chat;
 mod connect;
 mod crm;
 pub mod errors;
@@ -13,6 +14,7 @@ mod ids;
 pub mod limits;
 mod lists;
 mod loaders;
+mod mail;
 mod relations;
 mod subscription;
 mod types;
@@ -51,7 +53,9 @@ pub struct AppContext {
 pub struct Query(
     viewer::ViewerQuery,
     crm::CrmQuery,
-    comms::CommsQuery,
+    mail::MailQuery,
+    calendar::CalendarQuery,
+    chat::ChatQuery,
     changes::ChangesQuery,
 );
 
@@ -59,7 +63,9 @@ pub struct Query(
 pub struct Mutation(
     connect::ConnectMutation,
     crm::CrmMutation,
-    comms::CommsMutation,
+    mail::MailMutation,
+    calendar::CalendarMutation,
+    chat::ChatMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -5,16 +5,16 @@
 //! memory: a page of 100 contacts with their companies and deals costs one batch of provider
 //! calls per relation and provider, whatever the page size.
 
-use std::{cmp::Ordering, collections::BTreeSet};
+use std::collections::BTreeSet;
 
 use async_graphql::{Context, Result};
-use chrono::{DateTime, Utc};
 
 use crate::{
     auth::Tenant,
     providers::{
         Provider,
         crm::{CrmData, CrmObject, Record},
+        record::{Position, Sorted},
     },
 };
 
@@ -181,16 +181,6 @@ pub async fn related(
         .next())
 }
 
-/// Where a (created time, id) sorts in one provider's newest-first order: `Less` when `a` comes
-/// first. Ids compare numerically where both are numbers, as HubSpot's are.
-fn newest_first(a: (DateTime<Utc>, &str), b: (DateTime<Utc>, &str)) -> Ordering {
-    b.0.cmp(&a.0)
-        .then_with(|| match (a.1.parse::<u128>(), b.1.parse::<u128>()) {
-            (Ok(x), Ok(y)) => y.cmp(&x),
-            _ => b.1.cmp(a.1),
-        })
-}
-
 /// A page of the `to` records related to one record, newest first, after the cursor.
 pub async fn related_page(
     ctx: &Context<'_>,
@@ -201,13 +191,10 @@ pub async fn related_page(
 ) -> Result<MergedPage> {
     let ids = related_ids(ctx, provider, from, to).await?;
     let mut list = records(ctx, provider, to, ids).await?;
-    list.sort_by(|a, b| newest_first((a.created_at, &a.remote_id), (b.created_at, &b.remote_id)));
+    list.sort_by(|a, b| Position::compare(CrmData::ORDER, &a.position(), &b.position()));
     let mut cursor = page.after.clone().unwrap_or_default();
     if let Some(Resume::At(after)) = cursor.positions.get(&provider) {
-        let after = (after.created_at, after.remote_id.clone());
-        list.retain(|r| {
-            newest_first((r.created_at, &r.remote_id), (after.0, &after.1)) == Ordering::Greater
-        });
+        list.retain(|r| after.precedes(r));
     }
     let has_next = list.len() > page.first;
     let mut edges = Vec::new();

@@ -1,6 +1,7 @@
 //! Input checks that run before any upstream call; each failure names its field.
 
 use async_graphql::{ID, Result};
+use chrono::{DateTime, Utc};
 
 use crate::providers::Provider;
 
@@ -76,4 +77,17 @@ mod tests {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }
+}
+
+/// A time range whose end does not come before its start.
+pub fn range(field: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<()> {
+    match (from, to) {
+        (Some(a), Some(b)) if a > b => Err(bad_input(field, "the range ends before it starts")),
+        _ => Ok(()),
+    }
+}
+
+/// A list of addresses, each checked as `email` does.
+pub fn addresses(field: &str, list: &[String]) -> Result<()> {
+    list.iter().try_for_each(|a| email(field, a))
 }

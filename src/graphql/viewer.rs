@@ -8,12 +8,14 @@ use crate::providers::{Provider, crm::CrmObject};
 
 use super::{
     AppContext,
+    calendar::Event,
     changes::ChangeEvent,
-    comms::{Channel, Email, Event, Message},
+    chat::{Channel, Message},
     crm::{Company, Contact, CrmNode, Deal, Lead},
     errors::{ErrorCode, internal, provider_error},
     ids::GlobalId,
     lists::{crm_record, has_connection, no_adapter, tenant},
+    mail::Email,
     types::ProviderEnum,
 };
 

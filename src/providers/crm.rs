@@ -4,9 +4,12 @@
 //! however many records are added or edited in between.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::{Capability, Provider};
+pub use super::record::{ListPage, Position, Record};
+use super::{
+    Capability,
+    record::{Order, Sorted},
+};
 
 /// The unified CRM types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,56 +32,12 @@ impl CrmObject {
     }
 }
 
-/// One provider record, mapped, with the provider's payload as it came.
-#[derive(Debug, Clone)]
-pub struct Record<T> {
-    pub provider: Provider,
-    pub remote_id: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub raw: serde_json::Value,
-    pub data: T,
-}
+/// CRM lists run newest first by created time.
+impl Sorted for CrmData {
+    const ORDER: Order = Order::NewestFirst;
 
-impl<T> Record<T> {
-    /// Where a list stands after this record.
-    pub fn position(&self) -> Position {
-        Position {
-            created_at: self.created_at,
-            remote_id: self.remote_id.clone(),
-        }
-    }
-
-    /// The record's data apart from the rest, to map each to another type.
-    pub fn split(self) -> (Record<()>, T) {
-        let Record {
-            provider,
-            remote_id,
-            created_at,
-            updated_at,
-            raw,
-            data,
-        } = self;
-        let rest = Record {
-            provider,
-            remote_id,
-            created_at,
-            updated_at,
-            raw,
-            data: (),
-        };
-        (rest, data)
-    }
-
-    pub fn with<U>(self, data: U) -> Record<U> {
-        Record {
-            provider: self.provider,
-            remote_id: self.remote_id,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            raw: self.raw,
-            data,
-        }
+    fn key(record: &Record<Self>) -> DateTime<Utc> {
+        record.created_at
     }
 }
 
@@ -166,15 +125,6 @@ pub struct CrmFilter {
     pub domain: Option<String>,
 }
 
-/// A place in a provider's newest-first list: the last record already seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    #[serde(rename = "t")]
-    pub created_at: DateTime<Utc>,
-    #[serde(rename = "i")]
-    pub remote_id: String,
-}
-
 /// One page of a list, asked of one provider.
 #[derive(Debug, Clone)]
 pub struct ListRequest {
@@ -183,14 +133,6 @@ pub struct ListRequest {
     /// Records strictly after this position (older, or as old with a smaller id).
     pub after: Option<Position>,
     pub limit: usize,
-}
-
-/// A provider's page: records newest first (created time, then id, both descending), and
-/// whether the provider has more.
-#[derive(Debug, Clone)]
-pub struct ListPage {
-    pub records: Vec<Record<CrmData>>,
-    pub more: bool,
 }
 
 /// Fields to write to a record: on create, what the new record gets; on update, only what

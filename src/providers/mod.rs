@@ -5,9 +5,13 @@
 
 mod catalog;
 pub mod crm;
+pub mod google;
 pub mod hubspot;
+pub mod microsoft;
+pub mod record;
 mod registry;
 pub mod salesforce;
+pub mod slack;
 
 pub use catalog::{
     AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RateClassEntry, RateKind,

@@ -7,8 +7,11 @@ use crate::upstream::{ProviderError, Target, Upstream};
 use super::{
     Provider,
     crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},
+    google::GoogleProvider,
     hubspot::HubspotProvider,
+    microsoft::MicrosoftProvider,
     salesforce::SalesforceProvider,
+    slack::SlackProvider,
 };
 
 /// Every adapter, sharing one upstream stack.
@@ -16,6 +19,9 @@ use super::{
 pub struct Registry {
     hubspot: HubspotProvider,
     salesforce: SalesforceProvider,
+    google: GoogleProvider,
+    microsoft: MicrosoftProvider,
+    slack: SlackProvider,
 }
 
 /// A CRM adapter.
@@ -29,7 +35,10 @@ impl Registry {
     pub fn new(upstream: Upstream) -> Self {
         Self {
             hubspot: HubspotProvider::new(upstream.clone()),
-            salesforce: SalesforceProvider::new(upstream),
+            salesforce: SalesforceProvider::new(upstream.clone()),
+            google: GoogleProvider::new(upstream.clone()),
+            microsoft: MicrosoftProvider::new(upstream.clone()),
+            slack: SlackProvider::new(upstream),
         }
     }
 
@@ -48,7 +57,7 @@ impl CrmAdapter<'_> {
         &self,
         target: Target,
         request: &ListRequest,
-    ) -> Result<ListPage, ProviderError> {
+    ) -> Result<ListPage<CrmData>, ProviderError> {
         match self {
             CrmAdapter::Hubspot(a) => a.list(target, request).await,
             CrmAdapter::Salesforce(a) => a.list(target, request).await,

@@ -15,6 +15,11 @@ pub enum Body {
     Form(Vec<(String, String)>),
     /// CSV text (Salesforce Bulk API uploads).
     Csv(String),
+    /// Bytes of their own content type (Google's `multipart/mixed` batches).
+    Bytes {
+        content_type: String,
+        data: Bytes,
+    },
 }
 
 /// One request to a provider's API, relative to its base URL.

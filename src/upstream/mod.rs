@@ -311,6 +311,9 @@ impl Upstream {
             Some(Body::Csv(text)) => request
                 .header(http::header::CONTENT_TYPE, "text/csv")
                 .body(text.clone()),
+            Some(Body::Bytes { content_type, data }) => request
+                .header(http::header::CONTENT_TYPE, content_type.as_str())
+                .body(data.clone()),
             None => request,
         };
         let response = match request.send().await {

@@ -106,11 +106,8 @@ fn name_alternatives(object: CrmObject, filter: &CrmFilter) -> Vec<Option<Value>
 fn after_position(after: Option<&Position>) -> Vec<Vec<Value>> {
     match after {
         None => vec![vec![]],
-        Some(Position {
-            created_at,
-            remote_id,
-        }) => {
-            let at = created_at.timestamp_millis().to_string();
+        Some(Position { at, remote_id }) => {
+            let at = at.timestamp_millis().to_string();
             vec![
                 vec![filter("createdate", "LT", at.clone())],
                 vec![
@@ -125,7 +122,7 @@ fn after_position(after: Option<&Position>) -> Vec<Vec<Value>> {
 /// Only the records created at `millis`, after the position if it lies there.
 fn within_millisecond(millis: i64, after: Option<&Position>) -> Vec<Vec<Value>> {
     let mut filters = vec![filter("createdate", "EQ", millis.to_string())];
-    if let Some(position) = after.filter(|p| p.created_at.timestamp_millis() == millis) {
+    if let Some(position) = after.filter(|p| p.at.timestamp_millis() == millis) {
         filters.push(filter("hs_object_id", "LT", position.remote_id.as_str()));
     }
     vec![filters]
@@ -171,7 +168,7 @@ impl HubspotProvider {
         &self,
         target: Target,
         request: &ListRequest,
-    ) -> Result<ListPage, ProviderError> {
+    ) -> Result<ListPage<CrmData>, ProviderError> {
         let Some(object) = map::object_type(request.object) else {
             return Ok(ListPage {
                 records: Vec::new(),

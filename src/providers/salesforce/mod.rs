@@ -108,7 +108,7 @@ impl SalesforceProvider {
         &self,
         target: Target,
         request: &ListRequest,
-    ) -> Result<ListPage, ProviderError> {
+    ) -> Result<ListPage<CrmData>, ProviderError> {
         let owners = match &request.filter.owner {
             Some(email) => {
                 let ids: Vec<String> = self

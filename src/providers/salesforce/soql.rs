@@ -131,7 +131,7 @@ pub fn list(
 ) -> String {
     let mut conditions = conditions(object, filter, owners);
     if let Some(p) = after {
-        let at = datetime(p.created_at);
+        let at = datetime(p.at);
         conditions.push(format!(
             "(CreatedDate < {at} OR (CreatedDate = {at} AND Id < {}))",
             quote(&p.remote_id)
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn a_page_after_a_position_uses_the_keyset() {
         let after = Position {
-            created_at: DateTime::parse_from_rfc3339("2024-05-02T12:00:00Z")
+            at: DateTime::parse_from_rfc3339("2024-05-02T12:00:00Z")
                 .unwrap()
                 .with_timezone(&Utc),
             remote_id: "003A".into(),
