@@ -9,7 +9,7 @@ use crate::providers::{Capability, Provider};
 
 use super::{
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, write_target},
+    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
     types::{EmailAddress, ProviderEnum},
     validate,
 };
@@ -154,7 +154,9 @@ impl CalendarMutation {
         validate::non_empty("input.title", &input.title)?;
         validate::range("input.end", Some(input.start), Some(input.end))?;
         validate::addresses("input.attendees", &input.attendees)?;
-        match write_target(ctx, Capability::Events, input.provider.into()).await? {}
+        let provider: Provider = input.provider.into();
+        write_target(ctx, Capability::Events, provider).await?;
+        Err(no_adapter(provider))
     }
 
     async fn update_event(
@@ -168,6 +170,8 @@ impl CalendarMutation {
             "input.attendees",
             input.attendees.as_deref().unwrap_or_default(),
         )?;
-        match write_target(ctx, Capability::Events, provider).await? {}
+        let provider: Provider = provider;
+        write_target(ctx, Capability::Events, provider).await?;
+        Err(no_adapter(provider))
     }
 }

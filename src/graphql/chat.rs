@@ -7,7 +7,7 @@ use crate::providers::{Capability, Provider};
 
 use super::{
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, write_target},
+    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
     types::ProviderEnum,
     validate,
 };
@@ -170,6 +170,8 @@ impl ChatMutation {
     ) -> Result<PostMessagePayload> {
         validate::non_empty("input.channelId", &input.channel_id)?;
         validate::non_empty("input.text", &input.text)?;
-        match write_target(ctx, Capability::Messages, input.provider.into()).await? {}
+        let provider: Provider = input.provider.into();
+        write_target(ctx, Capability::Messages, provider).await?;
+        Err(no_adapter(provider))
     }
 }

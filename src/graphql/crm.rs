@@ -22,7 +22,7 @@ use super::{
     relations::{related, related_page},
     types::{Date, Money, ProviderEnum},
     validate,
-    writes::{crm_target, once, same_provider},
+    writes::{crm_once, crm_target, same_provider},
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -895,7 +895,7 @@ impl CrmMutation {
     ) -> Result<CreateLeadPayload> {
         let (provider, write, key) = new_lead("input", input)?;
         let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
-        let record = once(
+        let record = crm_once(
             ctx,
             "createLead",
             key.as_deref(),
@@ -968,7 +968,7 @@ impl CrmMutation {
     ) -> Result<CreateContactPayload> {
         let (provider, write, key) = new_contact("input", input)?;
         let (adapter, target) = crm_target(ctx, CrmObject::Contact, provider).await?;
-        let record = once(
+        let record = crm_once(
             ctx,
             "createContact",
             key.as_deref(),
@@ -1072,7 +1072,7 @@ impl CrmMutation {
             contact_ids,
         });
         let (adapter, target) = crm_target(ctx, CrmObject::Deal, provider).await?;
-        let record = once(
+        let record = crm_once(
             ctx,
             "createDeal",
             input.idempotency_key.as_deref(),

@@ -358,16 +358,16 @@ pub fn no_adapter(provider: Provider) -> async_graphql::Error {
     )
 }
 
-/// Checks that a write can go to `provider`: it must feed `capability` and be connected.
-/// Adapters handle the write itself once they land; until then, UNSUPPORTED.
+/// The connection a write to `provider` goes through: the provider must feed `capability`, be
+/// connected, and its tokens must still open.
 pub async fn write_target(
     ctx: &Context<'_>,
     capability: Capability,
     provider: Provider,
-) -> Result<std::convert::Infallible> {
+) -> Result<Target> {
     if !provider.feeds(capability) {
         return Err(bad_input(
-            "provider",
+            "input.provider",
             format!("{} has no {capability:?}", provider.entry().name),
         ));
     }
@@ -381,5 +381,8 @@ pub async fn write_target(
     if connection.reauth_required {
         return Err(reauth_required(provider));
     }
-    Err(no_adapter(provider))
+    Ok(Target {
+        tenant: tenant(ctx)?,
+        provider,
+    })
 }

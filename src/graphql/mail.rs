@@ -8,7 +8,7 @@ use crate::providers::{Capability, Provider};
 use super::{
     errors::bad_input,
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, write_target},
+    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
     types::{EmailAddress, ProviderEnum},
     validate,
 };
@@ -148,7 +148,9 @@ impl MailMutation {
         if let Some(id) = &input.reply_to_id {
             validate::record_id("input.replyToId", id, "Email")?;
         }
-        match write_target(ctx, Capability::Emails, input.provider.into()).await? {}
+        let provider: Provider = input.provider.into();
+        write_target(ctx, Capability::Emails, provider).await?;
+        Err(no_adapter(provider))
     }
 
     async fn modify_email_labels(
@@ -160,6 +162,8 @@ impl MailMutation {
         if input.add.is_empty() && input.remove.is_empty() {
             return Err(bad_input("input.add", "give labels to add or to remove"));
         }
-        match write_target(ctx, Capability::Emails, provider).await? {}
+        let provider: Provider = provider;
+        write_target(ctx, Capability::Emails, provider).await?;
+        Err(no_adapter(provider))
     }
 }

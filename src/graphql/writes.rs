@@ -72,9 +72,8 @@ pub fn same_provider(
     Ok(())
 }
 
-/// Runs `write` once per `key`: the first call writes and remembers the record; a repeat gets
-/// that record back (read again from the provider) without writing.
-pub async fn once<F>(
+/// Runs a CRM `write` once per `key` (see `once`), a repeat reading the record back.
+pub async fn crm_once<F>(
     ctx: &Context<'_>,
     operation: &'static str,
     key: Option<&str>,
@@ -83,6 +82,25 @@ pub async fn once<F>(
 ) -> Result<Record<CrmData>>
 where
     F: Future<Output = Result<Record<CrmData>, ProviderError>>,
+{
+    once(ctx, operation, key, write, async |provider, remote_id| {
+        crm_record(ctx, object, provider, &remote_id).await
+    })
+    .await
+}
+
+/// Runs `write` once per `key` and project: the first call writes and remembers which record it
+/// made; a repeat gets that record back through `reread` (from the provider) without writing. A
+/// write that fails releases the key, so it may be tried again.
+pub async fn once<T, F>(
+    ctx: &Context<'_>,
+    operation: &'static str,
+    key: Option<&str>,
+    write: F,
+    reread: impl AsyncFnOnce(Provider, String) -> Result<Option<Record<T>>>,
+) -> Result<Record<T>>
+where
+    F: Future<Output = Result<Record<T>, ProviderError>>,
 {
     let Some(key) = key else {
         return write.await.map_err(|e| upstream_error(&e));
@@ -122,7 +140,7 @@ where
             let (Some(provider), Some(remote_id)) = (provider, remote_id) else {
                 return Err(internal("an idempotency record without its result"));
             };
-            crm_record(ctx, object, provider, remote_id)
+            reread(provider, remote_id.to_owned())
                 .await?
                 .ok_or_else(|| {
                     super::errors::ErrorCode::NotFound.error("the record this key created is gone")
