@@ -39,6 +39,27 @@ pub struct Settings {
     pub providers: BTreeMap<String, ProviderSettings>,
     #[serde(default)]
     pub upstream: UpstreamSettings,
+    #[serde(default)]
+    pub changes: ChangesSettings,
+}
+
+/// The change log: the project that provider-wide webhooks feed, and how long events are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChangesSettings {
+    /// The project `/webhooks/stripe` serves (the demo's, in `nexus demo`).
+    pub default_project: Option<String>,
+    /// Events older than this many days are dropped; a cursor before them is refused.
+    pub retention_days: u32,
+}
+
+impl Default for ChangesSettings {
+    fn default() -> Self {
+        Self {
+            default_project: None,
+            retention_days: 30,
+        }
+    }
 }
 
 /// Calls to providers: timeouts and retries (every provider; `providers.<slug>.timeout_ms`
@@ -119,6 +140,9 @@ pub struct ProviderSettings {
     pub rate_limits: Option<bool>,
     /// Capacities over the catalog's, by rate class (an account on a higher tier).
     pub rate_capacity: BTreeMap<String, u32>,
+    /// The secret the provider signs webhooks with (Stripe's endpoint `whsec_…`, Slack's signing
+    /// secret); HubSpot signs with the client secret.
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

@@ -55,8 +55,14 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
     };
     write_file(&data_dir.join("sandbox-url"), &sandbox, false)?;
     point_at_sandbox(settings, &sandbox);
+    let stripe_secret = stripe_webhook_secret(settings, data_dir)?;
+    settings
+        .changes
+        .default_project
+        .get_or_insert_with(|| DEMO_PROJECT.to_owned());
     let app = Application::build_with(settings, db).await?;
     let origin = format!("http://{}", app.local_addr());
+    register_stripe_endpoint(&sandbox, &origin, &stripe_secret).await?;
     let server = tokio::spawn(app.run_until_stopped(crate::cli::shutdown_signal()));
     if !options.no_connect {
         for provider in Provider::ALL
@@ -126,6 +132,52 @@ fn demo_encryption_key(settings: &mut Settings, data_dir: &Path) -> DemoResult {
         );
     }
     vault.key_file = Some(file);
+    Ok(())
+}
+
+/// The Stripe endpoint secret, as `stripe listen` prints one: the configured one, else the one in
+/// `stripe-webhook-secret`, else a new `whsec_…` written there.
+fn stripe_webhook_secret(settings: &mut Settings, data_dir: &Path) -> DemoResult<String> {
+    let stripe = settings
+        .providers
+        .entry(Provider::Stripe.slug().to_owned())
+        .or_default();
+    if let Some(secret) = &stripe.webhook_secret {
+        return Ok(secret.expose_secret().to_owned());
+    }
+    let file = data_dir.join("stripe-webhook-secret");
+    let secret = match fs::read_to_string(&file) {
+        Ok(existing) if existing.trim().starts_with("whsec_") => existing.trim().to_owned(),
+        _ => {
+            let mut bytes = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            let secret = format!("whsec_{}", hex::encode(bytes));
+            write_file(&file, &secret, true)?;
+            secret
+        }
+    };
+    stripe.webhook_secret = Some(secret.clone().into());
+    Ok(secret)
+}
+
+/// Tells the sandbox's Stripe sender to deliver to this gateway, signed with `secret`.
+async fn register_stripe_endpoint(sandbox: &str, origin: &str, secret: &str) -> DemoResult {
+    let response = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/webhooks"))
+        .json(&json!({
+            "provider": Provider::Stripe.slug(),
+            "url": format!("{origin}/webhooks/stripe"),
+            "secret": secret,
+        }))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the sandbox refused the Stripe endpoint: {}",
+            response.status()
+        )
+        .into());
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! - [`auth`]: API keys and JWTs become a [`auth::Tenant`].
 //! - [`graphql`]: the schema — unified types, connections, ids, errors, limits.
 //! - [`providers`]: the provider catalog; adapters join it one folder each.
+//! - [`changes`]: the change log — appends from webhooks and sync, followers for subscriptions.
 //! - [`store`]: the database and its entities (schema in the `migrations` crate).
 //! - [`vault`]: token encryption and the credential repository — the only plaintext tokens.
 //! - [`telemetry`]: logs and Prometheus metrics.
@@ -13,6 +14,7 @@
 //! - [`upstream`]: the stack every provider call goes through — credentials, retries, timeouts.
 
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -14,12 +14,13 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
+    changes::{Bus, ChangeLog, webhooks::Webhooks},
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders},
     http::{self, AppState, PlaygroundConfig},
     oauth::ConnectFlows,
     providers::{Provider, Registry},
-    store::{self, ChangeLog, IdempotencyKeys, Tenants},
+    store::{self, IdempotencyKeys, Tenants},
     upstream::Upstream,
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
 };
@@ -136,6 +137,8 @@ impl Application {
         .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let registry = Registry::new(upstream);
         let tenants = Tenants::new(db.clone());
+        let changes = ChangeLog::new(db.clone(), Bus::default());
+        let webhooks = Webhooks::new(changes.clone(), tenants.clone(), settings);
         let jwt = settings
             .auth
             .jwt
@@ -147,7 +150,7 @@ impl Application {
             Some(AppContext {
                 tenants: tenants.clone(),
                 credentials: CredentialVault::new(db.clone(), vault),
-                changes: ChangeLog::new(db.clone()),
+                changes: changes.clone(),
                 idempotency: IdempotencyKeys::new(db.clone()),
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
@@ -159,6 +162,7 @@ impl Application {
             schema,
             providers: registry,
             connect,
+            webhooks,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,

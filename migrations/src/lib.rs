@@ -9,6 +9,7 @@ mod m20261126_000002_create_integration_credentials;
 mod m20261126_000003_create_change_events;
 mod m20261126_000004_create_sync_and_webhook_tables;
 mod m20261126_000005_create_idempotency_keys;
+mod m20261126_000006_create_change_heads;
 mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_change_events::Migration),
             Box::new(m20261126_000004_create_sync_and_webhook_tables::Migration),
             Box::new(m20261126_000005_create_idempotency_keys::Migration),
+            Box::new(m20261126_000006_create_change_heads::Migration),
         ]
     }
 }

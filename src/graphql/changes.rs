@@ -8,7 +8,11 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{providers::Provider, store::entities::change_events};
+use crate::{
+    changes::{LogError, Selection},
+    providers::Provider,
+    store::entities::change_events,
+};
 
 use super::{
     AppContext,
@@ -93,6 +97,25 @@ impl ChangeEvent {
     }
 }
 
+/// The error for a cursor the log cannot serve.
+pub fn cursor_error(error: LogError) -> async_graphql::Error {
+    match error {
+        LogError::Expired => bad_input("after", error.to_string()),
+        LogError::Db(e) => internal(e),
+    }
+}
+
+/// Reads a change cursor given as `after`; none starts at sequence number 0.
+pub fn parse_cursor(after: Option<String>) -> Result<Option<i64>> {
+    after
+        .map(|c| {
+            ChangeCursor::decode_cursor(&c)
+                .map(|c| c.0)
+                .map_err(|_| bad_input("after", "`after` is not a change cursor"))
+        })
+        .transpose()
+}
+
 #[derive(Default)]
 pub struct ChangesQuery;
 
@@ -114,18 +137,18 @@ impl ChangesQuery {
                 format!("`first` must be between 0 and {MAX_PAGE_SIZE}"),
             ));
         }
-        let after = match after {
-            Some(c) => {
-                ChangeCursor::decode_cursor(&c)
-                    .map_err(|_| bad_input("after", "`after` is not a change cursor"))?
-                    .0
-            }
-            None => 0,
-        };
-        let mut rows = ctx
-            .data_unchecked::<AppContext>()
-            .changes
-            .page(tenant.project_id, after, first as u64 + 1)
+        let after = parse_cursor(after)?.unwrap_or(0);
+        let log = &ctx.data_unchecked::<AppContext>().changes;
+        log.check_cursor(tenant.project_id, after)
+            .await
+            .map_err(cursor_error)?;
+        let mut rows = log
+            .page(
+                tenant.project_id,
+                after,
+                first as u64 + 1,
+                &Selection::default(),
+            )
             .await
             .map_err(internal)?;
         let has_next = rows.len() > first as usize;

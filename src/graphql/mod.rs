@@ -25,10 +25,11 @@ mod writes;
 use async_graphql::{MergedObject, Schema};
 
 use crate::{
+    changes::ChangeLog,
     config::GraphqlSettings,
     oauth::ConnectFlows,
     providers::Registry,
-    store::{ChangeLog, IdempotencyKeys, Tenants},
+    store::{IdempotencyKeys, Tenants},
     vault::CredentialVault,
 };
 

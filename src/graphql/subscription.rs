@@ -1,5 +1,6 @@
-//! Subscriptions. `heartbeat` proves the WebSocket path end to end (auth in `connection_init`,
-//! events, completion); the change stream joins it here.
+//! Subscriptions: `changes`, the project's change log replayed from a cursor and then followed
+//! live (see `crate::changes::follow`), and `heartbeat`, which proves the WebSocket path end to
+//! end (auth in `connection_init`, events, completion).
 
 use std::time::Duration;
 
@@ -7,7 +8,15 @@ use async_graphql::{Context, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 
-use super::{errors::bad_input, lists::tenant};
+use crate::changes::{Op, Selection, follow};
+
+use super::{
+    AppContext,
+    changes::{ChangeEvent, cursor_error, parse_cursor},
+    errors::{bad_input, internal},
+    lists::tenant,
+    types::{ChangeOp, ProviderEnum, to_providers},
+};
 
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Heartbeat {
@@ -21,6 +30,35 @@ pub struct Subscription;
 
 #[Subscription]
 impl Subscription {
+    /// The project's changes: with `after`, every event after that cursor and then each new one
+    /// as it happens; without, from the live tail. Narrowed to `providers`, `types` (`Contact`,
+    /// `stripe:invoice.paid`, ...) and `ops` when given. A cursor older than the log's retention
+    /// is refused (`BAD_USER_INPUT` on `after`).
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        providers: Option<Vec<ProviderEnum>>,
+        types: Option<Vec<String>>,
+        ops: Option<Vec<ChangeOp>>,
+    ) -> Result<impl Stream<Item = Result<ChangeEvent>> + use<>> {
+        let project_id = tenant(ctx)?.project_id;
+        let log = ctx.data_unchecked::<AppContext>().changes.clone();
+        let after = match parse_cursor(after)? {
+            Some(after) => after,
+            None => log.head(project_id).await.map_err(internal)?,
+        };
+        let selection = Selection {
+            providers: providers.as_deref().map(to_providers),
+            kinds: types,
+            ops: ops.map(|ops| ops.into_iter().map(Op::from).collect()),
+        };
+        let events = follow(log, project_id, after, selection)
+            .await
+            .map_err(cursor_error)?;
+        Ok(events.map(|row| row.map_err(internal).and_then(ChangeEvent::from_row)))
+    }
+
     /// A beat every `intervalMs` milliseconds (10..=60000); completes after `count` beats
     /// when given, else runs until the client stops.
     async fn heartbeat(

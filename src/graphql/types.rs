@@ -68,6 +68,16 @@ pub enum ChangeOp {
     Deleted,
 }
 
+impl From<ChangeOp> for crate::changes::Op {
+    fn from(op: ChangeOp) -> Self {
+        match op {
+            ChangeOp::Created => Self::Created,
+            ChangeOp::Updated => Self::Updated,
+            ChangeOp::Deleted => Self::Deleted,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

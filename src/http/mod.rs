@@ -7,11 +7,16 @@ mod media;
 mod metrics;
 mod oauth;
 mod playground;
+mod webhooks;
 mod ws;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::Request, routing::get};
+use axum::{
+    Router,
+    extract::Request,
+    routing::{get, post},
+};
 use http::header::AUTHORIZATION;
 use sea_orm::DatabaseConnection;
 use tower_http::{
@@ -21,7 +26,10 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::Authenticator, graphql::AppSchema, oauth::ConnectFlows, providers::Registry};
+use crate::{
+    auth::Authenticator, changes::webhooks::Webhooks, graphql::AppSchema, oauth::ConnectFlows,
+    providers::Registry,
+};
 
 pub use playground::PlaygroundConfig;
 
@@ -32,6 +40,7 @@ pub struct AppState {
     /// The provider adapters, for each request's own loaders.
     pub providers: Registry,
     pub connect: ConnectFlows,
+    pub webhooks: Webhooks,
     pub auth: Authenticator,
     pub db: DatabaseConnection,
     pub body_limit: usize,
@@ -42,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/oauth/{provider}/callback", get(oauth::callback))
+        .route("/webhooks/{provider}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render));

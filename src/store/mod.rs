@@ -3,7 +3,6 @@
 //! SQLite is the embedded default (WAL, busy timeout, foreign keys on); a `postgres://` URL
 //! switches to PostgreSQL. The schema itself lives in the `migrations` crate.
 
-mod changes;
 pub mod entities;
 mod idempotency;
 mod tenants;
@@ -14,7 +13,6 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 
-pub use changes::ChangeLog;
 pub use idempotency::{Claim, IdempotencyKeys};
 pub use tenants::{ApiKeyRow, Tenants};
 

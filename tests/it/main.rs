@@ -6,6 +6,7 @@
 //! which turns a missing tool into a failure.
 
 mod auth;
+mod changes;
 mod cli;
 mod connect;
 mod crm;
@@ -25,4 +26,5 @@ mod sandbox_slack;
 mod sandbox_stripe;
 mod schema;
 mod secrets_manager;
+mod subscriber;
 mod vault;

@@ -2,9 +2,11 @@
 
 pub mod api_keys;
 pub mod change_events;
+pub mod change_heads;
 pub mod idempotency_keys;
 pub mod integration_credentials;
 pub mod oauth_states;
 pub mod projects;
 pub mod quota_usage;
 pub mod users;
+pub mod webhook_receipts;

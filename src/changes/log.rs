@@ -1,0 +1,278 @@
+//! The change log: append, page, retain. Every append runs in one transaction that raises the
+//! project's head (`change_heads`) and inserts the events numbered from it; the head's row lock
+//! makes a project's appenders commit in sequence order, so readers never see a number appear
+//! behind one they have already read. A webhook's receipt (the provider's event id) is inserted
+//! in the same transaction: a redelivered event is acknowledged and stored once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use uuid::Uuid;
+
+use crate::{
+    providers::Provider,
+    store::entities::{change_events, change_heads, webhook_receipts},
+};
+
+use super::Bus;
+
+/// Whether a change created, updated or deleted its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Created => "created",
+            Op::Updated => "updated",
+            Op::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "created" => Some(Op::Created),
+            "updated" => Some(Op::Updated),
+            "deleted" => Some(Op::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// One change to append.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub op: Op,
+    pub provider: Provider,
+    /// The unified type's name (`Contact`, ...) or `<provider>:<event type>`.
+    pub kind: String,
+    pub remote_id: String,
+    /// The provider's payload.
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A provider's delivery by its own event id.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub provider: Provider,
+    pub event_id: String,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored; the project's log now ends at `last_seq`.
+    Stored { last_seq: i64 },
+    /// The receipt was seen before: nothing stored.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    /// The cursor points before the oldest event retained: events after it are gone.
+    #[error("the cursor is older than the log's retention; start again without one")]
+    Expired,
+}
+
+#[derive(Clone)]
+pub struct ChangeLog {
+    db: DatabaseConnection,
+    bus: Bus,
+}
+
+impl ChangeLog {
+    pub fn new(db: DatabaseConnection, bus: Bus) -> Self {
+        Self { db, bus }
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Appends `changes` to `project_id`'s log, once per `receipt` when given.
+    pub async fn append(
+        &self,
+        project_id: Uuid,
+        receipt: Option<&Receipt>,
+        changes: Vec<Change>,
+    ) -> Result<Appended, DbErr> {
+        self.append_with(project_id, receipt, changes, async |_| Ok(()))
+            .await
+    }
+
+    /// Like `append`, and runs `also` in the same transaction (a sync's checkpoint), so that the
+    /// changes and what they depend on are stored together or not at all.
+    pub async fn append_with(
+        &self,
+        project_id: Uuid,
+        receipt: Option<&Receipt>,
+        changes: Vec<Change>,
+        also: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), DbErr>,
+    ) -> Result<Appended, DbErr> {
+        self.ensure_head(project_id).await?;
+        let txn = self.db.begin().await?;
+        if let Some(receipt) = receipt {
+            let inserted = webhook_receipts::Entity::insert(webhook_receipts::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                provider: Set(receipt.provider.slug().to_owned()),
+                event_id: Set(receipt.event_id.clone()),
+                project_id: Set(Some(project_id)),
+                received_at: Set(Utc::now()),
+            })
+            .exec_without_returning(&txn)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    txn.rollback().await?;
+                    return Ok(Appended::Duplicate);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let count = changes.len() as i64;
+        change_heads::Entity::update_many()
+            .col_expr(
+                change_heads::Column::Seq,
+                Expr::col(change_heads::Column::Seq).add(count),
+            )
+            .filter(change_heads::Column::ProjectId.eq(project_id))
+            .exec(&txn)
+            .await?;
+        let last_seq = change_heads::Entity::find_by_id(project_id)
+            .one(&txn)
+            .await?
+            .map_or(0, |h| h.seq);
+        let received_at = Utc::now();
+        let rows = changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, change)| change_events::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                project_id: Set(project_id),
+                seq: Set(last_seq - count + 1 + i as i64),
+                op: Set(change.op.as_str().to_owned()),
+                provider: Set(change.provider.slug().to_owned()),
+                r#type: Set(change.kind),
+                remote_id: Set(change.remote_id),
+                data: Set(change.data),
+                occurred_at: Set(change.occurred_at),
+                received_at: Set(received_at),
+            })
+            .collect::<Vec<_>>();
+        if !rows.is_empty() {
+            change_events::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        also(&txn).await?;
+        txn.commit().await?;
+        if count > 0 {
+            self.bus.announce(project_id, last_seq);
+        }
+        Ok(Appended::Stored { last_seq })
+    }
+
+    /// Makes the project's head row, once.
+    async fn ensure_head(&self, project_id: Uuid) -> Result<(), DbErr> {
+        change_heads::Entity::insert(change_heads::ActiveModel {
+            project_id: Set(project_id),
+            seq: Set(0),
+        })
+        .on_conflict(
+            OnConflict::column(change_heads::Column::ProjectId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The last sequence number of the project's log (0 before the first change).
+    pub async fn head(&self, project_id: Uuid) -> Result<i64, DbErr> {
+        Ok(change_heads::Entity::find_by_id(project_id)
+            .one(&self.db)
+            .await?
+            .map_or(0, |h| h.seq))
+    }
+
+    /// Checks that nothing after `after` has been dropped by retention.
+    pub async fn check_cursor(&self, project_id: Uuid, after: i64) -> Result<(), LogError> {
+        let oldest = change_events::Entity::find()
+            .select_only()
+            .column_as(change_events::Column::Seq.min(), "oldest")
+            .filter(change_events::Column::ProjectId.eq(project_id))
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?
+            .flatten();
+        let head = self.head(project_id).await?;
+        let first_kept = oldest.unwrap_or(head + 1);
+        if after + 1 < first_kept && after < head {
+            return Err(LogError::Expired);
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` entries of the project after sequence number `after` that `selection`
+    /// takes, oldest first.
+    pub async fn page(
+        &self,
+        project_id: Uuid,
+        after: i64,
+        limit: u64,
+        selection: &super::Selection,
+    ) -> Result<Vec<change_events::Model>, DbErr> {
+        let mut query = change_events::Entity::find()
+            .filter(change_events::Column::ProjectId.eq(project_id))
+            .filter(change_events::Column::Seq.gt(after));
+        if let Some(providers) = &selection.providers {
+            query = query
+                .filter(change_events::Column::Provider.is_in(providers.iter().map(|p| p.slug())));
+        }
+        if let Some(kinds) = &selection.kinds {
+            query = query.filter(change_events::Column::Type.is_in(kinds.iter().cloned()));
+        }
+        if let Some(ops) = &selection.ops {
+            query = query.filter(change_events::Column::Op.is_in(ops.iter().map(|o| o.as_str())));
+        }
+        query
+            .order_by_asc(change_events::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await
+    }
+
+    /// One entry by id, only if it belongs to the project.
+    pub async fn by_id(
+        &self,
+        project_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<change_events::Model>, DbErr> {
+        change_events::Entity::find_by_id(id)
+            .filter(change_events::Column::ProjectId.eq(project_id))
+            .one(&self.db)
+            .await
+    }
+
+    /// Drops the events received before `before`, in every project; returns how many.
+    pub async fn retain_after(&self, before: DateTime<Utc>) -> Result<u64, DbErr> {
+        let result = change_events::Entity::delete_many()
+            .filter(change_events::Column::ReceivedAt.lt(before))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}

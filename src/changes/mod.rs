@@ -1,0 +1,15 @@
+//! The change log and what feeds and serves it. Webhooks and sync append changes (`log`), each
+//! append in one transaction with what it depends on (a webhook's receipt, a sync's checkpoint),
+//! numbered by a per-project sequence that becomes visible in order. Appends announce themselves
+//! on the `bus`; a subscriber (`follow`) reads the log from its cursor and sleeps on the bus when
+//! it has caught up, so replay and live tail are one loop over the database — no gap and no
+//! duplicate at the switch, and a slow reader only ever delays itself.
+
+mod bus;
+mod follow;
+mod log;
+pub mod webhooks;
+
+pub use bus::Bus;
+pub use follow::{Selection, follow};
+pub use log::{Appended, Change, ChangeLog, LogError, Op, Receipt};
