@@ -125,7 +125,7 @@ impl Application {
             vault.clone(),
             providers.clone(),
             &settings.oauth,
-            public_origin,
+            public_origin.clone(),
         )
         .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let upstream = Upstream::new(
@@ -138,7 +138,7 @@ impl Application {
         let registry = Registry::new(upstream);
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default());
-        let webhooks = Webhooks::new(changes.clone(), tenants.clone(), settings);
+        let webhooks = Webhooks::new(changes.clone(), tenants.clone(), db.clone(), settings);
         let jwt = settings
             .auth
             .jwt
@@ -163,6 +163,7 @@ impl Application {
             providers: registry,
             connect,
             webhooks,
+            public_origin,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,

@@ -41,6 +41,8 @@ pub struct AppState {
     pub providers: Registry,
     pub connect: ConnectFlows,
     pub webhooks: Webhooks,
+    /// The origin providers call this gateway at (signatures cover the full URL).
+    pub public_origin: String,
     pub auth: Authenticator,
     pub db: DatabaseConnection,
     pub body_limit: usize,

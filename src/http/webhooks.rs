@@ -1,5 +1,5 @@
 //! `POST /webhooks/{provider}`: a provider's delivery, verified and stored by
-//! `changes::webhooks`. Verified deliveries (also repeats) get 200; a bad or stale signature or a
+//! `changes::webhooks`. Verified deliveries (also repeats) get 200, a handshake its challenge; a bad or stale signature or a
 //! body that is not the provider's event gets 400 and nothing is stored; a provider this gateway
 //! takes no webhooks of, 404; a storage failure, 503 — so the provider delivers again.
 
@@ -7,12 +7,13 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, Uri, header::CONTENT_TYPE},
+    response::{IntoResponse, Response},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
-    changes::webhooks::{Outcome, WebhookError},
+    changes::webhooks::{Delivery, Outcome, WebhookError},
     providers::Provider,
 };
 
@@ -21,16 +22,26 @@ use super::AppState;
 pub async fn receive(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     let Ok(provider) = provider.parse::<Provider>() else {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": "no such provider" })),
-        );
+        )
+            .into_response();
     };
-    match state.webhooks.receive(provider, &headers, &body).await {
+    let delivery = Delivery {
+        url: format!("{}{}", state.public_origin, uri),
+        headers: &headers,
+        body: &body,
+    };
+    let answer = match state.webhooks.receive(provider, delivery).await {
+        Ok(Outcome::Challenge(challenge)) => {
+            return (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], challenge).into_response();
+        }
         Ok(outcome) => (
             StatusCode::OK,
             Json(json!({ "received": true, "duplicate": outcome == Outcome::Duplicate })),
@@ -50,5 +61,6 @@ pub async fn receive(
                 Json(json!({ "error": "not stored; deliver again" })),
             )
         }
-    }
+    };
+    answer.into_response()
 }

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::{
+    connect::{callback, connect_link, consent, pointed_at_sandbox_with},
     helpers::{TestApp, first_code, spawn_app_with, test_settings},
     subscriber::Subscriber,
 };
@@ -321,4 +322,162 @@ async fn a_cursor_older_than_the_retention_is_refused() {
         .graphql(PAGE, json!({ "after": "bm9wZQ", "first": 5 }))
         .await;
     assert_eq!(first_code(&body), "BAD_USER_INPUT");
+}
+
+/// An app pointed at the sandbox, taking its HubSpot and Slack webhooks, with both connected
+/// through the real flow and the sandbox delivering to the app.
+async fn connected_to_the_sandbox() -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.providers.get_mut("slack").unwrap().webhook_secret =
+            Some(nexus::sandbox::slack::SIGNING_SECRET.to_owned().into());
+    })
+    .await;
+    for provider in ["HUBSPOT", "SLACK"] {
+        let back = consent(&connect_link(&app, provider, None).await, "approve").await;
+        assert_eq!(callback(&back).await.0, 200, "{provider} connects");
+    }
+    let http = reqwest::Client::new();
+    for provider in ["hubspot", "slack"] {
+        let registered = http
+            .post(format!("{sandbox}/_sandbox/webhooks"))
+            .json(
+                &json!({ "provider": provider, "url": app.url(&format!("/webhooks/{provider}")) }),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = registered.status();
+        assert!(
+            status.is_success(),
+            "{provider}: {}",
+            registered.text().await.unwrap()
+        );
+    }
+    (app, sandbox)
+}
+
+async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/records"))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn hubspot_and_slack_changes_made_in_the_sandbox_reach_a_subscriber_through_webhooks() {
+    let (app, sandbox) = connected_to_the_sandbox().await;
+    let mut subscriber = Subscriber::start(
+        &app,
+        &app.key,
+        SUBSCRIBE,
+        json!({ "after": from_the_start() }),
+    )
+    .await;
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "hubspot", "object": "contacts", "op": "update", "id": "405", "fields": { "firstname": "Changed" } }),
+    )
+    .await;
+    let change = subscriber.next().await["data"]["changes"].clone();
+    assert_eq!(
+        (
+            change["provider"].as_str(),
+            change["type"].as_str(),
+            change["op"].as_str(),
+            change["remoteId"].as_str()
+        ),
+        (
+            Some("HUBSPOT"),
+            Some("Contact"),
+            Some("UPDATED"),
+            Some("405")
+        ),
+        "{change}"
+    );
+    assert_eq!(change["data"]["propertyValue"], "Changed");
+
+    let person = &nexus::sandbox::population::population().people[3];
+    let posted = change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "slack", "object": "message", "op": "create", "fields": { "channel": "general", "user": person.email, "text": "hello from a human" } }),
+    )
+    .await;
+    let change = subscriber.next().await["data"]["changes"].clone();
+    assert_eq!(
+        (
+            change["provider"].as_str(),
+            change["type"].as_str(),
+            change["op"].as_str()
+        ),
+        (Some("SLACK"), Some("Message"), Some("CREATED")),
+        "{change}"
+    );
+    assert!(
+        change["remoteId"]
+            .as_str()
+            .unwrap()
+            .ends_with(posted["ts"].as_str().unwrap()),
+        "{change} {posted}"
+    );
+    assert_eq!(change["data"]["event"]["text"], "hello from a human");
+    subscriber.close().await;
+}
+
+#[tokio::test]
+async fn hubspot_and_slack_deliveries_with_bad_signatures_are_refused() {
+    let (app, _) = connected_to_the_sandbox().await;
+    let body = r#"[{"eventId":1,"subscriptionId":1,"portalId":62515001,"occurredAt":1700000000000,"subscriptionType":"contact.creation","objectId":1}]"#;
+    let now = Utc::now().timestamp_millis();
+    let url = app.url("/webhooks/hubspot");
+    let secret = nexus::sandbox::App::for_provider("hubspot").client_secret;
+    let signed =
+        |secret: &str, at: i64| nexus::sandbox::hubspot::signature_headers(secret, &url, body, at);
+    for (headers, why) in [
+        (signed("not-the-secret", now), "another secret"),
+        (signed(&secret, now - 300_001), "too old"),
+        (vec![], "unsigned"),
+    ] {
+        let mut request = app.client.post(&url).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{why}");
+    }
+    let mut request = app.client.post(&url).body(body);
+    for (name, value) in signed(&secret, now) {
+        request = request.header(name, value);
+    }
+    assert_eq!(
+        request.send().await.unwrap().status(),
+        200,
+        "the real secret passes"
+    );
+
+    let slack_body = r#"{"type":"event_callback","team_id":"T0SBX0001","event_id":"Ev1","event":{"type":"message","channel":"C1","ts":"1.000001"}}"#;
+    let stale = Utc::now().timestamp() - 301;
+    let response = app
+        .client
+        .post(app.url("/webhooks/slack"))
+        .header("x-slack-request-timestamp", stale.to_string())
+        .header(
+            "x-slack-signature",
+            nexus::sandbox::slack::signature(
+                nexus::sandbox::slack::SIGNING_SECRET,
+                stale,
+                slack_body,
+            ),
+        )
+        .body(slack_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "stale");
+    let (_, page) = app.graphql(PAGE, json!({ "first": 10 })).await;
+    let nodes = page["data"]["changes"]["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes.len(), 1, "only the one good delivery: {nodes:?}");
 }

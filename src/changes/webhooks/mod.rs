@@ -1,16 +1,29 @@
 //! Webhook deliveries, verified before anything is stored: each provider's module checks its
-//! signature scheme and turns a verified body into changes with the provider's event id as the
-//! receipt, so a redelivery is acknowledged and stored once.
+//! signature scheme (in constant time, within the provider's timestamp window) and turns a
+//! verified body into changes; `Webhooks` routes them to the projects whose connection has the
+//! account the delivery names (HubSpot's portal, Slack's team; Stripe's endpoint serves the
+//! default project) with the provider's event id as the receipt, so a redelivery is acknowledged
+//! and stored once.
 
+pub mod hubspot;
+pub mod slack;
 pub mod stripe;
+
+use std::collections::HashMap;
 
 use chrono::Utc;
 use http::HeaderMap;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
 
-use crate::{config::Settings, providers::Provider, store::Tenants};
+use crate::{
+    config::Settings,
+    providers::Provider,
+    store::{Tenants, entities::integration_credentials},
+};
 
-use super::{Appended, ChangeLog};
+use super::{Appended, ChangeLog, Receipt};
 
 /// Why a delivery was refused; nothing of it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +32,8 @@ pub enum Refusal {
     BadSignature,
     #[error("the signature is too old")]
     Stale,
+    #[error("no {0} header")]
+    MissingHeader(&'static str),
     #[error("{0}")]
     Malformed(&'static str),
 }
@@ -36,11 +51,31 @@ pub enum WebhookError {
 }
 
 /// What happened to a verified delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Stored,
+    /// Stored for this many projects (0: no project has that account connected).
+    Stored(usize),
     /// Seen before (the provider's event id): acknowledged, not stored again.
     Duplicate,
+    /// A handshake: answer with this text.
+    Challenge(String),
+}
+
+/// A delivery as it arrived.
+pub struct Delivery<'a> {
+    /// The URL the provider called, as the provider knows it (the public origin, path, query).
+    pub url: String,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Delivery<'_> {
+    fn header(&self, name: &'static str) -> Result<&str, Refusal> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Refusal::MissingHeader(name))
+    }
 }
 
 /// Takes webhook deliveries into the change log.
@@ -48,22 +83,34 @@ pub enum Outcome {
 pub struct Webhooks {
     log: ChangeLog,
     tenants: Tenants,
-    stripe_secret: Option<SecretString>,
+    db: DatabaseConnection,
+    secrets: HashMap<Provider, SecretString>,
     default_project: Option<String>,
 }
 
 impl Webhooks {
-    pub fn new(log: ChangeLog, tenants: Tenants, settings: &Settings) -> Self {
-        let secret = |slug: &str| {
-            settings
-                .providers
-                .get(slug)
-                .and_then(|p| p.webhook_secret.clone())
+    pub fn new(
+        log: ChangeLog,
+        tenants: Tenants,
+        db: DatabaseConnection,
+        settings: &Settings,
+    ) -> Self {
+        let secret = |provider: Provider| {
+            let p = settings.providers.get(provider.slug())?;
+            match provider {
+                // HubSpot signs with the app's client secret.
+                Provider::Hubspot => p.client_secret.clone(),
+                _ => p.webhook_secret.clone(),
+            }
         };
         Self {
             log,
             tenants,
-            stripe_secret: secret(Provider::Stripe.slug()),
+            db,
+            secrets: [Provider::Stripe, Provider::Hubspot, Provider::Slack]
+                .into_iter()
+                .filter_map(|p| Some((p, secret(p)?)))
+                .collect(),
             default_project: settings.changes.default_project.clone(),
         }
     }
@@ -72,31 +119,35 @@ impl Webhooks {
     pub async fn receive(
         &self,
         provider: Provider,
-        headers: &HeaderMap,
-        body: &[u8],
+        delivery: Delivery<'_>,
     ) -> Result<Outcome, WebhookError> {
+        let served = matches!(
+            provider,
+            Provider::Stripe | Provider::Hubspot | Provider::Slack
+        );
+        let Some(secret) = self.secrets.get(&provider).filter(|_| served) else {
+            return Err(WebhookError::NotServed(format!(
+                "this gateway takes no {} webhooks (no secret configured)",
+                provider.entry().name
+            )));
+        };
+        let secret = secret.expose_secret();
         match provider {
-            Provider::Stripe => self.stripe(headers, body).await,
-            other => Err(WebhookError::NotServed(format!(
-                "this gateway takes no {} webhooks",
-                other.entry().name
-            ))),
+            Provider::Stripe => self.stripe(secret, delivery).await,
+            Provider::Hubspot => self.hubspot(secret, delivery).await,
+            _ => self.slack(secret, delivery).await,
         }
     }
 
-    async fn stripe(&self, headers: &HeaderMap, body: &[u8]) -> Result<Outcome, WebhookError> {
-        let (Some(secret), Some(project)) = (&self.stripe_secret, &self.default_project) else {
+    async fn stripe(&self, secret: &str, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
+        let Some(project) = &self.default_project else {
             return Err(WebhookError::NotServed(
-                "Stripe webhooks need providers.stripe.webhook_secret and changes.default_project"
-                    .into(),
+                "Stripe webhooks need changes.default_project".into(),
             ));
         };
-        let signature = headers
-            .get("stripe-signature")
-            .and_then(|v| v.to_str().ok())
-            .ok_or(Refusal::Malformed("no Stripe-Signature header"))?;
-        stripe::verify(secret.expose_secret(), signature, body, Utc::now())?;
-        let (receipt, change) = stripe::change(body)?;
+        let signature = delivery.header("stripe-signature")?;
+        stripe::verify(secret, signature, delivery.body, Utc::now())?;
+        let (receipt, change) = stripe::change(delivery.body)?;
         let project = self.tenants.ensure_project(project).await?;
         Ok(
             match self
@@ -104,9 +155,112 @@ impl Webhooks {
                 .append(project.id, Some(&receipt), vec![change])
                 .await?
             {
-                Appended::Stored { .. } => Outcome::Stored,
+                Appended::Stored { .. } => Outcome::Stored(1),
                 Appended::Duplicate => Outcome::Duplicate,
             },
         )
+    }
+
+    async fn hubspot(&self, secret: &str, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
+        hubspot::verify(
+            secret,
+            &delivery.url,
+            delivery.body,
+            delivery.header("x-hubspot-signature-v3")?,
+            delivery.header("x-hubspot-request-timestamp")?,
+            Utc::now(),
+        )?;
+        let mut stored = 0;
+        for event in hubspot::changes(delivery.body)? {
+            let projects = self
+                .projects_of(Provider::Hubspot, "/hub_id", &event.portal_id)
+                .await?;
+            for project in projects {
+                let receipt = Receipt {
+                    provider: Provider::Hubspot,
+                    event_id: format!("{project}:{}", event.event_key),
+                };
+                let appended = self
+                    .log
+                    .append(project, Some(&receipt), vec![event.change.clone()])
+                    .await?;
+                if appended != Appended::Duplicate {
+                    stored += 1;
+                }
+            }
+        }
+        Ok(Outcome::Stored(stored))
+    }
+
+    async fn slack(&self, secret: &str, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
+        slack::verify(
+            secret,
+            delivery.body,
+            delivery.header("x-slack-signature")?,
+            delivery.header("x-slack-request-timestamp")?,
+            Utc::now(),
+        )?;
+        let (team_id, event_id, change) = match slack::read(delivery.body)? {
+            slack::Delivery::Verification(challenge) => return Ok(Outcome::Challenge(challenge)),
+            slack::Delivery::Event {
+                team_id,
+                event_id,
+                change,
+            } => (team_id, event_id, change),
+        };
+        let mut stored = 0;
+        let mut duplicate = false;
+        for project in self
+            .projects_of(Provider::Slack, "/team/id", &team_id)
+            .await?
+        {
+            let receipt = Receipt {
+                provider: Provider::Slack,
+                event_id: format!("{project}:{event_id}"),
+            };
+            match self
+                .log
+                .append(project, Some(&receipt), vec![change.clone()])
+                .await?
+            {
+                Appended::Stored { .. } => stored += 1,
+                Appended::Duplicate => duplicate = true,
+            }
+        }
+        Ok(if duplicate && stored == 0 {
+            Outcome::Duplicate
+        } else {
+            Outcome::Stored(stored)
+        })
+    }
+
+    /// The projects with a connection of `provider` whose metadata holds `value` at `pointer`
+    /// (the provider's account id: HubSpot's hub id, Slack's team id).
+    async fn projects_of(
+        &self,
+        provider: Provider,
+        pointer: &str,
+        value: &str,
+    ) -> Result<Vec<Uuid>, DbErr> {
+        let rows: Vec<(Uuid, serde_json::Value)> = integration_credentials::Entity::find()
+            .select_only()
+            .column(integration_credentials::Column::ProjectId)
+            .column(integration_credentials::Column::Metadata)
+            .filter(integration_credentials::Column::Provider.eq(provider.slug()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut projects: Vec<Uuid> = rows
+            .into_iter()
+            .filter(|(_, metadata)| match metadata.pointer(pointer) {
+                Some(serde_json::Value::String(s)) => s == value,
+                Some(serde_json::Value::Number(n)) => n.to_string() == value,
+                _ => false,
+            })
+            .map(|(project, _)| project)
+            .collect();
+        projects.sort();
+        projects.dedup();
+        Ok(projects)
     }
 }

@@ -12,6 +12,8 @@
 mod args;
 pub mod error;
 mod events;
+
+pub use events::signature;
 mod limits;
 mod methods;
 mod oauth;
