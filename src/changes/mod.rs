@@ -8,6 +8,7 @@
 mod bus;
 mod follow;
 mod log;
+pub mod retention;
 pub mod webhooks;
 
 pub use bus::Bus;

@@ -137,11 +137,17 @@ impl ChangesQuery {
                 format!("`first` must be between 0 and {MAX_PAGE_SIZE}"),
             ));
         }
-        let after = parse_cursor(after)?.unwrap_or(0);
         let log = &ctx.data_unchecked::<AppContext>().changes;
-        log.check_cursor(tenant.project_id, after)
-            .await
-            .map_err(cursor_error)?;
+        let after = match parse_cursor(after)? {
+            Some(after) => {
+                log.check_cursor(tenant.project_id, after)
+                    .await
+                    .map_err(cursor_error)?;
+                after
+            }
+            // From the oldest event retained.
+            None => 0,
+        };
         let mut rows = log
             .page(
                 tenant.project_id,

@@ -481,3 +481,26 @@ async fn hubspot_and_slack_deliveries_with_bad_signatures_are_refused() {
     let nodes = page["data"]["changes"]["nodes"].as_array().unwrap().clone();
     assert_eq!(nodes.len(), 1, "only the one good delivery: {nodes:?}");
 }
+
+#[tokio::test]
+async fn a_gateway_trims_events_older_than_its_retention_when_it_starts() {
+    let app = app().await;
+    let now = Utc::now().timestamp();
+    let body = event("evt_old", "customer.updated", json!({ "id": "cus_old" }));
+    assert_eq!(deliver(&app, &body, SECRET, now).await.0, 200);
+    let mut settings = app.settings.clone();
+    settings.changes.retention_days = 0;
+    let second = nexus::startup::Application::build_with(&settings, app.db.clone())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let nodes = page(&app, None, 5).await["data"]["changes"]["nodes"].clone();
+        if nodes == json!([]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still kept: {nodes}");
+        tokio::task::yield_now().await;
+    }
+    drop(second);
+}
