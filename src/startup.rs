@@ -138,6 +138,7 @@ impl Application {
         let registry = Registry::new(upstream);
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default());
+        crate::changes::relay::spawn(&db, changes.bus().clone());
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
         let webhooks = Webhooks::new(changes.clone(), tenants.clone(), db.clone(), settings);
         let jwt = settings

@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// that receiver, which then re-reads the log.
 const CAPACITY: usize = 1024;
 
-/// A project's log grew up to `seq`.
+/// A project's log grew up to `seq`; the nil project wakes everyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Announcement {
     pub project_id: Uuid,
@@ -34,6 +34,14 @@ impl Bus {
     pub fn announce(&self, project_id: Uuid, seq: i64) {
         // No receiver is not an error: nobody is following right now.
         let _ = self.sender.send(Announcement { project_id, seq });
+    }
+
+    /// Wakes every follower, whatever its project (after announcements may have been missed).
+    pub fn wake_all(&self) {
+        let _ = self.sender.send(Announcement {
+            project_id: Uuid::nil(),
+            seq: i64::MAX,
+        });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Announcement> {

@@ -62,6 +62,7 @@ impl Follower {
             }
             loop {
                 match self.announcements.recv().await {
+                    Ok(a) if a.project_id.is_nil() => break,
                     Ok(a) if a.project_id == self.project_id && a.seq > self.last => break,
                     Ok(_) => {}
                     // Missed announcements: the log has them all; read it again.

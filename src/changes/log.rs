@@ -177,6 +177,9 @@ impl ChangeLog {
                 .await?;
         }
         also(&txn).await?;
+        if count > 0 {
+            super::relay::notify(&txn, project_id, last_seq).await?;
+        }
         txn.commit().await?;
         if count > 0 {
             self.bus.announce(project_id, last_seq);

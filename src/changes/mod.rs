@@ -3,11 +3,13 @@
 //! numbered by a per-project sequence that becomes visible in order. Appends announce themselves
 //! on the `bus`; a subscriber (`follow`) reads the log from its cursor and sleeps on the bus when
 //! it has caught up, so replay and live tail are one loop over the database — no gap and no
-//! duplicate at the switch, and a slow reader only ever delays itself.
+//! duplicate at the switch, and a slow reader only ever delays itself. On PostgreSQL, the
+//! `relay` carries announcements between processes through LISTEN/NOTIFY.
 
 mod bus;
 mod follow;
 mod log;
+pub mod relay;
 pub mod retention;
 pub mod webhooks;
 

@@ -504,3 +504,39 @@ async fn a_gateway_trims_events_older_than_its_retention_when_it_starts() {
     }
     drop(second);
 }
+
+#[tokio::test]
+async fn on_postgresql_a_subscriber_of_one_gateway_sees_changes_taken_in_by_another() {
+    let Some(url) = crate::helpers::postgres_url().await else {
+        return;
+    };
+    let mut settings = test_settings();
+    settings.database.url = Some(url);
+    settings.changes.default_project = Some("acme".into());
+    settings
+        .providers
+        .entry("stripe".into())
+        .or_default()
+        .webhook_secret = Some(SECRET.to_owned().into());
+    let first = spawn_app_with(settings.clone()).await;
+    let second = crate::helpers::spawn_on(settings, first.db.clone()).await;
+    let mut subscriber = Subscriber::start(
+        &first,
+        &first.key,
+        SUBSCRIBE,
+        json!({ "after": from_the_start() }),
+    )
+    .await;
+    let now = Utc::now().timestamp();
+    for i in 0..3 {
+        let body = event(
+            &format!("evt_{i}"),
+            "customer.updated",
+            json!({ "id": format!("cus_{i}") }),
+        );
+        assert_eq!(deliver(&second, &body, SECRET, now).await.0, 200);
+        let change = subscriber.next().await["data"]["changes"].clone();
+        assert_eq!(change["remoteId"], format!("cus_{i}"));
+    }
+    subscriber.close().await;
+}

@@ -47,6 +47,17 @@ pub async fn backends() -> Vec<(&'static str, Option<SecretString>)> {
     list
 }
 
+/// A fresh PostgreSQL database when `NEXUS_TEST_POSTGRES_URL` names a server (required under
+/// `NEXUS_TEST_STRICT=1`); `None` skips the test.
+pub async fn postgres_url() -> Option<SecretString> {
+    let admin = std::env::var("NEXUS_TEST_POSTGRES_URL").ok();
+    if require(admin.is_some(), "PostgreSQL (NEXUS_TEST_POSTGRES_URL)") {
+        Some(fresh_postgres(&admin.unwrap()).await)
+    } else {
+        None
+    }
+}
+
 /// Creates an empty database on the server and returns its URL.
 pub async fn fresh_postgres(admin_url: &str) -> SecretString {
     let name = format!("nexus_test_{}", uuid::Uuid::new_v4().simple());
@@ -88,6 +99,29 @@ pub async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp 
     if prefill_playground {
         settings.playground.api_key = Some(key.clone().into());
     }
+    let app = Application::build_with(&settings, db.clone())
+        .await
+        .expect("application");
+    let origin = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        settings,
+        origin,
+        key,
+        db,
+        tenants,
+        client: Client::new(),
+        _dir: dir,
+    }
+}
+
+/// A second gateway process on the database of another (same tenants, same keys).
+pub async fn spawn_on(settings: Settings, db: DatabaseConnection) -> TestApp {
+    let dir = Arc::new(TempDir::new().expect("temp dir"));
+    let tenants = Tenants::new(db.clone());
+    let key = create_api_key(&tenants, "acme", "ada@acme.test")
+        .await
+        .expect("api key");
     let app = Application::build_with(&settings, db.clone())
         .await
         .expect("application");
