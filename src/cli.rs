@@ -61,6 +61,16 @@ enum Command {
     Schema,
     /// Apply the database migrations.
     Migrate,
+    /// Run one incremental sync pass over every CRM connection (or one provider's, or one
+    /// project's), appending what changed to the change log.
+    Sync {
+        /// Only this provider (`hubspot`, `salesforce`).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this project, by name.
+        #[arg(long)]
+        project: Option<String>,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -156,6 +166,12 @@ async fn run(cli: Cli) -> CliResult {
             };
             crate::demo::run(&mut settings, &data_dir, options).await?
         }
+        Command::Sync { provider, project } => {
+            let db = open_database(&settings, &data_dir).await?;
+            let result = sync(&settings, db.clone(), provider, project).await;
+            db.close().await?;
+            result?;
+        }
         Command::Migrate => {
             open_database(&settings, &data_dir).await?.close().await?;
             eprintln!("migrations applied");
@@ -196,6 +212,59 @@ async fn run(cli: Cli) -> CliResult {
             db.close().await?;
             result?;
         }
+    }
+    Ok(())
+}
+
+/// `nexus sync`: one pass per connection and type, its progress on stderr.
+async fn sync(
+    settings: &Settings,
+    db: sea_orm::DatabaseConnection,
+    provider: Option<String>,
+    project: Option<String>,
+) -> CliResult {
+    let provider = provider
+        .map(|p| p.parse::<crate::providers::Provider>())
+        .transpose()
+        .map_err(|e| format!("--provider: {e}"))?;
+    let project = match project {
+        Some(name) => Some(
+            crate::store::Tenants::new(db.clone())
+                .project_by_name(&name)
+                .await?
+                .ok_or_else(|| format!("--project: no project is named {name}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let syncer = crate::startup::syncer(settings, db).await?;
+    let targets = syncer.targets(provider, project).await?;
+    if targets.is_empty() {
+        eprintln!("no CRM connection to sync");
+    }
+    let mut failed = 0;
+    for target in targets {
+        let slug = target.provider.slug();
+        let progress = |object: crate::providers::crm::CrmObject, seen: usize| {
+            eprint!("\r{slug} {}: {seen} records read", object.name());
+        };
+        for report in syncer.connection(target, &progress).await {
+            match report {
+                Ok(r) => eprintln!(
+                    "\r{slug} {}: {} records read, {} changes appended",
+                    r.object.name(),
+                    r.seen,
+                    r.changes
+                ),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("\r{slug}: {e}");
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} sync passes failed").into());
     }
     Ok(())
 }

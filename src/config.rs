@@ -51,6 +51,9 @@ pub struct ChangesSettings {
     pub default_project: Option<String>,
     /// Events older than this many days are dropped; a cursor before them is refused.
     pub retention_days: u32,
+    /// How often incremental sync polls each provider, over the catalog's interval; 0 turns
+    /// polling off.
+    pub sync_interval_secs: Option<u64>,
 }
 
 impl Default for ChangesSettings {
@@ -58,6 +61,7 @@ impl Default for ChangesSettings {
         Self {
             default_project: None,
             retention_days: 30,
+            sync_interval_secs: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
-    changes::{Bus, ChangeLog, webhooks::Webhooks},
+    changes::{Bus, ChangeLog, sync::Syncer, webhooks::Webhooks},
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders},
     http::{self, AppState, PlaygroundConfig},
@@ -94,6 +94,46 @@ pub struct Application {
     grace: Duration,
 }
 
+/// The connect flows and the provider adapters behind the upstream stack.
+fn adapters(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    vault: &Vault,
+    providers: BTreeMap<Provider, ProviderSettings>,
+    public_origin: &str,
+) -> Result<(ConnectFlows, Registry), StartupError> {
+    let connect = ConnectFlows::new(
+        db.clone(),
+        vault.clone(),
+        providers.clone(),
+        &settings.oauth,
+        public_origin.to_owned(),
+    )
+    .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+    let upstream = Upstream::new(
+        connect.clone(),
+        providers,
+        settings.upstream.clone(),
+        db.clone(),
+    )
+    .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+    Ok((connect, Registry::new(upstream)))
+}
+
+/// A syncer on its own (`nexus sync`): the adapters and the change log, without the server.
+pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Syncer, StartupError> {
+    let vault = vault(settings).await?;
+    let providers = provider_settings(settings)?;
+    let origin = settings
+        .oauth
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://localhost".into());
+    let (_, registry) = adapters(settings, &db, &vault, providers, &origin)?;
+    let log = ChangeLog::new(db.clone(), Bus::default());
+    Ok(Syncer::new(registry, log, db))
+}
+
 impl Application {
     /// Opens and migrates the database, then builds on it.
     pub async fn build(settings: &Settings, data_dir: &Path) -> Result<Self, StartupError> {
@@ -120,25 +160,12 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
-        let connect = ConnectFlows::new(
-            db.clone(),
-            vault.clone(),
-            providers.clone(),
-            &settings.oauth,
-            public_origin.clone(),
-        )
-        .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
-        let upstream = Upstream::new(
-            connect.clone(),
-            providers,
-            settings.upstream.clone(),
-            db.clone(),
-        )
-        .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
-        let registry = Registry::new(upstream);
+        let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default());
         crate::changes::relay::spawn(&db, changes.bus().clone());
+        Syncer::new(registry.clone(), changes.clone(), db.clone())
+            .start(settings.changes.sync_interval_secs);
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
         let webhooks = Webhooks::new(changes.clone(), tenants.clone(), db.clone(), settings);
         let jwt = settings

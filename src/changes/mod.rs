@@ -11,6 +11,7 @@ mod follow;
 mod log;
 pub mod relay;
 pub mod retention;
+pub mod sync;
 pub mod webhooks;
 
 pub use bus::Bus;

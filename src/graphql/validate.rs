@@ -62,6 +62,19 @@ pub fn record_id(field: &str, id: &ID, type_name: &str) -> Result<(Provider, Str
         .ok_or_else(|| bad_input(field, format!("expected the id of a {type_name}")))
 }
 
+/// A time range whose end does not come before its start.
+pub fn range(field: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<()> {
+    match (from, to) {
+        (Some(a), Some(b)) if a > b => Err(bad_input(field, "the range ends before it starts")),
+        _ => Ok(()),
+    }
+}
+
+/// A list of addresses, each checked as `email` does.
+pub fn addresses(field: &str, list: &[String]) -> Result<()> {
+    list.iter().try_for_each(|a| email(field, a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,17 +90,4 @@ mod tests {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }
-}
-
-/// A time range whose end does not come before its start.
-pub fn range(field: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<()> {
-    match (from, to) {
-        (Some(a), Some(b)) if a > b => Err(bad_input(field, "the range ends before it starts")),
-        _ => Ok(()),
-    }
-}
-
-/// A list of addresses, each checked as `email` does.
-pub fn addresses(field: &str, list: &[String]) -> Result<()> {
-    list.iter().try_for_each(|a| email(field, a))
 }

@@ -116,6 +116,9 @@ pub struct CatalogEntry {
     /// The provider's rate classes, by name.
     #[serde(default)]
     pub limits: BTreeMap<String, RateClassEntry>,
+    /// How often incremental sync polls the provider's records, where it does.
+    #[serde(default)]
+    pub sync_interval_secs: Option<u64>,
 }
 
 /// How a provider counts a limit.

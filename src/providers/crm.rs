@@ -30,6 +30,24 @@ impl CrmObject {
             CrmObject::Company => Capability::Companies,
         }
     }
+
+    /// The unified type's name (`Contact`), as the change log records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CrmObject::Contact => "Contact",
+            CrmObject::Lead => "Lead",
+            CrmObject::Deal => "Deal",
+            CrmObject::Company => "Company",
+        }
+    }
+
+    /// Every unified CRM type.
+    pub const ALL: [CrmObject; 4] = [
+        CrmObject::Contact,
+        CrmObject::Lead,
+        CrmObject::Deal,
+        CrmObject::Company,
+    ];
 }
 
 /// CRM lists run newest first by created time.

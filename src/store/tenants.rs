@@ -67,6 +67,13 @@ impl Tenants {
             .ok_or_else(|| DbErr::RecordNotFound(format!("project {name}")))
     }
 
+    pub async fn project_by_name(&self, name: &str) -> Result<Option<projects::Model>, DbErr> {
+        projects::Entity::find()
+            .filter(projects::Column::Name.eq(name))
+            .one(&self.db)
+            .await
+    }
+
     pub async fn user(&self, id: Uuid) -> Result<Option<users::Model>, DbErr> {
         users::Entity::find_by_id(id).one(&self.db).await
     }

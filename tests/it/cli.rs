@@ -471,5 +471,54 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
         counters["hubspot"]["POST /crm/v3/objects/contacts/search"]["200"].as_u64() >= Some(1),
         "the query reached the sandbox given: {counters}"
     );
+
+    // `nexus sync` on the demo's data, configured like the demo's gateway for HubSpot.
+    let hubspot = nexus::sandbox::App::for_provider("hubspot");
+    let origin = sandbox.origin();
+    let synced = run(nexus(dir.path())
+        .args(["sync", "--provider", "hubspot", "--project", "demo"])
+        .env("NEXUS_VAULT__KEY_FILE", dir.path().join("encryption-key"))
+        .env("NEXUS_PROVIDERS__HUBSPOT__CLIENT_ID", &hubspot.client_id)
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__CLIENT_SECRET",
+            &hubspot.client_secret,
+        )
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__TOKEN_URL",
+            format!("{origin}/hubspot/oauth/v1/token"),
+        )
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__BASE_URL",
+            format!("{origin}/hubspot"),
+        ));
+    let progress = String::from_utf8_lossy(&synced.stderr);
+    assert!(synced.status.success(), "{progress}");
+    let contacts = progress
+        .lines()
+        .filter_map(|l| l.rsplit('\r').next())
+        .find(|l| l.starts_with("hubspot Contact:"))
+        .unwrap_or_else(|| panic!("{progress}"));
+    assert!(
+        contacts.ends_with("changes appended") && !contacts.contains(" 0 records"),
+        "{contacts}"
+    );
+    let (_, body) = json_of(
+        reqwest::Client::new()
+            .post(format!("{}/graphql", demo.origin))
+            .bearer_auth(demo.key())
+            .json(&json!({ "query": "{ changes(first: 5) { nodes { provider type op } } }" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["changes"]["nodes"][0]["provider"], "HUBSPOT",
+        "{body}"
+    );
+    assert_eq!(body["data"]["changes"]["nodes"][0]["op"], "CREATED");
+    let refused = run(nexus(dir.path()).args(["sync", "--provider", "nosuch"]));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--provider"));
     assert!(demo.stop().success());
 }

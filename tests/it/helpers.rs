@@ -33,6 +33,8 @@ pub fn test_settings() -> Settings {
     settings.server.port = 0;
     settings.graphql.introspection = true;
     settings.vault.key = Some(Key::generate_hex());
+    // Tests that sync turn polling on themselves, so upstream counters stay theirs.
+    settings.changes.sync_interval_secs = Some(0);
     settings
 }
 

@@ -27,4 +27,5 @@ mod sandbox_stripe;
 mod schema;
 mod secrets_manager;
 mod subscriber;
+mod sync;
 mod vault;

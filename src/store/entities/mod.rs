@@ -8,5 +8,7 @@ pub mod integration_credentials;
 pub mod oauth_states;
 pub mod projects;
 pub mod quota_usage;
+pub mod sync_checkpoints;
+pub mod synced_records;
 pub mod users;
 pub mod webhook_receipts;

@@ -1,0 +1,272 @@
+//! Incremental sync: for each connection of a CRM and each type it keeps, a pass lists the
+//! records modified since the checkpoint (less a short look-back, for clocks and commits that
+//! lag), page by page on the list's exact keyset, so records with equal timestamps at a page
+//! boundary are neither skipped nor repeated. Each record's payload hash, compared with the one
+//! last seen, tells a creation from an update from nothing new; each page's changes are appended
+//! in one transaction with the hashes and the pass's position, so a pass cut short (a crash, a
+//! kill) resumes after its last stored page and neither loses nor repeats a change. A complete
+//! pass moves the checkpoint to the latest modification it saw (the provider's clock).
+//!
+//! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
+//! `changes.sync_interval_secs`) and on demand (`nexus sync`).
+
+mod state;
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    auth::Tenant,
+    providers::{
+        Provider, Registry,
+        crm::{CrmFilter, CrmObject, ListRequest},
+    },
+    store::entities::integration_credentials,
+    upstream::{ProviderError, Target},
+};
+
+use super::{Change, ChangeLog, Op};
+use state::{Checkpoint, Pass, Resource};
+
+/// Records asked for per page.
+const PAGE: usize = 200;
+
+/// How far before the checkpoint a pass starts asking.
+const LOOK_BACK: chrono::Duration = chrono::Duration::minutes(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub provider: Provider,
+    pub object: CrmObject,
+    /// Records read.
+    pub seen: usize,
+    /// Changes appended.
+    pub changes: usize,
+}
+
+#[derive(Clone)]
+pub struct Syncer {
+    providers: Registry,
+    log: ChangeLog,
+    db: DatabaseConnection,
+}
+
+fn hash(raw: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(raw.to_string().as_bytes()))
+}
+
+impl Syncer {
+    pub fn new(providers: Registry, log: ChangeLog, db: DatabaseConnection) -> Self {
+        Self { providers, log, db }
+    }
+
+    /// One pass over `object` for `target`'s connection; `progress` hears the records read so far.
+    pub async fn pass(
+        &self,
+        target: Target,
+        object: CrmObject,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<PassReport, SyncError> {
+        let mut report = PassReport {
+            provider: target.provider,
+            object,
+            seen: 0,
+            changes: 0,
+        };
+        let Some(adapter) = self.providers.crm(target.provider) else {
+            return Ok(report);
+        };
+        let resource = Resource {
+            target,
+            name: object.name(),
+        };
+        let mut checkpoint = state::load(&self.db, resource).await?;
+        let mut pass = checkpoint.pass.clone().unwrap_or(Pass {
+            after: None,
+            latest: None,
+        });
+        let filter = CrmFilter {
+            updated_after: checkpoint.since.map(|since| since - LOOK_BACK),
+            ..CrmFilter::default()
+        };
+        loop {
+            let request = ListRequest {
+                object,
+                filter: filter.clone(),
+                after: pass.after.clone(),
+                limit: PAGE,
+            };
+            let page = adapter.list(target, &request).await?;
+            let Some(last) = page.records.last() else {
+                break;
+            };
+            pass.after = Some(last.position());
+            pass.latest = page
+                .records
+                .iter()
+                .map(|r| r.updated_at)
+                .chain(pass.latest)
+                .max();
+            let ids: Vec<String> = page.records.iter().map(|r| r.remote_id.clone()).collect();
+            let known = state::hashes(
+                &self.db,
+                target.tenant.project_id,
+                target.provider,
+                object.name(),
+                &ids,
+            )
+            .await?;
+            let mut seen = Vec::with_capacity(page.records.len());
+            let mut changes = Vec::new();
+            for record in &page.records {
+                let digest = hash(&record.raw);
+                let op = match known.get(&record.remote_id) {
+                    None => Some(Op::Created),
+                    Some(previous) if *previous != digest => Some(Op::Updated),
+                    Some(_) => None,
+                };
+                if let Some(op) = op {
+                    changes.push(Change {
+                        op,
+                        provider: target.provider,
+                        kind: object.name().to_owned(),
+                        remote_id: record.remote_id.clone(),
+                        data: record.raw.clone(),
+                        occurred_at: record.updated_at,
+                    });
+                }
+                seen.push((record.remote_id.clone(), digest));
+            }
+            report.seen += page.records.len();
+            report.changes += changes.len();
+            checkpoint.pass = Some(pass.clone());
+            let stored = checkpoint.clone();
+            self.log
+                .append_with(target.tenant.project_id, None, changes, async |txn| {
+                    state::remember(
+                        txn,
+                        target.tenant.project_id,
+                        target.provider,
+                        object.name(),
+                        &seen,
+                    )
+                    .await?;
+                    state::save(txn, resource, &stored).await
+                })
+                .await?;
+            progress(report.seen);
+            if !page.more {
+                break;
+            }
+        }
+        let done = Checkpoint {
+            since: pass.latest.or(checkpoint.since),
+            pass: None,
+        };
+        state::save(&self.db, resource, &done).await?;
+        Ok(report)
+    }
+
+    /// A pass over every type `target`'s provider keeps.
+    pub async fn connection(
+        &self,
+        target: Target,
+        progress: &(dyn Fn(CrmObject, usize) + Sync),
+    ) -> Vec<Result<PassReport, SyncError>> {
+        let mut reports = Vec::new();
+        for object in CrmObject::ALL {
+            if target.provider.feeds(object.capability()) {
+                reports.push(self.pass(target, object, &|n| progress(object, n)).await);
+            }
+        }
+        reports
+    }
+
+    /// The connections a sync can serve: CRM connections, of `only` when given, of `project`
+    /// when given.
+    pub async fn targets(
+        &self,
+        only: Option<Provider>,
+        project: Option<Uuid>,
+    ) -> Result<Vec<Target>, DbErr> {
+        let mut query = integration_credentials::Entity::find();
+        if let Some(project) = project {
+            query = query.filter(integration_credentials::Column::ProjectId.eq(project));
+        }
+        Ok(query
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let provider: Provider = row.provider.parse().ok()?;
+                let wanted = only.is_none_or(|p| p == provider);
+                (wanted && self.providers.crm(provider).is_some()).then_some(Target {
+                    tenant: Tenant {
+                        user_id: row.user_id,
+                        project_id: row.project_id,
+                    },
+                    provider,
+                })
+            })
+            .collect())
+    }
+
+    /// Passes over every connection of `provider` every `every`, until the runtime stops.
+    pub fn poll(self, provider: Provider, every: Duration) {
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let targets = match self.targets(Some(provider), None).await {
+                    Ok(targets) => targets,
+                    Err(cause) => {
+                        tracing::warn!(%cause, "listing connections to sync");
+                        continue;
+                    }
+                };
+                for target in targets {
+                    for report in self.connection(target, &|_, _| {}).await {
+                        match report {
+                            Ok(r) if r.changes > 0 => tracing::info!(
+                                provider = provider.slug(),
+                                object = r.object.name(),
+                                changes = r.changes,
+                                "synced"
+                            ),
+                            Ok(_) => {}
+                            Err(cause) => {
+                                tracing::warn!(provider = provider.slug(), %cause, "sync pass failed")
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Starts polling every provider the catalog gives an interval, or `every_secs` when set
+    /// (0: no polling).
+    pub fn start(&self, every_secs: Option<u64>) {
+        for provider in Provider::ALL {
+            let Some(secs) = every_secs.or(provider.entry().sync_interval_secs) else {
+                continue;
+            };
+            if secs > 0 && self.providers.crm(provider).is_some() {
+                self.clone().poll(provider, Duration::from_secs(secs));
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! What a sync remembers between pages and passes: its checkpoint per connection and resource
+//! (`sync_checkpoints`, the syncer's JSON) and the hash of every record it has seen
+//! (`synced_records`). Both are written in the transaction that appends the page's changes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    sea_query::OnConflict,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    providers::{Provider, record::Position},
+    store::entities::{sync_checkpoints, synced_records},
+    upstream::Target,
+};
+
+/// Where a connection's sync of one resource stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Records modified after this time (the provider's clock) are asked for; `None` before the
+    /// first complete pass.
+    pub since: Option<DateTime<Utc>>,
+    /// The pass under way: the position after the last page stored, and the latest
+    /// modification seen so far. A pass cut short resumes here.
+    pub pass: Option<Pass>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pass {
+    pub after: Option<Position>,
+    pub latest: Option<DateTime<Utc>>,
+}
+
+/// The key of one sync: a connection and a resource (`contacts`, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    pub target: Target,
+    pub name: &'static str,
+}
+
+impl Resource {
+    fn provider(&self) -> &'static str {
+        self.target.provider.slug()
+    }
+}
+
+pub async fn load(db: &impl ConnectionTrait, resource: Resource) -> Result<Checkpoint, DbErr> {
+    let tenant = resource.target.tenant;
+    let row = sync_checkpoints::Entity::find()
+        .filter(sync_checkpoints::Column::UserId.eq(tenant.user_id))
+        .filter(sync_checkpoints::Column::ProjectId.eq(tenant.project_id))
+        .filter(sync_checkpoints::Column::Provider.eq(resource.provider()))
+        .filter(sync_checkpoints::Column::Resource.eq(resource.name))
+        .one(db)
+        .await?;
+    Ok(row
+        .and_then(|r| serde_json::from_str(&r.cursor).ok())
+        .unwrap_or_default())
+}
+
+pub async fn save(
+    db: &impl ConnectionTrait,
+    resource: Resource,
+    checkpoint: &Checkpoint,
+) -> Result<(), DbErr> {
+    let tenant = resource.target.tenant;
+    let cursor = serde_json::to_string(checkpoint).map_err(|e| DbErr::Custom(e.to_string()))?;
+    sync_checkpoints::Entity::insert(sync_checkpoints::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(tenant.user_id),
+        project_id: Set(tenant.project_id),
+        provider: Set(resource.provider().to_owned()),
+        resource: Set(resource.name.to_owned()),
+        cursor: Set(cursor),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            sync_checkpoints::Column::UserId,
+            sync_checkpoints::Column::ProjectId,
+            sync_checkpoints::Column::Provider,
+            sync_checkpoints::Column::Resource,
+        ])
+        .update_columns([
+            sync_checkpoints::Column::Cursor,
+            sync_checkpoints::Column::UpdatedAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// The hashes last seen of these records of one type, by remote id.
+pub async fn hashes(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    provider: Provider,
+    kind: &str,
+    remote_ids: &[String],
+) -> Result<HashMap<String, String>, DbErr> {
+    if remote_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(synced_records::Entity::find()
+        .filter(synced_records::Column::ProjectId.eq(project_id))
+        .filter(synced_records::Column::Provider.eq(provider.slug()))
+        .filter(synced_records::Column::Type.eq(kind))
+        .filter(synced_records::Column::RemoteId.is_in(remote_ids.iter().cloned()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.remote_id, r.hash))
+        .collect())
+}
+
+/// Records the hashes of records just seen.
+pub async fn remember(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    provider: Provider,
+    kind: &str,
+    seen: &[(String, String)],
+) -> Result<(), DbErr> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows = seen
+        .iter()
+        .map(|(remote_id, hash)| synced_records::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            project_id: Set(project_id),
+            provider: Set(provider.slug().to_owned()),
+            r#type: Set(kind.to_owned()),
+            remote_id: Set(remote_id.clone()),
+            hash: Set(hash.clone()),
+            seen_at: Set(now),
+        });
+    synced_records::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                synced_records::Column::ProjectId,
+                synced_records::Column::Provider,
+                synced_records::Column::Type,
+                synced_records::Column::RemoteId,
+            ])
+            .update_columns([synced_records::Column::Hash, synced_records::Column::SeenAt])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
