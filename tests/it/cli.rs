@@ -39,9 +39,15 @@ impl Demo {
     }
 
     fn start_with(dir: &Path, args: &[&str]) -> Demo {
+        Self::start_configured(dir, args, &[])
+    }
+
+    /// With settings given as `NEXUS_*` variables.
+    fn start_configured(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Demo {
         let mut child = nexus(dir)
             .args(["demo", "--port", "0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -520,5 +526,120 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     let refused = run(nexus(dir.path()).args(["sync", "--provider", "nosuch"]));
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--provider"));
+    assert!(demo.stop().success());
+}
+
+/// HubSpot contact changes in the demo's log: (all, distinct records).
+async fn hubspot_contact_changes(db: &sea_orm::DatabaseConnection) -> (usize, usize) {
+    use nexus::store::entities::change_events;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let ids: Vec<String> = change_events::Entity::find()
+        .select_only()
+        .column(change_events::Column::RemoteId)
+        .filter(change_events::Column::Provider.eq("hubspot"))
+        .filter(change_events::Column::Type.eq("Contact"))
+        .into_tuple()
+        .all(db)
+        .await
+        .unwrap();
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    (ids.len(), distinct.len())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
+    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let origin = sandbox.origin();
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: serde_json::Value| {
+        http.post(format!("{origin}/_sandbox{path}"))
+            .json(&body)
+            .send()
+    };
+    admin(
+        "/limits",
+        json!({ "provider": "hubspot", "enforce": false }),
+    )
+    .await
+    .unwrap();
+    let tokens: serde_json::Value = admin("/tokens", json!({ "provider": "hubspot" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    for batch in 0..50 {
+        let inputs: Vec<serde_json::Value> = (0..100)
+            .map(|i| json!({ "properties": { "email": format!("bulk{batch}x{i}@load.example"), "lastname": "Load" } }))
+            .collect();
+        let created = http
+            .post(format!(
+                "{origin}/hubspot/crm/v3/objects/contacts/batch/create"
+            ))
+            .bearer_auth(token)
+            .json(&json!({ "inputs": inputs }))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "{}", created.status());
+    }
+    let total: serde_json::Value = http
+        .post(format!("{origin}/hubspot/crm/v3/objects/contacts/search"))
+        .bearer_auth(token)
+        .json(&json!({ "limit": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let total = total["total"].as_u64().unwrap() as usize;
+    assert!(total > 5000);
+
+    let dir = TempDir::new().unwrap();
+    let args = ["--sandbox-url", origin.as_str()];
+    let env = [("NEXUS_CHANGES__SYNC_INTERVAL_SECS", "1")];
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("nexus.db").display()
+    ))
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (logged, _) = hubspot_contact_changes(&db).await;
+        if logged >= 600 {
+            assert!(
+                logged < total,
+                "the pass ended before it could be cut ({logged})"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(demo); // SIGKILL, mid-pass
+    std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
+    let cut = hubspot_contact_changes(&db).await;
+    assert_eq!(cut.0, cut.1, "no record twice before the kill");
+
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (logged, distinct) = hubspot_contact_changes(&db).await;
+        assert_eq!(logged, distinct, "no record twice");
+        if distinct == total {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {distinct} of {total} after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(demo.stop().success());
 }
