@@ -167,7 +167,14 @@ impl Application {
         Syncer::new(registry.clone(), changes.clone(), db.clone())
             .start(settings.changes.sync_interval_secs);
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
-        let webhooks = Webhooks::new(changes.clone(), tenants.clone(), db.clone(), settings);
+        let credentials = CredentialVault::new(db.clone(), vault);
+        let webhooks = Webhooks::new(
+            changes.clone(),
+            tenants.clone(),
+            credentials.clone(),
+            db.clone(),
+            settings,
+        );
         let jwt = settings
             .auth
             .jwt
@@ -178,7 +185,7 @@ impl Application {
             &settings.graphql,
             Some(AppContext {
                 tenants: tenants.clone(),
-                credentials: CredentialVault::new(db.clone(), vault),
+                credentials: credentials.clone(),
                 changes: changes.clone(),
                 idempotency: IdempotencyKeys::new(db.clone()),
                 connect: connect.clone(),

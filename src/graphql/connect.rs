@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::{oauth::ConnectError, providers::Provider};
+use crate::{oauth::ConnectError, providers::Provider, vault::TokenSet};
 
 use super::{
     AppContext,
@@ -17,6 +17,13 @@ use super::{
 pub struct ConnectLink {
     pub url: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A project's own Stripe webhook endpoint.
+#[derive(SimpleObject)]
+pub struct StripeEndpoint {
+    /// The URL to give Stripe for this endpoint.
+    pub url: String,
 }
 
 #[derive(Default)]
@@ -50,6 +57,51 @@ impl ConnectMutation {
         Ok(ConnectLink {
             url: link.url,
             expires_at: link.expires_at,
+        })
+    }
+
+    /// Connects Stripe for the caller's project: stores the signing secret (`whsec_…`) Stripe
+    /// shows for the endpoint, sealed like a token, and returns the endpoint's URL to register
+    /// at Stripe (the same URL when the secret is replaced, e.g. after rolling it).
+    async fn connect_stripe(
+        &self,
+        ctx: &Context<'_>,
+        signing_secret: String,
+    ) -> Result<StripeEndpoint> {
+        let tenant = tenant(ctx)?;
+        let secret = signing_secret.trim();
+        if !secret.starts_with("whsec_") || secret.len() < 16 || secret.len() > 256 {
+            return Err(bad_input(
+                "signingSecret",
+                "a Stripe signing secret starts with whsec_",
+            ));
+        }
+        let app = ctx.data_unchecked::<AppContext>();
+        let existing = app
+            .credentials
+            .read(tenant.user_id, tenant.project_id, Provider::Stripe)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|c| c.tokens.metadata["endpoint_id"].as_str().map(str::to_owned));
+        let endpoint = existing.unwrap_or_else(|| {
+            let mut bytes = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            hex::encode(bytes)
+        });
+        let tokens = TokenSet {
+            access_token: secret.to_owned().into(),
+            refresh_token: None,
+            expires_at: None,
+            scopes: Vec::new(),
+            metadata: serde_json::json!({ "endpoint_id": endpoint }),
+        };
+        app.credentials
+            .upsert(tenant.user_id, tenant.project_id, Provider::Stripe, &tokens)
+            .await
+            .map_err(internal)?;
+        Ok(StripeEndpoint {
+            url: format!("{}/webhooks/stripe/{endpoint}", app.connect.public_origin()),
         })
     }
 

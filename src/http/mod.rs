@@ -54,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/oauth/{provider}/callback", get(oauth::callback))
         .route("/webhooks/{provider}", post(webhooks::receive))
+        .route(
+            "/webhooks/stripe/{endpoint}",
+            post(webhooks::receive_stripe_endpoint),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render));

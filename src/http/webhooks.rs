@@ -26,6 +26,28 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    take(state, provider, None, uri, headers, body).await
+}
+
+/// `POST /webhooks/stripe/{endpoint}`: a project's own Stripe endpoint.
+pub async fn receive_stripe_endpoint(
+    State(state): State<AppState>,
+    Path(endpoint): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    take(state, "stripe".into(), Some(endpoint), uri, headers, body).await
+}
+
+async fn take(
+    state: AppState,
+    provider: String,
+    endpoint: Option<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(provider) = provider.parse::<Provider>() else {
         return (
             StatusCode::NOT_FOUND,
@@ -38,7 +60,16 @@ pub async fn receive(
         headers: &headers,
         body: &body,
     };
-    let answer = match state.webhooks.receive(provider, delivery).await {
+    let received = match &endpoint {
+        Some(endpoint) => {
+            state
+                .webhooks
+                .receive_stripe_endpoint(endpoint, delivery)
+                .await
+        }
+        None => state.webhooks.receive(provider, delivery).await,
+    };
+    let answer = match received {
         Ok(Outcome::Challenge(challenge)) => {
             return (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], challenge).into_response();
         }
@@ -54,6 +85,13 @@ pub async fn receive(
             )
         }
         Err(WebhookError::NotServed(why)) => (StatusCode::NOT_FOUND, Json(json!({ "error": why }))),
+        Err(WebhookError::Unreadable(cause)) => {
+            tracing::error!(provider = provider.slug(), %cause, "webhook secret unreadable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "the endpoint cannot verify deliveries now" })),
+            )
+        }
         Err(WebhookError::Store(cause)) => {
             tracing::error!(provider = provider.slug(), %cause, "webhook not stored");
             (

@@ -100,6 +100,11 @@ impl ConnectFlows {
     }
 
     /// Where a provider sends the browser back.
+    /// The origin providers reach this gateway at.
+    pub fn public_origin(&self) -> &str {
+        &self.public_origin
+    }
+
     pub fn redirect_uri(&self, provider: Provider) -> String {
         format!("{}/oauth/{}/callback", self.public_origin, provider.slug())
     }

@@ -540,3 +540,75 @@ async fn on_postgresql_a_subscriber_of_one_gateway_sees_changes_taken_in_by_anot
     }
     subscriber.close().await;
 }
+
+#[tokio::test]
+async fn a_project_connects_its_own_stripe_endpoint_and_receives_on_it() {
+    let app = spawn_app_with(test_settings()).await;
+    let connect = "mutation($s: String!) { connectStripe(signingSecret: $s) { url } }";
+    let (_, body) = app
+        .graphql(connect, json!({ "s": "sk_live_not_a_whsec" }))
+        .await;
+    assert_eq!(first_code(&body), "BAD_USER_INPUT", "{body}");
+    let own = "whsec_project_own_endpoint_secret";
+    let (_, body) = app.graphql(connect, json!({ "s": own })).await;
+    let url = body["data"]["connectStripe"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(url.starts_with(&app.url("/webhooks/stripe/")), "{url}");
+    let (_, again) = app
+        .graphql(connect, json!({ "s": "whsec_rolled_secret_value" }))
+        .await;
+    assert_eq!(
+        again["data"]["connectStripe"]["url"], url,
+        "rolling the secret keeps the URL"
+    );
+
+    let (_, viewer) = app
+        .graphql("{ viewer { connections { provider status } } }", json!({}))
+        .await;
+    let stripe = viewer["data"]["viewer"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "STRIPE")
+        .cloned()
+        .unwrap();
+    assert_eq!(stripe["status"], "CONNECTED");
+
+    let now = Utc::now().timestamp();
+    let body = event("evt_own", "charge.succeeded", json!({ "id": "ch_1" }));
+    let post = |secret: &str, url: String| {
+        app.client
+            .post(url)
+            .header(
+                "stripe-signature",
+                nexus::sandbox::stripe::signature(secret, now, &body),
+            )
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(
+        post(own, url.clone()).await.unwrap().status(),
+        400,
+        "the old secret no longer passes"
+    );
+    assert_eq!(
+        post("whsec_rolled_secret_value", url.clone())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let unknown = format!("{}/webhooks/stripe/0000", app.origin);
+    assert_eq!(
+        post("whsec_rolled_secret_value", unknown)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let nodes = page(&app, None, 5).await["data"]["changes"]["nodes"].clone();
+    assert_eq!(nodes[0]["type"], "stripe:charge.succeeded", "{nodes}");
+    assert_eq!(nodes[0]["provider"], "STRIPE");
+}

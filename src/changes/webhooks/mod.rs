@@ -21,6 +21,7 @@ use crate::{
     config::Settings,
     providers::Provider,
     store::{Tenants, entities::integration_credentials},
+    vault::CredentialVault,
 };
 
 use super::{Appended, ChangeLog, Receipt};
@@ -48,6 +49,9 @@ pub enum WebhookError {
     NotServed(String),
     #[error("could not store the delivery: {0}")]
     Store(#[from] sea_orm::DbErr),
+    /// The endpoint's stored secret does not open (a lost encryption key).
+    #[error("the endpoint's secret cannot be read: {0}")]
+    Unreadable(String),
 }
 
 /// What happened to a verified delivery.
@@ -83,6 +87,7 @@ impl Delivery<'_> {
 pub struct Webhooks {
     log: ChangeLog,
     tenants: Tenants,
+    credentials: CredentialVault,
     db: DatabaseConnection,
     secrets: HashMap<Provider, SecretString>,
     default_project: Option<String>,
@@ -92,6 +97,7 @@ impl Webhooks {
     pub fn new(
         log: ChangeLog,
         tenants: Tenants,
+        credentials: CredentialVault,
         db: DatabaseConnection,
         settings: &Settings,
     ) -> Self {
@@ -106,6 +112,7 @@ impl Webhooks {
         Self {
             log,
             tenants,
+            credentials,
             db,
             secrets: [Provider::Stripe, Provider::Hubspot, Provider::Slack]
                 .into_iter()
@@ -145,14 +152,50 @@ impl Webhooks {
                 "Stripe webhooks need changes.default_project".into(),
             ));
         };
+        let project = self.tenants.ensure_project(project).await?;
+        self.stripe_for(project.id, secret, delivery).await
+    }
+
+    /// A delivery to `/webhooks/stripe/{endpoint}`: a project's own endpoint (`connectStripe`),
+    /// verified with that project's secret.
+    pub async fn receive_stripe_endpoint(
+        &self,
+        endpoint: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let unknown = || WebhookError::NotServed("no such Stripe endpoint".into());
+        let row = integration_credentials::Entity::find()
+            .filter(integration_credentials::Column::Provider.eq(Provider::Stripe.slug()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .find(|r| r.metadata["endpoint_id"].as_str() == Some(endpoint))
+            .ok_or_else(unknown)?;
+        let credential = self
+            .credentials
+            .read(row.user_id, row.project_id, Provider::Stripe)
+            .await
+            .map_err(|e| WebhookError::Unreadable(e.to_string()))?
+            .ok_or_else(unknown)?;
+        let secret = credential.tokens.access_token;
+        self.stripe_for(row.project_id, secret.expose_secret(), delivery)
+            .await
+    }
+
+    async fn stripe_for(
+        &self,
+        project_id: Uuid,
+        secret: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
         let signature = delivery.header("stripe-signature")?;
         stripe::verify(secret, signature, delivery.body, Utc::now())?;
-        let (receipt, change) = stripe::change(delivery.body)?;
-        let project = self.tenants.ensure_project(project).await?;
+        let (mut receipt, change) = stripe::change(delivery.body)?;
+        receipt.event_id = format!("{project_id}:{}", receipt.event_id);
         Ok(
             match self
                 .log
-                .append(project.id, Some(&receipt), vec![change])
+                .append(project_id, Some(&receipt), vec![change])
                 .await?
             {
                 Appended::Stored { .. } => Outcome::Stored(1),
