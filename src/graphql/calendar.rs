@@ -7,6 +7,8 @@ use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject,
     connection::Edge,
 };
+use std::{collections::HashMap, sync::Mutex};
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -15,7 +17,7 @@ use crate::{
         CalendarAdapter, Capability, Provider,
         calendar::{self, EventPatch, EventQuery, EventWrite, Record},
     },
-    upstream::Target,
+    upstream::{ErrorKind, ProviderError, Target},
 };
 
 use super::{
@@ -231,9 +233,10 @@ async fn events_page(
     Ok(connection(merged))
 }
 
-/// The events `email` attends, across the tenant's calendars. A first page comes through the
-/// request's loader, so the first pages of every contact in a response travel together (one
-/// batch or one view per calendar); later pages are each their own filtered list.
+/// The events `email` attends, across the tenant's calendars. First pages come through the
+/// request's loader, asked of every calendar before anything is awaited, so the first pages of
+/// every contact in a response travel together (one batch or one view per calendar); a calendar
+/// the tenant has not connected answers without a call. Later pages are each their own list.
 pub async fn attended(
     ctx: &Context<'_>,
     email: Option<&str>,
@@ -246,9 +249,27 @@ pub async fn attended(
     };
     let email = email.to_lowercase();
     let app = ctx.data_unchecked::<AppContext>();
-    let loaders = loaders(ctx);
+    let tenant = tenant(ctx)?;
+    let mut first_pages = HashMap::new();
+    if page.first > 0 {
+        for provider in Provider::ALL
+            .into_iter()
+            .filter(|p| p.feeds(Capability::Events) && app.providers.calendar(*p).is_some())
+        {
+            let loaders = loaders(ctx).clone();
+            let key = AttendeeKey {
+                tenant,
+                provider,
+                email: email.clone(),
+                limit: page.first,
+            };
+            let task = tokio::spawn(async move { loaders.attended(key).await });
+            first_pages.insert(provider, task);
+        }
+    }
+    let first_pages = Mutex::new(first_pages);
     let filter = calendar::EventFilter {
-        attendee: Some(email.clone()),
+        attendee: Some(email),
         ..calendar::EventFilter::default()
     };
     let merged = merged_page(
@@ -258,21 +279,25 @@ pub async fn attended(
         &page,
         |target, after, limit| {
             let adapter = app.providers.calendar(target.provider)?;
-            Some(match after {
-                None => {
-                    let key = AttendeeKey {
-                        tenant: target.tenant,
-                        provider: target.provider,
-                        email: email.clone(),
-                        limit,
-                    };
-                    let loaders = loaders.clone();
-                    Box::pin(async move { loaders.attended(key).await })
-                }
-                Some(position) => {
+            let asked = first_pages
+                .lock()
+                .ok()
+                .and_then(|mut pages| pages.remove(&target.provider));
+            Some(match (after, asked) {
+                (None, Some(task)) => Box::pin(async move {
+                    task.await.unwrap_or_else(|_| {
+                        Err(ProviderError::new(
+                            ErrorKind::Upstream,
+                            target.provider,
+                            "events.attended",
+                            "the lookup stopped before it answered",
+                        ))
+                    })
+                }),
+                (after, _) => {
                     let query = EventQuery {
                         filter: filter.clone(),
-                        after: Some(position),
+                        after,
                         limit,
                     };
                     Box::pin(async move { adapter.list(target, &query).await })

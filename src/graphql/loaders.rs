@@ -9,6 +9,8 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
+use super::gate::Gate;
+
 use crate::{
     auth::Tenant,
     providers::{
@@ -194,11 +196,13 @@ pub enum Loaders {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
         attended: Arc<DataLoader<AttendedLoader, HashMapCache>>,
+        gate: Arc<Gate>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
         attended: Arc<DataLoader<AttendedLoader, NoCache>>,
+        gate: Arc<Gate>,
     },
 }
 
@@ -215,6 +219,7 @@ impl Loaders {
                 tokio::spawn,
             )),
             attended: Arc::new(DataLoader::new(AttendedLoader(registry), tokio::spawn)),
+            gate: Arc::default(),
         }
     }
 
@@ -236,6 +241,7 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             )),
+            gate: Arc::default(),
         }
     }
 
@@ -262,11 +268,17 @@ impl Loaders {
     }
 
     /// One address's first events in one calendar, batched with the other addresses asked for
-    /// at the same time.
+    /// in the same wave of resolvers (see `gate`).
     pub async fn attended(&self, key: AttendeeKey) -> Loaded<ListPage<Event>> {
         let answer = match self {
-            Loaders::Request { attended, .. } => attended.load_one(key).await,
-            Loaders::Shared { attended, .. } => attended.load_one(key).await,
+            Loaders::Request { attended, gate, .. } => {
+                gate.pass().await;
+                attended.load_one(key).await
+            }
+            Loaders::Shared { attended, gate, .. } => {
+                gate.pass().await;
+                attended.load_one(key).await
+            }
         };
         answer
             .unwrap_or_else(|never| match never {})
