@@ -525,8 +525,8 @@ async fn one_calendar_down_still_returns_the_other_with_its_error() {
     assert!(extensions["retryAfter"].as_u64().is_some(), "{body}");
 }
 
-const CONTACT_EVENTS: &str = "{ contacts(first: 50) { nodes { email events(first: 5) {
-    pageInfo { hasNextPage }
+const CONTACT_EVENTS: &str = "{ contacts(first: 50) { nodes { id email events(first: 5) {
+    pageInfo { hasNextPage endCursor }
     nodes { remoteId provider start attendees { email } organizer { email } } } } } }";
 
 #[tokio::test]
@@ -576,10 +576,67 @@ async fn contact_events_cost_one_round_trip_per_calendar_for_a_page_of_contacts(
             json!({ "first": 5, "filter": { "attendee": email } }),
         )
         .await;
-    let direct: Vec<Value> = nodes(&list, "events")
+    let ids = |list: &[Value]| {
+        list.iter()
+            .map(|n| n["remoteId"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(joined), ids(&nodes(&list, "events")), "{email}");
+
+    // The contact's next page continues where the joined one stopped, as the filtered list does.
+    let contact = contacts
         .iter()
-        .map(|n| n["remoteId"].clone())
-        .collect();
-    let joined_ids: Vec<Value> = joined.iter().map(|n| n["remoteId"].clone()).collect();
-    assert_eq!(joined_ids, direct, "{email}");
+        .find(|c| {
+            c["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+        .unwrap();
+    assert_eq!(
+        contact["events"]["pageInfo"]["hasNextPage"],
+        list["data"]["events"]["pageInfo"]["hasNextPage"]
+    );
+    if contact["events"]["pageInfo"]["hasNextPage"] == true {
+        let (_, next) = app
+            .graphql(
+                "query($id: ID!, $after: String) { node(id: $id) { ... on Contact { events(first: 5, after: $after) { nodes { remoteId } } } } }",
+                json!({ "id": contact["id"], "after": contact["events"]["pageInfo"]["endCursor"] }),
+            )
+            .await;
+        assert!(next["errors"].is_null(), "{next}");
+        let (_, direct) = app
+            .graphql(
+                EVENTS,
+                json!({ "first": 5, "after": list["data"]["events"]["pageInfo"]["endCursor"], "filter": { "attendee": email } }),
+            )
+            .await;
+        let joined_next = next["data"]["node"]["events"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(ids(&joined_next), ids(&nodes(&direct, "events")));
+    }
+}
+
+#[tokio::test]
+async fn updating_an_event_that_is_not_there_is_not_found() {
+    let (app, _sandbox) = both_calendars().await;
+    // Ids of each provider's shape that name no event.
+    for (provider, remote_id) in [
+        ("google_calendar", "missing0event0id"),
+        ("outlook", "AAMkAGbWlzc2luZw"),
+    ] {
+        let id = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!("Event:{provider}:{remote_id}"),
+        );
+        let (_, body) = app
+            .graphql(UPDATE, json!({ "input": { "id": id, "title": "x" } }))
+            .await;
+        assert_eq!(first_code(&body), "NOT_FOUND", "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["provider"],
+            provider.to_uppercase()
+        );
+    }
 }
