@@ -200,7 +200,7 @@ impl CalendarAdapter<'_> {
         }
     }
 
-    /// Each address's first `limit` events (of those `filter` allows), fetched together: one
+    /// Each address's first `limit` events (as attendee or organizer), fetched together: one
     /// batch of searches (Google) or one calendar view split by attendee (Outlook).
     pub async fn attended(
         &self,

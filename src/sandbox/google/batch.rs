@@ -21,23 +21,28 @@ use tower::ServiceExt;
 use super::error;
 use crate::sandbox::Ctx;
 
-/// One API's batch: the paths its parts may name, how many it takes, and its routes.
+/// One API's batch: the paths its parts may name, how many it takes, its routes, and whether
+/// its parts run at once (Google may run a batch's calls in any order; Calendar's run together,
+/// so a latency fault delays a batch once, not once per part; Gmail's keep their order).
 struct Api {
     prefix: &'static str,
     max_parts: usize,
     router: fn(Ctx) -> Router,
+    concurrent: bool,
 }
 
 const GMAIL: Api = Api {
     prefix: "/gmail/v1/",
     max_parts: 100,
     router: super::gmail_router,
+    concurrent: false,
 };
 
 const CALENDAR: Api = Api {
     prefix: "/calendar/v3/",
     max_parts: 1000,
     router: super::calendar_router,
+    concurrent: true,
 };
 
 pub fn routes() -> Router<Ctx> {
@@ -146,18 +151,32 @@ async fn batch(api: &Api, ctx: Ctx, headers: HeaderMap, body: Bytes) -> Response
     }
     let routes = (api.router)(ctx.clone());
     let boundary = format!("batch_{}", hex::encode(rand::random::<[u8; 12]>()));
-    let mut out = Vec::new();
-    for part in parts {
-        let (content_id, answer) = match part {
-            None => (
-                None,
-                error::bad_request("Invalid part: not an HTTP request").into_response(),
-            ),
-            Some(inner) => {
-                let id = inner.content_id.clone();
-                (id, call(api.prefix, &routes, &headers, inner).await)
+    let run = |part: Option<Inner>| {
+        let (routes, headers) = (&routes, &headers);
+        async move {
+            match part {
+                None => (
+                    None,
+                    error::bad_request("Invalid part: not an HTTP request").into_response(),
+                ),
+                Some(inner) => {
+                    let id = inner.content_id.clone();
+                    (id, call(api.prefix, routes, headers, inner).await)
+                }
             }
-        };
+        }
+    };
+    let answers = if api.concurrent {
+        futures_util::future::join_all(parts.into_iter().map(run)).await
+    } else {
+        let mut answers = Vec::new();
+        for part in parts {
+            answers.push(run(part).await);
+        }
+        answers
+    };
+    let mut out = Vec::new();
+    for (content_id, answer) in answers {
         out.extend_from_slice(
             format!("--{boundary}\r\nContent-Type: application/http\r\n").as_bytes(),
         );
