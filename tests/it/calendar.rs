@@ -640,3 +640,39 @@ async fn updating_an_event_that_is_not_there_is_not_found() {
         );
     }
 }
+
+#[tokio::test]
+async fn attendee_batches_stay_within_calendars_per_user_minute() {
+    let (app, sandbox) = connected(&["HUBSPOT", "SALESFORCE", "GOOGLE_CALENDAR", "OUTLOOK"]).await;
+    // A page of 50 contacts names over 25 addresses: a batch of the 50 tier, 50 of Google's
+    // 600 requests a minute per user. Twelve fit; the thirteenth is refused here, with a wait.
+    let mut refused = None;
+    for _ in 0..14 {
+        let (_, body) = app.graphql(CONTACT_EVENTS, json!({})).await;
+        let google = body["errors"].as_array().and_then(|errors| {
+            errors
+                .iter()
+                .find(|e| e["extensions"]["provider"] == "GOOGLE_CALENDAR")
+                .cloned()
+        });
+        if google.is_some() {
+            refused = google;
+            break;
+        }
+    }
+    let refused = refused.expect("a minute's quota runs out");
+    assert_eq!(refused["extensions"]["code"], "RATE_LIMITED", "{refused}");
+    assert!(refused["extensions"]["retryAfter"].as_u64().unwrap() > 0);
+    let seen = counters(&sandbox).await;
+    assert_eq!(calls_to(&seen, "google_calendar", "batch"), 12, "{seen}");
+    let sandbox_refusals: u64 = seen["google_calendar"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|by_status| by_status["403"].as_u64())
+        .sum();
+    assert_eq!(
+        sandbox_refusals, 0,
+        "the sandbox never had to refuse: {seen}"
+    );
+}

@@ -11,7 +11,8 @@
 //!
 //! `q` takes words that must all match, not alternatives, so the events of several attendees
 //! cannot be one search: `attended_events` sends one search per attendee, up to fifty in one
-//! `POST /batch/calendar/v3` (each counts as a request in Google's quota).
+//! `POST /batch/calendar/v3` (each counts as a request in Google's quota, so a batch is weighed
+//! by the tier of its size: 5, 10, 25 or 50).
 
 mod batch;
 mod map;
@@ -37,8 +38,16 @@ const EVENTS: &str = "/calendar/v3/calendars/primary/events";
 const BATCH: &str = "/batch/calendar/v3";
 /// The most `maxResults` Calendar takes.
 const MAX_RESULTS: usize = 2500;
-/// Searches per batch: the catalog's rate class weighs a batch as this many requests.
+/// Searches per batch.
 pub const BATCH_SIZE: usize = 50;
+/// A batch's op by its size: the catalog's rate class weighs each tier as its largest size (each
+/// call inside a batch counts as a request at Google). Tiers end with `BATCH_SIZE`.
+const BATCH_TIERS: [(usize, &str); 4] = [
+    (5, "events.batch.5"),
+    (10, "events.batch.10"),
+    (25, "events.batch.25"),
+    (BATCH_SIZE, "events.batch.50"),
+];
 /// The most pages one list follows before answering with what it has.
 const MAX_ROUNDS: usize = 20;
 
@@ -191,13 +200,26 @@ impl GoogleProvider {
             .collect())
     }
 
-    /// Sends list calls (paths with their queries) as one batch; each answer in order.
+    /// Sends list calls (paths with their queries) as one batch; each answer in order. A single
+    /// call goes on its own.
     async fn batch(
         &self,
         target: Target,
         paths: &[String],
     ) -> Result<Vec<model::Events>, ProviderError> {
-        let op = "events.batch";
+        if let [path] = paths {
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            let mut call = Call::get("events.list", path);
+            call.query = url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            let reply = self.upstream.send(target, &call, error::classify).await?;
+            return Ok(vec![reply.json(Provider::GoogleCalendar, call.op)?]);
+        }
+        let op = BATCH_TIERS
+            .iter()
+            .find(|(size, _)| paths.len() <= *size)
+            .map_or(BATCH_TIERS[BATCH_TIERS.len() - 1].1, |(_, op)| op);
         let mut call = Call::get(op, BATCH);
         call.method = Method::POST;
         call.body = Some(Body::Bytes {
