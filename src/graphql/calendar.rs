@@ -251,7 +251,7 @@ pub async fn attended(
     let app = ctx.data_unchecked::<AppContext>();
     let tenant = tenant(ctx)?;
     let mut first_pages = HashMap::new();
-    if page.first > 0 {
+    if page.first > 0 && page.after.is_none() {
         for provider in Provider::ALL
             .into_iter()
             .filter(|p| p.feeds(Capability::Events) && app.providers.calendar(*p).is_some())
