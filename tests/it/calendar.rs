@@ -393,6 +393,35 @@ async fn create_and_update_on_outlook_keep_attendees_and_time_zones() {
 }
 
 #[tokio::test]
+async fn an_all_day_outlook_event_keeps_its_dates_in_its_zone() {
+    let (app, sandbox) = both_calendars().await;
+    // 1 February in Berlin starts at 23:00 UTC the day before.
+    let (_, body) = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "provider": "OUTLOOK", "title": "Offsite", "allDay": true,
+                "start": "2027-01-31T23:00:00Z", "end": "2027-02-01T23:00:00Z", "timeZone": "Europe/Berlin" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let event = &body["data"]["createEvent"]["event"];
+    assert_eq!(event["allDay"], true);
+    assert_eq!(
+        start(event).to_rfc3339(),
+        "2027-02-01T00:00:00+00:00",
+        "{event}"
+    );
+    assert_eq!(end(event).to_rfc3339(), "2027-02-02T00:00:00+00:00");
+    let copy = stored(&sandbox, "outlook", event["remoteId"].as_str().unwrap()).await;
+    assert_eq!(copy["isAllDay"], true);
+    assert_eq!(copy["originalStartTimeZone"], "Europe/Berlin");
+    assert_eq!(
+        copy["start"]["dateTime"], "2027-01-31T23:00:00.0000000",
+        "{copy}"
+    );
+}
+
+#[tokio::test]
 async fn a_repeated_create_with_its_key_creates_nothing() {
     let (app, sandbox) = both_calendars().await;
     let input = json!({ "provider": "OUTLOOK", "title": "Once", "start": "2027-01-20T10:00:00Z",

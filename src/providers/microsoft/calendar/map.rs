@@ -38,20 +38,20 @@ fn stamp(value: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// An all-day event's start or end: midnight UTC of the local date it names.
-fn date_of(when: &model::DateTimeZone) -> Option<DateTime<Utc>> {
-    let local =
-        NaiveDateTime::parse_from_str(when.date_time.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
-            .ok()?;
-    Some(local.date().and_time(NaiveTime::MIN).and_utc())
-}
-
-fn moment(when: &model::DateTimeZone, all_day: bool) -> Option<DateTime<Utc>> {
-    if all_day {
-        date_of(when)
-    } else {
-        zones::instant(&when.date_time, when.time_zone.as_deref())
+/// An event's start or end as an instant. All-day events read as midnight UTC of their date in
+/// the zone they were scheduled in (Graph may render them in another zone on request).
+fn moment(
+    when: &model::DateTimeZone,
+    all_day: bool,
+    scheduled_in: Option<Tz>,
+) -> Option<DateTime<Utc>> {
+    let at = zones::instant(&when.date_time, when.time_zone.as_deref())?;
+    if !all_day {
+        return Some(at);
     }
+    let date: NaiveDate =
+        scheduled_in.map_or(at.date_naive(), |z| at.with_timezone(&z).date_naive());
+    Some(date.and_time(NaiveTime::MIN).and_utc())
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -61,8 +61,12 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// Maps one event; `None` for one without readable times.
 pub fn record(raw: Value) -> Option<Record<Event>> {
     let event: model::Event = serde_json::from_value(raw.clone()).ok()?;
-    let start = moment(event.start.as_ref()?, event.is_all_day)?;
-    let end = moment(event.end.as_ref()?, event.is_all_day)?;
+    let zone = event
+        .original_start_time_zone
+        .as_deref()
+        .and_then(zones::zone);
+    let start = moment(event.start.as_ref()?, event.is_all_day, zone)?;
+    let end = moment(event.end.as_ref()?, event.is_all_day, zone)?;
     let created_at = stamp(event.created_date_time.as_deref()).unwrap_or(start);
     let updated_at = stamp(event.last_modified_date_time.as_deref()).unwrap_or(created_at);
     let data = Event {
@@ -72,11 +76,7 @@ pub fn record(raw: Value) -> Option<Record<Event>> {
         start,
         end,
         all_day: event.is_all_day,
-        time_zone: event
-            .original_start_time_zone
-            .as_deref()
-            .and_then(zones::zone)
-            .map(|z| z.name().to_owned()),
+        time_zone: zone.map(|z| z.name().to_owned()),
         attendees: event
             .attendees
             .into_iter()
