@@ -1,23 +1,44 @@
-//! Calendar events — Google Calendar and Outlook: the `events` list, creating and updating.
+//! Calendar events — Google Calendar and Outlook: the `events` list (filters pushed down to each
+//! calendar, merged earliest start first), creating and updating (once per idempotency key), and
+//! the events a CRM contact attends (`attended`), batched across the contacts of a response
+//! through the request's `AttendedLoader`.
 
 use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject,
+    connection::Edge,
 };
-use chrono::{DateTime, Utc};
+use std::{collections::HashMap, sync::Mutex};
 
-use crate::providers::{Capability, Provider};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::{
+    providers::{
+        CalendarAdapter, Capability, Provider,
+        calendar::{self, EventPatch, EventQuery, EventWrite, Record},
+    },
+    upstream::{ErrorKind, ProviderError, Target},
+};
 
 use super::{
+    AppContext,
+    errors::{bad_input, upstream_error},
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
+    lists::{
+        MergedCursor, MergedPage, PageArgs, connected, merged_page, no_adapter, not_connected,
+        reauth_required, tenant, write_target,
+    },
+    loaders::{AttendeeKey, Loaders},
     types::{EmailAddress, ProviderEnum},
     validate,
+    writes::once,
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
 
 /// How an attendee answered an invitation.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::providers::calendar::Response")]
 pub enum AttendeeResponse {
     NeedsAction,
     Accepted,
@@ -68,9 +89,13 @@ impl Event {
 
 #[derive(InputObject, Debug, Default)]
 pub struct EventFilter {
+    /// Events that end after this instant.
     pub time_min: Option<DateTime<Utc>>,
+    /// Events that start before this instant.
     pub time_max: Option<DateTime<Utc>>,
+    /// Events this address attends (or organizes).
     pub attendee: Option<String>,
+    /// Words in the event (Google: title, description, location, attendees; Outlook: title).
     pub text: Option<String>,
 }
 
@@ -80,8 +105,10 @@ pub struct CreateEventInput {
     pub title: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// All-day events take the dates of `start` and `end` (exclusive) in `timeZone`.
     #[graphql(default)]
     pub all_day: bool,
+    /// An IANA zone (`Europe/Zurich`); UTC when absent.
     pub time_zone: Option<String>,
     pub description: Option<String>,
     pub location: Option<String>,
@@ -112,6 +139,219 @@ pub struct UpdateEventPayload {
     pub event: Event,
 }
 
+impl Event {
+    fn from_record(record: Record<calendar::Event>) -> Self {
+        let (rest, e) = record.split();
+        Event {
+            origin: rest.provider,
+            remote_id: rest.remote_id,
+            created_at: rest.created_at,
+            updated_at: rest.updated_at,
+            raw: Json(rest.raw),
+            title: e.title,
+            description: e.description,
+            location: e.location,
+            start: e.start,
+            end: e.end,
+            all_day: e.all_day,
+            time_zone: e.time_zone,
+            attendees: e
+                .attendees
+                .into_iter()
+                .map(|a| Attendee {
+                    email: a.email,
+                    name: a.name,
+                    response: a.response.into(),
+                })
+                .collect(),
+            organizer: e.organizer.map(|o| EmailAddress {
+                name: o.name,
+                email: o.email,
+            }),
+            status: e.status,
+            html_link: e.html_link,
+        }
+    }
+}
+
+/// A merged page of events as a connection.
+fn connection(page: MergedPage<calendar::Event>) -> Page<Event> {
+    let mut connection = Page::new(page.has_previous, page.has_next);
+    connection.edges.extend(
+        page.edges
+            .into_iter()
+            .map(|(cursor, record)| Edge::new(cursor, Event::from_record(record))),
+    );
+    connection
+}
+
+/// An IANA zone name, checked.
+fn zone(field: &str, name: Option<&str>) -> Result<Option<Tz>> {
+    name.map(|n| {
+        n.trim()
+            .parse::<Tz>()
+            .map_err(|_| bad_input(field, format!("`{n}` is not an IANA time zone")))
+    })
+    .transpose()
+}
+
+/// An optional text that must not be blank when given.
+fn optional_text(field: &str, value: Option<&str>) -> Result<()> {
+    value.map_or(Ok(()), |v| validate::non_empty(field, v))
+}
+
+/// The request's loaders, or the shared ones outside an HTTP request.
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_opt::<Loaders>()
+        .unwrap_or(&ctx.data_unchecked::<AppContext>().loaders)
+}
+
+/// One page of events across the tenant's calendars, `filter` pushed down to each.
+async fn events_page(
+    ctx: &Context<'_>,
+    providers: Option<&[ProviderEnum]>,
+    filter: calendar::EventFilter,
+    page: PageArgs,
+) -> Result<Page<Event>> {
+    let app = ctx.data_unchecked::<AppContext>();
+    let merged = merged_page(
+        ctx,
+        Capability::Events,
+        providers,
+        &page,
+        |target, after, limit| {
+            let adapter = app.providers.calendar(target.provider)?;
+            let query = EventQuery {
+                filter: filter.clone(),
+                after,
+                limit,
+            };
+            Some(Box::pin(async move { adapter.list(target, &query).await }))
+        },
+    )
+    .await?;
+    Ok(connection(merged))
+}
+
+/// The events `email` attends, across the tenant's calendars. First pages come through the
+/// request's loader, asked of every calendar before anything is awaited, so the first pages of
+/// every contact in a response travel together (one batch or one view per calendar); a calendar
+/// the tenant has not connected answers without a call. Later pages are each their own list.
+pub async fn attended(
+    ctx: &Context<'_>,
+    email: Option<&str>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Page<Event>> {
+    let page = PageArgs::parse(first, after)?;
+    let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(Page::new(page.after.is_some(), false));
+    };
+    let email = email.to_lowercase();
+    let app = ctx.data_unchecked::<AppContext>();
+    let tenant = tenant(ctx)?;
+    let mut first_pages = HashMap::new();
+    if page.first > 0 && page.after.is_none() {
+        for provider in Provider::ALL
+            .into_iter()
+            .filter(|p| p.feeds(Capability::Events) && app.providers.calendar(*p).is_some())
+        {
+            let loaders = loaders(ctx).clone();
+            let key = AttendeeKey {
+                tenant,
+                provider,
+                email: email.clone(),
+                limit: page.first,
+            };
+            let task = tokio::spawn(async move { loaders.attended(key).await });
+            first_pages.insert(provider, task);
+        }
+    }
+    let first_pages = Mutex::new(first_pages);
+    let filter = calendar::EventFilter {
+        attendee: Some(email),
+        ..calendar::EventFilter::default()
+    };
+    let merged = merged_page(
+        ctx,
+        Capability::Events,
+        None,
+        &page,
+        |target, after, limit| {
+            let adapter = app.providers.calendar(target.provider)?;
+            let asked = first_pages
+                .lock()
+                .ok()
+                .and_then(|mut pages| pages.remove(&target.provider));
+            Some(match (after, asked) {
+                (None, Some(task)) => Box::pin(async move {
+                    task.await.unwrap_or_else(|_| {
+                        Err(ProviderError::new(
+                            ErrorKind::Upstream,
+                            target.provider,
+                            "events.attended",
+                            "the lookup stopped before it answered",
+                        ))
+                    })
+                }),
+                (after, _) => {
+                    let query = EventQuery {
+                        filter: filter.clone(),
+                        after,
+                        limit,
+                    };
+                    Box::pin(async move { adapter.list(target, &query).await })
+                }
+            })
+        },
+    )
+    .await?;
+    Ok(connection(merged))
+}
+
+/// The calendar adapter and connection a write to `provider` goes through.
+async fn calendar_target<'a>(
+    ctx: &Context<'a>,
+    provider: Provider,
+) -> Result<(CalendarAdapter<'a>, Target)> {
+    let target = write_target(ctx, Capability::Events, provider).await?;
+    let adapter = ctx
+        .data_unchecked::<AppContext>()
+        .providers
+        .calendar(provider)
+        .ok_or_else(|| no_adapter(provider))?;
+    Ok((adapter, target))
+}
+
+/// One event by its provider id, read again for a repeated idempotent write.
+async fn event_record(
+    ctx: &Context<'_>,
+    provider: Provider,
+    remote_id: &str,
+) -> Result<Option<Record<calendar::Event>>> {
+    let connection = connected(ctx)
+        .await?
+        .into_iter()
+        .find(|c| c.provider == provider)
+        .ok_or_else(|| not_connected(provider))?;
+    if connection.reauth_required {
+        return Err(reauth_required(provider));
+    }
+    let adapter = ctx
+        .data_unchecked::<AppContext>()
+        .providers
+        .calendar(provider)
+        .ok_or_else(|| no_adapter(provider))?;
+    let target = Target {
+        tenant: tenant(ctx)?,
+        provider,
+    };
+    adapter
+        .get(target, remote_id)
+        .await
+        .map_err(|e| upstream_error(&e))
+}
+
 #[derive(Default)]
 pub struct CalendarQuery;
 
@@ -127,17 +367,18 @@ impl CalendarQuery {
         filter: Option<EventFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Event>> {
-        if let Some(f) = &filter {
-            validate::optional_email("filter.attendee", f.attendee.as_deref())?;
-            validate::range("filter.timeMax", f.time_min, f.time_max)?;
-        }
-        merged(
-            ctx,
-            Capability::Events,
-            providers.as_deref(),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let filter = filter.unwrap_or_default();
+        validate::optional_email("filter.attendee", filter.attendee.as_deref())?;
+        validate::range("filter.timeMax", filter.time_min, filter.time_max)?;
+        optional_text("filter.text", filter.text.as_deref())?;
+        let page = PageArgs::parse(first, after)?;
+        let filter = calendar::EventFilter {
+            time_min: filter.time_min,
+            time_max: filter.time_max,
+            attendee: filter.attendee.map(|a| a.trim().to_lowercase()),
+            text: filter.text.map(|t| t.trim().to_owned()),
+        };
+        events_page(ctx, providers.as_deref(), filter, page).await
     }
 }
 
@@ -154,9 +395,30 @@ impl CalendarMutation {
         validate::non_empty("input.title", &input.title)?;
         validate::range("input.end", Some(input.start), Some(input.end))?;
         validate::addresses("input.attendees", &input.attendees)?;
+        let time_zone = zone("input.timeZone", input.time_zone.as_deref())?;
         let provider: Provider = input.provider.into();
-        write_target(ctx, Capability::Events, provider).await?;
-        Err(no_adapter(provider))
+        let (adapter, target) = calendar_target(ctx, provider).await?;
+        let write = EventWrite {
+            title: input.title.trim().to_owned(),
+            description: input.description,
+            location: input.location,
+            start: input.start,
+            end: input.end,
+            all_day: input.all_day,
+            time_zone,
+            attendees: input.attendees,
+        };
+        let record = once(
+            ctx,
+            "createEvent",
+            input.idempotency_key.as_deref(),
+            async move { adapter.create(target, &write).await },
+            async |provider, remote_id| event_record(ctx, provider, &remote_id).await,
+        )
+        .await?;
+        Ok(CreateEventPayload {
+            event: Event::from_record(record),
+        })
     }
 
     async fn update_event(
@@ -164,14 +426,30 @@ impl CalendarMutation {
         ctx: &Context<'_>,
         input: UpdateEventInput,
     ) -> Result<UpdateEventPayload> {
-        let (provider, _) = validate::record_id("input.id", &input.id, "Event")?;
+        let (provider, remote_id) = validate::record_id("input.id", &input.id, "Event")?;
         validate::range("input.end", input.start, input.end)?;
         validate::addresses(
             "input.attendees",
             input.attendees.as_deref().unwrap_or_default(),
         )?;
-        let provider: Provider = provider;
-        write_target(ctx, Capability::Events, provider).await?;
-        Err(no_adapter(provider))
+        optional_text("input.title", input.title.as_deref())?;
+        let time_zone = zone("input.timeZone", input.time_zone.as_deref())?;
+        let (adapter, target) = calendar_target(ctx, provider).await?;
+        let patch = EventPatch {
+            title: input.title.map(|t| t.trim().to_owned()),
+            description: input.description,
+            location: input.location,
+            start: input.start,
+            end: input.end,
+            time_zone,
+            attendees: input.attendees,
+        };
+        let record = adapter
+            .update(target, &remote_id, &patch)
+            .await
+            .map_err(|e| upstream_error(&e))?;
+        Ok(UpdateEventPayload {
+            event: Event::from_record(record),
+        })
     }
 }

@@ -113,13 +113,7 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Event>> {
-        merged(
-            ctx,
-            Capability::Events,
-            None,
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        super::calendar::attended(ctx, self.email.as_deref(), first, after).await
     }
     /// Slack and Teams messages by the user with this contact's email.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]

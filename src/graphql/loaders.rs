@@ -9,10 +9,13 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
+use super::gate::Gate;
+
 use crate::{
     auth::Tenant,
     providers::{
         Provider, Registry,
+        calendar::{Event, ListPage},
         crm::{CrmData, CrmObject, Record},
     },
     upstream::{ProviderError, Target},
@@ -35,6 +38,16 @@ pub struct RelationKey {
     pub from: CrmObject,
     pub to: CrmObject,
     pub remote_id: String,
+}
+
+/// The first `limit` events of one calendar that an address attends (Contact.events).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttendeeKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    /// Lower-cased.
+    pub email: String,
+    pub limit: usize,
 }
 
 /// What a key gets: its answer, or its batch's provider error.
@@ -134,16 +147,62 @@ impl Loader<RelationKey> for RelationLoader {
     }
 }
 
+/// Events by attendee: the addresses that arrive together go to each calendar in one call of
+/// its adapter (Google: one batch of searches; Outlook: one calendar view split by attendee).
+pub struct AttendedLoader(Registry);
+
+impl Loader<AttendeeKey> for AttendedLoader {
+    type Value = Loaded<ListPage<Event>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[AttendeeKey],
+    ) -> Result<HashMap<AttendeeKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider, k.limit));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider, limit), keys)| async move {
+                let emails: Vec<String> = keys.iter().map(|k| k.email.clone()).collect();
+                let answer = match self.0.calendar(provider) {
+                    Some(adapter) => {
+                        adapter
+                            .attended(Target { tenant, provider }, &emails, limit)
+                            .await
+                    }
+                    None => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
+                };
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            match answer {
+                Ok(pages) => out.extend(
+                    keys.into_iter()
+                        .zip(pages)
+                        .map(|(k, page)| (k.clone(), Ok(page))),
+                ),
+                Err(error) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone())))),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request (cached) or the shared ones (not cached).
 #[derive(Clone)]
 pub enum Loaders {
     Request {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
+        attended: Arc<DataLoader<AttendedLoader, HashMapCache>>,
+        gate: Arc<Gate>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
+        attended: Arc<DataLoader<AttendedLoader, NoCache>>,
+        gate: Arc<Gate>,
     },
 }
 
@@ -155,7 +214,12 @@ impl Loaders {
                 RecordLoader(registry.clone()),
                 tokio::spawn,
             )),
-            relations: Arc::new(DataLoader::new(RelationLoader(registry), tokio::spawn)),
+            relations: Arc::new(DataLoader::new(
+                RelationLoader(registry.clone()),
+                tokio::spawn,
+            )),
+            attended: Arc::new(DataLoader::new(AttendedLoader(registry), tokio::spawn)),
+            gate: Arc::default(),
         }
     }
 
@@ -168,10 +232,16 @@ impl Loaders {
                 HashMapCache::default(),
             )),
             relations: Arc::new(DataLoader::with_cache(
-                RelationLoader(registry),
+                RelationLoader(registry.clone()),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
+            attended: Arc::new(DataLoader::with_cache(
+                AttendedLoader(registry),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
+            gate: Arc::default(),
         }
     }
 
@@ -195,5 +265,23 @@ impl Loaders {
             Loaders::Shared { relations, .. } => relations.load_many(keys).await,
         };
         answer.unwrap_or_else(|never| match never {})
+    }
+
+    /// One address's first events in one calendar, batched with the other addresses asked for
+    /// in the same wave of resolvers (see `gate`).
+    pub async fn attended(&self, key: AttendeeKey) -> Loaded<ListPage<Event>> {
+        let answer = match self {
+            Loaders::Request { attended, gate, .. } => {
+                gate.pass().await;
+                attended.load_one(key).await
+            }
+            Loaders::Shared { attended, gate, .. } => {
+                gate.pass().await;
+                attended.load_one(key).await
+            }
+        };
+        answer
+            .unwrap_or_else(|never| match never {})
+            .unwrap_or_else(|| Ok(ListPage::empty()))
     }
 }

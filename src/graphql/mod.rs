@@ -10,6 +10,7 @@ mod chat;
 mod connect;
 mod crm;
 pub mod errors;
+mod gate;
 mod ids;
 pub mod limits;
 mod lists;

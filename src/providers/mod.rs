@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows GraphQL; the schema maps `Provider` to its own enum.
 
+pub mod calendar;
 mod catalog;
 pub mod crm;
 pub mod google;
@@ -13,6 +14,7 @@ mod registry;
 pub mod salesforce;
 pub mod slack;
 
+pub use calendar::CalendarAdapter;
 pub use catalog::{
     AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RateClassEntry, RateKind,
     RevokeEntry, RevokeMethod, SandboxEntry,

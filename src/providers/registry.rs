@@ -50,6 +50,15 @@ impl Registry {
             _ => None,
         }
     }
+
+    /// The calendar adapter of `provider`, if it is a calendar this build speaks to.
+    pub fn calendar(&self, provider: Provider) -> Option<super::CalendarAdapter<'_>> {
+        match provider {
+            Provider::GoogleCalendar => Some(super::CalendarAdapter::Google(&self.google)),
+            Provider::Outlook => Some(super::CalendarAdapter::Outlook(&self.microsoft)),
+            _ => None,
+        }
+    }
 }
 
 impl CrmAdapter<'_> {

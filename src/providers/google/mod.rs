@@ -1,6 +1,7 @@
 //! The Google adapter: Gmail v1 for mail and Calendar v3 for events — two connections (their own
 //! scopes and tokens) that share Google's OAuth and error format (`error.rs`).
 
+mod calendar;
 mod error;
 
 use crate::upstream::Upstream;

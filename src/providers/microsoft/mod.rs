@@ -2,6 +2,7 @@
 //! connections (their own scopes and tokens) that share Microsoft's OAuth and Graph's error format
 //! (`error.rs`).
 
+mod calendar;
 mod error;
 
 use crate::upstream::Upstream;

@@ -1,6 +1,7 @@
-//! Gmail's batch endpoint, `POST /batch/gmail/v1`: a `multipart/mixed` body of at most 100
-//! `application/http` parts, each a whole inner request with a path only
-//! (`GET /gmail/v1/users/me/messages/{id}?format=metadata`). Each part runs through the Gmail
+//! Google's batch endpoints, `POST /batch/gmail/v1` (at most 100 parts) and
+//! `POST /batch/calendar/v3` (at most 1,000): a `multipart/mixed` body of `application/http`
+//! parts, each a whole inner request with a path only
+//! (`GET /gmail/v1/users/me/messages/{id}?format=metadata`). Each part runs through its API's
 //! routes as its own call — authentication, quota units, faults and counters included — with
 //! the outer headers (`Authorization`) unless the part sets its own. The answer is
 //! `multipart/mixed` with one `application/http` part per call, in order, each carrying
@@ -20,11 +21,44 @@ use tower::ServiceExt;
 use super::error;
 use crate::sandbox::Ctx;
 
-/// Gmail takes at most this many calls in one batch.
-const MAX_PARTS: usize = 100;
+/// One API's batch: the paths its parts may name, how many it takes, its routes, and whether
+/// its parts run at once (Google may run a batch's calls in any order; Calendar's run together,
+/// so a latency fault delays a batch once, not once per part; Gmail's keep their order).
+struct Api {
+    prefix: &'static str,
+    max_parts: usize,
+    router: fn(Ctx) -> Router,
+    concurrent: bool,
+}
+
+const GMAIL: Api = Api {
+    prefix: "/gmail/v1/",
+    max_parts: 100,
+    router: super::gmail_router,
+    concurrent: false,
+};
+
+const CALENDAR: Api = Api {
+    prefix: "/calendar/v3/",
+    max_parts: 1000,
+    router: super::calendar_router,
+    concurrent: true,
+};
 
 pub fn routes() -> Router<Ctx> {
-    Router::new().route("/google/batch/gmail/v1", post(batch))
+    Router::new().route("/google/batch/gmail/v1", post(gmail_batch))
+}
+
+pub fn calendar_routes() -> Router<Ctx> {
+    Router::new().route("/google/batch/calendar/v3", post(calendar_batch))
+}
+
+async fn gmail_batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+    batch(&GMAIL, ctx, headers, body).await
+}
+
+async fn calendar_batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+    batch(&CALENDAR, ctx, headers, body).await
 }
 
 /// One inner request as the client wrote it.
@@ -99,7 +133,7 @@ fn split(content_type: &str, body: &[u8]) -> Option<Vec<Option<Inner>>> {
     )
 }
 
-async fn batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+async fn batch(api: &Api, ctx: Ctx, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -108,26 +142,41 @@ async fn batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Respo
         return error::bad_request("A batch request must be multipart/mixed with a boundary.")
             .into_response();
     };
-    if parts.len() > MAX_PARTS {
+    if parts.len() > api.max_parts {
         return error::bad_request(&format!(
-            "Too many requests in batch, the maximum is {MAX_PARTS}."
+            "Too many requests in batch, the maximum is {}.",
+            api.max_parts
         ))
         .into_response();
     }
-    let gmail = super::gmail_router(ctx.clone());
+    let routes = (api.router)(ctx.clone());
     let boundary = format!("batch_{}", hex::encode(rand::random::<[u8; 12]>()));
-    let mut out = Vec::new();
-    for part in parts {
-        let (content_id, answer) = match part {
-            None => (
-                None,
-                error::bad_request("Invalid part: not an HTTP request").into_response(),
-            ),
-            Some(inner) => {
-                let id = inner.content_id.clone();
-                (id, call(&gmail, &headers, inner).await)
+    let run = |part: Option<Inner>| {
+        let (routes, headers) = (&routes, &headers);
+        async move {
+            match part {
+                None => (
+                    None,
+                    error::bad_request("Invalid part: not an HTTP request").into_response(),
+                ),
+                Some(inner) => {
+                    let id = inner.content_id.clone();
+                    (id, call(api.prefix, routes, headers, inner).await)
+                }
             }
-        };
+        }
+    };
+    let answers = if api.concurrent {
+        futures_util::future::join_all(parts.into_iter().map(run)).await
+    } else {
+        let mut answers = Vec::new();
+        for part in parts {
+            answers.push(run(part).await);
+        }
+        answers
+    };
+    let mut out = Vec::new();
+    for (content_id, answer) in answers {
         out.extend_from_slice(
             format!("--{boundary}\r\nContent-Type: application/http\r\n").as_bytes(),
         );
@@ -149,9 +198,9 @@ async fn batch(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Respo
         .into_response()
 }
 
-/// Runs one inner call through the Gmail routes.
-async fn call(gmail: &Router, outer: &HeaderMap, inner: Inner) -> Response {
-    if !inner.path.starts_with("/gmail/v1/") {
+/// Runs one inner call through its API's routes.
+async fn call(prefix: &str, routes: &Router, outer: &HeaderMap, inner: Inner) -> Response {
+    if !inner.path.starts_with(prefix) {
         return error::not_found().into_response();
     }
     let mut request = Request::builder()
@@ -169,7 +218,7 @@ async fn call(gmail: &Router, outer: &HeaderMap, inner: Inner) -> Response {
             request.headers_mut().insert(name, value);
         }
     }
-    match gmail.clone().oneshot(request).await {
+    match routes.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     }

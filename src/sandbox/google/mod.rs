@@ -2,7 +2,7 @@
 //! `/google/revoke`, `/google/oauth2/v3/tokeninfo`, signing keys at `/google/oauth2/v3/certs`)
 //! shared by two APIs that the gateway connects separately — Gmail v1
 //! (`/google/gmail/v1/users/{userId}/...`, batch at `/google/batch/gmail/v1`) and Calendar v3
-//! (`/google/calendar/v3/...`).
+//! (`/google/calendar/v3/...`, batch at `/google/batch/calendar/v3`).
 //!
 //! The admin API names the parts `google` (the OAuth server: its tokens and its routes' faults
 //! and counters), `gmail` and `google_calendar` (each API and the tokens of its client,
@@ -136,6 +136,11 @@ fn gmail_router(ctx: Ctx) -> Router {
     layered(gmail::routes(), ctx)
 }
 
+/// Calendar's routes as one service (its batch endpoint runs its parts through it).
+fn calendar_router(ctx: Ctx) -> Router {
+    layered(calendar::routes(), ctx)
+}
+
 /// The three parts' routes, each under its own admin name for faults and counters.
 pub fn routes(state: Arc<SandboxState>) -> Router {
     let ctx = |provider: &'static str| Ctx {
@@ -148,7 +153,8 @@ pub fn routes(state: Arc<SandboxState>) -> Router {
         .merge(layered(oauth::routes(), ctx(SLUG)))
         .merge(gmail_router(ctx(GMAIL)))
         .merge(layered(batch::routes(), ctx(GMAIL)))
-        .merge(layered(calendar::routes(), ctx(CALENDAR)))
+        .merge(calendar_router(ctx(CALENDAR)))
+        .merge(layered(batch::calendar_routes(), ctx(CALENDAR)))
 }
 
 /// The token tags (clients) an admin name covers: `google` is both connections.
