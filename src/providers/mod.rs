@@ -4,6 +4,7 @@
 //! Nothing here knows GraphQL; the schema maps `Provider` to its own enum.
 
 mod catalog;
+pub mod chat;
 pub mod crm;
 pub mod google;
 pub mod hubspot;

@@ -3,6 +3,7 @@
 //! (`error.rs`).
 
 mod error;
+mod teams;
 
 use crate::upstream::Upstream;
 

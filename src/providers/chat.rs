@@ -1,0 +1,391 @@
+//! The chat capability: the unified message, channel and user that Slack and Teams map to, what a
+//! list asks of an adapter, and the adapter enum that dispatches to the provider.
+//!
+//! - Messages run newest first by sent time (Slack's `ts`, Teams' `createdDateTime`), ties broken
+//!   by the remote id, so a `Position` resumes exactly. A message's remote id names its channel
+//!   (`C0123:1712345678.000100` in Slack, `team/channel/message` in Teams), since a Slack `ts` is
+//!   only unique within its channel and both providers need the channel to read a message again.
+//! - Channels run newest first by created time (the only immutable time key both providers give;
+//!   ties by id). A Teams channel's id carries its team: `{teamId}/{channelId}`, because every
+//!   Graph call on a channel names the team too.
+//! - Chat users (authors) resolve through [`UserCache`]: one moka cache per registry, so a user
+//!   looked up once is not asked for again for five minutes, across requests.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+
+pub use super::record::{ListPage, Position, Record};
+use super::{
+    Provider,
+    microsoft::MicrosoftProvider,
+    record::{Order, Sorted},
+    slack::SlackProvider,
+};
+use crate::{
+    auth::Tenant,
+    upstream::{ProviderError, Target},
+};
+
+/// A chat message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub text: String,
+    pub channel: ChannelRef,
+    /// The author's provider id (Slack `U…`, a Graph user id); `None` for system messages.
+    pub author: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    /// The thread's parent in the provider's terms (Slack parent `ts`, Teams parent message id):
+    /// set on replies and on parents that have replies.
+    pub thread_id: Option<String>,
+    pub reply_count: u32,
+}
+
+/// The channel a message is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// Messages run newest first by sent time.
+impl Sorted for Message {
+    const ORDER: Order = Order::NewestFirst;
+
+    fn key(record: &Record<Self>) -> DateTime<Utc> {
+        record.data.sent_at
+    }
+}
+
+/// A channel (Slack conversation, Teams channel).
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    pub topic: Option<String>,
+    pub is_private: bool,
+}
+
+/// Channels run newest first by created time.
+impl Sorted for Channel {
+    const ORDER: Order = Order::NewestFirst;
+
+    fn key(record: &Record<Self>) -> DateTime<Utc> {
+        record.created_at
+    }
+}
+
+/// A person who writes messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// What a message list keeps. Every filter narrows; `channel`, `after` and `before` are pushed
+/// down (Slack `channel`/`oldest`/`latest`; Teams reads only the named channel), `text_contains`
+/// and `authors` are applied to what the provider returns (neither API filters on them).
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// The provider's channel id (Teams: `{teamId}/{channelId}`).
+    pub channel: Option<String>,
+    /// Only the replies in this message's thread (needs `channel`).
+    pub thread: Option<String>,
+    pub after: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+    pub text_contains: Option<String>,
+    /// Only messages by these provider user ids (the email join).
+    pub authors: Vec<String>,
+}
+
+impl MessageFilter {
+    /// Whether a fetched message passes the filters the provider could not apply.
+    pub fn keeps(&self, message: &Message) -> bool {
+        let text = self.text_contains.as_ref().is_none_or(|needle| {
+            message
+                .text
+                .to_lowercase()
+                .contains(&needle.to_lowercase())
+        });
+        let author = self.authors.is_empty()
+            || message
+                .author
+                .as_ref()
+                .is_some_and(|a| self.authors.contains(a));
+        let window = self.after.is_none_or(|a| message.sent_at > a)
+            && self.before.is_none_or(|b| message.sent_at < b);
+        text && author && window
+    }
+}
+
+/// One page of messages, asked of one provider.
+#[derive(Debug, Clone)]
+pub struct MessageQuery {
+    pub filter: MessageFilter,
+    /// Messages strictly after this position (older, or as old with a smaller id).
+    pub after: Option<Position>,
+    pub limit: usize,
+}
+
+/// One page of channels, asked of one provider.
+#[derive(Debug, Clone)]
+pub struct ChannelQuery {
+    pub name_contains: Option<String>,
+    pub after: Option<Position>,
+    pub limit: usize,
+}
+
+/// A message to post.
+#[derive(Debug, Clone)]
+pub struct PostMessage {
+    pub channel: String,
+    pub text: String,
+    /// Reply in the thread of this message (its provider id).
+    pub thread: Option<String>,
+}
+
+/// How a user is looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UserKey {
+    Id(String),
+    Email(String),
+}
+
+/// Users already looked up, per connection, for five minutes (`None`: the provider has no such
+/// user, remembered too, so a miss is not asked for again either).
+#[derive(Clone)]
+pub struct UserCache {
+    inner: moka::future::Cache<(Tenant, Provider, UserKey), Arc<Option<ChatUser>>>,
+}
+
+impl Default for UserCache {
+    fn default() -> Self {
+        Self {
+            inner: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
+}
+
+impl UserCache {
+    pub async fn get(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+        key: &UserKey,
+    ) -> Option<Option<ChatUser>> {
+        self.inner
+            .get(&(tenant, provider, key.clone()))
+            .await
+            .map(|u| (*u).clone())
+    }
+
+    /// Remembers a lookup; a found user is remembered under its id and its email too.
+    pub async fn put(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+        key: UserKey,
+        user: Option<ChatUser>,
+    ) {
+        if let Some(found) = &user {
+            let shared = Arc::new(Some(found.clone()));
+            self.inner
+                .insert(
+                    (tenant, provider, UserKey::Id(found.id.clone())),
+                    shared.clone(),
+                )
+                .await;
+            if let Some(email) = &found.email {
+                self.inner
+                    .insert(
+                        (tenant, provider, UserKey::Email(email.to_lowercase())),
+                        shared,
+                    )
+                    .await;
+            }
+        }
+        self.inner
+            .insert((tenant, provider, key), Arc::new(user))
+            .await;
+    }
+}
+
+/// A connection's channels, kept a minute: every message list needs them (channel names, the
+/// channels to read when no channel is named), and they rarely change.
+#[derive(Clone)]
+pub struct ChannelCache {
+    inner: moka::future::Cache<(Tenant, Provider), Arc<Vec<Record<Channel>>>>,
+}
+
+impl Default for ChannelCache {
+    fn default() -> Self {
+        Self {
+            inner: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        }
+    }
+}
+
+impl ChannelCache {
+    /// The connection's channels, listed by `list` when not cached; a failed listing is not kept.
+    pub async fn get_or_list<E>(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+        list: impl Future<Output = Result<Vec<Record<Channel>>, E>>,
+    ) -> Result<Arc<Vec<Record<Channel>>>, E> {
+        let key = (tenant, provider);
+        if let Some(found) = self.inner.get(&key).await {
+            return Ok(found);
+        }
+        let listed = Arc::new(list.await?);
+        self.inner.insert(key, listed.clone()).await;
+        Ok(listed)
+    }
+}
+
+/// What the chat adapters keep across requests.
+#[derive(Clone, Default)]
+pub struct ChatCaches {
+    pub users: UserCache,
+    pub channels: ChannelCache,
+}
+
+/// Keeps the page of `records` (already in list order) that comes after `after`, at most
+/// `limit`; `more` when some were left over or the source has more.
+pub fn page_after<T: Sorted>(
+    mut records: Vec<Record<T>>,
+    after: Option<&Position>,
+    limit: usize,
+    source_more: bool,
+) -> ListPage<T> {
+    records.sort_by(|a, b| Position::compare(T::ORDER, &a.position(), &b.position()));
+    records.retain(|r| after.is_none_or(|p| p.precedes(r)));
+    let more = source_more || records.len() > limit;
+    records.truncate(limit);
+    ListPage { records, more }
+}
+
+/// A chat adapter, with the caches it keeps across requests.
+#[derive(Clone, Copy)]
+pub enum ChatAdapter<'a> {
+    Slack(&'a SlackProvider, &'a ChatCaches),
+    Teams(&'a MicrosoftProvider, &'a ChatCaches),
+}
+
+impl ChatAdapter<'_> {
+    pub fn provider(&self) -> Provider {
+        match self {
+            ChatAdapter::Slack(..) => Provider::Slack,
+            ChatAdapter::Teams(..) => Provider::Teams,
+        }
+    }
+
+    fn caches(&self) -> &ChatCaches {
+        match self {
+            ChatAdapter::Slack(_, c) | ChatAdapter::Teams(_, c) => c,
+        }
+    }
+
+    /// Whether a channel id is this provider's: Teams ids carry their team (`team/channel`),
+    /// Slack's never hold a `/`.
+    pub fn owns_channel(&self, id: &str) -> bool {
+        match self {
+            ChatAdapter::Slack(..) => !id.contains('/'),
+            ChatAdapter::Teams(..) => id.contains('/'),
+        }
+    }
+
+    pub async fn messages(
+        &self,
+        target: Target,
+        query: &MessageQuery,
+    ) -> Result<ListPage<Message>, ProviderError> {
+        match self {
+            ChatAdapter::Slack(a, c) => a.messages(target, &c.channels, query).await,
+            ChatAdapter::Teams(a, c) => a.team_messages(target, &c.channels, query).await,
+        }
+    }
+
+    pub async fn channels(
+        &self,
+        target: Target,
+        query: &ChannelQuery,
+    ) -> Result<ListPage<Channel>, ProviderError> {
+        match self {
+            ChatAdapter::Slack(a, c) => a.channels(target, &c.channels, query).await,
+            ChatAdapter::Teams(a, c) => a.team_channels(target, &c.channels, query).await,
+        }
+    }
+
+    /// One message by its remote id; `None` when the provider has no such message.
+    pub async fn message(
+        &self,
+        target: Target,
+        remote_id: &str,
+    ) -> Result<Option<Record<Message>>, ProviderError> {
+        match self {
+            ChatAdapter::Slack(a, c) => a.message(target, &c.channels, remote_id).await,
+            ChatAdapter::Teams(a, c) => a.team_message(target, &c.channels, remote_id).await,
+        }
+    }
+
+    pub async fn post(
+        &self,
+        target: Target,
+        post: &PostMessage,
+    ) -> Result<Record<Message>, ProviderError> {
+        match self {
+            ChatAdapter::Slack(a, c) => a.post(target, &c.channels, post).await,
+            ChatAdapter::Teams(a, c) => a.team_post(target, &c.channels, post).await,
+        }
+    }
+
+    /// Users by id or email, from the cache where looked up in the last five minutes, else from
+    /// the provider (all misses at once); keys nobody has are absent from the answer.
+    pub async fn users(
+        &self,
+        target: Target,
+        keys: &[UserKey],
+    ) -> Result<HashMap<UserKey, ChatUser>, ProviderError> {
+        let cache = &self.caches().users;
+        let provider = self.provider();
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        for key in keys {
+            match cache.get(target.tenant, provider, key).await {
+                Some(Some(user)) => {
+                    out.insert(key.clone(), user);
+                }
+                Some(None) => {}
+                None => missing.push(key.clone()),
+            }
+        }
+        let found = try_join_all(missing.into_iter().map(|key| async move {
+            let user = match (self, &key) {
+                (ChatAdapter::Slack(a, _), UserKey::Id(id)) => a.user(target, id).await?,
+                (ChatAdapter::Slack(a, _), UserKey::Email(e)) => {
+                    a.user_by_email(target, e).await?
+                }
+                (ChatAdapter::Teams(a, _), UserKey::Id(k) | UserKey::Email(k)) => {
+                    a.graph_user(target, k).await?
+                }
+            };
+            Ok::<_, ProviderError>((key, user))
+        }))
+        .await?;
+        for (key, user) in found {
+            cache.put(target.tenant, provider, key.clone(), user.clone()).await;
+            if let Some(user) = user {
+                out.insert(key, user);
+            }
+        }
+        Ok(out)
+    }
+}
