@@ -13,6 +13,7 @@ use crate::{
     auth::Tenant,
     providers::{
         Provider, Registry,
+        chat::{ChatUser, UserKey},
         crm::{CrmData, CrmObject, Record},
     },
     upstream::{ProviderError, Target},
@@ -35,6 +36,14 @@ pub struct RelationKey {
     pub from: CrmObject,
     pub to: CrmObject,
     pub remote_id: String,
+}
+
+/// A chat user (Slack, Teams) by id or email.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChatUserKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    pub key: UserKey,
 }
 
 /// What a key gets: its answer, or its batch's provider error.
@@ -134,16 +143,55 @@ impl Loader<RelationKey> for RelationLoader {
     }
 }
 
+/// Chat users: the keys of one request that arrive together go to the adapter at once, which
+/// answers from its five-minute cache and asks the provider only for the rest.
+pub struct ChatUserLoader(Registry);
+
+impl Loader<ChatUserKey> for ChatUserLoader {
+    type Value = Loaded<Option<ChatUser>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[ChatUserKey],
+    ) -> Result<HashMap<ChatUserKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider), keys)| async move {
+                let wanted: Vec<UserKey> = keys.iter().map(|k| k.key.clone()).collect();
+                let answer = match self.0.chat(provider) {
+                    Some(adapter) => adapter.users(Target { tenant, provider }, &wanted).await,
+                    None => Ok(HashMap::new()),
+                };
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            for key in keys {
+                let value = match &answer {
+                    Ok(found) => Ok(found.get(&key.key).cloned()),
+                    Err(error) => Err(error.clone()),
+                };
+                out.insert(key.clone(), value);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request (cached) or the shared ones (not cached).
 #[derive(Clone)]
 pub enum Loaders {
     Request {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
+        chat_users: Arc<DataLoader<ChatUserLoader, HashMapCache>>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
+        chat_users: Arc<DataLoader<ChatUserLoader, NoCache>>,
     },
 }
 
@@ -155,7 +203,11 @@ impl Loaders {
                 RecordLoader(registry.clone()),
                 tokio::spawn,
             )),
-            relations: Arc::new(DataLoader::new(RelationLoader(registry), tokio::spawn)),
+            relations: Arc::new(DataLoader::new(
+                RelationLoader(registry.clone()),
+                tokio::spawn,
+            )),
+            chat_users: Arc::new(DataLoader::new(ChatUserLoader(registry), tokio::spawn)),
         }
     }
 
@@ -168,7 +220,12 @@ impl Loaders {
                 HashMapCache::default(),
             )),
             relations: Arc::new(DataLoader::with_cache(
-                RelationLoader(registry),
+                RelationLoader(registry.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
+            chat_users: Arc::new(DataLoader::with_cache(
+                ChatUserLoader(registry),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
@@ -193,6 +250,17 @@ impl Loaders {
         let answer = match self {
             Loaders::Request { relations, .. } => relations.load_many(keys).await,
             Loaders::Shared { relations, .. } => relations.load_many(keys).await,
+        };
+        answer.unwrap_or_else(|never| match never {})
+    }
+
+    pub async fn chat_users(
+        &self,
+        keys: impl IntoIterator<Item = ChatUserKey>,
+    ) -> HashMap<ChatUserKey, Loaded<Option<ChatUser>>> {
+        let answer = match self {
+            Loaders::Request { chat_users, .. } => chat_users.load_many(keys).await,
+            Loaders::Shared { chat_users, .. } => chat_users.load_many(keys).await,
         };
         answer.unwrap_or_else(|never| match never {})
     }
