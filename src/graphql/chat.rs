@@ -229,8 +229,8 @@ pub struct PostMessageInput {
     /// The channel's id as the provider knows it (Teams `{teamId}/{channelId}`).
     pub channel_id: String,
     pub text: String,
-    /// Reply in the thread of this message (its `threadId`, or for a message without replies
-    /// yet, the provider's id of the message: Slack `ts`, Teams message id).
+    /// Reply in the thread of this message: its `remoteId` or `threadId` (the provider's id of
+    /// the thread's parent: Slack `ts`, Teams message id).
     pub thread_id: Option<String>,
     pub idempotency_key: Option<String>,
 }

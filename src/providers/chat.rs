@@ -233,20 +233,18 @@ impl Default for ChannelCache {
 }
 
 impl ChannelCache {
-    /// The connection's channels, listed by `list` when not cached; a failed listing is not kept.
-    pub async fn get_or_list<E>(
+    /// The connection's channels, listed by `list` when not cached; concurrent misses share one
+    /// listing, and a failed listing is not kept.
+    pub async fn get_or_list(
         &self,
         tenant: Tenant,
         provider: Provider,
-        list: impl Future<Output = Result<Vec<Record<Channel>>, E>>,
-    ) -> Result<Arc<Vec<Record<Channel>>>, E> {
-        let key = (tenant, provider);
-        if let Some(found) = self.inner.get(&key).await {
-            return Ok(found);
-        }
-        let listed = Arc::new(list.await?);
-        self.inner.insert(key, listed.clone()).await;
-        Ok(listed)
+        list: impl Future<Output = Result<Vec<Record<Channel>>, ProviderError>>,
+    ) -> Result<Arc<Vec<Record<Channel>>>, ProviderError> {
+        self.inner
+            .try_get_with((tenant, provider), async { list.await.map(Arc::new) })
+            .await
+            .map_err(|e| (*e).clone())
     }
 }
 

@@ -6,6 +6,7 @@
 //! which turns a missing tool into a failure.
 
 mod auth;
+mod chat;
 mod cli;
 mod connect;
 mod crm;

@@ -327,7 +327,11 @@ impl MicrosoftProvider {
             segment(team),
             segment(channel)
         );
-        if let Some(parent) = &post.thread {
+        if let Some(thread) = &post.thread {
+            // A message's remote id (`{team}/{channel}/{id}`) names its Graph id; a reply's, its
+            // parent's (Graph threads are one level deep).
+            let parent = map::split_message_id(thread)
+                .map_or(thread.as_str(), |id| id.parent.unwrap_or(id.message));
             path = format!("{path}/{}/replies", segment(parent));
         }
         let body = json!({ "body": { "contentType": "text", "content": post.text } });

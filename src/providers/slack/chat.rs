@@ -265,7 +265,9 @@ impl SlackProvider {
     ) -> Result<Record<Message>, ProviderError> {
         let mut body = json!({ "channel": post.channel, "text": post.text });
         if let Some(thread) = &post.thread {
-            body["thread_ts"] = json!(thread);
+            // A message's remote id (`{channel}:{ts}`) names its ts too.
+            let ts = map::split_message_id(thread).map_or(thread.as_str(), |(_, ts)| ts);
+            body["thread_ts"] = json!(ts);
         }
         let call = Call::write(
             "chat.postMessage",
