@@ -276,9 +276,7 @@ pub async fn message_page(
             };
             Some(Box::pin(async move {
                 match &query.filter.channel {
-                    Some(channel) if !adapter.owns_channel(channel) => {
-                        Ok(chat::ListPage::empty())
-                    }
+                    Some(channel) if !adapter.owns_channel(channel) => Ok(chat::ListPage::empty()),
                     _ => adapter.messages(target, &query).await,
                 }
             }))

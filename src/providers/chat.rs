@@ -102,12 +102,10 @@ pub struct MessageFilter {
 impl MessageFilter {
     /// Whether a fetched message passes the filters the provider could not apply.
     pub fn keeps(&self, message: &Message) -> bool {
-        let text = self.text_contains.as_ref().is_none_or(|needle| {
-            message
-                .text
-                .to_lowercase()
-                .contains(&needle.to_lowercase())
-        });
+        let text = self
+            .text_contains
+            .as_ref()
+            .is_none_or(|needle| message.text.to_lowercase().contains(&needle.to_lowercase()));
         let author = self.authors.is_empty()
             || message
                 .author
@@ -300,14 +298,15 @@ impl ChatAdapter<'_> {
         }
     }
 
+    // Each provider's future is boxed: they are large, and a resolver holds several.
     pub async fn messages(
         &self,
         target: Target,
         query: &MessageQuery,
     ) -> Result<ListPage<Message>, ProviderError> {
         match self {
-            ChatAdapter::Slack(a, c) => a.messages(target, &c.channels, query).await,
-            ChatAdapter::Teams(a, c) => a.team_messages(target, &c.channels, query).await,
+            ChatAdapter::Slack(a, c) => Box::pin(a.messages(target, &c.channels, query)).await,
+            ChatAdapter::Teams(a, c) => Box::pin(a.team_messages(target, &c.channels, query)).await,
         }
     }
 
@@ -317,8 +316,8 @@ impl ChatAdapter<'_> {
         query: &ChannelQuery,
     ) -> Result<ListPage<Channel>, ProviderError> {
         match self {
-            ChatAdapter::Slack(a, c) => a.channels(target, &c.channels, query).await,
-            ChatAdapter::Teams(a, c) => a.team_channels(target, &c.channels, query).await,
+            ChatAdapter::Slack(a, c) => Box::pin(a.channels(target, &c.channels, query)).await,
+            ChatAdapter::Teams(a, c) => Box::pin(a.team_channels(target, &c.channels, query)).await,
         }
     }
 
@@ -329,8 +328,10 @@ impl ChatAdapter<'_> {
         remote_id: &str,
     ) -> Result<Option<Record<Message>>, ProviderError> {
         match self {
-            ChatAdapter::Slack(a, c) => a.message(target, &c.channels, remote_id).await,
-            ChatAdapter::Teams(a, c) => a.team_message(target, &c.channels, remote_id).await,
+            ChatAdapter::Slack(a, c) => Box::pin(a.message(target, &c.channels, remote_id)).await,
+            ChatAdapter::Teams(a, c) => {
+                Box::pin(a.team_message(target, &c.channels, remote_id)).await
+            }
         }
     }
 
@@ -340,8 +341,8 @@ impl ChatAdapter<'_> {
         post: &PostMessage,
     ) -> Result<Record<Message>, ProviderError> {
         match self {
-            ChatAdapter::Slack(a, c) => a.post(target, &c.channels, post).await,
-            ChatAdapter::Teams(a, c) => a.team_post(target, &c.channels, post).await,
+            ChatAdapter::Slack(a, c) => Box::pin(a.post(target, &c.channels, post)).await,
+            ChatAdapter::Teams(a, c) => Box::pin(a.team_post(target, &c.channels, post)).await,
         }
     }
 
@@ -368,9 +369,7 @@ impl ChatAdapter<'_> {
         let found = try_join_all(missing.into_iter().map(|key| async move {
             let user = match (self, &key) {
                 (ChatAdapter::Slack(a, _), UserKey::Id(id)) => a.user(target, id).await?,
-                (ChatAdapter::Slack(a, _), UserKey::Email(e)) => {
-                    a.user_by_email(target, e).await?
-                }
+                (ChatAdapter::Slack(a, _), UserKey::Email(e)) => a.user_by_email(target, e).await?,
                 (ChatAdapter::Teams(a, _), UserKey::Id(k) | UserKey::Email(k)) => {
                     a.graph_user(target, k).await?
                 }
@@ -379,7 +378,9 @@ impl ChatAdapter<'_> {
         }))
         .await?;
         for (key, user) in found {
-            cache.put(target.tenant, provider, key.clone(), user.clone()).await;
+            cache
+                .put(target.tenant, provider, key.clone(), user.clone())
+                .await;
             if let Some(user) = user {
                 out.insert(key, user);
             }

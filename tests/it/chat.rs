@@ -51,7 +51,8 @@ async fn sandbox_unlimited(sandbox: &str, providers: &[&str]) {
     }
 }
 
-const MESSAGES: &str = "query($first: Int, $after: String, $filter: MessageFilter, $providers: [Provider!]) {
+const MESSAGES: &str =
+    "query($first: Int, $after: String, $filter: MessageFilter, $providers: [Provider!]) {
   messages(first: $first, after: $after, filter: $filter, providers: $providers) {
     pageInfo { hasNextPage endCursor }
     nodes { id provider remoteId text sentAt threadId replyCount channel { id name } }
@@ -117,20 +118,24 @@ async fn messages_merge_slack_and_teams_newest_first_with_their_authors() {
     // Without a channel, Slack is read channel by channel: more than Tier 3 allows in a minute.
     let (app, sandbox) = chat_app_with(unlimited(&["slack"])).await;
     sandbox_unlimited(&sandbox, &["slack"]).await;
-    let (_, body) = app
-        .graphql(
-            "{ messages(first: 40) { nodes { provider sentAt text channel { id name } author { id name email } } } }",
-            json!({}),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{body}");
-    let list = nodes(&body);
-    assert_eq!(list.len(), 40);
-    let providers: BTreeSet<&str> = list
-        .iter()
-        .map(|n| n["provider"].as_str().unwrap())
-        .collect();
-    assert_eq!(providers, BTreeSet::from(["SLACK", "TEAMS"]), "{body}");
+    // Teams' seeded messages are all newer than Slack's: the page where they meet holds both.
+    let query = "query($after: String) { messages(first: 100, after: $after) { pageInfo { endCursor } nodes { provider sentAt text channel { id name } author { id name email } } } }";
+    let mut after = Value::Null;
+    let list = loop {
+        let (_, body) = app.graphql(query, json!({ "after": after })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let list = nodes(&body);
+        assert_eq!(list.len(), 100);
+        let providers: BTreeSet<&str> = list
+            .iter()
+            .map(|n| n["provider"].as_str().unwrap())
+            .collect();
+        if providers.len() == 2 {
+            break list;
+        }
+        assert_eq!(providers, BTreeSet::from(["TEAMS"]), "{body}");
+        after = body["data"]["messages"]["pageInfo"]["endCursor"].clone();
+    };
     assert!(
         list.windows(2).all(|w| sent(&w[0]) >= sent(&w[1])),
         "newest first"
@@ -222,7 +227,11 @@ async fn a_channel_filter_reads_only_that_channel_with_the_window_pushed_down() 
 async fn threads_list_their_replies() {
     let (app, _sandbox) = chat_app().await;
     for channel in ["C0SBX0000".to_owned(), teams_channel(&app).await.0] {
-        let body = messages(&app, json!({ "first": 100, "filter": { "channel": channel } })).await;
+        let body = messages(
+            &app,
+            json!({ "first": 100, "filter": { "channel": channel } }),
+        )
+        .await;
         let parent = nodes(&body)
             .into_iter()
             .find(|n| n["replyCount"].as_i64().unwrap() > 1)
@@ -246,11 +255,7 @@ async fn threads_list_their_replies() {
 }
 
 /// Pages through `messages` to the end; every node seen, calling `between` after each page.
-async fn walk(
-    app: &TestApp,
-    variables: Value,
-    mut between: impl AsyncFnMut(usize),
-) -> Vec<Value> {
+async fn walk(app: &TestApp, variables: Value, mut between: impl AsyncFnMut(usize)) -> Vec<Value> {
     let mut seen = Vec::new();
     let mut after = Value::Null;
     for page in 0.. {
@@ -277,7 +282,9 @@ async fn paging_returns_every_message_once_across_slack_and_teams() {
     // New messages arrive while paging: they are newer than the position, so they do not
     // show up in this walk, and nothing shifts.
     let seen = walk(&app, json!({ "first": 100 }), async |page| {
-        if page == 1 {
+        // Once both providers stand somewhere in the cursor (Slack's first messages come on
+        // the third page of 100).
+        if page == 4 {
             let posted = reqwest::Client::new()
                 .post(format!("{sandbox}/_sandbox/records"))
                 .json(&json!({ "provider": "slack", "object": "message", "op": "create",
@@ -289,14 +296,12 @@ async fn paging_returns_every_message_once_across_slack_and_teams() {
         }
     })
     .await;
-    eprintln!(
-        "walked {} messages in {:?}",
-        seen.len(),
-        started.elapsed()
-    );
+    eprintln!("walked {} messages in {:?}", seen.len(), started.elapsed());
     let ids: BTreeSet<&str> = seen.iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), seen.len(), "no message twice");
-    assert!(seen.windows(2).all(|w| sent(&w[0]) >= sent(&w[1])));
+    for (i, w) in seen.windows(2).enumerate() {
+        assert!(sent(&w[0]) >= sent(&w[1]), "newest first at {i}: {w:?}");
+    }
     assert!(!seen.iter().any(|n| n["text"] == "arrived while paging"));
 
     // The same lists walked one provider at a time hold exactly the same messages.
@@ -334,7 +339,13 @@ async fn channels_of_both_newest_first_and_by_name() {
     assert!(body["errors"].is_null(), "{body}");
     let list = body["data"]["channels"]["nodes"].as_array().unwrap();
     assert_eq!(list.len(), 100);
-    let created = |n: &Value| n["createdAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let created = |n: &Value| {
+        n["createdAt"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+    };
     assert!(list.windows(2).all(|w| created(&w[0]) >= created(&w[1])));
     let (_, body) = app
         .graphql(
@@ -457,7 +468,10 @@ async fn post_message_to_slack_and_teams_and_reply_in_the_thread() {
         .await;
     assert!(body["errors"].is_null(), "{body}");
     let parent_id = remote.rsplit('/').next().unwrap();
-    assert_eq!(body["data"]["postMessage"]["message"]["threadId"], parent_id);
+    assert_eq!(
+        body["data"]["postMessage"]["message"]["threadId"],
+        parent_id
+    );
 
     let token = sandbox_token(&sandbox, "teams").await;
     let (team, channel_id) = channel.split_once('/').unwrap();
@@ -477,7 +491,11 @@ async fn post_message_to_slack_and_teams_and_reply_in_the_thread() {
     assert_eq!(stored[0]["body"]["content"], "Teams reply");
     assert_eq!(stored[0]["replyToId"], parent_id);
     // And the list shows the parent with its reply.
-    let body = messages(&app, json!({ "first": 1, "filter": { "channel": channel } })).await;
+    let body = messages(
+        &app,
+        json!({ "first": 1, "filter": { "channel": channel } }),
+    )
+    .await;
     assert_eq!(nodes(&body)[0]["text"], "Hello Teams");
     assert_eq!(nodes(&body)[0]["replyCount"], 1);
 }
@@ -497,15 +515,15 @@ async fn a_repeated_idempotency_key_returns_the_first_message_and_posts_nothing(
             again["data"]["postMessage"]["message"]["remoteId"],
             first["data"]["postMessage"]["message"]["remoteId"]
         );
-        assert_eq!(
-            again["data"]["postMessage"]["message"]["text"],
-            "Only once"
-        );
+        assert_eq!(again["data"]["postMessage"]["message"]["text"], "Only once");
         let after = counters(&sandbox).await;
         let route = if provider == "SLACK" {
             ("slack", POST_MESSAGE)
         } else {
-            ("teams", "POST /microsoft/v1.0/teams/{team}/channels/{channel}/messages")
+            (
+                "teams",
+                "POST /microsoft/v1.0/teams/{team}/channels/{channel}/messages",
+            )
         };
         assert_eq!(
             all_calls(&after, route.0, route.1),
@@ -583,13 +601,7 @@ async fn a_burst_waits_for_slacks_tiers_instead_of_drawing_429s() {
     let queries = (0..60).map(|i| {
         let channel = format!("C0SBX{:04}", i % 8);
         let app = &app;
-        async move {
-            messages(
-                app,
-                json!({ "first": 1, "filter": { "channel": channel } }),
-            )
-            .await
-        }
+        async move { messages(app, json!({ "first": 1, "filter": { "channel": channel } })).await }
     });
     let answers = futures_util::future::join_all(queries).await;
     let refused: Vec<&Value> = answers
@@ -626,8 +638,14 @@ async fn bad_input_is_refused_before_any_call() {
             "filter.before",
         ),
         (json!({ "filter": { "channel": " " } }), "filter.channel"),
-        (json!({ "filter": { "threadId": "123.456" } }), "filter.threadId"),
-        (json!({ "filter": { "textContains": "" } }), "filter.textContains"),
+        (
+            json!({ "filter": { "threadId": "123.456" } }),
+            "filter.threadId",
+        ),
+        (
+            json!({ "filter": { "textContains": "" } }),
+            "filter.textContains",
+        ),
         (json!({ "first": 500 }), "first"),
         (json!({ "after": "not-a-cursor" }), "after"),
         (json!({ "providers": ["HUBSPOT"] }), "providers"),

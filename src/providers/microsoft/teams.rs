@@ -72,10 +72,7 @@ impl MicrosoftProvider {
     /// Every channel of every team the user joined, newest first.
     async fn list_channels(&self, target: Target) -> Result<Vec<Record<Channel>>, ProviderError> {
         let joined: Collection = self
-            .teams_call(
-                target,
-                &Call::get("teams.joined", "/v1.0/me/joinedTeams"),
-            )
+            .teams_call(target, &Call::get("teams.joined", "/v1.0/me/joinedTeams"))
             .await?;
         let teams: Vec<Team> = joined
             .value
@@ -299,11 +296,9 @@ impl MicrosoftProvider {
                     after: None,
                     limit: usize::MAX - 1,
                 };
-                self.thread(target, channel, parent, &query).await.map(|p| {
-                    p.records
-                        .into_iter()
-                        .find(|r| r.remote_id == remote_id)
-                })
+                self.thread(target, channel, parent, &query)
+                    .await
+                    .map(|p| p.records.into_iter().find(|r| r.remote_id == remote_id))
             }
         };
         match found {

@@ -16,17 +16,18 @@ use serde_json::{Value, json};
 use crate::{
     providers::{
         Provider,
+        chat::{Channel, ChannelQuery},
         chat::{
             ChannelCache, ChannelRef, ChatUser, ListPage, Message, MessageFilter, MessageQuery,
             Position, PostMessage, Record, page_after,
         },
-        chat::{Channel, ChannelQuery},
     },
     upstream::{Call, ErrorKind, ProviderError, Target},
 };
 
 use super::{
-    SlackProvider, error::classify,
+    SlackProvider,
+    error::classify,
     map::{self, ts_of},
     model::{Conversations, History, Posted, UserAnswer},
 };

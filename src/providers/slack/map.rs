@@ -38,7 +38,8 @@ pub fn message_id(channel: &str, ts: &str) -> String {
 }
 
 pub fn split_message_id(id: &str) -> Option<(&str, &str)> {
-    id.split_once(':').filter(|(c, t)| !c.is_empty() && ts_time(t).is_some())
+    id.split_once(':')
+        .filter(|(c, t)| !c.is_empty() && ts_time(t).is_some())
 }
 
 pub fn channel(raw: Value) -> Option<Record<Channel>> {

@@ -129,9 +129,7 @@ pub fn message(channel: ChannelRef, raw: Value) -> Option<Record<Message>> {
         updated_at: updated.max(sent_at),
         raw,
         data: Message {
-            text: body.map_or_else(String::new, |b| {
-                text(b.content_type.as_deref(), &b.content)
-            }),
+            text: body.map_or_else(String::new, |b| text(b.content_type.as_deref(), &b.content)),
             channel,
             author: wire.from.and_then(|f| f.user).map(|u| u.id),
             sent_at,
