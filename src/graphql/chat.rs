@@ -25,8 +25,10 @@ use super::{
     AppContext,
     errors::{bad_input, upstream_error},
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, tenant, write_target},
-    loaders::ChatUserKey,
+    lists::{
+        MergedCursor, MergedPage, PageArgs, Resume, merged_page, no_adapter, tenant, write_target,
+    },
+    loaders::{AuthorMessagesKey, ChatUserKey},
     types::ProviderEnum,
     validate,
     writes::once,
@@ -283,6 +285,58 @@ pub async fn message_page(
         },
     )
     .await
+}
+
+/// A contact's messages (the `Contact.messages` join): Slack and Teams messages by the user
+/// with `email`, merged newest first. Every contact of a response goes through one loader, so
+/// the users are looked up together and each provider's channels read once for all of them.
+pub async fn contact_messages(
+    ctx: &Context<'_>,
+    email: &str,
+    page: PageArgs,
+) -> Result<Page<Message>> {
+    let loaders = &ctx.data_unchecked::<AppContext>().loaders;
+    let email = email.to_lowercase();
+    // Every contact's keys reach the loader at once, before each resolver reads the tenant's
+    // connections (which would spread them over several batches); merged_page then finds them
+    // loaded. A provider that is not connected only answers its error, never asked for.
+    let tenant = tenant(ctx)?;
+    let keys = [Provider::Slack, Provider::Teams]
+        .into_iter()
+        .filter_map(|provider| {
+            let after = match page.after.as_ref().and_then(|c| c.positions.get(&provider)) {
+                Some(Resume::Done) => return None,
+                Some(Resume::At(p)) => Some((p.at, p.remote_id.clone())),
+                None => None,
+            };
+            Some(AuthorMessagesKey {
+                tenant,
+                provider,
+                email: email.clone(),
+                after,
+                limit: page.first,
+            })
+        })
+        .collect();
+    loaders.prefetch_author_messages(keys).await;
+    let page = merged_page(
+        ctx,
+        Capability::Messages,
+        None,
+        &page,
+        |target, after, limit| {
+            let key = AuthorMessagesKey {
+                tenant: target.tenant,
+                provider: target.provider,
+                email: email.clone(),
+                after: after.map(|p| (p.at, p.remote_id)),
+                limit,
+            };
+            Some(Box::pin(loaders.author_messages(key)))
+        },
+    )
+    .await?;
+    Ok(connection(page, Message::from_record))
 }
 
 #[derive(Default)]

@@ -13,7 +13,7 @@ use crate::{
     auth::Tenant,
     providers::{
         Provider, Registry,
-        chat::{ChatUser, UserKey},
+        chat::{ChatUser, ListPage, Message, Position, UserKey},
         crm::{CrmData, CrmObject, Record},
     },
     upstream::{ProviderError, Target},
@@ -44,6 +44,19 @@ pub struct ChatUserKey {
     pub tenant: Tenant,
     pub provider: Provider,
     pub key: UserKey,
+}
+
+/// A contact's page of chat messages (the join by email): the keys of one request with the
+/// same page position go to the provider together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthorMessagesKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    /// Lower case.
+    pub email: String,
+    /// The page's position (time, remote id).
+    pub after: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    pub limit: usize,
 }
 
 /// What a key gets: its answer, or its batch's provider error.
@@ -180,6 +193,70 @@ impl Loader<ChatUserKey> for ChatUserLoader {
     }
 }
 
+/// How long the join's loader waits for the other contacts of a page: each contact's resolver
+/// reads the tenant's connections before it asks, and a batch that leaves without them costs a
+/// whole pass over the channels again.
+const JOIN_GATHER: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Messages by the people with these emails: each email resolved to the provider's user
+/// through the cached users (one lookup per email not yet known), then the channels read once
+/// for all of them, and the messages split per person.
+pub struct AuthorMessagesLoader(Registry);
+
+impl Loader<AuthorMessagesKey> for AuthorMessagesLoader {
+    type Value = Loaded<ListPage<Message>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[AuthorMessagesKey],
+    ) -> Result<HashMap<AuthorMessagesKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider, k.after.clone(), k.limit));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider, after, limit), keys)| async move {
+                let answer = match self.0.chat(provider) {
+                    Some(adapter) => {
+                        let target = Target { tenant, provider };
+                        let emails: Vec<UserKey> = keys
+                            .iter()
+                            .map(|k| UserKey::Email(k.email.clone()))
+                            .collect();
+                        let after = after.map(|(at, remote_id)| Position { at, remote_id });
+                        match adapter.users(target, &emails).await {
+                            Ok(users) => {
+                                let ids: Vec<String> =
+                                    users.values().map(|u| u.id.clone()).collect();
+                                adapter
+                                    .by_authors(target, &ids, after.as_ref(), limit)
+                                    .await
+                                    .map(|pages| (users, pages))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => Ok(Default::default()),
+                };
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            for key in keys {
+                let value = match &answer {
+                    Ok((users, pages)) => Ok(users
+                        .get(&UserKey::Email(key.email.clone()))
+                        .and_then(|u| pages.get(&u.id))
+                        .cloned()
+                        .unwrap_or_else(ListPage::empty)),
+                    Err(error) => Err(error.clone()),
+                };
+                out.insert(key.clone(), value);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request (cached) or the shared ones (not cached).
 #[derive(Clone)]
 pub enum Loaders {
@@ -187,11 +264,13 @@ pub enum Loaders {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
         chat_users: Arc<DataLoader<ChatUserLoader, HashMapCache>>,
+        author_messages: Arc<DataLoader<AuthorMessagesLoader, HashMapCache>>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
         chat_users: Arc<DataLoader<ChatUserLoader, NoCache>>,
+        author_messages: Arc<DataLoader<AuthorMessagesLoader, NoCache>>,
     },
 }
 
@@ -207,7 +286,13 @@ impl Loaders {
                 RelationLoader(registry.clone()),
                 tokio::spawn,
             )),
-            chat_users: Arc::new(DataLoader::new(ChatUserLoader(registry), tokio::spawn)),
+            chat_users: Arc::new(DataLoader::new(
+                ChatUserLoader(registry.clone()),
+                tokio::spawn,
+            )),
+            author_messages: Arc::new(
+                DataLoader::new(AuthorMessagesLoader(registry), tokio::spawn).delay(JOIN_GATHER),
+            ),
         }
     }
 
@@ -225,10 +310,18 @@ impl Loaders {
                 HashMapCache::default(),
             )),
             chat_users: Arc::new(DataLoader::with_cache(
-                ChatUserLoader(registry),
+                ChatUserLoader(registry.clone()),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
+            author_messages: Arc::new(
+                DataLoader::with_cache(
+                    AuthorMessagesLoader(registry),
+                    tokio::spawn,
+                    HashMapCache::default(),
+                )
+                .delay(JOIN_GATHER),
+            ),
         }
     }
 
@@ -263,5 +356,31 @@ impl Loaders {
             Loaders::Shared { chat_users, .. } => chat_users.load_many(keys).await,
         };
         answer.unwrap_or_else(|never| match never {})
+    }
+
+    pub async fn author_messages(&self, key: AuthorMessagesKey) -> Loaded<ListPage<Message>> {
+        let answer = match self {
+            Loaders::Request {
+                author_messages, ..
+            } => author_messages.load_one(key).await,
+            Loaders::Shared {
+                author_messages, ..
+            } => author_messages.load_one(key).await,
+        };
+        answer
+            .unwrap_or_else(|never| match never {})
+            .unwrap_or_else(|| Ok(ListPage::empty()))
+    }
+
+    /// Starts loading these keys together, for the answers to be there when each resolver asks
+    /// (a request's loaders remember them; the shared ones would only load twice, so they skip).
+    pub async fn prefetch_author_messages(&self, keys: Vec<AuthorMessagesKey>) {
+        if let Loaders::Request {
+            author_messages, ..
+        } = self
+        {
+            let loaded = author_messages.load_many(keys).await;
+            loaded.unwrap_or_else(|never| match never {});
+        }
     }
 }

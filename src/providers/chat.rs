@@ -346,6 +346,42 @@ impl ChatAdapter<'_> {
         }
     }
 
+    /// Each user's messages, newest first, at most `limit` after `after`: the member channels
+    /// read once for all of them together (the join by email), then split per author.
+    pub async fn by_authors(
+        &self,
+        target: Target,
+        authors: &[String],
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<HashMap<String, ListPage<Message>>, ProviderError> {
+        if authors.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let filter = MessageFilter {
+            before: after.map(|p| p.at + chrono::Duration::microseconds(1)),
+            authors: authors.to_vec(),
+            ..MessageFilter::default()
+        };
+        let found = match self {
+            ChatAdapter::Slack(a, c) => Box::pin(a.scan(target, &c.channels, &filter)).await?,
+            ChatAdapter::Teams(a, c) => Box::pin(a.team_scan(target, &c.channels, &filter)).await?,
+        };
+        let mut by_author: HashMap<String, Vec<Record<Message>>> = HashMap::new();
+        for record in found {
+            if let Some(author) = record.data.author.clone() {
+                by_author.entry(author).or_default().push(record);
+            }
+        }
+        Ok(authors
+            .iter()
+            .map(|a| {
+                let records = by_author.remove(a).unwrap_or_default();
+                (a.clone(), page_after(records, after, limit, false))
+            })
+            .collect())
+    }
+
     /// Users by id or email, from the cache where looked up in the last five minutes, else from
     /// the provider (all misses at once); keys nobody has are absent from the answer.
     pub async fn users(

@@ -725,3 +725,82 @@ async fn one_provider_down_still_returns_the_other_with_its_error() {
     assert_eq!(first_code(&body), "NOT_FOUND", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["provider"], "SLACK");
 }
+
+#[tokio::test]
+async fn contact_messages_join_by_email_in_one_pass_per_provider() {
+    let (app, sandbox) = chat_app_with(unlimited(&["slack", "teams"])).await;
+    sandbox_unlimited(&sandbox, &["slack", "teams"]).await;
+    let back = consent(&connect_link(&app, "HUBSPOT", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200);
+    // The third page of HubSpot's contacts: people the Slack workspace has as members too.
+    let (_, skip) = app
+        .graphql(
+            "{ contacts(first: 100, providers: [HUBSPOT]) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let cursor = json!({ "after": skip["data"]["contacts"]["pageInfo"]["endCursor"] });
+    let query = "query($after: String) { contacts(first: 50, after: $after, providers: [HUBSPOT]) { nodes { email messages(first: 3) { nodes { provider sentAt author { email } } } } } }";
+    let before = counters(&sandbox).await;
+    let started = std::time::Instant::now();
+    let (_, body) = app.graphql(query, cursor.clone()).await;
+    let elapsed = started.elapsed();
+    assert!(body["errors"].is_null(), "{body}");
+    let contacts = body["data"]["contacts"]["nodes"].as_array().unwrap();
+    assert_eq!(contacts.len(), 50);
+    let mut with_messages = 0;
+    let mut providers = BTreeSet::new();
+    for contact in contacts {
+        let email = contact["email"].as_str().unwrap().to_lowercase();
+        let list = contact["messages"]["nodes"].as_array().unwrap();
+        assert!(list.len() <= 3);
+        if !list.is_empty() {
+            with_messages += 1;
+        }
+        assert!(list.windows(2).all(|w| sent(&w[0]) >= sent(&w[1])));
+        for message in list {
+            assert_eq!(message["author"]["email"], email.as_str(), "{contact}");
+            providers.insert(message["provider"].as_str().unwrap().to_owned());
+        }
+    }
+    let after = counters(&sandbox).await;
+    let delta = |provider: &str, route: &str| {
+        all_calls(&after, provider, route) - all_calls(&before, provider, route)
+    };
+    let history = delta("slack", HISTORY);
+    let lookups = delta("slack", "GET /api/users.lookupByEmail");
+    let teams_reads = delta("teams", TEAMS_MESSAGES);
+    let graph_users = delta("microsoft", "GET /v1.0/users/{id}");
+    eprintln!(
+        "join of 50 contacts: {elapsed:?}; Slack history {history}, lookupByEmail {lookups}, users.info {}, conversations.list {}; Teams channel reads {teams_reads}, Graph users {graph_users}",
+        delta("slack", "GET /api/users.info"),
+        delta("slack", "GET /api/conversations.list"),
+    );
+    assert!(with_messages >= 10, "{with_messages} of 50 contacts wrote");
+    assert_eq!(providers.len(), 2, "{providers:?}: {after}");
+    // One read per channel for all 50 contacts together (the bot's public member channels; the
+    // user's joined Teams channels), one lookup per distinct email, no users.info afterwards.
+    assert_eq!(history, 108, "each member channel once: {after}");
+    assert_eq!(teams_reads, 12, "each joined channel once");
+    let distinct: BTreeSet<String> = contacts
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(lookups <= distinct.len() as u64);
+    assert!(graph_users <= distinct.len() as u64);
+    assert_eq!(delta("slack", "GET /api/users.info"), 0);
+
+    // Again: the users are cached; only the channels are read again.
+    let before = counters(&sandbox).await;
+    let (_, again) = app.graphql(query, cursor).await;
+    assert_eq!(again, body);
+    let after = counters(&sandbox).await;
+    assert_eq!(
+        all_calls(&after, "slack", "GET /api/users.lookupByEmail"),
+        all_calls(&before, "slack", "GET /api/users.lookupByEmail")
+    );
+    assert_eq!(
+        all_calls(&after, "microsoft", "GET /v1.0/users/{id}"),
+        all_calls(&before, "microsoft", "GET /v1.0/users/{id}")
+    );
+}

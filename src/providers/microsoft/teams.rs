@@ -24,7 +24,7 @@ use crate::{
         Provider,
         chat::{
             Channel, ChannelCache, ChannelQuery, ChannelRef, ChatUser, ListPage, Message,
-            MessageQuery, PostMessage, Record, page_after,
+            MessageFilter, MessageQuery, PostMessage, Record, page_after,
         },
     },
     upstream::{Call, ErrorKind, ProviderError, Target},
@@ -35,6 +35,8 @@ use model::{Collection, Team};
 
 /// Graph's largest page of channel messages.
 const PAGE: usize = 50;
+/// How deep a join scans each channel (pages of [`PAGE`]).
+const SCAN_PAGES: usize = 10;
 
 fn invalid(op: &'static str, message: &str) -> ProviderError {
     ProviderError::new(ErrorKind::Invalid, Provider::Teams, op, message)
@@ -178,6 +180,60 @@ impl MicrosoftProvider {
         let more = pages.iter().any(|p| p.more);
         let records = pages.into_iter().flat_map(|p| p.records).collect();
         Ok(page_after(records, None, query.limit, more))
+    }
+
+    /// Every message that passes `filter` (the authors of a join) in every joined channel, each
+    /// channel read once from the newest, at most [`SCAN_PAGES`] pages deep.
+    pub async fn team_scan(
+        &self,
+        target: Target,
+        cache: &ChannelCache,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Record<Message>>, ProviderError> {
+        let channels = self.joined_channels(target, cache).await?;
+        let reads = channels.iter().map(|c| async move {
+            let channel = ChannelRef {
+                id: c.remote_id.clone(),
+                name: Some(c.data.name.clone()),
+            };
+            let Some((team, id)) = map::split_channel_id(&channel.id) else {
+                return Ok(Vec::new());
+            };
+            let mut call = Call::get(
+                "teams.messages",
+                format!(
+                    "/v1.0/teams/{}/channels/{}/messages",
+                    segment(team),
+                    segment(id)
+                ),
+            )
+            .query("$top", PAGE.to_string())
+            .query("$expand", "replies");
+            let mut kept = Vec::new();
+            for _ in 0..SCAN_PAGES {
+                let page: Collection = self.teams_call(target, &call).await?;
+                let mut older = false;
+                for raw in page.value {
+                    let Some(record) = map::message(channel.clone(), raw) else {
+                        continue;
+                    };
+                    older |= filter.after.is_some_and(|a| record.data.sent_at <= a);
+                    if filter.keeps(&record.data) {
+                        kept.push(record);
+                    }
+                }
+                match page
+                    .next_link
+                    .as_deref()
+                    .and_then(|l| next_call(call.op, l))
+                {
+                    Some(next) if !older => call = next,
+                    _ => break,
+                }
+            }
+            Ok::<_, ProviderError>(kept)
+        });
+        Ok(try_join_all(reads).await?.concat())
     }
 
     /// Reads a newest-first list from its first page until `limit` records after the position

@@ -35,6 +35,8 @@ use super::{
 /// Slack's largest `conversations.list` and `conversations.history` pages.
 const LIST_LIMIT: usize = 1000;
 const HISTORY_LIMIT: usize = 999;
+/// How deep a join scans each channel's history (pages of [`HISTORY_LIMIT`]).
+const SCAN_PAGES: usize = 3;
 
 impl SlackProvider {
     async fn call<T: serde::de::DeserializeOwned>(
@@ -126,6 +128,63 @@ impl SlackProvider {
         let more = pages.iter().any(|p| p.more);
         let records = pages.into_iter().flat_map(|p| p.records).collect();
         Ok(page_after(records, None, query.limit, more))
+    }
+
+    /// Every message that passes `filter` (the authors of a join) in every member channel, each
+    /// channel read once from `before` back, at most [`SCAN_PAGES`] pages deep.
+    pub async fn scan(
+        &self,
+        target: Target,
+        cache: &ChannelCache,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Record<Message>>, ProviderError> {
+        let channels = cache
+            .get_or_list(target.tenant, Provider::Slack, self.list_channels(target))
+            .await?;
+        let reads = channels.iter().filter(|c| map::is_member(c)).map(|c| {
+            let channel = ChannelRef {
+                id: c.remote_id.clone(),
+                name: Some(c.data.name.clone()),
+            };
+            self.scan_channel(target, channel, filter)
+        });
+        Ok(try_join_all(reads).await?.concat())
+    }
+
+    async fn scan_channel(
+        &self,
+        target: Target,
+        channel: ChannelRef,
+        filter: &MessageFilter,
+    ) -> Result<Vec<Record<Message>>, ProviderError> {
+        let mut kept = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..SCAN_PAGES {
+            let mut call = Call::get("conversations.history", "/api/conversations.history")
+                .query("channel", channel.id.as_str())
+                .query("limit", HISTORY_LIMIT.to_string());
+            if let Some(latest) = filter.before {
+                call = call.query("latest", ts_of(latest));
+            }
+            if let Some(oldest) = filter.after {
+                call = call.query("oldest", ts_of(oldest));
+            }
+            if !cursor.is_empty() {
+                call = call.query("cursor", cursor.as_str());
+            }
+            let page: History = self.call(target, call).await?;
+            kept.extend(
+                page.messages
+                    .into_iter()
+                    .filter_map(|m| map::message(channel.clone(), m))
+                    .filter(|r| filter.keeps(&r.data)),
+            );
+            cursor = page.response_metadata.next_cursor;
+            if !page.has_more || cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(kept)
     }
 
     /// One channel's newest `limit` messages after the position that pass the filter; `more`
