@@ -25,9 +25,7 @@ use super::{
     AppContext,
     errors::{bad_input, upstream_error},
     ids::GlobalId,
-    lists::{
-        MergedCursor, MergedPage, PageArgs, Resume, merged_page, no_adapter, tenant, write_target,
-    },
+    lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, tenant, write_target},
     loaders::{AuthorMessagesKey, ChatUserKey},
     types::ProviderEnum,
     validate,
@@ -297,28 +295,6 @@ pub async fn contact_messages(
 ) -> Result<Page<Message>> {
     let loaders = &ctx.data_unchecked::<AppContext>().loaders;
     let email = email.to_lowercase();
-    // Every contact's keys reach the loader at once, before each resolver reads the tenant's
-    // connections (which would spread them over several batches); merged_page then finds them
-    // loaded. A provider that is not connected only answers its error, never asked for.
-    let tenant = tenant(ctx)?;
-    let keys = [Provider::Slack, Provider::Teams]
-        .into_iter()
-        .filter_map(|provider| {
-            let after = match page.after.as_ref().and_then(|c| c.positions.get(&provider)) {
-                Some(Resume::Done) => return None,
-                Some(Resume::At(p)) => Some((p.at, p.remote_id.clone())),
-                None => None,
-            };
-            Some(AuthorMessagesKey {
-                tenant,
-                provider,
-                email: email.clone(),
-                after,
-                limit: page.first,
-            })
-        })
-        .collect();
-    loaders.prefetch_author_messages(keys).await;
     let page = merged_page(
         ctx,
         Capability::Messages,

@@ -13,7 +13,7 @@ use crate::{
     auth::Tenant,
     providers::{
         Provider, Registry,
-        chat::{ChatUser, ListPage, Message, Position, UserKey},
+        chat::{self, ChatUser, ListPage, Message, Position, UserKey},
         crm::{CrmData, CrmObject, Record},
     },
     upstream::{ProviderError, Target},
@@ -193,15 +193,65 @@ impl Loader<ChatUserKey> for ChatUserLoader {
     }
 }
 
-/// How long the join's loader waits for the other contacts of a page: each contact's resolver
-/// reads the tenant's connections before it asks, and a batch that leaves without them costs a
-/// whole pass over the channels again.
-const JOIN_GATHER: std::time::Duration = std::time::Duration::from_millis(25);
-
 /// Messages by the people with these emails: each email resolved to the provider's user
-/// through the cached users (one lookup per email not yet known), then the channels read once
-/// for all of them, and the messages split per person.
-pub struct AuthorMessagesLoader(Registry);
+/// through the cached users (one lookup per email not yet known); the channels read once per
+/// loader for every batch (`scans`, one pass shared by whichever contacts arrive later), and the
+/// messages split per person.
+pub struct AuthorMessagesLoader {
+    registry: Registry,
+    scans: moka::future::Cache<ScanKey, Arc<Vec<Record<Message>>>>,
+}
+
+/// A pass over a connection's channels, from a time back.
+type ScanKey = (Tenant, Provider, Option<chrono::DateTime<chrono::Utc>>);
+
+impl AuthorMessagesLoader {
+    fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            // A request's loader lives as long as the request; the shared one keeps a pass a
+            // few seconds only.
+            scans: moka::future::Cache::builder()
+                .max_capacity(64)
+                .time_to_live(std::time::Duration::from_secs(10))
+                .build(),
+        }
+    }
+
+    async fn pages(
+        &self,
+        target: Target,
+        emails: Vec<UserKey>,
+        after: Option<Position>,
+        limit: usize,
+    ) -> Result<HashMap<UserKey, ListPage<Message>>, ProviderError> {
+        let Some(adapter) = self.registry.chat(target.provider) else {
+            return Ok(HashMap::new());
+        };
+        let users = adapter.users(target, &emails).await?;
+        if users.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Up to and including the position's time: the exact cut is by position.
+        let before = after
+            .as_ref()
+            .map(|p| p.at + chrono::Duration::microseconds(1));
+        let scanned = self
+            .scans
+            .try_get_with((target.tenant, target.provider, before), async {
+                adapter.scan(target, before).await.map(Arc::new)
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok(users
+            .into_iter()
+            .map(|(email, user)| {
+                let page = chat::by_author(&scanned, &user.id, after.as_ref(), limit);
+                (email, page)
+            })
+            .collect())
+    }
+}
 
 impl Loader<AuthorMessagesKey> for AuthorMessagesLoader {
     type Value = Loaded<ListPage<Message>>;
@@ -215,37 +265,22 @@ impl Loader<AuthorMessagesKey> for AuthorMessagesLoader {
         let calls = groups
             .into_iter()
             .map(|((tenant, provider, after, limit), keys)| async move {
-                let answer = match self.0.chat(provider) {
-                    Some(adapter) => {
-                        let target = Target { tenant, provider };
-                        let emails: Vec<UserKey> = keys
-                            .iter()
-                            .map(|k| UserKey::Email(k.email.clone()))
-                            .collect();
-                        let after = after.map(|(at, remote_id)| Position { at, remote_id });
-                        match adapter.users(target, &emails).await {
-                            Ok(users) => {
-                                let ids: Vec<String> =
-                                    users.values().map(|u| u.id.clone()).collect();
-                                adapter
-                                    .by_authors(target, &ids, after.as_ref(), limit)
-                                    .await
-                                    .map(|pages| (users, pages))
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                    None => Ok(Default::default()),
-                };
+                let emails = keys
+                    .iter()
+                    .map(|k| UserKey::Email(k.email.clone()))
+                    .collect();
+                let after = after.map(|(at, remote_id)| Position { at, remote_id });
+                let answer = self
+                    .pages(Target { tenant, provider }, emails, after, limit)
+                    .await;
                 (keys, answer)
             });
         let mut out = HashMap::new();
         for (keys, answer) in futures_util::future::join_all(calls).await {
             for key in keys {
                 let value = match &answer {
-                    Ok((users, pages)) => Ok(users
+                    Ok(pages) => Ok(pages
                         .get(&UserKey::Email(key.email.clone()))
-                        .and_then(|u| pages.get(&u.id))
                         .cloned()
                         .unwrap_or_else(ListPage::empty)),
                     Err(error) => Err(error.clone()),
@@ -290,9 +325,10 @@ impl Loaders {
                 ChatUserLoader(registry.clone()),
                 tokio::spawn,
             )),
-            author_messages: Arc::new(
-                DataLoader::new(AuthorMessagesLoader(registry), tokio::spawn).delay(JOIN_GATHER),
-            ),
+            author_messages: Arc::new(DataLoader::new(
+                AuthorMessagesLoader::new(registry),
+                tokio::spawn,
+            )),
         }
     }
 
@@ -314,14 +350,11 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             )),
-            author_messages: Arc::new(
-                DataLoader::with_cache(
-                    AuthorMessagesLoader(registry),
-                    tokio::spawn,
-                    HashMapCache::default(),
-                )
-                .delay(JOIN_GATHER),
-            ),
+            author_messages: Arc::new(DataLoader::with_cache(
+                AuthorMessagesLoader::new(registry),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
         }
     }
 
@@ -370,17 +403,5 @@ impl Loaders {
         answer
             .unwrap_or_else(|never| match never {})
             .unwrap_or_else(|| Ok(ListPage::empty()))
-    }
-
-    /// Starts loading these keys together, for the answers to be there when each resolver asks
-    /// (a request's loaders remember them; the shared ones would only load twice, so they skip).
-    pub async fn prefetch_author_messages(&self, keys: Vec<AuthorMessagesKey>) {
-        if let Loaders::Request {
-            author_messages, ..
-        } = self
-        {
-            let loaded = author_messages.load_many(keys).await;
-            loaded.unwrap_or_else(|never| match never {});
-        }
     }
 }

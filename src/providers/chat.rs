@@ -346,40 +346,22 @@ impl ChatAdapter<'_> {
         }
     }
 
-    /// Each user's messages, newest first, at most `limit` after `after`: the member channels
-    /// read once for all of them together (the join by email), then split per author.
-    pub async fn by_authors(
+    /// Every message of every channel the connection reads (the bot's member channels in
+    /// Slack, the joined channels in Teams) sent before `before`, each channel read once and to a
+    /// bounded depth: what the join by email splits per author.
+    pub async fn scan(
         &self,
         target: Target,
-        authors: &[String],
-        after: Option<&Position>,
-        limit: usize,
-    ) -> Result<HashMap<String, ListPage<Message>>, ProviderError> {
-        if authors.is_empty() {
-            return Ok(HashMap::new());
-        }
+        before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Record<Message>>, ProviderError> {
         let filter = MessageFilter {
-            before: after.map(|p| p.at + chrono::Duration::microseconds(1)),
-            authors: authors.to_vec(),
+            before,
             ..MessageFilter::default()
         };
-        let found = match self {
-            ChatAdapter::Slack(a, c) => Box::pin(a.scan(target, &c.channels, &filter)).await?,
-            ChatAdapter::Teams(a, c) => Box::pin(a.team_scan(target, &c.channels, &filter)).await?,
-        };
-        let mut by_author: HashMap<String, Vec<Record<Message>>> = HashMap::new();
-        for record in found {
-            if let Some(author) = record.data.author.clone() {
-                by_author.entry(author).or_default().push(record);
-            }
+        match self {
+            ChatAdapter::Slack(a, c) => Box::pin(a.scan(target, &c.channels, &filter)).await,
+            ChatAdapter::Teams(a, c) => Box::pin(a.team_scan(target, &c.channels, &filter)).await,
         }
-        Ok(authors
-            .iter()
-            .map(|a| {
-                let records = by_author.remove(a).unwrap_or_default();
-                (a.clone(), page_after(records, after, limit, false))
-            })
-            .collect())
     }
 
     /// Users by id or email, from the cache where looked up in the last five minutes, else from
@@ -423,4 +405,19 @@ impl ChatAdapter<'_> {
         }
         Ok(out)
     }
+}
+
+/// One author's page of a scan: their messages, newest first, at most `limit` after `after`.
+pub fn by_author(
+    scanned: &[Record<Message>],
+    author: &str,
+    after: Option<&Position>,
+    limit: usize,
+) -> ListPage<Message> {
+    let mine = scanned
+        .iter()
+        .filter(|r| r.data.author.as_deref() == Some(author))
+        .cloned()
+        .collect();
+    page_after(mine, after, limit, false)
 }
