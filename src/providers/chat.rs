@@ -150,6 +150,10 @@ pub enum UserKey {
     Email(String),
 }
 
+/// Above this many emails to look up at once, Slack's whole directory (`users.list`, one call
+/// per 1,000 members) costs less than a `users.lookupByEmail` each.
+const DIRECTORY_AFTER: usize = 3;
+
 /// Users already looked up, per connection, for five minutes (`None`: the provider has no such
 /// user, remembered too, so a miss is not asked for again either).
 #[derive(Clone)]
@@ -247,10 +251,26 @@ impl ChannelCache {
 }
 
 /// What the chat adapters keep across requests.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ChatCaches {
     pub users: UserCache,
     pub channels: ChannelCache,
+    /// A Slack workspace's whole directory, when a join needed many emails at once (five
+    /// minutes; concurrent misses share one listing).
+    directory: moka::future::Cache<(Tenant, Provider), Arc<Vec<ChatUser>>>,
+}
+
+impl Default for ChatCaches {
+    fn default() -> Self {
+        Self {
+            users: UserCache::default(),
+            channels: ChannelCache::default(),
+            directory: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
 }
 
 /// Keeps the page of `records` (already in list order) that comes after `after`, at most
@@ -365,7 +385,8 @@ impl ChatAdapter<'_> {
     }
 
     /// Users by id or email, from the cache where looked up in the last five minutes, else from
-    /// the provider (all misses at once); keys nobody has are absent from the answer.
+    /// the provider (all misses at once; many Slack emails through the directory); keys nobody
+    /// has are absent from the answer.
     pub async fn users(
         &self,
         target: Target,
@@ -383,6 +404,52 @@ impl ChatAdapter<'_> {
                 Some(None) => {}
                 None => missing.push(key.clone()),
             }
+        }
+        let emails = missing
+            .iter()
+            .filter(|k| matches!(k, UserKey::Email(_)))
+            .count();
+        let caches = self.caches();
+        let listed = caches.directory.contains_key(&(target.tenant, provider));
+        if let ChatAdapter::Slack(a, _) = self
+            && emails > 0
+            && (emails > DIRECTORY_AFTER || listed)
+        {
+            let everyone = caches
+                .directory
+                .try_get_with((target.tenant, provider), async {
+                    a.directory(target).await.map(Arc::new)
+                })
+                .await
+                .map_err(|e| (*e).clone())?;
+            for user in everyone.iter() {
+                cache
+                    .put(
+                        target.tenant,
+                        provider,
+                        UserKey::Id(user.id.clone()),
+                        Some(user.clone()),
+                    )
+                    .await;
+            }
+            let mut others = Vec::new();
+            for key in missing {
+                let UserKey::Email(email) = &key else {
+                    others.push(key);
+                    continue;
+                };
+                let user = everyone
+                    .iter()
+                    .find(|u| u.email.as_deref() == Some(email.as_str()))
+                    .cloned();
+                cache
+                    .put(target.tenant, provider, key.clone(), user.clone())
+                    .await;
+                if let Some(user) = user {
+                    out.insert(key, user);
+                }
+            }
+            missing = others;
         }
         let found = try_join_all(missing.into_iter().map(|key| async move {
             let user = match (self, &key) {

@@ -769,24 +769,30 @@ async fn contact_messages_join_by_email_in_one_pass_per_provider() {
     };
     let history = delta("slack", HISTORY);
     let lookups = delta("slack", "GET /api/users.lookupByEmail");
+    let directory = delta("slack", "GET /api/users.list");
     let teams_reads = delta("teams", TEAMS_MESSAGES);
     let graph_users = delta("microsoft", "GET /v1.0/users/{id}");
     eprintln!(
-        "join of 50 contacts: {elapsed:?}; Slack history {history}, lookupByEmail {lookups}, users.info {}, conversations.list {}; Teams channel reads {teams_reads}, Graph users {graph_users}",
+        "join of 50 contacts: {elapsed:?}; Slack history {history}, users.list {directory}, lookupByEmail {lookups}, users.info {}, conversations.list {}; Teams channel reads {teams_reads}, Graph users {graph_users}",
         delta("slack", "GET /api/users.info"),
         delta("slack", "GET /api/conversations.list"),
     );
     assert!(with_messages >= 10, "{with_messages} of 50 contacts wrote");
     assert_eq!(providers.len(), 2, "{providers:?}: {after}");
     // One read per channel for all 50 contacts together (the bot's public member channels; the
-    // user's joined Teams channels), one lookup per distinct email, no users.info afterwards.
+    // user's joined Teams channels); Slack's directory in one users.list instead of 50 lookups,
+    // Graph one lookup per distinct email; no users.info afterwards.
     assert_eq!(history, 108, "each member channel once: {after}");
     assert_eq!(teams_reads, 12, "each joined channel once");
     let distinct: BTreeSet<String> = contacts
         .iter()
         .map(|c| c["email"].as_str().unwrap().to_lowercase())
         .collect();
-    assert!(lookups <= distinct.len() as u64);
+    assert_eq!(directory, 1, "one users.list, shared by every batch");
+    assert!(
+        lookups <= 3,
+        "the few emails of a batch that came before it: {lookups}"
+    );
     assert!(graph_users <= distinct.len() as u64);
     assert_eq!(delta("slack", "GET /api/users.info"), 0);
 
@@ -796,8 +802,8 @@ async fn contact_messages_join_by_email_in_one_pass_per_provider() {
     assert_eq!(again, body);
     let after = counters(&sandbox).await;
     assert_eq!(
-        all_calls(&after, "slack", "GET /api/users.lookupByEmail"),
-        all_calls(&before, "slack", "GET /api/users.lookupByEmail")
+        all_calls(&after, "slack", "GET /api/users.list"),
+        all_calls(&before, "slack", "GET /api/users.list")
     );
     assert_eq!(
         all_calls(&after, "microsoft", "GET /v1.0/users/{id}"),

@@ -8,7 +8,7 @@
 //!   `oldest` (`inclusive`, the exact cut is made here: a `ts` is unique only per channel).
 //!   A thread (`filter.thread`) reads `conversations.replies`, the parent left out.
 //! - Posting: `chat.postMessage`, `thread_ts` for a reply.
-//! - Users: `users.info` by id, `users.lookupByEmail` by email.
+//! - Users: `users.info` by id, `users.lookupByEmail` by email, `users.list` for many emails.
 
 use futures_util::future::try_join_all;
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ use super::{
     SlackProvider,
     error::classify,
     map::{self, ts_of},
-    model::{Conversations, History, Posted, UserAnswer},
+    model::{Conversations, History, Members, Posted, UserAnswer},
 };
 
 /// Slack's largest `conversations.list` and `conversations.history` pages.
@@ -345,6 +345,25 @@ impl SlackProvider {
                 "the posted message came back without a ts",
             )
         })
+    }
+
+    /// Every member of the workspace (`users.list`, 1,000 a page): cheaper than a lookup per
+    /// email once a join asks for more than a few.
+    pub async fn directory(&self, target: Target) -> Result<Vec<ChatUser>, ProviderError> {
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let mut call = Call::get("users.list", "/api/users.list").query("limit", "1000");
+            if !cursor.is_empty() {
+                call = call.query("cursor", cursor.as_str());
+            }
+            let page: Members = self.call(target, call).await?;
+            out.extend(page.members.into_iter().map(map::user));
+            cursor = page.response_metadata.next_cursor;
+            if cursor.is_empty() {
+                return Ok(out);
+            }
+        }
     }
 
     /// A user by id (`users.info`); `None` when Slack has no such user.

@@ -74,6 +74,14 @@ pub struct Posted {
     pub message: Value,
 }
 
+/// `users.list`.
+#[derive(Debug, Deserialize)]
+pub struct Members {
+    pub members: Vec<WireUser>,
+    #[serde(default)]
+    pub response_metadata: Metadata,
+}
+
 /// `users.info` and `users.lookupByEmail`.
 #[derive(Debug, Deserialize)]
 pub struct UserAnswer {
