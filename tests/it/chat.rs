@@ -140,6 +140,11 @@ async fn messages_merge_slack_and_teams_newest_first_with_their_authors() {
         list.windows(2).all(|w| sent(&w[0]) >= sent(&w[1])),
         "newest first"
     );
+    let counters = counters(&sandbox).await;
+    assert!(
+        counters["teams"][TEAMS_MESSAGES]["429"].is_null(),
+        "Teams' 5 reads a second are kept: {counters}"
+    );
     for node in &list {
         assert!(node["channel"]["name"].is_string(), "{node}");
         let email = node["author"]["email"].as_str().unwrap_or_default();
@@ -626,6 +631,28 @@ async fn a_burst_waits_for_slacks_tiers_instead_of_drawing_429s() {
         1,
         "the channels are listed once for the whole burst"
     );
+}
+
+#[tokio::test]
+async fn slack_without_a_channel_beyond_tier_3_is_refused_with_retry_after_never_a_429() {
+    // The sandbox's bot sits in 108 public channels: a list across them all needs 108 history
+    // reads, more than Tier 3's 50 a minute. The gateway sends what fits and answers
+    // RATE_LIMITED with the wait; Teams' messages still come.
+    let (app, sandbox) = chat_app_with(|settings| {
+        settings.upstream.max_retry_wait_ms = 3_000;
+    })
+    .await;
+    let body = messages(&app, json!({ "first": 10 })).await;
+    let list = nodes(&body);
+    assert_eq!(list.len(), 10, "{body}");
+    assert!(list.iter().all(|n| n["provider"] == "TEAMS"));
+    let error = &body["errors"][0]["extensions"];
+    assert_eq!(error["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(error["provider"], "SLACK");
+    assert!(error["retryAfter"].as_u64().unwrap() >= 1, "{body}");
+    let counters = counters(&sandbox).await;
+    assert!(calls(&counters, "slack", HISTORY) <= 50, "{counters}");
+    assert!(counters["slack"][HISTORY]["429"].is_null(), "{counters}");
 }
 
 #[tokio::test]
