@@ -488,3 +488,67 @@ pub fn by_author(
         .collect();
     page_after(mine, after, limit, false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, at: i64, author: &str, text: &str) -> Record<Message> {
+        let sent_at = DateTime::from_timestamp(at, 0).unwrap();
+        Record {
+            provider: Provider::Slack,
+            remote_id: id.to_owned(),
+            created_at: sent_at,
+            updated_at: sent_at,
+            raw: serde_json::Value::Null,
+            data: Message {
+                text: text.to_owned(),
+                channel: ChannelRef {
+                    id: "C1".into(),
+                    name: None,
+                },
+                author: Some(author.to_owned()),
+                sent_at,
+                thread_id: None,
+                reply_count: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_page_runs_newest_first_strictly_after_the_position() {
+        let records = vec![
+            message("C1:1", 100, "U1", "a"),
+            message("C1:3", 300, "U1", "c"),
+            message("C2:3", 300, "U2", "c2"),
+            message("C1:2", 200, "U2", "b"),
+        ];
+        let page = page_after(records.clone(), None, 2, false);
+        let ids: Vec<&str> = page.records.iter().map(|r| r.remote_id.as_str()).collect();
+        assert_eq!(ids, ["C2:3", "C1:3"], "ties by id, in the list's direction");
+        assert!(page.more);
+        let after = page.records[1].position();
+        let rest = page_after(records, Some(&after), 5, false);
+        let ids: Vec<&str> = rest.records.iter().map(|r| r.remote_id.as_str()).collect();
+        assert_eq!(ids, ["C1:2", "C1:1"]);
+        assert!(!rest.more);
+    }
+
+    #[test]
+    fn filters_keep_text_authors_and_the_open_window() {
+        let m = message("C1:2", 200, "U2", "Quarterly Review");
+        let mut filter = MessageFilter {
+            text_contains: Some("review".into()),
+            ..MessageFilter::default()
+        };
+        assert!(filter.keeps(&m.data));
+        filter.authors = vec!["U1".into()];
+        assert!(!filter.keeps(&m.data));
+        filter.authors = vec!["U2".into()];
+        filter.after = DateTime::from_timestamp(200, 0);
+        assert!(!filter.keeps(&m.data), "after is exclusive");
+        filter.after = DateTime::from_timestamp(199, 0);
+        filter.before = DateTime::from_timestamp(201, 0);
+        assert!(filter.keeps(&m.data));
+    }
+}

@@ -413,3 +413,30 @@ impl MicrosoftProvider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_next_link_becomes_a_call_below_the_base_url() {
+        let call = next_call(
+            "teams.messages",
+            "http://127.0.0.1:4001/microsoft/v1.0/teams/t1/channels/19:a@thread.tacv2/messages?%24top=50&%24skiptoken=abc",
+        )
+        .unwrap();
+        assert_eq!(
+            call.path,
+            "/v1.0/teams/t1/channels/19:a@thread.tacv2/messages"
+        );
+        assert_eq!(
+            call.query,
+            [
+                ("$top".to_owned(), "50".to_owned()),
+                ("$skiptoken".to_owned(), "abc".to_owned())
+            ]
+        );
+        assert!(next_call("teams.messages", "not a url").is_none());
+        assert_eq!(segment("19:a b@thread.tacv2"), "19:a+b@thread.tacv2");
+    }
+}
