@@ -1,18 +1,41 @@
-//! Chat — Slack and Teams: the `messages` and `channels` lists and posting.
+//! Chat — Slack and Teams: the `messages` and `channels` lists, merged across the tenant's chat
+//! connections, and `postMessage`.
+//!
+//! - `messages` runs newest first by `sentAt`. `filter.channel` is a provider's channel id (Slack
+//!   `C…`, Teams `{teamId}/{channelId}`): only the provider that owns it is asked.
+//!   `filter.threadId` (with a channel) lists that thread's replies.
+//! - `channels` runs newest first by created time (the one immutable time key both providers
+//!   give), ties by id.
+//! - A message's `author` is resolved through the per-request chat users loader, itself backed
+//!   by the adapters' five-minute user cache; only when `name` or `email` is selected.
+//! - `postMessage` posts once per `idempotencyKey`: a repeat reads the first message back and
+//!   posts nothing.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge,
+};
 use chrono::{DateTime, Utc};
 
-use crate::providers::{Capability, Provider};
+use crate::providers::{
+    Capability, Provider,
+    chat::{self, ChannelQuery, MessageQuery, PostMessage, Record, UserKey},
+};
 
 use super::{
+    AppContext,
+    errors::{bad_input, upstream_error},
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, tenant, write_target},
+    loaders::{AuthorMessagesKey, ChatUserKey},
     types::ProviderEnum,
     validate,
+    writes::once,
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
+
+/// Slack's longest message.
+const MAX_TEXT: usize = 40_000;
 
 /// Who wrote a chat message.
 #[derive(SimpleObject, Debug, Clone)]
@@ -41,10 +64,35 @@ pub struct Message {
     pub raw: Json<serde_json::Value>,
     pub text: String,
     pub channel: ChannelRef,
-    pub author: Option<MessageAuthor>,
+    #[graphql(skip)]
+    pub author_id: Option<String>,
     pub sent_at: DateTime<Utc>,
+    /// The thread's parent message in the provider's terms (Slack `ts`, Teams message id), on
+    /// replies and on parents with replies; `postMessage` takes it to reply in the thread.
     pub thread_id: Option<String>,
     pub reply_count: i32,
+}
+
+impl Message {
+    pub fn from_record(record: Record<chat::Message>) -> Self {
+        let (rest, data) = record.split();
+        Self {
+            origin: rest.provider,
+            remote_id: rest.remote_id,
+            created_at: rest.created_at,
+            updated_at: rest.updated_at,
+            raw: Json(rest.raw),
+            text: data.text,
+            channel: ChannelRef {
+                id: data.channel.id,
+                name: data.channel.name,
+            },
+            author_id: data.author,
+            sent_at: data.sent_at,
+            thread_id: data.thread_id,
+            reply_count: data.reply_count.try_into().unwrap_or(i32::MAX),
+        }
+    }
 }
 
 #[ComplexObject]
@@ -55,6 +103,36 @@ impl Message {
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
     }
+    /// The author; `name` and `email` come from the provider's user directory.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<MessageAuthor>> {
+        let Some(id) = self.author_id.clone() else {
+            return Ok(None);
+        };
+        let look = ctx.look_ahead();
+        if !look.field("name").exists() && !look.field("email").exists() {
+            return Ok(Some(MessageAuthor {
+                id,
+                name: None,
+                email: None,
+            }));
+        }
+        let key = ChatUserKey {
+            tenant: tenant(ctx)?,
+            provider: self.origin,
+            key: UserKey::Id(id.clone()),
+        };
+        let loaders = &ctx.data_unchecked::<AppContext>().loaders;
+        let user = match loaders.chat_users([key.clone()]).await.remove(&key) {
+            Some(Ok(user)) => user,
+            Some(Err(error)) => return Err(upstream_error(&error)),
+            None => None,
+        };
+        Ok(Some(MessageAuthor {
+            id,
+            name: user.as_ref().and_then(|u| u.name.clone()),
+            email: user.and_then(|u| u.email),
+        }))
+    }
 }
 
 /// A chat channel (Slack conversation, Teams channel).
@@ -63,6 +141,7 @@ impl Message {
 pub struct Channel {
     #[graphql(skip)]
     pub origin: Provider,
+    /// Slack `C…`; Teams `{teamId}/{channelId}`.
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -70,6 +149,22 @@ pub struct Channel {
     pub name: String,
     pub topic: Option<String>,
     pub is_private: bool,
+}
+
+impl Channel {
+    fn from_record(record: Record<chat::Channel>) -> Self {
+        let (rest, data) = record.split();
+        Self {
+            origin: rest.provider,
+            remote_id: rest.remote_id,
+            created_at: rest.created_at,
+            updated_at: rest.updated_at,
+            raw: Json(rest.raw),
+            name: data.name,
+            topic: data.topic,
+            is_private: data.is_private,
+        }
+    }
 }
 
 #[ComplexObject]
@@ -84,11 +179,43 @@ impl Channel {
 
 #[derive(InputObject, Debug, Default)]
 pub struct MessageFilter {
-    /// A channel's id as the provider knows it.
+    /// A channel's id as the provider knows it (a Channel's `remoteId`; Teams
+    /// `{teamId}/{channelId}`).
     pub channel: Option<String>,
     pub after: Option<DateTime<Utc>>,
     pub before: Option<DateTime<Utc>>,
     pub text_contains: Option<String>,
+    /// Only the replies in this thread (a message's `threadId`); needs `channel`.
+    pub thread_id: Option<String>,
+}
+
+impl MessageFilter {
+    fn checked(self) -> Result<chat::MessageFilter> {
+        validate::range("filter.before", self.after, self.before)?;
+        if let Some(channel) = &self.channel {
+            validate::non_empty("filter.channel", channel)?;
+        }
+        if let Some(text) = &self.text_contains {
+            validate::non_empty("filter.textContains", text)?;
+        }
+        if let Some(thread) = &self.thread_id {
+            validate::non_empty("filter.threadId", thread)?;
+            if self.channel.is_none() {
+                return Err(bad_input(
+                    "filter.threadId",
+                    "a thread is read in its channel: give `filter.channel` too",
+                ));
+            }
+        }
+        Ok(chat::MessageFilter {
+            channel: self.channel,
+            thread: self.thread_id,
+            after: self.after,
+            before: self.before,
+            text_contains: self.text_contains,
+            authors: Vec::new(),
+        })
+    }
 }
 
 #[derive(InputObject, Debug, Default)]
@@ -99,10 +226,11 @@ pub struct ChannelFilter {
 #[derive(InputObject, Debug)]
 pub struct PostMessageInput {
     pub provider: ProviderEnum,
-    /// The channel's id as the provider knows it.
+    /// The channel's id as the provider knows it (Teams `{teamId}/{channelId}`).
     pub channel_id: String,
     pub text: String,
-    /// Reply in the thread of this message.
+    /// Reply in the thread of this message: its `remoteId` or `threadId` (the provider's id of
+    /// the thread's parent: Slack `ts`, Teams message id).
     pub thread_id: Option<String>,
     pub idempotency_key: Option<String>,
 }
@@ -110,6 +238,81 @@ pub struct PostMessageInput {
 #[derive(SimpleObject)]
 pub struct PostMessagePayload {
     pub message: Message,
+}
+
+fn connection<T, U: async_graphql::OutputType>(
+    page: MergedPage<T>,
+    map: fn(Record<T>) -> U,
+) -> Page<U> {
+    let mut connection = Page::new(page.has_previous, page.has_next);
+    connection.edges.extend(
+        page.edges
+            .into_iter()
+            .map(|(cursor, record)| Edge::new(cursor, map(record))),
+    );
+    connection
+}
+
+/// One merged page of messages across the tenant's chat providers (or those named), the
+/// filter pushed down to each; a channel filter asks only the provider that owns the channel.
+pub async fn message_page(
+    ctx: &Context<'_>,
+    providers: Option<&[ProviderEnum]>,
+    filter: chat::MessageFilter,
+    page: &PageArgs,
+) -> Result<MergedPage<chat::Message>> {
+    let app = ctx.data_unchecked::<AppContext>();
+    merged_page(
+        ctx,
+        Capability::Messages,
+        providers,
+        page,
+        |target, after, limit| {
+            let adapter = app.providers.chat(target.provider)?;
+            let query = MessageQuery {
+                filter: filter.clone(),
+                after,
+                limit,
+            };
+            Some(Box::pin(async move {
+                match &query.filter.channel {
+                    Some(channel) if !adapter.owns_channel(channel) => Ok(chat::ListPage::empty()),
+                    _ => adapter.messages(target, &query).await,
+                }
+            }))
+        },
+    )
+    .await
+}
+
+/// A contact's messages (the `Contact.messages` join): Slack and Teams messages by the user
+/// with `email`, merged newest first. Every contact of a response goes through one loader, so
+/// the users are looked up together and each provider's channels read once for all of them.
+pub async fn contact_messages(
+    ctx: &Context<'_>,
+    email: &str,
+    page: PageArgs,
+) -> Result<Page<Message>> {
+    let loaders = &ctx.data_unchecked::<AppContext>().loaders;
+    let email = email.to_lowercase();
+    let page = merged_page(
+        ctx,
+        Capability::Messages,
+        None,
+        &page,
+        |target, after, limit| {
+            let key = AuthorMessagesKey {
+                tenant: target.tenant,
+                provider: target.provider,
+                email: email.clone(),
+                after: after.map(|p| (p.at, p.remote_id)),
+                limit,
+            };
+            Some(Box::pin(loaders.author_messages(key)))
+        },
+    )
+    .await?;
+    Ok(connection(page, Message::from_record))
 }
 
 #[derive(Default)]
@@ -127,34 +330,47 @@ impl ChatQuery {
         filter: Option<MessageFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Message>> {
-        if let Some(f) = &filter {
-            validate::range("filter.before", f.after, f.before)?;
-        }
-        merged(
-            ctx,
-            Capability::Messages,
-            providers.as_deref(),
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let filter = filter.unwrap_or_default().checked()?;
+        let page = PageArgs::parse(first, after)?;
+        let page = message_page(ctx, providers.as_deref(), filter, &page).await?;
+        Ok(connection(page, Message::from_record))
     }
 
+    /// Channels across Slack and Teams, newest first by created time.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn channels(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(name = "filter")] _filter: Option<ChannelFilter>,
+        filter: Option<ChannelFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Channel>> {
-        merged(
+        let name_contains = filter.and_then(|f| f.name_contains);
+        if let Some(name) = &name_contains {
+            validate::non_empty("filter.nameContains", name)?;
+        }
+        let page = PageArgs::parse(first, after)?;
+        let app = ctx.data_unchecked::<AppContext>();
+        let page = merged_page(
             ctx,
             Capability::Channels,
             providers.as_deref(),
-            PageArgs::parse(first, after)?,
+            &page,
+            |target, after, limit| {
+                let adapter = app.providers.chat(target.provider)?;
+                let query = ChannelQuery {
+                    name_contains: name_contains.clone(),
+                    after,
+                    limit,
+                };
+                Some(Box::pin(
+                    async move { adapter.channels(target, &query).await },
+                ))
+            },
         )
-        .await
+        .await?;
+        Ok(connection(page, Channel::from_record))
     }
 }
 
@@ -163,6 +379,7 @@ pub struct ChatMutation;
 
 #[Object]
 impl ChatMutation {
+    /// Posts to a Slack or Teams channel, or replies in a thread.
     async fn post_message(
         &self,
         ctx: &Context<'_>,
@@ -170,8 +387,58 @@ impl ChatMutation {
     ) -> Result<PostMessagePayload> {
         validate::non_empty("input.channelId", &input.channel_id)?;
         validate::non_empty("input.text", &input.text)?;
+        if input.text.chars().count() > MAX_TEXT {
+            return Err(bad_input(
+                "input.text",
+                format!("a message has at most {MAX_TEXT} characters"),
+            ));
+        }
+        if let Some(thread) = &input.thread_id {
+            validate::non_empty("input.threadId", thread)?;
+        }
         let provider: Provider = input.provider.into();
-        write_target(ctx, Capability::Messages, provider).await?;
-        Err(no_adapter(provider))
+        let target = write_target(ctx, Capability::Messages, provider).await?;
+        let adapter = ctx
+            .data_unchecked::<AppContext>()
+            .providers
+            .chat(provider)
+            .ok_or_else(|| no_adapter(provider))?;
+        if !adapter.owns_channel(&input.channel_id) {
+            return Err(bad_input(
+                "input.channelId",
+                format!(
+                    "`{}` is not a {} channel id",
+                    input.channel_id,
+                    provider.entry().name
+                ),
+            ));
+        }
+        let post = PostMessage {
+            channel: input.channel_id,
+            text: input.text,
+            thread: input.thread_id,
+        };
+        let record = once(
+            ctx,
+            "postMessage",
+            input.idempotency_key.as_deref(),
+            adapter.post(target, &post),
+            async |provider, remote_id| {
+                let adapter = ctx
+                    .data_unchecked::<AppContext>()
+                    .providers
+                    .chat(provider)
+                    .ok_or_else(|| no_adapter(provider))?;
+                let target = write_target(ctx, Capability::Messages, provider).await?;
+                adapter
+                    .message(target, &remote_id)
+                    .await
+                    .map_err(|e| upstream_error(&e))
+            },
+        )
+        .await?;
+        Ok(PostMessagePayload {
+            message: Message::from_record(record),
+        })
     }
 }

@@ -123,13 +123,11 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Message>> {
-        merged(
-            ctx,
-            Capability::Messages,
-            None,
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let page = PageArgs::parse(first, after)?;
+        match self.email.as_deref() {
+            Some(email) => super::chat::contact_messages(ctx, email, page).await,
+            None => Ok(Page::new(false, false)),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use crate::{
     auth::Tenant,
     providers::{
         Provider, Registry,
-        calendar::{Event, ListPage},
+        calendar::Event,
+        chat::{self, ChatUser, ListPage, Message, Position, UserKey},
         crm::{CrmData, CrmObject, Record},
     },
     upstream::{ProviderError, Target},
@@ -38,6 +39,27 @@ pub struct RelationKey {
     pub from: CrmObject,
     pub to: CrmObject,
     pub remote_id: String,
+}
+
+/// A chat user (Slack, Teams) by id or email.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChatUserKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    pub key: UserKey,
+}
+
+/// A contact's page of chat messages (the join by email): the keys of one request with the
+/// same page position go to the provider together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthorMessagesKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    /// Lower case.
+    pub email: String,
+    /// The page's position (time, remote id).
+    pub after: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    pub limit: usize,
 }
 
 /// The first `limit` events of one calendar that an address attends (Contact.events).
@@ -147,6 +169,142 @@ impl Loader<RelationKey> for RelationLoader {
     }
 }
 
+/// Chat users: the keys of one request that arrive together go to the adapter at once, which
+/// answers from its five-minute cache and asks the provider only for the rest.
+pub struct ChatUserLoader(Registry);
+
+impl Loader<ChatUserKey> for ChatUserLoader {
+    type Value = Loaded<Option<ChatUser>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[ChatUserKey],
+    ) -> Result<HashMap<ChatUserKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider), keys)| async move {
+                let wanted: Vec<UserKey> = keys.iter().map(|k| k.key.clone()).collect();
+                let answer = match self.0.chat(provider) {
+                    Some(adapter) => adapter.users(Target { tenant, provider }, &wanted).await,
+                    None => Ok(HashMap::new()),
+                };
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            for key in keys {
+                let value = match &answer {
+                    Ok(found) => Ok(found.get(&key.key).cloned()),
+                    Err(error) => Err(error.clone()),
+                };
+                out.insert(key.clone(), value);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Messages by the people with these emails: each email resolved to the provider's user
+/// through the cached users (one lookup per email not yet known); the channels read once per
+/// loader for every batch (`scans`, one pass shared by whichever contacts arrive later), and the
+/// messages split per person.
+pub struct AuthorMessagesLoader {
+    registry: Registry,
+    scans: moka::future::Cache<ScanKey, Arc<Vec<Record<Message>>>>,
+}
+
+/// A pass over a connection's channels, from a time back.
+type ScanKey = (Tenant, Provider, Option<chrono::DateTime<chrono::Utc>>);
+
+impl AuthorMessagesLoader {
+    fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            // A request's loader lives as long as the request; the shared one keeps a pass a
+            // few seconds only.
+            scans: moka::future::Cache::builder()
+                .max_capacity(64)
+                .time_to_live(std::time::Duration::from_secs(10))
+                .build(),
+        }
+    }
+
+    async fn pages(
+        &self,
+        target: Target,
+        emails: Vec<UserKey>,
+        after: Option<Position>,
+        limit: usize,
+    ) -> Result<HashMap<UserKey, ListPage<Message>>, ProviderError> {
+        let Some(adapter) = self.registry.chat(target.provider) else {
+            return Ok(HashMap::new());
+        };
+        let users = adapter.users(target, &emails).await?;
+        if users.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Up to and including the position's time: the exact cut is by position.
+        let before = after
+            .as_ref()
+            .map(|p| p.at + chrono::Duration::microseconds(1));
+        let scanned = self
+            .scans
+            .try_get_with((target.tenant, target.provider, before), async {
+                adapter.scan(target, before).await.map(Arc::new)
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok(users
+            .into_iter()
+            .map(|(email, user)| {
+                let page = chat::by_author(&scanned, &user.id, after.as_ref(), limit);
+                (email, page)
+            })
+            .collect())
+    }
+}
+
+impl Loader<AuthorMessagesKey> for AuthorMessagesLoader {
+    type Value = Loaded<ListPage<Message>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[AuthorMessagesKey],
+    ) -> Result<HashMap<AuthorMessagesKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider, k.after.clone(), k.limit));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider, after, limit), keys)| async move {
+                let emails = keys
+                    .iter()
+                    .map(|k| UserKey::Email(k.email.clone()))
+                    .collect();
+                let after = after.map(|(at, remote_id)| Position { at, remote_id });
+                let answer = self
+                    .pages(Target { tenant, provider }, emails, after, limit)
+                    .await;
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            for key in keys {
+                let value = match &answer {
+                    Ok(pages) => Ok(pages
+                        .get(&UserKey::Email(key.email.clone()))
+                        .cloned()
+                        .unwrap_or_else(ListPage::empty)),
+                    Err(error) => Err(error.clone()),
+                };
+                out.insert(key.clone(), value);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Events by attendee: the addresses that arrive together go to each calendar in one call of
 /// its adapter (Google: one batch of searches; Outlook: one calendar view split by attendee).
 pub struct AttendedLoader(Registry);
@@ -197,12 +355,16 @@ pub enum Loaders {
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
         attended: Arc<DataLoader<AttendedLoader, HashMapCache>>,
         gate: Arc<Gate>,
+        chat_users: Arc<DataLoader<ChatUserLoader, HashMapCache>>,
+        author_messages: Arc<DataLoader<AuthorMessagesLoader, HashMapCache>>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
         attended: Arc<DataLoader<AttendedLoader, NoCache>>,
         gate: Arc<Gate>,
+        chat_users: Arc<DataLoader<ChatUserLoader, NoCache>>,
+        author_messages: Arc<DataLoader<AuthorMessagesLoader, NoCache>>,
     },
 }
 
@@ -218,8 +380,19 @@ impl Loaders {
                 RelationLoader(registry.clone()),
                 tokio::spawn,
             )),
-            attended: Arc::new(DataLoader::new(AttendedLoader(registry), tokio::spawn)),
+            attended: Arc::new(DataLoader::new(
+                AttendedLoader(registry.clone()),
+                tokio::spawn,
+            )),
             gate: Arc::default(),
+            chat_users: Arc::new(DataLoader::new(
+                ChatUserLoader(registry.clone()),
+                tokio::spawn,
+            )),
+            author_messages: Arc::new(DataLoader::new(
+                AuthorMessagesLoader::new(registry),
+                tokio::spawn,
+            )),
         }
     }
 
@@ -237,11 +410,21 @@ impl Loaders {
                 HashMapCache::default(),
             )),
             attended: Arc::new(DataLoader::with_cache(
-                AttendedLoader(registry),
+                AttendedLoader(registry.clone()),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
             gate: Arc::default(),
+            chat_users: Arc::new(DataLoader::with_cache(
+                ChatUserLoader(registry.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
+            author_messages: Arc::new(DataLoader::with_cache(
+                AuthorMessagesLoader::new(registry),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
         }
     }
 
@@ -265,6 +448,31 @@ impl Loaders {
             Loaders::Shared { relations, .. } => relations.load_many(keys).await,
         };
         answer.unwrap_or_else(|never| match never {})
+    }
+
+    pub async fn chat_users(
+        &self,
+        keys: impl IntoIterator<Item = ChatUserKey>,
+    ) -> HashMap<ChatUserKey, Loaded<Option<ChatUser>>> {
+        let answer = match self {
+            Loaders::Request { chat_users, .. } => chat_users.load_many(keys).await,
+            Loaders::Shared { chat_users, .. } => chat_users.load_many(keys).await,
+        };
+        answer.unwrap_or_else(|never| match never {})
+    }
+
+    pub async fn author_messages(&self, key: AuthorMessagesKey) -> Loaded<ListPage<Message>> {
+        let answer = match self {
+            Loaders::Request {
+                author_messages, ..
+            } => author_messages.load_one(key).await,
+            Loaders::Shared {
+                author_messages, ..
+            } => author_messages.load_one(key).await,
+        };
+        answer
+            .unwrap_or_else(|never| match never {})
+            .unwrap_or_else(|| Ok(ListPage::empty()))
     }
 
     /// One address's first events in one calendar, batched with the other addresses asked for

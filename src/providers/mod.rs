@@ -5,6 +5,7 @@
 
 pub mod calendar;
 mod catalog;
+pub mod chat;
 pub mod crm;
 pub mod google;
 pub mod hubspot;

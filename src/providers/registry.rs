@@ -6,6 +6,7 @@ use crate::upstream::{ProviderError, Target, Upstream};
 
 use super::{
     Provider,
+    chat::{ChatAdapter, ChatCaches},
     crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},
     google::GoogleProvider,
     hubspot::HubspotProvider,
@@ -22,6 +23,7 @@ pub struct Registry {
     google: GoogleProvider,
     microsoft: MicrosoftProvider,
     slack: SlackProvider,
+    chat: ChatCaches,
 }
 
 /// A CRM adapter.
@@ -39,6 +41,7 @@ impl Registry {
             google: GoogleProvider::new(upstream.clone()),
             microsoft: MicrosoftProvider::new(upstream.clone()),
             slack: SlackProvider::new(upstream),
+            chat: ChatCaches::default(),
         }
     }
 
@@ -56,6 +59,15 @@ impl Registry {
         match provider {
             Provider::GoogleCalendar => Some(super::CalendarAdapter::Google(&self.google)),
             Provider::Outlook => Some(super::CalendarAdapter::Outlook(&self.microsoft)),
+            _ => None,
+        }
+    }
+
+    /// The chat adapter of `provider`, if it is a chat provider this build speaks to.
+    pub fn chat(&self, provider: Provider) -> Option<ChatAdapter<'_>> {
+        match provider {
+            Provider::Slack => Some(ChatAdapter::Slack(&self.slack, &self.chat)),
+            Provider::Teams => Some(ChatAdapter::Teams(&self.microsoft, &self.chat)),
             _ => None,
         }
     }

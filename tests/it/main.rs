@@ -8,6 +8,7 @@
 mod auth;
 mod calendar;
 mod changes;
+mod chat;
 mod cli;
 mod connect;
 mod crm;

@@ -4,6 +4,7 @@
 
 mod calendar;
 mod error;
+mod teams;
 
 use crate::upstream::Upstream;
 

@@ -1,7 +1,10 @@
-//! The Slack adapter: channels, messages and users through the Web API, whose failures come as
-//! `ok:false` bodies (`error.rs`).
+//! The Slack adapter: channels, messages and users through the Web API (`chat.rs`, wire types in
+//! `model.rs`, mapped in `map.rs`), whose failures come as `ok:false` bodies (`error.rs`).
 
+mod chat;
 mod error;
+mod map;
+mod model;
 
 use crate::upstream::Upstream;
 

@@ -8,9 +8,10 @@
 //!   are listed, each with its message history; a chat is the same object for all its members.
 //! - `GET /me/joinedTeams`, `GET /teams/{id}/channels`, `GET|POST /teams/{id}/channels/{id}/messages`,
 //!   `GET .../messages/{id}`, `GET|POST .../messages/{id}/replies`, `GET /me/chats`,
-//!   `GET|POST /chats/{id}/messages`. Lists are newest first, 20 a page by default (`$top` up to
-//!   50), paged by `@odata.nextLink` with a `$skiptoken` that names the last item seen, so a page
-//!   never repeats or skips a message when new ones arrive meanwhile.
+//!   `GET|POST /chats/{id}/messages`; channel messages take `$expand=replies`. Lists are newest
+//!   first, 20 a page by default (`$top` up to 50), paged by `@odata.nextLink` with a
+//!   `$skiptoken` that names the last item seen, so a page never repeats or skips a message when
+//!   new ones arrive meanwhile.
 //! - Someone who is not a member of the team or chat gets 403 `Forbidden`; an unknown team,
 //!   channel, chat or message is 404 `NotFound`, as Teams words them.
 
@@ -548,12 +549,27 @@ pub async fn channel_messages(
         team: team.clone(),
         channel: channel.clone(),
     };
-    let items = entries(
+    let mut items = entries(
         tenant
             .posts
             .iter()
             .filter(|p| p.place == place && p.reply_to().is_none()),
     );
+    // `$expand=replies`: each message with its replies, as Graph documents for channel messages.
+    if options
+        .get("$expand")
+        .is_some_and(|e| e.split(',').any(|x| x.trim() == "replies"))
+    {
+        for (_, id, json) in &mut items {
+            let replies: Vec<Value> = tenant
+                .posts
+                .iter()
+                .filter(|p| p.place == place && p.reply_to() == Some(id.as_str()))
+                .map(|p| p.json.clone())
+                .collect();
+            json["replies"] = Value::Array(replies);
+        }
+    }
     let context = format!(
         "{}/$metadata#teams('{team}')/channels('{}')/messages",
         graph_base(&ctx),
