@@ -7,6 +7,7 @@ mod catalog;
 pub mod crm;
 pub mod google;
 pub mod hubspot;
+pub mod mail;
 pub mod microsoft;
 pub mod record;
 mod registry;

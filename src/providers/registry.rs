@@ -9,6 +9,7 @@ use super::{
     crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},
     google::GoogleProvider,
     hubspot::HubspotProvider,
+    mail::{Mail, MailAdapter, MailCache},
     microsoft::MicrosoftProvider,
     salesforce::SalesforceProvider,
     slack::SlackProvider,
@@ -22,6 +23,7 @@ pub struct Registry {
     google: GoogleProvider,
     microsoft: MicrosoftProvider,
     slack: SlackProvider,
+    mail_cache: MailCache,
 }
 
 /// A CRM adapter.
@@ -39,6 +41,7 @@ impl Registry {
             google: GoogleProvider::new(upstream.clone()),
             microsoft: MicrosoftProvider::new(upstream.clone()),
             slack: SlackProvider::new(upstream),
+            mail_cache: MailCache::default(),
         }
     }
 
@@ -49,6 +52,19 @@ impl Registry {
             Provider::Salesforce => Some(CrmAdapter::Salesforce(&self.salesforce)),
             _ => None,
         }
+    }
+
+    /// The mail adapter of `provider` (Gmail, Outlook) behind the shared list cache.
+    pub fn mail(&self, provider: Provider) -> Option<Mail<'_>> {
+        let adapter = match provider {
+            Provider::Gmail => MailAdapter::Gmail(&self.google),
+            Provider::Outlook => MailAdapter::Outlook(&self.microsoft),
+            _ => return None,
+        };
+        Some(Mail {
+            adapter,
+            cache: &self.mail_cache,
+        })
     }
 }
 

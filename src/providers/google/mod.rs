@@ -2,6 +2,9 @@
 //! scopes and tokens) that share Google's OAuth and error format (`error.rs`).
 
 mod error;
+mod gmail;
+mod gmail_batch;
+mod gmail_model;
 
 use crate::upstream::Upstream;
 

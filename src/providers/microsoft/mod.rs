@@ -3,6 +3,7 @@
 //! (`error.rs`).
 
 mod error;
+mod mail;
 
 use crate::upstream::Upstream;
 

@@ -5,8 +5,8 @@
 //!   (or `mailFolders('inbox')`, answered through the router's fallback):
 //!   10 per page by default, newest first, with `$top $skip $select $filter $search $orderby $count`
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
-//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`; not the
-//!   `any()` lambdas collections need).
+//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`, and
+//!   `categories/any(c:c eq '…')`).
 //! - `GET /me/messages/{id}`, `DELETE /me/messages/{id}` (204), `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
 //!   `importance`, `inferenceClassification`; read-only properties are 400).
 //! - `POST /me/sendMail` → 202, no body. The sender's copy goes to sent items (unless
@@ -51,6 +51,7 @@ const FILTERABLE: &[&str] = &[
     "importance",
     "hasAttachments",
     "conversationId",
+    "categories",
 ];
 
 const SUBJECTS: &[&str] = &[

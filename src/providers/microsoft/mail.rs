@@ -1,0 +1,420 @@
+//! Outlook mail through Microsoft Graph: lists are `GET /me/messages` (a label that names a
+//! well-known folder lists `/me/mailFolders/{folder}/messages`) with the filter in `$filter`
+//! (`from/emailAddress/address`, `receivedDateTime`, `isRead`, `contains(subject, …)`) and, for
+//! recipients, in `$search` (`to:`, `participants:`) — Graph refuses `$orderby` beside
+//! `$search`, and sorts such results newest first itself. Paging is by position
+//! (`receivedDateTime`, then id, newest first): a page asks `receivedDateTime le` the position's
+//! time and drops what is at or before it; Graph counts in whole seconds, so a page never ends
+//! inside a second's messages unless they alone fill it (then that second is read whole).
+//!
+//! Sending is `POST /me/sendMail` (202, no body; the sent copy is read back from Sent Items) or
+//! `POST /me/messages/{id}/reply` in a thread; labels are categories, set with a PATCH.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::future::try_join_all;
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    providers::{
+        Provider,
+        mail::{Address, EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
+        record::{ListPage, Order, Position, Record},
+    },
+    upstream::{Call, ErrorKind, ProviderError, Target},
+};
+
+use super::{MicrosoftProvider, error};
+
+const SELECT: &str = "id,conversationId,subject,from,toRecipients,ccRecipients,bccRecipients,receivedDateTime,bodyPreview,categories,isRead";
+/// Most messages one Graph list call returns.
+const MAX_TOP: usize = 1000;
+
+/// Well-known folders a label may name.
+const FOLDERS: &[&str] = &["inbox", "sentitems", "drafts", "deleteditems"];
+
+#[derive(Debug, Deserialize)]
+struct MessageList {
+    #[serde(default)]
+    value: Vec<Value>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message {
+    id: String,
+    conversation_id: Option<String>,
+    subject: Option<String>,
+    from: Option<Recipient>,
+    #[serde(default)]
+    to_recipients: Vec<Recipient>,
+    #[serde(default)]
+    cc_recipients: Vec<Recipient>,
+    #[serde(default)]
+    bcc_recipients: Vec<Recipient>,
+    received_date_time: Option<DateTime<Utc>>,
+    body_preview: Option<String>,
+    body: Option<ItemBody>,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    is_read: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    email_address: EmailAddress,
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailAddress {
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemBody {
+    content_type: Option<String>,
+    content: Option<String>,
+}
+
+fn address(r: &Recipient) -> Option<Address> {
+    Some(Address {
+        name: r.email_address.name.clone().filter(|n| !n.is_empty()),
+        email: r.email_address.address.clone()?,
+    })
+}
+
+fn addresses(list: &[Recipient]) -> Vec<Address> {
+    list.iter().filter_map(address).collect()
+}
+
+fn unexpected(op: &'static str, message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorKind::Upstream, Provider::Outlook, op, message)
+}
+
+/// A Graph message as a unified record.
+fn record(raw: Value, op: &'static str) -> Result<Record<EmailData>, ProviderError> {
+    let m: Message =
+        serde_json::from_value(raw.clone()).map_err(|e| unexpected(op, e.to_string()))?;
+    let date = m.received_date_time.unwrap_or(DateTime::UNIX_EPOCH);
+    let (body_text, body_html) = match &m.body {
+        Some(b) if b.content_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("html")) => {
+            (None, b.content.clone())
+        }
+        Some(b) => (b.content.clone(), None),
+        None => (None, None),
+    };
+    Ok(Record {
+        provider: Provider::Outlook,
+        remote_id: m.id.clone(),
+        created_at: date,
+        updated_at: date,
+        raw,
+        data: EmailData {
+            thread_id: m.conversation_id,
+            subject: m.subject,
+            from: m.from.as_ref().and_then(address),
+            to: addresses(&m.to_recipients),
+            cc: addresses(&m.cc_recipients),
+            bcc: addresses(&m.bcc_recipients),
+            date,
+            snippet: m.body_preview,
+            body_text,
+            body_html,
+            labels: m.categories,
+            unread: !m.is_read,
+        },
+    })
+}
+
+/// An OData string literal.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A KQL value: quotes dropped, as one word.
+fn kql(text: &str) -> String {
+    text.replace('"', "").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The folder a label names, if it names a well-known one.
+fn folder(label: &str) -> Option<&'static str> {
+    let wanted = label.trim().to_ascii_lowercase().replace(' ', "");
+    let wanted = match wanted.as_str() {
+        "sent" => "sentitems",
+        "trash" | "deleted" => "deleteditems",
+        other => other,
+    }
+    .to_owned();
+    FOLDERS.iter().copied().find(|f| *f == wanted)
+}
+
+/// `$filter` clauses of a filter, `$search` terms, and the folder to list.
+struct Pushed {
+    filter: Vec<String>,
+    search: Vec<String>,
+    folder: Option<&'static str>,
+}
+
+fn pushed_down(
+    filter: &MailFilter,
+    after: Option<&Position>,
+) -> Result<Pushed, ProviderError> {
+    let mut clauses = Vec::new();
+    let mut search = Vec::new();
+    if let Some(from) = &filter.from {
+        clauses.push(format!(
+            "from/emailAddress/address eq {}",
+            quoted(&from.to_lowercase())
+        ));
+    }
+    if let Some(to) = &filter.to {
+        search.push(format!("to:{}", kql(to)));
+    }
+    if let Some(who) = &filter.participant {
+        search.push(format!("participants:{}", kql(who)));
+    }
+    if let Some(text) = &filter.subject_contains {
+        clauses.push(format!("contains(subject,{})", quoted(text)));
+    }
+    if let Some(unread) = filter.unread {
+        clauses.push(format!("isRead eq {}", !unread));
+    }
+    if let Some(at) = filter.after {
+        clauses.push(format!("receivedDateTime ge {}", stamp(at)));
+    }
+    if let Some(at) = filter.before {
+        // Rounded up to the second; the exact bound is kept after reading.
+        let up = at + chrono::Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos() > 0) * 1_000_000_000 - i64::from(at.timestamp_subsec_nanos()));
+        clauses.push(format!("receivedDateTime lt {}", stamp(up)));
+    }
+    if let Some(position) = after {
+        clauses.push(format!("receivedDateTime le {}", stamp(position.at)));
+    }
+    let folder = match &filter.label {
+        None => None,
+        Some(label) => match folder(label) {
+            Some(folder) => Some(folder),
+            None => {
+                clauses.push(format!("categories/any(c:c eq {})", quoted(label)));
+                None
+            }
+        },
+    };
+    Ok(Pushed {
+        filter: clauses,
+        search,
+        folder,
+    })
+}
+
+/// A list call: `top` messages of the filter (and `extra` clauses), newest first.
+fn list_call(pushed: &Pushed, extra: Option<String>, top: usize, bodies: bool) -> Call {
+    let path = match pushed.folder {
+        Some(folder) => format!("/v1.0/me/mailFolders/{folder}/messages"),
+        None => "/v1.0/me/messages".to_owned(),
+    };
+    let select = if bodies {
+        format!("{SELECT},body")
+    } else {
+        SELECT.to_owned()
+    };
+    let mut call = Call::get("messages.list", path)
+        .query("$select", select)
+        .query("$top", top.clamp(1, MAX_TOP).to_string());
+    let clauses: Vec<String> = pushed.filter.iter().cloned().chain(extra).collect();
+    if !clauses.is_empty() {
+        call = call.query("$filter", clauses.join(" and "));
+    }
+    if pushed.search.is_empty() {
+        call = call.query("$orderby", "receivedDateTime desc");
+    } else {
+        call = call.query("$search", format!("\"{}\"", pushed.search.join(" ")));
+    }
+    call
+}
+
+fn sort(records: &mut [Record<EmailData>]) {
+    records.sort_by(|a, b| Position::compare(Order::NewestFirst, &a.position(), &b.position()));
+}
+
+impl MicrosoftProvider {
+    async fn messages(&self, target: Target, call: &Call) -> Result<(Vec<Record<EmailData>>, bool), ProviderError> {
+        let list: MessageList = self
+            .upstream
+            .send(target, call, error::classify)
+            .await?
+            .json(Provider::Outlook, call.op)?;
+        let records = list
+            .value
+            .into_iter()
+            .map(|raw| record(raw, call.op))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, list.next_link.is_some()))
+    }
+
+    /// One page of a list, newest first.
+    pub async fn list_mail(
+        &self,
+        target: Target,
+        request: &MailRequest,
+    ) -> Result<ListPage<EmailData>, ProviderError> {
+        let after = request.after.as_ref();
+        let pushed = pushed_down(&request.filter, after)?;
+        let keep = |r: &Record<EmailData>| {
+            after.is_none_or(|p| p.precedes(r)) && request.filter.within(r.data.date)
+        };
+        // Enough to cover what the position drops in its own second, and one to tell of more.
+        let top = request.limit + 1 + usize::from(after.is_some()) * 10;
+        let call = list_call(&pushed, None, top, request.bodies);
+        let (mut records, more_upstream) = self.messages(target, &call).await?;
+        let fetched = records.len();
+        let cut = more_upstream || fetched >= top;
+        sort(&mut records);
+        if cut && let Some(last) = records.last().map(|r| r.data.date) {
+            // The last second's messages may go on past this page: leave them whole for the next.
+            let whole = records.iter().take_while(|r| r.data.date > last).count();
+            if whole == 0 || records.iter().take(whole).filter(|r| keep(r)).count() == 0 {
+                // One second fills the page: read that second whole.
+                let second = format!("receivedDateTime eq {}", stamp(last));
+                let call = list_call(&pushed, Some(second), MAX_TOP, request.bodies);
+                let (mut group, _) = self.messages(target, &call).await?;
+                sort(&mut group);
+                records.retain(|r| r.data.date > last);
+                records.extend(group);
+            } else {
+                records.truncate(whole);
+            }
+        }
+        records.retain(keep);
+        let more = cut || records.len() > request.limit;
+        records.truncate(request.limit);
+        Ok(ListPage { records, more })
+    }
+
+    /// One page of each request, asked concurrently (Graph allows a mailbox four at a time;
+    /// the stack's limits keep to that).
+    pub async fn list_mail_many(
+        &self,
+        target: Target,
+        requests: &[MailRequest],
+    ) -> Result<Vec<ListPage<EmailData>>, ProviderError> {
+        try_join_all(requests.iter().map(|r| self.list_mail(target, r))).await
+    }
+
+    pub async fn get_mail(
+        &self,
+        target: Target,
+        id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        let call = Call::get("messages.get", format!("/v1.0/me/messages/{id}"))
+            .query("$select", format!("{SELECT},body"));
+        match self.upstream.send(target, &call, error::classify).await {
+            Ok(reply) => Ok(Some(record(reply.json(Provider::Outlook, call.op)?, call.op)?)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends through `sendMail` (or `reply` in a thread), then reads the sent copy back.
+    pub async fn send_mail(
+        &self,
+        target: Target,
+        email: &SendEmail,
+    ) -> Result<Record<EmailData>, ProviderError> {
+        let recipients = |list: &[String]| -> Value {
+            list.iter()
+                .map(|a| json!({ "emailAddress": { "address": a } }))
+                .collect()
+        };
+        let (content_type, content) = match (&email.html, &email.text) {
+            (Some(html), _) => ("HTML", html.clone()),
+            (None, Some(text)) => ("Text", text.clone()),
+            (None, None) => ("Text", String::new()),
+        };
+        let mut message = json!({
+            "body": { "contentType": content_type, "content": content },
+            "toRecipients": recipients(&email.to),
+            "ccRecipients": recipients(&email.cc),
+            "bccRecipients": recipients(&email.bcc),
+        });
+        if let Some(subject) = &email.subject {
+            message["subject"] = json!(subject);
+        }
+        let call = match &email.reply_to {
+            Some(id) => Call::write(
+                "messages.reply",
+                Method::POST,
+                format!("/v1.0/me/messages/{id}/reply"),
+                json!({ "message": message }),
+            ),
+            None => Call::write(
+                "sendMail",
+                Method::POST,
+                "/v1.0/me/sendMail",
+                json!({ "message": message, "saveToSentItems": true }),
+            ),
+        };
+        self.upstream.send(target, &call, error::classify).await?;
+        // Graph answers 202 with no body: the newest copy in Sent Items is the one just sent.
+        let find = Call::get("messages.list", "/v1.0/me/mailFolders/sentitems/messages")
+            .query("$select", format!("{SELECT},body"))
+            .query("$top", "1")
+            .query("$orderby", "receivedDateTime desc");
+        let (records, _) = self.messages(target, &find).await?;
+        records
+            .into_iter()
+            .next()
+            .ok_or_else(|| unexpected(call.op, "the sent message is not in Sent Items"))
+    }
+
+    /// Adds and removes categories, then returns the message as changed.
+    pub async fn modify_mail_labels(
+        &self,
+        target: Target,
+        id: &str,
+        change: &LabelChange,
+    ) -> Result<Record<EmailData>, ProviderError> {
+        let current = self.get_mail(target, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::NotFound,
+                Provider::Outlook,
+                "messages.get",
+                "no such message",
+            )
+        })?;
+        let mut categories: Vec<String> = current
+            .data
+            .labels
+            .into_iter()
+            .filter(|c| !change.remove.iter().any(|r| r.eq_ignore_ascii_case(c)))
+            .collect();
+        for add in &change.add {
+            if !categories.iter().any(|c| c.eq_ignore_ascii_case(add)) {
+                categories.push(add.clone());
+            }
+        }
+        // Setting the same categories again leaves them as they are: harmless to repeat.
+        let call = Call {
+            idempotent: true,
+            ..Call::write(
+                "messages.update",
+                Method::PATCH,
+                format!("/v1.0/me/messages/{id}"),
+                json!({ "categories": categories }),
+            )
+        };
+        let reply = self.upstream.send(target, &call, error::classify).await?;
+        record(reply.json(Provider::Outlook, call.op)?, call.op)
+    }
+}
