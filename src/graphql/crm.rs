@@ -97,13 +97,8 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Email>> {
-        merged(
-            ctx,
-            Capability::Emails,
-            None,
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let address = self.email.as_deref().or(self.email_addresses.first().map(String::as_str));
+        super::mail::contact_emails(ctx, address, PageArgs::parse(first, after)?).await
     }
     /// Events this contact attends.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]

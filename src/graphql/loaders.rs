@@ -9,11 +9,15 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
+use chrono::{DateTime, Utc};
+
 use crate::{
     auth::Tenant,
     providers::{
         Provider, Registry,
         crm::{CrmData, CrmObject, Record},
+        mail::{EmailData, MailFilter, MailRequest},
+        record::{ListPage, Position},
     },
     upstream::{ProviderError, Target},
 };
@@ -134,16 +138,85 @@ impl Loader<RelationKey> for RelationLoader {
     }
 }
 
+/// One page of the mail from or to an address (Contact.emails) in one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailsKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    pub participant: String,
+    /// The position's time and id.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: usize,
+    pub bodies: bool,
+}
+
+impl EmailsKey {
+    fn request(&self) -> MailRequest {
+        MailRequest {
+            filter: MailFilter {
+                participant: Some(self.participant.clone()),
+                ..MailFilter::default()
+            },
+            after: self.after.clone().map(|(at, remote_id)| Position { at, remote_id }),
+            limit: self.limit,
+            bodies: self.bodies,
+        }
+    }
+}
+
+/// Pages of many addresses' mail, searched together per mailbox (one Gmail batch of searches,
+/// then one of messages).
+pub struct EmailsLoader(Registry);
+
+impl Loader<EmailsKey> for EmailsLoader {
+    type Value = Loaded<ListPage<EmailData>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[EmailsKey],
+    ) -> Result<HashMap<EmailsKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider), keys)| async move {
+                let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
+                let answer = match self.0.mail(provider) {
+                    Some(mail) => {
+                        mail.list_many(Target { tenant, provider }, &requests)
+                            .await
+                    }
+                    None => Ok(requests.iter().map(|_| ListPage::empty()).collect()),
+                };
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            match answer {
+                Ok(pages) => out.extend(
+                    keys.into_iter()
+                        .zip(pages)
+                        .map(|(k, page)| (k.clone(), Ok(page))),
+                ),
+                Err(error) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone())))),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request (cached) or the shared ones (not cached).
 #[derive(Clone)]
 pub enum Loaders {
     Request {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
+        emails: Arc<DataLoader<EmailsLoader, HashMapCache>>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
+        emails: Arc<DataLoader<EmailsLoader, NoCache>>,
     },
 }
 
@@ -155,7 +228,11 @@ impl Loaders {
                 RecordLoader(registry.clone()),
                 tokio::spawn,
             )),
-            relations: Arc::new(DataLoader::new(RelationLoader(registry), tokio::spawn)),
+            relations: Arc::new(DataLoader::new(
+                RelationLoader(registry.clone()),
+                tokio::spawn,
+            )),
+            emails: Arc::new(DataLoader::new(EmailsLoader(registry), tokio::spawn)),
         }
     }
 
@@ -168,7 +245,12 @@ impl Loaders {
                 HashMapCache::default(),
             )),
             relations: Arc::new(DataLoader::with_cache(
-                RelationLoader(registry),
+                RelationLoader(registry.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            )),
+            emails: Arc::new(DataLoader::with_cache(
+                EmailsLoader(registry),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
@@ -195,5 +277,16 @@ impl Loaders {
             Loaders::Shared { relations, .. } => relations.load_many(keys).await,
         };
         answer.unwrap_or_else(|never| match never {})
+    }
+
+    /// One page of an address's mail in one mailbox.
+    pub async fn emails(&self, key: EmailsKey) -> Loaded<ListPage<EmailData>> {
+        let answer = match self {
+            Loaders::Request { emails, .. } => emails.load_one(key).await,
+            Loaders::Shared { emails, .. } => emails.load_one(key).await,
+        };
+        answer
+            .unwrap_or_else(|never| match never {})
+            .unwrap_or_else(|| Ok(ListPage::empty()))
     }
 }

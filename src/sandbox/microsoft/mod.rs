@@ -588,6 +588,7 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
             get(mail::delta),
         )
         .route("/v1.0/me/sendMail", post(mail::send))
+        .route("/v1.0/me/messages/{id}/reply", post(mail::reply))
         .route(
             "/v1.0/me/events",
             get(calendar::list).post(calendar::create),
