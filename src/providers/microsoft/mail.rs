@@ -351,30 +351,53 @@ impl MicrosoftProvider {
         if let Some(subject) = &email.subject {
             message["subject"] = json!(subject);
         }
-        let call = match &email.reply_to {
-            Some(id) => Call::write(
-                "messages.reply",
-                Method::POST,
-                format!("/v1.0/me/messages/{id}/reply"),
-                json!({ "message": message }),
-            ),
-            None => Call::write(
-                "sendMail",
-                Method::POST,
-                "/v1.0/me/sendMail",
-                json!({ "message": message, "saveToSentItems": true }),
-            ),
+        let (call, conversation) = match &email.reply_to {
+            Some(id) => {
+                let original = self.get_mail(target, id).await?.ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::NotFound,
+                        Provider::Outlook,
+                        "messages.get",
+                        "no message to reply to",
+                    )
+                })?;
+                let call = Call::write(
+                    "messages.reply",
+                    Method::POST,
+                    format!("/v1.0/me/messages/{id}/reply"),
+                    json!({ "message": message }),
+                );
+                (call, original.data.thread_id)
+            }
+            None => {
+                let call = Call::write(
+                    "sendMail",
+                    Method::POST,
+                    "/v1.0/me/sendMail",
+                    json!({ "message": message, "saveToSentItems": true }),
+                );
+                (call, None)
+            }
         };
         self.upstream.send(target, &call, error::classify).await?;
-        // Graph answers 202 with no body: the newest copy in Sent Items is the one just sent.
+        // Graph answers 202 with no body: the sent copy is the newest in Sent Items to these
+        // recipients (in the replied conversation, or with this subject).
         let find = Call::get("messages.list", "/v1.0/me/mailFolders/sentitems/messages")
             .query("$select", format!("{SELECT},body"))
-            .query("$top", "1")
+            .query("$top", "10")
             .query("$orderby", "receivedDateTime desc");
         let (records, _) = self.messages(target, &find).await?;
+        let wanted: Vec<String> = email.to.iter().map(|a| a.to_lowercase()).collect();
         records
             .into_iter()
-            .next()
+            .find(|r| {
+                let to: Vec<String> = r.data.to.iter().map(|a| a.email.to_lowercase()).collect();
+                let same = match (&conversation, &email.subject) {
+                    (Some(thread), _) => r.data.thread_id.as_ref() == Some(thread),
+                    (None, subject) => r.data.subject == *subject,
+                };
+                to == wanted && same
+            })
             .ok_or_else(|| unexpected(call.op, "the sent message is not in Sent Items"))
     }
 
