@@ -97,7 +97,10 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Email>> {
-        let address = self.email.as_deref().or(self.email_addresses.first().map(String::as_str));
+        let address = self
+            .email
+            .as_deref()
+            .or(self.email_addresses.first().map(String::as_str));
         super::mail::contact_emails(ctx, address, PageArgs::parse(first, after)?).await
     }
     /// Events this contact attends.

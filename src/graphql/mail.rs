@@ -116,18 +116,24 @@ pub async fn contact_emails(
     };
     let app = ctx.data_unchecked::<AppContext>();
     let bodies = bodies_selected(ctx);
-    let page = merged_page(ctx, Capability::Emails, None, &page, |target, after, limit| {
-        app.providers.mail(target.provider)?;
-        let key = EmailsKey {
-            tenant: target.tenant,
-            provider: target.provider,
-            participant: address.clone(),
-            after: after.map(|p| (p.at, p.remote_id)),
-            limit,
-            bodies,
-        };
-        Some(Box::pin(async move { app.loaders.emails(key).await }))
-    })
+    let page = merged_page(
+        ctx,
+        Capability::Emails,
+        None,
+        &page,
+        |target, after, limit| {
+            app.providers.mail(target.provider)?;
+            let key = EmailsKey {
+                tenant: target.tenant,
+                provider: target.provider,
+                participant: address.clone(),
+                after: after.map(|p| (p.at, p.remote_id)),
+                limit,
+                bodies,
+            };
+            Some(Box::pin(async move { app.loaders.emails(key).await }))
+        },
+    )
     .await?;
     Ok(connection(page))
 }

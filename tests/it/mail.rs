@@ -26,7 +26,8 @@ async fn mailboxes(more: &[&str]) -> (TestApp, String) {
     (app, sandbox)
 }
 
-const EMAILS: &str = "query($first: Int, $after: String, $filter: EmailFilter, $providers: [Provider!]) {
+const EMAILS: &str =
+    "query($first: Int, $after: String, $filter: EmailFilter, $providers: [Provider!]) {
   emails(first: $first, after: $after, filter: $filter, providers: $providers) {
     pageInfo { hasNextPage endCursor }
     nodes { id provider remoteId threadId subject from { name email } to { email } cc { email }
@@ -39,6 +40,7 @@ const GMAIL_LIST: &str = "GET /google/gmail/v1/users/{userId}/messages";
 const GMAIL_BATCH: &str = "POST /google/batch/gmail/v1";
 const GMAIL_SEND: &str = "POST /google/gmail/v1/users/{userId}/messages/send";
 const OUTLOOK_LIST: &str = "GET /microsoft/v1.0/me/messages";
+const GRAPH_BATCH: &str = "POST /v1.0/$batch";
 
 fn date(node: &Value) -> DateTime<Utc> {
     node["date"].as_str().unwrap().parse().unwrap()
@@ -69,7 +71,11 @@ async fn emails_merge_both_mailboxes_newest_first() {
     assert!(list.iter().all(|n| n["from"]["email"].is_string()));
     let c = counters(&sandbox).await;
     assert_eq!(calls(&c, "gmail", GMAIL_LIST), 1, "one Gmail search");
-    assert_eq!(calls(&c, "gmail", GMAIL_BATCH), 1, "its messages in one batch");
+    assert_eq!(
+        calls(&c, "gmail", GMAIL_BATCH),
+        1,
+        "its messages in one batch"
+    );
     assert_eq!(calls(&c, "outlook", OUTLOOK_LIST), 1);
 }
 
@@ -80,7 +86,10 @@ async fn paging_returns_every_record_once_across_both_mailboxes() {
     let (_, whole) = app
         .graphql(EMAILS, json!({ "first": 100, "filter": filter }))
         .await;
-    assert_eq!(whole["data"]["emails"]["pageInfo"]["hasNextPage"], false, "{whole}");
+    assert_eq!(
+        whole["data"]["emails"]["pageInfo"]["hasNextPage"], false,
+        "{whole}"
+    );
     let expected: Vec<String> = nodes(&whole, "emails")
         .iter()
         .map(|n| n["id"].as_str().unwrap().to_owned())
@@ -96,7 +105,10 @@ async fn paging_returns_every_record_once_across_both_mailboxes() {
     let mut after = Value::Null;
     loop {
         let (status, body) = app
-            .graphql(EMAILS, json!({ "first": 7, "after": after, "filter": filter }))
+            .graphql(
+                EMAILS,
+                json!({ "first": 7, "after": after, "filter": filter }),
+            )
             .await;
         assert_eq!(status, 200);
         assert!(body["errors"].is_null(), "{body}");
@@ -197,10 +209,19 @@ async fn filters_hold(app: &TestApp, sandbox: &str, provider: &str) {
             json!({ "subjectContains": word.to_lowercase() }),
             Box::new({
                 let word = word.to_lowercase();
-                move |n| n["subject"].as_str().unwrap().to_lowercase().contains(&word)
+                move |n| {
+                    n["subject"]
+                        .as_str()
+                        .unwrap()
+                        .to_lowercase()
+                        .contains(&word)
+                }
             }),
         ),
-        (json!({ "unread": false }), Box::new(|n| n["unread"] == false)),
+        (
+            json!({ "unread": false }),
+            Box::new(|n| n["unread"] == false),
+        ),
         (json!({ "unread": true }), Box::new(|n| n["unread"] == true)),
     ];
     if let Some(outbound) = outbound {
@@ -212,20 +233,31 @@ async fn filters_hold(app: &TestApp, sandbox: &str, provider: &str) {
             }),
         ));
     }
-    let label = if provider == "GMAIL" { "STARRED" } else { "Customer" };
+    let label = if provider == "GMAIL" {
+        "STARRED"
+    } else {
+        "Customer"
+    };
     cases.push((
         json!({ "label": label }),
         Box::new(move |n| n["labels"].as_array().unwrap().iter().any(|l| l == label)),
     ));
     for (filter, holds) in cases {
         let before = counters(sandbox).await;
-        let list = emails(app, json!({ "first": 10, "providers": providers, "filter": filter })).await;
+        let list = emails(
+            app,
+            json!({ "first": 10, "providers": providers, "filter": filter }),
+        )
+        .await;
         let after = counters(sandbox).await;
         assert!(!list.is_empty(), "{provider} {filter}: something matches");
         assert!(list.iter().all(&holds), "{provider} {filter}: {list:?}");
         if provider == "GMAIL" {
             let got = calls(&after, "gmail", GMAIL_GET) - calls(&before, "gmail", GMAIL_GET);
-            assert!(got <= 11, "{filter}: {got} messages fetched for a page of 10");
+            assert!(
+                got <= 11,
+                "{filter}: {got} messages fetched for a page of 10"
+            );
         } else {
             let asked =
                 calls(&after, "outlook", OUTLOOK_LIST) - calls(&before, "outlook", OUTLOOK_LIST);
@@ -245,7 +277,11 @@ async fn filters_hold(app: &TestApp, sandbox: &str, provider: &str) {
             .map(|n| n["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(ids(&window), ids(&base[6..=15]), "{provider}: after ≤ date < before");
+    assert_eq!(
+        ids(&window),
+        ids(&base[6..=15]),
+        "{provider}: after ≤ date < before"
+    );
 }
 
 #[tokio::test]
@@ -293,21 +329,36 @@ async fn gmail_sends_rfc_2822_that_parses_back_and_replies_in_its_thread() {
     let sent = &body["data"]["sendEmail"]["email"];
     assert_eq!(sent["provider"], "GMAIL");
     assert_eq!(sent["subject"], subject);
-    assert!(sent["labels"].as_array().unwrap().iter().any(|l| l == "SENT"));
+    assert!(
+        sent["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "SENT")
+    );
 
     let raw = gmail_raw(&sandbox, sent["remoteId"].as_str().unwrap()).await;
     let parsed = MessageParser::default().parse(&raw).unwrap();
     assert_eq!(parsed.subject(), Some(subject));
     assert_eq!(
-        parsed.to().and_then(|a| a.first()).and_then(|a| a.address()),
+        parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
         Some(person.as_str())
     );
     assert_eq!(
-        parsed.cc().and_then(|a| a.first()).and_then(|a| a.address()),
+        parsed
+            .cc()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
         Some("cc.person@nexus.example")
     );
     assert_eq!(
-        parsed.bcc().and_then(|a| a.first()).and_then(|a| a.address()),
+        parsed
+            .bcc()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
         Some("hidden@nexus.example"),
         "the sender's copy keeps Bcc"
     );
@@ -428,12 +479,18 @@ async fn labels_change_on_gmail_and_outlook() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(labels.contains(&"Follow-up") && labels.contains(&"STARRED"), "{labels:?}");
+    assert!(
+        labels.contains(&"Follow-up") && labels.contains(&"STARRED"),
+        "{labels:?}"
+    );
     assert_eq!(changed["unread"], false);
 
     let outlook = emails(&app, json!({ "first": 1, "providers": ["OUTLOOK"] })).await;
     let (_, body) = app
-        .graphql(MODIFY, json!({ "input": { "id": outlook[0]["id"], "add": ["VIP"] } }))
+        .graphql(
+            MODIFY,
+            json!({ "input": { "id": outlook[0]["id"], "add": ["VIP"] } }),
+        )
         .await;
     assert!(body["errors"].is_null(), "{body}");
     assert!(
@@ -444,7 +501,10 @@ async fn labels_change_on_gmail_and_outlook() {
             .any(|l| l == "VIP")
     );
     let (_, body) = app
-        .graphql(MODIFY, json!({ "input": { "id": outlook[0]["id"], "remove": ["vip"] } }))
+        .graphql(
+            MODIFY,
+            json!({ "input": { "id": outlook[0]["id"], "remove": ["vip"] } }),
+        )
         .await;
     assert!(
         !body["data"]["modifyEmailLabels"]["email"]["labels"]
@@ -456,7 +516,10 @@ async fn labels_change_on_gmail_and_outlook() {
     );
     // A label the mailbox does not have is the caller's mistake.
     let (_, body) = app
-        .graphql(MODIFY, json!({ "input": { "id": unread[0]["id"], "add": ["No such label"] } }))
+        .graphql(
+            MODIFY,
+            json!({ "input": { "id": unread[0]["id"], "add": ["No such label"] } }),
+        )
         .await;
     assert_eq!(first_code(&body), "BAD_USER_INPUT", "{body}");
 }
@@ -471,7 +534,10 @@ async fn a_repeated_list_is_served_from_the_cache_until_a_send() {
     let after = counters(&sandbox).await;
     assert_eq!(first, again);
     assert_eq!(total_calls(&after, "gmail"), total_calls(&before, "gmail"));
-    assert_eq!(total_calls(&after, "outlook"), total_calls(&before, "outlook"));
+    assert_eq!(
+        total_calls(&after, "outlook"),
+        total_calls(&before, "outlook")
+    );
 
     let (_, sent) = app
         .graphql(
@@ -552,24 +618,37 @@ async fn contact_emails_for_a_page_of_contacts_take_few_round_trips() {
         }
     }
     assert!(with_mail >= 5, "contacts with mail: {with_mail}");
-    let delta = |route: &str, provider: &str| calls(&after, provider, route) - calls(&before, provider, route);
+    let delta = |route: &str, provider: &str| {
+        calls(&after, provider, route) - calls(&before, provider, route)
+    };
     // List parts travel inside the batches; a direct list call is a round trip of its own.
     let gmail_trips = delta(GMAIL_BATCH, "gmail") + delta(GMAIL_LIST, "gmail").min(1);
+    let outlook_trips = delta(GRAPH_BATCH, "microsoft");
     println!(
-        "gmail batches {}, list parts {}, get parts {}; outlook lists {}",
+        "gmail: {gmail_trips} round trips ({} batches, {} list calls, {} gets); outlook: {outlook_trips} round trips ({} list calls)",
         delta(GMAIL_BATCH, "gmail"),
         delta(GMAIL_LIST, "gmail"),
         delta(GMAIL_GET, "gmail"),
         delta(OUTLOOK_LIST, "outlook"),
     );
-    assert!(gmail_trips <= 10, "Gmail round trips: {gmail_trips}");
+    assert!(gmail_trips <= 6, "Gmail round trips: {gmail_trips}");
+    assert!(outlook_trips <= 4, "Graph batches: {outlook_trips}");
+    assert_eq!(
+        delta(OUTLOOK_LIST, "outlook"),
+        50,
+        "each contact's own search, in the batches"
+    );
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_with_its_field() {
     let (app, _sandbox) = mailboxes(&[]).await;
     let cases = [
-        (EMAILS, json!({ "filter": { "from": "not-an-address" } }), "filter.from"),
+        (
+            EMAILS,
+            json!({ "filter": { "from": "not-an-address" } }),
+            "filter.from",
+        ),
         (EMAILS, json!({ "first": 500 }), "first"),
         (EMAILS, json!({ "after": "garbage" }), "after"),
         (
@@ -598,7 +677,11 @@ async fn bad_input_is_refused_with_its_field() {
             json!({ "input": { "provider": "GMAIL", "to": ["a@b.example"], "text": "x", "idempotencyKey": "" } }),
             "input.idempotencyKey",
         ),
-        (MODIFY, json!({ "input": { "id": "nope", "add": ["X"] } }), "input.id"),
+        (
+            MODIFY,
+            json!({ "input": { "id": "nope", "add": ["X"] } }),
+            "input.id",
+        ),
     ];
     for (query, variables, field) in cases {
         let (status, body) = app.graphql(query, variables.clone()).await;

@@ -28,9 +28,7 @@ use crate::{
 use super::{
     GoogleProvider, error,
     gmail_batch::{self, MAX_PARTS},
-    gmail_model::{
-        self, LabelList, LabelNames, METADATA_HEADERS, Message, MessageList, Replied,
-    },
+    gmail_model::{self, LabelList, LabelNames, METADATA_HEADERS, Message, MessageList, Replied},
 };
 
 const MESSAGES: &str = "/gmail/v1/users/me/messages";

@@ -183,7 +183,9 @@ mod tests {
         let part = |status: &str| {
             reply(
                 "multipart/mixed; boundary=b",
-                &format!("--b\r\nContent-Type: application/http\r\nContent-ID: <response-item0>\r\n\r\nHTTP/1.1 {status}\r\nContent-Type: application/json\r\n\r\n{{}}\r\n--b--\r\n"),
+                &format!(
+                    "--b\r\nContent-Type: application/http\r\nContent-ID: <response-item0>\r\n\r\nHTTP/1.1 {status}\r\nContent-Type: application/json\r\n\r\n{{}}\r\n--b--\r\n"
+                ),
             )
         };
         assert!(matches!(

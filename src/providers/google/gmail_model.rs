@@ -177,9 +177,7 @@ pub fn record(
     let payload = message.payload.as_ref();
     let data = EmailData {
         thread_id: message.thread_id.clone(),
-        subject: parsed
-            .as_ref()
-            .and_then(|p| p.subject().map(str::to_owned)),
+        subject: parsed.as_ref().and_then(|p| p.subject().map(str::to_owned)),
         from: field(|p| addresses(p.from())).into_iter().next(),
         to: field(|p| addresses(p.to())),
         cc: field(|p| addresses(p.cc())),
@@ -343,13 +341,18 @@ mod tests {
             thread_id: Some("t1".into()),
             message_id: Some("<m2@x>".into()),
             references: Some("<m1@x>".into()),
-            subject: Some("Prix spécial für Q3 — a subject long enough to need more than one encoded word".into()),
+            subject: Some(
+                "Prix spécial für Q3 — a subject long enough to need more than one encoded word"
+                    .into(),
+            ),
         };
         let text = compose(&email, Some(&replied), Utc::now(), "b0undary");
         let parsed = MessageParser::default().parse(text.as_bytes()).unwrap();
         assert_eq!(
             parsed.subject(),
-            Some("Re: Prix spécial für Q3 — a subject long enough to need more than one encoded word")
+            Some(
+                "Re: Prix spécial für Q3 — a subject long enough to need more than one encoded word"
+            )
         );
         assert!(text.lines().all(|l| l.len() <= 78), "{text}");
         assert_eq!(parsed.in_reply_to().as_text(), Some("m2@x"));
@@ -364,7 +367,10 @@ mod tests {
         assert_eq!(parsed.body_text(0).as_deref(), Some("Grüße — plain"));
         assert_eq!(parsed.body_html(0).as_deref(), Some("<p>Grüße</p>"));
         assert_eq!(
-            parsed.bcc().and_then(|b| b.first()).and_then(|a| a.address()),
+            parsed
+                .bcc()
+                .and_then(|b| b.first())
+                .and_then(|a| a.address()),
             Some("cy@acme.example")
         );
     }

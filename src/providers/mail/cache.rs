@@ -52,11 +52,7 @@ fn key(target: Target, request: &MailRequest) -> Key {
 }
 
 impl MailCache {
-    pub async fn get(
-        &self,
-        target: Target,
-        request: &MailRequest,
-    ) -> Option<ListPage<EmailData>> {
+    pub async fn get(&self, target: Target, request: &MailRequest) -> Option<ListPage<EmailData>> {
         let page = self.pages.get(&key(target, request)).await;
         metrics::counter!(
             "nexus_mail_cache_total",

@@ -7,11 +7,12 @@
 //! time and drops what is at or before it; Graph counts in whole seconds, so a page never ends
 //! inside a second's messages unless they alone fill it (then that second is read whole).
 //!
+//! Many lists at once (Contact.emails) travel in Graph JSON batches (`$batch`, 20 calls each).
+//!
 //! Sending is `POST /me/sendMail` (202, no body; the sent copy is read back from Sent Items) or
 //! `POST /me/messages/{id}/reply` in a thread; labels are categories, set with a PATCH.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::future::try_join_all;
+use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,7 +26,7 @@ use crate::{
     upstream::{Call, ErrorKind, ProviderError, Target},
 };
 
-use super::{MicrosoftProvider, error};
+use super::{MicrosoftProvider, error, graph_batch};
 
 const SELECT: &str = "id,conversationId,subject,from,toRecipients,ccRecipients,bccRecipients,receivedDateTime,bodyPreview,categories,isRead";
 /// Most messages one Graph list call returns.
@@ -104,7 +105,11 @@ fn record(raw: Value, op: &'static str) -> Result<Record<EmailData>, ProviderErr
         serde_json::from_value(raw.clone()).map_err(|e| unexpected(op, e.to_string()))?;
     let date = m.received_date_time.unwrap_or(DateTime::UNIX_EPOCH);
     let (body_text, body_html) = match &m.body {
-        Some(b) if b.content_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("html")) => {
+        Some(b)
+            if b.content_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("html")) =>
+        {
             (None, b.content.clone())
         }
         Some(b) => (b.content.clone(), None),
@@ -144,7 +149,10 @@ fn stamp(t: DateTime<Utc>) -> String {
 
 /// A KQL value: quotes dropped, as one word.
 fn kql(text: &str) -> String {
-    text.replace('"', "").split_whitespace().collect::<Vec<_>>().join(" ")
+    text.replace('"', "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The folder a label names, if it names a well-known one.
@@ -166,10 +174,7 @@ struct Pushed {
     folder: Option<&'static str>,
 }
 
-fn pushed_down(
-    filter: &MailFilter,
-    after: Option<&Position>,
-) -> Result<Pushed, ProviderError> {
+fn pushed_down(filter: &MailFilter, after: Option<&Position>) -> Pushed {
     let mut clauses = Vec::new();
     let mut search = Vec::new();
     if let Some(from) = &filter.from {
@@ -195,7 +200,9 @@ fn pushed_down(
     }
     if let Some(at) = filter.before {
         // Rounded up to the second; the exact bound is kept after reading.
-        let up = at + chrono::Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos() > 0) * 1_000_000_000 - i64::from(at.timestamp_subsec_nanos()));
+        let up = at
+            .duration_round_up(chrono::TimeDelta::seconds(1))
+            .unwrap_or(at);
         clauses.push(format!("receivedDateTime lt {}", stamp(up)));
     }
     if let Some(position) = after {
@@ -211,11 +218,11 @@ fn pushed_down(
             }
         },
     };
-    Ok(Pushed {
+    Pushed {
         filter: clauses,
         search,
         folder,
-    })
+    }
 }
 
 /// A list call: `top` messages of the filter (and `extra` clauses), newest first.
@@ -244,12 +251,29 @@ fn list_call(pushed: &Pushed, extra: Option<String>, top: usize, bodies: bool) -
     call
 }
 
+/// How many a page's list call asks for: one more than the page, and room for what the
+/// position drops in its own second.
+fn top(request: &MailRequest) -> usize {
+    request.limit + 1 + usize::from(request.after.is_some()) * 10
+}
+
+/// A request's filter pushed down, and its first list call.
+fn first_call(request: &MailRequest) -> (Pushed, Call) {
+    let pushed = pushed_down(&request.filter, request.after.as_ref());
+    let call = list_call(&pushed, None, top(request), request.bodies);
+    (pushed, call)
+}
+
 fn sort(records: &mut [Record<EmailData>]) {
     records.sort_by(|a, b| Position::compare(Order::NewestFirst, &a.position(), &b.position()));
 }
 
 impl MicrosoftProvider {
-    async fn messages(&self, target: Target, call: &Call) -> Result<(Vec<Record<EmailData>>, bool), ProviderError> {
+    async fn messages(
+        &self,
+        target: Target,
+        call: &Call,
+    ) -> Result<(Vec<Record<EmailData>>, bool), ProviderError> {
         let list: MessageList = self
             .upstream
             .send(target, call, error::classify)
@@ -269,31 +293,39 @@ impl MicrosoftProvider {
         target: Target,
         request: &MailRequest,
     ) -> Result<ListPage<EmailData>, ProviderError> {
+        let (pushed, call) = first_call(request);
+        let (records, more) = self.messages(target, &call).await?;
+        self.settle(target, request, &pushed, records, more).await
+    }
+
+    /// A page from a list call's answer (sorted by position, what is at or before the position
+    /// dropped): when the answer was cut, the last second's messages are left whole for the
+    /// next page, or read whole when they alone fill this one.
+    async fn settle(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        pushed: &Pushed,
+        mut records: Vec<Record<EmailData>>,
+        more_upstream: bool,
+    ) -> Result<ListPage<EmailData>, ProviderError> {
         let after = request.after.as_ref();
-        let pushed = pushed_down(&request.filter, after)?;
         let keep = |r: &Record<EmailData>| {
             after.is_none_or(|p| p.precedes(r)) && request.filter.within(r.data.date)
         };
-        // Enough to cover what the position drops in its own second, and one to tell of more.
-        let top = request.limit + 1 + usize::from(after.is_some()) * 10;
-        let call = list_call(&pushed, None, top, request.bodies);
-        let (mut records, more_upstream) = self.messages(target, &call).await?;
-        let fetched = records.len();
-        let cut = more_upstream || fetched >= top;
+        let cut = more_upstream || records.len() >= top(request);
         sort(&mut records);
         if cut && let Some(last) = records.last().map(|r| r.data.date) {
-            // The last second's messages may go on past this page: leave them whole for the next.
             let whole = records.iter().take_while(|r| r.data.date > last).count();
-            if whole == 0 || records.iter().take(whole).filter(|r| keep(r)).count() == 0 {
-                // One second fills the page: read that second whole.
+            if records.iter().take(whole).any(keep) {
+                records.truncate(whole);
+            } else {
                 let second = format!("receivedDateTime eq {}", stamp(last));
-                let call = list_call(&pushed, Some(second), MAX_TOP, request.bodies);
+                let call = list_call(pushed, Some(second), MAX_TOP, request.bodies);
                 let (mut group, _) = self.messages(target, &call).await?;
                 sort(&mut group);
                 records.retain(|r| r.data.date > last);
                 records.extend(group);
-            } else {
-                records.truncate(whole);
             }
         }
         records.retain(keep);
@@ -302,14 +334,42 @@ impl MicrosoftProvider {
         Ok(ListPage { records, more })
     }
 
-    /// One page of each request, asked concurrently (Graph allows a mailbox four at a time;
-    /// the stack's limits keep to that).
+    /// One page of each request: the list calls travel in Graph JSON batches of 20.
     pub async fn list_mail_many(
         &self,
         target: Target,
         requests: &[MailRequest],
     ) -> Result<Vec<ListPage<EmailData>>, ProviderError> {
-        try_join_all(requests.iter().map(|r| self.list_mail(target, r))).await
+        if let [one] = requests {
+            return Ok(vec![self.list_mail(target, one).await?]);
+        }
+        let firsts: Vec<(Pushed, Call)> = requests.iter().map(first_call).collect();
+        let mut answers = Vec::with_capacity(requests.len());
+        for chunk in firsts.chunks(graph_batch::MAX_REQUESTS) {
+            let calls: Vec<&Call> = chunk.iter().map(|(_, call)| call).collect();
+            let call = graph_batch::call(&calls);
+            let reply = self
+                .upstream
+                .send(target, &call, graph_batch::classify)
+                .await?;
+            let parts = graph_batch::responses(&reply, calls.len())
+                .ok_or_else(|| unexpected(call.op, "a batch answer without every response"))?;
+            for part in parts {
+                let list: MessageList = serde_json::from_value(part)
+                    .map_err(|e| unexpected("messages.list", e.to_string()))?;
+                let records = list
+                    .value
+                    .into_iter()
+                    .map(|raw| record(raw, "messages.list"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                answers.push((records, list.next_link.is_some()));
+            }
+        }
+        let mut pages = Vec::with_capacity(requests.len());
+        for ((request, (pushed, _)), (records, more)) in requests.iter().zip(&firsts).zip(answers) {
+            pages.push(self.settle(target, request, pushed, records, more).await?);
+        }
+        Ok(pages)
     }
 
     pub async fn get_mail(
@@ -320,7 +380,10 @@ impl MicrosoftProvider {
         let call = Call::get("messages.get", format!("/v1.0/me/messages/{id}"))
             .query("$select", format!("{SELECT},body"));
         match self.upstream.send(target, &call, error::classify).await {
-            Ok(reply) => Ok(Some(record(reply.json(Provider::Outlook, call.op)?, call.op)?)),
+            Ok(reply) => Ok(Some(record(
+                reply.json(Provider::Outlook, call.op)?,
+                call.op,
+            )?)),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

@@ -3,6 +3,7 @@
 //! (`error.rs`).
 
 mod error;
+mod graph_batch;
 mod mail;
 
 use crate::upstream::Upstream;
