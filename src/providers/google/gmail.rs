@@ -22,7 +22,7 @@ use crate::{
         mail::{EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
         record::{ListPage, Position, Record},
     },
-    upstream::{Call, ErrorKind, ProviderError, Reply, Target},
+    upstream::{Call, ErrorKind, ProviderError, Reply, Target, Verdict},
 };
 
 use super::{
@@ -147,14 +147,14 @@ fn unexpected(op: &'static str, message: &str) -> ProviderError {
 /// A part's answer as a provider error, when it is one.
 fn part_error(answer: &Reply, op: &'static str) -> Option<ProviderError> {
     match error::classify(answer) {
-        crate::upstream::Verdict::Success => None,
-        crate::upstream::Verdict::TokenExpired => Some(ProviderError::new(
+        Verdict::Success => None,
+        Verdict::TokenExpired => Some(ProviderError::new(
             ErrorKind::ReauthRequired,
             Provider::Gmail,
             op,
             "the token was refused",
         )),
-        crate::upstream::Verdict::Failure {
+        Verdict::Failure {
             kind,
             retry_after,
             message,
