@@ -745,3 +745,39 @@ async fn bodies_come_only_when_selected() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_expired_token_inside_a_batch_is_refreshed_once() {
+    let (app, sandbox) = mailboxes(&["HUBSPOT"]).await;
+    let expired = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/expire-tokens"))
+        .json(&json!({ "provider": "gmail" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(expired.status().is_success());
+    let before = counters(&sandbox).await;
+    // Many contacts: their Gmail searches go out in one batch, whose parts the sandbox refuses.
+    let (_, body) = app
+        .graphql(
+            "{ contacts(first: 20) { nodes { emails(first: 2) { nodes { provider remoteId } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let after = counters(&sandbox).await;
+    let refused = |c: &Value| c["gmail"][GMAIL_LIST]["401"].as_u64().unwrap_or(0);
+    assert!(
+        refused(&after) > refused(&before),
+        "the batch's parts met the expired token"
+    );
+    let gmail_mail = nodes(&body, "contacts")
+        .iter()
+        .flat_map(|c| c["emails"]["nodes"].as_array().cloned().unwrap_or_default())
+        .filter(|m| m["provider"] == "GMAIL")
+        .count();
+    assert!(
+        gmail_mail > 0,
+        "the batch went through after one refresh: {body}"
+    );
+}
