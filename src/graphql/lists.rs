@@ -98,12 +98,17 @@ pub fn tenant(ctx: &Context<'_>) -> Result<Tenant> {
         .ok_or_else(|| ErrorCode::Unauthenticated.error("not authenticated"))
 }
 
-/// The providers this tenant has connected, whether or not their tokens still open.
+/// The providers this tenant has connected, whether or not their tokens still open (read once
+/// per request).
 pub async fn connected(ctx: &Context<'_>) -> Result<Vec<ConnectionState>> {
     let tenant = tenant(ctx)?;
-    ctx.data_unchecked::<AppContext>()
-        .credentials
-        .connections(tenant.user_id, tenant.project_id)
+    let app = ctx.data_unchecked::<AppContext>();
+    ctx.data_opt::<super::Loaders>()
+        .unwrap_or(&app.loaders)
+        .connections(
+            app.credentials
+                .connections(tenant.user_id, tenant.project_id),
+        )
         .await
         .map_err(internal)
 }

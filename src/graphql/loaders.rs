@@ -10,6 +10,7 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use crate::{
     auth::Tenant,
@@ -20,6 +21,7 @@ use crate::{
         record::{ListPage, Position},
     },
     upstream::{ProviderError, Target},
+    vault::ConnectionState,
 };
 
 /// A CRM record by its provider id.
@@ -217,6 +219,8 @@ pub enum Loaders {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
         emails: Arc<DataLoader<EmailsLoader, HashMapCache>>,
+        /// The tenant's connections, read once for the whole request.
+        connections: Arc<OnceCell<Vec<ConnectionState>>>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
@@ -264,6 +268,21 @@ impl Loaders {
                 )
                 .delay(EMAILS_GATHER),
             ),
+            connections: Arc::default(),
+        }
+    }
+
+    /// The tenant's connections as `read` finds them: once per request (so the resolvers of a
+    /// page, each asking, reach their loaders together), every time for shared loaders.
+    pub async fn connections<E>(
+        &self,
+        read: impl Future<Output = Result<Vec<ConnectionState>, E>>,
+    ) -> Result<Vec<ConnectionState>, E> {
+        match self {
+            Loaders::Request { connections, .. } => {
+                connections.get_or_try_init(|| read).await.cloned()
+            }
+            Loaders::Shared { .. } => read.await,
         }
     }
 

@@ -20,7 +20,7 @@ use super::{
     errors::{bad_input, upstream_error},
     ids::GlobalId,
     lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, write_target},
-    loaders::EmailsKey,
+    loaders::{EmailsKey, Loaders},
     types::{EmailAddress, ProviderEnum},
     validate,
     writes::once,
@@ -115,6 +115,7 @@ pub async fn contact_emails(
         return Ok(Page::new(false, false));
     };
     let app = ctx.data_unchecked::<AppContext>();
+    let loaders = ctx.data_opt::<Loaders>().unwrap_or(&app.loaders);
     let bodies = bodies_selected(ctx);
     let page = merged_page(
         ctx,
@@ -131,7 +132,7 @@ pub async fn contact_emails(
                 limit,
                 bodies,
             };
-            Some(Box::pin(async move { app.loaders.emails(key).await }))
+            Some(Box::pin(async move { loaders.emails(key).await }))
         },
     )
     .await?;

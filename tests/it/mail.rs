@@ -624,17 +624,18 @@ async fn contact_emails_for_a_page_of_contacts_take_few_round_trips() {
     let delta = |route: &str, provider: &str| {
         calls(&after, provider, route) - calls(&before, provider, route)
     };
-    // List parts travel inside the batches; a direct list call is a round trip of its own.
-    let gmail_trips = delta(GMAIL_BATCH, "gmail") + delta(GMAIL_LIST, "gmail").min(1);
+    let gmail_trips = delta(GMAIL_BATCH, "gmail");
     let outlook_trips = delta(GRAPH_BATCH, "microsoft");
     println!(
-        "gmail: {gmail_trips} round trips ({} batches, {} list calls, {} gets); outlook: {outlook_trips} round trips ({} list calls)",
-        delta(GMAIL_BATCH, "gmail"),
+        "gmail: {gmail_trips} batches ({} list calls, {} gets inside); outlook: {outlook_trips} batches ({} list calls inside)",
         delta(GMAIL_LIST, "gmail"),
         delta(GMAIL_GET, "gmail"),
         delta(OUTLOOK_LIST, "outlook"),
     );
-    assert!(gmail_trips <= 6, "Gmail round trips: {gmail_trips}");
+    // The floor is 3 for each (Gmail: 50 searches are 250 units, one batch's worth beside a
+    // list call is 245, so 2 batches of searches, then 1 of messages; Graph: 20 + 20 + 10); a
+    // contact whose resolver reaches the loader late makes one more small round.
+    assert!(gmail_trips <= 5, "Gmail round trips: {gmail_trips}");
     assert!(outlook_trips <= 4, "Graph batches: {outlook_trips}");
     assert_eq!(
         delta(OUTLOOK_LIST, "outlook"),

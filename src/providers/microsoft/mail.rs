@@ -147,12 +147,9 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A KQL value: quotes dropped, as one word.
-fn kql(text: &str) -> String {
-    text.replace('"', "")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A KQL value as one word: quotes and spaces dropped.
+fn kql_word(text: &str) -> String {
+    text.replace('"', "").split_whitespace().collect()
 }
 
 /// The folder a label names, if it names a well-known one.
@@ -167,27 +164,89 @@ fn folder(label: &str) -> Option<&'static str> {
     FOLDERS.iter().copied().find(|f| *f == wanted)
 }
 
-/// `$filter` clauses of a filter, `$search` terms, and the folder to list.
+/// A filter as Graph takes it: `$filter` clauses, or — when a recipient is asked for, which
+/// only `$search` can find — every condition as KQL terms (Outlook's message lists combine
+/// `$search` with neither `$filter` nor `$orderby`); and the folder to list.
+#[derive(Debug, Clone)]
 struct Pushed {
     filter: Vec<String>,
     search: Vec<String>,
     folder: Option<&'static str>,
 }
 
+impl Pushed {
+    /// The same, narrowed to the messages received in the second `at`.
+    fn at_second(&self, at: DateTime<Utc>) -> Pushed {
+        let mut narrowed = self.clone();
+        if self.search.is_empty() {
+            narrowed
+                .filter
+                .push(format!("receivedDateTime eq {}", stamp(at)));
+        } else {
+            narrowed.search.push(format!("received={}", stamp(at)));
+        }
+        narrowed
+    }
+}
+
+/// Rounded up to the second (Graph compares whole seconds; exact bounds are kept after reading).
+fn second_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_round_up(chrono::TimeDelta::seconds(1))
+        .unwrap_or(at)
+}
+
 fn pushed_down(filter: &MailFilter, after: Option<&Position>) -> Pushed {
+    let (folder, category) = match &filter.label {
+        None => (None, None),
+        Some(label) => match folder(label) {
+            Some(folder) => (Some(folder), None),
+            None => (None, Some(label.as_str())),
+        },
+    };
+    if filter.to.is_some() || filter.participant.is_some() {
+        let mut kql = Vec::new();
+        if let Some(from) = &filter.from {
+            kql.push(format!("from:{}", kql_word(from)));
+        }
+        if let Some(to) = &filter.to {
+            kql.push(format!("to:{}", kql_word(to)));
+        }
+        if let Some(who) = &filter.participant {
+            kql.push(format!("participants:{}", kql_word(who)));
+        }
+        if let Some(text) = &filter.subject_contains {
+            kql.extend(
+                text.split_whitespace()
+                    .map(|w| format!("subject:{}", kql_word(w))),
+            );
+        }
+        if let Some(unread) = filter.unread {
+            kql.push(format!("isread:{}", !unread));
+        }
+        if let Some(category) = category {
+            kql.push(format!("category:{}", kql_word(category)));
+        }
+        if let Some(at) = filter.after {
+            kql.push(format!("received>={}", stamp(at)));
+        }
+        if let Some(at) = filter.before {
+            kql.push(format!("received<{}", stamp(second_after(at))));
+        }
+        if let Some(position) = after {
+            kql.push(format!("received<={}", stamp(position.at)));
+        }
+        return Pushed {
+            filter: Vec::new(),
+            search: kql,
+            folder,
+        };
+    }
     let mut clauses = Vec::new();
-    let mut search = Vec::new();
     if let Some(from) = &filter.from {
         clauses.push(format!(
             "from/emailAddress/address eq {}",
             quoted(&from.to_lowercase())
         ));
-    }
-    if let Some(to) = &filter.to {
-        search.push(format!("to:{}", kql(to)));
-    }
-    if let Some(who) = &filter.participant {
-        search.push(format!("participants:{}", kql(who)));
     }
     if let Some(text) = &filter.subject_contains {
         clauses.push(format!("contains(subject,{})", quoted(text)));
@@ -195,38 +254,27 @@ fn pushed_down(filter: &MailFilter, after: Option<&Position>) -> Pushed {
     if let Some(unread) = filter.unread {
         clauses.push(format!("isRead eq {}", !unread));
     }
+    if let Some(category) = category {
+        clauses.push(format!("categories/any(c:c eq {})", quoted(category)));
+    }
     if let Some(at) = filter.after {
         clauses.push(format!("receivedDateTime ge {}", stamp(at)));
     }
     if let Some(at) = filter.before {
-        // Rounded up to the second; the exact bound is kept after reading.
-        let up = at
-            .duration_round_up(chrono::TimeDelta::seconds(1))
-            .unwrap_or(at);
-        clauses.push(format!("receivedDateTime lt {}", stamp(up)));
+        clauses.push(format!("receivedDateTime lt {}", stamp(second_after(at))));
     }
     if let Some(position) = after {
         clauses.push(format!("receivedDateTime le {}", stamp(position.at)));
     }
-    let folder = match &filter.label {
-        None => None,
-        Some(label) => match folder(label) {
-            Some(folder) => Some(folder),
-            None => {
-                clauses.push(format!("categories/any(c:c eq {})", quoted(label)));
-                None
-            }
-        },
-    };
     Pushed {
         filter: clauses,
-        search,
+        search: Vec::new(),
         folder,
     }
 }
 
-/// A list call: `top` messages of the filter (and `extra` clauses), newest first.
-fn list_call(pushed: &Pushed, extra: Option<String>, top: usize, bodies: bool) -> Call {
+/// A list call: `top` messages of the filter, newest first.
+fn list_call(pushed: &Pushed, top: usize, bodies: bool) -> Call {
     let path = match pushed.folder {
         Some(folder) => format!("/v1.0/me/mailFolders/{folder}/messages"),
         None => "/v1.0/me/messages".to_owned(),
@@ -239,13 +287,13 @@ fn list_call(pushed: &Pushed, extra: Option<String>, top: usize, bodies: bool) -
     let mut call = Call::get("messages.list", path)
         .query("$select", select)
         .query("$top", top.clamp(1, MAX_TOP).to_string());
-    let clauses: Vec<String> = pushed.filter.iter().cloned().chain(extra).collect();
-    if !clauses.is_empty() {
-        call = call.query("$filter", clauses.join(" and "));
-    }
     if pushed.search.is_empty() {
+        if !pushed.filter.is_empty() {
+            call = call.query("$filter", pushed.filter.join(" and "));
+        }
         call = call.query("$orderby", "receivedDateTime desc");
     } else {
+        // Graph sorts search results newest first itself.
         call = call.query("$search", format!("\"{}\"", pushed.search.join(" ")));
     }
     call
@@ -260,7 +308,7 @@ fn top(request: &MailRequest) -> usize {
 /// A request's filter pushed down, and its first list call.
 fn first_call(request: &MailRequest) -> (Pushed, Call) {
     let pushed = pushed_down(&request.filter, request.after.as_ref());
-    let call = list_call(&pushed, None, top(request), request.bodies);
+    let call = list_call(&pushed, top(request), request.bodies);
     (pushed, call)
 }
 
@@ -310,8 +358,22 @@ impl MicrosoftProvider {
         more_upstream: bool,
     ) -> Result<ListPage<EmailData>, ProviderError> {
         let after = request.after.as_ref();
+        // Exact where Graph is not: time bounds below the second, and a subject searched word
+        // by word.
+        let subject = request
+            .filter
+            .subject_contains
+            .as_deref()
+            .map(str::to_lowercase);
         let keep = |r: &Record<EmailData>| {
-            after.is_none_or(|p| p.precedes(r)) && request.filter.within(r.data.date)
+            after.is_none_or(|p| p.precedes(r))
+                && request.filter.within(r.data.date)
+                && subject.as_ref().is_none_or(|s| {
+                    r.data
+                        .subject
+                        .as_deref()
+                        .is_some_and(|have| have.to_lowercase().contains(s))
+                })
         };
         let cut = more_upstream || records.len() >= top(request);
         sort(&mut records);
@@ -320,8 +382,7 @@ impl MicrosoftProvider {
             if records.iter().take(whole).any(keep) {
                 records.truncate(whole);
             } else {
-                let second = format!("receivedDateTime eq {}", stamp(last));
-                let call = list_call(pushed, Some(second), MAX_TOP, request.bodies);
+                let call = list_call(&pushed.at_second(last), MAX_TOP, request.bodies);
                 let (mut group, _) = self.messages(target, &call).await?;
                 sort(&mut group);
                 records.retain(|r| r.data.date > last);

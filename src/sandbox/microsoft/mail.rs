@@ -4,6 +4,7 @@
 //! - `GET /me/messages` (every folder) and `GET /me/mailFolders/{inbox|sentitems|drafts|id}/messages`
 //!   (or `mailFolders('inbox')`, answered through the router's fallback):
 //!   10 per page by default, newest first, with `$top $skip $select $filter $search $orderby $count`
+//!   (`$search` with neither `$filter` nor `$orderby`, as at Graph)
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
 //!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`, and
 //!   `categories/any(c:c eq '…')`).
@@ -333,6 +334,12 @@ fn list_in(
     uri: &str,
 ) -> GraphResult {
     let options = Options::parse(query, FILTERABLE)?;
+    if !options.search.is_empty() && !options.filter.is_empty() {
+        // Outlook's message lists do not combine the two.
+        return Err(error::bad_request(
+            "The query parameter '$filter' is not supported with '$search'.",
+        ));
+    }
     let mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
     let folder = match folder {
         Some(key) => Some(mailbox.folder(key).ok_or_else(error::item_not_found)?),

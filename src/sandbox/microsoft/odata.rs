@@ -10,7 +10,8 @@
 //!   anything else is 400 `BadRequest` "Invalid filter clause".
 //! - `categories/any(c:c eq 'x')`: a string collection holds a value (Outlook categories).
 //! - `$search="..."`: KQL-lite — `from:x`, `to:x`, `participants:x` (from, to, cc or bcc),
-//!   `subject:x`, `body:x` and plain words, all of
+//!   `subject:x`, `body:x`, `isread:true|false`, `category:x`, `received>=<date-time>` (also
+//!   `>`, `<=`, `<`, `=`) and plain words, all of
 //!   which must match (case-insensitive substrings). Graph refuses `$orderby` with `$search`, and so
 //!   does the sandbox.
 //! - Paging: `@odata.nextLink` is the request's own URL with `$skip` moved on; the last page has none.
@@ -466,24 +467,52 @@ fn parse_search(raw: &str) -> GraphResult<Vec<Term>> {
         .ok_or_else(|| {
             bad_request("Syntax error: the $search value must be enclosed in double quotes.")
         })?;
-    Ok(inner
+    inner
         .split_whitespace()
-        .map(|word| match word.split_once(':') {
-            Some((p, t))
-                if ["from", "to", "participants", "subject", "body"]
-                    .contains(&p.to_ascii_lowercase().as_str()) =>
-            {
-                Term {
-                    property: Some(p.to_ascii_lowercase()),
-                    text: t.to_lowercase(),
-                }
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let Some(rest) = lower.strip_prefix("received") else {
+                return Ok(word);
+            };
+            // `received>=2024-05-01T00:00:00Z`: a comparison, kept whole as its text.
+            let time = rest.trim_start_matches(['>', '<', '=']);
+            if rest.len() == time.len() || parse_time(time).is_none() {
+                return Err(bad_request(format!(
+                    "Syntax error: invalid date in '{word}'."
+                )));
             }
-            _ => Term {
-                property: None,
-                text: word.to_lowercase(),
-            },
+            Ok(word)
         })
-        .collect())
+        .map(|word| {
+            word.map(|word| match word.split_once(':') {
+                Some((p, t))
+                    if [
+                        "from",
+                        "to",
+                        "participants",
+                        "subject",
+                        "body",
+                        "isread",
+                        "category",
+                    ]
+                    .contains(&p.to_ascii_lowercase().as_str()) =>
+                {
+                    Term {
+                        property: Some(p.to_ascii_lowercase()),
+                        text: t.to_lowercase(),
+                    }
+                }
+                _ if word.to_ascii_lowercase().starts_with("received") => Term {
+                    property: Some("received".to_owned()),
+                    text: word["received".len()..].to_owned(),
+                },
+                _ => Term {
+                    property: None,
+                    text: word.to_lowercase(),
+                },
+            })
+        })
+        .collect()
 }
 
 impl Term {
@@ -496,6 +525,39 @@ impl Term {
                 })
                 .unwrap_or_default()
         };
+        match self.property.as_deref() {
+            Some("received") => {
+                let time = self.text.trim_start_matches(['>', '<', '=']);
+                let op = &self.text[..self.text.len() - time.len()];
+                let (Some(bound), Some(have)) = (
+                    parse_time(time),
+                    lookup(item, "receivedDateTime")
+                        .and_then(Value::as_str)
+                        .and_then(parse_time),
+                ) else {
+                    return false;
+                };
+                return match op {
+                    ">=" => have >= bound,
+                    ">" => have > bound,
+                    "<=" => have <= bound,
+                    "<" => have < bound,
+                    _ => have == bound,
+                };
+            }
+            Some("isread") => return text("isRead") == self.text,
+            Some("category") => {
+                return lookup(item, "categories")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| {
+                        c.iter().any(|v| {
+                            v.as_str()
+                                .is_some_and(|v| v.eq_ignore_ascii_case(&self.text))
+                        })
+                    });
+            }
+            _ => {}
+        }
         let fields: Vec<String> = match self.property.as_deref() {
             Some("from") => vec![text("from")],
             Some("to") => vec![text("toRecipients")],
