@@ -565,3 +565,62 @@ impl MicrosoftProvider {
         record(reply.json(Provider::Outlook, call.op)?, call.op)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn param<'a>(call: &'a Call, name: &str) -> Option<&'a str> {
+        call.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn filters_go_into_filter_unless_a_recipient_needs_search() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
+        let mut filter = MailFilter {
+            from: Some("Ana@Acme.example".into()),
+            subject_contains: Some("Q3 review".into()),
+            unread: Some(true),
+            label: Some("Customer".into()),
+            after: Some(at),
+            ..MailFilter::default()
+        };
+        let call = list_call(&pushed_down(&filter, None), 11, false);
+        assert_eq!(
+            param(&call, "$filter"),
+            Some(
+                "from/emailAddress/address eq 'ana@acme.example' and contains(subject,'Q3 review') and isRead eq false and categories/any(c:c eq 'Customer') and receivedDateTime ge 2026-03-01T08:00:00Z"
+            )
+        );
+        assert_eq!(param(&call, "$orderby"), Some("receivedDateTime desc"));
+        assert_eq!(param(&call, "$search"), None);
+
+        filter.to = Some("bo@acme.example".into());
+        let position = Position {
+            at,
+            remote_id: "AAMkAGx".into(),
+        };
+        let call = list_call(&pushed_down(&filter, Some(&position)), 11, false);
+        assert_eq!(param(&call, "$filter"), None);
+        assert_eq!(param(&call, "$orderby"), None);
+        assert_eq!(
+            param(&call, "$search"),
+            Some(
+                "\"from:Ana@Acme.example to:bo@acme.example subject:Q3 subject:review isread:false category:Customer received>=2026-03-01T08:00:00Z received<=2026-03-01T08:00:00Z\""
+            )
+        );
+        let inbox = MailFilter {
+            label: Some("Inbox".into()),
+            ..MailFilter::default()
+        };
+        assert_eq!(
+            list_call(&pushed_down(&inbox, None), 5, true).path,
+            "/v1.0/me/mailFolders/inbox/messages"
+        );
+    }
+}
