@@ -782,3 +782,50 @@ async fn an_expired_token_inside_a_batch_is_refreshed_once() {
         "the batch went through after one refresh: {body}"
     );
 }
+
+#[tokio::test]
+async fn outlook_pages_split_messages_of_one_second_exactly() {
+    let (app, sandbox) = mailboxes(&[]).await;
+    let admin = reqwest::Client::new();
+    // Outlook's times are whole seconds: these arrive together, mostly in one second.
+    for n in 0..7 {
+        let created = admin
+            .post(format!("{sandbox}/_sandbox/records"))
+            .json(
+                &json!({ "provider": "outlook", "object": "message", "op": "create",
+                           "fields": { "subject": format!("Tie break {n}") } }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success());
+    }
+    let filter = json!({ "subjectContains": "tie break" });
+    let whole = emails(
+        &app,
+        json!({ "first": 100, "providers": ["OUTLOOK"], "filter": filter }),
+    )
+    .await;
+    assert_eq!(whole.len(), 7);
+    assert!(whole.windows(2).all(|w| date(&w[0]) >= date(&w[1])));
+    for first in [1, 2, 3] {
+        let mut seen = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let (_, body) = app
+                .graphql(
+                    EMAILS,
+                    json!({ "first": first, "after": after, "providers": ["OUTLOOK"], "filter": filter }),
+                )
+                .await;
+            assert!(body["errors"].is_null(), "{body}");
+            seen.extend(nodes(&body, "emails"));
+            let info = &body["data"]["emails"]["pageInfo"];
+            if info["hasNextPage"] != true {
+                break;
+            }
+            after = info["endCursor"].clone();
+        }
+        assert_eq!(seen, whole, "pages of {first}");
+    }
+}
