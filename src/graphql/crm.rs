@@ -6,7 +6,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use crate::providers::{
-    Capability, Provider,
+    Provider,
     crm::{
         self, ContactWrite, CrmData, CrmFilter, CrmObject, CrmWrite, DealWrite, LeadWrite, Record,
         full_name,
@@ -17,7 +17,7 @@ use super::{
     calendar::Event,
     chat::Message,
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, crm_page, merged},
+    lists::{MergedCursor, MergedPage, PageArgs, crm_page},
     mail::Email,
     relations::{related, related_page},
     types::{Date, Money, ProviderEnum},
@@ -97,13 +97,11 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Email>> {
-        merged(
-            ctx,
-            Capability::Emails,
-            None,
-            PageArgs::parse(first, after)?,
-        )
-        .await
+        let address = self
+            .email
+            .as_deref()
+            .or(self.email_addresses.first().map(String::as_str));
+        super::mail::contact_emails(ctx, address, PageArgs::parse(first, after)?).await
     }
     /// Events this contact attends.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]

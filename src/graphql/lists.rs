@@ -5,10 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use async_graphql::{
-    Context, OutputType, Result,
-    connection::{Connection, CursorType},
-};
+use async_graphql::{Context, Result, connection::CursorType};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures_util::future::BoxFuture;
 
@@ -98,12 +95,17 @@ pub fn tenant(ctx: &Context<'_>) -> Result<Tenant> {
         .ok_or_else(|| ErrorCode::Unauthenticated.error("not authenticated"))
 }
 
-/// The providers this tenant has connected, whether or not their tokens still open.
+/// The providers this tenant has connected, whether or not their tokens still open (read once
+/// per request).
 pub async fn connected(ctx: &Context<'_>) -> Result<Vec<ConnectionState>> {
     let tenant = tenant(ctx)?;
-    ctx.data_unchecked::<AppContext>()
-        .credentials
-        .connections(tenant.user_id, tenant.project_id)
+    let app = ctx.data_unchecked::<AppContext>();
+    ctx.data_opt::<super::Loaders>()
+        .unwrap_or(&app.loaders)
+        .connections(
+            app.credentials
+                .connections(tenant.user_id, tenant.project_id),
+        )
         .await
         .map_err(internal)
 }
@@ -148,26 +150,6 @@ async fn sources(
 /// Reports an error about one provider beside the data of the others.
 fn report(ctx: &Context<'_>, error: async_graphql::Error) {
     ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
-}
-
-/// One page of a unified list across the tenant's providers that feed it. `page` is what each
-/// provider's adapter is asked for; with no adapter in this build, no source is asked.
-pub async fn merged<T: OutputType>(
-    ctx: &Context<'_>,
-    capability: Capability,
-    providers: Option<&[ProviderEnum]>,
-    page: PageArgs,
-) -> Result<Connection<MergedCursor, T>> {
-    for source in sources(ctx, capability, providers).await? {
-        let error = if source.reauth_required {
-            reauth_required(source.provider)
-        } else {
-            no_adapter(source.provider)
-        };
-        report(ctx, error);
-    }
-    tracing::debug!(?capability, first = page.first, after = ?page.after, "no provider adapter to ask");
-    Ok(Connection::new(page.after.is_some(), false))
 }
 
 /// A merged page: each edge with the cursor that resumes after it.

@@ -9,6 +9,9 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
+use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
+
 use super::gate::Gate;
 
 use crate::{
@@ -18,8 +21,10 @@ use crate::{
         calendar::Event,
         chat::{self, ChatUser, ListPage, Message, Position, UserKey},
         crm::{CrmData, CrmObject, Record},
+        mail::{EmailData, MailFilter, MailRequest},
     },
     upstream::{ProviderError, Target},
+    vault::ConnectionState,
 };
 
 /// A CRM record by its provider id.
@@ -347,12 +352,87 @@ impl Loader<AttendeeKey> for AttendedLoader {
     }
 }
 
+/// One page of the mail from or to an address (Contact.emails) in one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailsKey {
+    pub tenant: Tenant,
+    pub provider: Provider,
+    pub participant: String,
+    /// The position's time and id.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: usize,
+    pub bodies: bool,
+}
+
+impl EmailsKey {
+    fn request(&self) -> MailRequest {
+        MailRequest {
+            filter: MailFilter {
+                participant: Some(self.participant.clone()),
+                ..MailFilter::default()
+            },
+            after: self
+                .after
+                .clone()
+                .map(|(at, remote_id)| Position { at, remote_id }),
+            limit: self.limit,
+            bodies: self.bodies,
+        }
+    }
+}
+
+/// How long the emails loader gathers keys before searching: each contact's resolver first
+/// reads the tenant's connections from the store, so a page's contacts arrive over a few
+/// milliseconds, and one search batch for all of them saves far more than the wait.
+const EMAILS_GATHER: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// Pages of many addresses' mail, searched together per mailbox (one Gmail batch of searches,
+/// then one of messages).
+pub struct EmailsLoader(Registry);
+
+impl Loader<EmailsKey> for EmailsLoader {
+    type Value = Loaded<ListPage<EmailData>>;
+    type Error = Infallible;
+
+    async fn load(
+        &self,
+        keys: &[EmailsKey],
+    ) -> Result<HashMap<EmailsKey, Self::Value>, Infallible> {
+        let groups = grouped(keys, |k| (k.tenant, k.provider));
+        let calls = groups
+            .into_iter()
+            .map(|((tenant, provider), keys)| async move {
+                let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
+                let answer = match self.0.mail(provider) {
+                    Some(mail) => mail.list_many(Target { tenant, provider }, &requests).await,
+                    None => Ok(requests.iter().map(|_| ListPage::empty()).collect()),
+                };
+                (keys, answer)
+            });
+        let mut out = HashMap::new();
+        for (keys, answer) in futures_util::future::join_all(calls).await {
+            match answer {
+                Ok(pages) => out.extend(
+                    keys.into_iter()
+                        .zip(pages)
+                        .map(|(k, page)| (k.clone(), Ok(page))),
+                ),
+                Err(error) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone())))),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request (cached) or the shared ones (not cached).
 #[derive(Clone)]
 pub enum Loaders {
     Request {
         records: Arc<DataLoader<RecordLoader, HashMapCache>>,
         relations: Arc<DataLoader<RelationLoader, HashMapCache>>,
+        emails: Arc<DataLoader<EmailsLoader, HashMapCache>>,
+        /// The tenant's connections, read once for the whole request.
+        connections: Arc<OnceCell<Vec<ConnectionState>>>,
         attended: Arc<DataLoader<AttendedLoader, HashMapCache>>,
         gate: Arc<Gate>,
         chat_users: Arc<DataLoader<ChatUserLoader, HashMapCache>>,
@@ -361,6 +441,7 @@ pub enum Loaders {
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
         relations: Arc<DataLoader<RelationLoader, NoCache>>,
+        emails: Arc<DataLoader<EmailsLoader, NoCache>>,
         attended: Arc<DataLoader<AttendedLoader, NoCache>>,
         gate: Arc<Gate>,
         chat_users: Arc<DataLoader<ChatUserLoader, NoCache>>,
@@ -380,6 +461,9 @@ impl Loaders {
                 RelationLoader(registry.clone()),
                 tokio::spawn,
             )),
+            emails: Arc::new(
+                DataLoader::new(EmailsLoader(registry.clone()), tokio::spawn).delay(EMAILS_GATHER),
+            ),
             attended: Arc::new(DataLoader::new(
                 AttendedLoader(registry.clone()),
                 tokio::spawn,
@@ -409,6 +493,15 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             )),
+            emails: Arc::new(
+                DataLoader::with_cache(
+                    EmailsLoader(registry.clone()),
+                    tokio::spawn,
+                    HashMapCache::default(),
+                )
+                .delay(EMAILS_GATHER),
+            ),
+            connections: Arc::default(),
             attended: Arc::new(DataLoader::with_cache(
                 AttendedLoader(registry.clone()),
                 tokio::spawn,
@@ -487,6 +580,31 @@ impl Loaders {
                 gate.pass().await;
                 attended.load_one(key).await
             }
+        };
+        answer
+            .unwrap_or_else(|never| match never {})
+            .unwrap_or_else(|| Ok(ListPage::empty()))
+    }
+
+    /// The tenant's connections as `read` finds them: once per request (so the resolvers of a
+    /// page, each asking, reach their loaders together), every time for shared loaders.
+    pub async fn connections<E>(
+        &self,
+        read: impl Future<Output = Result<Vec<ConnectionState>, E>>,
+    ) -> Result<Vec<ConnectionState>, E> {
+        match self {
+            Loaders::Request { connections, .. } => {
+                connections.get_or_try_init(|| read).await.cloned()
+            }
+            Loaders::Shared { .. } => read.await,
+        }
+    }
+
+    /// One page of an address's mail in one mailbox.
+    pub async fn emails(&self, key: EmailsKey) -> Loaded<ListPage<EmailData>> {
+        let answer = match self {
+            Loaders::Request { emails, .. } => emails.load_one(key).await,
+            Loaders::Shared { emails, .. } => emails.load_one(key).await,
         };
         answer
             .unwrap_or_else(|never| match never {})

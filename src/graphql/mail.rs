@@ -1,16 +1,29 @@
-//! Mail — Gmail and Outlook messages: the `emails` list, sending and labels.
+//! Mail — Gmail and Outlook messages: the `emails` list (every connected mailbox merged newest
+//! first, the filter pushed down to each, bodies fetched only when selected), `sendEmail` (once
+//! per idempotency key) and `modifyEmailLabels`, and the page of one contact's mail that
+//! `Contact.emails` shows (`contact_emails`, through the request's emails loader, so the
+//! contacts of a page are searched together).
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge,
+};
 use chrono::{DateTime, Utc};
 
-use crate::providers::{Capability, Provider};
+use crate::providers::{
+    Capability, Provider,
+    mail::{self, EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
+    record::Record,
+};
 
 use super::{
-    errors::bad_input,
+    AppContext,
+    errors::{bad_input, upstream_error},
     ids::GlobalId,
-    lists::{MergedCursor, PageArgs, merged, no_adapter, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, write_target},
+    loaders::{EmailsKey, Loaders},
     types::{EmailAddress, ProviderEnum},
     validate,
+    writes::once,
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -37,6 +50,93 @@ pub struct Email {
     pub body_html: Option<String>,
     pub labels: Vec<String>,
     pub unread: bool,
+}
+
+fn address(a: mail::Address) -> EmailAddress {
+    EmailAddress {
+        name: a.name,
+        email: a.email,
+    }
+}
+
+impl Email {
+    pub fn from_record(record: Record<EmailData>) -> Self {
+        let (rest, data) = record.split();
+        Email {
+            origin: rest.provider,
+            remote_id: rest.remote_id,
+            created_at: rest.created_at,
+            updated_at: rest.updated_at,
+            raw: Json(rest.raw),
+            thread_id: data.thread_id,
+            subject: data.subject,
+            from: data.from.map(address),
+            to: data.to.into_iter().map(address).collect(),
+            cc: data.cc.into_iter().map(address).collect(),
+            bcc: data.bcc.into_iter().map(address).collect(),
+            date: data.date,
+            snippet: data.snippet,
+            body_text: data.body_text,
+            body_html: data.body_html,
+            labels: data.labels,
+            unread: data.unread,
+        }
+    }
+}
+
+/// A merged page of mail as a connection.
+pub fn connection(page: MergedPage<EmailData>) -> Page<Email> {
+    let mut connection = Page::new(page.has_previous, page.has_next);
+    connection.edges.extend(
+        page.edges
+            .into_iter()
+            .map(|(cursor, record)| Edge::new(cursor, Email::from_record(record))),
+    );
+    connection
+}
+
+/// Whether the query selects a body below the connection (`nodes` or `edges.node`).
+fn bodies_selected(ctx: &Context<'_>) -> bool {
+    let look = ctx.look_ahead();
+    ["bodyText", "bodyHtml"].iter().any(|field| {
+        look.field("nodes").field(field).exists()
+            || look.field("edges").field("node").field(field).exists()
+    })
+}
+
+/// One page of a contact's mail (from or to `address`) across the mailboxes, through the
+/// request's emails loader: the contacts of one response are searched together.
+pub async fn contact_emails(
+    ctx: &Context<'_>,
+    address: Option<&str>,
+    page: PageArgs,
+) -> Result<Page<Email>> {
+    let Some(address) = address.map(str::to_lowercase) else {
+        return Ok(Page::new(false, false));
+    };
+    let app = ctx.data_unchecked::<AppContext>();
+    let loaders = ctx.data_opt::<Loaders>().unwrap_or(&app.loaders);
+    let bodies = bodies_selected(ctx);
+    let page = merged_page(
+        ctx,
+        Capability::Emails,
+        None,
+        &page,
+        |target, after, limit| {
+            app.providers.mail(target.provider)?;
+            let key = EmailsKey {
+                tenant: target.tenant,
+                provider: target.provider,
+                participant: address.clone(),
+                after: after.map(|p| (p.at, p.remote_id)),
+                limit,
+                bodies,
+            };
+            Some(Box::pin(async move { loaders.emails(key).await }))
+        },
+    )
+    .await?;
+    Ok(connection(page))
 }
 
 #[ComplexObject]
@@ -111,18 +211,47 @@ impl MailQuery {
         filter: Option<EmailFilter>,
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Email>> {
-        if let Some(f) = &filter {
-            validate::optional_email("filter.from", f.from.as_deref())?;
-            validate::optional_email("filter.to", f.to.as_deref())?;
-            validate::range("filter.before", f.after, f.before)?;
+        let filter = filter.unwrap_or_default();
+        validate::optional_email("filter.from", filter.from.as_deref())?;
+        validate::optional_email("filter.to", filter.to.as_deref())?;
+        validate::range("filter.before", filter.after, filter.before)?;
+        if let Some(text) = &filter.subject_contains {
+            validate::non_empty("filter.subjectContains", text)?;
         }
-        merged(
+        if let Some(label) = &filter.label {
+            validate::non_empty("filter.label", label)?;
+        }
+        let filter = MailFilter {
+            from: filter.from.map(|a| a.to_lowercase()),
+            to: filter.to.map(|a| a.to_lowercase()),
+            subject_contains: filter.subject_contains,
+            after: filter.after,
+            before: filter.before,
+            label: filter.label,
+            unread: filter.unread,
+            participant: None,
+        };
+        let page = PageArgs::parse(first, after)?;
+        let app = ctx.data_unchecked::<AppContext>();
+        let bodies = bodies_selected(ctx);
+        let page = merged_page(
             ctx,
             Capability::Emails,
             providers.as_deref(),
-            PageArgs::parse(first, after)?,
+            &page,
+            |target, after, limit| {
+                let mail = app.providers.mail(target.provider)?;
+                let request = MailRequest {
+                    filter: filter.clone(),
+                    after,
+                    limit,
+                    bodies,
+                };
+                Some(Box::pin(async move { mail.list(target, &request).await }))
+            },
         )
-        .await
+        .await?;
+        Ok(connection(page))
     }
 }
 
@@ -145,12 +274,50 @@ impl MailMutation {
         if input.text.is_none() && input.html.is_none() {
             return Err(bad_input("input.text", "give text, html or both"));
         }
-        if let Some(id) = &input.reply_to_id {
-            validate::record_id("input.replyToId", id, "Email")?;
-        }
         let provider: Provider = input.provider.into();
-        write_target(ctx, Capability::Emails, provider).await?;
-        Err(no_adapter(provider))
+        let reply_to = match &input.reply_to_id {
+            Some(id) => {
+                let (owner, remote_id) = validate::record_id("input.replyToId", id, "Email")?;
+                if owner != provider {
+                    return Err(bad_input(
+                        "input.replyToId",
+                        "a reply goes through the provider of the email it answers",
+                    ));
+                }
+                Some(remote_id)
+            }
+            None => None,
+        };
+        let target = write_target(ctx, Capability::Emails, provider).await?;
+        let mail = ctx
+            .data_unchecked::<AppContext>()
+            .providers
+            .mail(provider)
+            .ok_or_else(|| no_adapter(provider))?;
+        let email = SendEmail {
+            to: input.to,
+            cc: input.cc,
+            bcc: input.bcc,
+            subject: input.subject,
+            text: input.text,
+            html: input.html,
+            reply_to,
+        };
+        let record = once(
+            ctx,
+            "sendEmail",
+            input.idempotency_key.as_deref(),
+            mail.send(target, &email),
+            async |_, remote_id| {
+                mail.get(target, &remote_id)
+                    .await
+                    .map_err(|e| upstream_error(&e))
+            },
+        )
+        .await?;
+        Ok(SendEmailPayload {
+            email: Email::from_record(record),
+        })
     }
 
     async fn modify_email_labels(
@@ -158,12 +325,34 @@ impl MailMutation {
         ctx: &Context<'_>,
         input: ModifyEmailLabelsInput,
     ) -> Result<ModifyEmailLabelsPayload> {
-        let (provider, _) = validate::record_id("input.id", &input.id, "Email")?;
+        let (provider, remote_id) = validate::record_id("input.id", &input.id, "Email")?;
         if input.add.is_empty() && input.remove.is_empty() {
             return Err(bad_input("input.add", "give labels to add or to remove"));
         }
-        let provider: Provider = provider;
-        write_target(ctx, Capability::Emails, provider).await?;
-        Err(no_adapter(provider))
+        for (field, labels) in [("input.add", &input.add), ("input.remove", &input.remove)] {
+            labels
+                .iter()
+                .try_for_each(|label| validate::non_empty(field, label))?;
+        }
+        let target = write_target(ctx, Capability::Emails, provider).await?;
+        let mail = ctx
+            .data_unchecked::<AppContext>()
+            .providers
+            .mail(provider)
+            .ok_or_else(|| no_adapter(provider))?;
+        let change = LabelChange {
+            add: input.add,
+            remove: input.remove,
+        };
+        let record = mail
+            .modify_labels(target, &remote_id, &change)
+            .await
+            .map_err(|e| match e.kind {
+                crate::upstream::ErrorKind::Invalid => bad_input("input.add", e.message.clone()),
+                _ => upstream_error(&e),
+            })?;
+        Ok(ModifyEmailLabelsPayload {
+            email: Email::from_record(record),
+        })
     }
 }

@@ -146,13 +146,15 @@ impl Limits {
         Self { classes, db }
     }
 
-    /// Waits until `op` fits every class of `provider` it counts against, for at most
-    /// `max_wait`; else returns how long the caller would have to wait.
+    /// Waits until `units` calls of `op` (a batch's parts; else 1) fit every class of
+    /// `provider` it counts against, for at most `max_wait`; else returns how long the caller
+    /// would have to wait.
     pub async fn acquire(
         &self,
         provider: Provider,
         tenant: Tenant,
         op: &str,
+        units: u32,
         max_wait: Duration,
     ) -> Result<(), Duration> {
         let key = (tenant.user_id, tenant.project_id);
@@ -162,7 +164,12 @@ impl Limits {
             .iter()
             .filter(|c| c.provider == provider && c.applies(op))
         {
-            let cost = class.weights.get(op).copied().unwrap_or(1);
+            let cost = class
+                .weights
+                .get(op)
+                .copied()
+                .unwrap_or(1)
+                .saturating_mul(units.max(1));
             if let Engine::Daily { capacity } = class.engine {
                 let scope = format!("{}:{}:{}", provider.slug(), key.0, key.1);
                 match daily::spend(&self.db, &scope, &class.name, cost, capacity).await {

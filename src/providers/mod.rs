@@ -9,6 +9,7 @@ pub mod chat;
 pub mod crm;
 pub mod google;
 pub mod hubspot;
+pub mod mail;
 pub mod microsoft;
 pub mod record;
 mod registry;

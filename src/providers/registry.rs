@@ -10,6 +10,7 @@ use super::{
     crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},
     google::GoogleProvider,
     hubspot::HubspotProvider,
+    mail::{Mail, MailAdapter, MailCache},
     microsoft::MicrosoftProvider,
     salesforce::SalesforceProvider,
     slack::SlackProvider,
@@ -24,6 +25,7 @@ pub struct Registry {
     microsoft: MicrosoftProvider,
     slack: SlackProvider,
     chat: ChatCaches,
+    mail_cache: MailCache,
 }
 
 /// A CRM adapter.
@@ -42,6 +44,7 @@ impl Registry {
             microsoft: MicrosoftProvider::new(upstream.clone()),
             slack: SlackProvider::new(upstream),
             chat: ChatCaches::default(),
+            mail_cache: MailCache::default(),
         }
     }
 
@@ -70,6 +73,19 @@ impl Registry {
             Provider::Teams => Some(ChatAdapter::Teams(&self.microsoft, &self.chat)),
             _ => None,
         }
+    }
+
+    /// The mail adapter of `provider` (Gmail, Outlook) behind the shared list cache.
+    pub fn mail(&self, provider: Provider) -> Option<Mail<'_>> {
+        let adapter = match provider {
+            Provider::Gmail => MailAdapter::Gmail(&self.google),
+            Provider::Outlook => MailAdapter::Outlook(&self.microsoft),
+            _ => return None,
+        };
+        Some(Mail {
+            adapter,
+            cache: &self.mail_cache,
+        })
     }
 }
 

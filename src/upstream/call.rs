@@ -35,6 +35,9 @@ pub struct Call {
     /// Whether sending it twice does no harm (reads, PUTs). A call that is not is never retried
     /// once it may have reached the provider.
     pub idempotent: bool,
+    /// How many of its op's weight the call spends in the provider's rate classes: 1, or the
+    /// number of inner calls of a batch (Gmail counts each part of a batch as its own call).
+    pub units: u32,
 }
 
 impl Call {
@@ -46,6 +49,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotent: true,
+            units: 1,
         }
     }
 
@@ -71,6 +75,12 @@ impl Call {
             idempotent: false,
             ..Self::get(op, path)
         }
+    }
+
+    /// A call that counts as `units` calls of its op in the rate classes (a batch of parts).
+    pub fn units(mut self, units: u32) -> Self {
+        self.units = units;
+        self
     }
 
     pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {

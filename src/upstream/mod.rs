@@ -267,7 +267,7 @@ impl Upstream {
         if let Err(wait) = self
             .inner
             .limits
-            .acquire(provider, target.tenant, call.op, max_wait)
+            .acquire(provider, target.tenant, call.op, call.units, max_wait)
             .await
         {
             let mut error = ProviderError::new(

@@ -16,6 +16,7 @@ mod crm_writes;
 mod graphql_http;
 mod helpers;
 mod limits;
+mod mail;
 mod node;
 mod ops;
 mod refresh;

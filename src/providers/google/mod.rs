@@ -3,6 +3,9 @@
 
 mod calendar;
 mod error;
+mod gmail;
+mod gmail_batch;
+mod gmail_model;
 
 use crate::upstream::Upstream;
 

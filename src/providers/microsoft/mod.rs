@@ -4,6 +4,8 @@
 
 mod calendar;
 mod error;
+mod graph_batch;
+mod mail;
 mod teams;
 
 use crate::upstream::Upstream;

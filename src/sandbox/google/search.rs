@@ -2,7 +2,8 @@
 //! (also Cc and Bcc), `cc:`, `subject:`, `label:`, `is:unread|read|starred|important`,
 //! `in:inbox|sent|trash|spam|anywhere`, `after:` / `before:` (`YYYY/MM/DD` or epoch seconds;
 //! dates at midnight UTC), `newer_than:` / `older_than:` (`3d`, `2m`, `1y`), quoted phrases,
-//! `-` for negation and bare words matched against the subject, snippet and addresses.
+//! `-` for negation, `{a b}` for any of its terms, and bare words matched against the subject,
+//! snippet and addresses.
 //! Everything is case-insensitive.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -19,6 +20,8 @@ enum Term {
     After(DateTime<Utc>),
     Before(DateTime<Utc>),
     Word(String),
+    /// `{from:a to:a}`: any of the terms holds.
+    Any(Vec<(bool, Term)>),
 }
 
 /// A parsed query: terms that must all hold (or, negated, must not).
@@ -29,15 +32,25 @@ pub struct Query {
     pub reaches_spam_trash: bool,
 }
 
-/// Splits a query into words, keeping `"quoted phrases"` and `key:"quoted values"` whole.
+/// Splits a query into words, keeping `"quoted phrases"`, `key:"quoted values"` and `{groups}`
+/// whole.
 fn words(q: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
+    let mut depth = 0usize;
     for c in q.chars() {
         match c {
             '"' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => {
+            '{' if !quoted => {
+                depth += 1;
+                current.push(c);
+            }
+            '}' if !quoted => {
+                depth = depth.saturating_sub(1);
+                current.push(c);
+            }
+            c if c.is_whitespace() && !quoted && depth == 0 => {
                 if !current.is_empty() {
                     out.push(std::mem::take(&mut current));
                 }
@@ -82,6 +95,11 @@ impl Query {
                 Some(rest) if !rest.is_empty() => (true, rest.to_owned()),
                 _ => (false, word),
             };
+            if let Some(inner) = word.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                let group = Query::parse(inner, now)?;
+                query.terms.push((negated, Term::Any(group.terms)));
+                continue;
+            }
             let term = match word.split_once(':') {
                 Some((key, value)) if !value.is_empty() => {
                     let value = value.trim_matches(|c| c == '(' || c == ')').to_lowercase();
@@ -165,6 +183,9 @@ fn term_matches(term: &Term, m: &Message) -> bool {
         Term::Label(v) => has_label(m, v),
         Term::After(t) => m.internal_date >= *t,
         Term::Before(t) => m.internal_date < *t,
+        Term::Any(terms) => terms
+            .iter()
+            .any(|(negated, term)| term_matches(term, m) != *negated),
         Term::Word(v) => {
             s.subject.to_lowercase().contains(v.as_str())
                 || s.snippet.to_lowercase().contains(v.as_str())
@@ -200,5 +221,17 @@ mod tests {
             assert!(Query::parse(odd, now).is_err(), "{odd}");
         }
         assert!(Query::parse("in:anywhere", now).unwrap().reaches_spam_trash);
+        let any = Query::parse("{from:ann@x.example to:ann@x.example} is:unread", now).unwrap();
+        assert_eq!(any.terms.len(), 2);
+        assert_eq!(
+            any.terms[0],
+            (
+                false,
+                Term::Any(vec![
+                    (false, Term::From("ann@x.example".into())),
+                    (false, Term::To("ann@x.example".into())),
+                ])
+            )
+        );
     }
 }

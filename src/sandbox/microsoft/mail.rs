@@ -4,11 +4,14 @@
 //! - `GET /me/messages` (every folder) and `GET /me/mailFolders/{inbox|sentitems|drafts|id}/messages`
 //!   (or `mailFolders('inbox')`, answered through the router's fallback):
 //!   10 per page by default, newest first, with `$top $skip $select $filter $search $orderby $count`
+//!   (`$search` with neither `$filter` nor `$orderby`, as at Graph)
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
-//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`; not the
-//!   `any()` lambdas collections need).
+//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`, and
+//!   `categories/any(c:c eq '…')`).
 //! - `GET /me/messages/{id}`, `DELETE /me/messages/{id}` (204), `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
 //!   `importance`, `inferenceClassification`; read-only properties are 400).
+//! - `POST /me/messages/{id}/reply` → 202, no body: to the sender, `RE:` the subject, in its
+//!   conversation.
 //! - `POST /me/sendMail` → 202, no body. The sender's copy goes to sent items (unless
 //!   `saveToSentItems` is false); a recipient who is a user of the tenant (any population person)
 //!   finds it in their inbox.
@@ -51,6 +54,7 @@ const FILTERABLE: &[&str] = &[
     "importance",
     "hasAttachments",
     "conversationId",
+    "categories",
 ];
 
 const SUBJECTS: &[&str] = &[
@@ -230,7 +234,7 @@ impl Mailbox {
             "bodyPreview": preview,
             "importance": "normal",
             "parentFolderId": self.folder_id(folder),
-            "conversationId": outlook_id("conversation", subject.trim_start_matches("Re: "), 0),
+            "conversationId": outlook_id("conversation", thread_subject(subject), 0),
             "isDeliveryReceiptRequested": false,
             "isReadReceiptRequested": false,
             "isRead": false,
@@ -273,6 +277,15 @@ impl Mailbox {
         message.json["@odata.etag"] = json!(format!("W/\"{change_key}\""));
         message.json["changeKey"] = json!(change_key);
     }
+}
+
+/// The subject a conversation is known by: without its `Re:` / `RE:` prefixes.
+fn thread_subject(subject: &str) -> &str {
+    let mut s = subject.trim();
+    while s.len() >= 3 && s[..3].eq_ignore_ascii_case("re:") {
+        s = s[3..].trim_start();
+    }
+    s
 }
 
 /// An Outlook-shaped id: `AAMkAG` + URL-safe Base64 of what it names.
@@ -321,6 +334,12 @@ fn list_in(
     uri: &str,
 ) -> GraphResult {
     let options = Options::parse(query, FILTERABLE)?;
+    if !options.search.is_empty() && !options.filter.is_empty() {
+        // Outlook's message lists do not combine the two.
+        return Err(error::bad_request(
+            "The query parameter '$filter' is not supported with '$search'.",
+        ));
+    }
     let mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
     let folder = match folder {
         Some(key) => Some(mailbox.folder(key).ok_or_else(error::item_not_found)?),
@@ -637,6 +656,51 @@ pub async fn send(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Gr
         Some(_) => return Err(error::bad_request("Invalid value for 'saveToSentItems'.")),
     };
     deliver(&ctx.state, &admitted.user, message, save)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /me/messages/{id}/reply`: `{"message"?: {...}, "comment"?: "..."}` → 202, no body. The
+/// reply goes to the message's sender unless the message names recipients, with the subject
+/// `RE: <original>` in the original's conversation; the comment is its body when the message
+/// has none.
+pub async fn reply(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::MailSend)?;
+    let request = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
+    let original = {
+        let mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
+        let index = mailbox.find(&id)?;
+        mailbox.messages[index].json.clone()
+    };
+    let mut message = match request.get("message") {
+        Some(m) if m.is_object() => m.clone(),
+        None | Some(Value::Null) => json!({}),
+        Some(_) => return Err(error::bad_request("'message' must be an object.")),
+    };
+    let named = message
+        .get("toRecipients")
+        .and_then(Value::as_array)
+        .is_some_and(|to| !to.is_empty());
+    if !named {
+        message["toRecipients"] = json!([original["from"].clone()]);
+    }
+    message["subject"] = json!(format!(
+        "RE: {}",
+        thread_subject(original["subject"].as_str().unwrap_or_default())
+    ));
+    if message.get("body").is_none() {
+        let comment = request["comment"].as_str().unwrap_or_default();
+        message["body"] = json!({ "contentType": "text", "content": comment });
+    }
+    deliver(&ctx.state, &admitted.user, &message, true)?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

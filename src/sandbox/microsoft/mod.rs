@@ -8,7 +8,8 @@
 //!   asked for it; anything else is Graph's 403.
 //! - Graph: `/microsoft/v1.0/...` — `/me`, `/users/{id}` (`directory`), mail (`mail`), events and
 //!   calendar view (`calendar`), joined teams, channels, channel messages and replies, chats
-//!   (`teams`), change-notification subscriptions (`subscriptions`). Lists page with
+//!   (`teams`), change-notification subscriptions (`subscriptions`), JSON batching of up to 20
+//!   calls in one (`/v1.0/$batch`, `batch`). Lists page with
 //!   `@odata.nextLink` and several pages of seeded data; OData query options in `odata`.
 //! - Limits (`admit`): Outlook's 10,000 requests per 10 minutes per app per mailbox (and four
 //!   requests in flight, `concurrency`), and Teams'
@@ -19,11 +20,12 @@
 //! - Data: each user's mailbox and calendar (seeded on first use from the shared population),
 //!   one tenant-wide Teams store.
 //!
-//! Faults and counters: the OAuth endpoints, `/me`, `/users` and `/subscriptions` count under
+//! Faults and counters: the OAuth endpoints, `/me`, `/users`, `/subscriptions` and `$batch` count under
 //! `microsoft` (paths below `/microsoft`); mail and calendar under `outlook`, Teams under
 //! `teams`, with their full paths (`/microsoft/v1.0/me/messages`), since the faults layer only
 //! strips a prefix named like the provider.
 
+mod batch;
 mod calendar;
 mod concurrency;
 pub mod directory;
@@ -554,6 +556,7 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
             get(identity::authorize_page).post(identity::authorize_decide),
         )
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
+        .route("/v1.0/$batch", post(batch::batch))
         .route("/v1.0/me", get(directory::me))
         .route("/v1.0/users/{id}", get(directory::get))
         .route(
@@ -588,6 +591,7 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
             get(mail::delta),
         )
         .route("/v1.0/me/sendMail", post(mail::send))
+        .route("/v1.0/me/messages/{id}/reply", post(mail::reply))
         .route(
             "/v1.0/me/events",
             get(calendar::list).post(calendar::create),

@@ -8,7 +8,10 @@
 //!   a quote), `true`/`false`, numbers or unquoted ISO date-times. Each list names the fields it
 //!   filters on (`from/emailAddress/address`, `receivedDateTime`, `isRead`, `subject`, ...);
 //!   anything else is 400 `BadRequest` "Invalid filter clause".
-//! - `$search="..."`: KQL-lite — `from:x`, `to:x`, `subject:x`, `body:x` and plain words, all of
+//! - `categories/any(c:c eq 'x')`: a string collection holds a value (Outlook categories).
+//! - `$search="..."`: KQL-lite — `from:x`, `to:x`, `participants:x` (from, to, cc or bcc),
+//!   `subject:x`, `body:x`, `isread:true|false`, `category:x`, `received>=<date-time>` (also
+//!   `>`, `<=`, `<`, `=`) and plain words, all of
 //!   which must match (case-insensitive substrings). Graph refuses `$orderby` with `$search`, and so
 //!   does the sandbox.
 //! - Paging: `@odata.nextLink` is the request's own URL with `$skip` moved on; the last page has none.
@@ -42,6 +45,8 @@ pub enum Op {
     Le,
     Contains,
     StartsWith,
+    /// `field/any(x:x eq value)`: a collection of strings holds the value.
+    AnyEq,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -280,6 +285,16 @@ impl Clause {
         let Some(actual) = lookup(item, &self.field) else {
             return false;
         };
+        if self.op == Op::AnyEq {
+            let Literal::Text(want) = &self.value else {
+                return false;
+            };
+            return actual.as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(want)))
+            });
+        }
         let ordering = match (&self.value, actual) {
             (Literal::Text(want), Value::String(have)) => {
                 let (want, have) = (want.to_lowercase(), have.to_lowercase());
@@ -310,7 +325,7 @@ impl Clause {
             Op::Ge => ordering != Less,
             Op::Lt => ordering == Less,
             Op::Le => ordering != Greater,
-            Op::Contains | Op::StartsWith => false,
+            Op::Contains | Op::StartsWith | Op::AnyEq => false,
         }
     }
 }
@@ -362,6 +377,29 @@ fn parse_literal(raw: &str) -> Option<Literal> {
     raw.parse::<f64>().ok().map(Literal::Number)
 }
 
+/// `categories/any(c:c eq 'Customer')`: `None` when the clause is no lambda, `Some(None)`
+/// when it is one the sandbox does not read.
+fn any_eq(part: &str) -> Option<Option<Clause>> {
+    let (field, rest) = part.split_once("/any(")?;
+    let inner = rest.strip_suffix(')').map(str::trim);
+    Some(inner.and_then(|inner| {
+        let (var, condition) = inner.split_once(':')?;
+        let mut words = condition.trim().splitn(3, ' ');
+        let (subject, op, value) = (words.next()?, words.next()?, words.next()?);
+        if subject != var.trim() || !op.eq_ignore_ascii_case("eq") {
+            return None;
+        }
+        match parse_literal(value)? {
+            Literal::Text(text) => Some(Clause {
+                field: field.trim().to_owned(),
+                op: Op::AnyEq,
+                value: Literal::Text(text),
+            }),
+            _ => None,
+        }
+    }))
+}
+
 fn parse_filter(filter: &str, filterable: &[&str]) -> GraphResult<Vec<Clause>> {
     let known = |field: &str| filterable.iter().any(|f| f.eq_ignore_ascii_case(field));
     let mut clauses = Vec::new();
@@ -371,7 +409,9 @@ fn parse_filter(filter: &str, filterable: &[&str]) -> GraphResult<Vec<Clause>> {
         let function = [("contains(", Op::Contains), ("startswith(", Op::StartsWith)]
             .into_iter()
             .find(|(prefix, _)| lower.starts_with(prefix));
-        let clause = if let Some((prefix, op)) = function {
+        let clause = if let Some(clause) = any_eq(part) {
+            clause.ok_or_else(|| invalid_filter(filter))?
+        } else if let Some((prefix, op)) = function {
             let inner = part[prefix.len()..]
                 .strip_suffix(')')
                 .ok_or_else(|| invalid_filter(filter))?;
@@ -427,23 +467,52 @@ fn parse_search(raw: &str) -> GraphResult<Vec<Term>> {
         .ok_or_else(|| {
             bad_request("Syntax error: the $search value must be enclosed in double quotes.")
         })?;
-    Ok(inner
+    inner
         .split_whitespace()
-        .map(|word| match word.split_once(':') {
-            Some((p, t))
-                if ["from", "to", "subject", "body"].contains(&p.to_ascii_lowercase().as_str()) =>
-            {
-                Term {
-                    property: Some(p.to_ascii_lowercase()),
-                    text: t.to_lowercase(),
-                }
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let Some(rest) = lower.strip_prefix("received") else {
+                return Ok(word);
+            };
+            // `received>=2024-05-01T00:00:00Z`: a comparison, kept whole as its text.
+            let time = rest.trim_start_matches(['>', '<', '=']);
+            if rest.len() == time.len() || parse_time(time).is_none() {
+                return Err(bad_request(format!(
+                    "Syntax error: invalid date in '{word}'."
+                )));
             }
-            _ => Term {
-                property: None,
-                text: word.to_lowercase(),
-            },
+            Ok(word)
         })
-        .collect())
+        .map(|word| {
+            word.map(|word| match word.split_once(':') {
+                Some((p, t))
+                    if [
+                        "from",
+                        "to",
+                        "participants",
+                        "subject",
+                        "body",
+                        "isread",
+                        "category",
+                    ]
+                    .contains(&p.to_ascii_lowercase().as_str()) =>
+                {
+                    Term {
+                        property: Some(p.to_ascii_lowercase()),
+                        text: t.to_lowercase(),
+                    }
+                }
+                _ if word.to_ascii_lowercase().starts_with("received") => Term {
+                    property: Some("received".to_owned()),
+                    text: word["received".len()..].to_owned(),
+                },
+                _ => Term {
+                    property: None,
+                    text: word.to_lowercase(),
+                },
+            })
+        })
+        .collect()
 }
 
 impl Term {
@@ -456,9 +525,48 @@ impl Term {
                 })
                 .unwrap_or_default()
         };
+        match self.property.as_deref() {
+            Some("received") => {
+                let time = self.text.trim_start_matches(['>', '<', '=']);
+                let op = &self.text[..self.text.len() - time.len()];
+                let (Some(bound), Some(have)) = (
+                    parse_time(time),
+                    lookup(item, "receivedDateTime")
+                        .and_then(Value::as_str)
+                        .and_then(parse_time),
+                ) else {
+                    return false;
+                };
+                return match op {
+                    ">=" => have >= bound,
+                    ">" => have > bound,
+                    "<=" => have <= bound,
+                    "<" => have < bound,
+                    _ => have == bound,
+                };
+            }
+            Some("isread") => return text("isRead") == self.text,
+            Some("category") => {
+                return lookup(item, "categories")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| {
+                        c.iter().any(|v| {
+                            v.as_str()
+                                .is_some_and(|v| v.eq_ignore_ascii_case(&self.text))
+                        })
+                    });
+            }
+            _ => {}
+        }
         let fields: Vec<String> = match self.property.as_deref() {
             Some("from") => vec![text("from")],
             Some("to") => vec![text("toRecipients")],
+            Some("participants") => vec![
+                text("from"),
+                text("toRecipients"),
+                text("ccRecipients"),
+                text("bccRecipients"),
+            ],
             Some("subject") => vec![text("subject")],
             Some("body") => vec![text("body/content")],
             _ => vec![text("subject"), text("body/content"), text("from")],

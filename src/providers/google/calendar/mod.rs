@@ -185,7 +185,7 @@ impl GoogleProvider {
                         format!("{EVENTS}?{query}")
                     })
                     .collect();
-                let pages = self.batch(target, &paths).await?;
+                let pages = self.calendar_batch(target, &paths).await?;
                 for (&i, page) in chunk.iter().zip(pages) {
                     tokens[i] = page.next_page_token.clone();
                     gathers[i].add(records(page), keeps(&filters[i]));
@@ -202,7 +202,7 @@ impl GoogleProvider {
 
     /// Sends list calls (paths with their queries) as one batch; each answer in order. A single
     /// call goes on its own.
-    async fn batch(
+    async fn calendar_batch(
         &self,
         target: Target,
         paths: &[String],

@@ -1,0 +1,149 @@
+//! Graph's JSON batching (`POST /v1.0/$batch`): up to 20 calls in one round trip, as
+//! `{"requests":[{"id","method","url"}]}` with URLs relative to the version; the answer's
+//! `responses` carry each call's `status`, `headers` and `body`, matched back by `id`.
+//!
+//! The batch itself succeeds even when its calls do not, so [`classify`] reads them too: an
+//! expired token in any is the batch's (the stack refreshes and sends it again), a throttled
+//! or unavailable one makes the batch so (the stack waits its `Retry-After` and retries — a
+//! batch of reads is harmless to repeat).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+use crate::upstream::{Call, ErrorKind, Reply, Verdict};
+
+use super::error;
+
+/// Graph takes at most this many calls in one batch.
+pub const MAX_REQUESTS: usize = 20;
+
+/// A call's URL below the version, with its query.
+fn relative(call: &Call) -> String {
+    let path = call.path.strip_prefix("/v1.0").unwrap_or(&call.path);
+    if call.query.is_empty() {
+        return path.to_owned();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&call.query)
+        .finish();
+    format!("{path}?{query}")
+}
+
+/// The batch of `calls` (GETs), counted as that many calls in the rate classes.
+pub fn call(calls: &[&Call]) -> Call {
+    let requests: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({ "id": i.to_string(), "method": c.method.as_str(), "url": relative(c) }))
+        .collect();
+    Call::post_read("batch", "/v1.0/$batch", json!({ "requests": requests }))
+        .units(calls.len() as u32)
+}
+
+/// Each response as a reply of its own, by request order.
+fn replies(reply: &Reply) -> Option<Vec<(usize, Reply)>> {
+    let answer: Value = serde_json::from_slice(&reply.body).ok()?;
+    answer["responses"]
+        .as_array()?
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str()?.parse().ok()?;
+            let status = StatusCode::from_u16(u16::try_from(r["status"].as_u64()?).ok()?).ok()?;
+            let mut headers = HeaderMap::new();
+            for (name, value) in r["headers"].as_object().into_iter().flatten() {
+                if let (Ok(name), Some(Ok(value))) = (
+                    HeaderName::try_from(name.as_str()),
+                    value.as_str().map(HeaderValue::try_from),
+                ) {
+                    headers.insert(name, value);
+                }
+            }
+            let body = Bytes::from(r["body"].to_string());
+            Some((
+                id,
+                Reply {
+                    status,
+                    headers,
+                    body,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The bodies of the batch's `count` calls in order; `None` unless every call answered.
+pub fn responses(reply: &Reply, count: usize) -> Option<Vec<Value>> {
+    let mut out: Vec<Option<Value>> = vec![None; count];
+    for (id, r) in replies(reply)? {
+        if r.status.is_success() {
+            *out.get_mut(id)? = serde_json::from_slice(&r.body).ok();
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The batch's verdict, and its calls' where they speak for the whole batch.
+pub fn classify(reply: &Reply) -> Verdict {
+    let outer = error::classify(reply);
+    if !matches!(outer, Verdict::Success) {
+        return outer;
+    }
+    let Some(answers) = replies(reply) else {
+        return Verdict::failure(ErrorKind::Upstream, "unreadable batch answer");
+    };
+    let mut failure = None;
+    for (_, answer) in &answers {
+        match error::classify(answer) {
+            Verdict::TokenExpired => return Verdict::TokenExpired,
+            Verdict::Success => {}
+            other => {
+                failure.get_or_insert(other);
+            }
+        }
+    }
+    failure.unwrap_or(Verdict::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn calls_go_out_relative_and_come_back_by_id() {
+        let list = Call::get("messages.list", "/v1.0/me/messages").query("$top", "3");
+        let batch = call(&[&list, &list]);
+        assert_eq!(batch.units, 2);
+        let Some(crate::upstream::Body::Json(body)) = &batch.body else {
+            panic!("a JSON batch")
+        };
+        assert_eq!(body["requests"][1]["url"], "/me/messages?%24top=3");
+        let reply = answer(json!({ "responses": [
+            { "id": "1", "status": 200, "body": { "value": [2] } },
+            { "id": "0", "status": 200, "body": { "value": [1] } },
+        ] }));
+        let bodies = responses(&reply, 2).unwrap();
+        assert_eq!(bodies[0]["value"][0], 1);
+        assert!(matches!(classify(&reply), Verdict::Success));
+        let throttled = answer(json!({ "responses": [
+            { "id": "0", "status": 429, "headers": { "Retry-After": "2" }, "body": { "error": { "code": "TooManyRequests" } } },
+        ] }));
+        assert!(matches!(
+            classify(&throttled),
+            Verdict::Failure {
+                kind: ErrorKind::RateLimited,
+                retry_after: Some(_),
+                ..
+            }
+        ));
+        assert!(responses(&throttled, 1).is_none());
+    }
+}

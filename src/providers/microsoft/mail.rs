@@ -1,0 +1,626 @@
+//! Outlook mail through Microsoft Graph: lists are `GET /me/messages` (a label that names a
+//! well-known folder lists `/me/mailFolders/{folder}/messages`) with the filter in `$filter`
+//! (`from/emailAddress/address`, `receivedDateTime`, `isRead`, `contains(subject, …)`) and, for
+//! recipients, in `$search` (`to:`, `participants:`) — Graph refuses `$orderby` beside
+//! `$search`, and sorts such results newest first itself. Paging is by position
+//! (`receivedDateTime`, then id, newest first): a page asks `receivedDateTime le` the position's
+//! time and drops what is at or before it; Graph counts in whole seconds, so a page never ends
+//! inside a second's messages unless they alone fill it (then that second is read whole).
+//!
+//! Many lists at once (Contact.emails) travel in Graph JSON batches (`$batch`, 20 calls each).
+//!
+//! Sending is `POST /me/sendMail` (202, no body; the sent copy is read back from Sent Items) or
+//! `POST /me/messages/{id}/reply` in a thread; labels are categories, set with a PATCH.
+
+use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    providers::{
+        Provider,
+        mail::{Address, EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
+        record::{ListPage, Order, Position, Record},
+    },
+    upstream::{Call, ErrorKind, ProviderError, Target},
+};
+
+use super::{MicrosoftProvider, error, graph_batch};
+
+const SELECT: &str = "id,conversationId,subject,from,toRecipients,ccRecipients,bccRecipients,receivedDateTime,bodyPreview,categories,isRead";
+/// Most messages one Graph list call returns.
+const MAX_TOP: usize = 1000;
+
+/// Well-known folders a label may name.
+const FOLDERS: &[&str] = &["inbox", "sentitems", "drafts", "deleteditems"];
+
+#[derive(Debug, Deserialize)]
+struct MessageList {
+    #[serde(default)]
+    value: Vec<Value>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message {
+    id: String,
+    conversation_id: Option<String>,
+    subject: Option<String>,
+    from: Option<Recipient>,
+    #[serde(default)]
+    to_recipients: Vec<Recipient>,
+    #[serde(default)]
+    cc_recipients: Vec<Recipient>,
+    #[serde(default)]
+    bcc_recipients: Vec<Recipient>,
+    received_date_time: Option<DateTime<Utc>>,
+    body_preview: Option<String>,
+    body: Option<ItemBody>,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    is_read: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    email_address: EmailAddress,
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailAddress {
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemBody {
+    content_type: Option<String>,
+    content: Option<String>,
+}
+
+fn address(r: &Recipient) -> Option<Address> {
+    Some(Address {
+        name: r.email_address.name.clone().filter(|n| !n.is_empty()),
+        email: r.email_address.address.clone()?,
+    })
+}
+
+fn addresses(list: &[Recipient]) -> Vec<Address> {
+    list.iter().filter_map(address).collect()
+}
+
+fn unexpected(op: &'static str, message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorKind::Upstream, Provider::Outlook, op, message)
+}
+
+/// A Graph message as a unified record.
+fn record(raw: Value, op: &'static str) -> Result<Record<EmailData>, ProviderError> {
+    let m: Message =
+        serde_json::from_value(raw.clone()).map_err(|e| unexpected(op, e.to_string()))?;
+    let date = m.received_date_time.unwrap_or(DateTime::UNIX_EPOCH);
+    let (body_text, body_html) = match &m.body {
+        Some(b)
+            if b.content_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("html")) =>
+        {
+            (None, b.content.clone())
+        }
+        Some(b) => (b.content.clone(), None),
+        None => (None, None),
+    };
+    Ok(Record {
+        provider: Provider::Outlook,
+        remote_id: m.id.clone(),
+        created_at: date,
+        updated_at: date,
+        raw,
+        data: EmailData {
+            thread_id: m.conversation_id,
+            subject: m.subject,
+            from: m.from.as_ref().and_then(address),
+            to: addresses(&m.to_recipients),
+            cc: addresses(&m.cc_recipients),
+            bcc: addresses(&m.bcc_recipients),
+            date,
+            snippet: m.body_preview,
+            body_text,
+            body_html,
+            labels: m.categories,
+            unread: !m.is_read,
+        },
+    })
+}
+
+/// An OData string literal.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A KQL value as one word: quotes and spaces dropped.
+fn kql_word(text: &str) -> String {
+    text.replace('"', "").split_whitespace().collect()
+}
+
+/// The folder a label names, if it names a well-known one.
+fn folder(label: &str) -> Option<&'static str> {
+    let wanted = label.trim().to_ascii_lowercase().replace(' ', "");
+    let wanted = match wanted.as_str() {
+        "sent" => "sentitems",
+        "trash" | "deleted" => "deleteditems",
+        other => other,
+    }
+    .to_owned();
+    FOLDERS.iter().copied().find(|f| *f == wanted)
+}
+
+/// A filter as Graph takes it: `$filter` clauses, or — when a recipient is asked for, which
+/// only `$search` can find — every condition as KQL terms (Outlook's message lists combine
+/// `$search` with neither `$filter` nor `$orderby`); and the folder to list.
+#[derive(Debug, Clone)]
+struct Pushed {
+    filter: Vec<String>,
+    search: Vec<String>,
+    folder: Option<&'static str>,
+}
+
+impl Pushed {
+    /// The same, narrowed to the messages received in the second `at`.
+    fn at_second(&self, at: DateTime<Utc>) -> Pushed {
+        let mut narrowed = self.clone();
+        if self.search.is_empty() {
+            narrowed
+                .filter
+                .push(format!("receivedDateTime eq {}", stamp(at)));
+        } else {
+            narrowed.search.push(format!("received={}", stamp(at)));
+        }
+        narrowed
+    }
+}
+
+/// Rounded up to the second (Graph compares whole seconds; exact bounds are kept after reading).
+fn second_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_round_up(chrono::TimeDelta::seconds(1))
+        .unwrap_or(at)
+}
+
+fn pushed_down(filter: &MailFilter, after: Option<&Position>) -> Pushed {
+    let (folder, category) = match &filter.label {
+        None => (None, None),
+        Some(label) => match folder(label) {
+            Some(folder) => (Some(folder), None),
+            None => (None, Some(label.as_str())),
+        },
+    };
+    if filter.to.is_some() || filter.participant.is_some() {
+        let mut kql = Vec::new();
+        if let Some(from) = &filter.from {
+            kql.push(format!("from:{}", kql_word(from)));
+        }
+        if let Some(to) = &filter.to {
+            kql.push(format!("to:{}", kql_word(to)));
+        }
+        if let Some(who) = &filter.participant {
+            kql.push(format!("participants:{}", kql_word(who)));
+        }
+        if let Some(text) = &filter.subject_contains {
+            kql.extend(
+                text.split_whitespace()
+                    .map(|w| format!("subject:{}", kql_word(w))),
+            );
+        }
+        if let Some(unread) = filter.unread {
+            kql.push(format!("isread:{}", !unread));
+        }
+        if let Some(category) = category {
+            kql.push(format!("category:{}", kql_word(category)));
+        }
+        if let Some(at) = filter.after {
+            kql.push(format!("received>={}", stamp(at)));
+        }
+        if let Some(at) = filter.before {
+            kql.push(format!("received<{}", stamp(second_after(at))));
+        }
+        if let Some(position) = after {
+            kql.push(format!("received<={}", stamp(position.at)));
+        }
+        return Pushed {
+            filter: Vec::new(),
+            search: kql,
+            folder,
+        };
+    }
+    let mut clauses = Vec::new();
+    if let Some(from) = &filter.from {
+        clauses.push(format!(
+            "from/emailAddress/address eq {}",
+            quoted(&from.to_lowercase())
+        ));
+    }
+    if let Some(text) = &filter.subject_contains {
+        clauses.push(format!("contains(subject,{})", quoted(text)));
+    }
+    if let Some(unread) = filter.unread {
+        clauses.push(format!("isRead eq {}", !unread));
+    }
+    if let Some(category) = category {
+        clauses.push(format!("categories/any(c:c eq {})", quoted(category)));
+    }
+    if let Some(at) = filter.after {
+        clauses.push(format!("receivedDateTime ge {}", stamp(at)));
+    }
+    if let Some(at) = filter.before {
+        clauses.push(format!("receivedDateTime lt {}", stamp(second_after(at))));
+    }
+    if let Some(position) = after {
+        clauses.push(format!("receivedDateTime le {}", stamp(position.at)));
+    }
+    Pushed {
+        filter: clauses,
+        search: Vec::new(),
+        folder,
+    }
+}
+
+/// A list call: `top` messages of the filter, newest first.
+fn list_call(pushed: &Pushed, top: usize, bodies: bool) -> Call {
+    let path = match pushed.folder {
+        Some(folder) => format!("/v1.0/me/mailFolders/{folder}/messages"),
+        None => "/v1.0/me/messages".to_owned(),
+    };
+    let select = if bodies {
+        format!("{SELECT},body")
+    } else {
+        SELECT.to_owned()
+    };
+    let mut call = Call::get("messages.list", path)
+        .query("$select", select)
+        .query("$top", top.clamp(1, MAX_TOP).to_string());
+    if pushed.search.is_empty() {
+        if !pushed.filter.is_empty() {
+            call = call.query("$filter", pushed.filter.join(" and "));
+        }
+        call = call.query("$orderby", "receivedDateTime desc");
+    } else {
+        // Graph sorts search results newest first itself.
+        call = call.query("$search", format!("\"{}\"", pushed.search.join(" ")));
+    }
+    call
+}
+
+/// How many a page's list call asks for: one more than the page, and room for what the
+/// position drops in its own second.
+fn top(request: &MailRequest) -> usize {
+    request.limit + 1 + usize::from(request.after.is_some()) * 10
+}
+
+/// A request's filter pushed down, and its first list call.
+fn first_call(request: &MailRequest) -> (Pushed, Call) {
+    let pushed = pushed_down(&request.filter, request.after.as_ref());
+    let call = list_call(&pushed, top(request), request.bodies);
+    (pushed, call)
+}
+
+fn sort(records: &mut [Record<EmailData>]) {
+    records.sort_by(|a, b| Position::compare(Order::NewestFirst, &a.position(), &b.position()));
+}
+
+impl MicrosoftProvider {
+    async fn messages(
+        &self,
+        target: Target,
+        call: &Call,
+    ) -> Result<(Vec<Record<EmailData>>, bool), ProviderError> {
+        let list: MessageList = self
+            .upstream
+            .send(target, call, error::classify)
+            .await?
+            .json(Provider::Outlook, call.op)?;
+        let records = list
+            .value
+            .into_iter()
+            .map(|raw| record(raw, call.op))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, list.next_link.is_some()))
+    }
+
+    /// One page of a list, newest first.
+    pub async fn list_mail(
+        &self,
+        target: Target,
+        request: &MailRequest,
+    ) -> Result<ListPage<EmailData>, ProviderError> {
+        let (pushed, call) = first_call(request);
+        let (records, more) = self.messages(target, &call).await?;
+        self.settle(target, request, &pushed, records, more).await
+    }
+
+    /// A page from a list call's answer (sorted by position, what is at or before the position
+    /// dropped): when the answer was cut, the last second's messages are left whole for the
+    /// next page, or read whole when they alone fill this one.
+    async fn settle(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        pushed: &Pushed,
+        mut records: Vec<Record<EmailData>>,
+        more_upstream: bool,
+    ) -> Result<ListPage<EmailData>, ProviderError> {
+        let after = request.after.as_ref();
+        // Exact where Graph is not: time bounds below the second, and a subject searched word
+        // by word.
+        let subject = request
+            .filter
+            .subject_contains
+            .as_deref()
+            .map(str::to_lowercase);
+        let keep = |r: &Record<EmailData>| {
+            after.is_none_or(|p| p.precedes(r))
+                && request.filter.within(r.data.date)
+                && subject.as_ref().is_none_or(|s| {
+                    r.data
+                        .subject
+                        .as_deref()
+                        .is_some_and(|have| have.to_lowercase().contains(s))
+                })
+        };
+        let cut = more_upstream || records.len() >= top(request);
+        sort(&mut records);
+        if cut && let Some(last) = records.last().map(|r| r.data.date) {
+            let whole = records.iter().take_while(|r| r.data.date > last).count();
+            if records.iter().take(whole).any(keep) {
+                records.truncate(whole);
+            } else {
+                let call = list_call(&pushed.at_second(last), MAX_TOP, request.bodies);
+                let (mut group, _) = self.messages(target, &call).await?;
+                sort(&mut group);
+                records.retain(|r| r.data.date > last);
+                records.extend(group);
+            }
+        }
+        records.retain(keep);
+        let more = cut || records.len() > request.limit;
+        records.truncate(request.limit);
+        Ok(ListPage { records, more })
+    }
+
+    /// One page of each request: the list calls travel in Graph JSON batches of 20.
+    pub async fn list_mail_many(
+        &self,
+        target: Target,
+        requests: &[MailRequest],
+    ) -> Result<Vec<ListPage<EmailData>>, ProviderError> {
+        if let [one] = requests {
+            return Ok(vec![self.list_mail(target, one).await?]);
+        }
+        let firsts: Vec<(Pushed, Call)> = requests.iter().map(first_call).collect();
+        let mut answers = Vec::with_capacity(requests.len());
+        for chunk in firsts.chunks(graph_batch::MAX_REQUESTS) {
+            let calls: Vec<&Call> = chunk.iter().map(|(_, call)| call).collect();
+            let call = graph_batch::call(&calls);
+            let reply = self
+                .upstream
+                .send(target, &call, graph_batch::classify)
+                .await?;
+            let parts = graph_batch::responses(&reply, calls.len())
+                .ok_or_else(|| unexpected(call.op, "a batch answer without every response"))?;
+            for part in parts {
+                let list: MessageList = serde_json::from_value(part)
+                    .map_err(|e| unexpected("messages.list", e.to_string()))?;
+                let records = list
+                    .value
+                    .into_iter()
+                    .map(|raw| record(raw, "messages.list"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                answers.push((records, list.next_link.is_some()));
+            }
+        }
+        let mut pages = Vec::with_capacity(requests.len());
+        for ((request, (pushed, _)), (records, more)) in requests.iter().zip(&firsts).zip(answers) {
+            pages.push(self.settle(target, request, pushed, records, more).await?);
+        }
+        Ok(pages)
+    }
+
+    pub async fn get_mail(
+        &self,
+        target: Target,
+        id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        let call = Call::get("messages.get", format!("/v1.0/me/messages/{id}"))
+            .query("$select", format!("{SELECT},body"));
+        match self.upstream.send(target, &call, error::classify).await {
+            Ok(reply) => Ok(Some(record(
+                reply.json(Provider::Outlook, call.op)?,
+                call.op,
+            )?)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends through `sendMail` (or `reply` in a thread), then reads the sent copy back.
+    pub async fn send_mail(
+        &self,
+        target: Target,
+        email: &SendEmail,
+    ) -> Result<Record<EmailData>, ProviderError> {
+        let recipients = |list: &[String]| -> Value {
+            list.iter()
+                .map(|a| json!({ "emailAddress": { "address": a } }))
+                .collect()
+        };
+        let (content_type, content) = match (&email.html, &email.text) {
+            (Some(html), _) => ("HTML", html.clone()),
+            (None, Some(text)) => ("Text", text.clone()),
+            (None, None) => ("Text", String::new()),
+        };
+        let mut message = json!({
+            "body": { "contentType": content_type, "content": content },
+            "toRecipients": recipients(&email.to),
+            "ccRecipients": recipients(&email.cc),
+            "bccRecipients": recipients(&email.bcc),
+        });
+        if let Some(subject) = &email.subject {
+            message["subject"] = json!(subject);
+        }
+        let (call, conversation) = match &email.reply_to {
+            Some(id) => {
+                let original = self.get_mail(target, id).await?.ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::NotFound,
+                        Provider::Outlook,
+                        "messages.get",
+                        "no message to reply to",
+                    )
+                })?;
+                let call = Call::write(
+                    "messages.reply",
+                    Method::POST,
+                    format!("/v1.0/me/messages/{id}/reply"),
+                    json!({ "message": message }),
+                );
+                (call, original.data.thread_id)
+            }
+            None => {
+                let call = Call::write(
+                    "sendMail",
+                    Method::POST,
+                    "/v1.0/me/sendMail",
+                    json!({ "message": message, "saveToSentItems": true }),
+                );
+                (call, None)
+            }
+        };
+        self.upstream.send(target, &call, error::classify).await?;
+        // Graph answers 202 with no body: the sent copy is the newest in Sent Items to these
+        // recipients (in the replied conversation, or with this subject).
+        let find = Call::get("messages.list", "/v1.0/me/mailFolders/sentitems/messages")
+            .query("$select", format!("{SELECT},body"))
+            .query("$top", "10")
+            .query("$orderby", "receivedDateTime desc");
+        let (records, _) = self.messages(target, &find).await?;
+        let wanted: Vec<String> = email.to.iter().map(|a| a.to_lowercase()).collect();
+        records
+            .into_iter()
+            .find(|r| {
+                let to: Vec<String> = r.data.to.iter().map(|a| a.email.to_lowercase()).collect();
+                let same = match (&conversation, &email.subject) {
+                    (Some(thread), _) => r.data.thread_id.as_ref() == Some(thread),
+                    (None, subject) => r.data.subject == *subject,
+                };
+                to == wanted && same
+            })
+            .ok_or_else(|| unexpected(call.op, "the sent message is not in Sent Items"))
+    }
+
+    /// Adds and removes categories, then returns the message as changed.
+    pub async fn modify_mail_labels(
+        &self,
+        target: Target,
+        id: &str,
+        change: &LabelChange,
+    ) -> Result<Record<EmailData>, ProviderError> {
+        let current = self.get_mail(target, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::NotFound,
+                Provider::Outlook,
+                "messages.get",
+                "no such message",
+            )
+        })?;
+        let mut categories: Vec<String> = current
+            .data
+            .labels
+            .into_iter()
+            .filter(|c| !change.remove.iter().any(|r| r.eq_ignore_ascii_case(c)))
+            .collect();
+        for add in &change.add {
+            if !categories.iter().any(|c| c.eq_ignore_ascii_case(add)) {
+                categories.push(add.clone());
+            }
+        }
+        // Setting the same categories again leaves them as they are: harmless to repeat.
+        let call = Call {
+            idempotent: true,
+            ..Call::write(
+                "messages.update",
+                Method::PATCH,
+                format!("/v1.0/me/messages/{id}"),
+                json!({ "categories": categories }),
+            )
+        };
+        let reply = self.upstream.send(target, &call, error::classify).await?;
+        record(reply.json(Provider::Outlook, call.op)?, call.op)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn param<'a>(call: &'a Call, name: &str) -> Option<&'a str> {
+        call.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn filters_go_into_filter_unless_a_recipient_needs_search() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
+        let mut filter = MailFilter {
+            from: Some("Ana@Acme.example".into()),
+            subject_contains: Some("Q3 review".into()),
+            unread: Some(true),
+            label: Some("Customer".into()),
+            after: Some(at),
+            ..MailFilter::default()
+        };
+        let call = list_call(&pushed_down(&filter, None), 11, false);
+        assert_eq!(
+            param(&call, "$filter"),
+            Some(
+                "from/emailAddress/address eq 'ana@acme.example' and contains(subject,'Q3 review') and isRead eq false and categories/any(c:c eq 'Customer') and receivedDateTime ge 2026-03-01T08:00:00Z"
+            )
+        );
+        assert_eq!(param(&call, "$orderby"), Some("receivedDateTime desc"));
+        assert_eq!(param(&call, "$search"), None);
+
+        filter.to = Some("bo@acme.example".into());
+        let position = Position {
+            at,
+            remote_id: "AAMkAGx".into(),
+        };
+        let call = list_call(&pushed_down(&filter, Some(&position)), 11, false);
+        assert_eq!(param(&call, "$filter"), None);
+        assert_eq!(param(&call, "$orderby"), None);
+        assert_eq!(
+            param(&call, "$search"),
+            Some(
+                "\"from:Ana@Acme.example to:bo@acme.example subject:Q3 subject:review isread:false category:Customer received>=2026-03-01T08:00:00Z received<=2026-03-01T08:00:00Z\""
+            )
+        );
+        let inbox = MailFilter {
+            label: Some("Inbox".into()),
+            ..MailFilter::default()
+        };
+        assert_eq!(
+            list_call(&pushed_down(&inbox, None), 5, true).path,
+            "/v1.0/me/mailFolders/inbox/messages"
+        );
+    }
+}
