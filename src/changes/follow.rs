@@ -1,7 +1,10 @@
 //! Following a project's log: the events after a cursor, then each new one as it is appended.
-//! One loop does both — read a page after the last sequence number delivered; when there is
+//! One loop does both — read a page after the last sequence number considered; when there is
 //! none, wait for the bus to announce more — and the follower subscribes to the bus before its
 //! first read, so an event appended at any moment is either in a page or announced after it.
+//! An announcement that starts right after the follower's position carries its events, which
+//! are taken without a query; anything else (a gap, a missed announcement, another process's
+//! append) sends the follower back to the log.
 
 use std::collections::VecDeque;
 
@@ -25,12 +28,35 @@ pub struct Selection {
     pub ops: Option<Vec<Op>>,
 }
 
+impl Selection {
+    /// Whether the follower wants `event`.
+    fn takes(&self, event: &change_events::Model) -> bool {
+        self.providers
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p.slug() == event.provider))
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|ks| ks.iter().any(|k| *k == event.r#type))
+            && self
+                .ops
+                .as_ref()
+                .is_none_or(|os| os.iter().any(|o| o.as_str() == event.op))
+    }
+}
+
 struct Follower {
     log: ChangeLog,
     project_id: Uuid,
     selection: Selection,
+    /// Every event up to here has been delivered or passed over.
     last: i64,
+    /// The highest sequence number announced so far: committed, so a read sees it.
+    announced: i64,
     buffer: VecDeque<change_events::Model>,
+    /// The position once `buffer` is delivered.
+    after_buffer: i64,
+    read_log: bool,
     announcements: Receiver<Announcement>,
     failed: bool,
 }
@@ -42,33 +68,53 @@ impl Follower {
         }
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                self.last = event.seq;
+                self.last = self.last.max(event.seq);
                 return Some(Ok(event));
             }
-            let page = self
-                .log
-                .page(self.project_id, self.last, PAGE, &self.selection)
-                .await;
-            match page {
-                Ok(rows) if !rows.is_empty() => {
-                    self.buffer.extend(rows);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
+            self.last = self.last.max(self.after_buffer);
+            if self.read_log {
+                // Everything announced before this read is committed, so the read sees it all.
+                let announced = self.announced;
+                match self
+                    .log
+                    .page(self.project_id, self.last, PAGE, &self.selection)
+                    .await
+                {
+                    Ok(rows) => {
+                        let full = rows.len() as u64 == PAGE;
+                        self.after_buffer = if full {
+                            rows.last().map_or(self.last, |r| r.seq)
+                        } else {
+                            announced.max(rows.last().map_or(self.last, |r| r.seq))
+                        };
+                        self.read_log = full;
+                        self.buffer.extend(rows);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
                 }
             }
-            loop {
-                match self.announcements.recv().await {
-                    Ok(a) if a.project_id.is_nil() => break,
-                    Ok(a) if a.project_id == self.project_id && a.seq > self.last => break,
-                    Ok(_) => {}
-                    // Missed announcements: the log has them all; read it again.
-                    Err(RecvError::Lagged(_)) => break,
-                    Err(RecvError::Closed) => return None,
+            match self.announcements.recv().await {
+                Ok(a) if a.project_id.is_nil() => self.read_log = true,
+                Ok(a) if a.project_id != self.project_id || a.last <= self.last => {}
+                Ok(a) => {
+                    self.announced = self.announced.max(a.last);
+                    match a.events {
+                        Some(events) if a.first == self.last + 1 => {
+                            let selection = &self.selection;
+                            self.buffer
+                                .extend(events.iter().filter(|e| selection.takes(e)).cloned());
+                            self.after_buffer = a.last;
+                        }
+                        _ => self.read_log = true,
+                    }
                 }
+                // Missed announcements: the log has them all; read it again.
+                Err(RecvError::Lagged(_)) => self.read_log = true,
+                Err(RecvError::Closed) => return None,
             }
         }
     }
@@ -90,7 +136,10 @@ pub async fn follow(
         project_id,
         selection,
         last: after,
+        announced: after,
         buffer: VecDeque::new(),
+        after_buffer: after,
+        read_log: true,
         announcements,
         failed: false,
     };

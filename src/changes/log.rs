@@ -155,22 +155,37 @@ impl ChangeLog {
             .await?
             .map_or(0, |h| h.seq);
         let received_at = Utc::now();
-        let rows = changes
+        let events: Vec<change_events::Model> = changes
             .into_iter()
             .enumerate()
-            .map(|(i, change)| change_events::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                project_id: Set(project_id),
-                seq: Set(last_seq - count + 1 + i as i64),
-                op: Set(change.op.as_str().to_owned()),
-                provider: Set(change.provider.slug().to_owned()),
-                r#type: Set(change.kind),
-                remote_id: Set(change.remote_id),
-                data: Set(change.data),
-                occurred_at: Set(change.occurred_at),
-                received_at: Set(received_at),
+            .map(|(i, change)| change_events::Model {
+                id: Uuid::new_v4(),
+                project_id,
+                seq: last_seq - count + 1 + i as i64,
+                op: change.op.as_str().to_owned(),
+                provider: change.provider.slug().to_owned(),
+                r#type: change.kind,
+                remote_id: change.remote_id,
+                data: change.data,
+                occurred_at: change.occurred_at,
+                received_at,
             })
-            .collect::<Vec<_>>();
+            .collect();
+        let rows: Vec<change_events::ActiveModel> = events
+            .iter()
+            .map(|e| change_events::ActiveModel {
+                id: Set(e.id),
+                project_id: Set(e.project_id),
+                seq: Set(e.seq),
+                op: Set(e.op.clone()),
+                provider: Set(e.provider.clone()),
+                r#type: Set(e.r#type.clone()),
+                remote_id: Set(e.remote_id.clone()),
+                data: Set(e.data.clone()),
+                occurred_at: Set(e.occurred_at),
+                received_at: Set(e.received_at),
+            })
+            .collect();
         if !rows.is_empty() {
             change_events::Entity::insert_many(rows)
                 .exec_without_returning(&txn)
@@ -181,9 +196,7 @@ impl ChangeLog {
             super::relay::notify(&txn, project_id, last_seq).await?;
         }
         txn.commit().await?;
-        if count > 0 {
-            self.bus.announce(project_id, last_seq);
-        }
+        self.bus.appended(project_id, events);
         Ok(Appended::Stored { last_seq })
     }
 
