@@ -63,6 +63,33 @@ impl PageArgs {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MergedCursor {
     pub positions: BTreeMap<Provider, Resume>,
+    /// The last record served, in the merged order: a provider with no position yet resumes
+    /// after it, so a record that arrives at the top of its list meanwhile is not served late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Bound>,
+}
+
+/// A place in a merged list: a key and the provider whose record had it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Bound {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub provider: Provider,
+}
+
+impl Bound {
+    /// Whether a record of `provider` with key `at` comes after this place in a list of `order`.
+    fn precedes(
+        &self,
+        order: Order,
+        at: chrono::DateTime<chrono::Utc>,
+        provider: Provider,
+    ) -> bool {
+        let later = match order {
+            Order::NewestFirst => at < self.at,
+            Order::OldestFirst => at > self.at,
+        };
+        later || (at == self.at && provider > self.provider)
+    }
 }
 
 /// Where one provider's list stands.
@@ -198,7 +225,20 @@ pub async fn merged_page<'a, T: Sorted>(
     for (provider, answer) in futures_util::future::join_all(asks).await {
         match answer {
             Ok(list) => {
-                queues.insert(provider, (list.records.into(), list.more));
+                let mut records: VecDeque<Record<T>> = list.records.into();
+                // Asked from its top: what lies before the last record served arrived since.
+                if let (None, Some(bound)) = (cursor.positions.get(&provider), cursor.last) {
+                    while let Some(first) = records.front() {
+                        if bound.precedes(T::ORDER, T::key(first), provider) {
+                            break;
+                        }
+                        let passed = records.pop_front().map(|r| r.position());
+                        if let Some(position) = passed {
+                            cursor.positions.insert(provider, Resume::At(position));
+                        }
+                    }
+                }
+                queues.insert(provider, (records, list.more));
             }
             Err(error) => report(ctx, upstream_error(&error)),
         }
@@ -226,6 +266,10 @@ pub async fn merged_page<'a, T: Sorted>(
         cursor
             .positions
             .insert(provider, Resume::At(record.position()));
+        cursor.last = Some(Bound {
+            at: T::key(&record),
+            provider,
+        });
         edges.push((cursor.clone(), record));
     }
     for (provider, (queue, more)) in &queues {

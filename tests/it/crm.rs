@@ -853,3 +853,34 @@ async fn retries_during_an_outage_stay_within_the_budget() {
         .unwrap();
     assert!((20..=26).contains(&tries), "{tries} tries");
 }
+
+#[tokio::test]
+async fn a_record_arriving_at_the_top_of_a_crm_not_yet_served_is_not_served_late() {
+    let (app, sandbox) = both_crms().await;
+    let (_, first) = app.graphql(CONTACTS, json!({ "first": 1 })).await;
+    let served = nodes(&first, "contacts")[0].clone();
+    let cursor = first["data"]["contacts"]["pageInfo"]["endCursor"].clone();
+    // The newest record of the CRM that has served nothing yet, created after page one.
+    let change = if served["provider"] == "HUBSPOT" {
+        json!({ "provider": "salesforce", "object": "Contact", "op": "create", "fields": { "LastName": "Latecomer" } })
+    } else {
+        json!({ "provider": "hubspot", "object": "contacts", "op": "create", "fields": { "lastname": "Latecomer" } })
+    };
+    let answer = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/records"))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let (_, second) = app
+        .graphql(CONTACTS, json!({ "first": 20, "after": cursor }))
+        .await;
+    let rest = nodes(&second, "contacts");
+    assert!(!rest.is_empty(), "{second}");
+    assert!(
+        rest.iter().all(|n| created(n) <= created(&served)),
+        "nothing newer than page one comes after it: {rest:?}"
+    );
+    assert!(rest.iter().all(|n| n["name"] != "Latecomer"));
+}
