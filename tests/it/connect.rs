@@ -601,6 +601,52 @@ async fn every_oauth_provider_connects_through_the_sandbox_and_names_its_account
         .filter(|c| c["status"] == "CONNECTED")
         .count();
     assert_eq!(connected, 7, "{body}");
+
+    // A query through the gateway reaches each of them with the stored credential.
+    for (provider, query, list) in [
+        (
+            "SALESFORCE",
+            "contacts",
+            "contacts(first: 2, providers: [SALESFORCE])",
+        ),
+        (
+            "HUBSPOT",
+            "contacts",
+            "contacts(first: 2, providers: [HUBSPOT])",
+        ),
+        ("GMAIL", "emails", "emails(first: 2, providers: [GMAIL])"),
+        (
+            "GOOGLE_CALENDAR",
+            "events",
+            "events(first: 2, providers: [GOOGLE_CALENDAR])",
+        ),
+        (
+            "OUTLOOK",
+            "emails",
+            "emails(first: 2, providers: [OUTLOOK])",
+        ),
+        (
+            "SLACK",
+            "channels",
+            "channels(first: 2, providers: [SLACK])",
+        ),
+        (
+            "TEAMS",
+            "messages",
+            "messages(first: 2, providers: [TEAMS])",
+        ),
+    ] {
+        let (_, body) = app
+            .graphql(
+                &format!("{{ {list} {{ nodes {{ provider remoteId }} }} }}"),
+                json!({}),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{provider}: {body}");
+        let nodes = body["data"][query]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 2, "{provider}: {body}");
+        assert!(nodes.iter().all(|n| n["provider"] == provider), "{body}");
+    }
 }
 
 #[tokio::test]
