@@ -37,7 +37,7 @@ impl Selection {
             && self
                 .kinds
                 .as_ref()
-                .is_none_or(|ks| ks.iter().any(|k| *k == event.r#type))
+                .is_none_or(|ks| ks.contains(&event.r#type))
             && self
                 .ops
                 .as_ref()

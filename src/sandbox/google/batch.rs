@@ -21,28 +21,25 @@ use tower::ServiceExt;
 use super::error;
 use crate::sandbox::Ctx;
 
-/// One API's batch: the paths its parts may name, how many it takes, its routes, and whether
-/// its parts run at once (Google may run a batch's calls in any order; Calendar's run together,
-/// so a latency fault delays a batch once, not once per part; Gmail's keep their order).
+/// One API's batch: the paths its parts may name, how many it takes, and its routes. Parts run
+/// at once (Google may run a batch's calls in any order), so a latency fault delays a batch
+/// once, not once per part; answers keep the parts' order.
 struct Api {
     prefix: &'static str,
     max_parts: usize,
     router: fn(Ctx) -> Router,
-    concurrent: bool,
 }
 
 const GMAIL: Api = Api {
     prefix: "/gmail/v1/",
     max_parts: 100,
     router: super::gmail_router,
-    concurrent: false,
 };
 
 const CALENDAR: Api = Api {
     prefix: "/calendar/v3/",
     max_parts: 1000,
     router: super::calendar_router,
-    concurrent: true,
 };
 
 pub fn routes() -> Router<Ctx> {
@@ -166,15 +163,7 @@ async fn batch(api: &Api, ctx: Ctx, headers: HeaderMap, body: Bytes) -> Response
             }
         }
     };
-    let answers = if api.concurrent {
-        futures_util::future::join_all(parts.into_iter().map(run)).await
-    } else {
-        let mut answers = Vec::new();
-        for part in parts {
-            answers.push(run(part).await);
-        }
-        answers
-    };
+    let answers = futures_util::future::join_all(parts.into_iter().map(run)).await;
     let mut out = Vec::new();
     for (content_id, answer) in answers {
         out.extend_from_slice(
