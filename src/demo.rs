@@ -1,5 +1,6 @@
 //! `nexus demo`: a ready-to-try gateway. It makes the data folder (SQLite, `encryption-key`,
-//! `demo-api-key`), starts the provider sandbox and points the gateway at it, serves the gateway,
+//! `demo-api-key`, `stripe-webhook-secret`), starts the provider sandbox and points the gateway at
+//! it (the sandbox's Stripe sender delivering to `/webhooks/stripe`), serves the gateway,
 //! connects every simulated provider for the demo project through the real connect flow (over
 //! HTTP, as a browser would), and writes `gateway-url` last: its presence means ready.
 
