@@ -29,6 +29,7 @@ mod sandbox_slack;
 mod sandbox_stripe;
 mod schema;
 mod secrets_manager;
+mod sends_under_faults;
 mod subscriber;
 mod sync;
 mod vault;
