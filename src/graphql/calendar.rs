@@ -453,3 +453,14 @@ impl CalendarMutation {
         })
     }
 }
+
+/// One event by its provider id (`node(id:)`); `None` when the calendar has no such event.
+pub async fn event_node(
+    ctx: &Context<'_>,
+    provider: Provider,
+    remote_id: &str,
+) -> Result<Option<Event>> {
+    Ok(event_record(ctx, provider, remote_id)
+        .await?
+        .map(Event::from_record))
+}

@@ -442,3 +442,22 @@ impl ChatMutation {
         })
     }
 }
+
+/// One message by its provider id (`node(id:)`); `None` when the provider has no such message.
+pub async fn message_node(
+    ctx: &Context<'_>,
+    provider: Provider,
+    remote_id: &str,
+) -> Result<Option<Message>> {
+    let target = write_target(ctx, Capability::Messages, provider).await?;
+    let adapter = ctx
+        .data_unchecked::<AppContext>()
+        .providers
+        .chat(provider)
+        .ok_or_else(|| no_adapter(provider))?;
+    let record = adapter
+        .message(target, remote_id)
+        .await
+        .map_err(|e| upstream_error(&e))?;
+    Ok(record.map(Message::from_record))
+}

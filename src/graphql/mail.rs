@@ -356,3 +356,22 @@ impl MailMutation {
         })
     }
 }
+
+/// One email by its provider id (`node(id:)`); `None` when the mailbox has no such message.
+pub async fn email_node(
+    ctx: &Context<'_>,
+    provider: Provider,
+    remote_id: &str,
+) -> Result<Option<Email>> {
+    let target = write_target(ctx, Capability::Emails, provider).await?;
+    let mail = ctx
+        .data_unchecked::<AppContext>()
+        .providers
+        .mail(provider)
+        .ok_or_else(|| no_adapter(provider))?;
+    let record = mail
+        .get(target, remote_id)
+        .await
+        .map_err(|e| upstream_error(&e))?;
+    Ok(record.map(Email::from_record))
+}

@@ -8,14 +8,14 @@ use crate::providers::{Provider, crm::CrmObject};
 
 use super::{
     AppContext,
-    calendar::Event,
+    calendar::{Event, event_node},
     changes::ChangeEvent,
-    chat::{Channel, Message},
+    chat::{Channel, Message, message_node},
     crm::{Company, Contact, CrmNode, Deal, Lead},
     errors::{ErrorCode, internal, provider_error},
     ids::GlobalId,
-    lists::{crm_record, has_connection, no_adapter, tenant},
-    mail::Email,
+    lists::{crm_record, has_connection, not_connected, tenant},
+    mail::{Email, email_node},
     types::ProviderEnum,
 };
 
@@ -197,20 +197,27 @@ impl ViewerQuery {
                     CrmNode::Company(c) => Node::Company(c),
                 }))
             }
-            "Email" | "Event" | "Message" | "Channel" => {
+            "Email" | "Event" | "Message" => {
+                let (provider, remote_id) = parsed.record().ok_or_else(not_found)?;
+                let node = match parsed.type_name.as_str() {
+                    "Email" => email_node(ctx, provider, remote_id).await?.map(Node::Email),
+                    "Event" => event_node(ctx, provider, remote_id).await?.map(Node::Event),
+                    _ => message_node(ctx, provider, remote_id)
+                        .await?
+                        .map(Node::Message),
+                };
+                node.map(Some).ok_or_else(not_found)
+            }
+            "Channel" => {
                 let (provider, _) = parsed.record().ok_or_else(not_found)?;
-                if has_connection(ctx, provider).await? {
-                    Err(no_adapter(provider))
-                } else {
-                    Err(provider_error(
-                        ErrorCode::NotConnected,
-                        provider,
-                        format!(
-                            "{} is not connected for this project",
-                            provider.entry().name
-                        ),
-                    ))
+                if !has_connection(ctx, provider).await? {
+                    return Err(not_connected(provider));
                 }
+                Err(provider_error(
+                    ErrorCode::Unsupported,
+                    provider,
+                    "channels are listed with `channels`; `node` does not fetch one by id yet",
+                ))
             }
             "ChangeEvent" => {
                 let event = app(ctx)

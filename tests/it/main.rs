@@ -10,6 +10,7 @@ mod calendar;
 mod changes;
 mod chat;
 mod cli;
+mod comms_nodes;
 mod connect;
 mod crm;
 mod crm_writes;
