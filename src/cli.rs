@@ -61,8 +61,8 @@ enum Command {
     Schema,
     /// Apply the database migrations.
     Migrate,
-    /// Run one incremental sync pass over every CRM connection (or one provider's, or one
-    /// project's), appending what changed to the change log.
+    /// Run one incremental sync pass over every CRM and mailbox connection (or one provider's,
+    /// or one project's), appending what changed to the change log.
     Sync {
         /// Only this provider (`hubspot`, `salesforce`).
         #[arg(long)]
@@ -240,21 +240,19 @@ async fn sync(
     let syncer = crate::startup::syncer(settings, db).await?;
     let targets = syncer.targets(provider, project).await?;
     if targets.is_empty() {
-        eprintln!("no CRM connection to sync");
+        eprintln!("no connection to sync");
     }
     let mut failed = 0;
     for target in targets {
         let slug = target.provider.slug();
-        let progress = |object: crate::providers::crm::CrmObject, seen: usize| {
-            eprint!("\r{slug} {}: {seen} records read", object.name());
+        let progress = |resource: &str, seen: usize| {
+            eprint!("\r{slug} {resource}: {seen} records read");
         };
         for report in syncer.connection(target, &progress).await {
             match report {
                 Ok(r) => eprintln!(
                     "\r{slug} {}: {} records read, {} changes appended",
-                    r.object.name(),
-                    r.seen,
-                    r.changes
+                    r.resource, r.seen, r.changes
                 ),
                 Err(e) => {
                     failed += 1;

@@ -41,7 +41,9 @@ pub struct ConnectLink {
 /// Why a connect flow cannot start. Messages are safe to return.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("{0} connects through its webhook signing secret, not OAuth: use connectStripe(signingSecret:)")]
+    #[error(
+        "{0} connects through its webhook signing secret, not OAuth: use connectStripe(signingSecret:)"
+    )]
     NoOauth(&'static str),
     #[error("no OAuth client is configured for {0} (providers.{1}.client_id)")]
     NotConfigured(&'static str, &'static str),

@@ -109,6 +109,31 @@ pub struct LabelChange {
     pub remove: Vec<String>,
 }
 
+/// What happened to a message, as a mailbox's change feed says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailChangeKind {
+    Added,
+    Deleted,
+    Relabelled,
+}
+
+/// One message's change, with the feed's record of it.
+#[derive(Debug, Clone)]
+pub struct MailChange {
+    pub kind: MailChangeKind,
+    pub remote_id: String,
+    pub raw: serde_json::Value,
+}
+
+/// A mailbox's changes since a cursor, oldest first, and the cursor after them.
+#[derive(Debug, Clone)]
+pub struct MailChanges {
+    pub changes: Vec<MailChange>,
+    pub cursor: String,
+    /// The old cursor was no longer kept: the feed started again from now.
+    pub restarted: bool,
+}
+
 /// A mail adapter.
 #[derive(Clone, Copy)]
 pub enum MailAdapter<'a> {
@@ -173,6 +198,18 @@ impl MailAdapter<'_> {
         match self {
             MailAdapter::Gmail(a) => a.modify_mail_labels(target, id, change).await,
             MailAdapter::Outlook(a) => a.modify_mail_labels(target, id, change).await,
+        }
+    }
+    /// The mailbox's changes after `cursor` (from now when `None`), where the provider keeps a
+    /// change feed this build reads (Gmail's history); `None` for the others.
+    pub async fn changes(
+        &self,
+        target: Target,
+        cursor: Option<&str>,
+    ) -> Result<Option<MailChanges>, ProviderError> {
+        match self {
+            MailAdapter::Gmail(a) => a.gmail_changes(target, cursor).await.map(Some),
+            MailAdapter::Outlook(_) => Ok(None),
         }
     }
 }

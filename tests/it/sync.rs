@@ -151,3 +151,53 @@ async fn salesforce_records_sharing_one_modstamp_across_a_page_boundary_all_arri
     assert_eq!(unique.len(), seen.len(), "no record twice");
     assert!(made.is_subset(&unique), "all 300 arrive");
 }
+
+#[tokio::test]
+async fn gmail_changes_arrive_through_its_history() {
+    let (app, _sandbox) = connected("GMAIL", 0).await;
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer
+        .targets(Some(nexus::providers::Provider::Gmail), None)
+        .await
+        .unwrap();
+    assert_eq!(targets.len(), 1);
+    let first = syncer.mail_pass(targets[0]).await.unwrap();
+    assert_eq!(first.changes, 0, "the first pass sets the feed's start");
+
+    let (_, sent) = app
+        .graphql(
+            "mutation($input: SendEmailInput!) { sendEmail(input: $input) { email { id remoteId } } }",
+            json!({ "input": { "provider": "GMAIL", "to": ["ada@acme.test"], "subject": "Synced", "text": "hello" } }),
+        )
+        .await;
+    let sent = sent["data"]["sendEmail"]["email"].clone();
+    let (_, labelled) = app
+        .graphql(
+            "mutation($input: ModifyEmailLabelsInput!) { modifyEmailLabels(input: $input) { email { id } } }",
+            json!({ "input": { "id": sent["id"], "add": ["STARRED"] } }),
+        )
+        .await;
+    assert!(labelled["errors"].is_null(), "{labelled}");
+    let second = syncer.mail_pass(targets[0]).await.unwrap();
+    assert!(second.changes >= 2, "{second:?}");
+    let (_, body) = app
+        .graphql(
+            "{ changes(first: 20) { nodes { op provider type remoteId } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = body["data"]["changes"]["nodes"].as_array().unwrap().clone();
+    let of_sent: Vec<&str> = nodes
+        .iter()
+        .filter(|n| {
+            n["remoteId"] == sent["remoteId"] && n["type"] == "Email" && n["provider"] == "GMAIL"
+        })
+        .map(|n| n["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(of_sent.first(), Some(&"CREATED"), "{nodes:?}");
+    assert!(of_sent.contains(&"UPDATED"), "the label change: {nodes:?}");
+    let third = syncer.mail_pass(targets[0]).await.unwrap();
+    assert_eq!(third.changes, 0, "nothing new since");
+}

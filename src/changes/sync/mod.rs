@@ -7,6 +7,9 @@
 //! kill) resumes after its last stored page and neither loses nor repeats a change. A complete
 //! pass moves the checkpoint to the latest modification it saw (the provider's clock).
 //!
+//! Mailboxes with a change feed (Gmail's history) sync through it instead: each pass appends the
+//! changes since the feed's cursor together with the new cursor.
+//!
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
 //! `changes.sync_interval_secs`) and on demand (`nexus sync`).
 
@@ -23,6 +26,7 @@ use crate::{
     providers::{
         Provider, Registry,
         crm::{CrmFilter, CrmObject, ListRequest},
+        mail::MailChangeKind,
     },
     store::entities::integration_credentials,
     upstream::{ProviderError, Target},
@@ -49,7 +53,8 @@ pub enum SyncError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassReport {
     pub provider: Provider,
-    pub object: CrmObject,
+    /// The unified type synced (`Contact`, `Email`, ...).
+    pub resource: &'static str,
     /// Records read.
     pub seen: usize,
     /// Changes appended.
@@ -81,7 +86,7 @@ impl Syncer {
     ) -> Result<PassReport, SyncError> {
         let mut report = PassReport {
             provider: target.provider,
-            object,
+            resource: object.name(),
             seen: 0,
             changes: 0,
         };
@@ -174,8 +179,71 @@ impl Syncer {
         let done = Checkpoint {
             since: pass.latest.or(checkpoint.since),
             pass: None,
+            feed: None,
         };
         state::save(&self.db, resource, &done).await?;
+        Ok(report)
+    }
+
+    /// A pass over a mailbox's change feed (Gmail's history): the changes since the feed's
+    /// cursor, appended in one transaction with the new cursor. The first pass only sets the
+    /// cursor; a cursor the provider no longer keeps starts the feed again from now.
+    pub async fn mail_pass(&self, target: Target) -> Result<PassReport, SyncError> {
+        let mut report = PassReport {
+            provider: target.provider,
+            resource: "Email",
+            seen: 0,
+            changes: 0,
+        };
+        let Some(mail) = self.providers.mail(target.provider) else {
+            return Ok(report);
+        };
+        let resource = Resource {
+            target,
+            name: "Email",
+        };
+        let checkpoint = state::load(&self.db, resource).await?;
+        let Some(feed) = mail
+            .adapter
+            .changes(target, checkpoint.feed.as_deref())
+            .await?
+        else {
+            return Ok(report);
+        };
+        if feed.restarted {
+            tracing::warn!(
+                provider = target.provider.slug(),
+                "the mailbox's change feed restarted from now; changes in between are not listed"
+            );
+        }
+        let now = chrono::Utc::now();
+        let changes: Vec<Change> = feed
+            .changes
+            .into_iter()
+            .map(|c| Change {
+                op: match c.kind {
+                    MailChangeKind::Added => Op::Created,
+                    MailChangeKind::Deleted => Op::Deleted,
+                    MailChangeKind::Relabelled => Op::Updated,
+                },
+                provider: target.provider,
+                kind: "Email".to_owned(),
+                remote_id: c.remote_id,
+                data: c.raw,
+                occurred_at: now,
+            })
+            .collect();
+        report.seen = changes.len();
+        report.changes = changes.len();
+        let stored = Checkpoint {
+            feed: Some(feed.cursor),
+            ..checkpoint
+        };
+        self.log
+            .append_with(target.tenant.project_id, None, changes, async |txn| {
+                state::save(txn, resource, &stored).await
+            })
+            .await?;
         Ok(report)
     }
 
@@ -183,13 +251,21 @@ impl Syncer {
     pub async fn connection(
         &self,
         target: Target,
-        progress: &(dyn Fn(CrmObject, usize) + Sync),
+        progress: &(dyn Fn(&'static str, usize) + Sync),
     ) -> Vec<Result<PassReport, SyncError>> {
         let mut reports = Vec::new();
         for object in CrmObject::ALL {
-            if target.provider.feeds(object.capability()) {
-                reports.push(self.pass(target, object, &|n| progress(object, n)).await);
+            if target.provider.feeds(object.capability())
+                && self.providers.crm(target.provider).is_some()
+            {
+                reports.push(
+                    self.pass(target, object, &|n| progress(object.name(), n))
+                        .await,
+                );
             }
+        }
+        if self.providers.mail(target.provider).is_some() {
+            reports.push(self.mail_pass(target).await);
         }
         reports
     }
@@ -212,7 +288,7 @@ impl Syncer {
             .filter_map(|row| {
                 let provider: Provider = row.provider.parse().ok()?;
                 let wanted = only.is_none_or(|p| p == provider);
-                (wanted && self.providers.crm(provider).is_some()).then_some(Target {
+                (wanted && self.syncs(provider)).then_some(Target {
                     tenant: Tenant {
                         user_id: row.user_id,
                         project_id: row.project_id,
@@ -221,6 +297,11 @@ impl Syncer {
                 })
             })
             .collect())
+    }
+
+    /// Whether this build syncs `provider` (a CRM, or a mailbox).
+    fn syncs(&self, provider: Provider) -> bool {
+        self.providers.crm(provider).is_some() || self.providers.mail(provider).is_some()
     }
 
     /// Passes over every connection of `provider` every `every`, until the runtime stops.
@@ -242,7 +323,7 @@ impl Syncer {
                         match report {
                             Ok(r) if r.changes > 0 => tracing::info!(
                                 provider = provider.slug(),
-                                object = r.object.name(),
+                                resource = r.resource,
                                 changes = r.changes,
                                 "synced"
                             ),
@@ -264,7 +345,7 @@ impl Syncer {
             let Some(secs) = every_secs.or(provider.entry().sync_interval_secs) else {
                 continue;
             };
-            if secs > 0 && self.providers.crm(provider).is_some() {
+            if secs > 0 && self.syncs(provider) {
                 self.clone().poll(provider, Duration::from_secs(secs));
             }
         }

@@ -27,6 +27,10 @@ pub struct Checkpoint {
     /// The pass under way: the position after the last page stored, and the latest
     /// modification seen so far. A pass cut short resumes here.
     pub pass: Option<Pass>,
+    /// Where a provider's change feed stands (Gmail's `historyId`), for resources synced
+    /// through one instead of by listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

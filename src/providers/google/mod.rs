@@ -5,6 +5,7 @@ mod calendar;
 mod error;
 mod gmail;
 mod gmail_batch;
+mod gmail_history;
 mod gmail_model;
 
 use crate::upstream::Upstream;
