@@ -16,7 +16,7 @@ use crate::upstream::{ProviderError, Target};
 use super::{
     google::GoogleProvider,
     microsoft::MicrosoftProvider,
-    record::{ListPage, Order, Position, Record, Sorted},
+    record::{Feed, ListPage, Order, Position, Record, Sorted},
 };
 
 pub use cache::MailCache;
@@ -109,31 +109,6 @@ pub struct LabelChange {
     pub remove: Vec<String>,
 }
 
-/// What happened to a message, as a mailbox's change feed says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailChangeKind {
-    Added,
-    Deleted,
-    Relabelled,
-}
-
-/// One message's change, with the feed's record of it.
-#[derive(Debug, Clone)]
-pub struct MailChange {
-    pub kind: MailChangeKind,
-    pub remote_id: String,
-    pub raw: serde_json::Value,
-}
-
-/// A mailbox's changes since a cursor, oldest first, and the cursor after them.
-#[derive(Debug, Clone)]
-pub struct MailChanges {
-    pub changes: Vec<MailChange>,
-    pub cursor: String,
-    /// The old cursor was no longer kept: the feed started again from now.
-    pub restarted: bool,
-}
-
 /// A mail adapter.
 #[derive(Clone, Copy)]
 pub enum MailAdapter<'a> {
@@ -206,7 +181,7 @@ impl MailAdapter<'_> {
         &self,
         target: Target,
         cursor: Option<&str>,
-    ) -> Result<Option<MailChanges>, ProviderError> {
+    ) -> Result<Option<Feed>, ProviderError> {
         match self {
             MailAdapter::Gmail(a) => a.gmail_changes(target, cursor).await.map(Some),
             MailAdapter::Outlook(_) => Ok(None),

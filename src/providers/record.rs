@@ -127,3 +127,29 @@ impl<T> ListPage<T> {
         }
     }
 }
+
+/// What happened to a record, as a provider's change feed says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One record's change, with the feed's own entry for it.
+#[derive(Debug, Clone)]
+pub struct FeedChange {
+    pub kind: ChangeKind,
+    pub remote_id: String,
+    pub raw: serde_json::Value,
+}
+
+/// A change feed's entries since a cursor (Gmail's history, Calendar's sync token), oldest first,
+/// and the cursor after them.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub changes: Vec<FeedChange>,
+    pub cursor: String,
+    /// The old cursor was no longer kept: the feed started again from now.
+    pub restarted: bool,
+}

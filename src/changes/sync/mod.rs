@@ -26,7 +26,7 @@ use crate::{
     providers::{
         Provider, Registry,
         crm::{CrmFilter, CrmObject, ListRequest},
-        mail::MailChangeKind,
+        record::ChangeKind,
     },
     store::entities::integration_credentials,
     upstream::{ProviderError, Target},
@@ -222,9 +222,9 @@ impl Syncer {
             .into_iter()
             .map(|c| Change {
                 op: match c.kind {
-                    MailChangeKind::Added => Op::Created,
-                    MailChangeKind::Deleted => Op::Deleted,
-                    MailChangeKind::Relabelled => Op::Updated,
+                    ChangeKind::Created => Op::Created,
+                    ChangeKind::Updated => Op::Updated,
+                    ChangeKind::Deleted => Op::Deleted,
                 },
                 provider: target.provider,
                 kind: "Email".to_owned(),

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{
     providers::{
         Provider,
-        mail::{MailChange, MailChangeKind, MailChanges},
+        record::{ChangeKind, Feed, FeedChange},
     },
     upstream::{Call, ErrorKind, ProviderError, Target},
 };
@@ -37,18 +37,18 @@ struct Profile {
 }
 
 /// The changes one history record names: added and deleted messages, label changes.
-fn changes_of(record: &Value) -> Vec<MailChange> {
+fn changes_of(record: &Value) -> Vec<FeedChange> {
     let kinds = [
-        ("messagesAdded", MailChangeKind::Added),
-        ("messagesDeleted", MailChangeKind::Deleted),
-        ("labelsAdded", MailChangeKind::Relabelled),
-        ("labelsRemoved", MailChangeKind::Relabelled),
+        ("messagesAdded", ChangeKind::Created),
+        ("messagesDeleted", ChangeKind::Deleted),
+        ("labelsAdded", ChangeKind::Updated),
+        ("labelsRemoved", ChangeKind::Updated),
     ];
     let mut out = Vec::new();
     for (field, kind) in kinds {
         for entry in record[field].as_array().into_iter().flatten() {
             if let Some(id) = entry["message"]["id"].as_str() {
-                out.push(MailChange {
+                out.push(FeedChange {
                     kind,
                     remote_id: id.to_owned(),
                     raw: record.clone(),
@@ -71,9 +71,9 @@ impl GoogleProvider {
         &self,
         target: Target,
         start: Option<&str>,
-    ) -> Result<MailChanges, ProviderError> {
+    ) -> Result<Feed, ProviderError> {
         let Some(start) = start else {
-            return Ok(MailChanges {
+            return Ok(Feed {
                 changes: Vec::new(),
                 cursor: self.gmail_history_id(target).await?,
                 restarted: false,
@@ -91,7 +91,7 @@ impl GoogleProvider {
             let page: HistoryPage = match self.upstream.send(target, &call, error::classify).await {
                 Ok(reply) => reply.json(Provider::Gmail, call.op)?,
                 Err(e) if e.kind == ErrorKind::NotFound => {
-                    return Ok(MailChanges {
+                    return Ok(Feed {
                         changes: Vec::new(),
                         cursor: self.gmail_history_id(target).await?,
                         restarted: true,
@@ -103,7 +103,7 @@ impl GoogleProvider {
             match page.next_page_token {
                 Some(token) => page_token = Some(token),
                 None => {
-                    return Ok(MailChanges {
+                    return Ok(Feed {
                         changes,
                         cursor: page.history_id,
                         restarted: false,
@@ -125,16 +125,13 @@ mod tests {
         let record = json!({ "id": "9", "messagesAdded": [{ "message": { "id": "m1" } }],
                              "labelsRemoved": [{ "message": { "id": "m2" }, "labelIds": ["UNREAD"] }] });
         let changes = changes_of(&record);
-        let seen: Vec<(MailChangeKind, &str)> = changes
+        let seen: Vec<(ChangeKind, &str)> = changes
             .iter()
             .map(|c| (c.kind, c.remote_id.as_str()))
             .collect();
         assert_eq!(
             seen,
-            vec![
-                (MailChangeKind::Added, "m1"),
-                (MailChangeKind::Relabelled, "m2")
-            ]
+            vec![(ChangeKind::Created, "m1"), (ChangeKind::Updated, "m2")]
         );
     }
 }
