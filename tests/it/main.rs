@@ -13,6 +13,7 @@ mod cli;
 mod connect;
 mod crm;
 mod crm_writes;
+mod graph_notifications;
 mod graphql_http;
 mod helpers;
 mod limits;
