@@ -203,6 +203,7 @@ impl Application {
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
                 providers: registry.clone(),
+                graph_subscriptions: graph_subscriptions.clone(),
             }),
         );
         crate::telemetry::prometheus();

@@ -266,3 +266,65 @@ async fn graph_notifications_are_checked_by_client_state_and_stored_once() {
     assert_eq!(status, 400);
     assert_eq!(stored(&app).await.len(), 1);
 }
+
+/// Brings every stored subscription's expiry to within a minute, as if its lifetime had passed
+/// at the gateway (whose clock the test cannot move; the sandbox's clock moves only Graph's).
+async fn expiring_soon(app: &TestApp) {
+    use nexus::store::entities::provider_subscriptions as row;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let updated = row::Entity::update_many()
+        .col_expr(row::Column::ExpiresAt, Expr::value(soon))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected, 2);
+}
+
+#[tokio::test]
+async fn subscriptions_near_expiry_are_renewed_and_deleted_at_graph_on_disconnect() {
+    let (app, sandbox) = connected("OUTLOOK").await;
+    let before = subscriptions_at_graph(&sandbox, "outlook", 2).await;
+    expiring_soon(&app).await;
+    // Connecting again runs the keep-alive pass now rather than at its next tick.
+    let back = consent(&connect_link(&app, "OUTLOOK", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200);
+    let mut renewed = Vec::new();
+    for _ in 0..100 {
+        renewed = subscriptions_at_graph(&sandbox, "outlook", 2).await;
+        if renewed.iter().all(|s| {
+            before
+                .iter()
+                .any(|b| b["id"] == s["id"] && b["expirationDateTime"] != s["expirationDateTime"])
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(renewed.len(), 2, "renewed, not created again: {renewed:?}");
+    for s in &renewed {
+        let old = before
+            .iter()
+            .find(|b| b["id"] == s["id"])
+            .expect("the same subscription");
+        assert_ne!(old["expirationDateTime"], s["expirationDateTime"], "{s}");
+    }
+
+    let (status, body) = app
+        .graphql(
+            "mutation { disconnectProvider(provider: OUTLOOK) }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["data"]["disconnectProvider"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    assert!(
+        subscriptions_at_graph(&sandbox, "outlook", 0)
+            .await
+            .is_empty(),
+        "deleted at Graph"
+    );
+}
