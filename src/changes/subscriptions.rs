@@ -245,6 +245,8 @@ impl GraphSubscriptions {
 
     /// Deletes every subscription of a connection, at Graph and here (on disconnect).
     pub async fn stop(&self, target: Target) -> Result<usize, KeepError> {
+        // Not while a pass runs, which could subscribe the connection again behind this.
+        let _one = self.one_pass.lock().await;
         let held = self.held(target).await?;
         for h in &held {
             self.forget(target, h).await?;

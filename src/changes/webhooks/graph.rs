@@ -86,7 +86,8 @@ pub fn read(body: &[u8]) -> Result<Vec<Notification>, Refusal> {
         .collect())
 }
 
-/// `teams('T')/channels('C')/messages('M')` (or its plain `teams/T/...` form) as `T/C/M`.
+/// `teams('T')/channels('C')/messages('M')` (or its plain `teams/T/...` form) as `T/C/M`, and a
+/// reply's `.../messages('M')/replies('R')` as `T/C/M/R`.
 fn channel_message_id(resource: &str) -> Option<String> {
     let parts: Vec<&str> = resource
         .split(['/', '(', ')', '\''])
@@ -96,6 +97,17 @@ fn channel_message_id(resource: &str) -> Option<String> {
         [.., "teams", team, "channels", channel, "messages", message] => {
             Some(format!("{team}/{channel}/{message}"))
         }
+        [
+            ..,
+            "teams",
+            team,
+            "channels",
+            channel,
+            "messages",
+            parent,
+            "replies",
+            reply,
+        ] => Some(format!("{team}/{channel}/{parent}/{reply}")),
         _ => None,
     }
 }
@@ -152,6 +164,11 @@ mod tests {
         assert_eq!(
             (change.op, change.kind.as_str(), change.remote_id.as_str()),
             (Op::Updated, "Message", "T1/19:c@thread/M1")
+        );
+        assert_eq!(
+            channel_message_id("teams('T1')/channels('C1')/messages('M1')/replies('R1')")
+                .as_deref(),
+            Some("T1/C1/M1/R1")
         );
     }
 }
