@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
-    changes::{Bus, ChangeLog, sync::Syncer, webhooks::Webhooks},
+    changes::{
+        Bus, ChangeLog, subscriptions::GraphSubscriptions, sync::Syncer, webhooks::Webhooks,
+    },
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders},
     http::{self, AppState, PlaygroundConfig},
@@ -167,6 +169,15 @@ impl Application {
         Syncer::new(registry.clone(), changes.clone(), db.clone())
             .start(settings.changes.sync_interval_secs);
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
+        let graph_subscriptions = GraphSubscriptions::new(
+            db.clone(),
+            vault.clone(),
+            registry.clone(),
+            public_origin.clone(),
+        );
+        graph_subscriptions
+            .clone()
+            .start(crate::changes::subscriptions::EVERY);
         let credentials = CredentialVault::new(db.clone(), vault);
         let webhooks = Webhooks::new(
             changes.clone(),
@@ -174,7 +185,8 @@ impl Application {
             credentials.clone(),
             db.clone(),
             settings,
-        );
+        )
+        .with_graph(graph_subscriptions.clone());
         let jwt = settings
             .auth
             .jwt
@@ -191,6 +203,7 @@ impl Application {
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
                 providers: registry.clone(),
+                graph_subscriptions: graph_subscriptions.clone(),
             }),
         );
         crate::telemetry::prometheus();
@@ -199,6 +212,7 @@ impl Application {
             providers: registry,
             connect,
             webhooks,
+            graph_subscriptions,
             public_origin,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),

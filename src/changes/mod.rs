@@ -11,6 +11,7 @@ mod follow;
 mod log;
 pub mod relay;
 pub mod retention;
+pub mod subscriptions;
 pub mod sync;
 pub mod webhooks;
 

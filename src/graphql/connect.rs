@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::{oauth::ConnectError, providers::Provider, vault::TokenSet};
+use crate::{oauth::ConnectError, providers::Provider, upstream::Target, vault::TokenSet};
 
 use super::{
     AppContext,
@@ -109,8 +109,19 @@ impl ConnectMutation {
     async fn disconnect_provider(&self, ctx: &Context<'_>, provider: ProviderEnum) -> Result<bool> {
         let tenant = tenant(ctx)?;
         let provider = Provider::from(provider);
-        let deleted = ctx
-            .data_unchecked::<AppContext>()
+        let app = ctx.data_unchecked::<AppContext>();
+        if matches!(provider, Provider::Outlook | Provider::Teams) {
+            // Before the tokens go: deleting at Graph needs them. One that fails is logged; Graph
+            // lets an orphaned subscription expire on its own.
+            if let Err(cause) = app
+                .graph_subscriptions
+                .stop(Target { tenant, provider })
+                .await
+            {
+                tracing::warn!(provider = provider.slug(), %cause, "Graph subscriptions not deleted");
+            }
+        }
+        let deleted = app
             .connect
             .disconnect(tenant, provider)
             .await

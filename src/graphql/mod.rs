@@ -26,7 +26,7 @@ mod writes;
 use async_graphql::{MergedObject, Schema};
 
 use crate::{
-    changes::ChangeLog,
+    changes::{ChangeLog, subscriptions::GraphSubscriptions},
     config::GraphqlSettings,
     oauth::ConnectFlows,
     providers::Registry,
@@ -49,6 +49,8 @@ pub struct AppContext {
     /// The provider adapters, behind the upstream stack.
     pub providers: Registry,
     pub loaders: Loaders,
+    /// Graph subscriptions, deleted at Graph when an Outlook or Teams connection goes.
+    pub graph_subscriptions: GraphSubscriptions,
 }
 
 #[derive(MergedObject, Default)]

@@ -27,7 +27,10 @@ use tower_http::{
 };
 
 use crate::{
-    auth::Authenticator, changes::webhooks::Webhooks, graphql::AppSchema, oauth::ConnectFlows,
+    auth::Authenticator,
+    changes::{subscriptions::GraphSubscriptions, webhooks::Webhooks},
+    graphql::AppSchema,
+    oauth::ConnectFlows,
     providers::Registry,
 };
 
@@ -41,6 +44,8 @@ pub struct AppState {
     pub providers: Registry,
     pub connect: ConnectFlows,
     pub webhooks: Webhooks,
+    /// Graph subscriptions, kept right after an Outlook or Teams connection is made.
+    pub graph_subscriptions: GraphSubscriptions,
     /// The origin providers call this gateway at (signatures cover the full URL).
     pub public_origin: String,
     pub auth: Authenticator,

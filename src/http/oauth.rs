@@ -59,6 +59,9 @@ pub async fn callback(
             params.get("error").map(String::as_str),
         )
         .await;
+    if result.is_ok() && matches!(provider, Provider::Outlook | Provider::Teams) {
+        state.graph_subscriptions.soon();
+    }
     match result {
         Ok(connected) => match connected.redirect_after {
             Some(target) => {

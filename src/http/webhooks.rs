@@ -1,5 +1,6 @@
 //! `POST /webhooks/{provider}`: a provider's delivery, verified and stored by
-//! `changes::webhooks`. Verified deliveries (also repeats) get 200, a handshake its challenge; a bad or stale signature or a
+//! `changes::webhooks`. Verified deliveries (also repeats) get 200 (Graph's notifications 202,
+//! the ones dropped for a wrong `clientState` too, as Graph asks), a handshake its challenge; a bad or stale signature or a
 //! body that is not the provider's event gets 400 and nothing is stored; a provider this gateway
 //! takes no webhooks of, 404; a storage failure, 503 — so the provider delivers again.
 
@@ -73,6 +74,10 @@ async fn take(
         Ok(Outcome::Challenge(challenge)) => {
             return (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], challenge).into_response();
         }
+        Ok(Outcome::Accepted(stored)) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "received": true, "stored": stored })),
+        ),
         Ok(outcome) => (
             StatusCode::OK,
             Json(json!({ "received": true, "duplicate": outcome == Outcome::Duplicate })),

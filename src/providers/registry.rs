@@ -48,6 +48,11 @@ impl Registry {
         }
     }
 
+    /// Microsoft Graph's adapter, for what is Graph's own (change-notification subscriptions).
+    pub fn microsoft(&self) -> &MicrosoftProvider {
+        &self.microsoft
+    }
+
     /// The CRM adapter of `provider`, if it is a CRM this build speaks to.
     pub fn crm(&self, provider: Provider) -> Option<CrmAdapter<'_>> {
         match provider {

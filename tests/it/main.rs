@@ -14,6 +14,7 @@ mod comms_nodes;
 mod connect;
 mod crm;
 mod crm_writes;
+mod graph_notifications;
 mod graphql_http;
 mod helpers;
 mod limits;

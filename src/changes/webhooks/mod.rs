@@ -3,8 +3,10 @@
 //! verified body into changes; `Webhooks` routes them to the projects whose connection has the
 //! account the delivery names (HubSpot's portal, Slack's team; Stripe's endpoint serves the
 //! default project) with the provider's event id as the receipt, so a redelivery is acknowledged
-//! and stored once.
+//! and stored once. Graph's change notifications carry no signature: each is checked against the
+//! `clientState` stored for its subscription (`changes::subscriptions`) and routed by it.
 
+pub mod graph;
 pub mod hubspot;
 pub mod slack;
 pub mod stripe;
@@ -24,7 +26,7 @@ use crate::{
     vault::CredentialVault,
 };
 
-use super::{Appended, ChangeLog, Receipt};
+use super::{Appended, ChangeLog, Receipt, subscriptions::GraphSubscriptions};
 
 /// Why a delivery was refused; nothing of it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +65,9 @@ pub enum Outcome {
     Duplicate,
     /// A handshake: answer with this text.
     Challenge(String),
+    /// Graph notifications, answered 202: this many stored, the others dropped (a `clientState`
+    /// that does not match, a subscription not held) or seen before.
+    Accepted(usize),
 }
 
 /// A delivery as it arrived.
@@ -91,6 +96,7 @@ pub struct Webhooks {
     db: DatabaseConnection,
     secrets: HashMap<Provider, SecretString>,
     default_project: Option<String>,
+    graph: Option<GraphSubscriptions>,
 }
 
 impl Webhooks {
@@ -119,7 +125,14 @@ impl Webhooks {
                 .filter_map(|p| Some((p, secret(p)?)))
                 .collect(),
             default_project: settings.changes.default_project.clone(),
+            graph: None,
         }
+    }
+
+    /// Takes Graph's change notifications too, checked against these subscriptions.
+    pub fn with_graph(mut self, graph: GraphSubscriptions) -> Self {
+        self.graph = Some(graph);
+        self
     }
 
     /// Verifies a delivery to `/webhooks/{provider}` and stores its changes once.
@@ -128,6 +141,9 @@ impl Webhooks {
         provider: Provider,
         delivery: Delivery<'_>,
     ) -> Result<Outcome, WebhookError> {
+        if matches!(provider, Provider::Outlook | Provider::Teams) {
+            return self.graph(provider, delivery).await;
+        }
         let served = matches!(
             provider,
             Provider::Stripe | Provider::Hubspot | Provider::Slack
@@ -275,6 +291,55 @@ impl Webhooks {
         } else {
             Outcome::Stored(stored)
         })
+    }
+
+    async fn graph(
+        &self,
+        provider: Provider,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let Some(subscriptions) = &self.graph else {
+            return Err(WebhookError::NotServed(format!(
+                "this gateway takes no {} notifications",
+                provider.entry().name
+            )));
+        };
+        if let Some(token) = graph::validation_token(&delivery.url) {
+            return Ok(Outcome::Challenge(token));
+        }
+        let mut stored = 0;
+        for notification in graph::read(delivery.body)? {
+            let Some(held) = subscriptions
+                .verify(
+                    provider,
+                    &notification.subscription_id,
+                    &notification.client_state,
+                )
+                .await?
+            else {
+                tracing::warn!(
+                    provider = provider.slug(),
+                    "a Graph notification for no subscription of ours, or with another clientState: dropped"
+                );
+                continue;
+            };
+            let receipt = Receipt {
+                provider,
+                event_id: format!(
+                    "{}:{}:{}",
+                    held.project_id, notification.subscription_id, notification.key
+                ),
+            };
+            let change = graph::change(provider, &held.resource, notification);
+            if let Appended::Stored { .. } = self
+                .log
+                .append(held.project_id, Some(&receipt), vec![change])
+                .await?
+            {
+                stored += 1;
+            }
+        }
+        Ok(Outcome::Accepted(stored))
     }
 
     /// The projects with a connection of `provider` whose metadata holds `value` at `pointer`

@@ -6,6 +6,7 @@ mod calendar;
 mod error;
 mod graph_batch;
 mod mail;
+pub mod subscriptions;
 mod teams;
 
 use crate::upstream::Upstream;

@@ -7,6 +7,7 @@ pub mod idempotency_keys;
 pub mod integration_credentials;
 pub mod oauth_states;
 pub mod projects;
+pub mod provider_subscriptions;
 pub mod quota_usage;
 pub mod sync_checkpoints;
 pub mod synced_records;
