@@ -16,6 +16,7 @@ mod crm_writes;
 mod graphql_http;
 mod helpers;
 mod limits;
+mod limits_upstream;
 mod mail;
 mod node;
 mod ops;
