@@ -1,6 +1,7 @@
 //! The upstream stack's limits against the sandbox, through GraphQL: Salesforce's own report of
 //! the org's API usage (`Sforce-Limit-Info`) stops calls once the org is spent, even while our
-//! daily counters have room; daily quotas and breakers show in `/metrics`; and a provider failing
+//! daily counters have room; Gmail's and Google Calendar's daily quotas and Outlook's mailbox
+//! limit refuse once spent; daily quotas and breakers show in `/metrics`; and a provider failing
 //! a fifth of its calls serves every query with retries that stay within the budget.
 
 use serde_json::{Value, json};
@@ -186,4 +187,120 @@ async fn an_open_breaker_shows_in_metrics_and_closes_when_the_provider_recovers(
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (_, body) = app.graphql(LEADS, json!({})).await;
     assert!(body["errors"].is_null(), "the probe succeeds: {body}");
+}
+
+/// Connects `providers` to a fresh gateway whose settings `adjust` changed.
+async fn connected(
+    providers: &[&str],
+    adjust: impl FnOnce(&mut nexus::config::Settings),
+) -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, adjust).await;
+    for provider in providers {
+        let back = consent(&connect_link(&app, provider, None).await, "approve").await;
+        assert_eq!(callback(&back).await.0, 200, "{provider} connects");
+    }
+    (app, sandbox)
+}
+
+/// Every call the sandbox counted for `provider`, whatever its route and status.
+fn all_calls(counters: &Value, provider: &str) -> u64 {
+    counters[provider]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, statuses)| statuses.as_object().into_iter().flatten())
+        .filter_map(|(_, n)| n.as_u64())
+        .sum()
+}
+
+fn assert_refused_until_tomorrow(body: &Value, provider: &str) {
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(extensions["provider"], provider, "{body}");
+    let retry_after = extensions["retryAfter"].as_u64().unwrap();
+    assert!((1..=86_400).contains(&retry_after), "{body}");
+}
+
+#[tokio::test]
+async fn gmail_and_google_calendar_daily_quotas_are_counted_and_refuse_once_spent() {
+    let (app, sandbox) = connected(&["GMAIL", "GOOGLE_CALENDAR"], |settings| {
+        // A list costs 5 units: more than this day's whole Gmail quota.
+        let gmail = settings.providers.get_mut("gmail").unwrap();
+        gmail.rate_capacity.insert("daily_units".into(), 4);
+        let calendar = settings.providers.get_mut("google_calendar").unwrap();
+        calendar.rate_capacity.insert("daily".into(), 1);
+    })
+    .await;
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 3, providers: [GMAIL]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_refused_until_tomorrow(&body, "GMAIL");
+    assert_eq!(all_calls(&counters(&sandbox).await, "gmail"), 0);
+
+    let events = "{ events(first: 3, providers: [GOOGLE_CALENDAR]) { nodes { id } } }";
+    let mut refused = None;
+    for _ in 0..3 {
+        let (_, body) = app.graphql(events, json!({})).await;
+        if !body["errors"].is_null() {
+            refused = Some(body);
+            break;
+        }
+    }
+    assert_refused_until_tomorrow(
+        &refused.expect("the day's one call is spent"),
+        "GOOGLE_CALENDAR",
+    );
+    let calendar_calls = all_calls(&counters(&sandbox).await, "google_calendar");
+    assert_eq!(calendar_calls, 1, "one call reached Google Calendar");
+    let metrics = metrics(&app).await;
+    assert!(
+        sample(
+            &metrics,
+            "nexus_quota_remaining",
+            &["provider=\"google_calendar\"", "class=\"daily\""]
+        )
+        .is_some(),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "nexus_quota_remaining",
+            &["provider=\"gmail\"", "class=\"daily_units\""]
+        )
+        .is_some()
+    );
+}
+
+#[tokio::test]
+async fn outlooks_mailbox_limit_counts_mail_and_calendar_calls() {
+    let (app, sandbox) = connected(&["OUTLOOK"], |settings| {
+        let outlook = settings.providers.get_mut("outlook").unwrap();
+        outlook.rate_capacity.insert("mailbox".into(), 1);
+        settings.upstream.max_retry_wait_ms = 200;
+    })
+    .await;
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 3, providers: [OUTLOOK]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let before = all_calls(&counters(&sandbox).await, "outlook");
+    assert!(before > 0, "the mail list reached Outlook");
+    let (_, body) = app
+        .graphql(
+            "{ events(first: 3, providers: [OUTLOOK]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(extensions["provider"], "OUTLOOK", "{body}");
+    assert!(extensions["retryAfter"].as_u64().unwrap() >= 1, "{body}");
+    assert_eq!(all_calls(&counters(&sandbox).await, "outlook"), before);
 }
