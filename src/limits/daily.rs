@@ -21,22 +21,22 @@ pub fn until_tomorrow() -> std::time::Duration {
     (midnight - now).to_std().unwrap_or_default()
 }
 
-/// Spends `cost` of `class` for `scope` today if the day's `capacity` allows it: raise the
-/// day's count within the capacity; else create the day's row; else (another call created it
-/// meanwhile) raise it once more.
+/// Spends `cost` of `class` for `scope` today if the day's `capacity` allows it, and returns
+/// the day's count after it: raise the day's count within the capacity; else create the day's
+/// row; else (another call created it meanwhile) raise it once more. `None`: no room.
 pub async fn spend(
     db: &DatabaseConnection,
     scope: &str,
     class: &str,
     cost: u32,
     capacity: u32,
-) -> Result<bool, DbErr> {
+) -> Result<Option<u64>, DbErr> {
     if cost > capacity {
-        return Ok(false);
+        return Ok(None);
     }
     let day = Utc::now().date_naive().to_string();
-    if raise(db, scope, class, &day, cost, capacity).await? {
-        return Ok(true);
+    if let Some(used) = raise(db, scope, class, &day, cost, capacity).await? {
+        return Ok(Some(used));
     }
     let created = row::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -49,13 +49,13 @@ pub async fn spend(
     .insert(db)
     .await;
     if created.is_ok() {
-        return Ok(true);
+        return Ok(Some(u64::from(cost)));
     }
     // The unique key refused the row: it exists, full or raced into being.
     raise(db, scope, class, &day, cost, capacity).await
 }
 
-/// Raises the day's count by `cost` if it stays within `capacity`.
+/// Raises the day's count by `cost` if it stays within `capacity`; returns the new count.
 async fn raise(
     db: &DatabaseConnection,
     scope: &str,
@@ -63,7 +63,7 @@ async fn raise(
     day: &str,
     cost: u32,
     capacity: u32,
-) -> Result<bool, DbErr> {
+) -> Result<Option<u64>, DbErr> {
     let raised = row::Entity::update_many()
         .col_expr(
             row::Column::Used,
@@ -78,7 +78,9 @@ async fn raise(
                 .add(i64::from(cost))
                 .lte(i64::from(capacity)),
         )
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(raised.rows_affected == 1)
+    Ok(raised
+        .first()
+        .map(|row| u64::try_from(row.used).unwrap_or_default()))
 }

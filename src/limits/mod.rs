@@ -5,12 +5,16 @@
 //! window of the provider's length ever holds more than its capacity: with a burst `b` and a rate
 //! `r`, a window `T` holds at most `b + r·T`, so `r = (capacity − b) / T`.
 //!
-//! Daily quotas (`daily.rs`) are counted in the database, so a restart does not reset them.
+//! Daily quotas (`daily.rs`) are counted in the database, so a restart does not reset them; what
+//! is left of each is the gauge `nexus_quota_remaining{provider,class}`. Quotas the provider
+//! counts itself and reports in its answers (`reported.rs`) are read after every call and cap
+//! all the others.
 //!
 //! A call waits for room up to the stack's longest wait; when it cannot fit by then it fails at
 //! once with the time it would have to wait (`RATE_LIMITED` with `retryAfter`).
 
 mod daily;
+mod reported;
 mod rolling;
 
 use std::{
@@ -29,6 +33,8 @@ use crate::{
     providers::{Provider, RateClassEntry, RateKind},
 };
 
+use reported::Reports;
+pub use reported::{ReadUsage, Usage};
 use rolling::Rolling;
 
 /// Whose allowance a call spends: one connection (a user's grant in a project).
@@ -123,6 +129,7 @@ fn gcra(window: Duration, capacity: u32) -> (NonZeroU32, Duration) {
 /// Every provider's rate classes.
 pub struct Limits {
     classes: Vec<Class>,
+    reports: Reports,
     db: DatabaseConnection,
 }
 
@@ -143,7 +150,11 @@ impl Limits {
                 classes.push(Class::new(provider, name, entry, capacity));
             }
         }
-        Self { classes, db }
+        Self {
+            classes,
+            reports: Reports::default(),
+            db,
+        }
     }
 
     /// Waits until `units` calls of `op` (a batch's parts; else 1) fit every class of
@@ -158,6 +169,11 @@ impl Limits {
         max_wait: Duration,
     ) -> Result<(), Duration> {
         let key = (tenant.user_id, tenant.project_id);
+        if let Some(spent) = self.reports.spent(provider, key) {
+            metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => spent.class)
+                .increment(1);
+            return Err(daily::until_tomorrow());
+        }
         let started = Instant::now();
         for class in self
             .classes
@@ -173,8 +189,14 @@ impl Limits {
             if let Engine::Daily { capacity } = class.engine {
                 let scope = format!("{}:{}:{}", provider.slug(), key.0, key.1);
                 match daily::spend(&self.db, &scope, &class.name, cost, capacity).await {
-                    Ok(true) => continue,
-                    Ok(false) => {
+                    Ok(Some(used)) => {
+                        metrics::gauge!("nexus_quota_remaining", "provider" => provider.slug(), "class" => class.name.clone())
+                            .set(u64::from(capacity).saturating_sub(used) as f64);
+                        continue;
+                    }
+                    Ok(None) => {
+                        metrics::gauge!("nexus_quota_remaining", "provider" => provider.slug(), "class" => class.name.clone())
+                            .set(0.0);
                         metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => class.name.clone())
                             .increment(1);
                         return Err(daily::until_tomorrow());
@@ -204,6 +226,14 @@ impl Limits {
             }
         }
         Ok(())
+    }
+
+    /// Takes in what the provider reported of a connection's usage in an answer.
+    pub fn report(&self, provider: Provider, tenant: Tenant, usage: Usage) {
+        metrics::gauge!("nexus_quota_remaining", "provider" => provider.slug(), "class" => usage.class)
+            .set(usage.remaining() as f64);
+        self.reports
+            .record(provider, (tenant.user_id, tenant.project_id), usage);
     }
 
     /// Forgets connections that have been quiet for a window (call from time to time).

@@ -22,3 +22,12 @@ pub use catalog::{
     RevokeEntry, RevokeMethod, SandboxEntry,
 };
 pub use registry::{CrmAdapter, Registry};
+
+/// How a provider reports its own count of a quota in its answers, for the ones that do
+/// (Salesforce's org-wide API usage); the upstream stack reads every answer with it.
+pub fn usage_reader(provider: Provider) -> Option<crate::limits::ReadUsage> {
+    match provider {
+        Provider::Salesforce => Some(salesforce::usage::read),
+        _ => None,
+    }
+}

@@ -1,6 +1,7 @@
 //! The admin API under `/_sandbox/` (JSON): tokens without the consent dance, expiry and
 //! revocation, faults, counters, data changes as a provider's user would make them, webhook
-//! targets, the clock, limit switches and reset. Providers are named by their slugs.
+//! targets, the clock, limit switches, other apps' usage of a shared quota, and reset.
+//! Providers are named by their slugs.
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn routes() -> Router<Arc<SandboxState>> {
         .route("/stripe/events", post(stripe_event))
         .route("/clock", post(clock))
         .route("/limits", post(limits))
+        .route("/usage", post(usage))
         .route("/reset", post(reset))
 }
 
@@ -357,6 +359,33 @@ async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSw
         unlimited.insert(provider.to_owned());
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct UsageBody {
+    provider: String,
+    /// The provider account (Salesforce org id); its default account when absent.
+    account: Option<String>,
+    /// API calls the account's other apps made just now.
+    calls: u32,
+}
+
+/// Counts calls made by the account's other apps, for quotas the provider shares between them
+/// (Salesforce's org-wide API requests).
+async fn usage(State(state): State<Arc<SandboxState>>, Json(body): Json<UsageBody>) -> Response {
+    match simulated(&body.provider) {
+        Ok(salesforce::SLUG) => {
+            let org = body.account.as_deref().unwrap_or(salesforce::store::ORG_ID);
+            salesforce::spend_elsewhere(&state, org, body.calls);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(p) => refuse(
+            StatusCode::BAD_REQUEST,
+            format!("`{p}` has no quota shared with other apps"),
+        )
+        .into_response(),
+        Err(r) => r.into_response(),
+    }
 }
 
 async fn reset(State(state): State<Arc<SandboxState>>) -> StatusCode {

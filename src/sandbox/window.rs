@@ -54,6 +54,12 @@ impl Windows {
         }
     }
 
+    /// Counts `n` requests made at `now` elsewhere (another app of the same account), limits aside.
+    pub fn record(&mut self, account: &str, class: &'static str, n: u32, now: DateTime<Utc>) {
+        let hits = self.hits.entry((account.to_owned(), class)).or_default();
+        hits.extend(std::iter::repeat_n(now, n as usize));
+    }
+
     /// How many requests of a class fall in the window now, without counting one.
     pub fn count(
         &mut self,

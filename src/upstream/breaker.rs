@@ -1,7 +1,8 @@
 //! A circuit breaker per provider connection: after `threshold` calls in a row that found the
 //! provider unavailable, calls fail at once (PROVIDER_UNAVAILABLE, with the time left) for a
 //! cool-down, without reaching the provider; then one call probes, and its outcome closes the
-//! breaker or opens it again.
+//! breaker or opens it again. The gauge `nexus_breaker_open{provider}` counts the connections
+//! whose breaker is open or probing.
 
 use std::{
     collections::HashMap,
@@ -65,6 +66,7 @@ impl Breakers {
     pub fn record(&self, key: Key, unavailable: bool, now: Instant) {
         let mut states = self.states.lock().expect("breaker lock");
         let state = states.entry(key).or_insert(State::Closed { failures: 0 });
+        let was_closed = matches!(state, State::Closed { .. });
         *state = match (*state, unavailable) {
             (_, false) => State::Closed { failures: 0 },
             (State::Closed { failures }, true) if failures + 1 < self.threshold => State::Closed {
@@ -78,6 +80,12 @@ impl Breakers {
                 }
             }
         };
+        let open = metrics::gauge!("nexus_breaker_open", "provider" => key.0.slug());
+        match (was_closed, matches!(state, State::Closed { .. })) {
+            (true, false) => open.increment(1.0),
+            (false, true) => open.decrement(1.0),
+            _ => {}
+        }
     }
 }
 

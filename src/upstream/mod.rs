@@ -2,7 +2,9 @@
 //! reqwest request in, outermost first: trace (a span and a log line per call, never a token) →
 //! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
 //! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
-//! connection: wait for room, or fail with `retryAfter`) → timeout (per provider, from config);
+//! connection: wait for room, or fail with `retryAfter`; a quota the provider reports spent in
+//! its answers, read through `providers::usage_reader`, fails calls at once) → timeout (per
+//! provider, from config);
 //! around them all, a circuit breaker per connection (`breaker`); retries draw on a budget per
 //! provider (`budget`).
 //!
@@ -25,7 +27,7 @@ use crate::{
     config::{ProviderSettings, UpstreamSettings},
     limits::Limits,
     oauth::{ConnectFlows, Session},
-    providers::Provider,
+    providers::{self, Provider},
 };
 
 use breaker::Breakers;
@@ -350,6 +352,10 @@ impl Upstream {
             headers,
             body,
         };
+        if let Some(usage) = providers::usage_reader(provider).and_then(|read| read(&reply.headers))
+        {
+            self.inner.limits.report(provider, target.tenant, usage);
+        }
         if status == http::StatusCode::TOO_MANY_REQUESTS {
             metrics::counter!("nexus_upstream_429_total", "provider" => provider.slug())
                 .increment(1);

@@ -18,6 +18,7 @@ mod graph_notifications;
 mod graphql_http;
 mod helpers;
 mod limits;
+mod limits_upstream;
 mod mail;
 mod node;
 mod ops;

@@ -6,6 +6,7 @@
 mod error;
 mod map;
 mod soql;
+pub(super) mod usage;
 mod write;
 
 use std::collections::HashMap;

@@ -110,6 +110,17 @@ pub fn routes() -> Router<Ctx> {
         )
 }
 
+/// Counts `calls` API requests the org's other apps made just now: the org-wide figure
+/// (`Sforce-Limit-Info`'s api-usage, and its limit) is shared by every app of the org.
+pub fn spend_elsewhere(state: &SandboxState, org: &str, calls: u32) {
+    let now = state.clock.now();
+    state
+        .salesforce
+        .lock(org)
+        .windows
+        .record(org, "api", calls, now);
+}
+
 /// An error answer: Salesforce's array of `{"message","errorCode","fields"?}`, and the org's
 /// usage when the call was counted.
 #[derive(Debug)]

@@ -1,0 +1,306 @@
+//! The upstream stack's limits against the sandbox, through GraphQL: Salesforce's own report of
+//! the org's API usage (`Sforce-Limit-Info`) stops calls once the org is spent, even while our
+//! daily counters have room; Gmail's and Google Calendar's daily quotas and Outlook's mailbox
+//! limit refuse once spent; daily quotas and breakers show in `/metrics`; and a provider failing
+//! a fifth of its calls serves every query with retries that stay within the budget.
+
+use serde_json::{Value, json};
+
+use crate::{
+    connect::{callback, connect_link, consent, pointed_at_sandbox_with},
+    crm::{calls, counters},
+    helpers::TestApp,
+};
+
+const QUERY: &str = "GET /services/data/v58.0/query";
+const LEADS: &str = "{ leads(first: 1) { nodes { id } } }";
+
+async fn salesforce_with(adjust: impl FnOnce(&mut nexus::config::Settings)) -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, adjust).await;
+    let back = consent(&connect_link(&app, "SALESFORCE", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200, "Salesforce connects");
+    (app, sandbox)
+}
+
+async fn admin(sandbox: &str, path: &str, body: Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{path}: {}", answer.status());
+}
+
+async fn metrics(app: &TestApp) -> String {
+    reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of the first sample of `family` whose labels hold every one of `labels`.
+fn sample(metrics: &str, family: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+#[tokio::test]
+async fn once_salesforce_reports_the_org_quota_spent_calls_fail_fast_until_tomorrow() {
+    let (app, sandbox) = salesforce_with(|_| {}).await;
+    // The org's other apps have spent all but two of its 100,000 calls of the day.
+    let org_limit = nexus::sandbox::salesforce::ORG_DAILY_LIMIT;
+    admin(
+        &sandbox,
+        "usage",
+        json!({ "provider": "salesforce", "calls": org_limit - 2 }),
+    )
+    .await;
+    for _ in 0..2 {
+        let (_, body) = app.graphql(LEADS, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let before = counters(&sandbox).await;
+    assert_eq!(calls(&before, "salesforce", QUERY), 2, "{before}");
+
+    // Our own daily `query` class (15,000) has room; the org's figure does not.
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(extensions["provider"], "SALESFORCE");
+    let retry_after = extensions["retryAfter"].as_u64().unwrap();
+    assert!(
+        (1..=86_400).contains(&retry_after),
+        "until midnight UTC: {body}"
+    );
+    assert_eq!(
+        counters(&sandbox).await["salesforce"],
+        before["salesforce"],
+        "refused without reaching Salesforce"
+    );
+
+    let metrics = metrics(&app).await;
+    assert!(
+        sample(
+            &metrics,
+            "nexus_quota_remaining",
+            &["provider=\"salesforce\"", "class=\"api_usage\""]
+        )
+        .is_some(),
+        "the org's figure as a gauge"
+    );
+    let query_left = sample(
+        &metrics,
+        "nexus_quota_remaining",
+        &["provider=\"salesforce\"", "class=\"query\""],
+    )
+    .expect("the daily query class as a gauge");
+    assert!((0.0..15_000.0).contains(&query_left), "{query_left}");
+}
+
+#[tokio::test]
+async fn with_a_fifth_of_calls_failing_every_query_succeeds_within_the_retry_budget() {
+    const QUERIES: u64 = 40;
+    const RESERVE: u32 = 20;
+    let (app, sandbox) = salesforce_with(|settings| {
+        settings.upstream.max_retries = 6;
+        settings.upstream.retry_budget_ratio = 0.2;
+        settings.upstream.retry_budget_reserve = RESERVE;
+    })
+    .await;
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "salesforce", "error_rate": 0.2, "status": 503 }),
+    )
+    .await;
+    for _ in 0..QUERIES {
+        let (_, body) = app.graphql(LEADS, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let counters = counters(&sandbox).await;
+    assert_eq!(calls(&counters, "salesforce", QUERY), QUERIES, "{counters}");
+    // Every 503 was retried (every query succeeded): the retries are the 503s, and the budget
+    // holds the reserve plus a fifth of the calls.
+    let retries = counters["salesforce"][QUERY]["503"].as_u64().unwrap_or(0);
+    assert!(
+        retries > 0,
+        "a fifth of {QUERIES} calls failed at least once: {counters}"
+    );
+    let budget = u64::from(RESERVE) + QUERIES / 5;
+    assert!(retries <= budget, "{retries} retries, budget {budget}");
+    let metrics = metrics(&app).await;
+    let counted = sample(
+        &metrics,
+        "nexus_upstream_retries_total",
+        &["provider=\"salesforce\""],
+    )
+    .expect("retries in /metrics");
+    // (The recorder is the process's: other tests' Salesforce retries may add to it.)
+    assert!(
+        counted >= retries as f64,
+        "{counted} counted, {retries} seen"
+    );
+}
+
+#[tokio::test]
+async fn an_open_breaker_shows_in_metrics_and_closes_when_the_provider_recovers() {
+    let (app, sandbox) = salesforce_with(|settings| {
+        settings.upstream.breaker_failures = 1;
+        settings.upstream.breaker_cooldown_ms = 200;
+        settings.upstream.max_retries = 0;
+    })
+    .await;
+    let open = async || {
+        sample(
+            &metrics(&app).await,
+            "nexus_breaker_open",
+            &["provider=\"salesforce\""],
+        )
+        .unwrap_or(0.0)
+    };
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "salesforce", "status": 503 }),
+    )
+    .await;
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "PROVIDER_UNAVAILABLE",
+        "{body}"
+    );
+    // (The gauge is the process's; other tests' breakers only add to it.)
+    assert!(open().await >= 1.0, "this connection's breaker is open");
+    let faults = reqwest::Client::new()
+        .delete(format!("{sandbox}/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert!(faults.status().is_success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    assert!(body["errors"].is_null(), "the probe succeeds: {body}");
+}
+
+/// Connects `providers` to a fresh gateway whose settings `adjust` changed.
+async fn connected(
+    providers: &[&str],
+    adjust: impl FnOnce(&mut nexus::config::Settings),
+) -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, adjust).await;
+    for provider in providers {
+        let back = consent(&connect_link(&app, provider, None).await, "approve").await;
+        assert_eq!(callback(&back).await.0, 200, "{provider} connects");
+    }
+    (app, sandbox)
+}
+
+/// Every call the sandbox counted for `provider`, whatever its route and status.
+fn all_calls(counters: &Value, provider: &str) -> u64 {
+    counters[provider]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, statuses)| statuses.as_object().into_iter().flatten())
+        .filter_map(|(_, n)| n.as_u64())
+        .sum()
+}
+
+fn assert_refused_until_tomorrow(body: &Value, provider: &str) {
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(extensions["provider"], provider, "{body}");
+    let retry_after = extensions["retryAfter"].as_u64().unwrap();
+    assert!((1..=86_400).contains(&retry_after), "{body}");
+}
+
+#[tokio::test]
+async fn gmail_and_google_calendar_daily_quotas_are_counted_and_refuse_once_spent() {
+    let (app, sandbox) = connected(&["GMAIL", "GOOGLE_CALENDAR"], |settings| {
+        // A list costs 5 units: more than this day's whole Gmail quota.
+        let gmail = settings.providers.get_mut("gmail").unwrap();
+        gmail.rate_capacity.insert("daily_units".into(), 4);
+        let calendar = settings.providers.get_mut("google_calendar").unwrap();
+        calendar.rate_capacity.insert("daily".into(), 1);
+    })
+    .await;
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 3, providers: [GMAIL]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_refused_until_tomorrow(&body, "GMAIL");
+    assert_eq!(all_calls(&counters(&sandbox).await, "gmail"), 0);
+
+    let events = "{ events(first: 3, providers: [GOOGLE_CALENDAR]) { nodes { id } } }";
+    let mut refused = None;
+    for _ in 0..3 {
+        let (_, body) = app.graphql(events, json!({})).await;
+        if !body["errors"].is_null() {
+            refused = Some(body);
+            break;
+        }
+    }
+    assert_refused_until_tomorrow(
+        &refused.expect("the day's one call is spent"),
+        "GOOGLE_CALENDAR",
+    );
+    let calendar_calls = all_calls(&counters(&sandbox).await, "google_calendar");
+    assert_eq!(calendar_calls, 1, "one call reached Google Calendar");
+    let metrics = metrics(&app).await;
+    assert!(
+        sample(
+            &metrics,
+            "nexus_quota_remaining",
+            &["provider=\"google_calendar\"", "class=\"daily\""]
+        )
+        .is_some(),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "nexus_quota_remaining",
+            &["provider=\"gmail\"", "class=\"daily_units\""]
+        )
+        .is_some()
+    );
+}
+
+#[tokio::test]
+async fn outlooks_mailbox_limit_counts_mail_and_calendar_calls() {
+    let (app, sandbox) = connected(&["OUTLOOK"], |settings| {
+        let outlook = settings.providers.get_mut("outlook").unwrap();
+        outlook.rate_capacity.insert("mailbox".into(), 1);
+        settings.upstream.max_retry_wait_ms = 200;
+    })
+    .await;
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 3, providers: [OUTLOOK]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let before = all_calls(&counters(&sandbox).await, "outlook");
+    assert!(before > 0, "the mail list reached Outlook");
+    let (_, body) = app
+        .graphql(
+            "{ events(first: 3, providers: [OUTLOOK]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(extensions["provider"], "OUTLOOK", "{body}");
+    assert!(extensions["retryAfter"].as_u64().unwrap() >= 1, "{body}");
+    assert_eq!(all_calls(&counters(&sandbox).await, "outlook"), before);
+}
