@@ -13,7 +13,7 @@ pub use super::record::{ListPage, Position, Record};
 use super::{
     google::GoogleProvider,
     microsoft::MicrosoftProvider,
-    record::{Order, Sorted},
+    record::{Feed, Order, Sorted},
 };
 use crate::upstream::{ProviderError, Target};
 
@@ -211,6 +211,19 @@ impl CalendarAdapter<'_> {
         match self {
             CalendarAdapter::Google(a) => a.attended_events(target, emails, limit).await,
             CalendarAdapter::Outlook(a) => a.attended_events(target, emails, limit).await,
+        }
+    }
+
+    /// The calendar's changes after `cursor` (from now when `None`), where the provider keeps a
+    /// change feed this build reads (Google's sync tokens); `None` for the others.
+    pub async fn changes(
+        &self,
+        target: Target,
+        cursor: Option<&str>,
+    ) -> Result<Option<Feed>, ProviderError> {
+        match self {
+            CalendarAdapter::Google(a) => a.calendar_changes(target, cursor).await.map(Some),
+            CalendarAdapter::Outlook(_) => Ok(None),
         }
     }
 

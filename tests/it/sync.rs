@@ -163,7 +163,7 @@ async fn gmail_changes_arrive_through_its_history() {
         .await
         .unwrap();
     assert_eq!(targets.len(), 1);
-    let first = syncer.mail_pass(targets[0]).await.unwrap();
+    let first = syncer.feed_pass(targets[0], "Email").await.unwrap();
     assert_eq!(first.changes, 0, "the first pass sets the feed's start");
 
     let (_, sent) = app
@@ -180,7 +180,7 @@ async fn gmail_changes_arrive_through_its_history() {
         )
         .await;
     assert!(labelled["errors"].is_null(), "{labelled}");
-    let second = syncer.mail_pass(targets[0]).await.unwrap();
+    let second = syncer.feed_pass(targets[0], "Email").await.unwrap();
     assert!(second.changes >= 2, "{second:?}");
     let (_, body) = app
         .graphql(
@@ -198,6 +198,58 @@ async fn gmail_changes_arrive_through_its_history() {
         .collect();
     assert_eq!(of_sent.first(), Some(&"CREATED"), "{nodes:?}");
     assert!(of_sent.contains(&"UPDATED"), "the label change: {nodes:?}");
-    let third = syncer.mail_pass(targets[0]).await.unwrap();
+    let third = syncer.feed_pass(targets[0], "Email").await.unwrap();
     assert_eq!(third.changes, 0, "nothing new since");
+}
+
+#[tokio::test]
+async fn google_calendar_changes_arrive_through_its_sync_tokens() {
+    let (app, _sandbox) = connected("GOOGLE_CALENDAR", 0).await;
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer
+        .targets(Some(nexus::providers::Provider::GoogleCalendar), None)
+        .await
+        .unwrap();
+    let first = syncer.feed_pass(targets[0], "Event").await.unwrap();
+    assert_eq!(
+        first.changes, 0,
+        "the first pass takes the calendar's sync token"
+    );
+
+    let (_, created) = app
+        .graphql(
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id remoteId } } }",
+            json!({ "input": { "provider": "GOOGLE_CALENDAR", "title": "Synced",
+                               "start": "2031-02-03T10:00:00Z", "end": "2031-02-03T11:00:00Z" } }),
+        )
+        .await;
+    let event = created["data"]["createEvent"]["event"].clone();
+    assert!(event["id"].is_string(), "{created}");
+    let second = syncer.feed_pass(targets[0], "Event").await.unwrap();
+    assert_eq!(second.changes, 1, "{second:?}");
+    let (_, updated) = app
+        .graphql(
+            "mutation($input: UpdateEventInput!) { updateEvent(input: $input) { event { id } } }",
+            json!({ "input": { "id": event["id"], "title": "Synced again" } }),
+        )
+        .await;
+    assert!(updated["errors"].is_null(), "{updated}");
+    let third = syncer.feed_pass(targets[0], "Event").await.unwrap();
+    assert_eq!(third.changes, 1, "{third:?}");
+    let (_, body) = app
+        .graphql(
+            "{ changes(first: 10) { nodes { op provider type remoteId data } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = body["data"]["changes"]["nodes"].as_array().unwrap().clone();
+    let ops: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n["remoteId"] == event["remoteId"] && n["type"] == "Event")
+        .map(|n| n["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, vec!["CREATED", "UPDATED"], "{nodes:?}");
+    assert_eq!(nodes.last().unwrap()["data"]["summary"], "Synced again");
 }

@@ -7,8 +7,9 @@
 //! kill) resumes after its last stored page and neither loses nor repeats a change. A complete
 //! pass moves the checkpoint to the latest modification it saw (the provider's clock).
 //!
-//! Mailboxes with a change feed (Gmail's history) sync through it instead: each pass appends the
-//! changes since the feed's cursor together with the new cursor.
+//! Mailboxes and calendars with a change feed (Gmail's history, Google Calendar's sync tokens)
+//! sync through it instead: each pass appends the changes since the feed's cursor together with
+//! the new cursor.
 //!
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
 //! `changes.sync_interval_secs`) and on demand (`nexus sync`).
@@ -26,7 +27,7 @@ use crate::{
     providers::{
         Provider, Registry,
         crm::{CrmFilter, CrmObject, ListRequest},
-        record::ChangeKind,
+        record::{ChangeKind, Feed},
     },
     store::entities::integration_credentials,
     upstream::{ProviderError, Target},
@@ -185,35 +186,50 @@ impl Syncer {
         Ok(report)
     }
 
-    /// A pass over a mailbox's change feed (Gmail's history): the changes since the feed's
-    /// cursor, appended in one transaction with the new cursor. The first pass only sets the
-    /// cursor; a cursor the provider no longer keeps starts the feed again from now.
-    pub async fn mail_pass(&self, target: Target) -> Result<PassReport, SyncError> {
+    /// The change feed of `kind` (`Email`, `Event`) at `target`'s provider after `cursor`, where
+    /// the provider has one this build reads.
+    async fn feed(
+        &self,
+        target: Target,
+        kind: &'static str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Feed>, ProviderError> {
+        match kind {
+            "Email" => match self.providers.mail(target.provider) {
+                Some(mail) => mail.adapter.changes(target, cursor).await,
+                None => Ok(None),
+            },
+            _ => match self.providers.calendar(target.provider) {
+                Some(calendar) => calendar.changes(target, cursor).await,
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// A pass over a change feed (Gmail's history, Google Calendar's sync tokens): the changes
+    /// since the feed's cursor, appended in one transaction with the new cursor. The first pass
+    /// only sets the cursor; a cursor the provider no longer keeps starts the feed again from now.
+    pub async fn feed_pass(
+        &self,
+        target: Target,
+        kind: &'static str,
+    ) -> Result<PassReport, SyncError> {
         let mut report = PassReport {
             provider: target.provider,
-            resource: "Email",
+            resource: kind,
             seen: 0,
             changes: 0,
         };
-        let Some(mail) = self.providers.mail(target.provider) else {
-            return Ok(report);
-        };
-        let resource = Resource {
-            target,
-            name: "Email",
-        };
+        let resource = Resource { target, name: kind };
         let checkpoint = state::load(&self.db, resource).await?;
-        let Some(feed) = mail
-            .adapter
-            .changes(target, checkpoint.feed.as_deref())
-            .await?
-        else {
+        let Some(feed) = self.feed(target, kind, checkpoint.feed.as_deref()).await? else {
             return Ok(report);
         };
         if feed.restarted {
             tracing::warn!(
                 provider = target.provider.slug(),
-                "the mailbox's change feed restarted from now; changes in between are not listed"
+                resource = kind,
+                "the change feed restarted from now; changes in between are not listed"
             );
         }
         let now = chrono::Utc::now();
@@ -227,7 +243,7 @@ impl Syncer {
                     ChangeKind::Deleted => Op::Deleted,
                 },
                 provider: target.provider,
-                kind: "Email".to_owned(),
+                kind: kind.to_owned(),
                 remote_id: c.remote_id,
                 data: c.raw,
                 occurred_at: now,
@@ -265,7 +281,10 @@ impl Syncer {
             }
         }
         if self.providers.mail(target.provider).is_some() {
-            reports.push(self.mail_pass(target).await);
+            reports.push(self.feed_pass(target, "Email").await);
+        }
+        if self.providers.calendar(target.provider).is_some() {
+            reports.push(self.feed_pass(target, "Event").await);
         }
         reports
     }
@@ -299,9 +318,11 @@ impl Syncer {
             .collect())
     }
 
-    /// Whether this build syncs `provider` (a CRM, or a mailbox).
+    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar).
     fn syncs(&self, provider: Provider) -> bool {
-        self.providers.crm(provider).is_some() || self.providers.mail(provider).is_some()
+        self.providers.crm(provider).is_some()
+            || self.providers.mail(provider).is_some()
+            || self.providers.calendar(provider).is_some()
     }
 
     /// Passes over every connection of `provider` every `every`, until the runtime stops.

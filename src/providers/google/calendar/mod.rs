@@ -15,6 +15,7 @@
 //! by the tier of its size: 5, 10, 25 or 50).
 
 mod batch;
+mod feed;
 mod map;
 mod model;
 
