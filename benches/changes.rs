@@ -7,60 +7,21 @@
 //!
 //! `cargo bench --bench changes`.
 
+mod support;
+
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use support::{Process, env_or, peak_rss_mib, wait_for_file};
 use tokio_tungstenite::{
     connect_async,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn wait_for_file(path: &std::path::Path, process: &mut Process) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty()
-        {
-            return text.trim().to_owned();
-        }
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("the gateway ended before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// When each event (by index) was posted.
 type Sent = Arc<Mutex<Vec<Option<Instant>>>>;
@@ -120,8 +81,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let subscribers = env_or("CHANGES_BENCH_SUBSCRIBERS", 1000);
-    let events = env_or("CHANGES_BENCH_EVENTS", 200);
+    let subscribers = env_or("CHANGES_BENCH_SUBSCRIBERS", 1000) as usize;
+    let events = env_or("CHANGES_BENCH_EVENTS", 200) as usize;
     let binary = env!("CARGO_BIN_EXE_nexus");
     let dir = tempfile::TempDir::new().unwrap();
     let mut gateway = Process(
@@ -174,7 +135,7 @@ fn main() {
         println!(
             "{subscribers} subscribers connected in {:.2} s; gateway RSS {:.1} MiB",
             connecting.elapsed().as_secs_f64(),
-            peak_rss_mib(gateway.0.id())
+            peak_rss_mib(&gateway.0.id().to_string())
         );
         let client = reqwest::Client::new();
         let started = Instant::now();
@@ -212,7 +173,7 @@ fn main() {
             latencies.len() as f64 / elapsed,
             at(0.50),
             at(0.99),
-            peak_rss_mib(gateway.0.id())
+            peak_rss_mib(&gateway.0.id().to_string())
         );
     });
 }

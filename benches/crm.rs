@@ -12,44 +12,20 @@
 //!
 //! `cargo bench --bench crm` (`CRM_BENCH_SECONDS`, `CRM_BENCH_CONCURRENCY` to change the run).
 
+mod support;
+
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
+use support::{Process, env_or, peak_rss_mib, wait_for_file};
 
 const QUERY: &str =
     "{ contacts(first: 100) { nodes { company { name } deals(first: 5) { nodes { name } } } } }";
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn peak_rss_mib(pid: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 struct Run {
     requests: usize,
@@ -270,23 +246,6 @@ impl Floor {
     }
 }
 
-/// Waits for the file a process writes once it is ready; stops if the process ends first.
-fn wait_for_file(path: &std::path::Path, process: &mut Process) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty()
-        {
-            return text.trim().to_owned();
-        }
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("the gateway ended before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -295,19 +254,7 @@ fn main() {
     let concurrency = env_or("CRM_BENCH_CONCURRENCY", 8);
     let binary = env!("CARGO_BIN_EXE_nexus");
 
-    let mut sandbox = Process(
-        Command::new(binary)
-            .args(["sandbox", "--port", "0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(sandbox.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let sandbox_url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (_sandbox, sandbox_url) = support::sandbox(binary);
 
     let dir = tempfile::TempDir::new().unwrap();
     let mut gateway = Process(

@@ -9,14 +9,16 @@
 //!
 //! `cargo bench --bench joins`.
 
+mod support;
+
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
+    time::Instant,
 };
 
 use serde_json::{Value, json};
+use support::{Process, env_or, wait_for_file};
 
 const QUERY: &str = "{ contacts(first: 50) { nodes { emails(first: 5) { nodes { subject } } events(first: 5) { nodes { title } } } } }";
 
@@ -27,39 +29,6 @@ const PROVIDERS: [&str; 5] = [
     "google_calendar",
     "outlook",
 ];
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_file(path: &std::path::Path, process: &mut Process) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty()
-        {
-            return text.trim().to_owned();
-        }
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("the gateway ended before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Successful calls per provider and route, from the sandbox's counters.
 fn calls(counters: &Value) -> BTreeMap<String, u64> {
@@ -91,19 +60,7 @@ fn main() {
     let latency = env_or("JOINS_BENCH_LATENCY_MS", 50);
     let runs = env_or("JOINS_BENCH_RUNS", 30) as usize;
     let binary = env!("CARGO_BIN_EXE_nexus");
-    let mut sandbox = Process(
-        Command::new(binary)
-            .args(["sandbox", "--port", "0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(sandbox.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let sandbox_url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (_sandbox, sandbox_url) = support::sandbox(binary);
     let dir = tempfile::TempDir::new().unwrap();
     let mut demo = Command::new(binary);
     demo.args([

@@ -13,9 +13,10 @@
 //!
 //! `cargo bench --bench limits` (`LIMITS_BENCH_SECONDS` to shorten).
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -24,39 +25,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_file(path: &std::path::Path, process: &mut Process) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty()
-        {
-            return text.trim().to_owned();
-        }
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("the gateway ended before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use support::{Process, env_or, wait_for_file};
 
 /// One provider's load: what a query costs upstream and what the provider allows.
 struct Scenario {
@@ -199,19 +168,7 @@ fn main() {
     }
     let seconds = env_or("LIMITS_BENCH_SECONDS", 60);
     let binary = env!("CARGO_BIN_EXE_nexus");
-    let mut sandbox = Process(
-        Command::new(binary)
-            .args(["sandbox", "--port", "0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(sandbox.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let sandbox_url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (_sandbox, sandbox_url) = support::sandbox(binary);
     let dir = tempfile::TempDir::new().unwrap();
     let mut gateway = Process(
         Command::new(binary)
