@@ -1,9 +1,10 @@
 //! The gateway's rate limiting against the sandbox, both with their limits on: each scenario
 //! offers 10× a provider's allowance for `LIMITS_BENCH_SECONDS` (60) through GraphQL, open loop
 //! (a query every `1 / offered` seconds, whatever the earlier ones are doing), and prints the
-//! upstream rate the sandbox served (its own counters) beside the allowed rate, the queries the
-//! gateway refused with RATE_LIMITED (they could not fit within its longest wait), and the 429s
-//! (and Gmail's 403 rateLimitExceeded) the sandbox answered — which must be 0.
+//! upstream rate the sandbox served while the load was offered (its own counters) beside the
+//! allowed rate, the queries the gateway refused with RATE_LIMITED (they could not fit within its
+//! longest wait), and the 429s (and Gmail's 403 rateLimitExceeded) the sandbox answered — which
+//! must be 0.
 //!
 //! - HubSpot: `contacts(providers: [HUBSPOT])` is one CRM search, which the spec holds to 4 per
 //!   second (beside 100 per rolling 10 s): allowed 4 calls/s, offered 40 queries/s.
@@ -135,6 +136,12 @@ async fn run(
         }));
     }
     let offered_for = started.elapsed().as_secs_f64();
+    // The rate while load was offered: calls the sandbox had served when the offer stopped.
+    let (at_offer_end, _) = tally(
+        &counters(client, sandbox).await,
+        scenario.provider,
+        scenario.cost,
+    );
     for task in tasks {
         task.await.unwrap();
     }
@@ -144,7 +151,7 @@ async fn run(
         scenario.provider,
         scenario.cost,
     );
-    let rate = (after - before) / elapsed;
+    let rate = (at_offer_end - before) / offered_for;
     println!(
         "{}: offered {i} queries in {offered_for:.0} s ({:.0}/s); served {}, refused RATE_LIMITED {}, other errors {}",
         scenario.provider,
@@ -154,8 +161,9 @@ async fn run(
         other.load(Ordering::Relaxed),
     );
     println!(
-        "  upstream {rate:.2} {unit}/s of {allowed:.0} allowed ({:.1}%) over {elapsed:.1} s; 429s from the sandbox: {}",
+        "  upstream {rate:.2} {unit}/s of {allowed:.0} allowed ({:.1}%) while offered; {:.0} {unit} in all by the end of the drain ({elapsed:.1} s); 429s from the sandbox: {}",
         100.0 * rate / scenario.allowed,
+        after - before,
         refused_after - refused_before,
         unit = scenario.unit,
         allowed = scenario.allowed,
