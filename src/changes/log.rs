@@ -120,7 +120,6 @@ impl ChangeLog {
         changes: Vec<Change>,
         also: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), DbErr>,
     ) -> Result<Appended, DbErr> {
-        self.ensure_head(project_id).await?;
         let txn = self.db.begin().await?;
         if let Some(receipt) = receipt {
             let inserted = webhook_receipts::Entity::insert(webhook_receipts::ActiveModel {
@@ -142,18 +141,23 @@ impl ChangeLog {
             }
         }
         let count = changes.len() as i64;
-        change_heads::Entity::update_many()
-            .col_expr(
-                change_heads::Column::Seq,
-                Expr::col(change_heads::Column::Seq).add(count),
-            )
-            .filter(change_heads::Column::ProjectId.eq(project_id))
-            .exec(&txn)
-            .await?;
-        let last_seq = change_heads::Entity::find_by_id(project_id)
-            .one(&txn)
-            .await?
-            .map_or(0, |h| h.seq);
+        // One statement raises the head (making it on the first append) and returns it; the
+        // row's lock holds until commit, ordering this project's appenders.
+        let last_seq = change_heads::Entity::insert(change_heads::ActiveModel {
+            project_id: Set(project_id),
+            seq: Set(count),
+        })
+        .on_conflict(
+            OnConflict::column(change_heads::Column::ProjectId)
+                .value(
+                    change_heads::Column::Seq,
+                    Expr::col((change_heads::Entity, change_heads::Column::Seq)).add(count),
+                )
+                .to_owned(),
+        )
+        .exec_with_returning(&txn)
+        .await?
+        .seq;
         let received_at = Utc::now();
         let events: Vec<change_events::Model> = changes
             .into_iter()
@@ -198,22 +202,6 @@ impl ChangeLog {
         txn.commit().await?;
         self.bus.appended(project_id, events);
         Ok(Appended::Stored { last_seq })
-    }
-
-    /// Makes the project's head row, once.
-    async fn ensure_head(&self, project_id: Uuid) -> Result<(), DbErr> {
-        change_heads::Entity::insert(change_heads::ActiveModel {
-            project_id: Set(project_id),
-            seq: Set(0),
-        })
-        .on_conflict(
-            OnConflict::column(change_heads::Column::ProjectId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await?;
-        Ok(())
     }
 
     /// The last sequence number of the project's log (0 before the first change).
