@@ -54,6 +54,9 @@ pub struct ChangesSettings {
     /// How often incremental sync polls each provider, over the catalog's interval; 0 turns
     /// polling off.
     pub sync_interval_secs: Option<u64>,
+    /// How many events a live subscriber may fall behind its project's head before it is told
+    /// so (`SUBSCRIBER_BEHIND`) and resumes from its cursor.
+    pub subscriber_max_lag: i64,
 }
 
 impl Default for ChangesSettings {
@@ -62,6 +65,7 @@ impl Default for ChangesSettings {
             default_project: None,
             retention_days: 30,
             sync_interval_secs: None,
+            subscriber_max_lag: crate::changes::MAX_LAG,
         }
     }
 }

@@ -164,7 +164,8 @@ impl Application {
             .unwrap_or_else(|| format!("http://{bound}"));
         let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
         let tenants = Tenants::new(db.clone());
-        let changes = ChangeLog::new(db.clone(), Bus::default());
+        let changes = ChangeLog::new(db.clone(), Bus::default())
+            .with_max_lag(settings.changes.subscriber_max_lag);
         crate::changes::relay::spawn(&db, changes.bus().clone());
         Syncer::new(registry.clone(), changes.clone(), db.clone())
             .start(settings.changes.sync_interval_secs);

@@ -5,6 +5,11 @@
 //! An announcement that starts right after the follower's position carries its events, which
 //! are taken without a query; anything else (a gap, a missed announcement, another process's
 //! append) sends the follower back to the log.
+//!
+//! A follower only moves as fast as its consumer reads, so a slow consumer delays no one else;
+//! but once live, one that falls more than the log's `max_lag` events behind the head is told
+//! so (`FollowError::Behind`, with its position) and stopped: it resumes from its last cursor and
+//! replays from the log at its own pace, instead of being carried on as a live follower.
 
 use std::collections::VecDeque;
 
@@ -45,6 +50,17 @@ impl Selection {
     }
 }
 
+/// Why a follower stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    /// A live follower fell behind the head by more than the log allows; everything up to
+    /// `last` was delivered.
+    #[error("the subscriber fell {behind} events behind; resume from its last cursor")]
+    Behind { last: i64, behind: i64 },
+}
+
 struct Follower {
     log: ChangeLog,
     project_id: Uuid,
@@ -57,15 +73,32 @@ struct Follower {
     /// The position once `buffer` is delivered.
     after_buffer: i64,
     read_log: bool,
+    /// Caught up with the head once: from then on, falling behind is the consumer's lag.
+    live: bool,
     announcements: Receiver<Announcement>,
     failed: bool,
 }
 
 impl Follower {
-    async fn next(&mut self) -> Option<Result<change_events::Model, DbErr>> {
+    async fn next(&mut self) -> Option<Result<change_events::Model, FollowError>> {
         if self.failed {
             return None;
         }
+        let item = self.step().await;
+        self.failed = matches!(item, Some(Err(_)));
+        item
+    }
+
+    /// The error that stops a live follower `head - last` events behind, if that is too many.
+    fn behind(&self, head: i64) -> Option<FollowError> {
+        let behind = head - self.last;
+        (self.live && behind > self.log.max_lag()).then_some(FollowError::Behind {
+            last: self.last,
+            behind,
+        })
+    }
+
+    async fn step(&mut self) -> Option<Result<change_events::Model, FollowError>> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.last = self.last.max(event.seq);
@@ -88,19 +121,21 @@ impl Follower {
                             announced.max(rows.last().map_or(self.last, |r| r.seq))
                         };
                         self.read_log = full;
+                        self.live |= !full;
                         self.buffer.extend(rows);
                         continue;
                     }
-                    Err(e) => {
-                        self.failed = true;
-                        return Some(Err(e));
-                    }
+                    Err(e) => return Some(Err(e.into())),
                 }
             }
             match self.announcements.recv().await {
                 Ok(a) if a.project_id.is_nil() => self.read_log = true,
                 Ok(a) if a.project_id != self.project_id || a.last <= self.last => {}
                 Ok(a) => {
+                    // Measured before this append: one large append is not the consumer's lag.
+                    if let Some(behind) = self.behind(a.first - 1) {
+                        return Some(Err(behind));
+                    }
                     self.announced = self.announced.max(a.last);
                     match a.events {
                         Some(events) if a.first == self.last + 1 => {
@@ -112,8 +147,18 @@ impl Follower {
                         _ => self.read_log = true,
                     }
                 }
-                // Missed announcements: the log has them all; read it again.
-                Err(RecvError::Lagged(_)) => self.read_log = true,
+                // Missed announcements: the log has them all; read it again, unless the
+                // consumer is too far behind to stay live.
+                Err(RecvError::Lagged(_)) => {
+                    let head = match self.log.head(self.project_id).await {
+                        Ok(head) => head,
+                        Err(e) => return Some(Err(e.into())),
+                    };
+                    if let Some(behind) = self.behind(head) {
+                        return Some(Err(behind));
+                    }
+                    self.read_log = true;
+                }
                 Err(RecvError::Closed) => return None,
             }
         }
@@ -128,7 +173,7 @@ pub async fn follow(
     project_id: Uuid,
     after: i64,
     selection: Selection,
-) -> Result<impl Stream<Item = Result<change_events::Model, DbErr>> + use<>, LogError> {
+) -> Result<impl Stream<Item = Result<change_events::Model, FollowError>> + use<>, LogError> {
     let announcements = log.bus().subscribe();
     log.check_cursor(project_id, after).await?;
     let follower = Follower {
@@ -140,6 +185,7 @@ pub async fn follow(
         buffer: VecDeque::new(),
         after_buffer: after,
         read_log: true,
+        live: false,
         announcements,
         failed: false,
     };

@@ -85,15 +85,34 @@ pub enum LogError {
     Expired,
 }
 
+/// How far behind the head a live follower may fall, by default, before it is told to resume.
+pub const MAX_LAG: i64 = 10_000;
+
 #[derive(Clone)]
 pub struct ChangeLog {
     db: DatabaseConnection,
     bus: Bus,
+    max_lag: i64,
 }
 
 impl ChangeLog {
     pub fn new(db: DatabaseConnection, bus: Bus) -> Self {
-        Self { db, bus }
+        Self {
+            db,
+            bus,
+            max_lag: MAX_LAG,
+        }
+    }
+
+    /// Sets how many events a live follower may fall behind the head before it is told so
+    /// (`follow::Behind`) rather than carried on.
+    pub fn with_max_lag(mut self, events: i64) -> Self {
+        self.max_lag = Ord::max(events, 1);
+        self
+    }
+
+    pub fn max_lag(&self) -> i64 {
+        self.max_lag
     }
 
     pub fn bus(&self) -> &Bus {

@@ -16,5 +16,5 @@ pub mod sync;
 pub mod webhooks;
 
 pub use bus::Bus;
-pub use follow::{Selection, follow};
-pub use log::{Appended, Change, ChangeLog, LogError, Op, Receipt};
+pub use follow::{FollowError, Selection, follow};
+pub use log::{Appended, Change, ChangeLog, LogError, MAX_LAG, Op, Receipt};

@@ -25,6 +25,9 @@ pub enum ErrorCode {
     Forbidden,
     Unsupported,
     Internal,
+    /// A subscriber read more slowly than its project changed and was stopped; it resumes from
+    /// the cursor in `extensions.cursor`.
+    SubscriberBehind,
     /// The document does not parse (or is over the token limit).
     GraphqlParseFailed,
     /// The document is invalid for the schema, breaks an abuse limit, or its variables do not coerce.
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::SubscriberBehind => "SUBSCRIBER_BEHIND",
             ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
         }

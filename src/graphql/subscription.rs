@@ -4,16 +4,18 @@
 
 use std::time::Duration;
 
-use async_graphql::{Context, Result, SimpleObject, Subscription};
+use async_graphql::{
+    Context, ErrorExtensions, Result, SimpleObject, Subscription, connection::CursorType,
+};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 
-use crate::changes::{Op, Selection, follow};
+use crate::changes::{FollowError, Op, Selection, follow};
 
 use super::{
     AppContext,
-    changes::{ChangeEvent, cursor_error, parse_cursor},
-    errors::{bad_input, internal},
+    changes::{ChangeCursor, ChangeEvent, cursor_error, parse_cursor},
+    errors::{ErrorCode, bad_input, internal},
     lists::tenant,
     types::{ChangeOp, ProviderEnum, to_providers},
 };
@@ -25,6 +27,19 @@ pub struct Heartbeat {
     pub at: DateTime<Utc>,
 }
 
+/// Why a `changes` subscription stopped, as a GraphQL error.
+fn stopped(error: FollowError) -> async_graphql::Error {
+    match error {
+        FollowError::Behind { last, behind } => ErrorCode::SubscriberBehind
+            .error(error.to_string())
+            .extend_with(|_, e| {
+                e.set("cursor", ChangeCursor(last).encode_cursor());
+                e.set("behind", behind);
+            }),
+        FollowError::Db(e) => internal(e),
+    }
+}
+
 #[derive(Default)]
 pub struct Subscription;
 
@@ -33,7 +48,10 @@ impl Subscription {
     /// The project's changes: with `after`, every event after that cursor and then each new one
     /// as it happens; without, from the live tail. Narrowed to `providers`, `types` (`Contact`,
     /// `stripe:invoice.paid`, ...) and `ops` when given. A cursor older than the log's retention
-    /// is refused (`BAD_USER_INPUT` on `after`).
+    /// is refused (`BAD_USER_INPUT` on `after`). A subscriber that reads more slowly than its
+    /// project changes and falls too far behind is told so (`SUBSCRIBER_BEHIND`, with the
+    /// `cursor` of the last event it got) and the subscription completes: it resumes from that
+    /// cursor.
     async fn changes(
         &self,
         ctx: &Context<'_>,
@@ -56,7 +74,7 @@ impl Subscription {
         let events = follow(log, project_id, after, selection)
             .await
             .map_err(cursor_error)?;
-        Ok(events.map(|row| row.map_err(internal).and_then(ChangeEvent::from_row)))
+        Ok(events.map(|row| row.map_err(stopped).and_then(ChangeEvent::from_row)))
     }
 
     /// A beat every `intervalMs` milliseconds (10..=60000); completes after `count` beats

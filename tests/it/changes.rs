@@ -249,6 +249,82 @@ async fn a_subscriber_resuming_from_its_cursor_gets_exactly_the_changes_it_misse
 }
 
 #[tokio::test]
+async fn a_subscriber_that_reads_too_slowly_is_told_so_and_resumes_from_its_cursor() {
+    let mut settings = test_settings();
+    settings.changes.default_project = Some("acme".into());
+    settings.changes.subscriber_max_lag = 100;
+    settings
+        .providers
+        .entry("stripe".into())
+        .or_default()
+        .webhook_secret = Some(SECRET.to_owned().into());
+    let app = spawn_app_with(settings).await;
+    let now = Utc::now().timestamp();
+    let mut subscriber = Subscriber::start_narrow(
+        &app,
+        &app.key,
+        SUBSCRIBE,
+        json!({ "after": from_the_start() }),
+    )
+    .await;
+    let first = event(
+        "evt_first",
+        "customer.created",
+        json!({ "id": "cus_first" }),
+    );
+    assert_eq!(deliver(&app, &first, SECRET, now).await.0, 200);
+    assert_eq!(
+        subscriber.next().await["data"]["changes"]["remoteId"],
+        "cus_first"
+    );
+
+    // The subscriber stops reading while 1,500 changes of 8 KB each happen: far more than the
+    // sockets between it and the gateway hold.
+    let padding = "x".repeat(8 * 1024);
+    let happened: Vec<String> = (0..1500).map(|i| format!("cus_{i:04}")).collect();
+    for (i, id) in happened.iter().enumerate() {
+        let body = event(
+            &format!("evt_{i}"),
+            "customer.updated",
+            json!({ "id": id, "description": padding }),
+        );
+        assert_eq!(deliver(&app, &body, SECRET, now).await.0, 200);
+    }
+
+    // It reads again: what was already on its way, then word that it fell behind, with the
+    // cursor of the last change it got, and the end of the subscription.
+    let mut received = Vec::new();
+    let told = loop {
+        let message = subscriber.message().await;
+        assert_eq!(message["type"], "next", "{message}");
+        if let Some(error) = message["payload"]["errors"].get(0) {
+            break error.clone();
+        }
+        let change = &message["payload"]["data"]["changes"];
+        received.push(change["remoteId"].as_str().unwrap().to_owned());
+    };
+    assert_eq!(told["extensions"]["code"], "SUBSCRIBER_BEHIND", "{told}");
+    assert!(
+        told["extensions"]["behind"].as_i64().unwrap() > 100,
+        "{told}"
+    );
+    assert!(received.len() < happened.len(), "told before the end");
+    assert_eq!(subscriber.message().await["type"], "complete");
+    subscriber.close().await;
+
+    // Resuming from that cursor delivers the rest: every change once, in order.
+    let cursor = told["extensions"]["cursor"].as_str().unwrap();
+    let mut subscriber =
+        Subscriber::start(&app, &app.key, SUBSCRIBE, json!({ "after": cursor })).await;
+    while received.len() < happened.len() {
+        let change = subscriber.next().await["data"]["changes"].clone();
+        received.push(change["remoteId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(received, happened, "every change once, in order");
+    subscriber.close().await;
+}
+
+#[tokio::test]
 async fn subscribers_see_only_their_projects_and_the_types_they_ask_for() {
     let app = app().await;
     let other = app.key_for("globex", "hank@globex.test").await;

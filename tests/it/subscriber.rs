@@ -2,9 +2,9 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
+    MaybeTlsStream, WebSocketStream, client_async, connect_async,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
@@ -17,13 +17,34 @@ pub struct Subscriber {
 impl Subscriber {
     /// Opens a socket to `app`, authenticated with `key`, and starts `query` as subscription "1".
     pub async fn start(app: &TestApp, key: &str, query: &str, variables: Value) -> Self {
+        Self::open(app, key, query, variables, false).await
+    }
+
+    /// Like `start`, over a socket with a small receive buffer: a subscriber that stops reading
+    /// soon holds up the server's writes, as a slow consumer across the internet would.
+    pub async fn start_narrow(app: &TestApp, key: &str, query: &str, variables: Value) -> Self {
+        Self::open(app, key, query, variables, true).await
+    }
+
+    async fn open(app: &TestApp, key: &str, query: &str, variables: Value, narrow: bool) -> Self {
         let url = app.url("/graphql").replacen("http://", "ws://", 1);
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "sec-websocket-protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
-        let (mut socket, _) = connect_async(request).await.expect("websocket");
+        let mut socket = if narrow {
+            let address = app.origin.trim_start_matches("http://").parse().unwrap();
+            let tcp = TcpSocket::new_v4().unwrap();
+            tcp.set_recv_buffer_size(4096).unwrap();
+            let stream = tcp.connect(address).await.expect("tcp");
+            client_async(request, MaybeTlsStream::Plain(stream))
+                .await
+                .expect("websocket")
+                .0
+        } else {
+            connect_async(request).await.expect("websocket").0
+        };
         let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } });
         socket.send(Message::text(init.to_string())).await.unwrap();
         let mut subscriber = Self { socket };
