@@ -453,3 +453,99 @@ async fn watches_and_channels_are_renewed_before_expiry_and_stopped_on_disconnec
     assert_eq!(calls(&sandbox, "POST", "/channels/stop").await, 2);
     assert!(held(&app, "google_calendar").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_burst_of_gmail_pushes_costs_fewer_sync_passes_than_pushes() {
+    let (app, sandbox) = gateway().await;
+    connect(&app, "GMAIL").await;
+    until_calls(&sandbox, "POST", "/watch", 1).await;
+    let id = deliver_mail(&sandbox, "One change, many pushes").await;
+    let sandbox_key = EncodingKey::from_rsa_pem(SANDBOX_KEY.as_bytes()).unwrap();
+    let claims = json!({ "iss": "https://accounts.google.com", "aud": app.url("/webhooks/gmail"),
+        "exp": chrono::Utc::now().timestamp() + 3600,
+        "email": "pubsub-push@nexus-test.iam.gserviceaccount.com", "email_verified": true });
+    let bearer = token(&sandbox, &sandbox_key, claims).await;
+    let before = calls(&sandbox, "GET", "/history").await;
+    const PUSHES: usize = 10;
+    let pushes = (0..PUSHES).map(|i| {
+        let (app, bearer) = (&app, &bearer);
+        async move { push(app, Some(bearer), &envelope(&format!("burst-{i}"), 99)).await }
+    });
+    for (status, body) in futures_util::future::join_all(pushes).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut nodes = Vec::new();
+    for _ in 0..100 {
+        nodes = stored(&app).await;
+        if !nodes.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let any pass still scheduled run before counting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let nodes_after = stored(&app).await;
+    assert_eq!(nodes_after.len(), 1, "the message once: {nodes_after:?}");
+    assert_eq!(nodes[0]["remoteId"], json!(id));
+    let passes = calls(&sandbox, "GET", "/history").await - before;
+    eprintln!("{PUSHES} pushes in a burst: {passes} history.list passes");
+    assert!(
+        (1..PUSHES as u64).contains(&passes),
+        "{passes} passes for {PUSHES} pushes"
+    );
+}
+
+#[tokio::test]
+async fn a_hubspot_delivery_syncs_its_connection_early() {
+    let (app, sandbox) = gateway().await;
+    connect(&app, "HUBSPOT").await;
+    // A first pass loads the account (a webhook never starts a bulk load on its own).
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer
+        .targets(Some(nexus::providers::Provider::Hubspot), None)
+        .await
+        .unwrap();
+    for report in syncer.connection(targets[0], &|_, _| {}).await {
+        report.unwrap();
+    }
+    // A change no webhook tells of (the sandbox has no webhook target registered).
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "hubspot", "object": "contacts", "op": "update", "id": "405",
+                "fields": { "firstname": "Unannounced" } }),
+    )
+    .await;
+    let mut subscriber = Subscriber::start(
+        &app,
+        &app.key,
+        "subscription($after: String) {
+           changes(after: $after, providers: [HUBSPOT], ops: [UPDATED]) { op remoteId data }
+         }",
+        json!({ "after": from_the_start() }),
+    )
+    .await;
+    // A delivery about another contact: stored, and the connection synced early.
+    let body = r#"[{"eventId":77,"subscriptionId":1,"portalId":62515001,"occurredAt":1700000000000,"subscriptionType":"contact.propertyChange","objectId":401,"propertyName":"lastname","propertyValue":"Told"}]"#;
+    let url = app.url("/webhooks/hubspot");
+    let secret = nexus::sandbox::App::for_provider("hubspot").client_secret;
+    let mut request = app.client.post(&url).body(body);
+    for (name, value) in nexus::sandbox::hubspot::signature_headers(
+        &secret,
+        &url,
+        body,
+        chrono::Utc::now().timestamp_millis(),
+    ) {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    loop {
+        let change = subscriber.next().await["data"]["changes"].clone();
+        if change["remoteId"] == "405" {
+            assert_eq!(change["data"]["properties"]["firstname"], "Unannounced");
+            break;
+        }
+    }
+    subscriber.close().await;
+}

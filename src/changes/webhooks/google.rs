@@ -74,13 +74,15 @@ impl PushKeys {
         if let Some(key) = self.keys.get(kid).await {
             return Ok(Some(key));
         }
-        {
-            let mut last = self.last_fetch.lock().await;
-            if last.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
-                return Ok(None);
-            }
-            *last = Some(Instant::now());
+        // One fetch at a time; those waiting find what it fetched.
+        let mut last = self.last_fetch.lock().await;
+        if let Some(key) = self.keys.get(kid).await {
+            return Ok(Some(key));
         }
+        if last.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
+            return Ok(None);
+        }
+        *last = Some(Instant::now());
         let set: JwkSet = self
             .http
             .get(url)
