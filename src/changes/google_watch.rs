@@ -130,10 +130,11 @@ impl GoogleWatches {
             .await
     }
 
-    fn binding<'a>(held_project: Uuid, user: Uuid, name: &'a str) -> Binding<'a> {
+    /// What a connection's sealed token is bound to (`name`: the provider's token kind).
+    fn binding(tenant: Tenant, name: &str) -> Binding<'_> {
         Binding {
-            user_id: user,
-            project_id: held_project,
+            user_id: tenant.user_id,
+            project_id: tenant.project_id,
             provider: name,
         }
     }
@@ -210,7 +211,7 @@ impl GoogleWatches {
         }
         let address = google.gmail_address(target).await?.to_ascii_lowercase();
         let name = binding_name(target.provider.slug());
-        let binding = Self::binding(target.tenant.project_id, target.tenant.user_id, &name);
+        let binding = Self::binding(target.tenant, &name);
         row::ActiveModel {
             id: Set(Uuid::new_v4()),
             project_id: Set(target.tenant.project_id),
@@ -249,7 +250,7 @@ impl GoogleWatches {
             )
             .await?;
         let name = binding_name(target.provider.slug());
-        let binding = Self::binding(target.tenant.project_id, target.tenant.user_id, &name);
+        let binding = Self::binding(target.tenant, &name);
         row::ActiveModel {
             id: Set(Uuid::new_v4()),
             project_id: Set(target.tenant.project_id),
@@ -389,7 +390,8 @@ impl GoogleWatches {
             return Ok(None);
         };
         let name = binding_name(&held.provider);
-        let binding = Self::binding(held.project_id, held.user_id, &name);
+        let target = target_of(&held, Provider::GoogleCalendar);
+        let binding = Self::binding(target.tenant, &name);
         let Ok(stored) = self.vault.open(&binding, &held.client_state) else {
             return Ok(None);
         };
@@ -398,6 +400,6 @@ impl GoogleWatches {
             .as_bytes()
             .ct_eq(token.as_bytes())
             .into();
-        Ok(same.then(|| target_of(&held, Provider::GoogleCalendar)))
+        Ok(same.then_some(target))
     }
 }
