@@ -30,6 +30,9 @@ const TOPIC: &str = "projects/nexus-test/topics/gmail";
 /// The sandbox's signing key (its JWKS at `/google/oauth2/v3/certs` publishes the public half).
 const SANDBOX_KEY: &str = include_str!("../../src/sandbox/google/signing-key.pem");
 
+/// An RSA key that is not the sandbox's.
+const OTHER_KEY: &str = include_str!("../fixtures/jwt/rs256-private.pem");
+
 fn from_the_start() -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
@@ -234,6 +237,14 @@ async fn forged_gmail_pushes_are_refused_and_a_repeated_one_is_taken_once() {
                 "email": email, "email_verified": true, "sub": "1" })
     };
     let account = "pubsub-push@nexus-test.iam.gserviceaccount.com";
+    // Another RSA key (the suite's own JWT fixture), signing as if it were Google's, and under
+    // a key id of its own.
+    let other_key = EncodingKey::from_rsa_pem(OTHER_KEY.as_bytes()).unwrap();
+    let unpublished = {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("not-googles".into());
+        jsonwebtoken::encode(&header, &claims(&audience, now + 3600, account), &other_key).unwrap()
+    };
     let genuine = token(
         &sandbox,
         &sandbox_key,
@@ -284,6 +295,11 @@ async fn forged_gmail_pushes_are_refused_and_a_repeated_one_is_taken_once() {
             ),
         ),
         ("a signature that does not match", Some(tampered)),
+        (
+            "another key under Google's key id",
+            Some(token(&sandbox, &other_key, claims(&audience, now + 3600, account)).await),
+        ),
+        ("a key Google does not publish", Some(unpublished)),
         ("not a JWT", Some("abc.def.ghi".to_owned())),
     ];
     for (why, bearer) in &forged {
