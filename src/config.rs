@@ -151,6 +151,19 @@ pub struct ProviderSettings {
     /// The secret the provider signs webhooks with (Stripe's endpoint `whsec_…`, Slack's signing
     /// secret); HubSpot signs with the client secret.
     pub webhook_secret: Option<SecretString>,
+    /// Gmail push: the Cloud Pub/Sub topic `users.watch` publishes mailbox changes to
+    /// (`projects/<project>/topics/<topic>`); without one, Gmail is not watched (sync polls).
+    pub pubsub_topic: Option<String>,
+    /// Gmail push: the `aud` of the push subscription's OIDC token; the gateway's own
+    /// `{public origin}/webhooks/gmail` by default.
+    pub push_audience: Option<String>,
+    /// Gmail push: the service account the push subscription authenticates as; any when unset.
+    pub push_service_account: Option<String>,
+    /// Gmail push: where Google publishes the keys its OIDC tokens are signed with (a JWKS).
+    pub certs_url: Option<String>,
+    /// Google Calendar: `true` opens a push channel per connection (off by default: Google
+    /// notifies only an HTTPS address on a domain verified for the Cloud project).
+    pub push: Option<bool>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

@@ -1,6 +1,7 @@
 //! `nexus demo`: a ready-to-try gateway. It makes the data folder (SQLite, `encryption-key`,
 //! `demo-api-key`, `stripe-webhook-secret`), starts the provider sandbox and points the gateway at
-//! it (the sandbox's Stripe sender delivering to `/webhooks/stripe`), serves the gateway,
+//! it (the sandbox's Stripe sender delivering to `/webhooks/stripe`, its Gmail Pub/Sub pushing
+//! to `/webhooks/gmail`, Calendar channels opened on `/webhooks/google_calendar`), serves the gateway,
 //! connects every simulated provider for the demo project through the real connect flow (over
 //! HTTP, as a browser would), and writes `gateway-url` last: its presence means ready.
 
@@ -64,6 +65,7 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
     let app = Application::build_with(settings, db).await?;
     let origin = format!("http://{}", app.local_addr());
     register_stripe_endpoint(&sandbox, &origin, &stripe_secret).await?;
+    register_gmail_push(&sandbox, &origin).await?;
     let server = tokio::spawn(app.run_until_stopped(crate::cli::shutdown_signal()));
     if !options.no_connect {
         for provider in Provider::ALL
@@ -115,7 +117,45 @@ fn point_at_sandbox(settings: &mut Settings, origin: &str) {
             .revoke_url
             .take()
             .or_else(|| paths.revoke_path.as_deref().and_then(url));
+        match provider {
+            Provider::Gmail => {
+                given
+                    .pubsub_topic
+                    .get_or_insert_with(|| DEMO_TOPIC.to_owned());
+                given.certs_url = given
+                    .certs_url
+                    .take()
+                    .or_else(|| url("/google/oauth2/v3/certs"));
+            }
+            Provider::GoogleCalendar => {
+                given.push.get_or_insert(true);
+            }
+            _ => {}
+        }
     }
+}
+
+/// The sandbox Pub/Sub topic the demo's Gmail watches publish to.
+const DEMO_TOPIC: &str = "projects/nexus-demo/topics/gmail";
+
+/// Makes this gateway's Gmail endpoint the push subscription of the sandbox's Pub/Sub topic.
+async fn register_gmail_push(sandbox: &str, origin: &str) -> DemoResult {
+    let response = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/webhooks"))
+        .json(&json!({
+            "provider": Provider::Gmail.slug(),
+            "url": format!("{origin}/webhooks/gmail"),
+        }))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the sandbox refused the Gmail push endpoint: {}",
+            response.status()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Without a configured key, the demo uses `<data-dir>/encryption-key`, generated on first run.

@@ -15,7 +15,14 @@ use tokio::net::TcpListener;
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
     changes::{
-        Bus, ChangeLog, subscriptions::GraphSubscriptions, sync::Syncer, webhooks::Webhooks,
+        Bus, ChangeLog,
+        google_watch::GoogleWatches,
+        subscriptions::GraphSubscriptions,
+        sync::{Syncer, nudge::Nudge},
+        webhooks::{
+            Webhooks,
+            google::{GOOGLE_CERTS, PushAuth},
+        },
     },
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders},
@@ -167,8 +174,8 @@ impl Application {
         let changes = ChangeLog::new(db.clone(), Bus::default())
             .with_max_lag(settings.changes.subscriber_max_lag);
         crate::changes::relay::spawn(&db, changes.bus().clone());
-        Syncer::new(registry.clone(), changes.clone(), db.clone())
-            .start(settings.changes.sync_interval_secs);
+        let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone());
+        syncer.start(settings.changes.sync_interval_secs);
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
         let graph_subscriptions = GraphSubscriptions::new(
             db.clone(),
@@ -179,6 +186,36 @@ impl Application {
         graph_subscriptions
             .clone()
             .start(crate::changes::subscriptions::EVERY);
+        let gmail = settings.providers.get(Provider::Gmail.slug());
+        let topic = gmail.and_then(|g| g.pubsub_topic.clone());
+        let google_watches = GoogleWatches::new(
+            db.clone(),
+            vault.clone(),
+            registry.clone(),
+            syncer.clone(),
+            public_origin.clone(),
+            topic.clone(),
+            settings
+                .providers
+                .get(Provider::GoogleCalendar.slug())
+                .and_then(|c| c.push)
+                .unwrap_or(false),
+        );
+        google_watches
+            .clone()
+            .start(crate::changes::google_watch::EVERY);
+        let gmail_push = topic.map(|_| PushAuth {
+            certs_url: gmail
+                .and_then(|g| g.certs_url.clone())
+                .unwrap_or_else(|| GOOGLE_CERTS.into()),
+            audience: gmail
+                .and_then(|g| g.push_audience.clone())
+                .unwrap_or_else(|| {
+                    format!("{}/webhooks/gmail", public_origin.trim_end_matches('/'))
+                }),
+            service_account: gmail.and_then(|g| g.push_service_account.clone()),
+        });
+        let nudge = Nudge::new(syncer, db.clone(), crate::changes::sync::nudge::DELAY);
         let credentials = CredentialVault::new(db.clone(), vault);
         let webhooks = Webhooks::new(
             changes.clone(),
@@ -187,7 +224,9 @@ impl Application {
             db.clone(),
             settings,
         )
-        .with_graph(graph_subscriptions.clone());
+        .with_graph(graph_subscriptions.clone())
+        .with_google(google_watches.clone(), gmail_push)
+        .with_nudge(nudge);
         let jwt = settings
             .auth
             .jwt
@@ -205,6 +244,7 @@ impl Application {
                 loaders: Loaders::shared(registry.clone()),
                 providers: registry.clone(),
                 graph_subscriptions: graph_subscriptions.clone(),
+                google_watches: google_watches.clone(),
             }),
         );
         crate::telemetry::prometheus();
@@ -214,6 +254,7 @@ impl Application {
             connect,
             webhooks,
             graph_subscriptions,
+            google_watches,
             public_origin,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),

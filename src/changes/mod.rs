@@ -8,6 +8,7 @@
 
 mod bus;
 mod follow;
+pub mod google_watch;
 mod log;
 pub mod relay;
 pub mod retention;

@@ -121,6 +121,12 @@ impl ConnectMutation {
                 tracing::warn!(provider = provider.slug(), %cause, "Graph subscriptions not deleted");
             }
         }
+        if matches!(provider, Provider::Gmail | Provider::GoogleCalendar) {
+            // Before the tokens go, likewise; an orphaned watch or channel expires in a week.
+            if let Err(cause) = app.google_watches.stop(Target { tenant, provider }).await {
+                tracing::warn!(provider = provider.slug(), %cause, "Google watches not stopped");
+            }
+        }
         let deleted = app
             .connect
             .disconnect(tenant, provider)

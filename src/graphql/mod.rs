@@ -26,7 +26,7 @@ mod writes;
 use async_graphql::{MergedObject, Schema};
 
 use crate::{
-    changes::{ChangeLog, subscriptions::GraphSubscriptions},
+    changes::{ChangeLog, google_watch::GoogleWatches, subscriptions::GraphSubscriptions},
     config::GraphqlSettings,
     oauth::ConnectFlows,
     providers::Registry,
@@ -51,6 +51,8 @@ pub struct AppContext {
     pub loaders: Loaders,
     /// Graph subscriptions, deleted at Graph when an Outlook or Teams connection goes.
     pub graph_subscriptions: GraphSubscriptions,
+    /// Google watches and channels, stopped at Google when a Gmail or Calendar connection goes.
+    pub google_watches: GoogleWatches,
 }
 
 #[derive(MergedObject, Default)]

@@ -28,7 +28,7 @@ use tower_http::{
 
 use crate::{
     auth::Authenticator,
-    changes::{subscriptions::GraphSubscriptions, webhooks::Webhooks},
+    changes::{google_watch::GoogleWatches, subscriptions::GraphSubscriptions, webhooks::Webhooks},
     graphql::AppSchema,
     oauth::ConnectFlows,
     providers::Registry,
@@ -46,6 +46,8 @@ pub struct AppState {
     pub webhooks: Webhooks,
     /// Graph subscriptions, kept right after an Outlook or Teams connection is made.
     pub graph_subscriptions: GraphSubscriptions,
+    /// Google watches and channels, kept right after a Gmail or Calendar connection is made.
+    pub google_watches: GoogleWatches,
     /// The origin providers call this gateway at (signatures cover the full URL).
     pub public_origin: String,
     pub auth: Authenticator,

@@ -62,6 +62,9 @@ pub async fn callback(
     if result.is_ok() && matches!(provider, Provider::Outlook | Provider::Teams) {
         state.graph_subscriptions.soon();
     }
+    if result.is_ok() && matches!(provider, Provider::Gmail | Provider::GoogleCalendar) {
+        state.google_watches.soon();
+    }
     match result {
         Ok(connected) => match connected.redirect_after {
             Some(target) => {

@@ -1,7 +1,8 @@
 //! `POST /webhooks/{provider}`: a provider's delivery, verified and stored by
 //! `changes::webhooks`. Verified deliveries (also repeats) get 200 (Graph's notifications 202,
 //! the ones dropped for a wrong `clientState` too, as Graph asks), a handshake its challenge; a bad or stale signature or a
-//! body that is not the provider's event gets 400 and nothing is stored; a provider this gateway
+//! body that is not the provider's event gets 400 and nothing is stored (a push that does not
+//! prove its sender — Google's token, a channel token — 401); a provider this gateway
 //! takes no webhooks of, 404; a storage failure, 503 — so the provider delivers again.
 
 use axum::{
@@ -14,7 +15,7 @@ use axum::{
 use serde_json::json;
 
 use crate::{
-    changes::webhooks::{Delivery, Outcome, WebhookError},
+    changes::webhooks::{Delivery, Outcome, Refusal, WebhookError},
     providers::Provider,
 };
 
@@ -82,6 +83,13 @@ async fn take(
             StatusCode::OK,
             Json(json!({ "received": true, "duplicate": outcome == Outcome::Duplicate })),
         ),
+        Err(WebhookError::Refused(refusal @ Refusal::Unauthenticated(_))) => {
+            tracing::warn!(provider = provider.slug(), %refusal, "webhook refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": refusal.to_string() })),
+            )
+        }
         Err(WebhookError::Refused(refusal)) => {
             tracing::warn!(provider = provider.slug(), %refusal, "webhook refused");
             (

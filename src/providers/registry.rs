@@ -53,6 +53,11 @@ impl Registry {
         &self.microsoft
     }
 
+    /// Google's adapter, for what is Google's own (Gmail watches, Calendar channels).
+    pub fn google(&self) -> &GoogleProvider {
+        &self.google
+    }
+
     /// The CRM adapter of `provider`, if it is a CRM this build speaks to.
     pub fn crm(&self, provider: Provider) -> Option<CrmAdapter<'_>> {
         match provider {

@@ -14,6 +14,7 @@ mod comms_nodes;
 mod connect;
 mod crm;
 mod crm_writes;
+mod google_push;
 mod graph_notifications;
 mod graphql_http;
 mod helpers;

@@ -14,6 +14,7 @@
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
 //! `changes.sync_interval_secs`) and on demand (`nexus sync`).
 
+pub mod nudge;
 mod state;
 
 use std::time::Duration;

@@ -5,13 +5,19 @@
 //! default project) with the provider's event id as the receipt, so a redelivery is acknowledged
 //! and stored once. Graph's change notifications carry no signature: each is checked against the
 //! `clientState` stored for its subscription (`changes::subscriptions`) and routed by it.
+//! Google's pushes (`google`) carry no change: a Gmail push, proven by Google's signed token, is
+//! routed by its mailbox address, a Calendar notification by its channel id and token
+//! (`changes::google_watch`); each, stored once as a receipt, nudges its connection's sync.
+//! Every delivery stored also nudges its connection's sync (`sync::nudge`), which catches what
+//! the delivery only hinted at.
 
+pub mod google;
 pub mod graph;
 pub mod hubspot;
 pub mod slack;
 pub mod stripe;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
 use http::HeaderMap;
@@ -23,10 +29,15 @@ use crate::{
     config::Settings,
     providers::Provider,
     store::{Tenants, entities::integration_credentials},
+    upstream::Target,
     vault::CredentialVault,
 };
 
-use super::{Appended, ChangeLog, Receipt, subscriptions::GraphSubscriptions};
+use super::{
+    Appended, ChangeLog, Receipt, google_watch::GoogleWatches, subscriptions::GraphSubscriptions,
+    sync::nudge::Nudge,
+};
+use google::{PushAuth, PushKeys, ResourceState};
 
 /// Why a delivery was refused; nothing of it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +50,9 @@ pub enum Refusal {
     MissingHeader(&'static str),
     #[error("{0}")]
     Malformed(&'static str),
+    /// The delivery does not prove who sent it (a push token, a channel token).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
 }
 
 /// Why a delivery was not taken in.
@@ -97,6 +111,17 @@ pub struct Webhooks {
     secrets: HashMap<Provider, SecretString>,
     default_project: Option<String>,
     graph: Option<GraphSubscriptions>,
+    google: Option<GooglePush>,
+    nudge: Option<Nudge>,
+}
+
+/// What Google's pushes are checked against.
+#[derive(Clone)]
+struct GooglePush {
+    watches: GoogleWatches,
+    /// Who may push Gmail notifications; none without a Pub/Sub topic configured.
+    gmail: Option<PushAuth>,
+    keys: Arc<PushKeys>,
 }
 
 impl Webhooks {
@@ -126,6 +151,37 @@ impl Webhooks {
                 .collect(),
             default_project: settings.changes.default_project.clone(),
             graph: None,
+            google: None,
+            nudge: None,
+        }
+    }
+
+    /// Takes Google's pushes too: Calendar notifications checked against these channels, Gmail
+    /// pushes (when `gmail` is given) against Google's signed token.
+    pub fn with_google(mut self, watches: GoogleWatches, gmail: Option<PushAuth>) -> Self {
+        self.google = Some(GooglePush {
+            watches,
+            gmail,
+            keys: Arc::new(PushKeys::new(reqwest::Client::new())),
+        });
+        self
+    }
+
+    /// Brings a connection's sync forward after each delivery stored for it.
+    pub fn with_nudge(mut self, nudge: Nudge) -> Self {
+        self.nudge = Some(nudge);
+        self
+    }
+
+    fn nudge_connection(&self, target: Target) {
+        if let Some(nudge) = &self.nudge {
+            nudge.connection(target);
+        }
+    }
+
+    fn nudge_project(&self, project_id: Uuid, provider: Provider) {
+        if let Some(nudge) = &self.nudge {
+            nudge.project(project_id, provider);
         }
     }
 
@@ -141,8 +197,11 @@ impl Webhooks {
         provider: Provider,
         delivery: Delivery<'_>,
     ) -> Result<Outcome, WebhookError> {
-        if matches!(provider, Provider::Outlook | Provider::Teams) {
-            return self.graph(provider, delivery).await;
+        match provider {
+            Provider::Outlook | Provider::Teams => return self.graph(provider, delivery).await,
+            Provider::Gmail => return self.gmail(delivery).await,
+            Provider::GoogleCalendar => return self.calendar(delivery).await,
+            _ => {}
         }
         let served = matches!(
             provider,
@@ -245,6 +304,7 @@ impl Webhooks {
                     .await?;
                 if appended != Appended::Duplicate {
                     stored += 1;
+                    self.nudge_project(project, Provider::Hubspot);
                 }
             }
         }
@@ -282,7 +342,10 @@ impl Webhooks {
                 .append(project, Some(&receipt), vec![change.clone()])
                 .await?
             {
-                Appended::Stored { .. } => stored += 1,
+                Appended::Stored { .. } => {
+                    stored += 1;
+                    self.nudge_project(project, Provider::Slack);
+                }
                 Appended::Duplicate => duplicate = true,
             }
         }
@@ -337,9 +400,102 @@ impl Webhooks {
                 .await?
             {
                 stored += 1;
+                self.nudge_connection(Target {
+                    tenant: crate::auth::Tenant {
+                        user_id: held.user_id,
+                        project_id: held.project_id,
+                    },
+                    provider,
+                });
             }
         }
         Ok(Outcome::Accepted(stored))
+    }
+
+    fn google(&self, name: &str) -> Result<&GooglePush, WebhookError> {
+        self.google
+            .as_ref()
+            .ok_or_else(|| WebhookError::NotServed(format!("this gateway takes no {name} pushes")))
+    }
+
+    /// A Gmail push: verified by its token, routed by its mailbox, stored once per connection by
+    /// its Pub/Sub message id, and the connection's history synced.
+    async fn gmail(&self, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
+        let google = self.google("Gmail")?;
+        let Some(auth) = &google.gmail else {
+            return Err(WebhookError::NotServed(
+                "this gateway takes no Gmail pushes (no providers.gmail.pubsub_topic)".into(),
+            ));
+        };
+        let header = delivery
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        google.keys.verify(auth, header).await?;
+        let push = google::gmail_push(delivery.body)?;
+        let mut fresh = 0;
+        let mut duplicate = false;
+        for target in google.watches.mailbox(&push.address).await? {
+            let receipt = Receipt {
+                provider: Provider::Gmail,
+                event_id: format!(
+                    "{}:{}:{}",
+                    target.tenant.project_id, target.tenant.user_id, push.message_id
+                ),
+            };
+            match self
+                .log
+                .append(target.tenant.project_id, Some(&receipt), Vec::new())
+                .await?
+            {
+                Appended::Stored { .. } => {
+                    fresh += 1;
+                    self.nudge_connection(target);
+                }
+                Appended::Duplicate => duplicate = true,
+            }
+        }
+        Ok(if duplicate && fresh == 0 {
+            Outcome::Duplicate
+        } else {
+            Outcome::Stored(fresh)
+        })
+    }
+
+    /// A Calendar notification: its channel and token checked, stored once by channel and
+    /// message number, and the connection's events synced.
+    async fn calendar(&self, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
+        let google = self.google("Google Calendar")?;
+        let channel = delivery.header("x-goog-channel-id")?;
+        let token = delivery
+            .header("x-goog-channel-token")
+            .map_err(|_| Refusal::Unauthenticated("no channel token"))?;
+        let Some(target) = google.watches.channel(channel, token).await? else {
+            return Err(Refusal::Unauthenticated("no channel of ours with that token").into());
+        };
+        let state = ResourceState::parse(delivery.header("x-goog-resource-state")?)
+            .ok_or(Refusal::Malformed("an unknown X-Goog-Resource-State"))?;
+        if state == ResourceState::Sync {
+            return Ok(Outcome::Stored(0));
+        }
+        let number = delivery.header("x-goog-message-number")?;
+        let receipt = Receipt {
+            provider: Provider::GoogleCalendar,
+            event_id: format!("{}:{channel}:{number}", target.tenant.project_id),
+        };
+        Ok(
+            match self
+                .log
+                .append(target.tenant.project_id, Some(&receipt), Vec::new())
+                .await?
+            {
+                Appended::Stored { .. } => {
+                    self.nudge_connection(target);
+                    Outcome::Stored(0)
+                }
+                Appended::Duplicate => Outcome::Duplicate,
+            },
+        )
     }
 
     /// The projects with a connection of `provider` whose metadata holds `value` at `pointer`

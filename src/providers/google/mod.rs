@@ -7,6 +7,7 @@ mod gmail;
 mod gmail_batch;
 mod gmail_history;
 mod gmail_model;
+pub mod push;
 
 use crate::upstream::Upstream;
 
