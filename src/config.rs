@@ -54,6 +54,9 @@ pub struct ChangesSettings {
     /// How often incremental sync polls each provider, over the catalog's interval; 0 turns
     /// polling off.
     pub sync_interval_secs: Option<u64>,
+    /// How old a CRM sync's last reconciliation (the full pass that decides deletions) may grow
+    /// before a pass runs one.
+    pub full_sync_interval_secs: u64,
 }
 
 impl Default for ChangesSettings {
@@ -62,6 +65,7 @@ impl Default for ChangesSettings {
             default_project: None,
             retention_days: 30,
             sync_interval_secs: None,
+            full_sync_interval_secs: 24 * 60 * 60,
         }
     }
 }

@@ -122,6 +122,10 @@ fn adapters(
     Ok((connect, Registry::new(upstream)))
 }
 
+fn reconcile_every(settings: &Settings) -> std::time::Duration {
+    std::time::Duration::from_secs(settings.changes.full_sync_interval_secs)
+}
+
 /// A syncer on its own (`nexus sync`): the adapters and the change log, without the server.
 pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Syncer, StartupError> {
     let vault = vault(settings).await?;
@@ -133,7 +137,7 @@ pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Synce
         .unwrap_or_else(|| "http://localhost".into());
     let (_, registry) = adapters(settings, &db, &vault, providers, &origin)?;
     let log = ChangeLog::new(db.clone(), Bus::default());
-    Ok(Syncer::new(registry, log, db))
+    Ok(Syncer::new(registry, log, db).reconcile_every(reconcile_every(settings)))
 }
 
 impl Application {
@@ -167,6 +171,7 @@ impl Application {
         let changes = ChangeLog::new(db.clone(), Bus::default());
         crate::changes::relay::spawn(&db, changes.bus().clone());
         Syncer::new(registry.clone(), changes.clone(), db.clone())
+            .reconcile_every(reconcile_every(settings))
             .start(settings.changes.sync_interval_secs);
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
         let graph_subscriptions = GraphSubscriptions::new(
