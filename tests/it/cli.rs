@@ -479,24 +479,8 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     );
 
     // `nexus sync` on the demo's data, configured like the demo's gateway for HubSpot.
-    let hubspot = nexus::sandbox::App::for_provider("hubspot");
     let origin = sandbox.origin();
-    let synced = run(nexus(dir.path())
-        .args(["sync", "--provider", "hubspot", "--project", "demo"])
-        .env("NEXUS_VAULT__KEY_FILE", dir.path().join("encryption-key"))
-        .env("NEXUS_PROVIDERS__HUBSPOT__CLIENT_ID", &hubspot.client_id)
-        .env(
-            "NEXUS_PROVIDERS__HUBSPOT__CLIENT_SECRET",
-            &hubspot.client_secret,
-        )
-        .env(
-            "NEXUS_PROVIDERS__HUBSPOT__TOKEN_URL",
-            format!("{origin}/hubspot/oauth/v1/token"),
-        )
-        .env(
-            "NEXUS_PROVIDERS__HUBSPOT__BASE_URL",
-            format!("{origin}/hubspot"),
-        ));
+    let synced = run(sync_hubspot(&mut nexus(dir.path()), &origin));
     let progress = String::from_utf8_lossy(&synced.stderr);
     assert!(synced.status.success(), "{progress}");
     let contacts = progress
@@ -507,6 +491,24 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     assert!(
         contacts.ends_with("changes appended") && !contacts.contains(" 0 records"),
         "{contacts}"
+    );
+    assert!(
+        !progress.contains("reconciled"),
+        "an initial load decides no deletions: {progress}"
+    );
+    // `--full` reconciles now: every id listed, nothing gone, nothing appended.
+    let full = run(sync_hubspot(&mut nexus(dir.path()), &origin).arg("--full"));
+    let lines = String::from_utf8_lossy(&full.stderr);
+    assert!(full.status.success(), "{lines}");
+    assert!(
+        lines
+            .lines()
+            .any(|l| l == "hubspot Contact: reconciled, 0 deleted"),
+        "{lines}"
+    );
+    assert!(
+        !lines.contains('\r'),
+        "plain lines when stderr is not a terminal: {lines:?}"
     );
     let (_, body) = json_of(
         reqwest::Client::new()
@@ -527,6 +529,34 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--provider"));
     assert!(demo.stop().success());
+}
+
+/// `nexus sync` of the demo's HubSpot connection in `command`'s data dir, configured like the
+/// demo's gateway for the sandbox at `origin`.
+fn sync_hubspot<'a>(command: &'a mut Command, origin: &str) -> &'a mut Command {
+    let hubspot = nexus::sandbox::App::for_provider("hubspot");
+    let dir = command
+        .get_args()
+        .skip_while(|a| *a != "--data-dir")
+        .nth(1)
+        .map(PathBuf::from)
+        .expect("a data dir");
+    command
+        .args(["sync", "--provider", "hubspot", "--project", "demo"])
+        .env("NEXUS_VAULT__KEY_FILE", dir.join("encryption-key"))
+        .env("NEXUS_PROVIDERS__HUBSPOT__CLIENT_ID", &hubspot.client_id)
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__CLIENT_SECRET",
+            &hubspot.client_secret,
+        )
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__TOKEN_URL",
+            format!("{origin}/hubspot/oauth/v1/token"),
+        )
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__BASE_URL",
+            format!("{origin}/hubspot"),
+        )
 }
 
 /// HubSpot contact changes in the demo's log: (all, distinct records).
