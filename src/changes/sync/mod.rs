@@ -150,6 +150,7 @@ impl Syncer {
             ..Pass::default()
         });
         let since = checkpoint.since.map(|since| since - LOOK_BACK);
+        let mut export_lost = false;
         loop {
             let request = ModifiedRequest {
                 object,
@@ -159,11 +160,14 @@ impl Syncer {
                 limit: PAGE,
             };
             let page = match adapter.modified(target, &request).await {
-                Err(e) if e.kind == ErrorKind::NotFound && pass.export.is_some() => {
+                Err(e)
+                    if e.kind == ErrorKind::NotFound && pass.export.is_some() && !export_lost =>
+                {
+                    export_lost = true;
                     tracing::warn!(
                         provider = target.provider.slug(),
                         resource = object.name(),
-                        "the export under way is gone; the initial load starts again"
+                        "the export under way is gone (expired, deleted); the load starts again, once"
                     );
                     pass = Pass {
                         started: pass.started,
