@@ -70,6 +70,10 @@ enum Command {
         /// Only this project, by name.
         #[arg(long)]
         project: Option<String>,
+        /// Also reconcile every CRM type now (list every id; records gone become Deleted
+        /// changes), however recent the last reconciliation.
+        #[arg(long)]
+        full: bool,
     },
     /// Manage API keys.
     Keys {
@@ -166,9 +170,13 @@ async fn run(cli: Cli) -> CliResult {
             };
             crate::demo::run(&mut settings, &data_dir, options).await?
         }
-        Command::Sync { provider, project } => {
+        Command::Sync {
+            provider,
+            project,
+            full,
+        } => {
             let db = open_database(&settings, &data_dir).await?;
-            let result = sync(&settings, db.clone(), provider, project).await;
+            let result = sync(&settings, db.clone(), provider, project, full).await;
             db.close().await?;
             result?;
         }
@@ -216,13 +224,18 @@ async fn run(cli: Cli) -> CliResult {
     Ok(())
 }
 
-/// `nexus sync`: one pass per connection and type, its progress on stderr.
+/// `nexus sync`: one pass per connection and type. On a terminal a progress bar (indicatif)
+/// shows the records read so far; elsewhere (pipes, tests) only a plain line per pass is
+/// written, on stderr.
 async fn sync(
     settings: &Settings,
     db: sea_orm::DatabaseConnection,
     provider: Option<String>,
     project: Option<String>,
+    full: bool,
 ) -> CliResult {
+    use std::io::IsTerminal;
+
     let provider = provider
         .map(|p| p.parse::<crate::providers::Provider>())
         .transpose()
@@ -237,29 +250,61 @@ async fn sync(
         ),
         None => None,
     };
-    let syncer = crate::startup::syncer(settings, db).await?;
+    let syncer = crate::startup::syncer(settings, db).await?.full(full);
     let targets = syncer.targets(provider, project).await?;
     if targets.is_empty() {
         eprintln!("no connection to sync");
     }
+    let terminal = std::io::stderr().is_terminal();
     let mut failed = 0;
     for target in targets {
         let slug = target.provider.slug();
+        let bar = if terminal {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {prefix} {msg}: {pos} records read ({per_sec}, {elapsed})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(slug);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let say = |line: String| {
+            if terminal {
+                bar.println(line);
+            } else {
+                eprintln!("{line}");
+            }
+        };
         let progress = |resource: &str, seen: usize| {
-            eprint!("\r{slug} {resource}: {seen} records read");
+            bar.set_message(resource.to_owned());
+            bar.set_position(seen as u64);
         };
         for report in syncer.connection(target, &progress).await {
             match report {
-                Ok(r) => eprintln!(
-                    "\r{slug} {}: {} records read, {} changes appended",
-                    r.resource, r.seen, r.changes
-                ),
+                Ok(r) => {
+                    say(format!(
+                        "{slug} {}: {} records read, {} changes appended",
+                        r.resource, r.seen, r.changes
+                    ));
+                    if r.reconciled {
+                        say(format!(
+                            "{slug} {}: reconciled, {} deleted",
+                            r.resource, r.deleted
+                        ));
+                    }
+                }
                 Err(e) => {
                     failed += 1;
-                    eprintln!("\r{slug}: {e}");
+                    say(format!("{slug}: {e}"));
                 }
             }
         }
+        bar.finish_and_clear();
     }
     if failed > 0 {
         return Err(format!("{failed} sync passes failed").into());

@@ -57,6 +57,9 @@ pub struct ChangesSettings {
     /// How many events a live subscriber may fall behind its project's head before it is told
     /// so (`SUBSCRIBER_BEHIND`) and resumes from its cursor.
     pub subscriber_max_lag: i64,
+    /// How old a CRM sync's last reconciliation (the full pass that decides deletions) may grow
+    /// before a pass runs one.
+    pub full_sync_interval_secs: u64,
 }
 
 impl Default for ChangesSettings {
@@ -66,6 +69,7 @@ impl Default for ChangesSettings {
             retention_days: 30,
             sync_interval_secs: None,
             subscriber_max_lag: crate::changes::MAX_LAG,
+            full_sync_interval_secs: 24 * 60 * 60,
         }
     }
 }

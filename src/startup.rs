@@ -129,6 +129,10 @@ fn adapters(
     Ok((connect, Registry::new(upstream)))
 }
 
+fn reconcile_every(settings: &Settings) -> std::time::Duration {
+    std::time::Duration::from_secs(settings.changes.full_sync_interval_secs)
+}
+
 /// A syncer on its own (`nexus sync`): the adapters and the change log, without the server.
 pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Syncer, StartupError> {
     let vault = vault(settings).await?;
@@ -140,7 +144,7 @@ pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Synce
         .unwrap_or_else(|| "http://localhost".into());
     let (_, registry) = adapters(settings, &db, &vault, providers, &origin)?;
     let log = ChangeLog::new(db.clone(), Bus::default());
-    Ok(Syncer::new(registry, log, db))
+    Ok(Syncer::new(registry, log, db).reconcile_every(reconcile_every(settings)))
 }
 
 impl Application {
@@ -174,7 +178,8 @@ impl Application {
         let changes = ChangeLog::new(db.clone(), Bus::default())
             .with_max_lag(settings.changes.subscriber_max_lag);
         crate::changes::relay::spawn(&db, changes.bus().clone());
-        let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone());
+        let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
+            .reconcile_every(reconcile_every(settings));
         syncer.start(settings.changes.sync_interval_secs);
         crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
         let graph_subscriptions = GraphSubscriptions::new(

@@ -4,6 +4,7 @@
 //! however many records are added or edited in between.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 pub use super::record::{ListPage, Position, Record};
 use super::{
@@ -153,6 +154,61 @@ pub struct ListRequest {
     pub limit: usize,
 }
 
+/// What a sync asks of a CRM: one page of the records of one type modified since a time, in
+/// the order of (modification time, id) ascending, strictly after a position in that order.
+#[derive(Debug, Clone)]
+pub struct ModifiedRequest {
+    pub object: CrmObject,
+    /// Records modified at or after this time (the provider's clock); `None` for every record,
+    /// an initial load.
+    pub since: Option<DateTime<Utc>>,
+    /// Records strictly after this (modification time, id).
+    pub after: Option<Position>,
+    /// A provider-side export under way (a Salesforce Bulk API 2.0 query job), read on from.
+    pub export: Option<Export>,
+    pub limit: usize,
+}
+
+/// Where the reading of a provider-side export stands: the job, and the provider's locator of
+/// the next page of its results (`None`: the first page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    pub job: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locator: Option<String>,
+}
+
+/// A page of modified records, with where the next one starts.
+#[derive(Debug, Clone)]
+pub struct ModifiedPage {
+    pub records: Vec<Record<CrmData>>,
+    /// The greatest (modification time, id) among `records`.
+    pub last: Option<Position>,
+    /// The export to read on from, while one is being read.
+    pub export: Option<Export>,
+    /// Whether the provider has more.
+    pub more: bool,
+}
+
+impl ModifiedPage {
+    pub fn empty() -> Self {
+        Self {
+            records: Vec::new(),
+            last: None,
+            export: None,
+            more: false,
+        }
+    }
+}
+
+/// A page of the ids of every live record of one type (the reconciliation's listing), and the
+/// provider's cursor of the next one.
+#[derive(Debug, Clone, Default)]
+pub struct IdPage {
+    pub ids: Vec<String>,
+    pub next: Option<String>,
+}
+
 /// Fields to write to a record: on create, what the new record gets; on update, only what
 /// changes (`None` leaves a field as it is).
 #[derive(Debug, Clone)]
@@ -207,3 +263,31 @@ pub struct DealWrite {
 
 /// One record of a bulk create: the created record, or why the provider refused it.
 pub type Created = Result<Record<CrmData>, String>;
+
+/// What a sync asks of either CRM.
+impl super::CrmAdapter<'_> {
+    /// One page of the records of one type modified since a time (see [`ModifiedRequest`]).
+    pub async fn modified(
+        &self,
+        target: crate::upstream::Target,
+        request: &ModifiedRequest,
+    ) -> Result<ModifiedPage, crate::upstream::ProviderError> {
+        match self {
+            super::CrmAdapter::Hubspot(a) => a.modified(target, request).await,
+            super::CrmAdapter::Salesforce(a) => a.modified(target, request).await,
+        }
+    }
+
+    /// One page of the ids of every live record of `object`, after the cursor of the last.
+    pub async fn ids(
+        &self,
+        target: crate::upstream::Target,
+        object: CrmObject,
+        after: Option<&str>,
+    ) -> Result<IdPage, crate::upstream::ProviderError> {
+        match self {
+            super::CrmAdapter::Hubspot(a) => a.ids(target, object, after).await,
+            super::CrmAdapter::Salesforce(a) => a.ids(target, object, after).await,
+        }
+    }
+}

@@ -345,6 +345,8 @@ async fn limits(State(state): State<Arc<SandboxState>>, Json(body): Json<LimitSw
     if !body.capacity.is_empty() {
         let set = if microsoft::SLUGS.contains(&provider) {
             microsoft::set_capacity(&state, provider, &body.capacity)
+        } else if provider == hubspot::SLUG {
+            hubspot::set_capacity(&state, &body.capacity)
         } else {
             Err(format!("`{provider}` takes no capacity"))
         };

@@ -479,24 +479,8 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     );
 
     // `nexus sync` on the demo's data, configured like the demo's gateway for HubSpot.
-    let hubspot = nexus::sandbox::App::for_provider("hubspot");
     let origin = sandbox.origin();
-    let synced = run(nexus(dir.path())
-        .args(["sync", "--provider", "hubspot", "--project", "demo"])
-        .env("NEXUS_VAULT__KEY_FILE", dir.path().join("encryption-key"))
-        .env("NEXUS_PROVIDERS__HUBSPOT__CLIENT_ID", &hubspot.client_id)
-        .env(
-            "NEXUS_PROVIDERS__HUBSPOT__CLIENT_SECRET",
-            &hubspot.client_secret,
-        )
-        .env(
-            "NEXUS_PROVIDERS__HUBSPOT__TOKEN_URL",
-            format!("{origin}/hubspot/oauth/v1/token"),
-        )
-        .env(
-            "NEXUS_PROVIDERS__HUBSPOT__BASE_URL",
-            format!("{origin}/hubspot"),
-        ));
+    let synced = run(sync_hubspot(&mut nexus(dir.path()), &origin));
     let progress = String::from_utf8_lossy(&synced.stderr);
     assert!(synced.status.success(), "{progress}");
     let contacts = progress
@@ -507,6 +491,24 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     assert!(
         contacts.ends_with("changes appended") && !contacts.contains(" 0 records"),
         "{contacts}"
+    );
+    assert!(
+        !progress.contains("reconciled"),
+        "an initial load decides no deletions: {progress}"
+    );
+    // `--full` reconciles now: every id listed, nothing gone, nothing appended.
+    let full = run(sync_hubspot(&mut nexus(dir.path()), &origin).arg("--full"));
+    let lines = String::from_utf8_lossy(&full.stderr);
+    assert!(full.status.success(), "{lines}");
+    assert!(
+        lines
+            .lines()
+            .any(|l| l == "hubspot Contact: reconciled, 0 deleted"),
+        "{lines}"
+    );
+    assert!(
+        !lines.contains('\r'),
+        "plain lines when stderr is not a terminal: {lines:?}"
     );
     let (_, body) = json_of(
         reqwest::Client::new()
@@ -529,14 +531,47 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
     assert!(demo.stop().success());
 }
 
+/// `nexus sync` of the demo's HubSpot connection in `command`'s data dir, configured like the
+/// demo's gateway for the sandbox at `origin`.
+fn sync_hubspot<'a>(command: &'a mut Command, origin: &str) -> &'a mut Command {
+    let hubspot = nexus::sandbox::App::for_provider("hubspot");
+    let dir = command
+        .get_args()
+        .skip_while(|a| *a != "--data-dir")
+        .nth(1)
+        .map(PathBuf::from)
+        .expect("a data dir");
+    command
+        .args(["sync", "--provider", "hubspot", "--project", "demo"])
+        .env("NEXUS_VAULT__KEY_FILE", dir.join("encryption-key"))
+        .env("NEXUS_PROVIDERS__HUBSPOT__CLIENT_ID", &hubspot.client_id)
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__CLIENT_SECRET",
+            &hubspot.client_secret,
+        )
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__TOKEN_URL",
+            format!("{origin}/hubspot/oauth/v1/token"),
+        )
+        .env(
+            "NEXUS_PROVIDERS__HUBSPOT__BASE_URL",
+            format!("{origin}/hubspot"),
+        )
+}
+
 /// HubSpot contact changes in the demo's log: (all, distinct records).
 async fn hubspot_contact_changes(db: &sea_orm::DatabaseConnection) -> (usize, usize) {
+    contact_changes(db, "hubspot").await
+}
+
+/// `provider`'s contact changes in the demo's log: (all, distinct records).
+async fn contact_changes(db: &sea_orm::DatabaseConnection, provider: &str) -> (usize, usize) {
     use nexus::store::entities::change_events;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
     let ids: Vec<String> = change_events::Entity::find()
         .select_only()
         .column(change_events::Column::RemoteId)
-        .filter(change_events::Column::Provider.eq("hubspot"))
+        .filter(change_events::Column::Provider.eq(provider))
         .filter(change_events::Column::Type.eq("Contact"))
         .into_tuple()
         .all(db)
@@ -631,6 +666,153 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let (logged, distinct) = hubspot_contact_changes(&db).await;
+        assert_eq!(logged, distinct, "no record twice");
+        if distinct == total {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {distinct} of {total} after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(demo.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_salesforce_bulk_load_killed_midway_resumes_from_its_locator_and_logs_every_change_once()
+{
+    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let origin = sandbox.origin();
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: serde_json::Value| {
+        http.post(format!("{origin}/_sandbox{path}"))
+            .json(&body)
+            .send()
+    };
+    admin(
+        "/limits",
+        json!({ "provider": "salesforce", "enforce": false }),
+    )
+    .await
+    .unwrap();
+    let tokens: serde_json::Value = admin("/tokens", json!({ "provider": "salesforce" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    // 5,000 contacts through one Bulk API ingest job.
+    let jobs = format!("{origin}/services/data/v58.0/jobs/ingest");
+    let job: serde_json::Value = http
+        .post(&jobs)
+        .bearer_auth(&token)
+        .json(&json!({ "object": "Contact", "operation": "insert", "contentType": "CSV", "lineEnding": "LF" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap();
+    let mut csv = String::from("LastName,Email\n");
+    for i in 0..5000 {
+        csv.push_str(&format!("Load {i},load{i}@bulk.example\n"));
+    }
+    let put = http
+        .put(format!("{origin}/{}", job["contentUrl"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    http.patch(format!("{jobs}/{id}"))
+        .bearer_auth(&token)
+        .json(&json!({ "state": "UploadComplete" }))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        http.get(format!("{jobs}/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+    }
+    let total: serde_json::Value = http
+        .get(format!("{origin}/services/data/v58.0/query"))
+        .query(&[("q", "SELECT Id FROM Contact")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let total = total["totalSize"].as_u64().unwrap() as usize;
+    assert!(total > 5000, "{total}");
+    // Each page of the export's results takes a while, so the kill lands between two.
+    admin(
+        "/faults",
+        json!({ "provider": "salesforce", "path": "/services/data/v58.0/jobs/query/{id}/results",
+                "error_rate": 0.0, "latency_ms": 700 }),
+    )
+    .await
+    .unwrap();
+
+    let dir = TempDir::new().unwrap();
+    let args = ["--sandbox-url", origin.as_str()];
+    let env = [("NEXUS_CHANGES__SYNC_INTERVAL_SECS", "1")];
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("nexus.db").display()
+    ))
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (logged, _) = contact_changes(&db, "salesforce").await;
+        if logged > 0 {
+            assert!(
+                logged < total,
+                "the load ended before it could be cut ({logged})"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(demo); // SIGKILL, mid-export
+    std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
+    let cut = contact_changes(&db, "salesforce").await;
+    assert_eq!(cut.0, cut.1, "no record twice before the kill");
+    let cursor: String = {
+        use nexus::store::entities::sync_checkpoints;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        sync_checkpoints::Entity::find()
+            .filter(sync_checkpoints::Column::Provider.eq("salesforce"))
+            .filter(sync_checkpoints::Column::Resource.eq("Contact"))
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("the cut load's checkpoint")
+            .cursor
+    };
+    assert!(
+        cursor.contains("\"locator\""),
+        "the cut load stands at a locator of its export: {cursor}"
+    );
+
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (logged, distinct) = contact_changes(&db, "salesforce").await;
         assert_eq!(logged, distinct, "no record twice");
         if distinct == total {
             break;

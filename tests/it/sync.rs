@@ -1,13 +1,20 @@
 //! Incremental sync against the sandbox: with no webhooks, a change made in HubSpot reaches a
-//! subscriber through the polling sync alone; 300 Salesforce records with one SystemModstamp
-//! across a page boundary all arrive, once; a second pass over unchanged records appends nothing.
+//! subscriber through the polling sync alone; a Salesforce initial load over 200 records runs
+//! through a Bulk API 2.0 query job and logs each record once; 300 Salesforce records with one
+//! SystemModstamp across a REST page boundary all arrive, once; HubSpot's modified records past
+//! its search cap all arrive; a record deleted at the provider becomes one Deleted change after
+//! a complete reconciliation, none before, and none from a reconciliation cut short; a second
+//! pass over unchanged records appends nothing.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use nexus::{changes::sync::Syncer, providers::crm::CrmObject, upstream::Target};
+
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox_with},
+    crm::counters,
     helpers::TestApp,
     subscriber::Subscriber,
 };
@@ -81,9 +88,110 @@ async fn a_hubspot_change_reaches_a_subscriber_through_sync_alone() {
     subscriber.close().await;
 }
 
+/// The syncer `nexus sync` builds for `app`, and the app's one connection of `provider`.
+async fn syncer(app: &TestApp, provider: nexus::providers::Provider) -> (Syncer, Target) {
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer.targets(Some(provider), None).await.unwrap();
+    assert_eq!(targets.len(), 1);
+    (syncer, targets[0])
+}
+
+/// Every change in the log: (type, op, remote id), oldest first.
+async fn logged(app: &TestApp) -> Vec<(String, String, String)> {
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (_, body) = app
+            .graphql(
+                "query($after: String) { changes(after: $after, first: 100) { pageInfo { hasNextPage endCursor } nodes { type op remoteId } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let changes = &body["data"]["changes"];
+        for node in changes["nodes"].as_array().unwrap() {
+            let text = |k: &str| node[k].as_str().unwrap().to_owned();
+            seen.push((text("type"), text("op"), text("remoteId")));
+        }
+        if changes["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = changes["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    seen
+}
+
+/// The remote ids of the logged changes of `kind` and `op`.
+fn ids_of(log: &[(String, String, String)], kind: &str, op: &str) -> Vec<String> {
+    log.iter()
+        .filter(|(k, o, _)| k == kind && o == op)
+        .map(|(_, _, id)| id.clone())
+        .collect()
+}
+
+fn count(counters: &Value, provider: &str, route: &str) -> u64 {
+    counters[provider][route]["200"].as_u64().unwrap_or(0)
+}
+
+const SF_QUERY: &str = "GET /services/data/v58.0/query";
+const SF_QUERY_JOBS: &str = "POST /services/data/v58.0/jobs/query";
+
+#[tokio::test]
+async fn a_salesforce_initial_load_over_200_records_runs_through_a_bulk_query_job() {
+    let (app, sandbox) = connected("SALESFORCE", 0).await;
+    let (syncer, target) = syncer(&app, nexus::providers::Provider::Salesforce).await;
+    let first = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert!(first.seen > 200, "{first:?}");
+    assert_eq!(
+        first.changes, first.seen,
+        "the first pass creates every record"
+    );
+    let after_first = counters(&sandbox).await;
+    assert_eq!(
+        count(&after_first, "salesforce", SF_QUERY_JOBS),
+        1,
+        "one query job: {after_first}"
+    );
+    assert!(
+        count(
+            &after_first,
+            "salesforce",
+            "GET /services/data/v58.0/jobs/query/{id}/results"
+        ) >= 1,
+        "{after_first}"
+    );
+    let created = ids_of(&logged(&app).await, "Contact", "CREATED");
+    let unique: BTreeSet<&String> = created.iter().collect();
+    assert_eq!(unique.len(), created.len(), "no record twice");
+    assert_eq!(created.len(), first.seen);
+
+    // The next pass reads the look-back window over REST: what came through the job hashes the
+    // same as the REST API renders it, so nothing is taken for an update.
+    let again = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        again.seen >= 1,
+        "the look-back re-reads the latest: {again:?}"
+    );
+    assert_eq!(again.changes, 0, "{again:?}");
+    let after_again = counters(&sandbox).await;
+    assert_eq!(count(&after_again, "salesforce", SF_QUERY_JOBS), 1);
+}
+
 #[tokio::test]
 async fn salesforce_records_sharing_one_modstamp_across_a_page_boundary_all_arrive_once() {
     let (app, sandbox) = connected("SALESFORCE", 0).await;
+    let (syncer, target) = syncer(&app, nexus::providers::Provider::Salesforce).await;
+    syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
     let stamp = "2031-01-01T00:00:00.000+0000";
     let mut made = BTreeSet::new();
     for i in 0..300 {
@@ -96,60 +204,145 @@ async fn salesforce_records_sharing_one_modstamp_across_a_page_boundary_all_arri
         .await;
         made.insert(created["Id"].as_str().unwrap().to_owned());
     }
-    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+    let before = count(&counters(&sandbox).await, "salesforce", SF_QUERY);
+    let second = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
         .await
         .unwrap();
-    let targets = syncer
-        .targets(Some(nexus::providers::Provider::Salesforce), None)
-        .await
-        .unwrap();
-    assert_eq!(targets.len(), 1);
-    let first = syncer
-        .pass(
-            targets[0],
-            nexus::providers::crm::CrmObject::Contact,
-            &|_| {},
-        )
-        .await
-        .unwrap();
-    assert!(first.seen > 300, "{first:?}");
+    assert_eq!(second.changes, 300, "{second:?}");
+    let after = counters(&sandbox).await;
+    assert!(
+        count(&after, "salesforce", SF_QUERY) - before >= 2,
+        "the 300 span REST pages of 200: {after}"
+    );
     assert_eq!(
-        first.changes, first.seen,
-        "the first pass creates every record"
+        count(&after, "salesforce", SF_QUERY_JOBS),
+        1,
+        "only the initial load used a job"
     );
     let again = syncer
-        .pass(
-            targets[0],
-            nexus::providers::crm::CrmObject::Contact,
-            &|_| {},
-        )
+        .pass(target, CrmObject::Contact, &|_| {})
         .await
         .unwrap();
     assert_eq!(again.changes, 0, "nothing changed since: {again:?}");
 
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let (_, body) = app
-            .graphql(
-                "query($after: String) { changes(after: $after, first: 100) { pageInfo { hasNextPage endCursor } nodes { type remoteId } } }",
-                json!({ "after": after }),
-            )
-            .await;
-        let changes = &body["data"]["changes"];
-        for node in changes["nodes"].as_array().unwrap() {
-            if node["type"] == "Contact" {
-                seen.push(node["remoteId"].as_str().unwrap().to_owned());
-            }
-        }
-        if changes["pageInfo"]["hasNextPage"] != true {
-            break;
-        }
-        after = changes["pageInfo"]["endCursor"].as_str().map(str::to_owned);
-    }
-    let unique: BTreeSet<String> = seen.iter().cloned().collect();
-    assert_eq!(unique.len(), seen.len(), "no record twice");
+    let created = ids_of(&logged(&app).await, "Contact", "CREATED");
+    let unique: BTreeSet<String> = created.iter().cloned().collect();
+    assert_eq!(unique.len(), created.len(), "no record twice");
     assert!(made.is_subset(&unique), "all 300 arrive");
+}
+
+#[tokio::test]
+async fn hubspot_records_past_the_search_cap_all_arrive() {
+    // HubSpot caps a search at 10,000 results; the sandbox's cap is lowered to 300 here so the
+    // 400 seeded contacts pass it without making 10,000 records in a debug test.
+    let (app, sandbox) = connected("HUBSPOT", 0).await;
+    admin(
+        &sandbox,
+        "/limits",
+        json!({ "provider": "hubspot", "enforce": false, "capacity": { "search.results": 300 } }),
+    )
+    .await;
+    let tokens = admin(&sandbox, "/tokens", json!({ "provider": "hubspot" })).await;
+    let capped = reqwest::Client::new()
+        .post(format!("{sandbox}/hubspot/crm/v3/objects/contacts/search"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .json(&json!({ "after": "200", "limit": 200 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(capped.status(), 400, "the sandbox enforces the cap");
+
+    let (syncer, target) = syncer(&app, nexus::providers::Provider::Hubspot).await;
+    let first = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((first.seen, first.changes), (400, 400), "{first:?}");
+    let created = ids_of(&logged(&app).await, "Contact", "CREATED");
+    let unique: BTreeSet<&String> = created.iter().collect();
+    assert_eq!((created.len(), unique.len()), (400, 400));
+
+    for id in ["405", "410"] {
+        admin(
+            &sandbox,
+            "/records",
+            json!({ "provider": "hubspot", "object": "contacts", "op": "update", "id": id, "fields": { "jobtitle": "Synced" } }),
+        )
+        .await;
+    }
+    let second = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(second.changes, 2, "{second:?}");
+    let mut updated = ids_of(&logged(&app).await, "Contact", "UPDATED");
+    updated.sort();
+    assert_eq!(updated, vec!["405", "410"]);
+}
+
+#[tokio::test]
+async fn a_deleted_record_becomes_one_deleted_change_after_a_complete_reconciliation() {
+    let (app, sandbox) = connected("HUBSPOT", 0).await;
+    admin(
+        &sandbox,
+        "/limits",
+        json!({ "provider": "hubspot", "enforce": false }),
+    )
+    .await;
+    let (syncer, target) = syncer(&app, nexus::providers::Provider::Hubspot).await;
+    let first = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        !first.reconciled,
+        "an initial load counts as a reconciliation"
+    );
+    admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "hubspot", "object": "contacts", "op": "delete", "id": "405" }),
+    )
+    .await;
+    let incremental = syncer
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert!(!incremental.reconciled);
+    assert!(ids_of(&logged(&app).await, "Contact", "DELETED").is_empty());
+
+    // A reconciliation whose listing fails decides nothing.
+    let full = syncer.clone().full(true);
+    admin(
+        &sandbox,
+        "/faults",
+        json!({ "provider": "hubspot", "path": "/crm/v3/objects/{object}", "status": 400, "count": 1 }),
+    )
+    .await;
+    assert!(
+        full.pass(target, CrmObject::Contact, &|_| {})
+            .await
+            .is_err()
+    );
+    assert!(ids_of(&logged(&app).await, "Contact", "DELETED").is_empty());
+
+    let reconciled = full
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert!(reconciled.reconciled);
+    assert_eq!(reconciled.deleted, 1, "{reconciled:?}");
+    assert_eq!(
+        ids_of(&logged(&app).await, "Contact", "DELETED"),
+        vec!["405"]
+    );
+    let again = full
+        .pass(target, CrmObject::Contact, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.deleted, again.changes), (0, 0), "{again:?}");
+    assert_eq!(ids_of(&logged(&app).await, "Contact", "DELETED").len(), 1);
 }
 
 #[tokio::test]

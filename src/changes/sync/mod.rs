@@ -1,11 +1,25 @@
 //! Incremental sync: for each connection of a CRM and each type it keeps, a pass lists the
 //! records modified since the checkpoint (less a short look-back, for clocks and commits that
-//! lag), page by page on the list's exact keyset, so records with equal timestamps at a page
-//! boundary are neither skipped nor repeated. Each record's payload hash, compared with the one
-//! last seen, tells a creation from an update from nothing new; each page's changes are appended
-//! in one transaction with the hashes and the pass's position, so a pass cut short (a crash, a
-//! kill) resumes after its last stored page and neither loses nor repeats a change. A complete
-//! pass moves the checkpoint to the latest modification it saw (the provider's clock).
+//! lag) in the order of (modification time, id) ascending, each page strictly after the last
+//! (time, id) stored, so records with equal timestamps at a page boundary are neither skipped
+//! nor repeated (Salesforce: SystemModstamp; HubSpot: the modification date). Each record's
+//! payload hash, compared with the one last seen, tells a creation from an update from nothing
+//! new; each page's changes are appended in one transaction with the hashes and the pass's
+//! position, so a pass cut short (a crash, a kill) resumes after its last stored page and
+//! neither loses nor repeats a change. A complete pass moves the checkpoint to the latest
+//! modification it saw (the provider's clock). An initial load may run through a provider-side
+//! export (a Salesforce Bulk API query job), whose reading position is checkpointed the same way.
+//!
+//! Deletions show in no modified list: they are decided by a reconciliation, which lists every
+//! live id of the type and, only once the listing is complete, appends in one transaction a
+//! Deleted change for each record it remembers (seen before the listing started) that the
+//! listing lacks, and forgets them. A reconciliation cut short decides nothing. It runs when
+//! the last one is older than the syncer's interval (`changes.full_sync_interval_secs`, a day
+//! by default) or when asked (`nexus sync --full`); an initial load counts as one. Listing ids
+//! costs a call per 100 (HubSpot) or 2,000 (Salesforce) records; the alternatives — Salesforce's
+//! `queryAll` with `IsDeleted` or `getDeleted`, HubSpot's `archived=true` lists — are cheaper
+//! per pass but miss hard deletes and records past the recycle bin's retention (and archived
+//! lists, records purged after 90 days), so the id listing is the one that is always right.
 //!
 //! Mailboxes and calendars with a change feed (Gmail's history, Google Calendar's sync tokens)
 //! sync through it instead: each pass appends the changes since the feed's cursor together with
@@ -17,7 +31,9 @@
 pub mod nudge;
 mod state;
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
+
+use chrono::Utc;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
@@ -26,12 +42,12 @@ use uuid::Uuid;
 use crate::{
     auth::Tenant,
     providers::{
-        Provider, Registry,
-        crm::{CrmFilter, CrmObject, ListRequest},
-        record::{ChangeKind, Feed},
+        CrmAdapter, Provider, Registry,
+        crm::{CrmObject, ModifiedRequest, Position},
+        record::{ChangeKind, Feed, Order},
     },
     store::entities::integration_credentials,
-    upstream::{ProviderError, Target},
+    upstream::{ErrorKind, ProviderError, Target},
 };
 
 use super::{Change, ChangeLog, Op};
@@ -42,6 +58,9 @@ const PAGE: usize = 200;
 
 /// How far before the checkpoint a pass starts asking.
 const LOOK_BACK: chrono::Duration = chrono::Duration::minutes(2);
+
+/// How often a reconciliation decides deletions, unless configured.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -59,8 +78,11 @@ pub struct PassReport {
     pub resource: &'static str,
     /// Records read.
     pub seen: usize,
-    /// Changes appended.
+    /// Changes appended (deletions included).
     pub changes: usize,
+    /// Whether the pass ended with a complete reconciliation, and the deletions it found.
+    pub reconciled: bool,
+    pub deleted: usize,
 }
 
 #[derive(Clone)]
@@ -68,6 +90,10 @@ pub struct Syncer {
     providers: Registry,
     log: ChangeLog,
     db: DatabaseConnection,
+    /// How old the last reconciliation may grow before a pass runs one.
+    reconcile_every: Duration,
+    /// Every pass reconciles (`nexus sync --full`).
+    full: bool,
 }
 
 fn hash(raw: &serde_json::Value) -> String {
@@ -76,7 +102,25 @@ fn hash(raw: &serde_json::Value) -> String {
 
 impl Syncer {
     pub fn new(providers: Registry, log: ChangeLog, db: DatabaseConnection) -> Self {
-        Self { providers, log, db }
+        Self {
+            providers,
+            log,
+            db,
+            reconcile_every: RECONCILE_EVERY,
+            full: false,
+        }
+    }
+
+    /// Reconciles when the last reconciliation is older than `every`.
+    pub fn reconcile_every(mut self, every: Duration) -> Self {
+        self.reconcile_every = every;
+        self
+    }
+
+    /// Reconciles at every pass.
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
     }
 
     /// One pass over `object` for `target`'s connection; `progress` hears the records read so far.
@@ -91,6 +135,8 @@ impl Syncer {
             resource: object.name(),
             seen: 0,
             changes: 0,
+            reconciled: false,
+            deleted: 0,
         };
         let Some(adapter) = self.providers.crm(target.provider) else {
             return Ok(report);
@@ -100,32 +146,43 @@ impl Syncer {
             name: object.name(),
         };
         let mut checkpoint = state::load(&self.db, resource).await?;
-        let mut pass = checkpoint.pass.clone().unwrap_or(Pass {
-            after: None,
-            latest: None,
+        let mut pass = checkpoint.pass.clone().unwrap_or_else(|| Pass {
+            started: Some(Utc::now()),
+            ..Pass::default()
         });
-        let filter = CrmFilter {
-            updated_after: checkpoint.since.map(|since| since - LOOK_BACK),
-            ..CrmFilter::default()
-        };
+        let since = checkpoint.since.map(|since| since - LOOK_BACK);
+        let mut export_lost = false;
         loop {
-            let request = ListRequest {
+            let request = ModifiedRequest {
                 object,
-                filter: filter.clone(),
+                since,
                 after: pass.after.clone(),
+                export: pass.export.clone(),
                 limit: PAGE,
             };
-            let page = adapter.list(target, &request).await?;
-            let Some(last) = page.records.last() else {
-                break;
+            let page = match adapter.modified(target, &request).await {
+                Err(e)
+                    if e.kind == ErrorKind::NotFound && pass.export.is_some() && !export_lost =>
+                {
+                    export_lost = true;
+                    tracing::warn!(
+                        provider = target.provider.slug(),
+                        resource = object.name(),
+                        "the export under way is gone (expired, deleted); the load starts again, once"
+                    );
+                    pass = Pass {
+                        started: pass.started,
+                        ..Pass::default()
+                    };
+                    continue;
+                }
+                page => page?,
             };
-            pass.after = Some(last.position());
-            pass.latest = page
-                .records
-                .iter()
-                .map(|r| r.updated_at)
-                .chain(pass.latest)
-                .max();
+            pass.after = [pass.after.take(), page.last.clone()]
+                .into_iter()
+                .flatten()
+                .max_by(|a, b| Position::compare(Order::OldestFirst, a, b));
+            pass.export = page.export.clone();
             let ids: Vec<String> = page.records.iter().map(|r| r.remote_id.clone()).collect();
             let known = state::hashes(
                 &self.db,
@@ -178,13 +235,86 @@ impl Syncer {
                 break;
             }
         }
+        let initial = checkpoint.since.is_none();
         let done = Checkpoint {
-            since: pass.latest.or(checkpoint.since),
+            since: pass.after.map(|p| p.at).or(checkpoint.since),
             pass: None,
             feed: None,
+            full_at: if initial {
+                pass.started
+            } else {
+                checkpoint.full_at
+            },
         };
         state::save(&self.db, resource, &done).await?;
+        let due = done.full_at.is_none_or(|at| {
+            (Utc::now() - at).to_std().unwrap_or_default() >= self.reconcile_every
+        });
+        if self.full || due {
+            report.deleted = self
+                .reconcile(adapter, resource, object, done, &|n| {
+                    progress(report.seen + n)
+                })
+                .await?;
+            report.changes += report.deleted;
+            report.reconciled = true;
+        }
         Ok(report)
+    }
+
+    /// Lists every live id of `object` and, once the listing is complete, appends a Deleted
+    /// change for each remembered record it lacks and forgets them, in one transaction with the
+    /// checkpoint's new reconciliation time. Returns the deletions.
+    async fn reconcile(
+        &self,
+        adapter: CrmAdapter<'_>,
+        resource: Resource,
+        object: CrmObject,
+        checkpoint: Checkpoint,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, SyncError> {
+        let target = resource.target;
+        let started = Utc::now();
+        let mut live = HashSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = adapter.ids(target, object, after.as_deref()).await?;
+            live.extend(page.ids);
+            progress(live.len());
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let project = target.tenant.project_id;
+        let gone: Vec<String> =
+            state::seen_before(&self.db, project, target.provider, object.name(), started)
+                .await?
+                .into_iter()
+                .filter(|id| !live.contains(id))
+                .collect();
+        let changes = gone
+            .iter()
+            .map(|id| Change {
+                op: Op::Deleted,
+                provider: target.provider,
+                kind: object.name().to_owned(),
+                remote_id: id.clone(),
+                data: serde_json::json!({ "id": id }),
+                occurred_at: started,
+            })
+            .collect();
+        let stored = Checkpoint {
+            full_at: Some(started),
+            ..checkpoint
+        };
+        self.log
+            .append_with(project, None, changes, async |txn| {
+                state::forget(txn, project, target.provider, object.name(), &gone).await?;
+                state::save(txn, resource, &stored).await
+            })
+            .await?;
+        Ok(gone.len())
     }
 
     /// The change feed of `kind` (`Email`, `Event`) at `target`'s provider after `cursor`, where
@@ -220,6 +350,8 @@ impl Syncer {
             resource: kind,
             seen: 0,
             changes: 0,
+            reconciled: false,
+            deleted: 0,
         };
         let resource = Resource { target, name: kind };
         let checkpoint = state::load(&self.db, resource).await?;

@@ -1,6 +1,7 @@
 //! What a sync remembers between pages and passes: its checkpoint per connection and resource
 //! (`sync_checkpoints`, the syncer's JSON) and the hash of every record it has seen
-//! (`synced_records`). Both are written in the transaction that appends the page's changes.
+//! (`synced_records`). Both are written in the transaction that appends the page's changes; a
+//! reconciliation forgets, in the transaction of their Deleted changes, the records it found gone.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    providers::{Provider, record::Position},
+    providers::{
+        Provider,
+        crm::{Export, Position},
+    },
     store::entities::{sync_checkpoints, synced_records},
     upstream::Target,
 };
@@ -24,19 +28,29 @@ pub struct Checkpoint {
     /// Records modified after this time (the provider's clock) are asked for; `None` before the
     /// first complete pass.
     pub since: Option<DateTime<Utc>>,
-    /// The pass under way: the position after the last page stored, and the latest
-    /// modification seen so far. A pass cut short resumes here.
+    /// The pass under way. A pass cut short resumes here.
     pub pass: Option<Pass>,
+    /// When the last complete reconciliation (or initial load) started: deletions are decided
+    /// by the next one once this is older than the syncer's interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_at: Option<DateTime<Utc>>,
     /// Where a provider's change feed stands (Gmail's `historyId`), for resources synced
     /// through one instead of by listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A pass under way: the greatest (modification time, id) stored so far — the next page starts
+/// strictly after it — and the provider-side export being read, if the pass is an initial load
+/// through one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pass {
     pub after: Option<Position>,
-    pub latest: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
+    /// When the pass started.
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
 }
 
 /// The key of one sync: a connection and a resource (`contacts`, ...).
@@ -159,5 +173,46 @@ pub async fn remember(
         )
         .exec_without_returning(db)
         .await?;
+    Ok(())
+}
+
+/// The ids of the records of one type last seen before `before`.
+pub async fn seen_before(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    provider: Provider,
+    kind: &str,
+    before: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    synced_records::Entity::find()
+        .select_only()
+        .column(synced_records::Column::RemoteId)
+        .filter(synced_records::Column::ProjectId.eq(project_id))
+        .filter(synced_records::Column::Provider.eq(provider.slug()))
+        .filter(synced_records::Column::Type.eq(kind))
+        .filter(synced_records::Column::SeenAt.lt(before))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Forgets records found gone.
+pub async fn forget(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    provider: Provider,
+    kind: &str,
+    remote_ids: &[String],
+) -> Result<(), DbErr> {
+    for chunk in remote_ids.chunks(500) {
+        synced_records::Entity::delete_many()
+            .filter(synced_records::Column::ProjectId.eq(project_id))
+            .filter(synced_records::Column::Provider.eq(provider.slug()))
+            .filter(synced_records::Column::Type.eq(kind))
+            .filter(synced_records::Column::RemoteId.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }

@@ -2,11 +2,12 @@
 //! by `createdate` descending with the position as a filter, so each page starts exactly after
 //! the last record seen; HubSpot sorts by one property only, so records created in the same
 //! millisecond are ordered here by id, and a page never ends inside such a group unless the
-//! group alone fills it.
+//! group alone fills it. What a sync reads (modified records, ids) is in `sync`.
 
 mod error;
 mod map;
 mod model;
+mod sync;
 mod write;
 
 use std::collections::HashMap;

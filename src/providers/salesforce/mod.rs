@@ -1,11 +1,15 @@
 //! The Salesforce adapter: contacts, leads, opportunities (deals) and accounts (companies)
 //! through the REST API's query endpoint. Lists are SOQL ordered by `CreatedDate DESC, Id DESC`
 //! with the last position as a WHERE condition, so every page starts exactly after the last
-//! record seen; lookups by id are one `IN (...)` query per batch.
+//! record seen; lookups by id are one `IN (...)` query per batch. What a sync reads is in
+//! `sync` (modified records by SystemModstamp, initial loads through Bulk API 2.0 query jobs),
+//! bulk jobs' polling in `jobs`.
 
 mod error;
+mod jobs;
 mod map;
 mod soql;
+mod sync;
 pub(super) mod usage;
 mod write;
 

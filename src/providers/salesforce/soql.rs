@@ -55,15 +55,17 @@ pub fn sobject(object: CrmObject) -> &'static str {
 pub fn fields(object: CrmObject) -> &'static str {
     match object {
         CrmObject::Contact => {
-            "Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate"
+            "Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp"
         }
         CrmObject::Lead => {
-            "Id, FirstName, LastName, Email, Company, Title, Status, LeadSource, IsConverted, ConvertedContactId, OwnerId, CreatedDate, LastModifiedDate"
+            "Id, FirstName, LastName, Email, Company, Title, Status, LeadSource, IsConverted, ConvertedContactId, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp"
         }
         CrmObject::Deal => {
-            "Id, Name, Amount, StageName, CloseDate, IsClosed, IsWon, AccountId, OwnerId, CreatedDate, LastModifiedDate"
+            "Id, Name, Amount, StageName, CloseDate, IsClosed, IsWon, AccountId, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp"
         }
-        CrmObject::Company => "Id, Name, Website, Industry, OwnerId, CreatedDate, LastModifiedDate",
+        CrmObject::Company => {
+            "Id, Name, Website, Industry, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp"
+        }
     }
 }
 
@@ -148,6 +150,54 @@ pub fn list(
     soql
 }
 
+/// A sync's page: the records modified at or after `since` (all of them without), strictly after
+/// `after` in the order of (SystemModstamp, Id), in that order, at most `limit` rows. Records
+/// sharing one SystemModstamp are ordered by Id, so a page boundary inside such a group loses
+/// none of them.
+pub fn modified(
+    object: CrmObject,
+    since: Option<DateTime<Utc>>,
+    after: Option<&Position>,
+    limit: usize,
+) -> String {
+    format!(
+        "{} ORDER BY SystemModstamp, Id LIMIT {limit}",
+        export(object, since, after)
+    )
+}
+
+/// The records of [`modified`] in no order and without a limit, as a Bulk API 2.0 query job
+/// takes them.
+pub fn export(object: CrmObject, since: Option<DateTime<Utc>>, after: Option<&Position>) -> String {
+    let mut conditions = Vec::new();
+    if let Some(since) = since {
+        conditions.push(format!("SystemModstamp >= {}", datetime(since)));
+    }
+    if let Some(p) = after {
+        let at = datetime(p.at);
+        conditions.push(format!(
+            "((SystemModstamp > {at}) OR (SystemModstamp = {at} AND Id > {}))",
+            quote(&p.remote_id)
+        ));
+    }
+    let mut soql = format!("SELECT {} FROM {}", fields(object), sobject(object));
+    if !conditions.is_empty() {
+        soql.push_str(" WHERE ");
+        soql.push_str(&conditions.join(" AND "));
+    }
+    soql
+}
+
+/// The reconciliation's listing: ids only, in Id order, after `after`.
+pub fn ids(object: CrmObject, after: Option<&str>, limit: usize) -> String {
+    let mut soql = format!("SELECT Id FROM {}", sobject(object));
+    if let Some(after) = after {
+        soql.push_str(&format!(" WHERE Id > {}", quote(after)));
+    }
+    soql.push_str(&format!(" ORDER BY Id LIMIT {limit}"));
+    soql
+}
+
 /// The ids of the users with this email.
 pub fn users_by_email(email: &str) -> String {
     format!("SELECT Id FROM User WHERE Email = {}", quote(email))
@@ -217,7 +267,29 @@ mod tests {
         };
         assert_eq!(
             list(CrmObject::Contact, &filter, &[], Some(&after), 21),
-            "SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate FROM Contact WHERE Email = 'a@b.test' AND (CreatedDate < 2024-05-02T12:00:00.000Z OR (CreatedDate = 2024-05-02T12:00:00.000Z AND Id < '003A')) ORDER BY CreatedDate DESC, Id DESC LIMIT 21"
+            "SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp FROM Contact WHERE Email = 'a@b.test' AND (CreatedDate < 2024-05-02T12:00:00.000Z OR (CreatedDate = 2024-05-02T12:00:00.000Z AND Id < '003A')) ORDER BY CreatedDate DESC, Id DESC LIMIT 21"
+        );
+    }
+
+    #[test]
+    fn a_sync_page_runs_on_systemmodstamp_then_id() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let after = Position {
+            at: at("2031-01-01T00:00:00Z"),
+            remote_id: "0035e0000000200AAA".into(),
+        };
+        assert_eq!(
+            modified(
+                CrmObject::Company,
+                Some(at("2030-12-31T23:58:00Z")),
+                Some(&after),
+                201
+            ),
+            "SELECT Id, Name, Website, Industry, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp FROM Account WHERE SystemModstamp >= 2030-12-31T23:58:00.000Z AND ((SystemModstamp > 2031-01-01T00:00:00.000Z) OR (SystemModstamp = 2031-01-01T00:00:00.000Z AND Id > '0035e0000000200AAA')) ORDER BY SystemModstamp, Id LIMIT 201"
+        );
+        assert_eq!(
+            ids(CrmObject::Deal, Some("006A"), 2000),
+            "SELECT Id FROM Opportunity WHERE Id > '006A' ORDER BY Id LIMIT 2000"
         );
     }
 }

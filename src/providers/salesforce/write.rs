@@ -2,10 +2,7 @@
 //! up to 200 through sObject Collections (`allOrNone: false`, a result per record), more through
 //! a Bulk API 2.0 ingest job (the spec: bulk for over 200 records).
 
-use std::{
-    collections::{HashMap, VecDeque},
-    time::Duration,
-};
+use std::collections::{HashMap, VecDeque};
 
 use http::Method;
 use serde::Deserialize;
@@ -19,13 +16,14 @@ use crate::{
     upstream::{Body, Call, ErrorKind, ProviderError, Target},
 };
 
-use super::{API_VERSION, SalesforceProvider, error, soql::sobject};
+use super::{
+    API_VERSION, SalesforceProvider, error,
+    jobs::{JobInfo, JobKind},
+    soql::sobject,
+};
 
 /// Records per sObject Collections call.
 pub const COLLECTION_LIMIT: usize = 200;
-/// Polls of a bulk job before giving up, and the pause between them.
-const BULK_POLLS: u32 = 60;
-const BULK_POLL_PAUSE: Duration = Duration::from_millis(500);
 
 /// The sObject fields of a write.
 pub fn fields(write: &CrmWrite) -> Map<String, Value> {
@@ -109,12 +107,6 @@ impl SaveResult {
                 .join("; ")),
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct Job {
-    id: String,
-    state: String,
 }
 
 fn data(path: &str) -> String {
@@ -237,7 +229,7 @@ impl SalesforceProvider {
             data("/jobs/ingest"),
             json!({ "object": object, "operation": "insert", "contentType": "CSV", "lineEnding": "LF" }),
         );
-        let job: Job = self
+        let job: JobInfo = self
             .upstream
             .send(target, &open, error::classify)
             .await?
@@ -261,36 +253,7 @@ impl SalesforceProvider {
         close.idempotent = true;
         self.upstream.send(target, &close, error::classify).await?;
 
-        let poll = Call::get(
-            "bulk.ingest.poll",
-            data(&format!("/jobs/ingest/{}", job.id)),
-        );
-        let mut polls = 0;
-        loop {
-            let state: Job = self
-                .upstream
-                .send(target, &poll, error::classify)
-                .await?
-                .json(Provider::Salesforce, poll.op)?;
-            match state.state.as_str() {
-                "JobComplete" => break,
-                "Failed" | "Aborted" => {
-                    return Err(failed(
-                        poll.op,
-                        format!("the bulk job ended {}", state.state),
-                    ));
-                }
-                _ if polls >= BULK_POLLS => {
-                    return Err(failed(
-                        poll.op,
-                        "the bulk job did not finish in time".into(),
-                    ));
-                }
-                // Bulk jobs run at the provider's pace: their protocol is to poll.
-                _ => tokio::time::sleep(BULK_POLL_PAUSE).await,
-            }
-            polls += 1;
-        }
+        self.finished(target, JobKind::Ingest, &job.id).await?;
         // Rows come back in no promised order: each goes to the first unanswered input with the
         // same values, found through an index of the inputs by their cells.
         let mut waiting: HashMap<Vec<String>, VecDeque<usize>> = HashMap::new();

@@ -369,6 +369,23 @@ pub fn emit(state: &Arc<SandboxState>, events: Vec<Value>) {
     state.deliver(target.url, headers, body);
 }
 
+/// `POST /_sandbox/limits` capacities for HubSpot: `search.results`, the results one search
+/// reaches in the default portal (HubSpot's 10,000), lowered so a test can page past it.
+pub fn set_capacity(
+    state: &SandboxState,
+    capacity: &std::collections::HashMap<String, u32>,
+) -> Result<(), String> {
+    for (name, value) in capacity {
+        match name.as_str() {
+            "search.results" if *value > 0 => {
+                state.hubspot.lock(PORTAL_ID).search_cap = *value as usize;
+            }
+            _ => return Err(format!("`{SLUG}` has no capacity `{name}` (or it is 0)")),
+        }
+    }
+    Ok(())
+}
+
 /// `POST /_sandbox/records` for HubSpot: a change made in HubSpot's UI, webhook and all.
 pub fn change_record(
     ctx: &Ctx,

@@ -1,6 +1,7 @@
 //! `POST /crm/v3/objects/{object}/search`: filter groups (ORed) of filters (ANDed), sorts, a
 //! free-text `query`, paging by offset, and HubSpot's caps — 5 groups, 10 filters a group,
-//! 25 in all, 200 a page, 10,000 results in all.
+//! 25 in all, 200 a page, 10,000 results in all: a page reaching past the cap is refused with
+//! 400 (the cap is the portal's `search_cap`, which tests may lower).
 
 use std::cmp::Ordering;
 
@@ -26,7 +27,6 @@ const MAX_GROUPS: usize = 5;
 const MAX_FILTERS_PER_GROUP: usize = 10;
 const MAX_FILTERS: usize = 25;
 const MAX_LIMIT: usize = 200;
-const MAX_RESULTS: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,12 +190,13 @@ fn run(ctx: &Ctx, portal: &str, object: &str, body: &Bytes) -> Result<Value, Api
             .parse()
             .map_err(|_| error::validation("after must be a number"))?,
     };
-    if offset + limit > MAX_RESULTS {
+    let store = ctx.state.hubspot.lock(portal);
+    let cap = store.search_cap;
+    if offset + limit > cap {
         return Err(error::validation(&format!(
-            "Search results are limited to {MAX_RESULTS}: page past them with a narrower filter"
+            "Search results are limited to {cap}: page past them with a narrower filter"
         )));
     }
-    let store = ctx.state.hubspot.lock(portal);
     let query = request.query.as_deref().map(str::to_lowercase);
     let mut hits: Vec<&Record> = Vec::new();
     for record in store.live(object) {
@@ -258,7 +259,7 @@ fn run(ctx: &Ctx, portal: &str, object: &str, body: &Bytes) -> Result<Value, Api
         .map(|r| r.to_json(object, properties))
         .collect();
     let mut json = json!({ "total": total, "results": results });
-    if offset + limit < total.min(MAX_RESULTS) {
+    if offset + limit < total.min(cap) {
         json["paging"] = json!({ "next": { "after": (offset + limit).to_string() } });
     }
     Ok(json)

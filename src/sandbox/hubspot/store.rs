@@ -208,7 +208,13 @@ pub struct Store {
     pub next_event_id: u64,
     /// The portal id these records belong to.
     pub portal: String,
+    /// How many results a search reaches, 10,000 as HubSpot's; a test may lower it
+    /// (`POST /_sandbox/limits` with capacity `search.results`) rather than make 10,000 records.
+    pub search_cap: usize,
 }
+
+/// HubSpot's cap on the results one search reaches.
+pub const SEARCH_CAP: usize = 10_000;
 
 /// How many records the seed makes.
 pub const SEEDED_CONTACTS: usize = 400;
@@ -235,6 +241,7 @@ impl Store {
             windows: Windows::default(),
             next_event_id: 1,
             portal: portal.to_owned(),
+            search_cap: SEARCH_CAP,
         };
         let company_ids: Vec<u64> = population
             .companies

@@ -616,7 +616,7 @@ pub async fn ingest_results(
 pub async fn delete(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
-    Path((_kind, id)): Path<(String, String)>,
+    Path(id): Path<String>,
 ) -> Response {
     let admitted = match admit(&ctx, &headers, None) {
         Ok(a) => a,
