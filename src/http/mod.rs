@@ -63,6 +63,10 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/stripe/{endpoint}",
             post(webhooks::receive_stripe_endpoint),
         )
+        .route(
+            "/webhooks/salesforce/{token}",
+            post(webhooks::receive_salesforce),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render));
