@@ -44,6 +44,16 @@ pub async fn receive_stripe_endpoint(
     take(state, "stripe".into(), Some(endpoint), uri, headers, body).await
 }
 
+/// A request's path as logs may show it: a Salesforce endpoint's token replaced.
+pub fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix(SALESFORCE_ENDPOINT) {
+        Some(_) => format!("{SALESFORCE_ENDPOINT}…").into(),
+        None => path.into(),
+    }
+}
+
+const SALESFORCE_ENDPOINT: &str = "/webhooks/salesforce/";
+
 /// `POST /webhooks/salesforce/{token}`: a Salesforce connection's outbound messages.
 pub async fn receive_salesforce(
     State(state): State<AppState>,
@@ -148,4 +158,16 @@ async fn take(
         }
     };
     answer.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_salesforce_endpoints_token_is_not_logged() {
+        assert_eq!(
+            super::loggable("/webhooks/salesforce/0123abcd"),
+            "/webhooks/salesforce/…"
+        );
+        assert_eq!(super::loggable("/webhooks/hubspot"), "/webhooks/hubspot");
+    }
 }

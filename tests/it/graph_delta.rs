@@ -1,7 +1,7 @@
 //! Outlook's mail and calendar through Graph's delta queries, against the sandbox: the first
 //! pass only takes the delta links; a mail delivered, read and deleted and an event created and
 //! deleted are appended once each by the next passes; a pass with nothing new appends nothing; a
-//! delta state Graph no longer keeps (410) starts the feed again from now.
+//! delta state Graph no longer keeps (410) starts the feed again from now, and it goes on.
 
 use serde_json::{Value, json};
 
@@ -38,6 +38,14 @@ async fn admin(sandbox: &str, path: &str, body: Value) -> Value {
     let text = response.text().await.unwrap();
     assert!(status.is_success(), "{path}: {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// How many delta requests to `route` the sandbox answered 410.
+async fn gone(sandbox: &str, route: &str) -> u64 {
+    let counters = crate::crm::counters(sandbox).await;
+    counters["outlook"][format!("GET /microsoft{route}")]["410"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{counters}"))
 }
 
 /// The ops the sync appended for `remote_id` (Graph's change notifications, which the sandbox
@@ -111,6 +119,31 @@ async fn outlook_mail_arrives_through_its_delta_once() {
     );
     let fifth = syncer.feed_pass(target, "Email").await.unwrap();
     assert_eq!(fifth.changes, 0, "nothing new since");
+
+    // The inbox's delta state is lost: that folder starts again from now.
+    admin(
+        &sandbox,
+        "/faults",
+        json!({ "provider": "outlook", "path": "/v1.0/me/mailFolders/inbox/messages/delta",
+                "status": 410, "count": 1 }),
+    )
+    .await;
+    let restarted = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(restarted.changes, 0, "{restarted:?}");
+    assert_eq!(
+        gone(&sandbox, "/v1.0/me/mailFolders/{folder}/messages/delta").await,
+        1
+    );
+    let later = admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": "After the restart" } }),
+    )
+    .await;
+    let after = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(after.changes, 1, "{after:?}");
+    assert_eq!(synced(&app, "Email", &later["id"]).await, ["CREATED"]);
 }
 
 #[tokio::test]
@@ -157,6 +190,7 @@ async fn outlook_events_arrive_through_the_calendar_view_delta_and_a_lost_state_
     .await;
     let restarted = syncer.feed_pass(target, "Event").await.unwrap();
     assert_eq!(restarted.changes, 0, "{restarted:?}");
+    assert_eq!(gone(&sandbox, "/v1.0/me/calendarView/delta").await, 1);
     let again = admin(
         &sandbox,
         "/records",

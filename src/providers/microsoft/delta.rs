@@ -6,8 +6,11 @@
 //!   link is the cursor, and the next round starts from it and lists only what changed since.
 //! - The first round (no cursor) pages through the whole folder or window only to reach its delta
 //!   link: what already exists is not reported, the feed begins now (as Gmail's does).
+//! - Mail pages carry the fields the mail adapter reads (`$select`, which Graph keeps in its
+//!   links), 100 to a page (`$top`); calendar pages are Graph's default size.
 //! - An entry with `@removed` is a deletion (for mail also a move out of the folder); otherwise a
 //!   record whose `createdDateTime` equals its `lastModifiedDateTime` is new, any other changed.
+//!   Graph counts in whole seconds: a change in the second a record was made reads as its making.
 //! - A delta state Graph no longer keeps (410 `SyncStateNotFound`, or the `resyncRequired` /
 //!   `syncStateInvalid` codes) starts the feed again from now, and says so (`Feed::restarted`).
 //! - Mail's cursor is a JSON object of one delta link per folder; the calendar's is its delta
@@ -29,10 +32,12 @@ use crate::{
     upstream::{Call, ErrorKind, ProviderError, Reply, Target, Verdict},
 };
 
-use super::{MicrosoftProvider, error, teams::next_call};
+use super::{MicrosoftProvider, error, mail::SELECT, teams::next_call};
 
 /// The mail folders whose changes are followed.
 const MAIL_FOLDERS: &[&str] = &["inbox", "sentitems"];
+/// Messages per delta page (Graph's default is 10).
+const MAIL_PAGE: &str = "100";
 /// The calendar window a feed follows, around the day it began.
 const WINDOW_BEFORE: Duration = Duration::days(30);
 const WINDOW_AFTER: Duration = Duration::days(365);
@@ -52,6 +57,9 @@ struct DeltaPage {
 
 /// Graph's verdicts, with a delta state it no longer keeps as `NotFound`.
 fn classify(reply: &Reply) -> Verdict {
+    if reply.status.is_success() {
+        return Verdict::Success;
+    }
     let code = serde_json::from_slice::<Value>(&reply.body)
         .ok()
         .and_then(|body| body["error"]["code"].as_str().map(str::to_owned));
@@ -193,7 +201,12 @@ impl MicrosoftProvider {
             let begin = Call::get(
                 "messages.delta",
                 format!("/v1.0/me/mailFolders/{folder}/messages/delta"),
-            );
+            )
+            .query(
+                "$select",
+                format!("{SELECT},createdDateTime,lastModifiedDateTime"),
+            )
+            .query("$top", MAIL_PAGE);
             let held = links.get(*folder).cloned();
             let feed = self.delta_feed(target, held.as_deref(), begin).await?;
             restarted |= feed.restarted;
