@@ -119,8 +119,8 @@ impl ConnectMutation {
     /// A new endpoint for the caller's Salesforce connection's outbound messages (workflow rules
     /// and flows): set its URL as the outbound message's Endpoint URL. Salesforce signs nothing,
     /// so the URL carries a random token; only its hash is kept, so the URL is shown once, and
-    /// asking again makes a new one and retires the old. Connecting Salesforce again retires it
-    /// too. Messages from another org than the connection's are refused.
+    /// asking again makes a new one and retires the old. It outlives connecting again;
+    /// disconnecting retires it. Messages from another org than the connection's are refused.
     async fn salesforce_outbound_url(
         &self,
         ctx: &Context<'_>,

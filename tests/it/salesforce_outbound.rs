@@ -241,9 +241,20 @@ async fn only_the_endpoints_token_and_org_are_taken_and_a_notification_is_stored
         ]
     );
 
+    // Connecting again (to the same org) keeps the endpoint.
+    let back = consent(&connect_link(&app, "SALESFORCE", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200, "Salesforce connects again");
+    let third = message(ORG, &[("04l5e0000000003AAA", "00Q5e0000000003AAA")]);
+    assert_eq!(
+        post(&url, &third).await.0,
+        200,
+        "the endpoint outlives a reconnect"
+    );
+    assert_eq!(stored(&app).await.len(), 3);
+
     let newer = outbound_url(&app).await;
     assert_ne!(newer, url, "a new token each time");
     assert_eq!(post(&url, &both).await.0, 404, "the old URL is retired");
     assert_eq!(post(&newer, &both).await.0, 200);
-    assert_eq!(stored(&app).await.len(), 2);
+    assert_eq!(stored(&app).await.len(), 3);
 }
