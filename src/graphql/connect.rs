@@ -3,7 +3,10 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::{oauth::ConnectError, providers::Provider, upstream::Target, vault::TokenSet};
+use crate::{
+    changes::webhooks::salesforce, oauth::ConnectError, providers::Provider, upstream::Target,
+    vault::TokenSet,
+};
 
 use super::{
     AppContext,
@@ -23,6 +26,14 @@ pub struct ConnectLink {
 #[derive(SimpleObject)]
 pub struct StripeEndpoint {
     /// The URL to give Stripe for this endpoint.
+    pub url: String,
+}
+
+/// Where a Salesforce connection's outbound messages go.
+#[derive(SimpleObject)]
+pub struct SalesforceOutboundEndpoint {
+    /// The Endpoint URL to give the outbound message. It carries the endpoint's only secret and
+    /// is shown this once.
     pub url: String,
 }
 
@@ -102,6 +113,44 @@ impl ConnectMutation {
             .map_err(internal)?;
         Ok(StripeEndpoint {
             url: format!("{}/webhooks/stripe/{endpoint}", app.connect.public_origin()),
+        })
+    }
+
+    /// A new endpoint for the caller's Salesforce connection's outbound messages (workflow rules
+    /// and flows): set its URL as the outbound message's Endpoint URL. Salesforce signs nothing,
+    /// so the URL carries a random token; only its hash is kept, so the URL is shown once, and
+    /// asking again makes a new one and retires the old. It outlives connecting again;
+    /// disconnecting retires it. Messages from another org than the connection's are refused.
+    async fn salesforce_outbound_url(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<SalesforceOutboundEndpoint> {
+        let tenant = tenant(ctx)?;
+        let app = ctx.data_unchecked::<AppContext>();
+        let token = salesforce::new_token();
+        let set = app
+            .credentials
+            .set_metadata(
+                tenant.user_id,
+                tenant.project_id,
+                Provider::Salesforce,
+                salesforce::TOKEN_HASH,
+                serde_json::json!(salesforce::token_hash(&token)),
+            )
+            .await
+            .map_err(internal)?;
+        if !set {
+            return Err(provider_error(
+                ErrorCode::NotConnected,
+                Provider::Salesforce,
+                "Salesforce is not connected for this project",
+            ));
+        }
+        Ok(SalesforceOutboundEndpoint {
+            url: format!(
+                "{}/webhooks/salesforce/{token}",
+                app.connect.public_origin()
+            ),
         })
     }
 

@@ -65,6 +65,10 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/stripe/{endpoint}",
             post(webhooks::receive_stripe_endpoint),
         )
+        .route(
+            "/webhooks/salesforce/{token}",
+            post(webhooks::receive_salesforce),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render));
@@ -74,10 +78,14 @@ pub fn router(state: AppState) -> Router {
     router
         .with_state(state)
         .layer(CatchPanicLayer::new())
-        // Spans name the path only: query strings carry OAuth codes and states.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-        }))
+        // Spans name the path only: query strings carry OAuth codes and states (and a
+        // Salesforce endpoint's path its token, which is left out too).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let path = webhooks::loggable(request.uri().path());
+                tracing::info_span!("request", method = %request.method(), path = %path)
+            }),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))

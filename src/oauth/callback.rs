@@ -22,6 +22,11 @@ use super::{
     client::{BareClient, TokenClient},
 };
 
+/// Metadata the gateway sets on a connection, kept when the user connects again: a Salesforce
+/// connection's outbound-message endpoint (its token's hash; a message from another org than
+/// the new connection's is still refused).
+const KEPT_ON_RECONNECT: &[&str] = &[crate::changes::webhooks::salesforce::TOKEN_HASH];
+
 /// A finished flow: where the browser goes next.
 #[derive(Debug)]
 pub struct Connected {
@@ -206,6 +211,20 @@ impl ConnectFlows {
             .and_then(identity_claims)
         {
             metadata.extend(claims);
+        }
+        // What the gateway set on a connection itself outlives connecting again.
+        if let Ok(Some(before)) = self
+            .credentials
+            .read(row.user_id, row.project_id, provider)
+            .await
+        {
+            for key in KEPT_ON_RECONNECT {
+                if let Some(value) = before.tokens.metadata.get(*key) {
+                    metadata
+                        .entry(key.to_string())
+                        .or_insert_with(|| value.clone());
+                }
+            }
         }
         let tokens = TokenSet {
             access_token: SecretString::from(token.access_token().secret().clone()),

@@ -215,7 +215,7 @@ impl CalendarAdapter<'_> {
     }
 
     /// The calendar's changes after `cursor` (from now when `None`), where the provider keeps a
-    /// change feed this build reads (Google's sync tokens); `None` for the others.
+    /// change feed this build reads (Google's sync tokens, Graph's event delta).
     pub async fn changes(
         &self,
         target: Target,
@@ -223,7 +223,7 @@ impl CalendarAdapter<'_> {
     ) -> Result<Option<Feed>, ProviderError> {
         match self {
             CalendarAdapter::Google(a) => a.calendar_changes(target, cursor).await.map(Some),
-            CalendarAdapter::Outlook(_) => Ok(None),
+            CalendarAdapter::Outlook(a) => a.calendar_changes(target, cursor).await.map(Some),
         }
     }
 

@@ -176,7 +176,7 @@ impl MailAdapter<'_> {
         }
     }
     /// The mailbox's changes after `cursor` (from now when `None`), where the provider keeps a
-    /// change feed this build reads (Gmail's history); `None` for the others.
+    /// change feed this build reads (Gmail's history, Graph's message delta).
     pub async fn changes(
         &self,
         target: Target,
@@ -184,7 +184,7 @@ impl MailAdapter<'_> {
     ) -> Result<Option<Feed>, ProviderError> {
         match self {
             MailAdapter::Gmail(a) => a.gmail_changes(target, cursor).await.map(Some),
-            MailAdapter::Outlook(_) => Ok(None),
+            MailAdapter::Outlook(a) => a.mail_changes(target, cursor).await.map(Some),
         }
     }
 }

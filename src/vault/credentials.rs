@@ -278,6 +278,42 @@ impl CredentialVault {
         Ok(())
     }
 
+    /// Sets one entry of a connection's metadata (a webhook endpoint's token hash), raising its
+    /// version so that a refresh which read the row before cannot write the old metadata back;
+    /// false when the provider is not connected.
+    pub async fn set_metadata(
+        &self,
+        user_id: Uuid,
+        project_id: Uuid,
+        provider: Provider,
+        key: &str,
+        value: serde_json::Value,
+    ) -> Result<bool, VaultError> {
+        loop {
+            let Some(stored) = Self::find(user_id, project_id, provider)
+                .one(&self.db)
+                .await?
+            else {
+                return Ok(false);
+            };
+            let mut metadata = stored.metadata.clone();
+            if let Some(map) = metadata.as_object_mut() {
+                map.insert(key.to_owned(), value.clone());
+            }
+            let result = row::Entity::update_many()
+                .col_expr(row::Column::Metadata, Expr::value(metadata))
+                .col_expr(row::Column::UpdatedAt, Expr::value(Utc::now()))
+                .col_expr(row::Column::Version, Expr::value(stored.version + 1))
+                .filter(row::Column::Id.eq(stored.id))
+                .filter(row::Column::Version.eq(stored.version))
+                .exec(&self.db)
+                .await?;
+            if result.rows_affected == 1 {
+                return Ok(true);
+            }
+        }
+    }
+
     /// Whether a stored credential carries the re-authorization flag.
     pub fn needs_reauth(credential: &Credential) -> bool {
         reauth_flagged(&credential.tokens.metadata)

@@ -10,10 +10,13 @@
 //! (`changes::google_watch`); each, stored once as a receipt, nudges its connection's sync.
 //! Every delivery stored also nudges its connection's sync (`sync::nudge`), which catches what
 //! the delivery only hinted at.
+//! Salesforce's outbound messages carry no signature either: each connection has its own
+//! endpoint path with a random token (`salesforce`), and the message's org must be its org.
 
 pub mod google;
 pub mod graph;
 pub mod hubspot;
+pub mod salesforce;
 pub mod slack;
 pub mod stripe;
 
@@ -21,14 +24,19 @@ use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
 use http::HeaderMap;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::{
     config::Settings,
     providers::Provider,
-    store::{Tenants, entities::integration_credentials},
+    store::{
+        Tenants,
+        entities::{integration_credentials, webhook_receipts},
+    },
     upstream::Target,
     vault::CredentialVault,
 };
@@ -53,6 +61,9 @@ pub enum Refusal {
     /// The delivery does not prove who sent it (a push token, a channel token).
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The delivery names another provider account than the connection it came to.
+    #[error("the delivery is for another account than this endpoint's")]
+    OtherAccount,
 }
 
 /// Why a delivery was not taken in.
@@ -202,6 +213,12 @@ impl Webhooks {
             Provider::Gmail => return self.gmail(delivery).await,
             Provider::GoogleCalendar => return self.calendar(delivery).await,
             _ => {}
+        }
+        if provider == Provider::Salesforce {
+            return Err(WebhookError::NotServed(
+                "Salesforce delivers to each connection's own endpoint (salesforceOutboundUrl)"
+                    .into(),
+            ));
         }
         let served = matches!(
             provider,
@@ -496,6 +513,89 @@ impl Webhooks {
                 Appended::Duplicate => Outcome::Duplicate,
             },
         )
+    }
+
+    /// A delivery to `/webhooks/salesforce/{token}`: an outbound message for the connection the
+    /// token belongs to, from its org; each notification not stored before is stored, all in one
+    /// transaction with their receipts.
+    pub async fn receive_salesforce(
+        &self,
+        token: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let rows: Vec<(Uuid, serde_json::Value)> = integration_credentials::Entity::find()
+            .select_only()
+            .column(integration_credentials::Column::ProjectId)
+            .column(integration_credentials::Column::Metadata)
+            .filter(integration_credentials::Column::Provider.eq(Provider::Salesforce.slug()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        // Every connection's hash is compared, in constant time: the match takes no shortcut.
+        let held = rows.into_iter().fold(None, |found, (project, metadata)| {
+            let stored = metadata[salesforce::TOKEN_HASH]
+                .as_str()
+                .unwrap_or_default();
+            let matches = salesforce::token_matches(token, stored);
+            found.or(matches.then_some((project, metadata)))
+        });
+        let Some((project, metadata)) = held else {
+            return Err(WebhookError::NotServed(
+                "no such Salesforce endpoint".into(),
+            ));
+        };
+        let message = salesforce::read(delivery.body)?;
+        let org = metadata["id"]
+            .as_str()
+            .and_then(salesforce::org_of_identity);
+        if !org.is_some_and(|org| salesforce::same_org(org, &message.organization_id)) {
+            return Err(Refusal::OtherAccount.into());
+        }
+        let receipt = |n: &salesforce::Notification| format!("{project}:{}", n.id);
+        let ids: Vec<String> = message.notifications.iter().map(receipt).collect();
+        let seen: Vec<String> = webhook_receipts::Entity::find()
+            .select_only()
+            .column(webhook_receipts::Column::EventId)
+            .filter(webhook_receipts::Column::Provider.eq(Provider::Salesforce.slug()))
+            .filter(webhook_receipts::Column::EventId.is_in(ids))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut fresh: Vec<salesforce::Notification> = Vec::new();
+        for notification in message.notifications {
+            let id = receipt(&notification);
+            // A message may name one notification twice; it is stored once.
+            if !seen.contains(&id) && !fresh.iter().any(|f| receipt(f) == id) {
+                fresh.push(notification);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(Outcome::Duplicate);
+        }
+        let now = Utc::now();
+        let receipts: Vec<webhook_receipts::ActiveModel> = fresh
+            .iter()
+            .map(|n| webhook_receipts::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                provider: Set(Provider::Salesforce.slug().to_owned()),
+                event_id: Set(receipt(n)),
+                project_id: Set(Some(project)),
+                received_at: Set(now),
+            })
+            .collect();
+        let stored = fresh.len();
+        let changes = fresh.into_iter().map(salesforce::change).collect();
+        // A redelivery racing this one fails on the receipts' uniqueness and is answered 503:
+        // Salesforce delivers it again and finds it stored.
+        self.log
+            .append_with(project, None, changes, async |txn| {
+                webhook_receipts::Entity::insert_many(receipts)
+                    .exec_without_returning(txn)
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
+        Ok(Outcome::Stored(stored))
     }
 
     /// The projects with a connection of `provider` whose metadata holds `value` at `pointer`

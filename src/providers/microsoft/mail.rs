@@ -28,7 +28,7 @@ use crate::{
 
 use super::{MicrosoftProvider, error, graph_batch};
 
-const SELECT: &str = "id,conversationId,subject,from,toRecipients,ccRecipients,bccRecipients,receivedDateTime,bodyPreview,categories,isRead";
+pub(super) const SELECT: &str = "id,conversationId,subject,from,toRecipients,ccRecipients,bccRecipients,receivedDateTime,bodyPreview,categories,isRead";
 /// Most messages one Graph list call returns.
 const MAX_TOP: usize = 1000;
 

@@ -3,6 +3,7 @@
 //! (`error.rs`).
 
 mod calendar;
+mod delta;
 mod error;
 mod graph_batch;
 mod mail;

@@ -51,7 +51,7 @@ fn segment(s: &str) -> String {
 }
 
 /// An `@odata.nextLink` as a call below the base URL (from its `/v1.0/` on).
-fn next_call(op: &'static str, link: &str) -> Option<Call> {
+pub(super) fn next_call(op: &'static str, link: &str) -> Option<Call> {
     let url = url::Url::parse(link).ok()?;
     let at = url.path().find("/v1.0/")?;
     let mut call = Call::get(op, &url.path()[at..]);

@@ -1,0 +1,435 @@
+//! Salesforce outbound messages: the SOAP notifications a workflow rule or flow posts when
+//! records are created or changed.
+//!
+//! - Salesforce signs nothing. Each connection gets its own endpoint,
+//!   `/webhooks/salesforce/{token}`, where the token is 256 random bits; only its SHA-256 is
+//!   stored (in the connection's metadata), and a delivery's token is matched against every
+//!   connection's in constant time. The token is the endpoint's only secret: a new one replaces
+//!   the old (`salesforceOutboundUrl`); it outlives connecting again, not disconnecting.
+//! - The body, `Envelope/Body/notifications{OrganizationId, ActionId, SessionId, EnterpriseUrl,
+//!   PartnerUrl, Notification[1..100]{Id, sObject xsi:type="sf:Lead"|...}}` in the namespace
+//!   `http://soap.sforce.com/2005/09/outbound`, is read with an XML parser; its `OrganizationId`
+//!   must be the org the connection was made to (the identity URL `…/id/{org}/{user}` its token
+//!   response named), else the delivery is refused.
+//! - Each notification is one change of the unified type its sObject maps to (`Lead`, `Contact`,
+//!   Opportunity → `Deal`, Account → `Company`; other objects `salesforce:<sObject>`), with the
+//!   record's `Id` as remote id and its fields (as text, as SOAP carries them) as data. A
+//!   notification names no operation: it is `Created` when the record's `CreatedDate` equals its
+//!   `LastModifiedDate` (both in the message), else `Updated` — the record hashes of the sync
+//!   cannot tell, as they are taken over the REST API's fields, not the message's. Deletions
+//!   send no outbound message.
+//! - The notification `Id` is the receipt: Salesforce delivers a message again until it is
+//!   acknowledged (`ack`), so a notification already stored is acknowledged and not stored again.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use quick_xml::{
+    XmlVersion,
+    events::{BytesStart, Event},
+    name::ResolveResult,
+    reader::NsReader,
+};
+use rand::RngCore;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{
+    changes::{Change, Op},
+    providers::Provider,
+};
+
+use super::Refusal;
+
+/// The namespace of an outbound message's own elements.
+const OUTBOUND_NS: &str = "http://soap.sforce.com/2005/09/outbound";
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// Salesforce sends at most this many notifications in one message.
+pub const MAX_NOTIFICATIONS: usize = 100;
+/// Where a connection's metadata keeps its endpoint token's SHA-256 (hex).
+pub const TOKEN_HASH: &str = "outbound_token_sha256";
+
+/// A new endpoint token: 256 random bits, URL-safe.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What is stored of a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `token` is the one whose hash is `stored`, compared in constant time.
+pub fn token_matches(token: &str, stored: &str) -> bool {
+    token_hash(token).as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
+/// The org of a Salesforce identity URL (`https://login.salesforce.com/id/{org}/{user}`).
+pub fn org_of_identity(identity: &str) -> Option<&str> {
+    let (_, rest) = identity.rsplit_once("/id/")?;
+    rest.split('/').next().filter(|org| !org.is_empty())
+}
+
+/// Whether two org ids name the same org: Salesforce writes ids with 15 case-sensitive
+/// characters or 18 (the 15 and a checksum of their case).
+pub fn same_org(a: &str, b: &str) -> bool {
+    let short = |id: &str| match id.len() {
+        15 | 18 => id[..15].to_owned(),
+        _ => id.to_owned(),
+    };
+    a.is_ascii() && b.is_ascii() && short(a) == short(b)
+}
+
+/// One notification of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// The notification's own id: the receipt.
+    pub id: String,
+    /// The sObject type (`Lead`, ...).
+    pub object: String,
+    /// The record's fields, by name, as text (`null` for `xsi:nil` ones).
+    pub fields: Map<String, Value>,
+}
+
+/// An outbound message, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundMessage {
+    pub organization_id: String,
+    pub action_id: String,
+    pub notifications: Vec<Notification>,
+}
+
+const MALFORMED: Refusal = Refusal::Malformed("the body is not a Salesforce outbound message");
+
+/// Where the reader is, by the elements it is inside.
+#[derive(Default)]
+struct Reading {
+    /// The (namespace, local name) of each open element.
+    path: Vec<(String, String)>,
+    text: String,
+    /// The text is `xsi:nil`.
+    nil: bool,
+    organization_id: Option<String>,
+    action_id: Option<String>,
+    notifications: Vec<Notification>,
+    current: Option<Notification>,
+}
+
+/// Where the notifications are: `Envelope/Body/notifications`.
+const NOTIFICATIONS: [&str; 3] = ["Envelope", "Body", "notifications"];
+
+impl Reading {
+    /// Whether the open elements are `NOTIFICATIONS` then `names` (exactly, or at least), each in
+    /// its namespace.
+    fn at(&self, names: &[&str], exactly: bool) -> bool {
+        let want: Vec<&str> = NOTIFICATIONS.iter().chain(names).copied().collect();
+        let fits = if exactly {
+            self.path.len() == want.len()
+        } else {
+            self.path.len() >= want.len()
+        };
+        fits && self
+            .path
+            .iter()
+            .zip(&want)
+            .enumerate()
+            .all(|(i, ((ns, local), want))| {
+                local == want && ns == if i < 2 { SOAP_NS } else { OUTBOUND_NS }
+            })
+    }
+
+    fn open(&mut self, ns: String, element: &BytesStart<'_>) -> Result<(), Refusal> {
+        let local = element.local_name().as_ref().to_owned();
+        self.path.push((ns, local));
+        self.text.clear();
+        self.nil = false;
+        let mut object = None;
+        for attribute in element.attributes() {
+            let attribute = attribute.map_err(|_| MALFORMED)?;
+            let value = attribute
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|_| MALFORMED)?;
+            match attribute.key.local_name().as_ref() {
+                "type" => object = value.rsplit(':').next().map(str::to_owned),
+                "nil" => self.nil = value == "true",
+                _ => {}
+            }
+        }
+        if self.at(&["Notification"], true) {
+            if self.notifications.len() == MAX_NOTIFICATIONS {
+                return Err(Refusal::Malformed(
+                    "more than 100 notifications in one message",
+                ));
+            }
+            self.current = Some(Notification {
+                id: String::new(),
+                object: String::new(),
+                fields: Map::new(),
+            });
+        } else if self.at(&["Notification", "sObject"], true) {
+            let current = self.current.as_mut().ok_or(MALFORMED)?;
+            current.object = object
+                .filter(|o| !o.is_empty())
+                .ok_or(Refusal::Malformed("an sObject without its xsi:type"))?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), Refusal> {
+        let text = std::mem::take(&mut self.text);
+        if self.at(&["OrganizationId"], true) {
+            self.organization_id = Some(text.trim().to_owned());
+        } else if self.at(&["ActionId"], true) {
+            self.action_id = Some(text.trim().to_owned());
+        } else if self.at(&["Notification", "Id"], true) {
+            self.current.as_mut().ok_or(MALFORMED)?.id = text.trim().to_owned();
+        } else if self.at(&["Notification"], true) {
+            let done = self.current.take().ok_or(MALFORMED)?;
+            if done.id.is_empty() || done.object.is_empty() {
+                return Err(Refusal::Malformed(
+                    "a notification without its Id or sObject",
+                ));
+            }
+            self.notifications.push(done);
+        } else if self.path.len() == NOTIFICATIONS.len() + 3
+            && self.at(&["Notification", "sObject"], false)
+        {
+            // A field of the record (in the sObject's own namespace).
+            let name = self
+                .path
+                .last()
+                .map(|(_, name)| name.clone())
+                .ok_or(MALFORMED)?;
+            let value = if self.nil {
+                Value::Null
+            } else {
+                Value::String(text)
+            };
+            self.current
+                .as_mut()
+                .ok_or(MALFORMED)?
+                .fields
+                .insert(name, value);
+        }
+        self.path.pop();
+        Ok(())
+    }
+}
+
+/// Reads an outbound message; anything else is refused.
+pub fn read(body: &[u8]) -> Result<OutboundMessage, Refusal> {
+    let text = std::str::from_utf8(body).map_err(|_| MALFORMED)?;
+    let mut reader = NsReader::from_str(text);
+    let mut reading = Reading::default();
+    loop {
+        let (ns, event) = reader.read_resolved_event().map_err(|_| MALFORMED)?;
+        let ns = match ns {
+            ResolveResult::Bound(ns) => ns.0.to_owned(),
+            _ => String::new(),
+        };
+        match event {
+            Event::Start(element) => reading.open(ns, &element)?,
+            Event::Empty(element) => {
+                reading.open(ns, &element)?;
+                reading.close()?;
+            }
+            Event::End(_) => reading.close()?,
+            Event::Text(t) => reading.text.push_str(&t.xml10_content()),
+            Event::CData(t) => reading.text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => match r.resolve_char_ref().map_err(|_| MALFORMED)? {
+                Some(c) => reading.text.push(c),
+                None => reading
+                    .text
+                    .push_str(quick_xml::escape::resolve_predefined_entity(&r).ok_or(MALFORMED)?),
+            },
+            Event::DocType(_) => return Err(Refusal::Malformed("a DTD is not taken")),
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if !reading.path.is_empty() {
+        return Err(MALFORMED);
+    }
+    let organization_id = reading
+        .organization_id
+        .filter(|o| !o.is_empty())
+        .ok_or(Refusal::Malformed("the message has no OrganizationId"))?;
+    Ok(OutboundMessage {
+        organization_id,
+        action_id: reading.action_id.unwrap_or_default(),
+        notifications: reading.notifications,
+    })
+}
+
+/// Salesforce's date-times: `2024-05-01T12:00:00.000Z` (SOAP) or `…+0000` (REST).
+fn time(value: Option<&Value>) -> Option<DateTime<Utc>> {
+    let text = value?.as_str()?;
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+/// The change a notification makes.
+pub fn change(notification: Notification) -> Change {
+    let kind = match notification.object.as_str() {
+        "Lead" => "Lead".to_owned(),
+        "Contact" => "Contact".to_owned(),
+        "Opportunity" => "Deal".to_owned(),
+        "Account" => "Company".to_owned(),
+        other => format!("salesforce:{other}"),
+    };
+    let fields = &notification.fields;
+    let created = time(fields.get("CreatedDate"));
+    let modified = time(fields.get("LastModifiedDate"));
+    let op = if created.is_some() && created == modified {
+        Op::Created
+    } else {
+        Op::Updated
+    };
+    let remote_id = fields
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut data = Map::new();
+    data.insert(
+        "attributes".into(),
+        json!({ "type": notification.object, "notificationId": notification.id }),
+    );
+    data.extend(notification.fields);
+    Change {
+        op,
+        provider: Provider::Salesforce,
+        kind,
+        remote_id,
+        data: Value::Object(data),
+        occurred_at: modified.unwrap_or_else(Utc::now),
+    }
+}
+
+/// The answer that acknowledges a message: Salesforce delivers it again until it gets one.
+pub fn ack() -> &'static str {
+    r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#
+}
+
+/// A SOAP fault: `soapenv:Client` for a message refused, `soapenv:Server` for one not stored.
+pub fn fault(code: &str, message: &str) -> String {
+    let message = quick_xml::escape::escape(message);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:{code}</faultcode><faultstring>{message}</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>00D5e0000000001AAA</OrganizationId>
+   <ActionId>04k5e000000SandAAA</ActionId>
+   <SessionId xsi:nil="true"/>
+   <Notification>
+    <Id>04l5e000000AbCdAAA</Id>
+    <sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>00Q5e000001AAA</sf:Id>
+     <sf:Company>Smith &amp; Sons &#x263A;</sf:Company>
+     <sf:Email xsi:nil="true"/>
+     <sf:CreatedDate>2024-05-01T12:00:00.000Z</sf:CreatedDate>
+     <sf:LastModifiedDate>2024-05-02T12:00:00.000Z</sf:LastModifiedDate>
+    </sObject>
+   </Notification>
+   <Notification>
+    <Id>04l5e000000AbCeAAA</Id>
+    <sObject xsi:type="sf:Account" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>0015e000001AAA</sf:Id>
+     <sf:CreatedDate>2024-05-01T12:00:00.000Z</sf:CreatedDate>
+     <sf:LastModifiedDate>2024-05-01T12:00:00.000Z</sf:LastModifiedDate>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>"#;
+
+    #[test]
+    fn a_message_reads_into_its_notifications_and_changes() {
+        let message = read(MESSAGE.as_bytes()).unwrap();
+        assert_eq!(message.organization_id, "00D5e0000000001AAA");
+        assert_eq!(message.action_id, "04k5e000000SandAAA");
+        assert_eq!(message.notifications.len(), 2);
+        let lead = &message.notifications[0];
+        assert_eq!(
+            (lead.id.as_str(), lead.object.as_str()),
+            ("04l5e000000AbCdAAA", "Lead")
+        );
+        assert_eq!(lead.fields["Company"], "Smith & Sons \u{263A}");
+        assert_eq!(lead.fields["Email"], Value::Null);
+        let changes: Vec<Change> = message.notifications.into_iter().map(change).collect();
+        assert_eq!(
+            (
+                changes[0].op,
+                changes[0].kind.as_str(),
+                changes[0].remote_id.as_str()
+            ),
+            (Op::Updated, "Lead", "00Q5e000001AAA")
+        );
+        assert_eq!(
+            (changes[1].op, changes[1].kind.as_str()),
+            (Op::Created, "Company")
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for body in [
+            "not xml at all <",
+            "<a><b></a>",
+            r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>"#,
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
+            &MESSAGE.replace("xsi:type=\"sf:Lead\"", ""),
+            &MESSAGE.replace("<Id>04l5e000000AbCdAAA</Id>", ""),
+            // The right names in another namespace are not an outbound message.
+            &MESSAGE.replace("http://soap.sforce.com/2005/09/outbound", "urn:other"),
+        ] {
+            assert!(read(body.as_bytes()).is_err(), "{body}");
+        }
+        let many: String = (0..=MAX_NOTIFICATIONS)
+            .map(|i| {
+                format!(
+                    r#"<Notification><Id>n{i}</Id><sObject xsi:type="sf:Lead"/></Notification>"#
+                )
+            })
+            .collect();
+        let body = format!(
+            r#"<e:Envelope xmlns:e="{SOAP_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><e:Body><notifications xmlns="{OUTBOUND_NS}"><OrganizationId>o</OrganizationId>{many}</notifications></e:Body></e:Envelope>"#
+        );
+        assert!(read(body.as_bytes()).is_err(), "at most 100");
+    }
+
+    #[test]
+    fn tokens_orgs_and_answers() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        assert!(token_matches(&token, &token_hash(&token)));
+        assert!(!token_matches(&new_token(), &token_hash(&token)));
+        assert_eq!(
+            org_of_identity("https://login.salesforce.com/id/00D5e0000000001AAA/0055e000001AAA"),
+            Some("00D5e0000000001AAA")
+        );
+        assert!(same_org("00D5e0000000001AAA", "00D5e0000000001"));
+        assert!(!same_org("00D5e0000000001AAA", "00D5e0000000002AAA"));
+        assert!(read(ack().as_bytes()).is_err(), "an ack is no message");
+        assert!(fault("Client", "a <b>").contains("a &lt;b&gt;"));
+    }
+}

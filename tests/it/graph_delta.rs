@@ -1,0 +1,255 @@
+//! Outlook's mail and calendar through Graph's delta queries, against the sandbox: the first
+//! pass only takes the delta links; a mail delivered, read and deleted and an event created and
+//! deleted are appended once each by the next passes; a pass with nothing new appends nothing; a
+//! delta state Graph no longer keeps (410) starts the feed again from now, and it goes on.
+
+use serde_json::{Value, json};
+
+use crate::{
+    connect::{callback, connect_link, consent, pointed_at_sandbox_with},
+    helpers::TestApp,
+    subscriber::Subscriber,
+};
+
+use nexus::{changes::sync::Syncer, providers::Provider, upstream::Target};
+
+/// An app with Outlook connected, polling every `sync_every` seconds (0: never).
+async fn polled(sync_every: u64) -> (TestApp, String) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.sync_interval_secs = Some(sync_every);
+    })
+    .await;
+    let back = consent(&connect_link(&app, "OUTLOOK", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200, "Outlook connects");
+    (app, sandbox)
+}
+
+async fn connected() -> (TestApp, String, Syncer, Target) {
+    let (app, sandbox) = polled(0).await;
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer.targets(Some(Provider::Outlook), None).await.unwrap();
+    assert_eq!(targets.len(), 1);
+    (app, sandbox, syncer, targets[0])
+}
+
+async fn admin(sandbox: &str, path: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// How many delta requests to `route` the sandbox answered 410.
+async fn gone(sandbox: &str, route: &str) -> u64 {
+    let counters = crate::crm::counters(sandbox).await;
+    counters["outlook"][format!("GET /microsoft{route}")]["410"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{counters}"))
+}
+
+/// The ops the sync appended for `remote_id` (Graph's change notifications, which the sandbox
+/// also sends, carry a `subscriptionId` and are left out).
+async fn synced(app: &TestApp, kind: &str, remote_id: &Value) -> Vec<String> {
+    let (status, body) = app
+        .graphql(
+            "{ changes(first: 100) { nodes { op provider type remoteId data } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["changes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| {
+            n["provider"] == "OUTLOOK"
+                && n["type"] == kind
+                && &n["remoteId"] == remote_id
+                && n["data"].get("subscriptionId").is_none()
+        })
+        .map(|n| n["op"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn outlook_mail_arrives_through_its_delta_once() {
+    let (app, sandbox, syncer, target) = connected().await;
+    let first = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(
+        first.changes, 0,
+        "the first pass only takes the delta links"
+    );
+
+    let mail = admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": "Delta" } }),
+    )
+    .await;
+    let id = mail["id"].clone();
+    let second = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(second.changes, 1, "{second:?}");
+    assert_eq!(synced(&app, "Email", &id).await, ["CREATED"]);
+
+    // Graph's timestamps are in whole seconds: a change in the second the mail arrived in looks
+    // like its arrival.
+    admin(&sandbox, "/clock", json!({ "advance_s": 2 })).await;
+    admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "message", "op": "update", "id": id,
+                "fields": { "isRead": true } }),
+    )
+    .await;
+    let third = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(third.changes, 1, "{third:?}");
+    admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "message", "op": "delete", "id": id }),
+    )
+    .await;
+    let fourth = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(fourth.changes, 1, "{fourth:?}");
+    assert_eq!(
+        synced(&app, "Email", &id).await,
+        ["CREATED", "UPDATED", "DELETED"]
+    );
+    let fifth = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(fifth.changes, 0, "nothing new since");
+
+    // The inbox's delta state is lost: that folder starts again from now.
+    admin(
+        &sandbox,
+        "/faults",
+        json!({ "provider": "outlook", "path": "/v1.0/me/mailFolders/inbox/messages/delta",
+                "status": 410, "count": 1 }),
+    )
+    .await;
+    let restarted = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(restarted.changes, 0, "{restarted:?}");
+    assert_eq!(
+        gone(&sandbox, "/v1.0/me/mailFolders/{folder}/messages/delta").await,
+        1
+    );
+    let later = admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": "After the restart" } }),
+    )
+    .await;
+    let after = syncer.feed_pass(target, "Email").await.unwrap();
+    assert_eq!(after.changes, 1, "{after:?}");
+    assert_eq!(synced(&app, "Email", &later["id"]).await, ["CREATED"]);
+}
+
+#[tokio::test]
+async fn outlook_events_arrive_through_the_calendar_view_delta_and_a_lost_state_restarts() {
+    let (app, sandbox, syncer, target) = connected().await;
+    let first = syncer.feed_pass(target, "Event").await.unwrap();
+    assert_eq!(first.changes, 0, "the first pass only takes the delta link");
+
+    let soon = (chrono::Utc::now() + chrono::Duration::days(7))
+        .format("%Y-%m-%dT10:00:00")
+        .to_string();
+    let later = soon.replace("T10:", "T11:");
+    let event = admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "event", "op": "create", "fields": {
+            "subject": "Delta review",
+            "start": { "dateTime": soon, "timeZone": "UTC" },
+            "end": { "dateTime": later, "timeZone": "UTC" } } }),
+    )
+    .await;
+    let id = event["id"].clone();
+    let second = syncer.feed_pass(target, "Event").await.unwrap();
+    assert_eq!(second.changes, 1, "{second:?}");
+    admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "event", "op": "delete", "id": id }),
+    )
+    .await;
+    let third = syncer.feed_pass(target, "Event").await.unwrap();
+    assert_eq!(third.changes, 1, "{third:?}");
+    assert_eq!(synced(&app, "Event", &id).await, ["CREATED", "DELETED"]);
+    let fourth = syncer.feed_pass(target, "Event").await.unwrap();
+    assert_eq!(fourth.changes, 0, "nothing new since");
+
+    // Graph no longer keeps the delta state: the feed starts again from now, and goes on.
+    admin(
+        &sandbox,
+        "/faults",
+        json!({ "provider": "outlook", "path": "/v1.0/me/calendarView/delta",
+                "status": 410, "count": 1 }),
+    )
+    .await;
+    let restarted = syncer.feed_pass(target, "Event").await.unwrap();
+    assert_eq!(restarted.changes, 0, "{restarted:?}");
+    assert_eq!(gone(&sandbox, "/v1.0/me/calendarView/delta").await, 1);
+    let again = admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "event", "op": "create", "fields": {
+            "subject": "After the restart",
+            "start": { "dateTime": soon, "timeZone": "UTC" },
+            "end": { "dateTime": later, "timeZone": "UTC" } } }),
+    )
+    .await;
+    let after = syncer.feed_pass(target, "Event").await.unwrap();
+    assert_eq!(after.changes, 1, "{after:?}");
+    assert_eq!(synced(&app, "Event", &again["id"]).await, ["CREATED"]);
+}
+
+#[tokio::test]
+async fn the_syncer_polls_outlook_and_a_subscriber_sees_what_its_delta_lists() {
+    let (app, sandbox) = polled(1).await;
+    // The first polled pass takes the delta links; a mail after it is a change.
+    let route = "GET /microsoft/v1.0/me/mailFolders/{folder}/messages/delta";
+    for _ in 0..300 {
+        let counters = crate::crm::counters(&sandbox).await;
+        if counters["outlook"][route]["200"].as_u64().unwrap_or(0) >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut subscriber = Subscriber::start(
+        &app,
+        &app.key,
+        "subscription($types: [String!]) { changes(types: $types) { op provider type remoteId data } }",
+        json!({ "types": ["Email"] }),
+    )
+    .await;
+    let mail = admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": "Polled" } }),
+    )
+    .await;
+    // Graph's change notification for it arrives too; the sync's change carries the message.
+    loop {
+        let got = subscriber.next().await["data"]["changes"].clone();
+        if got["data"].get("subscriptionId").is_none() {
+            assert_eq!(
+                (&got["provider"], &got["op"], &got["remoteId"]),
+                (&json!("OUTLOOK"), &json!("CREATED"), &mail["id"]),
+                "{got}"
+            );
+            assert_eq!(got["data"]["subject"], "Polled");
+            break;
+        }
+    }
+    subscriber.close().await;
+}
