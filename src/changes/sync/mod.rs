@@ -30,6 +30,7 @@
 
 pub mod nudge;
 mod state;
+mod turns;
 
 use std::{collections::HashSet, time::Duration};
 
@@ -52,6 +53,7 @@ use crate::{
 
 use super::{Change, ChangeLog, Op};
 use state::{Checkpoint, Pass, Resource};
+use turns::Turns;
 
 /// Records asked for per page.
 const PAGE: usize = 200;
@@ -94,6 +96,8 @@ pub struct Syncer {
     reconcile_every: Duration,
     /// Every pass reconciles (`nexus sync --full`).
     full: bool,
+    /// One pass at a time per connection and resource.
+    turns: Turns,
 }
 
 fn hash(raw: &serde_json::Value) -> String {
@@ -108,6 +112,7 @@ impl Syncer {
             db,
             reconcile_every: RECONCILE_EVERY,
             full: false,
+            turns: Turns::default(),
         }
     }
 
@@ -145,6 +150,7 @@ impl Syncer {
             target,
             name: object.name(),
         };
+        let _turn = self.turns.take(target, object.name()).await;
         let mut checkpoint = state::load(&self.db, resource).await?;
         let mut pass = checkpoint.pass.clone().unwrap_or_else(|| Pass {
             started: Some(Utc::now()),
@@ -354,6 +360,7 @@ impl Syncer {
             deleted: 0,
         };
         let resource = Resource { target, name: kind };
+        let _turn = self.turns.take(target, kind).await;
         let checkpoint = state::load(&self.db, resource).await?;
         let Some(feed) = self.feed(target, kind, checkpoint.feed.as_deref()).await? else {
             return Ok(report);
