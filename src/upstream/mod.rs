@@ -266,24 +266,27 @@ impl Upstream {
     ) -> Result<Reply, Refused> {
         let provider = target.provider;
         let max_wait = Duration::from_millis(self.inner.settings.max_retry_wait_ms);
-        if let Err(wait) = self
+        let permit = match self
             .inner
             .limits
-            .acquire(provider, target.tenant, call.op, call.units, max_wait)
+            .acquire(provider, target.tenant, call.op, &call.parts, max_wait)
             .await
         {
-            let mut error = ProviderError::new(
-                ErrorKind::RateLimited,
-                provider,
-                call.op,
-                "the provider's rate limit has no room for this call in time",
-            );
-            error.retry_after = Some(wait);
-            return Err(Refused::Failed(Attempt {
-                error,
-                not_acted_on: true,
-            }));
-        }
+            Ok(permit) => permit,
+            Err(wait) => {
+                let mut error = ProviderError::new(
+                    ErrorKind::RateLimited,
+                    provider,
+                    call.op,
+                    "the provider's rate limit has no room for this call in time",
+                );
+                error.retry_after = Some(wait);
+                return Err(Refused::Failed(Attempt {
+                    error,
+                    not_acted_on: true,
+                }));
+            }
+        };
         let failed = |kind, message: &str, not_acted_on| {
             Refused::Failed(Attempt {
                 error: ProviderError::new(kind, provider, call.op, message),
@@ -318,7 +321,11 @@ impl Upstream {
                 .body(data.clone()),
             None => request,
         };
-        let response = match request.send().await {
+        let sent = request.send().await;
+        // The provider has counted the call by the time it answers: its places in the rolling
+        // windows run a window from now.
+        drop(permit);
+        let response = match sent {
             Ok(response) => response,
             Err(e) if e.is_timeout() => {
                 return Err(failed(ErrorKind::Unavailable, "timed out", false));

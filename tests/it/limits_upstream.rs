@@ -304,3 +304,123 @@ async fn outlooks_mailbox_limit_counts_mail_and_calendar_calls() {
     assert!(extensions["retryAfter"].as_u64().unwrap() >= 1, "{body}");
     assert_eq!(all_calls(&counters(&sandbox).await, "outlook"), before);
 }
+
+/// The sandbox's log of `provider`'s calls on `route`: (status, arrived, answered).
+async fn arrivals(
+    sandbox: &str,
+    provider: &str,
+    route: &str,
+) -> Vec<(
+    u64,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    let log: Value = reqwest::Client::new()
+        .get(format!("{sandbox}/_sandbox/arrivals"))
+        .query(&[("provider", provider), ("route", route)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    log.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["status"].as_u64().unwrap(),
+                at(&a["arrived"]),
+                at(&a["answered"]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_once_no_sooner_than_the_provider_asked() {
+    const SEARCH: &str = "POST /crm/v3/objects/contacts/search";
+    let (app, sandbox) = connected(&["HUBSPOT"], |_| {}).await;
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "hubspot", "path": "/crm/v3/objects/contacts/search",
+                "status": 429, "retry_after": 2, "count": 1 }),
+    )
+    .await;
+    let (_, body) = app
+        .graphql(
+            "{ contacts(first: 2, providers: [HUBSPOT]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(
+        !body["data"]["contacts"]["nodes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let log = arrivals(&sandbox, "hubspot", SEARCH).await;
+    let statuses: Vec<u64> = log.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(statuses, [429, 200], "one refusal, one retry: {log:?}");
+    let (_, _, refused_at) = log[0];
+    let (_, retried_at, _) = log[1];
+    assert!(
+        retried_at - refused_at >= chrono::Duration::seconds(2),
+        "the retry arrived {} ms after the 429 that asked for 2 s",
+        (retried_at - refused_at).num_milliseconds()
+    );
+}
+
+/// The 429s the sandbox answered `provider`, on any route.
+fn refusals(counters: &Value, provider: &str) -> u64 {
+    counters[provider]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, statuses)| statuses["429"].as_u64())
+        .sum()
+}
+
+/// Twelve mail lists at once against a slow Outlook mailbox: whether the sandbox refused any
+/// for its four requests in flight, and whether every query succeeded.
+async fn twelve_lists_at_once(limits: bool) -> (u64, bool) {
+    let (app, sandbox) = connected(&["OUTLOOK"], |settings| {
+        settings.providers.get_mut("outlook").unwrap().rate_limits = Some(limits);
+    })
+    .await;
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "outlook", "path": "/microsoft/v1.0/me/messages",
+                "latency_ms": 300, "error_rate": 0 }),
+    )
+    .await;
+    let queries = (0..12).map(|i| {
+        let query = format!(
+            "{{ emails(first: 2, providers: [OUTLOOK], filter: {{ subjectContains: \"s{i}\" }}) {{ nodes {{ id }} }} }}"
+        );
+        let app = &app;
+        async move { app.graphql(&query, json!({})).await.1 }
+    });
+    let answers = futures_util::future::join_all(queries).await;
+    let all_ok = answers.iter().all(|body| body["errors"].is_null());
+    (refusals(&counters(&sandbox).await, "outlook"), all_ok)
+}
+
+#[tokio::test]
+async fn outlooks_four_requests_in_flight_per_mailbox_are_never_exceeded() {
+    let (refused, all_ok) = twelve_lists_at_once(true).await;
+    assert!(all_ok, "every list is served");
+    assert_eq!(refused, 0, "no MailboxConcurrency 429 from the sandbox");
+    // The control: without the gateway's limits the same load draws the sandbox's refusals.
+    let (refused, _) = twelve_lists_at_once(false).await;
+    assert!(refused > 0, "twelve at once exceed four in flight");
+}
