@@ -376,7 +376,8 @@ impl Upstream {
                 message,
             } => {
                 let mut error = ProviderError::new(kind, provider, call.op, message);
-                error.retry_after = retry_after.or_else(|| reply.retry_after());
+                // The provider's own `Retry-After` wins over what the adapter reads elsewhere.
+                error.retry_after = reply.retry_after().or(retry_after);
                 Err(Refused::Failed(Attempt {
                     not_acted_on: kind == ErrorKind::RateLimited,
                     error,
