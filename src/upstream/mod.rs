@@ -182,7 +182,7 @@ impl Upstream {
                     .increment(1);
                 return Err(attempt.error);
             }
-            metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug())
+            metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug(), "op" => call.op)
                 .increment(1);
             tracing::debug!(wait_ms = wait.as_millis() as u64, kind = ?attempt.error.kind, "retrying");
             tokio::time::sleep(wait).await;
@@ -364,7 +364,7 @@ impl Upstream {
             self.inner.limits.report(provider, target.tenant, usage);
         }
         if status == http::StatusCode::TOO_MANY_REQUESTS {
-            metrics::counter!("nexus_upstream_429_total", "provider" => provider.slug())
+            metrics::counter!("nexus_upstream_429_total", "provider" => provider.slug(), "op" => call.op)
                 .increment(1);
         }
         match classify(&reply) {

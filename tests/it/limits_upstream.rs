@@ -424,3 +424,93 @@ async fn outlooks_four_requests_in_flight_per_mailbox_are_never_exceeded() {
     let (refused, _) = twelve_lists_at_once(false).await;
     assert!(refused > 0, "twelve at once exceed four in flight");
 }
+
+#[tokio::test]
+async fn limits_are_exported_per_provider_and_class() {
+    let (app, sandbox) = connected(&["HUBSPOT", "GMAIL"], |_| {}).await;
+    // One 429 (retried), and more searches at once than HubSpot's 4 a second (waits).
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "hubspot", "path": "/crm/v3/objects/contacts/search",
+                "status": 429, "retry_after": 1, "count": 1 }),
+    )
+    .await;
+    let searches = (0..6).map(|i| {
+        let app = &app;
+        async move {
+            let query = format!(
+                "{{ contacts(first: 1, providers: [HUBSPOT], filter: {{ nameContains: \"{i}\" }}) {{ nodes {{ id }} }} }}"
+            );
+            app.graphql(&query, json!({})).await.1
+        }
+    });
+    for body in futures_util::future::join_all(searches).await {
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 1, providers: [GMAIL]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    let metrics = metrics(&app).await;
+    let hubspot = ["provider=\"hubspot\""];
+    let secondly = ["provider=\"hubspot\"", "class=\"secondly\""];
+    for (family, labels) in [
+        ("nexus_rate_checks_total", &secondly[..]),
+        ("nexus_rate_waits_total", &secondly[..]),
+        ("nexus_upstream_429_total", &hubspot[..]),
+        ("nexus_upstream_retries_total", &hubspot[..]),
+    ] {
+        let value = sample(&metrics, family, labels);
+        assert!(value >= Some(1.0), "{family} {labels:?}: {value:?}");
+    }
+    assert!(
+        sample(&metrics, "nexus_breaker_open", &hubspot).is_some(),
+        "the breaker's state"
+    );
+    let left = sample(
+        &metrics,
+        "nexus_quota_remaining",
+        &["provider=\"gmail\"", "class=\"daily_units\""],
+    )
+    .expect("Gmail's daily units left");
+    assert!(left < 1_000_000_000.0, "{left}");
+}
+
+#[tokio::test]
+async fn on_postgresql_a_spent_daily_quota_stays_spent_across_a_restart() {
+    let Some(url) = crate::helpers::postgres_url().await else {
+        return;
+    };
+    let (app, _sandbox) = salesforce_with(|settings| {
+        settings.database.url = Some(url);
+        let salesforce = settings.providers.get_mut("salesforce").unwrap();
+        salesforce.rate_capacity.insert("query".into(), 3);
+    })
+    .await;
+    for _ in 0..3 {
+        let (_, body) = app.graphql(LEADS, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    assert_refused_until_tomorrow(&body, "SALESFORCE");
+
+    // A new gateway on the same database: the day's count (raised by UPDATE … RETURNING) holds.
+    let restarted = nexus::startup::Application::build_with(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let origin = format!("http://{}", restarted.local_addr());
+    tokio::spawn(restarted.run_until_stopped(std::future::pending()));
+    let answer = reqwest::Client::new()
+        .post(format!("{origin}/graphql"))
+        .bearer_auth(&app.key)
+        .json(&json!({ "query": LEADS }))
+        .send()
+        .await
+        .unwrap();
+    assert_refused_until_tomorrow(&answer.json::<Value>().await.unwrap(), "SALESFORCE");
+}
