@@ -5,8 +5,8 @@
 //! window of the provider's length ever holds more than its capacity: with a burst `b` and a rate
 //! `r`, a window `T` holds at most `b + r·T`, so `r = (capacity − b) / T`.
 //!
-//! A concurrency class (`concurrent.rs`) holds calls in flight per connection to a number (Outlook's
-//! four per mailbox); its slots are taken after every window has admitted the call, so that a call
+//! A concurrency class (`concurrent.rs`) caps the calls in flight per connection (Outlook's four
+//! per mailbox); its slots are taken after every window has admitted the call, so that a call
 //! waiting for room never holds one.
 //!
 //! Daily quotas (`daily.rs`) are counted in the database, so a restart does not reset them; what
@@ -19,6 +19,10 @@
 //! holds a [`Permit`] until its answer is in: its place in a rolling window is held from then
 //! on for one window more, so that however late the call reached the provider, the provider's
 //! count of it is over before the place is given to another call.
+//!
+//! Metrics, by provider and class: `nexus_rate_checks_total` (calls checked),
+//! `nexus_rate_waits_total` (waits for room), `nexus_rate_limited_total` (refused) and
+//! `nexus_quota_remaining`; the stack adds the 429s received, retries and breakers.
 
 mod concurrent;
 mod daily;
