@@ -1,18 +1,25 @@
 //! The gateway's rate limiting against the sandbox, both with their limits on: each scenario
-//! offers 10× a provider's allowance for `LIMITS_BENCH_SECONDS` (60) through GraphQL, open loop
-//! (a query every `1 / offered` seconds, whatever the earlier ones are doing), and prints the
-//! upstream rate the sandbox served while the load was offered (its own counters) beside the
-//! allowed rate, the queries the gateway refused with RATE_LIMITED (they could not fit within its
-//! longest wait), and the 429s (and Gmail's 403 rateLimitExceeded) the sandbox answered — which
-//! must be 0.
+//! offers 10× a provider's allowance through GraphQL, open loop (a query every `1 / offered`
+//! seconds, whatever the earlier ones are doing), and prints the upstream cost the sandbox served
+//! while the load was offered (its own counters) beside the most its rolling window allows in
+//! that time (`capacity × ⌈time / window⌉`, starting from an empty window), the queries the
+//! gateway refused with RATE_LIMITED (they could not fit within its longest wait), and the 429s
+//! (and Gmail's 403 rateLimitExceeded) the sandbox answered — which must be 0.
 //!
 //! - HubSpot: `contacts(providers: [HUBSPOT])` is one CRM search, which the spec holds to 4 per
-//!   second (beside 100 per rolling 10 s): allowed 4 calls/s, offered 40 queries/s.
-//! - Gmail: `emails(first: 10, providers: [GMAIL])`, a list (5 units) and a batch of 10 gets
-//!   (5 units each) — 250 units per second allowed; the query's `before` changes every time so
-//!   that the gateway's list cache does not answer it.
+//!   second (beside 100 per rolling 10 s): offered 40 queries/s, for `LIMITS_BENCH_SECONDS` (60).
+//! - Gmail: a mix of sends (`sendEmail`: a send, 100 units, and a read-back, a batch of the
+//!   labels list, 1, and a get, 5), lists (`emails(first: 10)`: a list, 5, and a batch of the
+//!   labels and 10 gets, 51) and gets by id (`node`: 6) — 250 units per rolling second allowed,
+//!   about 2,400 offered; a list's `before` changes every time so that the gateway's list cache
+//!   does not answer it. For `LIMITS_BENCH_SECONDS`.
+//! - Slack: `messages(filter: {channel})` is one `conversations.history`, Tier 3: 50 per rolling
+//!   minute; offered 500 a minute for `LIMITS_BENCH_SLACK_SECONDS` (150: two and a half windows,
+//!   so that three windows' worth is allowed, and the fourth does not begin before the offer
+//!   ends).
 //!
-//! `cargo bench --bench limits` (`LIMITS_BENCH_SECONDS` to shorten).
+//! `cargo bench --bench limits` (`LIMITS_BENCH_SECONDS`, `LIMITS_BENCH_SLACK_SECONDS` to
+//! shorten; `LIMITS_BENCH_ONLY=hubspot|gmail|slack` for one scenario).
 
 mod support;
 
@@ -32,41 +39,43 @@ use support::{Process, env_or, wait_for_file};
 struct Scenario {
     provider: &'static str,
     /// The query for the `i`th request.
-    query: fn(u64) -> String,
-    /// Allowed upstream cost per second (calls or quota units).
-    allowed: f64,
+    query: Box<dyn Fn(u64) -> String>,
+    /// The provider's rolling window: its capacity (calls or quota units) and length.
+    capacity: f64,
+    window: f64,
     /// Queries offered per second (10× what the allowance serves).
     offered: f64,
+    seconds: u64,
     unit: &'static str,
     /// The cost of one successful call to a route of the provider (sandbox counters' names).
     cost: fn(&str) -> f64,
-}
-
-fn hubspot_query(_: u64) -> String {
-    "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id } } }".into()
-}
-
-fn gmail_query(i: u64) -> String {
-    let before = chrono::DateTime::<chrono::Utc>::from_timestamp(4_102_444_800 + i as i64, 0)
-        .unwrap()
-        .to_rfc3339();
-    format!(
-        "{{ emails(first: 10, providers: [GMAIL], filter: {{ before: \"{before}\" }}) {{ nodes {{ subject }} }} }}"
-    )
 }
 
 fn hubspot_cost(route: &str) -> f64 {
     if route.ends_with("/search") { 1.0 } else { 0.0 }
 }
 
+/// Gmail's quota units of a route (the sandbox counts each part of a batch on its own route).
 fn gmail_cost(route: &str) -> f64 {
-    match route {
-        r if r.starts_with("GET ") && r.contains("/messages") => 5.0,
+    match route.split_once(' ') {
+        Some(("GET", path)) if path.ends_with("/messages") || path.ends_with("/messages/{id}") => {
+            5.0
+        }
+        Some(("GET", path)) if path.ends_with("/labels") => 1.0,
+        Some(("POST", path)) if path.ends_with("/messages/send") => 100.0,
         _ => 0.0,
     }
 }
 
-/// Per route of `provider`: (successful calls, 429s and 403s).
+fn slack_cost(route: &str) -> f64 {
+    if route.ends_with("conversations.history") {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Per route of `provider`: (cost served, 429s and 403s).
 fn tally(counters: &Value, provider: &str, cost: fn(&str) -> f64) -> (f64, u64) {
     let mut spent = 0.0;
     let mut refused = 0;
@@ -81,6 +90,19 @@ fn tally(counters: &Value, provider: &str, cost: fn(&str) -> f64) -> (f64, u64) 
         }
     }
     (spent, refused)
+}
+
+async fn graphql(client: &reqwest::Client, origin: &str, key: &str, query: &str) -> Value {
+    client
+        .post(format!("{origin}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn counters(client: &reqwest::Client, sandbox: &str) -> Value {
@@ -100,8 +122,8 @@ async fn run(
     key: &str,
     sandbox: &str,
     scenario: &Scenario,
-    seconds: u64,
 ) {
+    let seconds = scenario.seconds;
     let ok = Arc::new(AtomicU64::new(0));
     let limited = Arc::new(AtomicU64::new(0));
     let other = Arc::new(AtomicU64::new(0));
@@ -151,9 +173,10 @@ async fn run(
         scenario.provider,
         scenario.cost,
     );
-    let rate = (at_offer_end - before) / offered_for;
+    let served = at_offer_end - before;
+    let allowed = scenario.capacity * (offered_for / scenario.window).ceil();
     println!(
-        "{}: offered {i} queries in {offered_for:.0} s ({:.0}/s); served {}, refused RATE_LIMITED {}, other errors {}",
+        "{}: offered {i} queries in {offered_for:.1} s ({:.1}/s); served {}, refused RATE_LIMITED {}, other errors {}",
         scenario.provider,
         scenario.offered,
         ok.load(Ordering::Relaxed),
@@ -161,13 +184,36 @@ async fn run(
         other.load(Ordering::Relaxed),
     );
     println!(
-        "  upstream {rate:.2} {unit}/s of {allowed:.0} allowed ({:.1}%) while offered; {:.0} {unit} in all by the end of the drain ({elapsed:.1} s); 429s from the sandbox: {}",
-        100.0 * rate / scenario.allowed,
+        "  upstream {served:.0} {unit} of the {allowed:.0} its window allows in that time ({:.1}%; {:.2} {unit}/s of {:.2}) while offered; {:.0} {unit} in all by the end of the drain ({elapsed:.1} s); 429s from the sandbox: {}",
+        100.0 * served / allowed,
+        served / offered_for,
+        scenario.capacity / scenario.window,
         after - before,
         refused_after - refused_before,
         unit = scenario.unit,
-        allowed = scenario.allowed,
     );
+}
+
+/// A query for each Gmail call mix's `i`th request: of every 6, a send, 2 lists and 3 gets.
+fn gmail_mix(ids: Vec<String>) -> impl Fn(u64) -> String {
+    move |i| match i % 6 {
+        0 => format!(
+            "mutation {{ sendEmail(input: {{ provider: GMAIL, to: [\"bench{i}@example.com\"], subject: \"Bench {i}\", text: \"hello\" }}) {{ email {{ id }} }} }}"
+        ),
+        1 | 3 => {
+            let before =
+                chrono::DateTime::<chrono::Utc>::from_timestamp(4_102_444_800 + i as i64, 0)
+                    .unwrap()
+                    .to_rfc3339();
+            format!(
+                "{{ emails(first: 10, providers: [GMAIL], filter: {{ before: \"{before}\" }}) {{ nodes {{ subject }} }} }}"
+            )
+        }
+        _ => format!(
+            "{{ node(id: \"{}\") {{ ... on Email {{ subject }} }} }}",
+            ids[i as usize % ids.len()]
+        ),
+    }
 }
 
 fn main() {
@@ -175,6 +221,7 @@ fn main() {
         return;
     }
     let seconds = env_or("LIMITS_BENCH_SECONDS", 60);
+    let slack_seconds = env_or("LIMITS_BENCH_SLACK_SECONDS", 150);
     let binary = env!("CARGO_BIN_EXE_nexus");
     let (_sandbox, sandbox_url) = support::sandbox(binary);
     let dir = tempfile::TempDir::new().unwrap();
@@ -199,34 +246,92 @@ fn main() {
         .unwrap()
         .trim()
         .to_owned();
-    let scenarios = [
-        Scenario {
-            provider: "hubspot",
-            query: hubspot_query,
-            allowed: 4.0,
-            offered: 40.0,
-            unit: "searches",
-            cost: hubspot_cost,
-        },
-        Scenario {
-            provider: "gmail",
-            query: gmail_query,
-            allowed: 250.0,
-            // A query spends 55 units: 10× the allowance is about 45 queries a second.
-            offered: 45.0,
-            unit: "units",
-            cost: gmail_cost,
-        },
-    ];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()
             .unwrap();
-        println!("10× each allowance for {seconds} s, the sandbox's limits and the gateway's on");
+        // What the mixes need to name: messages to get, a channel to read.
+        let emails = graphql(
+            &client,
+            &origin,
+            &key,
+            "{ emails(first: 20, providers: [GMAIL]) { nodes { id } } }",
+        )
+        .await;
+        let ids: Vec<String> = emails["data"]["emails"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{emails}"))
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect();
+        // A channel the app's bot is in (conversations.history answers not_in_channel elsewhere).
+        let channels = graphql(
+            &client,
+            &origin,
+            &key,
+            "{ channels(first: 100, providers: [SLACK]) { nodes { remoteId raw } } }",
+        )
+        .await;
+        let channel = channels["data"]["channels"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["raw"]["is_member"] == true)
+            .and_then(|c| c["remoteId"].as_str())
+            .unwrap_or_else(|| panic!("{channels}"))
+            .to_owned();
+        // Let the set-up calls leave the windows.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let scenarios = [
+            Scenario {
+                provider: "hubspot",
+                query: Box::new(|_| {
+                    "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id } } }".into()
+                }),
+                capacity: 4.0,
+                window: 1.0,
+                offered: 40.0,
+                seconds,
+                unit: "searches",
+                cost: hubspot_cost,
+            },
+            Scenario {
+                provider: "gmail",
+                query: Box::new(gmail_mix(ids)),
+                capacity: 250.0,
+                window: 1.0,
+                // Every 6 queries spend 106 + 2 × 56 + 3 × 6 = 236 units: 60 a second offer
+                // about 2,400 units a second.
+                offered: 60.0,
+                seconds,
+                unit: "units",
+                cost: gmail_cost,
+            },
+            Scenario {
+                provider: "slack",
+                query: Box::new(move |_| {
+                    format!(
+                        "{{ messages(first: 5, providers: [SLACK], filter: {{ channel: \"{channel}\" }}) {{ nodes {{ id }} }} }}"
+                    )
+                }),
+                capacity: 50.0,
+                window: 60.0,
+                offered: 500.0 / 60.0,
+                seconds: slack_seconds,
+                unit: "calls",
+                cost: slack_cost,
+            },
+        ];
+        println!(
+            "10× each allowance, the sandbox's limits and the gateway's on ({seconds} s; Slack {slack_seconds} s)"
+        );
+        let only = std::env::var("LIMITS_BENCH_ONLY").ok();
         for scenario in &scenarios {
-            run(&client, &origin, &key, &sandbox_url, scenario, seconds).await;
+            if only.as_deref().is_none_or(|p| p == scenario.provider) {
+                run(&client, &origin, &key, &sandbox_url, scenario).await;
+            }
         }
     });
     drop(gateway);

@@ -131,6 +131,8 @@ pub enum RateKind {
     Gcra,
     /// At most `capacity` a UTC day, counted in the database (survives restarts).
     Daily,
+    /// At most `capacity` calls in flight at once (Outlook's 4 per mailbox).
+    Concurrent,
 }
 
 /// One limit of a provider: at most `capacity` (weighted) calls per `window_ms`, per connection.
@@ -138,7 +140,7 @@ pub enum RateKind {
 #[serde(deny_unknown_fields)]
 pub struct RateClassEntry {
     pub kind: RateKind,
-    /// The window (`daily` classes have none).
+    /// The window (`daily` and `concurrent` classes have none).
     #[serde(default)]
     pub window_ms: u64,
     pub capacity: u32,

@@ -1,5 +1,5 @@
 //! The admin API under `/_sandbox/` (JSON): tokens without the consent dance, expiry and
-//! revocation, faults, counters, data changes as a provider's user would make them, webhook
+//! revocation, faults, counters, arrival times, data changes as a provider's user would make them, webhook
 //! targets, the clock, limit switches, other apps' usage of a shared quota, and reset.
 //! Providers are named by their slugs.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -41,6 +41,7 @@ pub fn routes() -> Router<Arc<SandboxState>> {
         .route("/revoke", post(revoke))
         .route("/faults", post(add_fault).delete(clear_faults))
         .route("/counters", get(counters))
+        .route("/arrivals", get(arrivals))
         .route("/records", post(records))
         .route("/webhooks", post(register_webhook))
         .route("/stripe/events", post(stripe_event))
@@ -182,6 +183,20 @@ async fn clear_faults(State(state): State<Arc<SandboxState>>) -> StatusCode {
 
 async fn counters(State(state): State<Arc<SandboxState>>) -> Json<Value> {
     Json(state.counters.snapshot())
+}
+
+#[derive(Deserialize)]
+struct ArrivalsQuery {
+    provider: String,
+    route: Option<String>,
+}
+
+/// `GET /_sandbox/arrivals?provider=&route=`: when a provider's calls arrived and were answered.
+async fn arrivals(
+    State(state): State<Arc<SandboxState>>,
+    Query(query): Query<ArrivalsQuery>,
+) -> Json<Value> {
+    Json(state.arrivals.of(&query.provider, query.route.as_deref()))
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! Fault injection: `POST /_sandbox/faults` makes a provider fail, slow down or hang, on every
 //! path or one, for a share of requests or the next N, before or after it has acted. The same
-//! middleware counts every answer for `GET /_sandbox/counters`.
+//! middleware counts every answer for `GET /_sandbox/counters` and logs when it arrived and was
+//! answered for `GET /_sandbox/arrivals`.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -123,8 +124,8 @@ fn counted_route(template: &str, path: &str) -> String {
         .join("/")
 }
 
-/// The middleware every provider's routes pass: faults first, then counting what was answered.
-pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+/// A request's path and route template below the provider's prefix.
+fn path_and_template(ctx: &Ctx, request: &Request) -> (String, String) {
     let template = request
         .extensions()
         .get::<MatchedPath>()
@@ -137,7 +138,29 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
         .to_owned();
     let path = request.uri().path();
     let path = path.strip_prefix(&prefix).unwrap_or(path).to_owned();
-    let route = format!("{} {}", request.method(), counted_route(&template, &path));
+    (path, template)
+}
+
+/// The name a request is counted under: its method and counted route.
+pub fn route(ctx: &Ctx, request: &Request) -> String {
+    let (path, template) = path_and_template(ctx, request);
+    format!("{} {}", request.method(), counted_route(&template, &path))
+}
+
+/// Counts an answer given by a middleware in front of this one (Outlook's concurrency refusals),
+/// as if it had passed through here.
+pub fn count(ctx: &Ctx, route: &str, status: u16, arrived: chrono::DateTime<chrono::Utc>) {
+    ctx.state.counters.record(ctx.provider, route, status);
+    ctx.state
+        .arrivals
+        .record(ctx.provider, route, status, arrived, ctx.state.clock.now());
+}
+
+/// The middleware every provider's routes pass: faults first, then counting what was answered.
+pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+    let (path, template) = path_and_template(&ctx, &request);
+    let route = route(&ctx, &request);
+    let arrived = ctx.state.clock.now();
 
     let decision = ctx.state.faults.decide(ctx.provider, &path, &template);
     let response = match decision {
@@ -160,9 +183,7 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
             }
         }
     };
-    ctx.state
-        .counters
-        .record(ctx.provider, &route, response.status().as_u16());
+    count(&ctx, &route, response.status().as_u16(), arrived);
     response
 }
 

@@ -4,10 +4,11 @@
 //! One loopback port serves every provider under its own prefix (`/hubspot/crm/v3/...`), with
 //! the provider's own paths below it, plus the admin API under `/_sandbox/` (see `admin`). The
 //! parts every simulator shares live here: the clock tests can advance, OAuth grants, rolling
-//! windows, fault injection, call counters, webhook targets and one seeded population of people.
+//! windows, fault injection, call counters and arrival times, webhook targets and one seeded population of people.
 
 mod accounts;
 mod admin;
+mod arrivals;
 mod clock;
 mod counters;
 mod faults;
@@ -34,6 +35,7 @@ use tokio::net::TcpListener;
 
 pub use tokens::App;
 
+use arrivals::Arrivals;
 use clock::Clock;
 use counters::Counters;
 use faults::Faults;
@@ -45,6 +47,7 @@ pub struct SandboxState {
     pub clock: Clock,
     tokens: Mutex<TokenStore>,
     counters: Counters,
+    arrivals: Arrivals,
     faults: Faults,
     /// Providers whose limits are switched off (`POST /_sandbox/limits`).
     unlimited: Mutex<HashSet<String>>,
@@ -65,6 +68,7 @@ impl SandboxState {
             clock: Clock::default(),
             tokens: Mutex::default(),
             counters: Counters::default(),
+            arrivals: Arrivals::default(),
             faults: Faults::default(),
             unlimited: Mutex::default(),
             webhooks: Mutex::default(),
@@ -87,6 +91,7 @@ impl SandboxState {
         self.clock.reset();
         self.tokens.lock().expect("tokens lock").clear();
         self.counters.clear();
+        self.arrivals.clear();
         self.faults.clear();
         self.unlimited.lock().expect("limits lock").clear();
         self.webhooks.lock().expect("webhooks lock").clear();

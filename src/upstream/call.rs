@@ -35,9 +35,10 @@ pub struct Call {
     /// Whether sending it twice does no harm (reads, PUTs). A call that is not is never retried
     /// once it may have reached the provider.
     pub idempotent: bool,
-    /// How many of its op's weight the call spends in the provider's rate classes: 1, or the
-    /// number of inner calls of a batch (Gmail counts each part of a batch as its own call).
-    pub units: u32,
+    /// The ops of a batch's inner calls, each spending its own weight in the provider's rate
+    /// classes (Gmail and Graph count each part of a batch as its own call); empty for a call
+    /// that is not a batch, which spends its op's weight.
+    pub parts: Vec<&'static str>,
 }
 
 impl Call {
@@ -49,7 +50,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotent: true,
-            units: 1,
+            parts: Vec::new(),
         }
     }
 
@@ -77,9 +78,9 @@ impl Call {
         }
     }
 
-    /// A call that counts as `units` calls of its op in the rate classes (a batch of parts).
-    pub fn units(mut self, units: u32) -> Self {
-        self.units = units;
+    /// A batch, counted in the rate classes as its inner calls (`parts`: their ops).
+    pub fn parts(mut self, parts: Vec<&'static str>) -> Self {
+        self.parts = parts;
         self
     }
 
@@ -124,5 +125,53 @@ impl Reply {
         (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
             .to_std()
             .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::{HeaderValue, header::RETRY_AFTER};
+
+    use super::*;
+
+    fn with_retry_after(value: &str) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        Reply {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        assert_eq!(
+            with_retry_after("2").retry_after(),
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_counts_from_now() {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let wait = with_retry_after(&date).retry_after().unwrap();
+        // The date has whole seconds: up to one less than asked, never more.
+        assert!(
+            (Duration::from_secs(28)..=Duration::from_secs(30)).contains(&wait),
+            "{wait:?} for {date}"
+        );
+        let past = (chrono::Utc::now() - chrono::Duration::seconds(5))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        assert_eq!(
+            with_retry_after(&past).retry_after(),
+            None,
+            "already passed"
+        );
+        assert_eq!(with_retry_after("soon").retry_after(), None);
     }
 }

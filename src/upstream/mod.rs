@@ -182,7 +182,7 @@ impl Upstream {
                     .increment(1);
                 return Err(attempt.error);
             }
-            metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug())
+            metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug(), "op" => call.op)
                 .increment(1);
             tracing::debug!(wait_ms = wait.as_millis() as u64, kind = ?attempt.error.kind, "retrying");
             tokio::time::sleep(wait).await;
@@ -266,24 +266,27 @@ impl Upstream {
     ) -> Result<Reply, Refused> {
         let provider = target.provider;
         let max_wait = Duration::from_millis(self.inner.settings.max_retry_wait_ms);
-        if let Err(wait) = self
+        let permit = match self
             .inner
             .limits
-            .acquire(provider, target.tenant, call.op, call.units, max_wait)
+            .acquire(provider, target.tenant, call.op, &call.parts, max_wait)
             .await
         {
-            let mut error = ProviderError::new(
-                ErrorKind::RateLimited,
-                provider,
-                call.op,
-                "the provider's rate limit has no room for this call in time",
-            );
-            error.retry_after = Some(wait);
-            return Err(Refused::Failed(Attempt {
-                error,
-                not_acted_on: true,
-            }));
-        }
+            Ok(permit) => permit,
+            Err(wait) => {
+                let mut error = ProviderError::new(
+                    ErrorKind::RateLimited,
+                    provider,
+                    call.op,
+                    "the provider's rate limit has no room for this call in time",
+                );
+                error.retry_after = Some(wait);
+                return Err(Refused::Failed(Attempt {
+                    error,
+                    not_acted_on: true,
+                }));
+            }
+        };
         let failed = |kind, message: &str, not_acted_on| {
             Refused::Failed(Attempt {
                 error: ProviderError::new(kind, provider, call.op, message),
@@ -318,7 +321,11 @@ impl Upstream {
                 .body(data.clone()),
             None => request,
         };
-        let response = match request.send().await {
+        let sent = request.send().await;
+        // The provider has counted the call by the time it answers: its places in the rolling
+        // windows run a window from now.
+        drop(permit);
+        let response = match sent {
             Ok(response) => response,
             Err(e) if e.is_timeout() => {
                 return Err(failed(ErrorKind::Unavailable, "timed out", false));
@@ -357,7 +364,7 @@ impl Upstream {
             self.inner.limits.report(provider, target.tenant, usage);
         }
         if status == http::StatusCode::TOO_MANY_REQUESTS {
-            metrics::counter!("nexus_upstream_429_total", "provider" => provider.slug())
+            metrics::counter!("nexus_upstream_429_total", "provider" => provider.slug(), "op" => call.op)
                 .increment(1);
         }
         match classify(&reply) {
@@ -369,7 +376,8 @@ impl Upstream {
                 message,
             } => {
                 let mut error = ProviderError::new(kind, provider, call.op, message);
-                error.retry_after = retry_after.or_else(|| reply.retry_after());
+                // The provider's own `Retry-After` wins over what the adapter reads elsewhere.
+                error.retry_after = reply.retry_after().or(retry_after);
                 Err(Refused::Failed(Attempt {
                     not_acted_on: kind == ErrorKind::RateLimited,
                     error,

@@ -304,3 +304,213 @@ async fn outlooks_mailbox_limit_counts_mail_and_calendar_calls() {
     assert!(extensions["retryAfter"].as_u64().unwrap() >= 1, "{body}");
     assert_eq!(all_calls(&counters(&sandbox).await, "outlook"), before);
 }
+
+/// The sandbox's log of `provider`'s calls on `route`: (status, arrived, answered).
+async fn arrivals(
+    sandbox: &str,
+    provider: &str,
+    route: &str,
+) -> Vec<(
+    u64,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    let log: Value = reqwest::Client::new()
+        .get(format!("{sandbox}/_sandbox/arrivals"))
+        .query(&[("provider", provider), ("route", route)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    log.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["status"].as_u64().unwrap(),
+                at(&a["arrived"]),
+                at(&a["answered"]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_once_no_sooner_than_the_provider_asked() {
+    const SEARCH: &str = "POST /crm/v3/objects/contacts/search";
+    let (app, sandbox) = connected(&["HUBSPOT"], |_| {}).await;
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "hubspot", "path": "/crm/v3/objects/contacts/search",
+                "status": 429, "retry_after": 2, "count": 1 }),
+    )
+    .await;
+    let (_, body) = app
+        .graphql(
+            "{ contacts(first: 2, providers: [HUBSPOT]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(
+        !body["data"]["contacts"]["nodes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let log = arrivals(&sandbox, "hubspot", SEARCH).await;
+    let statuses: Vec<u64> = log.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(statuses, [429, 200], "one refusal, one retry: {log:?}");
+    let (_, _, refused_at) = log[0];
+    let (_, retried_at, _) = log[1];
+    assert!(
+        retried_at - refused_at >= chrono::Duration::seconds(2),
+        "the retry arrived {} ms after the 429 that asked for 2 s",
+        (retried_at - refused_at).num_milliseconds()
+    );
+}
+
+/// The 429s the sandbox answered `provider`, on any route.
+fn refusals(counters: &Value, provider: &str) -> u64 {
+    counters[provider]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, statuses)| statuses["429"].as_u64())
+        .sum()
+}
+
+/// Twelve mail lists at once against a slow Outlook mailbox: whether the sandbox refused any
+/// for its four requests in flight, and whether every query succeeded.
+async fn twelve_lists_at_once(limits: bool) -> (u64, bool) {
+    let (app, sandbox) = connected(&["OUTLOOK"], |settings| {
+        settings.providers.get_mut("outlook").unwrap().rate_limits = Some(limits);
+    })
+    .await;
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "outlook", "path": "/microsoft/v1.0/me/messages",
+                "latency_ms": 300, "error_rate": 0 }),
+    )
+    .await;
+    let queries = (0..12).map(|i| {
+        let query = format!(
+            "{{ emails(first: 2, providers: [OUTLOOK], filter: {{ subjectContains: \"s{i}\" }}) {{ nodes {{ id }} }} }}"
+        );
+        let app = &app;
+        async move { app.graphql(&query, json!({})).await.1 }
+    });
+    let answers = futures_util::future::join_all(queries).await;
+    let all_ok = answers.iter().all(|body| body["errors"].is_null());
+    (refusals(&counters(&sandbox).await, "outlook"), all_ok)
+}
+
+#[tokio::test]
+async fn outlooks_four_requests_in_flight_per_mailbox_are_never_exceeded() {
+    let (refused, all_ok) = twelve_lists_at_once(true).await;
+    assert!(all_ok, "every list is served");
+    assert_eq!(refused, 0, "no MailboxConcurrency 429 from the sandbox");
+    // The control: without the gateway's limits the same load draws the sandbox's refusals.
+    let (refused, _) = twelve_lists_at_once(false).await;
+    assert!(refused > 0, "twelve at once exceed four in flight");
+}
+
+#[tokio::test]
+async fn limits_are_exported_per_provider_and_class() {
+    let (app, sandbox) = connected(&["HUBSPOT", "GMAIL"], |_| {}).await;
+    // One 429 (retried), and more searches at once than HubSpot's 4 a second (waits).
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "hubspot", "path": "/crm/v3/objects/contacts/search",
+                "status": 429, "retry_after": 1, "count": 1 }),
+    )
+    .await;
+    let searches = (0..6).map(|i| {
+        let app = &app;
+        async move {
+            let query = format!(
+                "{{ contacts(first: 1, providers: [HUBSPOT], filter: {{ nameContains: \"{i}\" }}) {{ nodes {{ id }} }} }}"
+            );
+            app.graphql(&query, json!({})).await.1
+        }
+    });
+    for body in futures_util::future::join_all(searches).await {
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 1, providers: [GMAIL]) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    let metrics = metrics(&app).await;
+    let hubspot = ["provider=\"hubspot\""];
+    let secondly = ["provider=\"hubspot\"", "class=\"secondly\""];
+    for (family, labels) in [
+        ("nexus_rate_checks_total", &secondly[..]),
+        ("nexus_rate_waits_total", &secondly[..]),
+        ("nexus_upstream_429_total", &hubspot[..]),
+        ("nexus_upstream_retries_total", &hubspot[..]),
+    ] {
+        let value = sample(&metrics, family, labels);
+        assert!(value >= Some(1.0), "{family} {labels:?}: {value:?}");
+    }
+    assert!(
+        sample(&metrics, "nexus_breaker_open", &hubspot).is_some(),
+        "the breaker's state"
+    );
+    let left = sample(
+        &metrics,
+        "nexus_quota_remaining",
+        &["provider=\"gmail\"", "class=\"daily_units\""],
+    )
+    .expect("Gmail's daily units left");
+    assert!(left < 1_000_000_000.0, "{left}");
+}
+
+#[tokio::test]
+async fn on_postgresql_a_spent_daily_quota_stays_spent_across_a_restart() {
+    let Some(url) = crate::helpers::postgres_url().await else {
+        return;
+    };
+    let (app, _sandbox) = salesforce_with(|settings| {
+        settings.database.url = Some(url);
+        let salesforce = settings.providers.get_mut("salesforce").unwrap();
+        salesforce.rate_capacity.insert("query".into(), 3);
+    })
+    .await;
+    for _ in 0..3 {
+        let (_, body) = app.graphql(LEADS, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    assert_refused_until_tomorrow(&body, "SALESFORCE");
+
+    // A new gateway on the same database: the day's count (raised by UPDATE … RETURNING) holds.
+    let restarted = nexus::startup::Application::build_with(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let origin = format!("http://{}", restarted.local_addr());
+    tokio::spawn(restarted.run_until_stopped(std::future::pending()));
+    let answer = reqwest::Client::new()
+        .post(format!("{origin}/graphql"))
+        .bearer_auth(&app.key)
+        .json(&json!({ "query": LEADS }))
+        .send()
+        .await
+        .unwrap();
+    assert_refused_until_tomorrow(&answer.json::<Value>().await.unwrap(), "SALESFORCE");
+}

@@ -20,8 +20,19 @@ use super::error;
 /// Gmail takes at most this many calls in one batch.
 pub const MAX_PARTS: usize = 100;
 
+/// The Gmail call a batch part makes, by its path: the op whose weight (quota units) it spends.
+fn part_op(path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    match path.strip_prefix("/gmail/v1/users/me/") {
+        Some("labels") => "labels.list",
+        Some("messages") => "messages.list",
+        Some(rest) if rest.starts_with("messages/") => "messages.get",
+        _ => "messages.batch",
+    }
+}
+
 /// The batch call carrying `paths` (each `/gmail/v1/...` with its query), counted in the rate
-/// classes as that many calls of `op`'s weight.
+/// classes as those calls, each at its own weight (a labels list 1 unit, a get 5).
 pub fn call(paths: &[String]) -> Call {
     let boundary = format!("batch_nexus_{}", hex::encode(rand::random::<[u8; 12]>()));
     let mut body = String::new();
@@ -39,7 +50,7 @@ pub fn call(paths: &[String]) -> Call {
         }),
         ..Call::get("messages.batch", "/batch/gmail/v1")
     }
-    .units(paths.len() as u32)
+    .parts(paths.iter().map(|p| part_op(p)).collect())
 }
 
 /// Reads `HTTP/1.1 200 OK`, headers, a blank line and the body.
@@ -140,6 +151,20 @@ pub fn classify(reply: &Reply) -> Verdict {
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_part_is_counted_as_the_call_it_makes() {
+        let call = call(&[
+            "/gmail/v1/users/me/labels".to_owned(),
+            "/gmail/v1/users/me/messages?q=from%3Aa&maxResults=5".to_owned(),
+            "/gmail/v1/users/me/messages/18c?format=metadata".to_owned(),
+        ]);
+        assert_eq!(
+            call.parts,
+            ["labels.list", "messages.list", "messages.get"],
+            "Gmail spends 1, 5 and 5 units"
+        );
+    }
+
     fn reply(content_type: &str, body: &str) -> Reply {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -156,7 +181,7 @@ mod tests {
     #[test]
     fn a_batch_is_written_and_its_answer_read_back_in_order() {
         let call = call(&["/gmail/v1/users/me/messages/a?format=metadata".to_owned()]);
-        assert_eq!(call.units, 1);
+        assert_eq!(call.parts, ["messages.get"]);
         let Some(Body::Bytes { data, content_type }) = &call.body else {
             panic!("a multipart body")
         };

@@ -30,7 +30,7 @@ fn relative(call: &Call) -> String {
     format!("{path}?{query}")
 }
 
-/// The batch of `calls` (GETs), counted as that many calls in the rate classes.
+/// The batch of `calls` (GETs), counted as those calls in the rate classes.
 pub fn call(calls: &[&Call]) -> Call {
     let requests: Vec<Value> = calls
         .iter()
@@ -38,7 +38,7 @@ pub fn call(calls: &[&Call]) -> Call {
         .map(|(i, c)| json!({ "id": i.to_string(), "method": c.method.as_str(), "url": relative(c) }))
         .collect();
     Call::post_read("batch", "/v1.0/$batch", json!({ "requests": requests }))
-        .units(calls.len() as u32)
+        .parts(calls.iter().map(|c| c.op).collect())
 }
 
 /// Each response as a reply of its own, by request order.
@@ -121,7 +121,7 @@ mod tests {
     fn calls_go_out_relative_and_come_back_by_id() {
         let list = Call::get("messages.list", "/v1.0/me/messages").query("$top", "3");
         let batch = call(&[&list, &list]);
-        assert_eq!(batch.units, 2);
+        assert_eq!(batch.parts, ["messages.list", "messages.list"]);
         let Some(crate::upstream::Body::Json(body)) = &batch.body else {
             panic!("a JSON batch")
         };

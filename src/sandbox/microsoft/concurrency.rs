@@ -3,7 +3,8 @@
 //! MailboxConcurrency limit.", and `Retry-After: 1`.
 //!
 //! The middleware sits outside the faults layer, so a fault's latency holds the slot as a slow
-//! mailbox would (that is how a test reaches the limit), and its own 429s are not in the counters.
+//! mailbox would (that is how a test reaches the limit); its own 429s are counted as the faults
+//! layer counts every answer (counters and arrivals).
 //! Requests without a valid token pass through to get their 401 from the handler.
 
 use std::{collections::HashMap, sync::Mutex};
@@ -15,6 +16,7 @@ use axum::{
 };
 
 use super::{Ctx, OUTLOOK, SLUG, TEAMS, bearer, error};
+use crate::sandbox::faults;
 
 /// Requests an app may have in flight against one mailbox.
 pub const MAILBOX_CONCURRENCY: u32 = 4;
@@ -79,6 +81,8 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
     };
     let key = format!("{}|{}", grant.provider, grant.account);
     let Some(slot) = state.microsoft.in_flight.take(key) else {
+        let arrived = state.clock.now();
+        faults::count(&ctx, &faults::route(&ctx, &request), 429, arrived);
         return error::throttled(
             "ApplicationThrottled",
             "Application is over its MailboxConcurrency limit.",
