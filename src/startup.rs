@@ -17,6 +17,7 @@ use crate::{
     changes::{
         Bus, ChangeLog,
         google_watch::GoogleWatches,
+        keeper::Keeper,
         subscriptions::GraphSubscriptions,
         sync::{Syncer, nudge::Nudge},
         webhooks::{
@@ -190,7 +191,7 @@ impl Application {
         );
         graph_subscriptions
             .clone()
-            .start(crate::changes::subscriptions::EVERY);
+            .start(crate::changes::keeper::EVERY);
         let gmail = settings.providers.get(Provider::Gmail.slug());
         let topic = gmail.and_then(|g| g.pubsub_topic.clone());
         let google_watches = GoogleWatches::new(
@@ -206,9 +207,7 @@ impl Application {
                 .and_then(|c| c.push)
                 .unwrap_or(false),
         );
-        google_watches
-            .clone()
-            .start(crate::changes::google_watch::EVERY);
+        google_watches.clone().start(crate::changes::keeper::EVERY);
         let gmail_push = topic.map(|_| PushAuth {
             certs_url: gmail
                 .and_then(|g| g.certs_url.clone())

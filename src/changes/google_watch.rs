@@ -20,12 +20,11 @@
 //! feed's cursor when it has none: the pushes that follow then sync from there, and nothing
 //! after the registration is missed.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -35,18 +34,15 @@ use uuid::Uuid;
 use crate::{
     auth::Tenant,
     providers::{Provider, Registry, google::push::NewChannel},
-    store::entities::{integration_credentials, provider_subscriptions as row},
+    store::entities::provider_subscriptions as row,
     upstream::{ErrorKind, Target},
     vault::{Binding, Vault},
 };
 
 use super::{
-    subscriptions::{KeepError, Kept},
+    keeper::{Held, KeepError, Keeper, Kept, random_secret, target_of},
     sync::Syncer,
 };
-
-/// How often the keep-alive pass runs.
-pub const EVERY: Duration = Duration::from_secs(300);
 
 /// How long a Calendar channel is asked to live (Google's longest).
 const CHANNEL_TTL: chrono::Duration = chrono::Duration::days(7);
@@ -63,25 +59,6 @@ fn renew_within(provider: Provider) -> chrono::Duration {
 /// The part of the vault's binding that names a sealed channel token.
 fn binding_name(provider: &str) -> String {
     format!("{provider}:channel_token")
-}
-
-fn random_token() -> SecretString {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    SecretString::from(hex::encode(bytes))
-}
-
-/// A registration held for a connection.
-pub type Held = row::Model;
-
-fn target_of(held: &Held, provider: Provider) -> Target {
-    Target {
-        tenant: Tenant {
-            user_id: held.user_id,
-            project_id: held.project_id,
-        },
-        provider,
-    }
 }
 
 #[derive(Clone)]
@@ -120,16 +97,6 @@ impl GoogleWatches {
         }
     }
 
-    async fn held(&self, target: Target) -> Result<Vec<Held>, DbErr> {
-        row::Entity::find()
-            .filter(row::Column::ProjectId.eq(target.tenant.project_id))
-            .filter(row::Column::UserId.eq(target.tenant.user_id))
-            .filter(row::Column::Provider.eq(target.provider.slug()))
-            .order_by_desc(row::Column::ExpiresAt)
-            .all(&self.db)
-            .await
-    }
-
     /// What a connection's sealed token is bound to (`name`: the provider's token kind).
     fn binding(tenant: Tenant, name: &str) -> Binding<'_> {
         Binding {
@@ -139,39 +106,6 @@ impl GoogleWatches {
         }
     }
 
-    /// Makes what a connection holds at Google match what it should: one live registration.
-    pub async fn keep(&self, target: Target) -> Result<Kept, KeepError> {
-        let mut kept = Kept::default();
-        let wanted = match target.provider {
-            Provider::Gmail => self.topic.is_some(),
-            Provider::GoogleCalendar => self.calendar,
-            _ => false,
-        };
-        let mut held = self.held(target).await?.into_iter();
-        let newest = held.next();
-        // More than one is left from a replacement cut short: only the newest stays.
-        for extra in held {
-            self.forget(target, &extra).await?;
-            kept.deleted += 1;
-        }
-        let Some(newest) = newest else {
-            if wanted {
-                self.create(target).await?;
-                kept.created += 1;
-            }
-            return Ok(kept);
-        };
-        if !wanted {
-            self.forget(target, &newest).await?;
-            kept.deleted += 1;
-        } else if newest.expires_at - Utc::now() < renew_within(target.provider) {
-            self.renew(target, newest).await?;
-            kept.renewed += 1;
-        }
-        Ok(kept)
-    }
-
-    /// The feed's cursor first (set when it has none), then the registration.
     async fn create(&self, target: Target) -> Result<(), KeepError> {
         let kind = match target.provider {
             Provider::Gmail => "Email",
@@ -230,7 +164,7 @@ impl GoogleWatches {
 
     async fn open_channel(&self, target: Target) -> Result<(), KeepError> {
         let id = Uuid::new_v4().to_string();
-        let token = random_token();
+        let token = random_secret();
         let address = format!(
             "{}/webhooks/{}",
             self.public_origin.trim_end_matches('/'),
@@ -265,105 +199,6 @@ impl GoogleWatches {
         .insert(&self.db)
         .await?;
         Ok(())
-    }
-
-    /// Ends a registration at Google (one Google no longer knows is gone already) and here.
-    async fn forget(&self, target: Target, held: &Held) -> Result<(), KeepError> {
-        let google = self.providers.google();
-        let stopped = match target.provider {
-            Provider::Gmail => google.gmail_stop(target).await,
-            _ => {
-                google
-                    .calendar_stop(target, &held.remote_id, &held.resource)
-                    .await
-            }
-        };
-        match stopped {
-            Ok(()) => {}
-            Err(e) if e.kind == ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        }
-        row::Entity::delete_by_id(held.id).exec(&self.db).await?;
-        Ok(())
-    }
-
-    /// Ends every registration of a connection, at Google and here (on disconnect).
-    pub async fn stop(&self, target: Target) -> Result<usize, KeepError> {
-        // Not while a pass runs, which could register the connection again behind this.
-        let _one = self.one_pass.lock().await;
-        let held = self.held(target).await?;
-        for h in &held {
-            self.forget(target, h).await?;
-        }
-        Ok(held.len())
-    }
-
-    /// One pass over every Gmail and Google Calendar connection; a connection that fails is
-    /// logged and the others go on.
-    pub async fn pass(&self) -> Result<Kept, DbErr> {
-        let _one = self.one_pass.lock().await;
-        let rows = integration_credentials::Entity::find()
-            .filter(
-                integration_credentials::Column::Provider
-                    .is_in([Provider::Gmail.slug(), Provider::GoogleCalendar.slug()]),
-            )
-            .all(&self.db)
-            .await?;
-        let mut total = Kept::default();
-        for r in rows {
-            let Ok(provider) = r.provider.parse::<Provider>() else {
-                continue;
-            };
-            let target = Target {
-                tenant: Tenant {
-                    user_id: r.user_id,
-                    project_id: r.project_id,
-                },
-                provider,
-            };
-            match self.keep(target).await {
-                Ok(kept) => {
-                    total.created += kept.created;
-                    total.renewed += kept.renewed;
-                    total.deleted += kept.deleted;
-                }
-                Err(cause) => {
-                    tracing::warn!(provider = provider.slug(), %cause, "keeping Google watches")
-                }
-            }
-        }
-        Ok(total)
-    }
-
-    /// Runs a pass now, in the background (after a connection is made).
-    pub fn soon(&self) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            if let Err(cause) = this.pass().await {
-                tracing::warn!(%cause, "keeping Google watches");
-            }
-        });
-    }
-
-    /// Runs a pass every `every`, until the runtime stops.
-    pub fn start(self, every: Duration) {
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                match self.pass().await {
-                    Ok(kept) if kept != Kept::default() => tracing::info!(
-                        created = kept.created,
-                        renewed = kept.renewed,
-                        deleted = kept.deleted,
-                        "Google watches kept"
-                    ),
-                    Ok(_) => {}
-                    Err(cause) => tracing::warn!(%cause, "keeping Google watches"),
-                }
-            }
-        });
     }
 
     /// The connections watching the mailbox `address` (a Gmail push names no more).
@@ -401,5 +236,71 @@ impl GoogleWatches {
             .ct_eq(token.as_bytes())
             .into();
         Ok(same.then_some(target))
+    }
+}
+
+impl Keeper for GoogleWatches {
+    const PROVIDERS: [Provider; 2] = [Provider::Gmail, Provider::GoogleCalendar];
+    const WHAT: &'static str = "Google watches";
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn one_pass(&self) -> &Mutex<()> {
+        &self.one_pass
+    }
+
+    /// Makes what a connection holds at Google match what it should: one live registration.
+    async fn keep(&self, target: Target) -> Result<Kept, KeepError> {
+        let mut kept = Kept::default();
+        let wanted = match target.provider {
+            Provider::Gmail => self.topic.is_some(),
+            Provider::GoogleCalendar => self.calendar,
+            _ => false,
+        };
+        let mut held = self.held(target).await?.into_iter();
+        let newest = held.next();
+        // More than one is left from a replacement cut short: only the newest stays.
+        for extra in held {
+            self.forget(target, &extra).await?;
+            kept.deleted += 1;
+        }
+        let Some(newest) = newest else {
+            if wanted {
+                self.create(target).await?;
+                kept.created += 1;
+            }
+            return Ok(kept);
+        };
+        if !wanted {
+            self.forget(target, &newest).await?;
+            kept.deleted += 1;
+        } else if newest.expires_at - Utc::now() < renew_within(target.provider) {
+            self.renew(target, newest).await?;
+            kept.renewed += 1;
+        }
+        Ok(kept)
+    }
+
+    /// The feed's cursor first (set when it has none), then the registration.
+    /// Ends a registration at Google (one Google no longer knows is gone already) and here.
+    async fn forget(&self, target: Target, held: &Held) -> Result<(), KeepError> {
+        let google = self.providers.google();
+        let stopped = match target.provider {
+            Provider::Gmail => google.gmail_stop(target).await,
+            _ => {
+                google
+                    .calendar_stop(target, &held.remote_id, &held.resource)
+                    .await
+            }
+        };
+        match stopped {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        row::Entity::delete_by_id(held.id).exec(&self.db).await?;
+        Ok(())
     }
 }

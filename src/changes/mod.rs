@@ -9,6 +9,7 @@
 mod bus;
 mod follow;
 pub mod google_watch;
+pub mod keeper;
 mod log;
 pub mod relay;
 pub mod retention;

@@ -5,53 +5,33 @@
 //! joined. It creates what is missing (notifications to `{public origin}/webhooks/{outlook|teams}`,
 //! a fresh random `clientState`, sealed by the vault in `provider_subscriptions`), renews what
 //! expires within a quarter of its lifetime (`PATCH expirationDateTime`; one Graph no longer
-//! knows is created again) and deletes what is no longer watched. Passes run on a timer, and
-//! right after an Outlook or Teams connection is made; one pass at a time. `stop` deletes a
-//! connection's subscriptions at Graph and here, for disconnecting. `verify` tells whether a
+//! knows is created again) and deletes what is no longer watched. The passes, and `stop` on
+//! disconnect, run as every `keeper::Keeper` does. `verify` tells whether a
 //! notification's `clientState` is the one stored for its subscription, in constant time.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use super::keeper::{Held, KeepError, Keeper, Kept, random_secret};
 use crate::{
-    auth::Tenant,
     providers::{
         Provider, Registry, chat::ChannelQuery, microsoft::subscriptions::NewSubscription,
     },
-    store::entities::{integration_credentials, provider_subscriptions as row},
+    store::entities::provider_subscriptions as row,
     upstream::{ErrorKind, ProviderError, Target},
     vault::{Binding, Vault},
 };
 
-/// How often the keep-alive pass runs.
-pub const EVERY: Duration = Duration::from_secs(300);
-
 /// Channels a Teams connection watches at most.
 const CHANNELS: usize = 100;
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeepError {
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error("database: {0}")]
-    Db(#[from] DbErr),
-}
-
-/// What a pass over a connection did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Kept {
-    pub created: usize,
-    pub renewed: usize,
-    pub deleted: usize,
-}
 
 /// How long Graph lets a subscription to a provider's resources live, a little under its maximum
 /// (10,080 minutes for Outlook mail and events, 60 for Teams messages).
@@ -66,15 +46,6 @@ fn lifetime(provider: Provider) -> chrono::Duration {
 fn binding_name(provider: &str) -> String {
     format!("{provider}:client_state")
 }
-
-fn random_state() -> SecretString {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    SecretString::from(hex::encode(bytes))
-}
-
-/// A verified notification's subscription.
-pub type Held = row::Model;
 
 #[derive(Clone)]
 pub struct GraphSubscriptions {
@@ -128,17 +99,101 @@ impl GraphSubscriptions {
         }
     }
 
-    async fn held(&self, target: Target) -> Result<Vec<row::Model>, DbErr> {
-        row::Entity::find()
-            .filter(row::Column::ProjectId.eq(target.tenant.project_id))
-            .filter(row::Column::UserId.eq(target.tenant.user_id))
-            .filter(row::Column::Provider.eq(target.provider.slug()))
-            .all(&self.db)
-            .await
+    async fn create(
+        &self,
+        target: Target,
+        resource: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), KeepError> {
+        let client_state = random_secret();
+        let notification_url = format!(
+            "{}/webhooks/{}",
+            self.public_origin.trim_end_matches('/'),
+            target.provider.slug()
+        );
+        let created = self
+            .providers
+            .microsoft()
+            .create_subscription(
+                target,
+                &NewSubscription {
+                    resource,
+                    notification_url: &notification_url,
+                    client_state: &client_state,
+                    expires_at,
+                },
+            )
+            .await?;
+        let name = binding_name(target.provider.slug());
+        let binding = Binding {
+            user_id: target.tenant.user_id,
+            project_id: target.tenant.project_id,
+            provider: &name,
+        };
+        row::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            project_id: Set(target.tenant.project_id),
+            user_id: Set(target.tenant.user_id),
+            provider: Set(target.provider.slug().to_owned()),
+            remote_id: Set(created.id),
+            resource: Set(resource.to_owned()),
+            client_state: Set(self.vault.seal(&binding, &client_state)),
+            expires_at: Set(created.expiration_date_time),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The subscription `remote_id` of `provider`, if `client_state` is the one stored for it
+    /// (compared in constant time). A stored value that does not open verifies nothing.
+    pub async fn verify(
+        &self,
+        provider: Provider,
+        remote_id: &str,
+        client_state: &str,
+    ) -> Result<Option<Held>, DbErr> {
+        let Some(held) = row::Entity::find()
+            .filter(row::Column::RemoteId.eq(remote_id))
+            .filter(row::Column::Provider.eq(provider.slug()))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let name = binding_name(&held.provider);
+        let binding = Binding {
+            user_id: held.user_id,
+            project_id: held.project_id,
+            provider: &name,
+        };
+        let Ok(stored) = self.vault.open(&binding, &held.client_state) else {
+            return Ok(None);
+        };
+        let same: bool = stored
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(client_state.as_bytes())
+            .into();
+        Ok(same.then_some(held))
+    }
+}
+
+impl Keeper for GraphSubscriptions {
+    const PROVIDERS: [Provider; 2] = [Provider::Outlook, Provider::Teams];
+    const WHAT: &'static str = "Graph subscriptions";
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn one_pass(&self) -> &Mutex<()> {
+        &self.one_pass
     }
 
     /// Makes what a connection holds at Graph match what it should watch.
-    pub async fn keep(&self, target: Target) -> Result<Kept, KeepError> {
+    async fn keep(&self, target: Target) -> Result<Kept, KeepError> {
         let wanted = self.wanted(target).await?;
         let now = Utc::now();
         let life = lifetime(target.provider);
@@ -180,53 +235,6 @@ impl GraphSubscriptions {
         Ok(kept)
     }
 
-    async fn create(
-        &self,
-        target: Target,
-        resource: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), KeepError> {
-        let client_state = random_state();
-        let notification_url = format!(
-            "{}/webhooks/{}",
-            self.public_origin.trim_end_matches('/'),
-            target.provider.slug()
-        );
-        let created = self
-            .providers
-            .microsoft()
-            .create_subscription(
-                target,
-                &NewSubscription {
-                    resource,
-                    notification_url: &notification_url,
-                    client_state: &client_state,
-                    expires_at,
-                },
-            )
-            .await?;
-        let name = binding_name(target.provider.slug());
-        let binding = Binding {
-            user_id: target.tenant.user_id,
-            project_id: target.tenant.project_id,
-            provider: &name,
-        };
-        row::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            project_id: Set(target.tenant.project_id),
-            user_id: Set(target.tenant.user_id),
-            provider: Set(target.provider.slug().to_owned()),
-            remote_id: Set(created.id),
-            resource: Set(resource.to_owned()),
-            client_state: Set(self.vault.seal(&binding, &client_state)),
-            expires_at: Set(created.expiration_date_time),
-            created_at: Set(Utc::now()),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(())
-    }
-
     /// Deletes a subscription at Graph (one Graph no longer knows is gone already) and here.
     async fn forget(&self, target: Target, held: &row::Model) -> Result<(), KeepError> {
         match self
@@ -241,117 +249,5 @@ impl GraphSubscriptions {
         }
         row::Entity::delete_by_id(held.id).exec(&self.db).await?;
         Ok(())
-    }
-
-    /// Deletes every subscription of a connection, at Graph and here (on disconnect).
-    pub async fn stop(&self, target: Target) -> Result<usize, KeepError> {
-        // Not while a pass runs, which could subscribe the connection again behind this.
-        let _one = self.one_pass.lock().await;
-        let held = self.held(target).await?;
-        for h in &held {
-            self.forget(target, h).await?;
-        }
-        Ok(held.len())
-    }
-
-    /// One pass over every Outlook and Teams connection; a connection that fails is logged and
-    /// the others go on.
-    pub async fn pass(&self) -> Result<Kept, DbErr> {
-        let _one = self.one_pass.lock().await;
-        let rows = integration_credentials::Entity::find()
-            .filter(
-                integration_credentials::Column::Provider
-                    .is_in([Provider::Outlook.slug(), Provider::Teams.slug()]),
-            )
-            .all(&self.db)
-            .await?;
-        let mut total = Kept::default();
-        for r in rows {
-            let Ok(provider) = r.provider.parse::<Provider>() else {
-                continue;
-            };
-            let target = Target {
-                tenant: Tenant {
-                    user_id: r.user_id,
-                    project_id: r.project_id,
-                },
-                provider,
-            };
-            match self.keep(target).await {
-                Ok(kept) => {
-                    total.created += kept.created;
-                    total.renewed += kept.renewed;
-                    total.deleted += kept.deleted;
-                }
-                Err(cause) => {
-                    tracing::warn!(provider = provider.slug(), %cause, "keeping Graph subscriptions")
-                }
-            }
-        }
-        Ok(total)
-    }
-
-    /// Runs a pass now, in the background (after a connection is made).
-    pub fn soon(&self) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            if let Err(cause) = this.pass().await {
-                tracing::warn!(%cause, "keeping Graph subscriptions");
-            }
-        });
-    }
-
-    /// Runs a pass every `every`, until the runtime stops.
-    pub fn start(self, every: Duration) {
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                match self.pass().await {
-                    Ok(kept) if kept != Kept::default() => tracing::info!(
-                        created = kept.created,
-                        renewed = kept.renewed,
-                        deleted = kept.deleted,
-                        "Graph subscriptions kept"
-                    ),
-                    Ok(_) => {}
-                    Err(cause) => tracing::warn!(%cause, "keeping Graph subscriptions"),
-                }
-            }
-        });
-    }
-
-    /// The subscription `remote_id` of `provider`, if `client_state` is the one stored for it
-    /// (compared in constant time). A stored value that does not open verifies nothing.
-    pub async fn verify(
-        &self,
-        provider: Provider,
-        remote_id: &str,
-        client_state: &str,
-    ) -> Result<Option<Held>, DbErr> {
-        let Some(held) = row::Entity::find()
-            .filter(row::Column::RemoteId.eq(remote_id))
-            .filter(row::Column::Provider.eq(provider.slug()))
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let name = binding_name(&held.provider);
-        let binding = Binding {
-            user_id: held.user_id,
-            project_id: held.project_id,
-            provider: &name,
-        };
-        let Ok(stored) = self.vault.open(&binding, &held.client_state) else {
-            return Ok(None);
-        };
-        let same: bool = stored
-            .expose_secret()
-            .as_bytes()
-            .ct_eq(client_state.as_bytes())
-            .into();
-        Ok(same.then_some(held))
     }
 }

@@ -4,7 +4,10 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    changes::webhooks::salesforce, oauth::ConnectError, providers::Provider, upstream::Target,
+    changes::{keeper::Keeper, webhooks::salesforce},
+    oauth::ConnectError,
+    providers::Provider,
+    upstream::Target,
     vault::TokenSet,
 };
 

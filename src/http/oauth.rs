@@ -10,7 +10,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 
-use crate::{oauth::CallbackError, providers::Provider};
+use crate::{changes::keeper::Keeper, oauth::CallbackError, providers::Provider};
 
 use super::AppState;
 
