@@ -227,7 +227,21 @@ impl HubspotProvider {
         Ok(owners.results.into_iter().map(|o| o.id).collect())
     }
 
+    /// A search's records, newest first (the lists' order); `sync` reads them oldest first.
     async fn search(
+        &self,
+        target: Target,
+        kind: CrmObject,
+        object: &str,
+        body: Value,
+    ) -> Result<Vec<Record<CrmData>>, ProviderError> {
+        let mut records = self.search_records(target, kind, object, body).await?;
+        records.sort_by_key(|r| std::cmp::Reverse((r.created_at, numeric(&r.remote_id))));
+        Ok(records)
+    }
+
+    /// A search's records, in no particular order.
+    async fn search_records(
         &self,
         target: Target,
         kind: CrmObject,
@@ -237,17 +251,11 @@ impl HubspotProvider {
         let call = Call::post_read("search", format!("/crm/v3/objects/{object}/search"), body);
         let reply = self.upstream.send(target, &call, error::classify).await?;
         let results: model::Results = reply.json(Provider::Hubspot, call.op)?;
-        let mut records: Vec<Record<CrmData>> = results
+        Ok(results
             .results
             .into_iter()
             .filter_map(|raw| map::record(kind, raw))
-            .collect();
-        records.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| numeric(&b.remote_id).cmp(&numeric(&a.remote_id)))
-        });
-        Ok(records)
+            .collect())
     }
 
     /// The ids of `to` records associated with each `from` record, one v4 batch read per 100 ids.

@@ -159,19 +159,8 @@ impl HubspotProvider {
         object: &str,
         body: Value,
     ) -> Result<Vec<Record<CrmData>>, ProviderError> {
-        let call = Call::post_read("search", format!("/crm/v3/objects/{object}/search"), body);
-        let reply = self.upstream.send(target, &call, error::classify).await?;
-        let results: super::model::Results = reply.json(Provider::Hubspot, call.op)?;
-        let mut records: Vec<Record<CrmData>> = results
-            .results
-            .into_iter()
-            .filter_map(|raw| map::record(kind, raw))
-            .collect();
-        records.sort_by(|a, b| {
-            a.updated_at
-                .cmp(&b.updated_at)
-                .then_with(|| numeric(&a.remote_id).cmp(&numeric(&b.remote_id)))
-        });
+        let mut records = self.search_records(target, kind, object, body).await?;
+        records.sort_by_key(|r| (r.updated_at, numeric(&r.remote_id)));
         Ok(records)
     }
 
