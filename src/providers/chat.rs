@@ -366,6 +366,11 @@ impl ChatAdapter<'_> {
         }
     }
 
+    /// Whether the provider keeps a change feed to poll (Teams' delta; Slack only pushes).
+    pub fn feeds(&self) -> bool {
+        matches!(self, ChatAdapter::Teams(..))
+    }
+
     /// The messages changed after `cursor` (from now when `None`) where the provider keeps a
     /// change feed: Teams' channel-message delta; Slack has none to poll (its Events API pushes).
     pub async fn changes(

@@ -430,7 +430,11 @@ impl Syncer {
         if self.providers.calendar(target.provider).is_some() {
             reports.push(self.feed_pass(target, "Event").await);
         }
-        if self.providers.chat(target.provider).is_some() {
+        if self
+            .providers
+            .chat(target.provider)
+            .is_some_and(|c| c.feeds())
+        {
             reports.push(self.feed_pass(target, "Message").await);
         }
         reports
@@ -465,12 +469,12 @@ impl Syncer {
             .collect())
     }
 
-    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar).
+    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed).
     fn syncs(&self, provider: Provider) -> bool {
         self.providers.crm(provider).is_some()
             || self.providers.mail(provider).is_some()
             || self.providers.calendar(provider).is_some()
-            || self.providers.chat(provider).is_some()
+            || self.providers.chat(provider).is_some_and(|c| c.feeds())
     }
 
     /// Passes over every connection of `provider` every `every`, until the runtime stops.
