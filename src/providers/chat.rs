@@ -20,7 +20,7 @@ pub use super::record::{ListPage, Position, Record};
 use super::{
     Provider,
     microsoft::MicrosoftProvider,
-    record::{Order, Sorted},
+    record::{Feed, Order, Sorted},
     slack::SlackProvider,
 };
 use crate::{
@@ -363,6 +363,26 @@ impl ChatAdapter<'_> {
         match self {
             ChatAdapter::Slack(a, c) => Box::pin(a.post(target, &c.channels, post)).await,
             ChatAdapter::Teams(a, c) => Box::pin(a.team_post(target, &c.channels, post)).await,
+        }
+    }
+
+    /// Whether the provider keeps a change feed to poll (Teams' delta; Slack only pushes).
+    pub fn feeds(&self) -> bool {
+        matches!(self, ChatAdapter::Teams(..))
+    }
+
+    /// The messages changed after `cursor` (from now when `None`) where the provider keeps a
+    /// change feed: Teams' channel-message delta; Slack has none to poll (its Events API pushes).
+    pub async fn changes(
+        &self,
+        target: Target,
+        cursor: Option<&str>,
+    ) -> Result<Option<Feed>, ProviderError> {
+        match self {
+            ChatAdapter::Slack(..) => Ok(None),
+            ChatAdapter::Teams(a, c) => Box::pin(a.teams_changes(target, &c.channels, cursor))
+                .await
+                .map(Some),
         }
     }
 

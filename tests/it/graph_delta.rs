@@ -2,6 +2,7 @@
 //! pass only takes the delta links; a mail delivered, read and deleted and an event created and
 //! deleted are appended once each by the next passes; a pass with nothing new appends nothing; a
 //! delta state Graph no longer keeps (410) starts the feed again from now, and it goes on.
+//! Teams channel messages likewise: posted, edited and (softly) deleted, each appended once.
 
 use serde_json::{Value, json};
 
@@ -58,6 +59,11 @@ async fn gone(sandbox: &str, route: &str) -> u64 {
 /// The ops the sync appended for `remote_id` (Graph's change notifications, which the sandbox
 /// also sends, carry a `subscriptionId` and are left out).
 async fn synced(app: &TestApp, kind: &str, remote_id: &Value) -> Vec<String> {
+    synced_from(app, "OUTLOOK", kind, remote_id).await
+}
+
+/// The ops the sync appended for `remote_id` of `provider`.
+async fn synced_from(app: &TestApp, provider: &str, kind: &str, remote_id: &Value) -> Vec<String> {
     let (status, body) = app
         .graphql(
             "{ changes(first: 100) { nodes { op provider type remoteId data } } }",
@@ -70,7 +76,7 @@ async fn synced(app: &TestApp, kind: &str, remote_id: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|n| {
-            n["provider"] == "OUTLOOK"
+            n["provider"] == provider
                 && n["type"] == kind
                 && &n["remoteId"] == remote_id
                 && n["data"].get("subscriptionId").is_none()
@@ -252,4 +258,120 @@ async fn the_syncer_polls_outlook_and_a_subscriber_sees_what_its_delta_lists() {
         }
     }
     subscriber.close().await;
+}
+
+/// A Teams channel's message, changed through the sandbox's admin API.
+async fn channel_message(sandbox: &str, channel: &str, op: &str, id: Option<&str>) -> Value {
+    let (team, channel) = channel.split_once('/').unwrap();
+    let mut body = json!({ "provider": "teams", "object": "channelMessage", "op": op,
+        "fields": { "teamId": team, "channelId": channel, "content": format!("Delta {op}") } });
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    admin(sandbox, "/records", body).await
+}
+
+#[tokio::test]
+async fn teams_channel_messages_arrive_through_their_delta_once_and_a_lost_state_restarts() {
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.sync_interval_secs = Some(0);
+    })
+    .await;
+    // Graph keeps no subscription for this connection: its notifications would nudge the app's
+    // own syncer, whose passes would race this test's (a second syncer, with its own turns).
+    admin(
+        &sandbox,
+        "/faults",
+        json!({ "provider": "microsoft", "path": "/v1.0/subscriptions", "status": 403 }),
+    )
+    .await;
+    let back = consent(&connect_link(&app, "TEAMS", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200, "Teams connects");
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer.targets(Some(Provider::Teams), None).await.unwrap();
+    assert_eq!(targets.len(), 1);
+    let target = targets[0];
+    // This syncer keeps its own limits beside the app's, whose reads (the channels listed, the
+    // messages Graph's notifications name) share the sandbox's 5 a second: room for both.
+    admin(
+        &sandbox,
+        "/limits",
+        json!({ "provider": "teams", "enforce": true,
+                "capacity": { "teams_get_channel_message": 20 } }),
+    )
+    .await;
+    let first = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(
+        first.changes, 0,
+        "the first pass only takes each channel's delta link"
+    );
+    let route = "GET /microsoft/v1.0/teams/{team}/channels/{channel}/messages/delta";
+    let counters = crate::crm::counters(&sandbox).await;
+    assert_eq!(
+        counters["teams"][route]["200"].as_u64(),
+        Some(12),
+        "one delta per joined channel (four teams, three channels each): {counters}"
+    );
+
+    let (_, body) = app
+        .graphql(
+            "{ channels(first: 50, providers: [TEAMS]) { nodes { remoteId name } } }",
+            json!({}),
+        )
+        .await;
+    let channel = body["data"]["channels"]["nodes"][0]["remoteId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let posted = channel_message(&sandbox, &channel, "create", None).await;
+    let id = posted["id"].as_str().unwrap().to_owned();
+    let remote = json!(format!("{channel}/{id}"));
+    let second = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(second.changes, 1, "{second:?}");
+    assert_eq!(
+        synced_from(&app, "TEAMS", "Message", &remote).await,
+        ["CREATED"]
+    );
+
+    admin(&sandbox, "/clock", json!({ "advance_s": 2 })).await;
+    let edited = channel_message(&sandbox, &channel, "update", Some(&id)).await;
+    assert!(edited["lastEditedDateTime"].is_string(), "{edited}");
+    let third = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(third.changes, 1, "{third:?}");
+    channel_message(&sandbox, &channel, "delete", Some(&id)).await;
+    let fourth = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(fourth.changes, 1, "{fourth:?}");
+    assert_eq!(
+        synced_from(&app, "TEAMS", "Message", &remote).await,
+        ["CREATED", "UPDATED", "DELETED"]
+    );
+    let fifth = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(fifth.changes, 0, "nothing new since");
+
+    // A channel's delta state is lost: that channel starts again from now, and it goes on.
+    admin(
+        &sandbox,
+        "/faults",
+        json!({ "provider": "teams", "path": "/microsoft/v1.0/teams/{team}/channels/{channel}/messages/delta",
+                "status": 410, "count": 1 }),
+    )
+    .await;
+    let restarted = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(restarted.changes, 0, "{restarted:?}");
+    let counters = crate::crm::counters(&sandbox).await;
+    assert_eq!(
+        counters["teams"][route]["410"].as_u64(),
+        Some(1),
+        "{counters}"
+    );
+    let later = channel_message(&sandbox, &channel, "create", None).await;
+    let after = syncer.feed_pass(target, "Message").await.unwrap();
+    assert_eq!(after.changes, 1, "{after:?}");
+    let later = json!(format!("{channel}/{}", later["id"].as_str().unwrap()));
+    assert_eq!(
+        synced_from(&app, "TEAMS", "Message", &later).await,
+        ["CREATED"]
+    );
 }

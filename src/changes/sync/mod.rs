@@ -21,8 +21,8 @@
 //! per pass but miss hard deletes and records past the recycle bin's retention (and archived
 //! lists, records purged after 90 days), so the id listing is the one that is always right.
 //!
-//! Mailboxes and calendars with a change feed (Gmail's history, Google Calendar's sync tokens)
-//! sync through it instead: each pass appends the changes since the feed's cursor together with
+//! Mailboxes, calendars and chats with a change feed (Gmail's history, Google Calendar's sync
+//! tokens, Graph's delta queries for Outlook and Teams channel messages) sync through it instead: each pass appends the changes since the feed's cursor together with
 //! the new cursor.
 //!
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
@@ -336,6 +336,10 @@ impl Syncer {
                 Some(mail) => mail.adapter.changes(target, cursor).await,
                 None => Ok(None),
             },
+            "Message" => match self.providers.chat(target.provider) {
+                Some(chat) => chat.changes(target, cursor).await,
+                None => Ok(None),
+            },
             _ => match self.providers.calendar(target.provider) {
                 Some(calendar) => calendar.changes(target, cursor).await,
                 None => Ok(None),
@@ -426,6 +430,13 @@ impl Syncer {
         if self.providers.calendar(target.provider).is_some() {
             reports.push(self.feed_pass(target, "Event").await);
         }
+        if self
+            .providers
+            .chat(target.provider)
+            .is_some_and(|c| c.feeds())
+        {
+            reports.push(self.feed_pass(target, "Message").await);
+        }
         reports
     }
 
@@ -458,11 +469,12 @@ impl Syncer {
             .collect())
     }
 
-    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar).
+    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed).
     fn syncs(&self, provider: Provider) -> bool {
         self.providers.crm(provider).is_some()
             || self.providers.mail(provider).is_some()
             || self.providers.calendar(provider).is_some()
+            || self.providers.chat(provider).is_some_and(|c| c.feeds())
     }
 
     /// Passes over every connection of `provider` every `every`, until the runtime stops.

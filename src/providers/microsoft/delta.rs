@@ -1,6 +1,7 @@
 //! Microsoft Graph delta queries as change feeds for incremental sync, as Gmail's history and
 //! Google Calendar's sync tokens are: Outlook mail (`/me/mailFolders/{folder}/messages/delta`,
-//! for the inbox and sent items) and events (`/me/calendarView/delta`).
+//! for the inbox and sent items), events (`/me/calendarView/delta`) and Teams channel messages
+//! (`/teams/{team}/channels/{channel}/messages/delta`, root messages of each joined channel).
 //!
 //! - A round follows `@odata.nextLink` pages until the page that carries `@odata.deltaLink`; that
 //!   link is the cursor, and the next round starts from it and lists only what changed since.
@@ -8,13 +9,16 @@
 //!   link: what already exists is not reported, the feed begins now (as Gmail's does).
 //! - Mail pages carry the fields the mail adapter reads (`$select`, which Graph keeps in its
 //!   links), 100 to a page (`$top`); calendar pages are Graph's default size.
-//! - An entry with `@removed` is a deletion (for mail also a move out of the folder); otherwise a
-//!   record whose `createdDateTime` equals its `lastModifiedDateTime` is new, any other changed.
+//! - An entry with `@removed` is a deletion (for mail also a move out of the folder), and so is
+//!   a Teams message with `deletedDateTime` set (Teams deletes softly: the message comes back
+//!   marked, not removed); otherwise a record whose `createdDateTime` equals its
+//!   `lastModifiedDateTime` is new, any other changed.
 //!   Graph counts in whole seconds: a change in the second a record was made reads as its making.
 //! - A delta state Graph no longer keeps (410 `SyncStateNotFound`, or the `resyncRequired` /
 //!   `syncStateInvalid` codes) starts the feed again from now, and says so (`Feed::restarted`).
-//! - Mail's cursor is a JSON object of one delta link per folder; the calendar's is its delta
-//!   link. Its window (30 days back, a year ahead) is the one the first round chose: Graph keeps
+//! - Mail's cursor is a JSON object of one delta link per folder, Teams' one per channel
+//!   (`{teamId}/{channelId}`; a channel joined since starts with a round that only takes its
+//!   link, one left is dropped); the calendar's is its delta link. Its window (30 days back, a year ahead) is the one the first round chose: Graph keeps
 //!   a delta's `startDateTime`/`endDateTime` in its links.
 
 use std::collections::BTreeMap;
@@ -27,12 +31,17 @@ use serde_json::Value;
 use crate::{
     providers::{
         Provider,
+        chat::ChannelCache,
         record::{ChangeKind, Feed, FeedChange},
     },
     upstream::{Call, ErrorKind, ProviderError, Reply, Target, Verdict},
 };
 
-use super::{MicrosoftProvider, error, mail::SELECT, teams::next_call};
+use super::{
+    MicrosoftProvider, error,
+    mail::SELECT,
+    teams::{next_call, segment},
+};
 
 /// The mail folders whose changes are followed.
 const MAIL_FOLDERS: &[&str] = &["inbox", "sentitems"];
@@ -86,7 +95,7 @@ fn link_call(provider: Provider, op: &'static str, link: &str) -> Result<Call, P
 /// What an entry of a delta page says happened to its record.
 fn change_of(item: Value) -> Option<FeedChange> {
     let remote_id = item["id"].as_str()?.to_owned();
-    let kind = if item.get("@removed").is_some() {
+    let kind = if item.get("@removed").is_some() || item["deletedDateTime"].is_string() {
         ChangeKind::Deleted
     } else if item["createdDateTime"].is_string()
         && item["createdDateTime"] == item["lastModifiedDateTime"]
@@ -212,6 +221,55 @@ impl MicrosoftProvider {
             restarted |= feed.restarted;
             changes.extend(feed.changes);
             links.insert((*folder).to_owned(), feed.cursor);
+        }
+        Ok(Feed {
+            changes,
+            cursor: serde_json::to_string(&links).unwrap_or_default(),
+            restarted,
+        })
+    }
+
+    /// The root messages of every joined Teams channel changed after `cursor` (from now when
+    /// `None`), with remote ids `{teamId}/{channelId}/{messageId}` as the chat adapter's.
+    pub async fn teams_changes(
+        &self,
+        target: Target,
+        cache: &ChannelCache,
+        cursor: Option<&str>,
+    ) -> Result<Feed, ProviderError> {
+        let read = cursor.map(serde_json::from_str::<BTreeMap<String, String>>);
+        // A cursor that does not read is lost: every channel starts again.
+        let mut restarted = read.as_ref().is_some_and(Result::is_err);
+        let held = read.and_then(Result::ok).unwrap_or_default();
+        let mut links = BTreeMap::new();
+        let mut changes = Vec::new();
+        let channels = self.joined_channels(target, cache).await?;
+        for channel in channels.iter() {
+            let Some((team, id)) = channel.remote_id.split_once('/') else {
+                continue;
+            };
+            let begin = Call::get(
+                "teams.messages.delta",
+                format!(
+                    "/v1.0/teams/{}/channels/{}/messages/delta",
+                    segment(team),
+                    segment(id)
+                ),
+            )
+            .query("$top", "50");
+            let feed = self
+                .delta_feed(
+                    target,
+                    held.get(&channel.remote_id).map(String::as_str),
+                    begin,
+                )
+                .await?;
+            restarted |= feed.restarted;
+            changes.extend(feed.changes.into_iter().map(|mut c| {
+                c.remote_id = format!("{}/{}", channel.remote_id, c.remote_id);
+                c
+            }));
+            links.insert(channel.remote_id.clone(), feed.cursor);
         }
         Ok(Feed {
             changes,

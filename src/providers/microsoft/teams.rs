@@ -43,7 +43,7 @@ fn invalid(op: &'static str, message: &str) -> ProviderError {
 }
 
 /// A path segment as Graph takes it (channel ids hold `:` and `@`, which a path may carry).
-fn segment(s: &str) -> String {
+pub(super) fn segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace("%3A", ":")
@@ -97,7 +97,7 @@ impl MicrosoftProvider {
         Ok(page_after(lists.concat(), None, usize::MAX, false).records)
     }
 
-    async fn joined_channels(
+    pub(super) async fn joined_channels(
         &self,
         target: Target,
         cache: &ChannelCache,

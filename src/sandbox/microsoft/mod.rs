@@ -456,7 +456,7 @@ pub fn change_record(
         (OUTLOOK | SLUG, "message") => mail::change_record(state, user, op, id, fields),
         (OUTLOOK | SLUG, "event") => calendar::change_record(state, user, op, id, fields),
         (TEAMS | SLUG, "chatMessage" | "channelMessage") => {
-            teams::change_record(state, user, object, op, fields)
+            teams::change_record(state, user, object, op, id, fields)
         }
         _ => Err(error::bad_request(
             "object must be message or event (outlook), chatMessage or channelMessage (teams)",
@@ -619,6 +619,10 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
         .route(
             "/v1.0/teams/{team}/channels/{channel}/messages",
             get(teams::channel_messages).post(teams::post_channel_message),
+        )
+        .route(
+            "/v1.0/teams/{team}/channels/{channel}/messages/delta",
+            get(teams::channel_messages_delta),
         )
         .route(
             "/v1.0/teams/{team}/channels/{channel}/messages/{message}",

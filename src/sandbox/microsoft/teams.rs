@@ -12,6 +12,8 @@
 //!   first, 20 a page by default (`$top` up to 50), paged by `@odata.nextLink` with a
 //!   `$skiptoken` that names the last item seen, so a page never repeats or skips a message when
 //!   new ones arrive meanwhile.
+//! - `GET /teams/{id}/channels/{id}/messages/delta` (see [`channel_messages_delta`]); messages
+//!   edited or deleted through the admin API (`/_sandbox/records`) show in it.
 //! - Someone who is not a member of the team or chat gets 403 `Forbidden`; an unknown team,
 //!   channel, chat or message is 404 `NotFound`, as Teams words them.
 
@@ -32,6 +34,7 @@ use super::{
     directory::{self, TENANT_ID, User},
     error::{GraphError, GraphResult, bad_request},
     graph_base, json_body,
+    mail::DeltaState,
     odata::Options,
     subscriptions::{self, Change, Target},
 };
@@ -98,6 +101,8 @@ pub struct Post {
     pub place: Place,
     pub json: Value,
     pub created: DateTime<Utc>,
+    /// The tenant's change counter when the message was last posted, edited or deleted.
+    pub changed: u64,
 }
 
 impl Post {
@@ -120,6 +125,8 @@ pub struct Tenant {
     /// Users whose chats were seeded.
     seeded_chats: Vec<String>,
     last_ms: i64,
+    /// The change counter channel-message delta tokens are made of.
+    seq: u64,
 }
 
 fn is_member(team: &Team, user: &User) -> bool {
@@ -147,6 +154,7 @@ impl Tenant {
             posts: Vec::new(),
             seeded_chats: Vec::new(),
             last_ms: 0,
+            seq: 0,
         };
         for (index, (name, description)) in TEAMS.iter().enumerate() {
             let team = Team {
@@ -284,12 +292,47 @@ impl Tenant {
             "reactions": [],
             "messageHistory": [],
         });
+        self.seq += 1;
         self.posts.push(Post {
             place,
             json,
             created: at,
+            changed: self.seq,
         });
         id
+    }
+
+    /// Edits a root channel message's text (`content`) or soft-deletes it (`None`), as Teams
+    /// does: a deleted message stays, with `deletedDateTime` set and an empty body.
+    fn change(
+        &mut self,
+        place: &Place,
+        id: &str,
+        content: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> GraphResult<Value> {
+        self.seq += 1;
+        let seq = self.seq;
+        let post = self
+            .posts
+            .iter_mut()
+            .find(|p| &p.place == place && p.id() == id && p.reply_to().is_none())
+            .filter(|p| p.json["deletedDateTime"].is_null())
+            .ok_or_else(|| not_found(format!("Message {id} not found.")))?;
+        let stamp = ms_stamp(at);
+        post.json["lastModifiedDateTime"] = json!(stamp);
+        match content {
+            Some(text) => {
+                post.json["lastEditedDateTime"] = json!(stamp);
+                post.json["body"]["content"] = json!(text);
+            }
+            None => {
+                post.json["deletedDateTime"] = json!(stamp);
+                post.json["body"]["content"] = json!("");
+            }
+        }
+        post.changed = seq;
+        Ok(post.json.clone())
     }
 
     /// Seeds the chats of `user` on first use: six one-on-one and three group chats.
@@ -895,18 +938,29 @@ pub async fn post_chat_message(
 
 /// `POST /_sandbox/records` for `chatMessage` (`fields`: `chatId`, default the user's first
 /// chat; `content`; `from`, an address, default another member) and `channelMessage`
-/// (`teamId`, `channelId`, `content`, `from`): a message written in Teams itself. Only `create`.
+/// (`teamId`, `channelId`, `content`, `from`): a message written in Teams itself. `create`;
+/// a `channelMessage` also takes `update` (its `content` edited) and `delete` (soft, as Teams
+/// deletes) of the root message `id`.
 pub fn change_record(
     state: &Arc<SandboxState>,
     user: &str,
     object: &str,
     op: &str,
+    id: Option<&str>,
     fields: &Value,
 ) -> GraphResult {
-    if op != "create" {
-        return Err(bad_request("Teams messages take op create"));
-    }
     let me = directory::by_alias(user);
+    match (object, op) {
+        (_, "create") => {}
+        ("channelMessage", "update" | "delete") => {
+            return change_channel_message(state, &me, op, id, fields);
+        }
+        _ => {
+            return Err(bad_request(
+                "Teams messages take op create; channel messages update and delete too",
+            ));
+        }
+    }
     let content = fields
         .get("content")
         .and_then(Value::as_str)
@@ -955,4 +1009,100 @@ pub fn change_record(
     };
     let json = publish(state, place.0, &place.1, content, "text", None);
     Ok((StatusCode::CREATED, axum::Json(json)).into_response())
+}
+
+/// Edits or soft-deletes a root channel message, as its author would in Teams.
+fn change_channel_message(
+    state: &Arc<SandboxState>,
+    me: &User,
+    op: &str,
+    id: Option<&str>,
+    fields: &Value,
+) -> GraphResult {
+    let (Some(team), Some(channel), Some(id)) = (
+        fields.get("teamId").and_then(Value::as_str),
+        fields.get("channelId").and_then(Value::as_str),
+        id,
+    ) else {
+        return Err(bad_request(
+            "updating a channelMessage needs its id, teamId and channelId",
+        ));
+    };
+    let content = match op {
+        "update" => Some(
+            fields
+                .get("content")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad_request("update needs fields.content"))?,
+        ),
+        _ => None,
+    };
+    let now = state.clock.now();
+    let mut tenant = state.microsoft.teams.lock(TENANT_ID);
+    tenant.channel(team, channel, me)?;
+    let place = Place::Channel {
+        team: team.to_owned(),
+        channel: channel.to_owned(),
+    };
+    let json = tenant.change(&place, id, content, now)?;
+    drop(tenant);
+    let change = if content.is_some() {
+        Change::Updated
+    } else {
+        Change::Deleted
+    };
+    let target = Target::ChannelMessage {
+        team: team.to_owned(),
+        channel: channel.to_owned(),
+    };
+    subscriptions::notify(state, me, target, change, id);
+    Ok(axum::Json(json).into_response())
+}
+
+/// `GET /teams/{id}/channels/{id}/messages/delta`: the channel's root messages (no replies) in
+/// the order they last changed. Without a token, every message, paged with `$skiptoken`, ending
+/// in an `@odata.deltaLink`; its `$deltatoken` then returns only the messages posted, edited or
+/// deleted since (a deleted message comes back with `deletedDateTime` set: Teams deletes
+/// softly, and this delta carries no `@removed`). `$top` up to 50 (default 20). A token the
+/// sandbox did not issue is 410 `SyncStateNotFound`.
+pub async fn channel_messages_delta(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path((team, channel)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::ChannelMessagesRead)?;
+    let options = Options::parse(query.as_deref(), &[])?;
+    let size = options.top.unwrap_or(20);
+    if size > 50 {
+        return Err(bad_request(
+            "Invalid page size requested. The maximum $top is 50.",
+        ));
+    }
+    let user = directory::by_alias(&admitted.user);
+    let tenant = ctx.state.microsoft.teams.lock(TENANT_ID);
+    tenant.channel(&team, &channel, &user)?;
+    let state = DeltaState::from_options(&options, tenant.seq)?;
+    let place = Place::Channel {
+        team: team.clone(),
+        channel: channel.clone(),
+    };
+    let mut changes: Vec<(u64, Value)> = tenant
+        .posts
+        .iter()
+        .filter(|p| p.place == place && p.reply_to().is_none())
+        .filter(|p| p.changed > state.since && p.changed <= state.high)
+        .map(|p| (p.changed, p.json.clone()))
+        .collect();
+    drop(tenant);
+    changes.sort_by_key(|(seq, _)| *seq);
+    let context = format!("{}/$metadata#Collection(chatMessage)", graph_base(&ctx));
+    Ok(admitted.json(state.page(
+        changes.into_iter().map(|(_, v)| v).collect(),
+        size,
+        &options,
+        &url_of(&ctx, &uri),
+        &context,
+    )))
 }
