@@ -233,6 +233,9 @@ impl ChangeLog {
 
     /// Checks that nothing after `after` has been dropped by retention.
     pub async fn check_cursor(&self, project_id: Uuid, after: i64) -> Result<(), LogError> {
+        // The head first: an append between the two reads then only adds events above it, so
+        // it cannot make a fresh log look trimmed.
+        let head = self.head(project_id).await?;
         let oldest = change_events::Entity::find()
             .select_only()
             .column_as(change_events::Column::Seq.min(), "oldest")
@@ -241,7 +244,6 @@ impl ChangeLog {
             .one(&self.db)
             .await?
             .flatten();
-        let head = self.head(project_id).await?;
         let first_kept = oldest.unwrap_or(head + 1);
         if after + 1 < first_kept && after < head {
             return Err(LogError::Expired);
