@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -23,5 +23,37 @@ impl Clock {
 
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Release);
+    }
+}
+
+/// The latest `hour`:00 UTC that is not in the future: where seeded mail and messages end, so a
+/// mailbox seeded before that hour of the day holds no mail from later today.
+pub fn seed_anchor(hour: u32) -> DateTime<Utc> {
+    let now = Utc::now();
+    let at = NaiveTime::from_hms_opt(hour % 24, 0, 0).unwrap_or_default();
+    let today = now.date_naive().and_time(at).and_utc();
+    if today > now {
+        today - Duration::days(1)
+    } else {
+        today
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_anchor_is_never_in_the_future_nor_a_day_old() {
+        let now = Utc::now();
+        for hour in 0..24 {
+            let anchor = seed_anchor(hour);
+            assert!(anchor <= Utc::now(), "{hour}");
+            assert!(now - anchor < Duration::days(1), "{hour}");
+            assert_eq!(
+                anchor.format("%H:%M:%S").to_string(),
+                format!("{hour:02}:00:00")
+            );
+        }
     }
 }

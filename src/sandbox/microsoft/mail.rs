@@ -142,10 +142,7 @@ impl Mailbox {
     /// Seeds a mailbox: 60 received and 20 sent messages, and the calendar.
     pub fn seeded(alias: &str) -> Self {
         let user = directory::by_alias(alias);
-        let anchor = Utc::now()
-            .date_naive()
-            .and_hms_opt(8, 0, 0)
-            .map_or_else(Utc::now, |t| t.and_utc());
+        let anchor = crate::sandbox::clock::seed_anchor(8);
         let mut mailbox = Mailbox {
             user: user.clone(),
             messages: Vec::new(),

@@ -143,10 +143,7 @@ fn ms_stamp(t: DateTime<Utc>) -> String {
 impl Tenant {
     /// Seeds teams, channels and channel messages (chats come per user, see `ensure_chats`).
     pub fn seeded(_tenant: &str) -> Self {
-        let anchor = Utc::now()
-            .date_naive()
-            .and_hms_opt(7, 0, 0)
-            .map_or_else(Utc::now, |t| t.and_utc());
+        let anchor = crate::sandbox::clock::seed_anchor(7);
         let mut tenant = Tenant {
             teams: Vec::new(),
             channels: Vec::new(),
@@ -342,10 +339,7 @@ impl Tenant {
         }
         self.seeded_chats.push(user.alias.clone());
         let me = user.person.unwrap_or(0);
-        let anchor = Utc::now()
-            .date_naive()
-            .and_hms_opt(7, 0, 0)
-            .map_or_else(Utc::now, |t| t.and_utc());
+        let anchor = crate::sandbox::clock::seed_anchor(7);
         let mut groups: Vec<Vec<User>> = (1..=6)
             .filter_map(|k| directory::person((me + k * 7) % PEOPLE))
             .map(|o| vec![user.clone(), o])
