@@ -147,11 +147,16 @@ pub struct ProviderSettings {
     pub revoke_url: Option<String>,
     /// This provider's request timeout, over `upstream.timeout_ms`.
     pub timeout_ms: Option<u64>,
+    /// Timeouts of single calls, by the adapter's op name (`query`, `messages.send`), over
+    /// `timeout_ms`: a call that is slow by nature gets longer than the provider's lists.
+    pub op_timeout_ms: BTreeMap<String, u64>,
     /// `false` switches the gateway's own limiting of this provider off (benchmarks, higher tiers
     /// enforced elsewhere).
     pub rate_limits: Option<bool>,
     /// Capacities over the catalog's, by rate class (an account on a higher tier).
     pub rate_capacity: BTreeMap<String, u32>,
+    /// Overrides for single connections, by `<project>/<user email>`: an account on its own tier.
+    pub connections: BTreeMap<String, ConnectionSettings>,
     /// The secret the provider signs webhooks with (Stripe's endpoint `whsec_…`, Slack's signing
     /// secret); HubSpot signs with the client secret.
     pub webhook_secret: Option<SecretString>,
@@ -168,6 +173,14 @@ pub struct ProviderSettings {
     /// Google Calendar: `true` opens a push channel per connection (off by default: Google
     /// notifies only an HTTPS address on a domain verified for the Cloud project).
     pub push: Option<bool>,
+}
+
+/// One connection's overrides of its provider's settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionSettings {
+    /// Capacities over the provider's, by rate class.
+    pub rate_capacity: BTreeMap<String, u32>,
 }
 
 /// Where the token encryption keys come from, and which format new values are written in.

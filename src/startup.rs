@@ -81,7 +81,8 @@ pub async fn vault(settings: &Settings) -> Result<Vault, StartupError> {
     Ok(Vault::new(ring, settings.vault.write_format))
 }
 
-/// `[providers.<slug>]` by provider; a slug the catalog does not know is an error naming it.
+/// `[providers.<slug>]` by provider; a slug the catalog does not know, or a rate class it does
+/// not have, is an error naming it.
 fn provider_settings(
     settings: &Settings,
 ) -> Result<BTreeMap<Provider, ProviderSettings>, StartupError> {
@@ -89,9 +90,12 @@ fn provider_settings(
         .providers
         .iter()
         .map(|(slug, p)| {
-            slug.parse::<Provider>()
-                .map(|provider| (provider, p.clone()))
-                .map_err(|e| StartupError::Config(format!("[providers.{slug}]: {e}")))
+            let provider = slug
+                .parse::<Provider>()
+                .map_err(|e| StartupError::Config(format!("[providers.{slug}]: {e}")))?;
+            crate::limits::validate(provider, p)
+                .map_err(|e| StartupError::Config(format!("[providers.{slug}]: {e}")))?;
+            Ok((provider, p.clone()))
         })
         .collect()
 }

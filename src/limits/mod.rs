@@ -26,12 +26,14 @@
 
 mod concurrent;
 mod daily;
+mod named;
 mod reported;
 mod rolling;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     num::NonZeroU32,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -67,6 +69,9 @@ enum Engine {
 /// One rate class of one provider.
 struct Class {
     provider: Provider,
+    /// The one connection (`<project>/<user email>`) it counts, for a connection's own
+    /// capacity; every connection of the provider otherwise.
+    connection: Option<Arc<str>>,
     name: String,
     window: Duration,
     /// The adapter calls (by op name) it counts; every call when absent.
@@ -95,6 +100,7 @@ impl Class {
         };
         Self {
             provider,
+            connection: None,
             name: name.to_owned(),
             window,
             ops: entry.ops.clone(),
@@ -150,6 +156,30 @@ impl Class {
 /// Rolling classes need none: they hold a call's place from its answer on.
 const MARGIN: Duration = Duration::from_millis(100);
 
+/// Checks `[providers.<slug>]`'s limits against the catalog: every class it sets a capacity of
+/// exists, and every connection is named `<project>/<user email>`.
+pub fn validate(provider: Provider, settings: &ProviderSettings) -> Result<(), String> {
+    let limits = &provider.entry().limits;
+    let known = |capacities: &BTreeMap<String, u32>| {
+        capacities
+            .keys()
+            .try_for_each(|name| match limits.contains_key(name) {
+                true => Ok(()),
+                false => Err(format!(
+                    "rate_capacity: {} has no rate class `{name}` (it has {})",
+                    provider.entry().name,
+                    limits.keys().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            })
+    };
+    known(&settings.rate_capacity)?;
+    for (name, connection) in &settings.connections {
+        named::parse(name)?;
+        known(&connection.rate_capacity)?;
+    }
+    Ok(())
+}
+
 /// The burst and the period between cells of a GCRA that never puts more than `capacity` calls
 /// in a `window`: a burst of 5% of the capacity (at least 1), the rest spread evenly.
 fn gcra(window: Duration, capacity: u32) -> (NonZeroU32, Duration) {
@@ -184,30 +214,50 @@ impl Drop for Permit<'_> {
 /// Every provider's rate classes.
 pub struct Limits {
     classes: Vec<Class>,
+    /// Providers with classes of single connections, whose callers' names are looked up.
+    named: HashSet<Provider>,
+    names: named::Names,
     reports: Reports,
     daily: daily::Blocks,
     db: DatabaseConnection,
 }
 
 impl Limits {
-    /// The catalog's classes, with config's capacities over them; a provider whose
-    /// `rate_limits` is off gets none.
+    /// The catalog's classes, with config's capacities over them, and a class of its own for
+    /// each connection config gives a capacity of its own; a provider whose `rate_limits` is off
+    /// gets none.
     pub fn new(settings: &BTreeMap<Provider, ProviderSettings>, db: DatabaseConnection) -> Self {
         let mut classes = Vec::new();
+        let mut named = HashSet::new();
         for provider in Provider::ALL {
             let overrides = settings.get(&provider);
             if overrides.and_then(|s| s.rate_limits) == Some(false) {
                 continue;
             }
-            for (name, entry) in &provider.entry().limits {
+            let limits = &provider.entry().limits;
+            for (name, entry) in limits {
                 let capacity = overrides
                     .and_then(|s| s.rate_capacity.get(name).copied())
                     .unwrap_or(entry.capacity);
                 classes.push(Class::new(provider, name, entry, capacity));
             }
+            for (connection, own) in overrides.iter().flat_map(|s| &s.connections) {
+                let connection: Arc<str> = connection.as_str().into();
+                for (name, capacity) in &own.rate_capacity {
+                    if let Some(entry) = limits.get(name) {
+                        named.insert(provider);
+                        classes.push(Class {
+                            connection: Some(connection.clone()),
+                            ..Class::new(provider, name, entry, *capacity)
+                        });
+                    }
+                }
+            }
         }
         Self {
             classes,
+            named,
+            names: named::Names::new(db.clone()),
             reports: Reports::default(),
             daily: daily::Blocks::default(),
             db,
@@ -238,11 +288,24 @@ impl Limits {
             return Err(daily::until_tomorrow());
         }
         let started = Instant::now();
+        let connection = self.connection_name(provider, key).await;
+        // A connection's own class of a name stands in for the provider's.
+        let own: HashSet<&str> = self
+            .classes
+            .iter()
+            .filter(|c| c.provider == provider && c.connection.is_some())
+            .filter(|c| c.connection == connection)
+            .map(|c| c.name.as_str())
+            .collect();
         let mut classes: Vec<(usize, &Class)> = self
             .classes
             .iter()
             .enumerate()
             .filter(|(_, c)| c.provider == provider && c.applies(op))
+            .filter(|(_, c)| match &c.connection {
+                Some(_) => c.connection == connection,
+                None => !own.contains(c.name.as_str()),
+            })
             .collect();
         // Slots in flight last: a call waiting for a window's room must not hold one.
         classes.sort_by_key(|(_, c)| matches!(c.engine, Engine::Concurrent(_)));
@@ -315,6 +378,20 @@ impl Limits {
             }
         }
         Ok(permit)
+    }
+
+    /// The name of the connection `key` when `provider` has classes of single connections.
+    async fn connection_name(&self, provider: Provider, key: Key) -> Option<Arc<str>> {
+        if !self.named.contains(&provider) {
+            return None;
+        }
+        match self.names.of(key).await {
+            Ok(name) => Some(name),
+            Err(error) => {
+                tracing::warn!(%error, "a connection's own limits not looked up");
+                None
+            }
+        }
     }
 
     /// Takes in what the provider reported of a connection's usage in an answer.

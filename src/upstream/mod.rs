@@ -4,7 +4,7 @@
 //! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
 //! connection: wait for room, or fail with `retryAfter`; a quota the provider reports spent in
 //! its answers, read through `providers::usage_reader`, fails calls at once) → timeout (per
-//! provider, from config);
+//! provider and call, from config);
 //! around them all, a circuit breaker per connection (`breaker`); retries draw on a budget per
 //! provider (`budget`).
 //!
@@ -246,12 +246,12 @@ impl Upstream {
             .or_else(|| entry.base_url.clone())
     }
 
-    fn timeout(&self, provider: Provider) -> Duration {
+    /// The call's own timeout, else its provider's, else every provider's.
+    fn timeout(&self, provider: Provider, op: &str) -> Duration {
+        let settings = self.inner.providers.get(&provider);
         Duration::from_millis(
-            self.inner
-                .providers
-                .get(&provider)
-                .and_then(|p| p.timeout_ms)
+            settings
+                .and_then(|p| p.op_timeout_ms.get(op).copied().or(p.timeout_ms))
                 .unwrap_or(self.inner.settings.timeout_ms),
         )
     }
@@ -306,7 +306,7 @@ impl Upstream {
             .http
             .request(call.method.clone(), url)
             .bearer_auth(session.access_token.expose_secret())
-            .timeout(self.timeout(provider));
+            .timeout(self.timeout(provider, call.op));
         if !call.query.is_empty() {
             request = request.query(&call.query);
         }

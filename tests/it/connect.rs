@@ -210,8 +210,18 @@ pub async fn callback(url: &str) -> (u16, String, Option<String>) {
 }
 
 pub async fn connect_link(app: &TestApp, provider: &str, redirect: Option<String>) -> String {
+    connect_link_as(app, &app.key, provider, redirect).await
+}
+
+/// A connect link for the caller of `key`.
+pub async fn connect_link_as(
+    app: &TestApp,
+    key: &str,
+    provider: &str,
+    redirect: Option<String>,
+) -> String {
     let (_, body) = app
-        .graphql(CONNECT, json!({ "p": provider, "r": redirect }))
+        .graphql_as(key, CONNECT, json!({ "p": provider, "r": redirect }))
         .await;
     body["data"]["connectProvider"]["url"]
         .as_str()

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::{
-    connect::{callback, connect_link, consent, pointed_at_sandbox_with},
+    connect::{callback, connect_link, connect_link_as, consent, pointed_at_sandbox_with},
     crm::{calls, counters},
     helpers::TestApp,
 };
@@ -303,6 +303,68 @@ async fn outlooks_mailbox_limit_counts_mail_and_calendar_calls() {
     assert_eq!(extensions["provider"], "OUTLOOK", "{body}");
     assert!(extensions["retryAfter"].as_u64().unwrap() >= 1, "{body}");
     assert_eq!(all_calls(&counters(&sandbox).await, "outlook"), before);
+}
+
+#[tokio::test]
+async fn a_connections_own_capacity_applies_to_that_connection_alone() {
+    let (app, sandbox) = connected(&["OUTLOOK"], |settings| {
+        let outlook = settings.providers.get_mut("outlook").unwrap();
+        let mut own = nexus::config::ConnectionSettings::default();
+        own.rate_capacity.insert("mailbox".into(), 1);
+        outlook.connections.insert("acme/ada@acme.test".into(), own);
+        settings.upstream.max_retry_wait_ms = 200;
+    })
+    .await;
+    let bob = app.key_for("globex", "bob@globex.test").await;
+    let link = connect_link_as(&app, &bob, "OUTLOOK", None).await;
+    assert_eq!(callback(&consent(&link, "approve").await).await.0, 200);
+
+    let emails = "{ emails(first: 3, providers: [OUTLOOK]) { nodes { id } } }";
+    let events = "{ events(first: 3, providers: [OUTLOOK]) { nodes { id } } }";
+    for query in [emails, events, emails] {
+        let (_, body) = app.graphql_as(&bob, query, json!({})).await;
+        assert!(
+            body["errors"].is_null(),
+            "bob's mailbox has the catalog's room: {body}"
+        );
+    }
+    let (_, body) = app.graphql(emails, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let before = all_calls(&counters(&sandbox).await, "outlook");
+    let (_, body) = app.graphql(events, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
+    assert_eq!(all_calls(&counters(&sandbox).await, "outlook"), before);
+}
+
+#[tokio::test]
+async fn a_calls_own_timeout_wins_over_its_providers() {
+    let (app, sandbox) = salesforce_with(|settings| {
+        let salesforce = settings.providers.get_mut("salesforce").unwrap();
+        salesforce.timeout_ms = Some(300);
+        salesforce.op_timeout_ms.insert("query".into(), 5_000);
+    })
+    .await;
+    admin(
+        &sandbox,
+        "faults",
+        json!({"provider": "salesforce", "error_rate": 0.0, "latency_ms": 1_000}),
+    )
+    .await;
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    assert!(body["errors"].is_null(), "queries may take 5 s: {body}");
+
+    let (_, body) = app
+        .graphql(
+            r#"mutation { createLead(input: { lastName: "Slow", company: "Late Ltd" }) { lead { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "PROVIDER_UNAVAILABLE", "{body}");
+    assert_eq!(extensions["provider"], "SALESFORCE", "{body}");
 }
 
 /// The sandbox's log of `provider`'s calls on `route`: (status, arrived, answered).
