@@ -315,6 +315,27 @@ fn serve_rejects_unknown_settings_by_name_without_echoing_secrets() {
         .env("INTEGRATION_TOKEN_ENCRYPTION_KEY", "ab".repeat(32)));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("myspace"));
+
+    for (toml, named) in [
+        (
+            "[providers.hubspot.rate_capacity]\nten_secondly = 150\nhourly = 9\n",
+            "hourly",
+        ),
+        (
+            "[providers.hubspot.connections.acme]\nrate_capacity = { ten_secondly = 150 }\n",
+            "<project>/<user email>",
+        ),
+    ] {
+        std::fs::write(&config, toml).unwrap();
+        let out = run(nexus(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("INTEGRATION_TOKEN_ENCRYPTION_KEY", "ab".repeat(32)));
+        assert!(!out.status.success(), "{toml}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
 }
 
 #[tokio::test]
