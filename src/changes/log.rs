@@ -126,19 +126,20 @@ impl ChangeLog {
         receipt: Option<&Receipt>,
         changes: Vec<Change>,
     ) -> Result<Appended, DbErr> {
-        self.append_with(project_id, receipt, changes, async |_| Ok(()))
+        self.append_with(project_id, receipt, changes, async |_| Ok::<_, DbErr>(()))
             .await
     }
 
     /// Like `append`, and runs `also` in the same transaction (a sync's checkpoint), so that the
-    /// changes and what they depend on are stored together or not at all.
-    pub async fn append_with(
+    /// changes and what they depend on are stored together or not at all: an error from `also`
+    /// stores nothing.
+    pub async fn append_with<E: From<DbErr>>(
         &self,
         project_id: Uuid,
         receipt: Option<&Receipt>,
         changes: Vec<Change>,
-        also: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), DbErr>,
-    ) -> Result<Appended, DbErr> {
+        also: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), E>,
+    ) -> Result<Appended, E> {
         let txn = self.db.begin().await?;
         if let Some(receipt) = receipt {
             let inserted = webhook_receipts::Entity::insert(webhook_receipts::ActiveModel {
@@ -156,7 +157,7 @@ impl ChangeLog {
                     txn.rollback().await?;
                     return Ok(Appended::Duplicate);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         let count = changes.len() as i64;

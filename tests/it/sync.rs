@@ -4,7 +4,8 @@
 //! SystemModstamp across a REST page boundary all arrive, once; HubSpot's modified records past
 //! its search cap all arrive; a record deleted at the provider becomes one Deleted change after
 //! a complete reconciliation, none before, and none from a reconciliation cut short; a second
-//! pass over unchanged records appends nothing.
+//! pass over unchanged records appends nothing; two gateways passing over one connection (or
+//! reading one change feed) at once log each change once, on SQLite and PostgreSQL.
 
 use std::collections::BTreeSet;
 
@@ -132,6 +133,77 @@ fn ids_of(log: &[(String, String, String)], kind: &str, op: &str) -> Vec<String>
 
 fn count(counters: &Value, provider: &str, route: &str) -> u64 {
     counters[provider][route]["200"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn two_gateways_passing_over_one_connection_at_once_log_each_change_once() {
+    for (backend, url) in crate::helpers::backends().await {
+        eprintln!("on {backend}");
+        passes_at_once(url).await;
+    }
+}
+
+async fn passes_at_once(database: Option<secrecy::SecretString>) {
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.sync_interval_secs = Some(0);
+        settings.database.url = database;
+    })
+    .await;
+    let back = consent(&connect_link(&app, "HUBSPOT", None).await, "approve").await;
+    assert_eq!(callback(&back).await.0, 200, "HubSpot connects");
+    let (one, target) = syncer(&app, nexus::providers::Provider::Hubspot).await;
+    let (other, _) = syncer(&app, nexus::providers::Provider::Hubspot).await;
+    let (a, b) = tokio::join!(
+        one.pass(target, CrmObject::Contact, &|_| {}),
+        other.pass(target, CrmObject::Contact, &|_| {}),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let created = ids_of(&logged(&app).await, "Contact", "CREATED");
+    let unique: BTreeSet<&String> = created.iter().collect();
+    assert_eq!(unique.len(), created.len(), "no record twice: {a:?} {b:?}");
+    assert_eq!(created.len(), a.changes + b.changes);
+    assert_eq!(created.len(), a.seen.max(b.seen), "every record once");
+
+    admin(
+        &sandbox,
+        "/records",
+        json!({ "provider": "hubspot", "object": "contacts", "op": "update", "id": "405", "fields": { "firstname": "Raced" } }),
+    )
+    .await;
+    let (a, b) = tokio::join!(
+        one.pass(target, CrmObject::Contact, &|_| {}),
+        other.pass(target, CrmObject::Contact, &|_| {}),
+    );
+    assert_eq!(a.unwrap().changes + b.unwrap().changes, 1);
+    assert_eq!(ids_of(&logged(&app).await, "Contact", "UPDATED"), ["405"]);
+}
+
+#[tokio::test]
+async fn two_gateways_reading_one_change_feed_at_once_log_each_change_once() {
+    let (app, _sandbox) = connected("GMAIL", 0).await;
+    let (one, target) = syncer(&app, nexus::providers::Provider::Gmail).await;
+    let (other, _) = syncer(&app, nexus::providers::Provider::Gmail).await;
+    one.feed_pass(target, "Email").await.unwrap();
+    for subject in ["Raced once", "Raced twice"] {
+        let (_, sent) = app
+            .graphql(
+                "mutation($input: SendEmailInput!) { sendEmail(input: $input) { email { id } } }",
+                json!({ "input": { "provider": "GMAIL", "to": ["bob@globex.test"], "subject": subject, "text": "hi" } }),
+            )
+            .await;
+        assert!(sent["errors"].is_null(), "{sent}");
+    }
+    let (a, b) = tokio::join!(
+        one.feed_pass(target, "Email"),
+        other.feed_pass(target, "Email"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let log = logged(&app).await;
+    let emails: Vec<_> = log.iter().filter(|(kind, _, _)| kind == "Email").collect();
+    let unique: BTreeSet<_> = emails.iter().collect();
+    assert_eq!(unique.len(), emails.len(), "no change twice: {emails:?}");
+    assert!(emails.len() >= 2, "{emails:?}");
+    assert_eq!(emails.len(), a.changes + b.changes, "{a:?} {b:?}");
 }
 
 const SF_QUERY: &str = "GET /services/data/v58.0/query";

@@ -25,6 +25,11 @@
 //! tokens, Graph's delta queries for Outlook and Teams channel messages) sync through it instead: each pass appends the changes since the feed's cursor together with
 //! the new cursor.
 //!
+//! Two passes over one resource at once (two gateways, `nexus sync` beside `serve`) cannot log
+//! a change twice: each page's transaction moves the checkpoint only from where its pass read
+//! it, so the pass that stores second stores nothing and stops (`SyncError::Overtaken`, reported
+//! as a pass that ended early).
+//!
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
 //! `changes.sync_interval_secs`) and on demand (`nexus sync`).
 
@@ -36,7 +41,9 @@ use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -52,7 +59,7 @@ use crate::{
 };
 
 use super::{Change, ChangeLog, Op};
-use state::{Checkpoint, Pass, Resource};
+use state::{Checkpoint, Held, Pass, Resource};
 use turns::Turns;
 
 /// Records asked for per page.
@@ -70,6 +77,33 @@ pub enum SyncError {
     Provider(#[from] ProviderError),
     #[error("database: {0}")]
     Db(#[from] DbErr),
+    /// Another pass over the same resource (another gateway, `nexus sync` beside `serve`)
+    /// stored a page first; this one stops, storing nothing more.
+    #[error("another pass over this resource moved its checkpoint first")]
+    Overtaken,
+}
+
+/// Moves `held` to `next` inside an append's transaction, or fails it as overtaken.
+async fn advance(
+    txn: &DatabaseTransaction,
+    resource: Resource,
+    held: &mut Held,
+    next: Checkpoint,
+) -> Result<(), SyncError> {
+    match state::advance(txn, resource, held, next).await? {
+        true => Ok(()),
+        false => Err(SyncError::Overtaken),
+    }
+}
+
+/// A pass's report when another pass overtook it: what it stored until then.
+fn overtaken(report: PassReport) -> PassReport {
+    tracing::info!(
+        provider = report.provider.slug(),
+        resource = report.resource,
+        "another pass over this resource is ahead; this one stops"
+    );
+    report
 }
 
 /// What one pass did.
@@ -151,7 +185,8 @@ impl Syncer {
             name: object.name(),
         };
         let _turn = self.turns.take(target, object.name()).await;
-        let mut checkpoint = state::load(&self.db, resource).await?;
+        let mut held = state::load(&self.db, resource).await?;
+        let mut checkpoint = held.checkpoint.clone();
         let mut pass = checkpoint.pass.clone().unwrap_or_else(|| Pass {
             started: Some(Utc::now()),
             ..Pass::default()
@@ -219,11 +254,11 @@ impl Syncer {
                 }
                 seen.push((record.remote_id.clone(), digest));
             }
-            report.seen += page.records.len();
-            report.changes += changes.len();
+            let appended = changes.len();
             checkpoint.pass = Some(pass.clone());
-            let stored = checkpoint.clone();
-            self.log
+            let next = checkpoint.clone();
+            let stored = self
+                .log
                 .append_with(target.tenant.project_id, None, changes, async |txn| {
                     state::remember(
                         txn,
@@ -233,9 +268,16 @@ impl Syncer {
                         &seen,
                     )
                     .await?;
-                    state::save(txn, resource, &stored).await
+                    advance(txn, resource, &mut held, next).await
                 })
-                .await?;
+                .await;
+            match stored {
+                Ok(_) => {}
+                Err(SyncError::Overtaken) => return Ok(overtaken(report)),
+                Err(e) => return Err(e),
+            }
+            report.seen += page.records.len();
+            report.changes += appended;
             progress(report.seen);
             if !page.more {
                 break;
@@ -252,16 +294,24 @@ impl Syncer {
                 checkpoint.full_at
             },
         };
-        state::save(&self.db, resource, &done).await?;
+        if !state::advance(&self.db, resource, &mut held, done.clone()).await? {
+            return Ok(overtaken(report));
+        }
         let due = done.full_at.is_none_or(|at| {
             (Utc::now() - at).to_std().unwrap_or_default() >= self.reconcile_every
         });
         if self.full || due {
-            report.deleted = self
-                .reconcile(adapter, resource, object, done, &|n| {
-                    progress(report.seen + n)
+            let seen = report.seen;
+            report.deleted = match self
+                .reconcile(adapter, resource, object, &mut held, &|n| {
+                    progress(seen + n)
                 })
-                .await?;
+                .await
+            {
+                Ok(deleted) => deleted,
+                Err(SyncError::Overtaken) => return Ok(overtaken(report)),
+                Err(e) => return Err(e),
+            };
             report.changes += report.deleted;
             report.reconciled = true;
         }
@@ -276,7 +326,7 @@ impl Syncer {
         adapter: CrmAdapter<'_>,
         resource: Resource,
         object: CrmObject,
-        checkpoint: Checkpoint,
+        held: &mut Held,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<usize, SyncError> {
         let target = resource.target;
@@ -310,14 +360,14 @@ impl Syncer {
                 occurred_at: started,
             })
             .collect();
-        let stored = Checkpoint {
+        let next = Checkpoint {
             full_at: Some(started),
-            ..checkpoint
+            ..held.checkpoint.clone()
         };
         self.log
             .append_with(project, None, changes, async |txn| {
                 state::forget(txn, project, target.provider, object.name(), &gone).await?;
-                state::save(txn, resource, &stored).await
+                advance(txn, resource, held, next).await
             })
             .await?;
         Ok(gone.len())
@@ -365,8 +415,11 @@ impl Syncer {
         };
         let resource = Resource { target, name: kind };
         let _turn = self.turns.take(target, kind).await;
-        let checkpoint = state::load(&self.db, resource).await?;
-        let Some(feed) = self.feed(target, kind, checkpoint.feed.as_deref()).await? else {
+        let mut held = state::load(&self.db, resource).await?;
+        let Some(feed) = self
+            .feed(target, kind, held.checkpoint.feed.as_deref())
+            .await?
+        else {
             return Ok(report);
         };
         if feed.restarted {
@@ -393,17 +446,24 @@ impl Syncer {
                 occurred_at: now,
             })
             .collect();
-        report.seen = changes.len();
-        report.changes = changes.len();
-        let stored = Checkpoint {
+        let appended = changes.len();
+        let next = Checkpoint {
             feed: Some(feed.cursor),
-            ..checkpoint
+            ..held.checkpoint.clone()
         };
-        self.log
+        let stored = self
+            .log
             .append_with(target.tenant.project_id, None, changes, async |txn| {
-                state::save(txn, resource, &stored).await
+                advance(txn, resource, &mut held, next).await
             })
-            .await?;
+            .await;
+        match stored {
+            Ok(_) => {}
+            Err(SyncError::Overtaken) => return Ok(overtaken(report)),
+            Err(e) => return Err(e),
+        }
+        report.seen = appended;
+        report.changes = appended;
         Ok(report)
     }
 

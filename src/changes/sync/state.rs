@@ -7,8 +7,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -66,7 +67,16 @@ impl Resource {
     }
 }
 
-pub async fn load(db: &impl ConnectionTrait, resource: Resource) -> Result<Checkpoint, DbErr> {
+/// A checkpoint as read, with the stored text it was read from: a pass moves it on only from
+/// there (`advance`), so that of two passes over one resource at once (two gateways, or
+/// `nexus sync` beside `serve`) only the first to store a page stores anything.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub checkpoint: Checkpoint,
+    stored: Option<String>,
+}
+
+pub async fn load(db: &impl ConnectionTrait, resource: Resource) -> Result<Held, DbErr> {
     let tenant = resource.target.tenant;
     let row = sync_checkpoints::Entity::find()
         .filter(sync_checkpoints::Column::UserId.eq(tenant.user_id))
@@ -75,43 +85,80 @@ pub async fn load(db: &impl ConnectionTrait, resource: Resource) -> Result<Check
         .filter(sync_checkpoints::Column::Resource.eq(resource.name))
         .one(db)
         .await?;
-    Ok(row
-        .and_then(|r| serde_json::from_str(&r.cursor).ok())
-        .unwrap_or_default())
+    Ok(match row {
+        Some(row) => Held {
+            checkpoint: serde_json::from_str(&row.cursor).unwrap_or_default(),
+            stored: Some(row.cursor),
+        },
+        None => Held::default(),
+    })
 }
 
-pub async fn save(
+/// Stores `next` in place of the checkpoint `held` was read as, if it is still that one, and
+/// makes `held` hold it; `false` when another pass has moved it since (the caller's
+/// transaction must then store nothing).
+pub async fn advance(
     db: &impl ConnectionTrait,
     resource: Resource,
-    checkpoint: &Checkpoint,
-) -> Result<(), DbErr> {
+    held: &mut Held,
+    next: Checkpoint,
+) -> Result<bool, DbErr> {
     let tenant = resource.target.tenant;
-    let cursor = serde_json::to_string(checkpoint).map_err(|e| DbErr::Custom(e.to_string()))?;
-    sync_checkpoints::Entity::insert(sync_checkpoints::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        user_id: Set(tenant.user_id),
-        project_id: Set(tenant.project_id),
-        provider: Set(resource.provider().to_owned()),
-        resource: Set(resource.name.to_owned()),
-        cursor: Set(cursor),
-        updated_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            sync_checkpoints::Column::UserId,
-            sync_checkpoints::Column::ProjectId,
-            sync_checkpoints::Column::Provider,
-            sync_checkpoints::Column::Resource,
-        ])
-        .update_columns([
-            sync_checkpoints::Column::Cursor,
-            sync_checkpoints::Column::UpdatedAt,
-        ])
-        .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    let cursor = serde_json::to_string(&next).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let moved = match &held.stored {
+        Some(before) => {
+            sync_checkpoints::Entity::update_many()
+                .col_expr(
+                    sync_checkpoints::Column::Cursor,
+                    Expr::value(cursor.clone()),
+                )
+                .col_expr(sync_checkpoints::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(sync_checkpoints::Column::UserId.eq(tenant.user_id))
+                .filter(sync_checkpoints::Column::ProjectId.eq(tenant.project_id))
+                .filter(sync_checkpoints::Column::Provider.eq(resource.provider()))
+                .filter(sync_checkpoints::Column::Resource.eq(resource.name))
+                .filter(sync_checkpoints::Column::Cursor.eq(before.as_str()))
+                .exec(db)
+                .await?
+                .rows_affected
+                == 1
+        }
+        None => {
+            let inserted = sync_checkpoints::Entity::insert(sync_checkpoints::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                user_id: Set(tenant.user_id),
+                project_id: Set(tenant.project_id),
+                provider: Set(resource.provider().to_owned()),
+                resource: Set(resource.name.to_owned()),
+                cursor: Set(cursor.clone()),
+                updated_at: Set(Utc::now()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    sync_checkpoints::Column::UserId,
+                    sync_checkpoints::Column::ProjectId,
+                    sync_checkpoints::Column::Provider,
+                    sync_checkpoints::Column::Resource,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await;
+            match inserted {
+                Ok(rows) => rows == 1,
+                Err(DbErr::RecordNotInserted) => false,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    if moved {
+        *held = Held {
+            checkpoint: next,
+            stored: Some(cursor),
+        };
+    }
+    Ok(moved)
 }
 
 /// The hashes last seen of these records of one type, by remote id.

@@ -2,8 +2,10 @@
 //! of what it saw last, then appends what differs: two passes over the same resource at once
 //! (a nudge from a webhook while the timer's pass runs) would both see a change as new and
 //! log it twice. Each pass takes its resource's turn first and reads its checkpoint after, so
-//! the second pass starts where the first one left off. (Passes in another process — `nexus
-//! sync` beside a running server — are not held back by this.)
+//! the second pass starts where the first one left off. Passes in another process (`nexus
+//! sync` beside a running server, a second gateway) are not held back by this; there the
+//! checkpoint decides: each page moves it only from where its pass read it (`state::advance`),
+//! so the pass that stores second stores nothing and stops. Turns spare that wasted pass.
 
 use std::{
     collections::HashMap,
