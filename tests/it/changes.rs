@@ -440,7 +440,7 @@ async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
         .await
         .unwrap();
     assert!(response.status().is_success());
-    response.json().await.unwrap()
+    response.json().await.unwrap_or(Value::Null)
 }
 
 #[tokio::test]
@@ -500,6 +500,89 @@ async fn hubspot_and_slack_changes_made_in_the_sandbox_reach_a_subscriber_throug
         "{change} {posted}"
     );
     assert_eq!(change["data"]["event"]["text"], "hello from a human");
+    subscriber.close().await;
+}
+
+#[tokio::test]
+async fn once_synced_a_webhook_brings_the_sync_forward_and_each_edit_is_logged_once_whole() {
+    let (app, sandbox) = connected_to_the_sandbox().await;
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let hubspot = nexus::providers::Provider::Hubspot;
+    let target = syncer.targets(Some(hubspot), None).await.unwrap()[0];
+    let contacts = nexus::providers::crm::CrmObject::Contact;
+    let load = syncer.pass(target, contacts, &|_| {}).await.unwrap();
+    assert!(load.changes > 0 && load.changes == load.seen, "{load:?}");
+    let head = nexus::changes::ChangeLog::new(app.db.clone(), nexus::changes::Bus::default())
+        .head(target.tenant.project_id)
+        .await
+        .unwrap();
+    let after = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("change:{head}"))
+    };
+    let mut subscriber = Subscriber::start(
+        &app,
+        &app.key,
+        SUBSCRIBE,
+        json!({ "after": after, "types": ["Contact"] }),
+    )
+    .await;
+
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "hubspot", "object": "contacts", "op": "update", "id": "405", "fields": { "firstname": "Once" } }),
+    )
+    .await;
+    let updated = subscriber.next().await["data"]["changes"].clone();
+    assert_eq!(updated["op"], "UPDATED", "{updated}");
+    assert_eq!(updated["remoteId"], "405", "{updated}");
+    let properties = &updated["data"]["properties"];
+    assert_eq!(properties["firstname"], "Once", "{updated}");
+    assert!(
+        properties["email"].is_string(),
+        "the whole record, as the sync read it: {updated}"
+    );
+
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "hubspot", "object": "contacts", "op": "delete", "id": "406" }),
+    )
+    .await;
+    let deleted = subscriber.next().await["data"]["changes"].clone();
+    assert_eq!(deleted["op"], "DELETED", "{deleted}");
+    assert_eq!(deleted["remoteId"], "406", "{deleted}");
+
+    // A reconciliation finds 406 gone and logs it no more; nothing else is new.
+    let full = syncer
+        .clone()
+        .full(true)
+        .pass(target, contacts, &|_| {})
+        .await
+        .unwrap();
+    assert!(full.reconciled, "{full:?}");
+    assert_eq!(full.changes, 0, "{full:?}");
+    let (_, body) = app
+        .graphql(PAGE, json!({ "after": after, "first": 50 }))
+        .await;
+    let logged: Vec<(String, String)> = body["data"]["changes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] == "Contact")
+        .map(|n| {
+            let text = |k: &str| n[k].as_str().unwrap().to_owned();
+            (text("op"), text("remoteId"))
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            ("UPDATED".to_owned(), "405".to_owned()),
+            ("DELETED".to_owned(), "406".to_owned())
+        ]
+    );
     subscriber.close().await;
 }
 

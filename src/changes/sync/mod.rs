@@ -37,6 +37,8 @@ pub mod nudge;
 mod state;
 mod turns;
 
+pub use state::{Kept, forget, kept};
+
 use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;

@@ -161,6 +161,39 @@ pub async fn advance(
     Ok(moved)
 }
 
+/// How the sync keeps a resource of a project, once a pass over it has completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// By listing what was modified: a deletion shows only to a reconciliation.
+    Listed,
+    /// Through the provider's change feed, deletions included.
+    Fed,
+}
+
+/// Whether, and how, the sync keeps `resource` (`Contact`, `Email`, ...) of `provider` for any
+/// connection of `project_id`.
+pub async fn kept(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    provider: Provider,
+    resource: &str,
+) -> Result<Option<Kept>, DbErr> {
+    let rows = sync_checkpoints::Entity::find()
+        .filter(sync_checkpoints::Column::ProjectId.eq(project_id))
+        .filter(sync_checkpoints::Column::Provider.eq(provider.slug()))
+        .filter(sync_checkpoints::Column::Resource.eq(resource))
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| serde_json::from_str::<Checkpoint>(&row.cursor).ok())
+        .find_map(|c| match (&c.feed, c.since) {
+            (Some(_), _) => Some(Kept::Fed),
+            (None, Some(_)) => Some(Kept::Listed),
+            (None, None) => None,
+        }))
+}
+
 /// The hashes last seen of these records of one type, by remote id.
 pub async fn hashes(
     db: &impl ConnectionTrait,

@@ -9,7 +9,9 @@
 //! routed by its mailbox address, a Calendar notification by its channel id and token
 //! (`changes::google_watch`); each, stored once as a receipt, nudges its connection's sync.
 //! Every delivery stored also nudges its connection's sync (`sync::nudge`), which catches what
-//! the delivery only hinted at.
+//! the delivery only hinted at. Once the sync keeps a resource (a pass over it has completed),
+//! a delivery's creation or update of it is left to the sync, so that each edit is logged once,
+//! as the whole record, and not once by the delivery and again by the sync that follows it.
 //! Salesforce's outbound messages carry no signature either: each connection has its own
 //! endpoint path with a random token (`salesforce`), and the message's org must be its org.
 
@@ -42,8 +44,10 @@ use crate::{
 };
 
 use super::{
-    Appended, ChangeLog, Receipt, google_watch::GoogleWatches, subscriptions::GraphSubscriptions,
-    sync::nudge::Nudge,
+    Appended, Change, ChangeLog, Op, Receipt,
+    google_watch::GoogleWatches,
+    subscriptions::GraphSubscriptions,
+    sync::{self, Kept, nudge::Nudge},
 };
 use google::{PushAuth, PushKeys, ResourceState};
 
@@ -196,6 +200,42 @@ impl Webhooks {
         }
     }
 
+    /// How the sync keeps `change`'s resource in `project`, when this gateway syncs early on
+    /// deliveries (and so can leave a change to the sync).
+    async fn kept(&self, project: Uuid, change: &Change) -> Result<Option<Kept>, DbErr> {
+        match &self.nudge {
+            Some(_) => sync::kept(&self.db, project, change.provider, &change.kind).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Appends a delivered change to `project`'s log once per receipt — unless the sync keeps
+    /// its resource there. Then the sync alone logs creations and updates (the whole record,
+    /// once per change), and the delivery is stored as its receipt and brings the sync's pass
+    /// forward. A deletion of a listed resource, which the sync would see only at its next
+    /// reconciliation, is logged, and the record forgotten so that the reconciliation does not
+    /// log it again.
+    async fn take_in(
+        &self,
+        project: Uuid,
+        receipt: &Receipt,
+        change: Change,
+    ) -> Result<Appended, DbErr> {
+        match (self.kept(project, &change).await?, change.op) {
+            (None, _) => self.log.append(project, Some(receipt), vec![change]).await,
+            (Some(Kept::Listed), Op::Deleted) => {
+                let (provider, kind) = (change.provider, change.kind.clone());
+                let gone = [change.remote_id.clone()];
+                self.log
+                    .append_with(project, Some(receipt), vec![change], async |txn| {
+                        sync::forget(txn, project, provider, &kind, &gone).await
+                    })
+                    .await
+            }
+            (Some(_), _) => self.log.append(project, Some(receipt), Vec::new()).await,
+        }
+    }
+
     /// Takes Graph's change notifications too, checked against these subscriptions.
     pub fn with_graph(mut self, graph: GraphSubscriptions) -> Self {
         self.graph = Some(graph);
@@ -316,8 +356,7 @@ impl Webhooks {
                     event_id: format!("{project}:{}", event.event_key),
                 };
                 let appended = self
-                    .log
-                    .append(project, Some(&receipt), vec![event.change.clone()])
+                    .take_in(project, &receipt, event.change.clone())
                     .await?;
                 if appended != Appended::Duplicate {
                     stored += 1;
@@ -411,10 +450,7 @@ impl Webhooks {
                 ),
             };
             let change = graph::change(provider, &held.resource, notification);
-            if let Appended::Stored { .. } = self
-                .log
-                .append(held.project_id, Some(&receipt), vec![change])
-                .await?
+            if let Appended::Stored { .. } = self.take_in(held.project_id, &receipt, change).await?
             {
                 stored += 1;
                 self.nudge_connection(Target {
@@ -584,7 +620,13 @@ impl Webhooks {
             })
             .collect();
         let stored = fresh.len();
-        let changes = fresh.into_iter().map(salesforce::change).collect();
+        let mut changes = Vec::new();
+        for change in fresh.into_iter().map(salesforce::change) {
+            // The sync logs what it keeps, the whole record once; this message brings it forward.
+            if self.kept(project, &change).await?.is_none() {
+                changes.push(change);
+            }
+        }
         // A redelivery racing this one fails on the receipts' uniqueness and is answered 503:
         // Salesforce delivers it again and finds it stored.
         self.log
@@ -595,6 +637,7 @@ impl Webhooks {
                     .map(|_| ())
             })
             .await?;
+        self.nudge_project(project, Provider::Salesforce);
         Ok(Outcome::Stored(stored))
     }
 
