@@ -293,10 +293,15 @@ impl ChangeLog {
             .await
     }
 
-    /// Drops the events received before `before`, in every project; returns how many.
+    /// Drops the events received before `before`, in every project, and the receipts of
+    /// deliveries as old (no provider redelivers an event that late); returns how many events.
     pub async fn retain_after(&self, before: DateTime<Utc>) -> Result<u64, DbErr> {
         let result = change_events::Entity::delete_many()
             .filter(change_events::Column::ReceivedAt.lt(before))
+            .exec(&self.db)
+            .await?;
+        webhook_receipts::Entity::delete_many()
+            .filter(webhook_receipts::Column::ReceivedAt.lt(before))
             .exec(&self.db)
             .await?;
         Ok(result.rows_affected)

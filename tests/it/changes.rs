@@ -384,6 +384,13 @@ async fn a_cursor_older_than_the_retention_is_refused() {
         .to_owned();
     let log = nexus::changes::ChangeLog::new(app.db.clone(), nexus::changes::Bus::default());
     assert_eq!(log.retain_after(Utc::now()).await.unwrap(), 3);
+    let receipts = sea_orm::PaginatorTrait::count(
+        <nexus::store::entities::webhook_receipts::Entity as sea_orm::EntityTrait>::find(),
+        &app.db,
+    )
+    .await
+    .unwrap();
+    assert_eq!(receipts, 0, "the deliveries' receipts go with their events");
     let (_, body) = app
         .graphql(PAGE, json!({ "after": first_cursor, "first": 5 }))
         .await;
