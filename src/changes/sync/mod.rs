@@ -60,7 +60,7 @@ use crate::{
     upstream::{ErrorKind, ProviderError, Target},
 };
 
-use super::{Change, ChangeLog, Op};
+use super::{Appended, Change, ChangeLog, Op};
 use state::{Checkpoint, Held, Pass, Resource};
 use turns::Turns;
 
@@ -95,6 +95,15 @@ async fn advance(
     match state::advance(txn, resource, held, next).await? {
         true => Ok(()),
         false => Err(SyncError::Overtaken),
+    }
+}
+
+/// Whether a page went in: `false` when another pass overtook this one.
+fn went_in(stored: Result<Appended, SyncError>) -> Result<bool, SyncError> {
+    match stored {
+        Ok(_) => Ok(true),
+        Err(SyncError::Overtaken) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -273,10 +282,8 @@ impl Syncer {
                     advance(txn, resource, &mut held, next).await
                 })
                 .await;
-            match stored {
-                Ok(_) => {}
-                Err(SyncError::Overtaken) => return Ok(overtaken(report)),
-                Err(e) => return Err(e),
+            if !went_in(stored)? {
+                return Ok(overtaken(report));
             }
             report.seen += page.records.len();
             report.changes += appended;
@@ -459,10 +466,8 @@ impl Syncer {
                 advance(txn, resource, &mut held, next).await
             })
             .await;
-        match stored {
-            Ok(_) => {}
-            Err(SyncError::Overtaken) => return Ok(overtaken(report)),
-            Err(e) => return Err(e),
+        if !went_in(stored)? {
+            return Ok(overtaken(report));
         }
         report.seen = appended;
         report.changes = appended;
