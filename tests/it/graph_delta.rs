@@ -57,7 +57,9 @@ async fn gone(sandbox: &str, route: &str) -> u64 {
 }
 
 /// The ops the sync appended for `remote_id` (Graph's change notifications, which the sandbox
-/// also sends, carry a `subscriptionId` and are left out).
+/// also sends, carry a `subscriptionId` and are left out). What the log holds is the measure: a
+/// notification nudges the app's own syncer, whose pass may take a change before the test's
+/// pass does, which then finds it overtaken and appends nothing.
 async fn synced(app: &TestApp, kind: &str, remote_id: &Value) -> Vec<String> {
     synced_from(app, "OUTLOOK", kind, remote_id).await
 }
@@ -103,7 +105,7 @@ async fn outlook_mail_arrives_through_its_delta_once() {
     .await;
     let id = mail["id"].clone();
     let second = syncer.feed_pass(target, "Email").await.unwrap();
-    assert_eq!(second.changes, 1, "{second:?}");
+    assert!(second.changes <= 1, "{second:?}");
     assert_eq!(synced(&app, "Email", &id).await, ["CREATED"]);
 
     // Graph's timestamps are in whole seconds: a change in the second the mail arrived in looks
@@ -117,7 +119,7 @@ async fn outlook_mail_arrives_through_its_delta_once() {
     )
     .await;
     let third = syncer.feed_pass(target, "Email").await.unwrap();
-    assert_eq!(third.changes, 1, "{third:?}");
+    assert!(third.changes <= 1, "{third:?}");
     admin(
         &sandbox,
         "/records",
@@ -125,7 +127,7 @@ async fn outlook_mail_arrives_through_its_delta_once() {
     )
     .await;
     let fourth = syncer.feed_pass(target, "Email").await.unwrap();
-    assert_eq!(fourth.changes, 1, "{fourth:?}");
+    assert!(fourth.changes <= 1, "{fourth:?}");
     assert_eq!(
         synced(&app, "Email", &id).await,
         ["CREATED", "UPDATED", "DELETED"]
@@ -155,7 +157,7 @@ async fn outlook_mail_arrives_through_its_delta_once() {
     )
     .await;
     let after = syncer.feed_pass(target, "Email").await.unwrap();
-    assert_eq!(after.changes, 1, "{after:?}");
+    assert!(after.changes <= 1, "{after:?}");
     assert_eq!(synced(&app, "Email", &later["id"]).await, ["CREATED"]);
 }
 
@@ -180,7 +182,7 @@ async fn outlook_events_arrive_through_the_calendar_view_delta_and_a_lost_state_
     .await;
     let id = event["id"].clone();
     let second = syncer.feed_pass(target, "Event").await.unwrap();
-    assert_eq!(second.changes, 1, "{second:?}");
+    assert!(second.changes <= 1, "{second:?}");
     admin(
         &sandbox,
         "/records",
@@ -188,7 +190,7 @@ async fn outlook_events_arrive_through_the_calendar_view_delta_and_a_lost_state_
     )
     .await;
     let third = syncer.feed_pass(target, "Event").await.unwrap();
-    assert_eq!(third.changes, 1, "{third:?}");
+    assert!(third.changes <= 1, "{third:?}");
     assert_eq!(synced(&app, "Event", &id).await, ["CREATED", "DELETED"]);
     let fourth = syncer.feed_pass(target, "Event").await.unwrap();
     assert_eq!(fourth.changes, 0, "nothing new since");
@@ -214,7 +216,7 @@ async fn outlook_events_arrive_through_the_calendar_view_delta_and_a_lost_state_
     )
     .await;
     let after = syncer.feed_pass(target, "Event").await.unwrap();
-    assert_eq!(after.changes, 1, "{after:?}");
+    assert!(after.changes <= 1, "{after:?}");
     assert_eq!(synced(&app, "Event", &again["id"]).await, ["CREATED"]);
 }
 
@@ -329,7 +331,7 @@ async fn teams_channel_messages_arrive_through_their_delta_once_and_a_lost_state
     let id = posted["id"].as_str().unwrap().to_owned();
     let remote = json!(format!("{channel}/{id}"));
     let second = syncer.feed_pass(target, "Message").await.unwrap();
-    assert_eq!(second.changes, 1, "{second:?}");
+    assert!(second.changes <= 1, "{second:?}");
     assert_eq!(
         synced_from(&app, "TEAMS", "Message", &remote).await,
         ["CREATED"]
@@ -339,10 +341,10 @@ async fn teams_channel_messages_arrive_through_their_delta_once_and_a_lost_state
     let edited = channel_message(&sandbox, &channel, "update", Some(&id)).await;
     assert!(edited["lastEditedDateTime"].is_string(), "{edited}");
     let third = syncer.feed_pass(target, "Message").await.unwrap();
-    assert_eq!(third.changes, 1, "{third:?}");
+    assert!(third.changes <= 1, "{third:?}");
     channel_message(&sandbox, &channel, "delete", Some(&id)).await;
     let fourth = syncer.feed_pass(target, "Message").await.unwrap();
-    assert_eq!(fourth.changes, 1, "{fourth:?}");
+    assert!(fourth.changes <= 1, "{fourth:?}");
     assert_eq!(
         synced_from(&app, "TEAMS", "Message", &remote).await,
         ["CREATED", "UPDATED", "DELETED"]
@@ -368,7 +370,7 @@ async fn teams_channel_messages_arrive_through_their_delta_once_and_a_lost_state
     );
     let later = channel_message(&sandbox, &channel, "create", None).await;
     let after = syncer.feed_pass(target, "Message").await.unwrap();
-    assert_eq!(after.changes, 1, "{after:?}");
+    assert!(after.changes <= 1, "{after:?}");
     let later = json!(format!("{channel}/{}", later["id"].as_str().unwrap()));
     assert_eq!(
         synced_from(&app, "TEAMS", "Message", &later).await,
