@@ -297,6 +297,12 @@ async fn sync(
                             r.resource, r.deleted
                         ));
                     }
+                    if r.overtaken {
+                        say(format!(
+                            "{slug} {}: another pass (a running gateway) got ahead; this one stopped",
+                            r.resource
+                        ));
+                    }
                 }
                 Err(e) => {
                     failed += 1;

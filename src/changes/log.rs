@@ -67,6 +67,9 @@ pub struct Receipt {
     pub event_id: String,
 }
 
+/// How long a delivery's receipt is kept at least, whatever the retention.
+const RECEIPTS_KEPT: chrono::Duration = chrono::Duration::days(7);
+
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {
@@ -294,14 +297,17 @@ impl ChangeLog {
     }
 
     /// Drops the events received before `before`, in every project, and the receipts of
-    /// deliveries as old (no provider redelivers an event that late); returns how many events.
+    /// deliveries as old — but at least a week old, past every provider's redelivery (Stripe's
+    /// three days the longest), so that a short retention never lets a redelivery in twice;
+    /// returns how many events.
     pub async fn retain_after(&self, before: DateTime<Utc>) -> Result<u64, DbErr> {
         let result = change_events::Entity::delete_many()
             .filter(change_events::Column::ReceivedAt.lt(before))
             .exec(&self.db)
             .await?;
+        let redeliveries_end = Utc::now() - RECEIPTS_KEPT;
         webhook_receipts::Entity::delete_many()
-            .filter(webhook_receipts::Column::ReceivedAt.lt(before))
+            .filter(webhook_receipts::Column::ReceivedAt.lt(Ord::min(before, redeliveries_end)))
             .exec(&self.db)
             .await?;
         Ok(result.rows_affected)

@@ -242,7 +242,7 @@ impl Limits {
                 classes.push(Class::new(provider, name, entry, capacity));
             }
             for (connection, own) in overrides.iter().flat_map(|s| &s.connections) {
-                let connection: Arc<str> = connection.as_str().into();
+                let connection: Arc<str> = named::normalized(connection).into();
                 for (name, capacity) in &own.rate_capacity {
                     if let Some(entry) = limits.get(name) {
                         named.insert(provider);

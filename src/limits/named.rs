@@ -24,6 +24,14 @@ pub fn parse(name: &str) -> Result<(), String> {
     }
 }
 
+/// A connection's name as compared: the email's case and stray spaces do not count.
+pub fn normalized(name: &str) -> String {
+    match name.split_once('/') {
+        Some((project, user)) => format!("{}/{}", project.trim(), user.trim().to_lowercase()),
+        None => name.trim().to_owned(),
+    }
+}
+
 /// The names of connections, by their ids.
 pub struct Names {
     db: DatabaseConnection,
@@ -53,7 +61,7 @@ impl Names {
                 "the connection of user {user_id} in project {project_id}"
             )));
         };
-        let name: Arc<str> = format!("{}/{}", project.name, user.email).into();
+        let name: Arc<str> = normalized(&format!("{}/{}", project.name, user.email)).into();
         self.known.lock().expect("names").insert(key, name.clone());
         Ok(name)
     }
@@ -61,11 +69,12 @@ impl Names {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{normalized, parse};
 
     #[test]
     fn a_connection_is_named_by_project_and_email() {
         assert!(parse("acme/ada@acme.test").is_ok());
+        assert_eq!(normalized(" acme / Ada@Acme.test"), "acme/ada@acme.test");
         for bad in ["acme", "acme/ada", "/ada@acme.test", ""] {
             assert!(parse(bad).is_err(), "{bad}");
         }

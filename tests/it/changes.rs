@@ -384,13 +384,36 @@ async fn a_cursor_older_than_the_retention_is_refused() {
         .to_owned();
     let log = nexus::changes::ChangeLog::new(app.db.clone(), nexus::changes::Bus::default());
     assert_eq!(log.retain_after(Utc::now()).await.unwrap(), 3);
-    let receipts = sea_orm::PaginatorTrait::count(
-        <nexus::store::entities::webhook_receipts::Entity as sea_orm::EntityTrait>::find(),
-        &app.db,
-    )
-    .await
-    .unwrap();
-    assert_eq!(receipts, 0, "the deliveries' receipts go with their events");
+    use nexus::store::entities::webhook_receipts;
+    use sea_orm::{EntityTrait, PaginatorTrait, sea_query::Expr};
+    let receipts = async || {
+        webhook_receipts::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        receipts().await,
+        3,
+        "a redelivery this week is still told apart"
+    );
+    let again = event("evt_0", "customer.updated", json!({ "id": "cus_0" }));
+    assert_eq!(deliver(&app, &again, SECRET, now).await.0, 200);
+    assert_eq!(
+        page(&app, None, 5).await["data"]["changes"]["nodes"],
+        json!([]),
+        "not stored again"
+    );
+    webhook_receipts::Entity::update_many()
+        .col_expr(
+            webhook_receipts::Column::ReceivedAt,
+            Expr::value(Utc::now() - chrono::Duration::days(8)),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    log.retain_after(Utc::now()).await.unwrap();
+    assert_eq!(receipts().await, 0, "receipts go a week after their events");
     let (_, body) = app
         .graphql(PAGE, json!({ "after": first_cursor, "first": 5 }))
         .await;

@@ -37,7 +37,7 @@ pub mod nudge;
 mod state;
 mod turns;
 
-pub use state::{Kept, forget, kept};
+pub use state::{forget, listed, touch};
 
 use std::{collections::HashSet, time::Duration};
 
@@ -114,7 +114,10 @@ fn overtaken(report: PassReport) -> PassReport {
         resource = report.resource,
         "another pass over this resource is ahead; this one stops"
     );
-    report
+    PassReport {
+        overtaken: true,
+        ..report
+    }
 }
 
 /// What one pass did.
@@ -130,6 +133,8 @@ pub struct PassReport {
     /// Whether the pass ended with a complete reconciliation, and the deletions it found.
     pub reconciled: bool,
     pub deleted: usize,
+    /// Another pass over the same resource stored first; this one stopped early.
+    pub overtaken: bool,
 }
 
 #[derive(Clone)]
@@ -187,6 +192,7 @@ impl Syncer {
             changes: 0,
             reconciled: false,
             deleted: 0,
+            overtaken: false,
         };
         let Some(adapter) = self.providers.crm(target.provider) else {
             return Ok(report);
@@ -302,6 +308,7 @@ impl Syncer {
             } else {
                 checkpoint.full_at
             },
+            rev: checkpoint.rev,
         };
         if !state::advance(&self.db, resource, &mut held, done.clone()).await? {
             return Ok(overtaken(report));
@@ -421,6 +428,7 @@ impl Syncer {
             changes: 0,
             reconciled: false,
             deleted: 0,
+            overtaken: false,
         };
         let resource = Resource { target, name: kind };
         let _turn = self.turns.take(target, kind).await;

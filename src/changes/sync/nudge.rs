@@ -26,6 +26,9 @@ use super::Syncer;
 /// How long a nudge waits for more of a burst before the pass starts.
 pub const DELAY: Duration = Duration::from_millis(250);
 
+/// How many times in a row an overtaken early pass runs again.
+const OVERTAKEN_RETRIES: usize = 3;
+
 /// A connection, as a map key.
 type Key = (Uuid, Uuid, Provider);
 
@@ -120,16 +123,21 @@ impl Nudge {
         tokio::spawn(async move { this.run(target).await });
     }
 
-    /// Runs the scheduled pass, and one more as long as nudges came during the last.
+    /// Runs the scheduled pass, and one more as long as nudges came during the last, or (a few
+    /// times) when another process's pass overtook it: that pass may have read the provider
+    /// before the change this nudge is for.
     async fn run(&self, target: Target) {
+        let mut overtaken = 0;
         loop {
             tokio::time::sleep(self.delay).await;
             self.slots
                 .lock()
                 .expect("nudge slots")
                 .insert(key(target), Slot::Running { again: false });
+            let mut behind = false;
             for report in self.syncer.connection(target, &|_, _| {}).await {
                 match report {
+                    Ok(r) if r.overtaken => behind = true,
                     Ok(r) if r.changes > 0 => tracing::info!(
                         provider = target.provider.slug(),
                         resource = r.resource,
@@ -144,9 +152,11 @@ impl Nudge {
                     ),
                 }
             }
+            let retry = behind && overtaken < OVERTAKEN_RETRIES;
+            overtaken = if behind { overtaken + 1 } else { 0 };
             let mut slots = self.slots.lock().expect("nudge slots");
             match slots.get(&key(target)) {
-                Some(Slot::Running { again: true }) => {
+                Some(Slot::Running { again }) if *again || retry => {
                     slots.insert(key(target), Slot::Waiting);
                 }
                 _ => {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{
     providers::{
         Provider,
-        crm::{Export, Position},
+        crm::{CrmObject, Export, Position},
     },
     store::entities::{sync_checkpoints, synced_records},
     upstream::Target,
@@ -39,6 +39,10 @@ pub struct Checkpoint {
     /// through one instead of by listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed: Option<String>,
+    /// Raised by every move (`advance`, `touch`), so that a checkpoint that comes back to the
+    /// same place is still another one to a pass that read it before.
+    #[serde(default)]
+    pub rev: u64,
 }
 
 /// A pass under way: the greatest (modification time, id) stored so far — the next page starts
@@ -104,6 +108,10 @@ pub async fn advance(
     next: Checkpoint,
 ) -> Result<bool, DbErr> {
     let tenant = resource.target.tenant;
+    let next = Checkpoint {
+        rev: held.checkpoint.rev.wrapping_add(1),
+        ..next
+    };
     let cursor = serde_json::to_string(&next).map_err(|e| DbErr::Custom(e.to_string()))?;
     let moved = match &held.stored {
         Some(before) => {
@@ -161,37 +169,54 @@ pub async fn advance(
     Ok(moved)
 }
 
-/// How the sync keeps a resource of a project, once a pass over it has completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kept {
-    /// By listing what was modified: a deletion shows only to a reconciliation.
-    Listed,
-    /// Through the provider's change feed, deletions included.
-    Fed,
+/// The CRM type named `kind`, the types a sync lists.
+fn listed_type(kind: &str) -> Option<&'static str> {
+    CrmObject::ALL
+        .into_iter()
+        .map(CrmObject::name)
+        .find(|name| *name == kind)
 }
 
-/// Whether, and how, the sync keeps `resource` (`Contact`, `Email`, ...) of `provider` for any
-/// connection of `project_id`.
-pub async fn kept(
+/// Whether the sync lists `resource` (`Contact`, ...) for any of `connections`: a pass over it
+/// has completed, so the next one sees every creation and update since.
+pub async fn listed(
     db: &impl ConnectionTrait,
-    project_id: Uuid,
-    provider: Provider,
+    connections: &[Target],
     resource: &str,
-) -> Result<Option<Kept>, DbErr> {
-    let rows = sync_checkpoints::Entity::find()
-        .filter(sync_checkpoints::Column::ProjectId.eq(project_id))
-        .filter(sync_checkpoints::Column::Provider.eq(provider.slug()))
-        .filter(sync_checkpoints::Column::Resource.eq(resource))
-        .all(db)
+) -> Result<bool, DbErr> {
+    let Some(name) = listed_type(resource) else {
+        return Ok(false);
+    };
+    for target in connections {
+        let held = load(
+            db,
+            Resource {
+                target: *target,
+                name,
+            },
+        )
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| serde_json::from_str::<Checkpoint>(&row.cursor).ok())
-        .find_map(|c| match (&c.feed, c.since) {
-            (Some(_), _) => Some(Kept::Fed),
-            (None, Some(_)) => Some(Kept::Listed),
-            (None, None) => None,
-        }))
+        if held.checkpoint.since.is_some() && held.checkpoint.feed.is_none() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Moves `resource`'s checkpoint of `target` on without changing where it stands, so that a
+/// pass or reconciliation under way, which read it before, is overtaken and stores nothing (a
+/// delivered deletion, stored in the same transaction, would otherwise race what it read).
+pub async fn touch(db: &impl ConnectionTrait, target: Target, resource: &str) -> Result<(), DbErr> {
+    let Some(name) = listed_type(resource) else {
+        return Ok(());
+    };
+    let resource = Resource { target, name };
+    let mut held = load(db, resource).await?;
+    if held.stored.is_some() {
+        let same = held.checkpoint.clone();
+        advance(db, resource, &mut held, same).await?;
+    }
+    Ok(())
 }
 
 /// The hashes last seen of these records of one type, by remote id.

@@ -47,9 +47,17 @@ use super::{
     Appended, Change, ChangeLog, Op, Receipt,
     google_watch::GoogleWatches,
     subscriptions::GraphSubscriptions,
-    sync::{self, Kept, nudge::Nudge},
+    sync::{self, nudge::Nudge},
 };
 use google::{PushAuth, PushKeys, ResourceState};
+
+/// The projects of `connections`, each once.
+fn projects(connections: &[Target]) -> Vec<Uuid> {
+    let mut projects: Vec<Uuid> = connections.iter().map(|t| t.tenant.project_id).collect();
+    projects.sort();
+    projects.dedup();
+    projects
+}
 
 /// Why a delivery was refused; nothing of it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,39 +208,38 @@ impl Webhooks {
         }
     }
 
-    /// How the sync keeps `change`'s resource in `project`, when this gateway syncs early on
-    /// deliveries (and so can leave a change to the sync).
-    async fn kept(&self, project: Uuid, change: &Change) -> Result<Option<Kept>, DbErr> {
-        match &self.nudge {
-            Some(_) => sync::kept(&self.db, project, change.provider, &change.kind).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Appends a delivered change to `project`'s log once per receipt — unless the sync keeps
-    /// its resource there. Then the sync alone logs creations and updates (the whole record,
-    /// once per change), and the delivery is stored as its receipt and brings the sync's pass
-    /// forward. A deletion of a listed resource, which the sync would see only at its next
-    /// reconciliation, is logged, and the record forgotten so that the reconciliation does not
-    /// log it again.
+    /// Appends a delivered change to `project`'s log once per receipt — unless the sync lists
+    /// its type for one of `connections` (the project's connections to the account it came
+    /// from). Then the sync alone logs creations and updates (the whole record, once per change),
+    /// and the delivery is stored as its receipt and brings the sync's pass forward. A deletion,
+    /// which the sync would see only at its next reconciliation, is logged, the record forgotten
+    /// so that the reconciliation does not log it again, and the checkpoints touched so that a
+    /// pass or reconciliation that read them before is overtaken rather than racing it.
     async fn take_in(
         &self,
         project: Uuid,
+        connections: &[Target],
         receipt: &Receipt,
         change: Change,
     ) -> Result<Appended, DbErr> {
-        match (self.kept(project, &change).await?, change.op) {
-            (None, _) => self.log.append(project, Some(receipt), vec![change]).await,
-            (Some(Kept::Listed), Op::Deleted) => {
+        let listed =
+            self.nudge.is_some() && sync::listed(&self.db, connections, &change.kind).await?;
+        match (listed, change.op) {
+            (false, _) => self.log.append(project, Some(receipt), vec![change]).await,
+            (true, Op::Deleted) => {
                 let (provider, kind) = (change.provider, change.kind.clone());
                 let gone = [change.remote_id.clone()];
                 self.log
                     .append_with(project, Some(receipt), vec![change], async |txn| {
-                        sync::forget(txn, project, provider, &kind, &gone).await
+                        sync::forget(txn, project, provider, &kind, &gone).await?;
+                        for target in connections {
+                            sync::touch(txn, *target, &kind).await?;
+                        }
+                        Ok::<_, DbErr>(())
                     })
                     .await
             }
-            (Some(_), _) => self.log.append(project, Some(receipt), Vec::new()).await,
+            (true, _) => self.log.append(project, Some(receipt), Vec::new()).await,
         }
     }
 
@@ -347,16 +354,21 @@ impl Webhooks {
         )?;
         let mut stored = 0;
         for event in hubspot::changes(delivery.body)? {
-            let projects = self
-                .projects_of(Provider::Hubspot, "/hub_id", &event.portal_id)
+            let connections = self
+                .connections_of(Provider::Hubspot, "/hub_id", &event.portal_id)
                 .await?;
-            for project in projects {
+            for project in projects(&connections) {
                 let receipt = Receipt {
                     provider: Provider::Hubspot,
                     event_id: format!("{project}:{}", event.event_key),
                 };
+                let in_project: Vec<Target> = connections
+                    .iter()
+                    .filter(|t| t.tenant.project_id == project)
+                    .copied()
+                    .collect();
                 let appended = self
-                    .take_in(project, &receipt, event.change.clone())
+                    .take_in(project, &in_project, &receipt, event.change.clone())
                     .await?;
                 if appended != Appended::Duplicate {
                     stored += 1;
@@ -385,10 +397,11 @@ impl Webhooks {
         };
         let mut stored = 0;
         let mut duplicate = false;
-        for project in self
-            .projects_of(Provider::Slack, "/team/id", &team_id)
-            .await?
-        {
+        for project in projects(
+            &self
+                .connections_of(Provider::Slack, "/team/id", &team_id)
+                .await?,
+        ) {
             let receipt = Receipt {
                 provider: Provider::Slack,
                 event_id: format!("{project}:{event_id}"),
@@ -450,7 +463,10 @@ impl Webhooks {
                 ),
             };
             let change = graph::change(provider, &held.resource, notification);
-            if let Appended::Stored { .. } = self.take_in(held.project_id, &receipt, change).await?
+            if let Appended::Stored { .. } = self
+                .log
+                .append(held.project_id, Some(&receipt), vec![change])
+                .await?
             {
                 stored += 1;
                 self.nudge_connection(Target {
@@ -559,8 +575,9 @@ impl Webhooks {
         token: &str,
         delivery: Delivery<'_>,
     ) -> Result<Outcome, WebhookError> {
-        let rows: Vec<(Uuid, serde_json::Value)> = integration_credentials::Entity::find()
+        let rows: Vec<(Uuid, Uuid, serde_json::Value)> = integration_credentials::Entity::find()
             .select_only()
+            .column(integration_credentials::Column::UserId)
             .column(integration_credentials::Column::ProjectId)
             .column(integration_credentials::Column::Metadata)
             .filter(integration_credentials::Column::Provider.eq(Provider::Salesforce.slug()))
@@ -568,14 +585,16 @@ impl Webhooks {
             .all(&self.db)
             .await?;
         // Every connection's hash is compared, in constant time: the match takes no shortcut.
-        let held = rows.into_iter().fold(None, |found, (project, metadata)| {
-            let stored = metadata[salesforce::TOKEN_HASH]
-                .as_str()
-                .unwrap_or_default();
-            let matches = salesforce::token_matches(token, stored);
-            found.or(matches.then_some((project, metadata)))
-        });
-        let Some((project, metadata)) = held else {
+        let held = rows
+            .into_iter()
+            .fold(None, |found, (user, project, metadata)| {
+                let stored = metadata[salesforce::TOKEN_HASH]
+                    .as_str()
+                    .unwrap_or_default();
+                let matches = salesforce::token_matches(token, stored);
+                found.or(matches.then_some((user, project, metadata)))
+            });
+        let Some((user, project, metadata)) = held else {
             return Err(WebhookError::NotServed(
                 "no such Salesforce endpoint".into(),
             ));
@@ -620,10 +639,27 @@ impl Webhooks {
             })
             .collect();
         let stored = fresh.len();
+        let connection = [Target {
+            tenant: crate::auth::Tenant {
+                user_id: user,
+                project_id: project,
+            },
+            provider: Provider::Salesforce,
+        }];
+        let mut listed = HashMap::new();
         let mut changes = Vec::new();
         for change in fresh.into_iter().map(salesforce::change) {
-            // The sync logs what it keeps, the whole record once; this message brings it forward.
-            if self.kept(project, &change).await?.is_none() {
+            // The sync logs what it lists, the whole record once; this message brings it forward.
+            let kind = change.kind.clone();
+            let synced = match listed.get(&kind) {
+                Some(synced) => *synced,
+                None => {
+                    let synced =
+                        self.nudge.is_some() && sync::listed(&self.db, &connection, &kind).await?;
+                    *listed.entry(kind).or_insert(synced)
+                }
+            };
+            if !synced {
                 changes.push(change);
             }
         }
@@ -637,37 +673,41 @@ impl Webhooks {
                     .map(|_| ())
             })
             .await?;
-        self.nudge_project(project, Provider::Salesforce);
+        self.nudge_connection(connection[0]);
         Ok(Outcome::Stored(stored))
     }
 
-    /// The projects with a connection of `provider` whose metadata holds `value` at `pointer`
-    /// (the provider's account id: HubSpot's hub id, Slack's team id).
-    async fn projects_of(
+    /// The connections of `provider` whose metadata holds `value` at `pointer` (the provider's
+    /// account id: HubSpot's hub id, Slack's team id).
+    async fn connections_of(
         &self,
         provider: Provider,
         pointer: &str,
         value: &str,
-    ) -> Result<Vec<Uuid>, DbErr> {
-        let rows: Vec<(Uuid, serde_json::Value)> = integration_credentials::Entity::find()
+    ) -> Result<Vec<Target>, DbErr> {
+        let rows: Vec<(Uuid, Uuid, serde_json::Value)> = integration_credentials::Entity::find()
             .select_only()
+            .column(integration_credentials::Column::UserId)
             .column(integration_credentials::Column::ProjectId)
             .column(integration_credentials::Column::Metadata)
             .filter(integration_credentials::Column::Provider.eq(provider.slug()))
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut projects: Vec<Uuid> = rows
+        Ok(rows
             .into_iter()
-            .filter(|(_, metadata)| match metadata.pointer(pointer) {
+            .filter(|(_, _, metadata)| match metadata.pointer(pointer) {
                 Some(serde_json::Value::String(s)) => s == value,
                 Some(serde_json::Value::Number(n)) => n.to_string() == value,
                 _ => false,
             })
-            .map(|(project, _)| project)
-            .collect();
-        projects.sort();
-        projects.dedup();
-        Ok(projects)
+            .map(|(user_id, project_id, _)| Target {
+                tenant: crate::auth::Tenant {
+                    user_id,
+                    project_id,
+                },
+                provider,
+            })
+            .collect())
     }
 }
