@@ -299,7 +299,7 @@ async fn sync(
                     }
                     if r.overtaken {
                         say(format!(
-                            "{slug} {}: another pass (a running gateway) got ahead; this one stopped",
+                            "{slug} {}: another pass (a running gateway) or a delivered deletion got ahead; this one stopped",
                             r.resource
                         ));
                     }

@@ -118,6 +118,23 @@ async fn held(
         .unwrap()
 }
 
+/// The registrations held of `provider` once `ready` holds of them: the gateway stores a
+/// registration after the provider has answered, so a test that saw the call waits for the row.
+async fn held_when(
+    app: &TestApp,
+    provider: &str,
+    ready: impl Fn(&[nexus::store::entities::provider_subscriptions::Model]) -> bool,
+) -> Vec<nexus::store::entities::provider_subscriptions::Model> {
+    for _ in 0..150 {
+        let rows = held(app, provider).await;
+        if ready(&rows) {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    held(app, provider).await
+}
+
 async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
     let response = reqwest::Client::new()
         .post(format!("{sandbox}/_sandbox/records"))
@@ -153,7 +170,7 @@ async fn a_gmail_push_brings_the_new_message_to_a_subscriber() {
     push_to_gateway(&app, &sandbox).await;
     connect(&app, "GMAIL").await;
     until_calls(&sandbox, "POST", "/watch", 1).await;
-    let watches = held(&app, "gmail").await;
+    let watches = held_when(&app, "gmail", |r| !r.is_empty()).await;
     assert_eq!(watches.len(), 1);
     assert_eq!(watches[0].resource, "sandbox.user@nexus.example");
 
@@ -355,7 +372,7 @@ async fn a_calendar_notification_brings_the_new_event_and_wrong_tokens_are_refus
     let (app, sandbox) = gateway().await;
     connect(&app, "GOOGLE_CALENDAR").await;
     until_calls(&sandbox, "POST", "/events/watch", 1).await;
-    let channels = held(&app, "google_calendar").await;
+    let channels = held_when(&app, "google_calendar", |r| !r.is_empty()).await;
     assert_eq!(channels.len(), 1);
 
     let mut subscriber = Subscriber::start(
@@ -438,9 +455,9 @@ async fn watches_and_channels_are_renewed_before_expiry_and_stopped_on_disconnec
     connect(&app, "GOOGLE_CALENDAR").await;
     until_calls(&sandbox, "POST", "/watch", 1).await;
     until_calls(&sandbox, "POST", "/events/watch", 1).await;
-    let old_channel = held(&app, "google_calendar").await;
+    let old_channel = held_when(&app, "google_calendar", |r| !r.is_empty()).await;
     assert_eq!(old_channel.len(), 1);
-    assert_eq!(held(&app, "gmail").await.len(), 1);
+    assert_eq!(held_when(&app, "gmail", |r| !r.is_empty()).await.len(), 1);
 
     expiring_soon(&app).await;
     // Connecting again runs the keep-alive pass now rather than at its next tick.
@@ -448,10 +465,18 @@ async fn watches_and_channels_are_renewed_before_expiry_and_stopped_on_disconnec
     until_calls(&sandbox, "POST", "/gmail/v1/users/{userId}/watch", 2).await;
     until_calls(&sandbox, "POST", "/events/watch", 2).await;
     until_calls(&sandbox, "POST", "/channels/stop", 1).await;
-    let watch = held(&app, "gmail").await;
+    let renewed = |rows: &[nexus::store::entities::provider_subscriptions::Model]| {
+        rows.iter()
+            .any(|r| r.expires_at > chrono::Utc::now() + chrono::Duration::days(6))
+    };
+    let watch = held_when(&app, "gmail", renewed).await;
     assert_eq!(watch.len(), 1, "watched again, not twice");
     assert!(watch[0].expires_at > chrono::Utc::now() + chrono::Duration::days(6));
-    let channel = held(&app, "google_calendar").await;
+    let old_id = old_channel[0].remote_id.clone();
+    let channel = held_when(&app, "google_calendar", |r| {
+        r.len() == 1 && r[0].remote_id != old_id
+    })
+    .await;
     assert_eq!(channel.len(), 1, "the old channel is gone: {channel:?}");
     assert_ne!(
         channel[0].remote_id, old_channel[0].remote_id,

@@ -41,10 +41,11 @@ pub use state::{forget, listed, touch};
 
 use std::{collections::HashSet, time::Duration};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -96,6 +97,29 @@ async fn advance(
         true => Ok(()),
         false => Err(SyncError::Overtaken),
     }
+}
+
+/// How often a reconciliation decides again when deletions came in meanwhile.
+const RECONCILE_TRIES: usize = 3;
+
+/// The remembered records of `kind` last seen before `started` that the listing `live` lacks,
+/// sorted.
+async fn gone(
+    db: &impl ConnectionTrait,
+    resource: Resource,
+    kind: &str,
+    started: DateTime<Utc>,
+    live: &HashSet<String>,
+) -> Result<Vec<String>, DbErr> {
+    let target = resource.target;
+    let mut gone: Vec<String> =
+        state::seen_before(db, target.tenant.project_id, target.provider, kind, started)
+            .await?
+            .into_iter()
+            .filter(|id| !live.contains(id))
+            .collect();
+    gone.sort();
+    Ok(gone)
 }
 
 /// Whether a page went in: `false` when another pass overtook this one.
@@ -319,9 +343,7 @@ impl Syncer {
         if self.full || due {
             let seen = report.seen;
             report.deleted = match self
-                .reconcile(adapter, resource, object, &mut held, &|n| {
-                    progress(seen + n)
-                })
+                .reconcile(adapter, resource, object, &|n| progress(seen + n))
                 .await
             {
                 Ok(deleted) => deleted,
@@ -342,7 +364,6 @@ impl Syncer {
         adapter: CrmAdapter<'_>,
         resource: Resource,
         object: CrmObject,
-        held: &mut Held,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<usize, SyncError> {
         let target = resource.target;
@@ -359,34 +380,42 @@ impl Syncer {
             }
         }
         let project = target.tenant.project_id;
-        let gone: Vec<String> =
-            state::seen_before(&self.db, project, target.provider, object.name(), started)
-                .await?
-                .into_iter()
-                .filter(|id| !live.contains(id))
+        let kind = object.name();
+        // What is gone is decided again in the transaction that logs it, which follows every
+        // other append to the project: a deletion delivered (and its record forgotten) meanwhile,
+        // or another gateway's reconciliation, is not logged twice. When that differs, decide
+        // again from the same listing.
+        for _ in 0..RECONCILE_TRIES {
+            let gone = gone(&self.db, resource, kind, started, &live).await?;
+            let changes = gone
+                .iter()
+                .map(|id| Change {
+                    op: Op::Deleted,
+                    provider: target.provider,
+                    kind: kind.to_owned(),
+                    remote_id: id.clone(),
+                    data: serde_json::json!({ "id": id }),
+                    occurred_at: started,
+                })
                 .collect();
-        let changes = gone
-            .iter()
-            .map(|id| Change {
-                op: Op::Deleted,
-                provider: target.provider,
-                kind: object.name().to_owned(),
-                remote_id: id.clone(),
-                data: serde_json::json!({ "id": id }),
-                occurred_at: started,
-            })
-            .collect();
-        let next = Checkpoint {
-            full_at: Some(started),
-            ..held.checkpoint.clone()
-        };
-        self.log
-            .append_with(project, None, changes, async |txn| {
-                state::forget(txn, project, target.provider, object.name(), &gone).await?;
-                advance(txn, resource, held, next).await
-            })
-            .await?;
-        Ok(gone.len())
+            let decided = self
+                .log
+                .append_with(project, None, changes, async |txn| {
+                    if gone != self::gone(txn, resource, kind, started, &live).await? {
+                        return Err(SyncError::Overtaken);
+                    }
+                    state::forget(txn, project, target.provider, kind, &gone).await?;
+                    match state::reconciled(txn, resource, started).await? {
+                        true => Ok(()),
+                        false => Err(SyncError::Overtaken),
+                    }
+                })
+                .await;
+            if went_in(decided)? {
+                return Ok(gone.len());
+            }
+        }
+        Err(SyncError::Overtaken)
     }
 
     /// The change feed of `kind` (`Email`, `Event`) at `target`'s provider after `cursor`, where

@@ -169,6 +169,22 @@ pub async fn advance(
     Ok(moved)
 }
 
+/// Records that a reconciliation started at `started` has completed, wherever the checkpoint
+/// stands now (passes may have moved it while the ids were listed); `false` when it moved again
+/// between the read and the write.
+pub async fn reconciled(
+    db: &impl ConnectionTrait,
+    resource: Resource,
+    started: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut held = load(db, resource).await?;
+    let next = Checkpoint {
+        full_at: held.checkpoint.full_at.max(Some(started)),
+        ..held.checkpoint.clone()
+    };
+    advance(db, resource, &mut held, next).await
+}
+
 /// The CRM type named `kind`, the types a sync lists.
 fn listed_type(kind: &str) -> Option<&'static str> {
     CrmObject::ALL
@@ -196,7 +212,8 @@ pub async fn listed(
             },
         )
         .await?;
-        if held.checkpoint.since.is_some() && held.checkpoint.feed.is_none() {
+        let done = held.checkpoint.since.is_some() || held.checkpoint.full_at.is_some();
+        if done && held.checkpoint.feed.is_none() {
             return Ok(true);
         }
     }
@@ -204,17 +221,26 @@ pub async fn listed(
 }
 
 /// Moves `resource`'s checkpoint of `target` on without changing where it stands, so that a
-/// pass or reconciliation under way, which read it before, is overtaken and stores nothing (a
-/// delivered deletion, stored in the same transaction, would otherwise race what it read).
+/// pass under way, which read it before, is overtaken and stores nothing (a delivered deletion,
+/// stored in the same transaction, would otherwise race what it read: the pass would remember
+/// the record again). Reconciliations are not held back by it: they decide what is gone inside
+/// their own transaction.
 pub async fn touch(db: &impl ConnectionTrait, target: Target, resource: &str) -> Result<(), DbErr> {
     let Some(name) = listed_type(resource) else {
         return Ok(());
     };
     let resource = Resource { target, name };
-    let mut held = load(db, resource).await?;
-    if held.stored.is_some() {
+    // A pass's last move is stored outside the project's appends: should it land between the
+    // read and the write, read again.
+    for _ in 0..3 {
+        let mut held = load(db, resource).await?;
+        if held.stored.is_none() {
+            return Ok(());
+        }
         let same = held.checkpoint.clone();
-        advance(db, resource, &mut held, same).await?;
+        if advance(db, resource, &mut held, same).await? {
+            return Ok(());
+        }
     }
     Ok(())
 }

@@ -214,7 +214,7 @@ impl Webhooks {
     /// and the delivery is stored as its receipt and brings the sync's pass forward. A deletion,
     /// which the sync would see only at its next reconciliation, is logged, the record forgotten
     /// so that the reconciliation does not log it again, and the checkpoints touched so that a
-    /// pass or reconciliation that read them before is overtaken rather than racing it.
+    /// pass that read them before is overtaken rather than racing it.
     async fn take_in(
         &self,
         project: Uuid,
