@@ -1,6 +1,7 @@
 //! Retention: events older than `changes.retention_days` are dropped, once at start and then
-//! every hour, with the receipts of deliveries as old, so neither grows without bound. A follower or page whose cursor lies
-//! before what is left is refused (`LogError::Expired`) rather than silently skipping events.
+//! every hour, with the receipts of deliveries as old, so neither grows without bound. A
+//! follower or page whose cursor lies before what is left is refused (`LogError::Expired`)
+//! rather than silently skipping events.
 
 use std::time::Duration;
 

@@ -43,10 +43,7 @@ use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -62,7 +59,7 @@ use crate::{
 };
 
 use super::{Appended, Change, ChangeLog, Op};
-use state::{Checkpoint, Held, Pass, Resource};
+use state::{Checkpoint, Pass, Resource};
 use turns::Turns;
 
 /// Records asked for per page.
@@ -86,14 +83,10 @@ pub enum SyncError {
     Overtaken,
 }
 
-/// Moves `held` to `next` inside an append's transaction, or fails it as overtaken.
-async fn advance(
-    txn: &DatabaseTransaction,
-    resource: Resource,
-    held: &mut Held,
-    next: Checkpoint,
-) -> Result<(), SyncError> {
-    match state::advance(txn, resource, held, next).await? {
+/// A checkpoint's move inside an append's transaction: one that did not happen (another pass
+/// moved it first) fails the transaction as overtaken.
+fn moved(moved: bool) -> Result<(), SyncError> {
+    match moved {
         true => Ok(()),
         false => Err(SyncError::Overtaken),
     }
@@ -309,7 +302,7 @@ impl Syncer {
                         &seen,
                     )
                     .await?;
-                    advance(txn, resource, &mut held, next).await
+                    moved(state::advance(txn, resource, &mut held, next).await?)
                 })
                 .await;
             if !went_in(stored)? {
@@ -405,10 +398,7 @@ impl Syncer {
                         return Err(SyncError::Overtaken);
                     }
                     state::forget(txn, project, target.provider, kind, &gone).await?;
-                    match state::reconciled(txn, resource, started).await? {
-                        true => Ok(()),
-                        false => Err(SyncError::Overtaken),
-                    }
+                    moved(state::reconciled(txn, resource, started).await?)
                 })
                 .await;
             if went_in(decided)? {
@@ -500,7 +490,7 @@ impl Syncer {
         let stored = self
             .log
             .append_with(target.tenant.project_id, None, changes, async |txn| {
-                advance(txn, resource, &mut held, next).await
+                moved(state::advance(txn, resource, &mut held, next).await?)
             })
             .await;
         if !went_in(stored)? {

@@ -9,9 +9,10 @@
 //! routed by its mailbox address, a Calendar notification by its channel id and token
 //! (`changes::google_watch`); each, stored once as a receipt, nudges its connection's sync.
 //! Every delivery stored also nudges its connection's sync (`sync::nudge`), which catches what
-//! the delivery only hinted at. Once the sync keeps a resource (a pass over it has completed),
-//! a delivery's creation or update of it is left to the sync, so that each edit is logged once,
-//! as the whole record, and not once by the delivery and again by the sync that follows it.
+//! the delivery only hinted at. Once the sync lists a CRM type for the delivering account's
+//! connection (a pass over it has completed), a delivery's creation or update of it is left to
+//! the sync, so that each edit is logged once, as the whole record, and not once by the delivery
+//! and again by the sync that follows it.
 //! Salesforce's outbound messages carry no signature either: each connection has its own
 //! endpoint path with a random token (`salesforce`), and the message's org must be its org.
 
@@ -208,6 +209,12 @@ impl Webhooks {
         }
     }
 
+    /// Whether the sync lists `kind` for one of `connections`, in a gateway that syncs early on
+    /// deliveries (and so can leave a change to the sync).
+    async fn listed(&self, connections: &[Target], kind: &str) -> Result<bool, DbErr> {
+        Ok(self.nudge.is_some() && sync::listed(&self.db, connections, kind).await?)
+    }
+
     /// Appends a delivered change to `project`'s log once per receipt — unless the sync lists
     /// its type for one of `connections` (the project's connections to the account it came
     /// from). Then the sync alone logs creations and updates (the whole record, once per change),
@@ -222,9 +229,7 @@ impl Webhooks {
         receipt: &Receipt,
         change: Change,
     ) -> Result<Appended, DbErr> {
-        let listed =
-            self.nudge.is_some() && sync::listed(&self.db, connections, &change.kind).await?;
-        match (listed, change.op) {
+        match (self.listed(connections, &change.kind).await?, change.op) {
             (false, _) => self.log.append(project, Some(receipt), vec![change]).await,
             (true, Op::Deleted) => {
                 let (provider, kind) = (change.provider, change.kind.clone());
@@ -353,11 +358,17 @@ impl Webhooks {
             Utc::now(),
         )?;
         let mut stored = 0;
+        // A delivery batches events, mostly of one portal: its connections are read once.
+        let mut portals: HashMap<String, Vec<Target>> = HashMap::new();
         for event in hubspot::changes(delivery.body)? {
-            let connections = self
-                .connections_of(Provider::Hubspot, "/hub_id", &event.portal_id)
-                .await?;
-            for project in projects(&connections) {
+            if !portals.contains_key(&event.portal_id) {
+                let connections = self
+                    .connections_of(Provider::Hubspot, "/hub_id", &event.portal_id)
+                    .await?;
+                portals.insert(event.portal_id.clone(), connections);
+            }
+            let connections = &portals[&event.portal_id];
+            for project in projects(connections) {
                 let receipt = Receipt {
                     provider: Provider::Hubspot,
                     event_id: format!("{project}:{}", event.event_key),
@@ -646,20 +657,15 @@ impl Webhooks {
             },
             provider: Provider::Salesforce,
         }];
-        let mut listed = HashMap::new();
+        // The sync logs what it lists, the whole record once; this message brings it forward.
+        let mut listed: HashMap<String, bool> = HashMap::new();
         let mut changes = Vec::new();
         for change in fresh.into_iter().map(salesforce::change) {
-            // The sync logs what it lists, the whole record once; this message brings it forward.
-            let kind = change.kind.clone();
-            let synced = match listed.get(&kind) {
-                Some(synced) => *synced,
-                None => {
-                    let synced =
-                        self.nudge.is_some() && sync::listed(&self.db, &connection, &kind).await?;
-                    *listed.entry(kind).or_insert(synced)
-                }
-            };
-            if !synced {
+            if !listed.contains_key(&change.kind) {
+                let synced = self.listed(&connection, &change.kind).await?;
+                listed.insert(change.kind.clone(), synced);
+            }
+            if !listed[&change.kind] {
                 changes.push(change);
             }
         }
