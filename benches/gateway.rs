@@ -5,10 +5,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nexus::{
+    auth::Tenants,
     auth::create_api_key,
     config::Settings,
     startup::{Application, open_database},
-    store::Tenants,
 };
 use serde_json::json;
 

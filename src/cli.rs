@@ -7,10 +7,9 @@ use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::{
-    auth::create_api_key,
+    auth::{Tenants, create_api_key},
     config::Settings,
     startup::{Application, open_database},
-    store::Tenants,
     vault::CredentialVault,
 };
 
@@ -242,7 +241,7 @@ async fn sync(
         .map_err(|e| format!("--provider: {e}"))?;
     let project = match project {
         Some(name) => Some(
-            crate::store::Tenants::new(db.clone())
+            crate::auth::Tenants::new(db.clone())
                 .project_by_name(&name)
                 .await?
                 .ok_or_else(|| format!("--project: no project is named {name}"))?

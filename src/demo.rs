@@ -10,12 +10,12 @@ use std::{fs, io::Write, path::Path};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use crate::providers::Cataloged;
 use crate::{
-    auth::{create_api_key, hash_key},
+    auth::{Tenants, create_api_key, hash_key},
     config::Settings,
     providers::Provider,
     startup::{Application, open_database},
-    store::Tenants,
     vault::Key,
 };
 

@@ -7,6 +7,7 @@
 //! - [`graphql`]: the schema — unified types, connections, ids, errors, limits.
 //! - [`providers`]: the provider catalog; adapters join it one folder each.
 //! - [`changes`]: the change log — appends from webhooks and sync, followers for subscriptions.
+//! - [`idempotency`]: writes asked for with a key reach the provider once.
 //! - [`store`]: the database and its entities (schema in the `migrations` crate).
 //! - [`vault`]: token encryption and the credential repository — the only plaintext tokens.
 //! - [`telemetry`]: logs and Prometheus metrics.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod demo;
 pub mod graphql;
 pub mod http;
+pub mod idempotency;
 pub mod limits;
 pub mod oauth;
 pub mod providers;

@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::{Authenticator, JwtConfigError, JwtVerifier},
+    auth::{Authenticator, JwtConfigError, JwtVerifier, Tenants},
     changes::{
         Bus, ChangeLog,
         google_watch::GoogleWatches,
@@ -28,9 +28,10 @@ use crate::{
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders},
     http::{self, AppState, PlaygroundConfig},
+    idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
     providers::{Provider, Registry},
-    store::{self, IdempotencyKeys, Tenants},
+    store,
     upstream::Upstream,
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
 };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::store::entities::change_events;
+use super::LoggedChange;
 
 /// Announcements kept for receivers that have not read them yet; older ones are dropped for
 /// that receiver, which then re-reads the log.
@@ -23,7 +23,7 @@ pub struct Announcement {
     pub first: i64,
     pub last: i64,
     /// The events `first..=last`, when the append happened in this process.
-    pub events: Option<Arc<Vec<change_events::Model>>>,
+    pub events: Option<Arc<Vec<LoggedChange>>>,
 }
 
 #[derive(Clone)]
@@ -41,7 +41,7 @@ impl Default for Bus {
 
 impl Bus {
     /// Tells every follower in this process that `project_id`'s log now holds `events`.
-    pub fn appended(&self, project_id: Uuid, events: Vec<change_events::Model>) {
+    pub fn appended(&self, project_id: Uuid, events: Vec<LoggedChange>) {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return;
         };

@@ -18,9 +18,9 @@ use sea_orm::DbErr;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 use uuid::Uuid;
 
-use crate::{providers::Provider, store::entities::change_events};
+use crate::providers::Provider;
 
-use super::{ChangeLog, LogError, Op, bus::Announcement};
+use super::{ChangeLog, LogError, LoggedChange, Op, bus::Announcement};
 
 /// Events read from the log per query.
 const PAGE: u64 = 500;
@@ -35,18 +35,15 @@ pub struct Selection {
 
 impl Selection {
     /// Whether the follower wants `event`.
-    fn takes(&self, event: &change_events::Model) -> bool {
+    fn takes(&self, event: &LoggedChange) -> bool {
         self.providers
             .as_ref()
-            .is_none_or(|ps| ps.iter().any(|p| p.slug() == event.provider))
+            .is_none_or(|ps| ps.contains(&event.provider))
             && self
                 .kinds
                 .as_ref()
-                .is_none_or(|ks| ks.contains(&event.r#type))
-            && self
-                .ops
-                .as_ref()
-                .is_none_or(|os| os.iter().any(|o| o.as_str() == event.op))
+                .is_none_or(|ks| ks.contains(&event.kind))
+            && self.ops.as_ref().is_none_or(|os| os.contains(&event.op))
     }
 }
 
@@ -69,7 +66,7 @@ struct Follower {
     last: i64,
     /// The highest sequence number announced so far: committed, so a read sees it.
     announced: i64,
-    buffer: VecDeque<change_events::Model>,
+    buffer: VecDeque<LoggedChange>,
     /// The position once `buffer` is delivered.
     after_buffer: i64,
     read_log: bool,
@@ -80,7 +77,7 @@ struct Follower {
 }
 
 impl Follower {
-    async fn next(&mut self) -> Option<Result<change_events::Model, FollowError>> {
+    async fn next(&mut self) -> Option<Result<LoggedChange, FollowError>> {
         if self.failed {
             return None;
         }
@@ -98,7 +95,7 @@ impl Follower {
         })
     }
 
-    async fn step(&mut self) -> Option<Result<change_events::Model, FollowError>> {
+    async fn step(&mut self) -> Option<Result<LoggedChange, FollowError>> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.last = self.last.max(event.seq);
@@ -173,7 +170,7 @@ pub async fn follow(
     project_id: Uuid,
     after: i64,
     selection: Selection,
-) -> Result<impl Stream<Item = Result<change_events::Model, FollowError>> + use<>, LogError> {
+) -> Result<impl Stream<Item = Result<LoggedChange, FollowError>> + use<>, LogError> {
     let announcements = log.bus().subscribe();
     log.check_cursor(project_id, after).await?;
     let follower = Follower {

@@ -60,6 +60,48 @@ pub struct Change {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// A change as the log holds it: what was appended, with its place in the project's log. The
+/// log hands these out, never its rows.
+#[derive(Debug, Clone)]
+pub struct LoggedChange {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    /// Its place in the project's log, from 1.
+    pub seq: i64,
+    pub op: Op,
+    pub provider: Provider,
+    /// The unified type's name (`Contact`, ...) or `<provider>:<event type>`.
+    pub kind: String,
+    pub remote_id: String,
+    /// The provider's payload.
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl TryFrom<change_events::Model> for LoggedChange {
+    type Error = DbErr;
+
+    fn try_from(row: change_events::Model) -> Result<Self, DbErr> {
+        let corrupt = |what: &str| DbErr::Custom(format!("change {} has {what}", row.id));
+        Ok(Self {
+            op: Op::parse(&row.op).ok_or_else(|| corrupt(&format!("op `{}`", row.op)))?,
+            provider: row
+                .provider
+                .parse()
+                .map_err(|_| corrupt(&format!("provider `{}`", row.provider)))?,
+            id: row.id,
+            project_id: row.project_id,
+            seq: row.seq,
+            kind: row.r#type,
+            remote_id: row.remote_id,
+            data: row.data,
+            occurred_at: row.occurred_at,
+            received_at: row.received_at,
+        })
+    }
+}
+
 /// A provider's delivery by its own event id.
 #[derive(Debug, Clone)]
 pub struct Receipt {
@@ -182,16 +224,16 @@ impl ChangeLog {
         .await?
         .seq;
         let received_at = Utc::now();
-        let events: Vec<change_events::Model> = changes
+        let events: Vec<LoggedChange> = changes
             .into_iter()
             .enumerate()
-            .map(|(i, change)| change_events::Model {
+            .map(|(i, change)| LoggedChange {
                 id: Uuid::new_v4(),
                 project_id,
                 seq: last_seq - count + 1 + i as i64,
-                op: change.op.as_str().to_owned(),
-                provider: change.provider.slug().to_owned(),
-                r#type: change.kind,
+                op: change.op,
+                provider: change.provider,
+                kind: change.kind,
                 remote_id: change.remote_id,
                 data: change.data,
                 occurred_at: change.occurred_at,
@@ -204,9 +246,9 @@ impl ChangeLog {
                 id: Set(e.id),
                 project_id: Set(e.project_id),
                 seq: Set(e.seq),
-                op: Set(e.op.clone()),
-                provider: Set(e.provider.clone()),
-                r#type: Set(e.r#type.clone()),
+                op: Set(e.op.as_str().to_owned()),
+                provider: Set(e.provider.slug().to_owned()),
+                r#type: Set(e.kind.clone()),
                 remote_id: Set(e.remote_id.clone()),
                 data: Set(e.data.clone()),
                 occurred_at: Set(e.occurred_at),
@@ -263,7 +305,7 @@ impl ChangeLog {
         after: i64,
         limit: u64,
         selection: &super::Selection,
-    ) -> Result<Vec<change_events::Model>, DbErr> {
+    ) -> Result<Vec<LoggedChange>, DbErr> {
         let mut query = change_events::Entity::find()
             .filter(change_events::Column::ProjectId.eq(project_id))
             .filter(change_events::Column::Seq.gt(after));
@@ -281,19 +323,20 @@ impl ChangeLog {
             .order_by_asc(change_events::Column::Seq)
             .limit(limit)
             .all(&self.db)
-            .await
+            .await?
+            .into_iter()
+            .map(LoggedChange::try_from)
+            .collect()
     }
 
     /// One entry by id, only if it belongs to the project.
-    pub async fn by_id(
-        &self,
-        project_id: Uuid,
-        id: Uuid,
-    ) -> Result<Option<change_events::Model>, DbErr> {
+    pub async fn by_id(&self, project_id: Uuid, id: Uuid) -> Result<Option<LoggedChange>, DbErr> {
         change_events::Entity::find_by_id(id)
             .filter(change_events::Column::ProjectId.eq(project_id))
             .one(&self.db)
-            .await
+            .await?
+            .map(LoggedChange::try_from)
+            .transpose()
     }
 
     /// Drops the events received before `before`, in every project, and the receipts of

@@ -19,4 +19,4 @@ pub mod webhooks;
 
 pub use bus::Bus;
 pub use follow::{FollowError, Selection, follow};
-pub use log::{Appended, Change, ChangeLog, LogError, MAX_LAG, Op, Receipt};
+pub use log::{Appended, Change, ChangeLog, LogError, LoggedChange, MAX_LAG, Op, Receipt};

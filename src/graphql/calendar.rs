@@ -12,12 +12,12 @@ use std::{collections::HashMap, sync::Mutex};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::{
-    providers::{
-        CalendarAdapter, Capability, Provider,
-        calendar::{self, EventPatch, EventQuery, EventWrite, Record},
-    },
-    upstream::{ErrorKind, ProviderError, Target},
+use nexus_core::{ErrorKind, ProviderError, Target};
+
+use crate::providers::Cataloged;
+use crate::providers::{
+    CalendarAdapter, Capability, Provider,
+    calendar::{self, EventPatch, EventQuery, EventWrite, Record},
 };
 
 use super::{

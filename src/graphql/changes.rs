@@ -8,11 +8,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{
-    changes::{LogError, Selection},
-    providers::Provider,
-    store::entities::change_events,
-};
+use crate::changes::{LogError, LoggedChange, Selection};
 
 use super::{
     AppContext,
@@ -74,26 +70,19 @@ impl ChangeEvent {
     }
 }
 
-impl ChangeEvent {
-    pub fn from_row(row: change_events::Model) -> Result<Self> {
-        let op = match row.op.as_str() {
-            "created" => ChangeOp::Created,
-            "updated" => ChangeOp::Updated,
-            "deleted" => ChangeOp::Deleted,
-            other => return Err(internal(format!("change {} has op `{other}`", row.id))),
-        };
-        let provider: Provider = row.provider.parse().map_err(internal)?;
-        Ok(Self {
-            row_id: row.id,
-            seq: row.seq,
-            op,
-            provider: provider.into(),
-            kind: row.r#type,
-            remote_id: row.remote_id,
-            data: Json(row.data),
-            occurred_at: row.occurred_at,
-            received_at: row.received_at,
-        })
+impl From<LoggedChange> for ChangeEvent {
+    fn from(event: LoggedChange) -> Self {
+        Self {
+            row_id: event.id,
+            seq: event.seq,
+            op: event.op.into(),
+            provider: event.provider.into(),
+            kind: event.kind,
+            remote_id: event.remote_id,
+            data: Json(event.data),
+            occurred_at: event.occurred_at,
+            received_at: event.received_at,
+        }
     }
 }
 
@@ -161,7 +150,7 @@ impl ChangesQuery {
         rows.truncate(first as usize);
         let mut connection = Connection::new(after > 0, has_next);
         for row in rows {
-            let event = ChangeEvent::from_row(row)?;
+            let event = ChangeEvent::from(row);
             connection
                 .edges
                 .push(Edge::new(ChangeCursor(event.seq), event));

@@ -16,6 +16,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::providers::Cataloged;
 use crate::providers::{
     Capability, Provider,
     chat::{self, ChannelQuery, MessageQuery, PostMessage, Record, UserKey},

@@ -3,11 +3,13 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use nexus_core::Target;
+
+use crate::providers::Cataloged;
 use crate::{
     changes::{keeper::Keeper, webhooks::salesforce},
     oauth::ConnectError,
     providers::Provider,
-    upstream::Target,
     vault::TokenSet,
 };
 

@@ -6,10 +6,10 @@
 
 use async_graphql::{Error, ErrorExtensions};
 
-use crate::{
-    providers::Provider,
-    upstream::{ErrorKind, ProviderError},
-};
+use nexus_core::{ErrorKind, ProviderError};
+
+use crate::providers::Cataloged;
+use crate::providers::Provider;
 
 /// The codes of DESIGN.md, plus the two that mark requests refused before execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,9 @@ use async_graphql::{Context, Result, connection::CursorType};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures_util::future::BoxFuture;
 
+use nexus_core::{ProviderError, Target};
+
+use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::{
@@ -16,7 +19,6 @@ use crate::{
         crm::{CrmData, CrmFilter, CrmObject, ListRequest},
         record::{ListPage, Order, Position, Record, Sorted},
     },
-    upstream::{ProviderError, Target},
     vault::ConnectionState,
 };
 

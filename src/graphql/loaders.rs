@@ -14,6 +14,8 @@ use tokio::sync::OnceCell;
 
 use super::gate::Gate;
 
+use nexus_core::{ProviderError, Target};
+
 use crate::{
     auth::Tenant,
     providers::{
@@ -23,7 +25,6 @@ use crate::{
         crm::{CrmData, CrmObject, Record},
         mail::{EmailData, MailFilter, MailRequest},
     },
-    upstream::{ProviderError, Target},
     vault::ConnectionState,
 };
 

@@ -348,7 +348,7 @@ impl MailMutation {
             .modify_labels(target, &remote_id, &change)
             .await
             .map_err(|e| match e.kind {
-                crate::upstream::ErrorKind::Invalid => bad_input("input.add", e.message.clone()),
+                nexus_core::ErrorKind::Invalid => bad_input("input.add", e.message.clone()),
                 _ => upstream_error(&e),
             })?;
         Ok(ModifyEmailLabelsPayload {

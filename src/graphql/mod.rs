@@ -26,11 +26,12 @@ mod writes;
 use async_graphql::{MergedObject, Schema};
 
 use crate::{
+    auth::Tenants,
     changes::{ChangeLog, google_watch::GoogleWatches, subscriptions::GraphSubscriptions},
     config::GraphqlSettings,
+    idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
     providers::Registry,
-    store::{IdempotencyKeys, Tenants},
     vault::CredentialVault,
 };
 

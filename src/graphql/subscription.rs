@@ -74,7 +74,7 @@ impl Subscription {
         let events = follow(log, project_id, after, selection)
             .await
             .map_err(cursor_error)?;
-        Ok(events.map(|row| row.map_err(stopped).and_then(ChangeEvent::from_row)))
+        Ok(events.map(|event| event.map(ChangeEvent::from).map_err(stopped)))
     }
 
     /// A beat every `intervalMs` milliseconds (10..=60000); completes after `count` beats

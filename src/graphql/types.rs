@@ -68,6 +68,16 @@ pub enum ChangeOp {
     Deleted,
 }
 
+impl From<crate::changes::Op> for ChangeOp {
+    fn from(op: crate::changes::Op) -> Self {
+        match op {
+            crate::changes::Op::Created => Self::Created,
+            crate::changes::Op::Updated => Self::Updated,
+            crate::changes::Op::Deleted => Self::Deleted,
+        }
+    }
+}
+
 impl From<ChangeOp> for crate::changes::Op {
     fn from(op: ChangeOp) -> Self {
         match op {

@@ -226,7 +226,7 @@ impl ViewerQuery {
                     .await
                     .map_err(internal)?
                     .ok_or_else(not_found)?;
-                Ok(Some(Node::ChangeEvent(ChangeEvent::from_row(event)?)))
+                Ok(Some(Node::ChangeEvent(event.into())))
             }
             _ => Err(not_found()),
         }

@@ -4,13 +4,14 @@
 
 use async_graphql::{Context, Result};
 
+use nexus_core::{ProviderError, Target};
+
 use crate::{
+    idempotency::{Once, OnceError},
     providers::{
-        CrmAdapter, Provider,
+        Cataloged, CrmAdapter, Provider,
         crm::{CrmData, CrmObject, Record},
     },
-    store::Claim,
-    upstream::{ProviderError, Target},
 };
 
 use super::{
@@ -113,42 +114,19 @@ where
     }
     let project = tenant(ctx)?.project_id;
     let keys = &ctx.data_unchecked::<AppContext>().idempotency;
-    match keys
-        .claim(project, operation, key)
-        .await
-        .map_err(internal)?
-    {
-        Claim::New => match write.await {
-            Ok(record) => {
-                let result = serde_json::json!({ "provider": record.provider, "remoteId": record.remote_id });
-                keys.complete(project, operation, key, &result)
-                    .await
-                    .map_err(internal)?;
-                Ok(record)
-            }
-            Err(error) => {
-                keys.release(project, operation, key)
-                    .await
-                    .map_err(internal)?;
-                Err(upstream_error(&error))
-            }
-        },
-        Claim::Done(result) => {
-            let provider: Option<Provider> =
-                serde_json::from_value(result["provider"].clone()).ok();
-            let remote_id = result["remoteId"].as_str();
-            let (Some(provider), Some(remote_id)) = (provider, remote_id) else {
-                return Err(internal("an idempotency record without its result"));
-            };
-            reread(provider, remote_id.to_owned())
-                .await?
-                .ok_or_else(|| {
-                    super::errors::ErrorCode::NotFound.error("the record this key created is gone")
-                })
-        }
-        Claim::InFlight => Err(bad_input(
+    match keys.once(project, operation, key, write).await {
+        Ok(Once::Written(record)) => Ok(record),
+        Ok(Once::Repeat {
+            provider,
+            remote_id,
+        }) => reread(provider, remote_id).await?.ok_or_else(|| {
+            super::errors::ErrorCode::NotFound.error("the record this key created is gone")
+        }),
+        Err(OnceError::InFlight) => Err(bad_input(
             "input.idempotencyKey",
-            "a write with this idempotency key is still running; repeat it in a moment",
+            OnceError::InFlight.to_string(),
         )),
+        Err(OnceError::Write(error)) => Err(upstream_error(&error)),
+        Err(OnceError::Store(cause)) => Err(internal(cause)),
     }
 }

@@ -10,6 +10,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 
+use crate::providers::Cataloged;
 use crate::{changes::keeper::Keeper, oauth::CallbackError, providers::Provider};
 
 use super::AppState;

@@ -41,6 +41,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     config::ProviderSettings,

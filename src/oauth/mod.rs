@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     config::{OauthSettings, ProviderSettings},

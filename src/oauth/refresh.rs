@@ -15,6 +15,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::Provider,

@@ -4,6 +4,7 @@
 
 use secrecy::ExposeSecret;
 
+use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::{Provider, RevokeMethod},

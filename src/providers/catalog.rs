@@ -1,93 +1,27 @@
 //! `catalog.toml`, parsed once: which providers exist, what they feed and how they connect.
 
-use std::{collections::BTreeMap, fmt, str::FromStr, sync::OnceLock};
+use std::{collections::BTreeMap, sync::OnceLock};
 
-use serde::{Deserialize, Serialize};
+pub use nexus_core::{Capability, Provider};
+use serde::Deserialize;
 
-/// Every provider the gateway speaks to. Slugs are the lower-case names (`google_calendar`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    Salesforce,
-    Hubspot,
-    Gmail,
-    GoogleCalendar,
-    Slack,
-    Outlook,
-    Teams,
-    Stripe,
+/// The catalog's facts about a provider, asked of the provider itself.
+pub trait Cataloged {
+    /// This provider's catalog entry.
+    fn entry(self) -> &'static CatalogEntry;
+
+    /// Whether this provider feeds a unified list.
+    fn feeds(self, capability: Capability) -> bool;
 }
 
-impl Provider {
-    pub const ALL: [Provider; 8] = [
-        Provider::Salesforce,
-        Provider::Hubspot,
-        Provider::Gmail,
-        Provider::GoogleCalendar,
-        Provider::Slack,
-        Provider::Outlook,
-        Provider::Teams,
-        Provider::Stripe,
-    ];
-
-    pub fn slug(self) -> &'static str {
-        match self {
-            Provider::Salesforce => "salesforce",
-            Provider::Hubspot => "hubspot",
-            Provider::Gmail => "gmail",
-            Provider::GoogleCalendar => "google_calendar",
-            Provider::Slack => "slack",
-            Provider::Outlook => "outlook",
-            Provider::Teams => "teams",
-            Provider::Stripe => "stripe",
-        }
-    }
-
-    /// This provider's catalog entry.
-    pub fn entry(self) -> &'static CatalogEntry {
+impl Cataloged for Provider {
+    fn entry(self) -> &'static CatalogEntry {
         &Catalog::get().entries[&self]
     }
 
-    /// Whether this provider feeds a unified list.
-    pub fn feeds(self, capability: Capability) -> bool {
+    fn feeds(self, capability: Capability) -> bool {
         self.entry().capabilities.contains(&capability)
     }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.slug())
-    }
-}
-
-/// A slug that names no provider.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown provider `{0}`")]
-pub struct UnknownProvider(String);
-
-impl FromStr for Provider {
-    type Err = UnknownProvider;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.slug() == s)
-            .ok_or_else(|| UnknownProvider(s.to_owned()))
-    }
-}
-
-/// The unified lists a provider can feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Capability {
-    Contacts,
-    Leads,
-    Deals,
-    Companies,
-    Emails,
-    Events,
-    Messages,
-    Channels,
 }
 
 /// How a project connects a provider.

@@ -4,17 +4,12 @@
 //! switches to PostgreSQL. The schema itself lives in the `migrations` crate.
 
 pub mod entities;
-mod idempotency;
-mod tenants;
 
 use std::{path::Path, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
-
-pub use idempotency::{Claim, IdempotencyKeys};
-pub use tenants::{ApiKeyRow, Tenants};
 
 /// The file name of the embedded database inside a data folder.
 const SQLITE_FILE: &str = "nexus.db";

@@ -1,79 +1,26 @@
-//! `ProviderError`: what went wrong with a provider call, in the gateway's words. Adapters turn a
-//! provider's own error answer into a `Verdict`; the stack acts on it (refresh, retry) and hands
-//! the rest up as a `ProviderError`, which the schema maps to `extensions.code`. `Clone`, so a
-//! dataloader can give one failure to every key of a batch. Messages never hold a token.
+//! How the stack reads an answer: adapters turn a provider's own error answer into a `Verdict`;
+//! the stack acts on it (refresh, retry) and hands the rest up as a `ProviderError` (the core
+//! vocabulary's, re-exported here for the adapters).
 
 use std::time::Duration;
 
-use crate::{oauth::TokenError, providers::Provider};
+use nexus_core::Provider;
+pub use nexus_core::{ErrorKind, ProviderError};
 
-/// The kinds the stack and the schema tell apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The project has not connected the provider.
-    NotConnected,
-    /// The connection's grant is gone: the user must connect again.
-    ReauthRequired,
-    /// The provider (or our own limiter) refused for now; `retry_after` says how long.
-    RateLimited,
-    /// The provider did not answer, or answered with a temporary failure.
-    Unavailable,
-    /// The record does not exist (or is not visible to this connection).
-    NotFound,
-    /// The provider refused the input.
-    Invalid,
-    /// The connection lacks a permission (scope, profile) for this call.
-    Forbidden,
-    /// Anything else the provider answered that we cannot act on.
-    Upstream,
-}
+use crate::oauth::TokenError;
 
-/// One failed provider call.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{provider} {op}: {message}")]
-pub struct ProviderError {
-    pub kind: ErrorKind,
-    pub provider: Provider,
-    /// The adapter's name for the call (`contacts.search`).
-    pub op: &'static str,
-    /// How long the provider asked us to wait, when it said.
-    pub retry_after: Option<Duration>,
-    pub message: String,
-}
-
-impl ProviderError {
-    pub fn new(
-        kind: ErrorKind,
-        provider: Provider,
-        op: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind,
-            provider,
-            op,
-            retry_after: None,
-            message: message.into(),
-        }
+/// The error a call gets when its connection's token cannot be had.
+pub(super) fn from_token(provider: Provider, op: &'static str, error: TokenError) -> ProviderError {
+    let kind = match error {
+        TokenError::NotConnected(_) => ErrorKind::NotConnected,
+        TokenError::ReauthRequired(_) => ErrorKind::ReauthRequired,
+        TokenError::Unavailable(_) | TokenError::Store(_) => ErrorKind::Unavailable,
+    };
+    if let TokenError::Store(cause) = &error {
+        tracing::error!(%cause, "credential store failed during a provider call");
+        return ProviderError::new(kind, provider, op, "the credential store is unavailable");
     }
-
-    /// Whether trying again later may succeed.
-    pub fn temporary(&self) -> bool {
-        matches!(self.kind, ErrorKind::RateLimited | ErrorKind::Unavailable)
-    }
-
-    pub(super) fn from_token(provider: Provider, op: &'static str, error: TokenError) -> Self {
-        let kind = match error {
-            TokenError::NotConnected(_) => ErrorKind::NotConnected,
-            TokenError::ReauthRequired(_) => ErrorKind::ReauthRequired,
-            TokenError::Unavailable(_) | TokenError::Store(_) => ErrorKind::Unavailable,
-        };
-        if let TokenError::Store(cause) = &error {
-            tracing::error!(%cause, "credential store failed during a provider call");
-            return Self::new(kind, provider, op, "the credential store is unavailable");
-        }
-        Self::new(kind, provider, op, error.to_string())
-    }
+    ProviderError::new(kind, provider, op, error.to_string())
 }
 
 /// An adapter's reading of a provider's answer.

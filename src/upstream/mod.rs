@@ -23,28 +23,21 @@ use secrecy::ExposeSecret;
 use tracing::Instrument;
 
 use crate::{
-    auth::Tenant,
     config::{ProviderSettings, UpstreamSettings},
     limits::Limits,
     oauth::{ConnectFlows, Session},
-    providers::{self, Provider},
+    providers::{self, Cataloged, Provider},
 };
 
 use breaker::Breakers;
 use budget::RetryBudget;
 pub use call::{Body, Call, Reply};
 pub use error::{ErrorKind, ProviderError, Verdict};
+pub use nexus_core::Target;
 use retry::{Attempt, RetryPolicy};
 
 /// Reads a provider's answer: the adapter's knowledge of its error format.
 pub type Classify = fn(&Reply) -> Verdict;
-
-/// The connection a call is made for.
-#[derive(Debug, Clone, Copy)]
-pub struct Target {
-    pub tenant: Tenant,
-    pub provider: Provider,
-}
 
 /// The stack, built once from the settings and the catalog, shared by every request.
 #[derive(Clone)]
@@ -197,7 +190,7 @@ impl Upstream {
     ) -> Result<Reply, Attempt> {
         let flows = &self.inner.flows;
         let token_failure = |e| Attempt {
-            error: ProviderError::from_token(target.provider, call.op, e),
+            error: error::from_token(target.provider, call.op, e),
             not_acted_on: true,
         };
         let session = flows

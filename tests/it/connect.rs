@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use nexus::{config::ProviderSettings, store::entities::oauth_states};
+use nexus::{config::ProviderSettings, providers::Cataloged, store::entities::oauth_states};
 use sea_orm::EntityTrait;
 use serde_json::json;
 use sha2::{Digest, Sha256};

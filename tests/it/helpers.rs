@@ -3,10 +3,10 @@
 use std::{path::PathBuf, sync::Arc};
 
 use nexus::{
+    auth::Tenants,
     auth::create_api_key,
     config::Settings,
     startup::{Application, open_database, vault},
-    store::Tenants,
     vault::{CredentialVault, Key},
 };
 use reqwest::{Client, Response};

@@ -110,7 +110,7 @@ async fn serve_takes_its_key_from_secrets_manager() {
     let db = nexus::startup::open_database(&settings, dir.path())
         .await
         .unwrap();
-    let tenants = nexus::store::Tenants::new(db.clone());
+    let tenants = nexus::auth::Tenants::new(db.clone());
     let api_key = nexus::auth::create_api_key(&tenants, "acme", "ada@acme.test")
         .await
         .unwrap();

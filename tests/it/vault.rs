@@ -82,7 +82,7 @@ impl Repo {
 }
 
 async fn a_user(db: &DatabaseConnection) -> (Uuid, Uuid) {
-    let tenants = nexus::store::Tenants::new(db.clone());
+    let tenants = nexus::auth::Tenants::new(db.clone());
     let user = tenants
         .ensure_user(&format!("{}@acme.test", Uuid::new_v4()))
         .await
@@ -351,7 +351,7 @@ fn node_and_the_vault_read_each_others_format_1() {
 /// Seeds `n` credential rows (n/8 users × 8 providers), half in format 1, half in format 2,
 /// all sealed with `key`; the access token of row i is `token-<user>-<provider>`.
 async fn seed_rows(db: &DatabaseConnection, key: &str, n: usize) -> Uuid {
-    let project = nexus::store::Tenants::new(db.clone())
+    let project = nexus::auth::Tenants::new(db.clone())
         .ensure_project("rotation")
         .await
         .unwrap();

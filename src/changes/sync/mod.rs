@@ -47,6 +47,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTra
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::{

@@ -34,12 +34,10 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenants,
     config::Settings,
-    providers::Provider,
-    store::{
-        Tenants,
-        entities::{integration_credentials, webhook_receipts},
-    },
+    providers::{Cataloged, Provider},
+    store::entities::{integration_credentials, webhook_receipts},
     upstream::Target,
     vault::CredentialVault,
 };

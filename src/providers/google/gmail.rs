@@ -16,6 +16,7 @@ use chrono::Utc;
 use http::Method;
 use serde_json::{Value, json};
 
+use crate::providers::Cataloged;
 use crate::{
     providers::{
         Provider,

@@ -14,17 +14,16 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::{config::JwtSettings, store::Tenants};
+use crate::config::JwtSettings;
+
+mod tenants;
+
+pub use tenants::{ApiKeyRow, Tenants};
 
 /// Every API key starts with this, so scanners and people can tell it apart from a JWT.
 pub const API_KEY_PREFIX: &str = "nxk_";
 
-/// Who is calling, and within which project. Every read and write is scoped by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Tenant {
-    pub user_id: Uuid,
-    pub project_id: Uuid,
-}
+pub use nexus_core::Tenant;
 
 /// Why a caller was refused. Messages are safe to return: they never echo the credential.
 #[derive(Debug, thiserror::Error)]

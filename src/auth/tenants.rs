@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entities::{api_keys, projects, users};
+use crate::store::entities::{api_keys, projects, users};
 
 /// An API key as listed: never the key itself, only its prefix.
 #[derive(Debug, Clone)]
