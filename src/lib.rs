@@ -13,6 +13,7 @@
 //! - [`telemetry`]: logs and Prometheus metrics.
 //! - [`limits`]: the providers' rate classes, kept per connection.
 //! - [`upstream`]: the stack every provider call goes through — credentials, retries, timeouts.
+//! - [`shutdown`]: the signal every background loop watches, and the record of those loops.
 
 pub mod auth;
 pub mod changes;
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod oauth;
 pub mod providers;
 pub mod sandbox;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,8 +1,11 @@
 //! `Application::build`: from settings to a bound, ready-to-serve gateway.
 //!
-//! Binding happens in `build`, so port 0 works and `port()` tells the port that was picked;
-//! `run_until_stopped` serves until the shutdown future resolves, then lets in-flight requests
-//! finish (up to the configured grace period) before closing the database.
+//! Binding happens in `build`, so port 0 works and `port()` tells the port that was picked.
+//! `build` also starts the background work (the sync poller, the keepers, the change relay,
+//! retention), each a task of one [`Shutdown`] that request handlers add their own tasks to.
+//! `run_until_stopped` serves until the shutdown future resolves, then stops in order within the
+//! configured grace period: in-flight requests finish, the background tasks end at their next
+//! cancellation point, and the database is closed last.
 
 use std::{
     collections::BTreeMap, future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration,
@@ -10,7 +13,7 @@ use std::{
 
 use axum::Router;
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, time::Instant};
 
 use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier, Tenants},
@@ -31,6 +34,7 @@ use crate::{
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
     providers::{Provider, Registry},
+    shutdown::Shutdown,
     store,
     upstream::Upstream,
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
@@ -107,6 +111,7 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     grace: Duration,
+    shutdown: Shutdown,
 }
 
 /// The connect flows and the provider adapters behind the upstream stack.
@@ -183,11 +188,16 @@ impl Application {
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
             .with_max_lag(settings.changes.subscriber_max_lag);
-        crate::changes::relay::spawn(&db, changes.bus().clone());
+        let shutdown = Shutdown::new();
+        crate::changes::relay::spawn(&db, changes.bus().clone(), &shutdown);
         let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
             .reconcile_every(reconcile_every(settings));
-        syncer.start(settings.changes.sync_interval_secs);
-        crate::changes::retention::keep(changes.clone(), settings.changes.retention_days);
+        syncer.start(settings.changes.sync_interval_secs, &shutdown);
+        crate::changes::retention::keep(
+            changes.clone(),
+            settings.changes.retention_days,
+            &shutdown,
+        );
         let graph_subscriptions = GraphSubscriptions::new(
             db.clone(),
             vault.clone(),
@@ -196,7 +206,7 @@ impl Application {
         );
         graph_subscriptions
             .clone()
-            .start(crate::changes::keeper::EVERY);
+            .start(crate::changes::keeper::EVERY, &shutdown);
         let gmail = settings.providers.get(Provider::Gmail.slug());
         let topic = gmail.and_then(|g| g.pubsub_topic.clone());
         let google_watches = GoogleWatches::new(
@@ -212,7 +222,9 @@ impl Application {
                 .and_then(|c| c.push)
                 .unwrap_or(false),
         );
-        google_watches.clone().start(crate::changes::keeper::EVERY);
+        google_watches
+            .clone()
+            .start(crate::changes::keeper::EVERY, &shutdown);
         let gmail_push = topic.map(|_| PushAuth {
             certs_url: gmail
                 .and_then(|g| g.certs_url.clone())
@@ -224,7 +236,12 @@ impl Application {
                 }),
             service_account: gmail.and_then(|g| g.push_service_account.clone()),
         });
-        let nudge = Nudge::new(syncer, db.clone(), crate::changes::sync::nudge::DELAY);
+        let nudge = Nudge::new(
+            syncer,
+            db.clone(),
+            crate::changes::sync::nudge::DELAY,
+            shutdown.clone(),
+        );
         let credentials = CredentialVault::new(db.clone(), vault);
         let webhooks = Webhooks::new(
             changes.clone(),
@@ -273,12 +290,14 @@ impl Application {
                     api_key: settings.playground.api_key.clone(),
                 })
             }),
+            shutdown: shutdown.clone(),
         };
         Ok(Self {
             listener,
             router: http::router(state),
             db,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            shutdown,
         })
     }
 
@@ -289,33 +308,53 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves; then in-flight requests get the grace period to finish.
+    /// The gateway's background tasks: tests wait on it, or count what still runs.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops in order within the grace period, which
+    /// starts with the signal: in-flight requests finish first (no request then starts new
+    /// background work), then the background tasks are cancelled and waited for, then the
+    /// database is closed.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        // The grace period's end, once the signal has come.
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(None::<Instant>);
+        let grace = self.grace;
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(());
+            stopping_tx.send_replace(Some(Instant::now() + grace));
         };
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
-        let grace = self.grace;
-        let deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
+        let mut signalled = stopping.clone();
+        let grace_over = async move {
+            match signalled.wait_for(Option::is_some).await.map(|d| *d) {
+                Ok(Some(deadline)) => tokio::time::sleep_until(deadline).await,
+                _ => std::future::pending::<()>().await,
             }
         };
-        tokio::select! {
-            result = server => result?,
-            () = deadline => tracing::warn!(?grace, "grace period over; closing open connections"),
+        let served = tokio::select! {
+            result = server => result,
+            () = grace_over => {
+                tracing::warn!(?grace, "grace period over; closing open connections");
+                Ok(())
+            }
+        };
+        let deadline = stopping.borrow().unwrap_or_else(|| Instant::now() + grace);
+        tracing::info!(running = self.shutdown.len(), "stopping background tasks");
+        if !self.shutdown.stop(deadline).await {
+            tracing::warn!(
+                running = self.shutdown.len(),
+                "grace period over; background tasks still running are dropped"
+            );
         }
         if let Err(cause) = self.db.close().await {
             tracing::warn!(%cause, "closing the database");
         }
-        Ok(())
+        served
     }
 }

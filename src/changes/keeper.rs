@@ -3,7 +3,9 @@
 //! kind says how to make one connection's registrations match what it should watch (`keep`) and
 //! how to let one go (`forget`); `Keeper` runs them all alike — a pass over every connection of its
 //! providers on a timer and right after a connect, `stop` on disconnect — one at a time, so a pass
-//! never registers a connection again behind its `stop`. Rows live in `provider_subscriptions`.
+//! never registers a connection again behind its `stop`. The timer and the passes are tasks of
+//! the gateway's `Shutdown`: at shutdown the timer stops, and a pass under way stops before its
+//! next connection. Rows live in `provider_subscriptions`.
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use tokio::sync::Mutex;
 use crate::{
     auth::Tenant,
     providers::Provider,
+    shutdown::Shutdown,
     store::entities::{integration_credentials, provider_subscriptions as row},
     upstream::{ProviderError, Target},
 };
@@ -110,8 +113,8 @@ pub trait Keeper: Clone + Send + Sync + 'static {
     }
 
     /// One pass over every connection of `PROVIDERS`; a connection that fails is logged and the
-    /// others go on.
-    fn pass(&self) -> impl Future<Output = Result<Kept, DbErr>> + Send {
+    /// others go on. Once shutdown begins, the pass ends before its next connection.
+    fn pass(&self, shutdown: &Shutdown) -> impl Future<Output = Result<Kept, DbErr>> + Send {
         async move {
             let _one = self.one_pass().lock().await;
             let rows = integration_credentials::Entity::find()
@@ -123,6 +126,9 @@ pub trait Keeper: Clone + Send + Sync + 'static {
                 .await?;
             let mut total = Kept::default();
             for r in rows {
+                if shutdown.is_stopping() {
+                    break;
+                }
                 let Ok(provider) = r.provider.parse::<Provider>() else {
                     continue;
                 };
@@ -145,23 +151,27 @@ pub trait Keeper: Clone + Send + Sync + 'static {
     }
 
     /// Runs a pass now, in the background (after a connection is made).
-    fn soon(&self) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            if let Err(cause) = this.pass().await {
+    fn soon(&self, shutdown: &Shutdown) {
+        let (this, stop) = (self.clone(), shutdown.clone());
+        shutdown.spawn(Self::WHAT, async move {
+            if let Err(cause) = this.pass(&stop).await {
                 tracing::warn!(%cause, what = Self::WHAT, "not kept");
             }
         });
     }
 
-    /// Runs a pass every `every`, until the runtime stops.
-    fn start(self, every: Duration) {
-        tokio::spawn(async move {
+    /// Runs a pass every `every`, until shutdown.
+    fn start(self, every: Duration, shutdown: &Shutdown) {
+        let stop = shutdown.clone();
+        shutdown.spawn(Self::WHAT, async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
-                match self.pass().await {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                match self.pass(&stop).await {
                     Ok(kept) if kept != Kept::default() => tracing::info!(
                         created = kept.created,
                         renewed = kept.renewed,

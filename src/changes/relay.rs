@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::Bus;
+use crate::shutdown::Shutdown;
 
 /// The channel appends notify on.
 pub const CHANNEL: &str = "nexus_changes";
@@ -35,24 +36,34 @@ pub async fn notify(txn: &DatabaseTransaction, project_id: Uuid, seq: i64) -> Re
     Ok(())
 }
 
-/// On PostgreSQL, relays other processes' appends to `bus` until the runtime stops.
-pub fn spawn(db: &DatabaseConnection, bus: Bus) {
+/// On PostgreSQL, relays other processes' appends to `bus` until shutdown. The relay holds no
+/// transaction, so it stops wherever it waits.
+pub fn spawn(db: &DatabaseConnection, bus: Bus, shutdown: &Shutdown) {
     if db.get_database_backend() != DbBackend::Postgres {
         return;
     }
     let pool = db.get_postgres_connection_pool().clone();
-    tokio::spawn(async move {
-        loop {
-            match listen(&pool, &bus).await {
-                Ok(()) => return,
-                Err(cause) => {
-                    tracing::warn!(%cause, "listening for changes of other processes; again shortly");
-                    tokio::time::sleep(RECONNECT_AFTER).await;
-                    bus.wake_all();
-                }
-            }
+    let stop = shutdown.clone();
+    shutdown.spawn("change relay", async move {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = relay(&pool, &bus) => {}
         }
     });
+}
+
+/// Listens, and listens again after each failure.
+async fn relay(pool: &sea_orm::sqlx::PgPool, bus: &Bus) {
+    loop {
+        match listen(pool, bus).await {
+            Ok(()) => return,
+            Err(cause) => {
+                tracing::warn!(%cause, "listening for changes of other processes; again shortly");
+                tokio::time::sleep(RECONNECT_AFTER).await;
+                bus.wake_all();
+            }
+        }
+    }
 }
 
 async fn listen(pool: &sea_orm::sqlx::PgPool, bus: &Bus) -> Result<(), sea_orm::sqlx::Error> {

@@ -8,16 +8,22 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::ChangeLog;
+use crate::shutdown::Shutdown;
 
 /// How often the log is trimmed.
 const EVERY: Duration = Duration::from_secs(3600);
 
-/// Trims `log` to the last `days` days now and every hour after, until the runtime stops.
-pub fn keep(log: ChangeLog, days: u32) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Trims `log` to the last `days` days now and every hour after, until shutdown (a trim under
+/// way finishes first).
+pub fn keep(log: ChangeLog, days: u32, shutdown: &Shutdown) {
+    let stop = shutdown.clone();
+    shutdown.spawn("retention", async move {
         let mut ticks = tokio::time::interval(EVERY);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
             let before = Utc::now() - chrono::Duration::days(i64::from(days));
             match log.retain_after(before).await {
                 Ok(0) => {}
@@ -25,5 +31,5 @@ pub fn keep(log: ChangeLog, days: u32) -> tokio::task::JoinHandle<()> {
                 Err(cause) => tracing::warn!(%cause, "trimming the change log"),
             }
         }
-    })
+    });
 }

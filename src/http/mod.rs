@@ -32,6 +32,7 @@ use crate::{
     graphql::AppSchema,
     oauth::ConnectFlows,
     providers::Registry,
+    shutdown::Shutdown,
 };
 
 pub use playground::PlaygroundConfig;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub body_limit: usize,
     pub playground: Option<Arc<PlaygroundConfig>>,
+    /// The gateway's background tasks, which work a request starts joins.
+    pub shutdown: Shutdown,
 }
 
 pub fn router(state: AppState) -> Router {

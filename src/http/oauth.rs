@@ -61,10 +61,10 @@ pub async fn callback(
         )
         .await;
     if result.is_ok() && matches!(provider, Provider::Outlook | Provider::Teams) {
-        state.graph_subscriptions.soon();
+        state.graph_subscriptions.soon(&state.shutdown);
     }
     if result.is_ok() && matches!(provider, Provider::Gmail | Provider::GoogleCalendar) {
-        state.google_watches.soon();
+        state.google_watches.soon(&state.shutdown);
     }
     match result {
         Ok(connected) => match connected.redirect_after {

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox_with},
-    helpers::{TestApp, first_code, spawn_app_with, test_settings},
+    helpers::{
+        TestApp, change_in_sandbox, eventually, first_code, from_the_start, spawn_app_with,
+        test_settings,
+    },
     subscriber::Subscriber,
 };
 
@@ -16,13 +19,6 @@ const SECRET: &str = "whsec_nexus_test_secret";
 const SUBSCRIBE: &str = "subscription($after: String, $types: [String!]) {
   changes(after: $after, types: $types) { cursor op provider type remoteId data occurredAt }
 }";
-
-/// The cursor before a project's first change (subscribing from it, rather than from the live
-/// tail, keeps a test's first event from racing the subscription's start).
-fn from_the_start() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
-}
 
 const PAGE: &str = "query($after: String, $first: Int) {
   changes(after: $after, first: $first) {
@@ -462,17 +458,6 @@ async fn connected_to_the_sandbox() -> (TestApp, String) {
     (app, sandbox)
 }
 
-async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox/records"))
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    response.json().await.unwrap_or(Value::Null)
-}
-
 #[tokio::test]
 async fn hubspot_and_slack_changes_made_in_the_sandbox_reach_a_subscriber_through_webhooks() {
     let (app, sandbox) = connected_to_the_sandbox().await;
@@ -587,16 +572,15 @@ async fn once_synced_a_webhook_brings_the_sync_forward_and_each_edit_is_logged_o
     // A reconciliation finds 406 gone and logs it no more; nothing else is new. (The app's own
     // nudged pass may overtake this one: it then stops before reconciling, and runs again.)
     let full = syncer.clone().full(true);
-    let mut reconciled = None;
-    for _ in 0..20 {
-        let report = full.pass(target, contacts, &|_| {}).await.unwrap();
-        if report.reconciled {
-            reconciled = Some(report);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let reconciled = reconciled.expect("a reconciliation completes");
+    let reconciled = eventually(
+        "a reconciliation completes",
+        std::time::Duration::from_secs(10),
+        async || {
+            let report = full.pass(target, contacts, &|_| {}).await.unwrap();
+            report.reconciled.then_some(report)
+        },
+    )
+    .await;
     assert_eq!(reconciled.changes, 0, "{reconciled:?}");
     let (_, body) = app
         .graphql(PAGE, json!({ "after": after, "first": 50 }))

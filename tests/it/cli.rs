@@ -9,7 +9,7 @@ use std::{
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::helpers::json_of;
+use crate::helpers::{eventually, json_of, wait_until_up};
 
 fn nexus(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nexus"));
@@ -369,12 +369,7 @@ async fn serve_runs_from_a_settings_file_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let origin = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{origin}/healthz")).await.is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "serve exited");
-        assert!(Instant::now() < deadline, "serve not up within 60 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_up(&format!("{origin}/healthz"), &mut child, "serve").await;
     let (status, body) = viewer(&origin, Some(&key)).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["viewer"]["project"]["name"], "acme");
@@ -410,14 +405,12 @@ async fn sigterm_lets_an_in_flight_request_finish() {
 
     demo.signal();
     // Shutting down: the listener closes, so new connections are refused.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(&address).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "the gateway kept accepting connections"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        "the gateway to refuse new connections",
+        Duration::from_secs(30),
+        async || TcpStream::connect(&address).is_err().then_some(()),
+    )
+    .await;
     stream.write_all(tail.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -665,38 +658,31 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
     ))
     .await
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    let logged = eventually("the sync to start", Duration::from_secs(120), async || {
         let (logged, _) = hubspot_contact_changes(&db).await;
-        if logged >= 600 {
-            assert!(
-                logged < total,
-                "the pass ended before it could be cut ({logged})"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the sync did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (logged >= 600).then_some(logged)
+    })
+    .await;
+    assert!(
+        logged < total,
+        "the pass ended before it could be cut ({logged})"
+    );
     drop(demo); // SIGKILL, mid-pass
     std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
     let cut = hubspot_contact_changes(&db).await;
     assert_eq!(cut.0, cut.1, "no record twice before the kill");
 
     let demo = Demo::start_configured(dir.path(), &args, &env);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let (logged, distinct) = hubspot_contact_changes(&db).await;
-        assert_eq!(logged, distinct, "no record twice");
-        if distinct == total {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {distinct} of {total} after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        &format!("all {total} after the restart"),
+        Duration::from_secs(180),
+        async || {
+            let (logged, distinct) = hubspot_contact_changes(&db).await;
+            assert_eq!(logged, distinct, "no record twice");
+            (distinct == total).then_some(())
+        },
+    )
+    .await;
     assert!(demo.stop().success());
 }
 
@@ -796,19 +782,15 @@ async fn a_salesforce_bulk_load_killed_midway_resumes_from_its_locator_and_logs_
     ))
     .await
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    let logged = eventually("the sync to start", Duration::from_secs(120), async || {
         let (logged, _) = contact_changes(&db, "salesforce").await;
-        if logged > 0 {
-            assert!(
-                logged < total,
-                "the load ended before it could be cut ({logged})"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the sync did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (logged > 0).then_some(logged)
+    })
+    .await;
+    assert!(
+        logged < total,
+        "the load ended before it could be cut ({logged})"
+    );
     drop(demo); // SIGKILL, mid-export
     std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
     let cut = contact_changes(&db, "salesforce").await;
@@ -831,18 +813,15 @@ async fn a_salesforce_bulk_load_killed_midway_resumes_from_its_locator_and_logs_
     );
 
     let demo = Demo::start_configured(dir.path(), &args, &env);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let (logged, distinct) = contact_changes(&db, "salesforce").await;
-        assert_eq!(logged, distinct, "no record twice");
-        if distinct == total {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {distinct} of {total} after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        &format!("all {total} after the restart"),
+        Duration::from_secs(180),
+        async || {
+            let (logged, distinct) = contact_changes(&db, "salesforce").await;
+            assert_eq!(logged, distinct, "no record twice");
+            (distinct == total).then_some(())
+        },
+    )
+    .await;
     assert!(demo.stop().success());
 }

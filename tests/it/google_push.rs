@@ -13,16 +13,12 @@ use serde_json::{Value, json};
 
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox_with},
-    helpers::TestApp,
+    helpers::{TestApp, change_in_sandbox, eventually, from_the_start, stored},
     subscriber::Subscriber,
 };
 
 const SUBSCRIBE: &str = "subscription($after: String, $types: [String!]) {
   changes(after: $after, types: $types) { cursor op provider type remoteId }
-}";
-
-const PAGE: &str = "query($first: Int) {
-  changes(first: $first) { nodes { op provider type remoteId } }
 }";
 
 const TOPIC: &str = "projects/nexus-test/topics/gmail";
@@ -32,11 +28,6 @@ const SANDBOX_KEY: &str = include_str!("../../src/sandbox/google/signing-key.pem
 
 /// An RSA key that is not the sandbox's.
 const OTHER_KEY: &str = include_str!("../fixtures/jwt/rs256-private.pem");
-
-fn from_the_start() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
-}
 
 /// A gateway pointed at the sandbox, watching Gmail through `TOPIC` and opening Calendar
 /// channels, with polling off.
@@ -92,16 +83,12 @@ async fn calls(sandbox: &str, method: &str, route: &str) -> u64 {
 
 /// Waits until the sandbox has answered `at_least` calls on `route`.
 async fn until_calls(sandbox: &str, method: &str, route: &str, at_least: u64) {
-    for _ in 0..150 {
-        if calls(sandbox, method, route).await >= at_least {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "{method} {route}: {} calls, not {at_least}",
-        calls(sandbox, method, route).await
-    );
+    eventually(
+        &format!("{at_least} calls to {method} {route}"),
+        Duration::from_secs(15),
+        async || (calls(sandbox, method, route).await >= at_least).then_some(()),
+    )
+    .await
 }
 
 /// The registrations the gateway holds, by provider.
@@ -125,27 +112,12 @@ async fn held_when(
     provider: &str,
     ready: impl Fn(&[nexus::store::entities::provider_subscriptions::Model]) -> bool,
 ) -> Vec<nexus::store::entities::provider_subscriptions::Model> {
-    for _ in 0..150 {
-        let rows = held(app, provider).await;
-        if ready(&rows) {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    held(app, provider).await
-}
-
-async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox/records"))
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    eventually(
+        &format!("the {provider} registrations awaited"),
+        Duration::from_secs(15),
+        async || Some(held(app, provider).await).filter(|rows| ready(rows)),
+    )
+    .await
 }
 
 async fn deliver_mail(sandbox: &str, subject: &str) -> String {
@@ -156,12 +128,6 @@ async fn deliver_mail(sandbox: &str, subject: &str) -> String {
     )
     .await;
     message["id"].as_str().unwrap().to_owned()
-}
-
-async fn stored(app: &TestApp) -> Vec<Value> {
-    let (status, body) = app.graphql(PAGE, json!({ "first": 100 })).await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["changes"]["nodes"].as_array().unwrap().clone()
 }
 
 #[tokio::test]
@@ -323,20 +289,18 @@ async fn forged_gmail_pushes_are_refused_and_a_repeated_one_is_taken_once() {
         let (status, body) = push(&app, bearer.as_deref(), &envelope("m-1", 99)).await;
         assert_eq!(status, 401, "{why}: {body}");
     }
-    // Had any been taken, its early sync would have stored the waiting message by now.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Had any been taken, its early sync would have stored the waiting message once it ended.
+    app.until_idle(nexus::changes::sync::nudge::TASK).await;
     assert!(stored(&app).await.is_empty(), "nothing stored");
 
     let (status, body) = push(&app, Some(&genuine), &envelope("m-1", 99)).await;
     assert_eq!((status, &body["duplicate"]), (200, &json!(false)), "{body}");
-    let mut nodes = Vec::new();
-    for _ in 0..100 {
-        nodes = stored(&app).await;
-        if !nodes.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let nodes = eventually(
+        "the pushed message stored",
+        Duration::from_secs(10),
+        async || Some(stored(&app).await).filter(|nodes| !nodes.is_empty()),
+    )
+    .await;
     assert_eq!(nodes.len(), 1, "{nodes:?}");
     assert_eq!(
         (&nodes[0]["type"], &nodes[0]["op"], &nodes[0]["remoteId"]),
@@ -515,16 +479,14 @@ async fn a_burst_of_gmail_pushes_costs_fewer_sync_passes_than_pushes() {
     for (status, body) in futures_util::future::join_all(pushes).await {
         assert_eq!(status, 200, "{body}");
     }
-    let mut nodes = Vec::new();
-    for _ in 0..100 {
-        nodes = stored(&app).await;
-        if !nodes.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let nodes = eventually(
+        "the pushed message stored",
+        Duration::from_secs(10),
+        async || Some(stored(&app).await).filter(|nodes| !nodes.is_empty()),
+    )
+    .await;
     // Let any pass still scheduled run before counting.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.until_idle(nexus::changes::sync::nudge::TASK).await;
     let nodes_after = stored(&app).await;
     assert_eq!(nodes_after.len(), 1, "the message once: {nodes_after:?}");
     assert_eq!(nodes[0]["remoteId"], json!(id));

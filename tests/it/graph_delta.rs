@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox_with},
-    helpers::TestApp,
+    helpers::{TestApp, admin, eventually},
     subscriber::Subscriber,
 };
 
@@ -33,19 +33,6 @@ async fn connected() -> (TestApp, String, Syncer, Target) {
     let targets = syncer.targets(Some(Provider::Outlook), None).await.unwrap();
     assert_eq!(targets.len(), 1);
     (app, sandbox, syncer, targets[0])
-}
-
-async fn admin(sandbox: &str, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// How many delta requests to `route` the sandbox answered 410.
@@ -225,13 +212,15 @@ async fn the_syncer_polls_outlook_and_a_subscriber_sees_what_its_delta_lists() {
     let (app, sandbox) = polled(1).await;
     // The first polled pass takes the delta links; a mail after it is a change.
     let route = "GET /microsoft/v1.0/me/mailFolders/{folder}/messages/delta";
-    for _ in 0..300 {
-        let counters = crate::crm::counters(&sandbox).await;
-        if counters["outlook"][route]["200"].as_u64().unwrap_or(0) >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "two polled delta passes",
+        std::time::Duration::from_secs(15),
+        async || {
+            let counters = crate::crm::counters(&sandbox).await;
+            (counters["outlook"][route]["200"].as_u64().unwrap_or(0) >= 2).then_some(())
+        },
+    )
+    .await;
     let mut subscriber = Subscriber::start(
         &app,
         &app.key,

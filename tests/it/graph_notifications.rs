@@ -10,22 +10,13 @@ use serde_json::{Value, json};
 
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox},
-    helpers::TestApp,
+    helpers::{TestApp, change_in_sandbox, eventually, from_the_start, stored},
     subscriber::Subscriber,
 };
 
 const SUBSCRIBE: &str = "subscription($after: String, $types: [String!]) {
   changes(after: $after, types: $types) { cursor op provider type remoteId data }
 }";
-
-const PAGE: &str = "query($first: Int) {
-  changes(first: $first) { nodes { op provider type remoteId } }
-}";
-
-fn from_the_start() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
-}
 
 async fn connected(provider: &str) -> (TestApp, String) {
     let (app, sandbox) = pointed_at_sandbox(false).await;
@@ -48,42 +39,24 @@ async fn subscriptions_at_graph(sandbox: &str, slug: &str, at_least: usize) -> V
         .await
         .unwrap();
     let token = token["access_token"].as_str().unwrap().to_owned();
-    for _ in 0..100 {
-        let listed: Value = http
-            .get(format!("{sandbox}/microsoft/v1.0/subscriptions"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let value = listed["value"].as_array().cloned().unwrap_or_default();
-        if value.len() >= at_least {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{slug}: fewer than {at_least} subscriptions at Graph");
-}
-
-async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox/records"))
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-async fn stored(app: &TestApp) -> Vec<Value> {
-    let (status, body) = app.graphql(PAGE, json!({ "first": 100 })).await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["changes"]["nodes"].as_array().unwrap().clone()
+    eventually(
+        &format!("{slug}: {at_least} subscriptions at Graph"),
+        Duration::from_secs(10),
+        async || {
+            let listed: Value = http
+                .get(format!("{sandbox}/microsoft/v1.0/subscriptions"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let value = listed["value"].as_array().cloned().unwrap_or_default();
+            (value.len() >= at_least).then_some(value)
+        },
+    )
+    .await
 }
 
 async fn notify(app: &TestApp, slug: &str, body: &Value) -> (u16, Value) {
@@ -289,18 +262,22 @@ async fn subscriptions_near_expiry_are_renewed_and_deleted_at_graph_on_disconnec
     // Connecting again runs the keep-alive pass now rather than at its next tick.
     let back = consent(&connect_link(&app, "OUTLOOK", None).await, "approve").await;
     assert_eq!(callback(&back).await.0, 200);
-    let mut renewed = Vec::new();
-    for _ in 0..100 {
-        renewed = subscriptions_at_graph(&sandbox, "outlook", 2).await;
-        if renewed.iter().all(|s| {
-            before
+    let renewed = eventually(
+        "both subscriptions renewed",
+        Duration::from_secs(10),
+        async || {
+            let renewed = subscriptions_at_graph(&sandbox, "outlook", 2).await;
+            renewed
                 .iter()
-                .any(|b| b["id"] == s["id"] && b["expirationDateTime"] != s["expirationDateTime"])
-        }) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+                .all(|s| {
+                    before.iter().any(|b| {
+                        b["id"] == s["id"] && b["expirationDateTime"] != s["expirationDateTime"]
+                    })
+                })
+                .then_some(renewed)
+        },
+    )
+    .await;
     assert_eq!(renewed.len(), 2, "renewed, not created again: {renewed:?}");
     for s in &renewed {
         let old = before

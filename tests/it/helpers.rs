@@ -1,11 +1,13 @@
-//! `spawn_app()` and typed helpers for talking to a gateway under test.
+//! `spawn_app()` and typed helpers for talking to a gateway under test, and `eventually()`, how
+//! a test waits for an effect: it polls for it, never sleeps a fixed time.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use nexus::{
     auth::Tenants,
     auth::create_api_key,
     config::Settings,
+    shutdown::Shutdown,
     startup::{Application, open_database, vault},
     vault::{CredentialVault, Key},
 };
@@ -14,6 +16,8 @@ use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// A gateway serving on a loopback port, with its own database and a first API key.
 pub struct TestApp {
@@ -23,7 +27,53 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub tenants: Tenants,
     pub client: Client,
+    /// The gateway's background tasks (pollers, keepers, early syncs).
+    pub background: Shutdown,
+    /// Cancelled by `stop`: the app's shutdown signal.
+    signal: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Arc<TempDir>,
+}
+
+/// Polls `effect` until it yields a value, and returns it; panics naming `what` was awaited
+/// once `within` has passed without it.
+pub async fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut effect: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = effect().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `url` answers, while `child` (the process serving it, named `what`) runs.
+pub async fn wait_until_up(url: &str, child: &mut std::process::Child, what: &str) {
+    eventually(
+        &format!("{what} to be up"),
+        Duration::from_secs(60),
+        async || {
+            assert!(child.try_wait().unwrap().is_none(), "{what} exited");
+            reqwest::get(url).await.ok().map(drop)
+        },
+    )
+    .await
+}
+
+/// Serves `app` in the background until `signal` is cancelled.
+fn serve(app: Application) -> (Shutdown, CancellationToken, JoinHandle<std::io::Result<()>>) {
+    let background = app.shutdown_handle();
+    let signal = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(signal.clone().cancelled_owned()));
+    (background, signal, server)
 }
 
 /// Settings for tests: port 0, introspection on (the playground needs it), a fresh
@@ -105,7 +155,7 @@ pub async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp 
         .await
         .expect("application");
     let origin = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (background, signal, server) = serve(app);
     TestApp {
         settings,
         origin,
@@ -113,6 +163,9 @@ pub async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp 
         db,
         tenants,
         client: Client::new(),
+        background,
+        signal,
+        server: Some(server),
         _dir: dir,
     }
 }
@@ -128,7 +181,7 @@ pub async fn spawn_on(settings: Settings, db: DatabaseConnection) -> TestApp {
         .await
         .expect("application");
     let origin = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (background, signal, server) = serve(app);
     TestApp {
         settings,
         origin,
@@ -136,11 +189,34 @@ pub async fn spawn_on(settings: Settings, db: DatabaseConnection) -> TestApp {
         db,
         tenants,
         client: Client::new(),
+        background,
+        signal,
+        server: Some(server),
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Sends the app its shutdown signal and waits until it has stopped (requests drained,
+    /// background tasks ended or the grace period over, database closed).
+    pub async fn stop(&mut self) {
+        self.signal.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task").expect("served");
+        }
+    }
+
+    /// Waits until no background task named `task` runs: with `nexus::changes::sync::nudge::TASK`,
+    /// every early sync scheduled so far has run (a nudge counts from when it is scheduled).
+    pub async fn until_idle(&self, task: &str) {
+        eventually(
+            &format!("the {task} tasks to end"),
+            Duration::from_secs(15),
+            async || (self.background.running(task) == 0).then_some(()),
+        )
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }
@@ -180,6 +256,44 @@ impl TestApp {
             .await
             .expect("api key")
     }
+}
+
+/// The cursor before a project's first change (subscribing from it, rather than from the live
+/// tail, keeps a test's first event from racing the subscription's start).
+pub fn from_the_start() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
+}
+
+/// The change log's first 100 events, as `{ op provider type remoteId }`.
+pub async fn stored(app: &TestApp) -> Vec<Value> {
+    let (status, body) = app
+        .graphql(
+            "query($first: Int) { changes(first: $first) { nodes { op provider type remoteId } } }",
+            json!({ "first": 100 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["changes"]["nodes"].as_array().unwrap().clone()
+}
+
+/// POSTs `body` to the sandbox's admin API at `/_sandbox{path}`; its JSON answer (null if none).
+pub async fn admin(sandbox: &str, path: &str, body: Value) -> Value {
+    let response = Client::new()
+        .post(format!("{sandbox}/_sandbox{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Makes a change in the sandbox (`/_sandbox/records`), as a user of the provider would.
+pub async fn change_in_sandbox(sandbox: &str, change: Value) -> Value {
+    admin(sandbox, "/records", change).await
 }
 
 /// Status and JSON body of a response.

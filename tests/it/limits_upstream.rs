@@ -4,12 +4,14 @@
 //! limit refuse once spent; daily quotas and breakers show in `/metrics`; and a provider failing
 //! a fifth of its calls serves every query with retries that stay within the budget.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::{
     connect::{callback, connect_link, connect_link_as, consent, pointed_at_sandbox_with},
     crm::{calls, counters},
-    helpers::TestApp,
+    helpers::{TestApp, eventually},
 };
 
 const QUERY: &str = "GET /services/data/v58.0/query";
@@ -184,8 +186,16 @@ async fn an_open_breaker_shows_in_metrics_and_closes_when_the_provider_recovers(
         .await
         .unwrap();
     assert!(faults.status().is_success());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let (_, body) = app.graphql(LEADS, json!({})).await;
+    // Refused at once while the breaker cools down; then a call probes, and closes it.
+    let body = eventually(
+        "the breaker's probe to go through",
+        Duration::from_secs(5),
+        async || {
+            let (_, body) = app.graphql(LEADS, json!({})).await;
+            (body["errors"][0]["extensions"]["code"] != "PROVIDER_UNAVAILABLE").then_some(body)
+        },
+    )
+    .await;
     assert!(body["errors"].is_null(), "the probe succeeds: {body}");
 }
 

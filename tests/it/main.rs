@@ -36,6 +36,7 @@ mod sandbox_stripe;
 mod schema;
 mod secrets_manager;
 mod sends_under_faults;
+mod shutdown;
 mod subscriber;
 mod sync;
 mod vault;

@@ -5,11 +5,11 @@
 //! messages are refused and store nothing; a redelivered notification is acknowledged and stored
 //! once.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox_with},
-    helpers::TestApp,
+    helpers::{TestApp, admin, from_the_start},
     subscriber::Subscriber,
 };
 
@@ -19,11 +19,6 @@ const ORG: &str = "00D5e0000000001AAA";
 const SUBSCRIBE: &str = "subscription($after: String, $providers: [Provider!]) {
   changes(after: $after, providers: $providers) { op provider type remoteId data }
 }";
-
-fn from_the_start() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
-}
 
 /// An app with Salesforce connected and polling off: changes come only through outbound messages.
 async fn connected() -> (TestApp, String) {
@@ -45,17 +40,6 @@ async fn outbound_url(app: &TestApp) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned()
-}
-
-async fn admin(sandbox: &str, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{path}");
-    response.json().await.unwrap_or(Value::Null)
 }
 
 /// An outbound message from `org` of Lead notifications `(notification id, lead id)`.

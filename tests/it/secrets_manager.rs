@@ -4,7 +4,6 @@
 use std::{
     net::TcpListener,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use nexus::{providers::Provider, vault::Key};
@@ -12,7 +11,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::helpers::{json_of, require, test_settings};
+use crate::helpers::{json_of, require, test_settings, wait_until_up};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -29,15 +28,6 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-async fn wait_until_up(url: &str, child: &mut Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(url).await.is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "{what} exited");
-        assert!(Instant::now() < deadline, "{what} not up within 60 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

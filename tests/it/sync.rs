@@ -16,18 +16,13 @@ use nexus::{changes::sync::Syncer, providers::crm::CrmObject, upstream::Target};
 use crate::{
     connect::{callback, connect_link, consent, pointed_at_sandbox_with},
     crm::counters,
-    helpers::TestApp,
+    helpers::{TestApp, admin, from_the_start},
     subscriber::Subscriber,
 };
 
 const SUBSCRIBE: &str = "subscription($after: String, $providers: [Provider!], $types: [String!], $ops: [ChangeOp!]) {
   changes(after: $after, providers: $providers, types: $types, ops: $ops) { op provider type remoteId data }
 }";
-
-fn from_the_start() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("change:0")
-}
 
 async fn connected(provider: &str, sync_every: u64) -> (TestApp, String) {
     let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
@@ -37,21 +32,6 @@ async fn connected(provider: &str, sync_every: u64) -> (TestApp, String) {
     let back = consent(&connect_link(&app, provider, None).await, "approve").await;
     assert_eq!(callback(&back).await.0, 200, "{provider} connects");
     (app, sandbox)
-}
-
-async fn admin(sandbox: &str, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap_or(Value::Null)
 }
 
 #[tokio::test]

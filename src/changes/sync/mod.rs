@@ -31,7 +31,9 @@
 //! as a pass that ended early).
 //!
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
-//! `changes.sync_interval_secs`) and on demand (`nexus sync`).
+//! `changes.sync_interval_secs`) and on demand (`nexus sync`). The timers are tasks of the
+//! gateway's `Shutdown`: at shutdown a poller stops while it waits or between two connections,
+//! never inside a pass.
 
 pub mod nudge;
 mod state;
@@ -55,6 +57,7 @@ use crate::{
         crm::{CrmObject, ModifiedRequest, Position},
         record::{ChangeKind, Feed, Order},
     },
+    shutdown::Shutdown,
     store::entities::integration_credentials,
     upstream::{ErrorKind, ProviderError, Target},
 };
@@ -572,13 +575,18 @@ impl Syncer {
             || self.providers.chat(provider).is_some_and(|c| c.feeds())
     }
 
-    /// Passes over every connection of `provider` every `every`, until the runtime stops.
-    pub fn poll(self, provider: Provider, every: Duration) {
-        tokio::spawn(async move {
+    /// Passes over every connection of `provider` every `every`, until shutdown: the poller
+    /// stops while it waits, or between two connections' passes.
+    pub fn poll(self, provider: Provider, every: Duration, shutdown: &Shutdown) {
+        let stop = shutdown.clone();
+        shutdown.spawn("sync poller", async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
                 let targets = match self.targets(Some(provider), None).await {
                     Ok(targets) => targets,
                     Err(cause) => {
@@ -587,6 +595,9 @@ impl Syncer {
                     }
                 };
                 for target in targets {
+                    if stop.is_stopping() {
+                        return;
+                    }
                     for report in self.connection(target, &|_, _| {}).await {
                         match report {
                             Ok(r) if r.changes > 0 => tracing::info!(
@@ -607,14 +618,15 @@ impl Syncer {
     }
 
     /// Starts polling every provider the catalog gives an interval, or `every_secs` when set
-    /// (0: no polling).
-    pub fn start(&self, every_secs: Option<u64>) {
+    /// (0: no polling), as tasks of `shutdown`.
+    pub fn start(&self, every_secs: Option<u64>, shutdown: &Shutdown) {
         for provider in Provider::ALL {
             let Some(secs) = every_secs.or(provider.entry().sync_interval_secs) else {
                 continue;
             };
             if secs > 0 && self.syncs(provider) {
-                self.clone().poll(provider, Duration::from_secs(secs));
+                self.clone()
+                    .poll(provider, Duration::from_secs(secs), shutdown);
             }
         }
     }

@@ -9,6 +9,10 @@
 //!
 //! A connection not synced yet (no checkpoint) is left to its first scheduled pass — its initial
 //! load — so a webhook never starts a bulk load of a whole account.
+//!
+//! Every nudge runs as a task of the gateway's `Shutdown`, named [`TASK`]; at shutdown a pass
+//! still waiting out its delay is dropped (the next poll catches its change), and one under way
+//! finishes.
 
 use std::{
     collections::HashMap,
@@ -19,12 +23,17 @@ use std::{
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::{providers::Provider, store::entities::sync_checkpoints, upstream::Target};
+use crate::{
+    providers::Provider, shutdown::Shutdown, store::entities::sync_checkpoints, upstream::Target,
+};
 
 use super::Syncer;
 
 /// How long a nudge waits for more of a burst before the pass starts.
 pub const DELAY: Duration = Duration::from_millis(250);
+
+/// What the nudges' tasks are named (`Shutdown::running` counts them).
+pub const TASK: &str = "early sync";
 
 /// How many times in a row an overtaken early pass runs again.
 const OVERTAKEN_RETRIES: usize = 3;
@@ -55,22 +64,29 @@ pub struct Nudge {
     db: DatabaseConnection,
     delay: Duration,
     slots: Arc<Mutex<HashMap<Key, Slot>>>,
+    shutdown: Shutdown,
 }
 
 impl Nudge {
-    pub fn new(syncer: Syncer, db: DatabaseConnection, delay: Duration) -> Self {
+    pub fn new(
+        syncer: Syncer,
+        db: DatabaseConnection,
+        delay: Duration,
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
             syncer,
             db,
             delay,
             slots: Arc::default(),
+            shutdown,
         }
     }
 
     /// Schedules one pass over `target`'s connection soon, if it has synced before.
     pub fn connection(&self, target: Target) {
         let this = self.clone();
-        tokio::spawn(async move {
+        self.shutdown.spawn(TASK, async move {
             match this.synced_before(target).await {
                 Ok(true) => this.schedule(target),
                 Ok(false) => {}
@@ -83,7 +99,7 @@ impl Nudge {
     /// a project by the provider's account id).
     pub fn project(&self, project_id: Uuid, provider: Provider) {
         let this = self.clone();
-        tokio::spawn(async move {
+        self.shutdown.spawn(TASK, async move {
             match this.syncer.targets(Some(provider), Some(project_id)).await {
                 Ok(targets) => {
                     for target in targets {
@@ -120,7 +136,8 @@ impl Nudge {
             }
         }
         let this = self.clone();
-        tokio::spawn(async move { this.run(target).await });
+        self.shutdown
+            .spawn(TASK, async move { this.run(target).await });
     }
 
     /// Runs the scheduled pass, and one more as long as nudges came during the last, or (a few
@@ -129,7 +146,13 @@ impl Nudge {
     async fn run(&self, target: Target) {
         let mut overtaken = 0;
         loop {
-            tokio::time::sleep(self.delay).await;
+            tokio::select! {
+                () = self.shutdown.cancelled() => {
+                    self.slots.lock().expect("nudge slots").remove(&key(target));
+                    return;
+                }
+                () = tokio::time::sleep(self.delay) => {}
+            }
             self.slots
                 .lock()
                 .expect("nudge slots")

@@ -50,6 +50,8 @@ impl Turns {
 mod tests {
     use std::time::Duration;
 
+    use futures_util::poll;
+
     use super::*;
     use crate::{auth::Tenant, providers::Provider};
 
@@ -67,19 +69,15 @@ mod tests {
     async fn a_second_pass_over_a_resource_waits_for_the_first_and_others_do_not() {
         let turns = Turns::default();
         let first = turns.take(target(Provider::Hubspot), "Contact").await;
-        let waiting = {
-            let turns = turns.clone();
-            tokio::spawn(async move { turns.take(target(Provider::Hubspot), "Contact").await })
-        };
+        let mut waiting = std::pin::pin!(turns.take(target(Provider::Hubspot), "Contact"));
         // Another resource and another connection go ahead.
         drop(turns.take(target(Provider::Hubspot), "Deal").await);
         drop(turns.take(target(Provider::Salesforce), "Contact").await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "the second pass waits");
+        // Polled, it queues behind the first.
+        assert!(poll!(&mut waiting).is_pending(), "the second pass waits");
         drop(first);
         tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
-            .expect("the second pass goes once the first ends")
-            .unwrap();
+            .expect("the second pass goes once the first ends");
     }
 }
