@@ -1,10 +1,10 @@
 //! The Google adapter: Gmail v1 for mail and Calendar v3 for events — two connections (their own
 //! scopes and tokens) that share Google's OAuth and error format (`error.rs`).
 
+mod batch;
 mod calendar;
 mod error;
 mod gmail;
-mod gmail_batch;
 mod gmail_history;
 mod gmail_model;
 pub mod push;
