@@ -119,6 +119,19 @@ pub struct CatalogEntry {
     /// How often incremental sync polls the provider's records, where it does.
     #[serde(default)]
     pub sync_interval_secs: Option<u64>,
+    /// What the provider's adapter keeps across requests, by cache name (`upstream::Cache`).
+    #[serde(default)]
+    pub caches: BTreeMap<String, CacheEntry>,
+}
+
+/// How one of a provider's caches keeps its entries.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheEntry {
+    /// How long an entry lives from when it was stored.
+    pub ttl_secs: u64,
+    /// Entries kept at most, across tenants.
+    pub max_entries: u64,
 }
 
 /// How a provider counts a limit.

@@ -18,8 +18,8 @@ pub mod slack;
 
 pub use calendar::CalendarAdapter;
 pub use catalog::{
-    AuthKind, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RateClassEntry, RateKind,
-    RevokeEntry, RevokeMethod, SandboxEntry,
+    AuthKind, CacheEntry, Capability, Catalog, CatalogEntry, OauthEntry, Provider, RateClassEntry,
+    RateKind, RevokeEntry, RevokeMethod, SandboxEntry,
 };
 pub use registry::{CrmAdapter, Registry};
 

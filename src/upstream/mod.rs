@@ -6,13 +6,15 @@
 //! its answers, read through `providers::usage_reader`, fails calls at once) → timeout (per
 //! provider and call, from config);
 //! around them all, a circuit breaker per connection (`breaker`); retries draw on a budget per
-//! provider (`budget`).
+//! provider (`budget`). What adapters keep across requests lives in one facility (`cache`),
+//! configured per provider by the catalog.
 //!
 //! Adapters describe a call ([`Call`]) and read the provider's answer into a [`Verdict`]; they
 //! never sleep, retry, refresh or count on their own.
 
 mod breaker;
 mod budget;
+mod cache;
 mod call;
 mod error;
 mod retry;
@@ -32,6 +34,7 @@ use crate::{
 
 use breaker::Breakers;
 use budget::RetryBudget;
+pub use cache::Cache;
 pub use call::{Body, Call, Reply};
 pub use error::{ErrorKind, ProviderError, Verdict};
 use retry::{Attempt, RetryPolicy};
