@@ -29,7 +29,7 @@ use crate::{
     graphql::{self, AppContext, Loaders},
     http::{self, AppState, PlaygroundConfig},
     oauth::ConnectFlows,
-    providers::{Provider, Registry},
+    providers::{Catalog, Provider, Registry},
     store::{self, IdempotencyKeys, Tenants},
     upstream::Upstream,
     vault::{CredentialVault, KeyRing, KeyRingError, Vault},
@@ -82,10 +82,14 @@ pub async fn vault(settings: &Settings) -> Result<Vault, StartupError> {
 }
 
 /// `[providers.<slug>]` by provider; a slug the catalog does not know, or a rate class it does
-/// not have, is an error naming it.
+/// not have, is an error naming it, and so is a catalog whose rate classes disagree with the
+/// adapters' ops.
 fn provider_settings(
     settings: &Settings,
 ) -> Result<BTreeMap<Provider, ProviderSettings>, StartupError> {
+    Catalog::get()
+        .check_ops()
+        .map_err(|e| StartupError::Config(format!("catalog.toml: {e}")))?;
     settings
         .providers
         .iter()
