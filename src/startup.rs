@@ -33,7 +33,7 @@ use crate::{
     http::{self, AppState, PlaygroundConfig},
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
-    providers::{Provider, Registry},
+    providers::{Catalog, Provider, Registry},
     shutdown::Shutdown,
     store,
     upstream::Upstream,
@@ -87,10 +87,14 @@ pub async fn vault(settings: &Settings) -> Result<Vault, StartupError> {
 }
 
 /// `[providers.<slug>]` by provider; a slug the catalog does not know, or a rate class it does
-/// not have, is an error naming it.
+/// not have, is an error naming it, and so is a catalog whose rate classes disagree with the
+/// adapters' ops.
 fn provider_settings(
     settings: &Settings,
 ) -> Result<BTreeMap<Provider, ProviderSettings>, StartupError> {
+    Catalog::get()
+        .check_ops()
+        .map_err(|e| StartupError::Config(format!("catalog.toml: {e}")))?;
     settings
         .providers
         .iter()

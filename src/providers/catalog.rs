@@ -50,9 +50,100 @@ pub struct CatalogEntry {
     /// The provider's rate classes, by name.
     #[serde(default)]
     pub limits: BTreeMap<String, RateClassEntry>,
+    /// The adapter's ops that no rate class counts, on purpose (the provider does not limit
+    /// them, or limits them elsewhere); every other op is counted by a class.
+    #[serde(default)]
+    pub uncounted: Vec<String>,
     /// How often incremental sync polls the provider's records, where it does.
     #[serde(default)]
     pub sync_interval_secs: Option<u64>,
+    /// What the provider's adapter keeps across requests, by cache name (`upstream::Cache`).
+    #[serde(default)]
+    pub caches: BTreeMap<String, CacheEntry>,
+}
+
+/// How one of a provider's caches keeps its entries.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheEntry {
+    /// How long an entry lives from when it was stored.
+    pub ttl_secs: u64,
+    /// Entries kept at most, across tenants.
+    pub max_entries: u64,
+}
+
+/// Where a provider's rate classes and its adapter's ops disagree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpsMismatch {
+    #[error("[{provider}.limits] {class} names op `{op}`, which no {provider} adapter call has")]
+    UnknownInClass {
+        provider: Provider,
+        class: String,
+        op: String,
+    },
+    #[error(
+        "{provider}'s adapter calls op `{op}`, which no rate class counts (list it in \
+         `uncounted` if the provider does not limit it)"
+    )]
+    Uncounted { provider: Provider, op: String },
+    #[error("{provider}.uncounted names op `{op}`, which no {provider} adapter call has")]
+    UnknownUncounted { provider: Provider, op: String },
+    #[error("{provider}.uncounted names op `{op}`, which [{provider}.limits] {class} counts")]
+    CountedUncounted {
+        provider: Provider,
+        class: String,
+        op: String,
+    },
+}
+
+impl CatalogEntry {
+    /// Checks this entry's rate classes against `ops`, the ops of the provider's adapter calls:
+    /// every op a class names (in `ops` or `weights`) is one of them, and each of them is
+    /// counted by a class (one without `ops` counts every call) or listed in `uncounted`, never
+    /// both.
+    fn check_ops(&self, provider: Provider, ops: &[&str]) -> Result<(), OpsMismatch> {
+        for (class, entry) in &self.limits {
+            let mut named = entry.ops.iter().flatten().chain(entry.weights.keys());
+            if let Some(op) = named.find(|op| !ops.contains(&op.as_str())) {
+                return Err(OpsMismatch::UnknownInClass {
+                    provider,
+                    class: class.clone(),
+                    op: op.clone(),
+                });
+            }
+        }
+        let counting = |op: &str| {
+            self.limits
+                .iter()
+                .find(|(_, c)| c.ops.as_ref().is_none_or(|ops| ops.iter().any(|o| o == op)))
+                .map(|(name, _)| name)
+        };
+        for op in &self.uncounted {
+            if !ops.contains(&op.as_str()) {
+                return Err(OpsMismatch::UnknownUncounted {
+                    provider,
+                    op: op.clone(),
+                });
+            }
+            if let Some(class) = counting(op) {
+                return Err(OpsMismatch::CountedUncounted {
+                    provider,
+                    class: class.clone(),
+                    op: op.clone(),
+                });
+            }
+        }
+        match ops
+            .iter()
+            .find(|op| counting(op).is_none() && !self.uncounted.iter().any(|u| u == *op))
+        {
+            Some(op) => Err(OpsMismatch::Uncounted {
+                provider,
+                op: (*op).to_owned(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How a provider counts a limit.
@@ -188,6 +279,14 @@ impl Catalog {
             Catalog { entries }
         })
     }
+
+    /// The rate classes checked against the adapters' ops (`providers::ops`), provider by
+    /// provider: the first disagreement, named.
+    pub fn check_ops(&self) -> Result<(), OpsMismatch> {
+        self.entries
+            .iter()
+            .try_for_each(|(provider, entry)| entry.check_ops(*provider, super::ops(*provider)))
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +300,82 @@ mod tests {
             assert_eq!(p.slug().parse::<Provider>().unwrap(), p);
         }
         assert!("google".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn every_rate_class_counts_adapter_ops_and_every_op_is_counted() {
+        assert_eq!(Catalog::get().check_ops(), Ok(()));
+    }
+
+    fn entry(limits: &str) -> CatalogEntry {
+        toml::from_str(&format!(
+            "name = \"X\"\nauth = \"oauth2\"\ncapabilities = []\n{limits}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_mismatch_names_the_provider_class_and_op() {
+        let ops = ["a", "b", "c"];
+        let p = Provider::Slack;
+        let strict = entry(
+            "uncounted = [\"c\"]\n[limits]\none = { kind = \"rolling\", window_ms = 1000, capacity = 1, ops = [\"a\", \"b\"] }",
+        );
+        assert_eq!(strict.check_ops(p, &ops), Ok(()));
+        let every = entry(
+            "[limits]\nall = { kind = \"gcra\", window_ms = 1000, capacity = 1, weights = { \"b\" = 2 } }",
+        );
+        assert_eq!(
+            every.check_ops(p, &ops),
+            Ok(()),
+            "a class without ops counts every call"
+        );
+
+        let typo = entry(
+            "[limits]\nall = { kind = \"gcra\", window_ms = 1000, capacity = 1, weights = { \"bb\" = 2 } }",
+        );
+        let error = typo.check_ops(p, &ops).unwrap_err();
+        assert_eq!(
+            error,
+            OpsMismatch::UnknownInClass {
+                provider: p,
+                class: "all".into(),
+                op: "bb".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "[slack.limits] all names op `bb`, which no slack adapter call has"
+        );
+        let missing = entry(
+            "[limits]\none = { kind = \"rolling\", window_ms = 1000, capacity = 1, ops = [\"a\", \"b\"] }",
+        );
+        assert_eq!(
+            missing.check_ops(p, &ops),
+            Err(OpsMismatch::Uncounted {
+                provider: p,
+                op: "c".into()
+            })
+        );
+        let both = entry(
+            "uncounted = [\"a\"]\n[limits]\nall = { kind = \"gcra\", window_ms = 1000, capacity = 1 }",
+        );
+        assert_eq!(
+            both.check_ops(p, &ops),
+            Err(OpsMismatch::CountedUncounted {
+                provider: p,
+                class: "all".into(),
+                op: "a".into()
+            })
+        );
+        let stale = entry("uncounted = [\"d\"]");
+        assert_eq!(
+            stale.check_ops(p, &ops),
+            Err(OpsMismatch::UnknownUncounted {
+                provider: p,
+                op: "d".into()
+            })
+        );
     }
 
     #[test]

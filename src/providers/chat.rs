@@ -8,10 +8,11 @@
 //! - Channels run newest first by created time (the only immutable time key both providers give;
 //!   ties by id). A Teams channel's id carries its team: `{teamId}/{channelId}`, because every
 //!   Graph call on a channel names the team too.
-//! - Chat users (authors) resolve through [`UserCache`]: one moka cache per registry, so a user
-//!   looked up once is not asked for again for five minutes, across requests.
+//! - Chat users (authors) resolve through [`UserCache`]: one `users` cache per registry, so a
+//!   user looked up once is not asked for again for five minutes (the catalog's `ttl_secs`),
+//!   across requests.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
@@ -25,7 +26,7 @@ use super::{
 };
 use crate::{
     auth::Tenant,
-    upstream::{ProviderError, Target},
+    upstream::{Cache, ProviderError, Target},
 };
 
 /// A chat message.
@@ -154,20 +155,17 @@ pub enum UserKey {
 /// per 1,000 members) costs less than a `users.lookupByEmail` each.
 const DIRECTORY_AFTER: usize = 3;
 
-/// Users already looked up, per connection, for five minutes (`None`: the provider has no such
-/// user, remembered too, so a miss is not asked for again either).
+/// Users already looked up, per connection, for five minutes (the `users` cache; `None`: the
+/// provider has no such user, remembered too, so a miss is not asked for again either).
 #[derive(Clone)]
 pub struct UserCache {
-    inner: moka::future::Cache<(Tenant, Provider, UserKey), Arc<Option<ChatUser>>>,
+    inner: Cache<(Tenant, UserKey), Arc<Option<ChatUser>>>,
 }
 
 impl Default for UserCache {
     fn default() -> Self {
         Self {
-            inner: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            inner: Cache::new("users"),
         }
     }
 }
@@ -180,7 +178,7 @@ impl UserCache {
         key: &UserKey,
     ) -> Option<Option<ChatUser>> {
         self.inner
-            .get(&(tenant, provider, key.clone()))
+            .get(provider, &(tenant, key.clone()))
             .await
             .map(|u| (*u).clone())
     }
@@ -197,39 +195,38 @@ impl UserCache {
             let shared = Arc::new(Some(found.clone()));
             self.inner
                 .insert(
-                    (tenant, provider, UserKey::Id(found.id.clone())),
+                    provider,
+                    (tenant, UserKey::Id(found.id.clone())),
                     shared.clone(),
                 )
                 .await;
             if let Some(email) = &found.email {
                 self.inner
                     .insert(
-                        (tenant, provider, UserKey::Email(email.to_lowercase())),
+                        provider,
+                        (tenant, UserKey::Email(email.to_lowercase())),
                         shared,
                     )
                     .await;
             }
         }
         self.inner
-            .insert((tenant, provider, key), Arc::new(user))
+            .insert(provider, (tenant, key), Arc::new(user))
             .await;
     }
 }
 
-/// A connection's channels, kept a minute: every message list needs them (channel names, the
-/// channels to read when no channel is named), and they rarely change.
+/// A connection's channels, kept a minute (the `channels` cache): every message list needs them
+/// (channel names, the channels to read when no channel is named), and they rarely change.
 #[derive(Clone)]
 pub struct ChannelCache {
-    inner: moka::future::Cache<(Tenant, Provider), Arc<Vec<Record<Channel>>>>,
+    inner: Cache<Tenant, Arc<Vec<Record<Channel>>>>,
 }
 
 impl Default for ChannelCache {
     fn default() -> Self {
         Self {
-            inner: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
+            inner: Cache::new("channels"),
         }
     }
 }
@@ -244,7 +241,7 @@ impl ChannelCache {
         list: impl Future<Output = Result<Vec<Record<Channel>>, ProviderError>>,
     ) -> Result<Arc<Vec<Record<Channel>>>, ProviderError> {
         self.inner
-            .try_get_with((tenant, provider), async { list.await.map(Arc::new) })
+            .try_get_with(provider, tenant, async { list.await.map(Arc::new) })
             .await
             .map_err(|e| (*e).clone())
     }
@@ -255,9 +252,9 @@ impl ChannelCache {
 pub struct ChatCaches {
     pub users: UserCache,
     pub channels: ChannelCache,
-    /// A Slack workspace's whole directory, when a join needed many emails at once (five
-    /// minutes; concurrent misses share one listing).
-    directory: moka::future::Cache<(Tenant, Provider), Arc<Vec<ChatUser>>>,
+    /// A Slack workspace's whole directory, when a join needed many emails at once (the
+    /// `directory` cache, five minutes; concurrent misses share one listing).
+    directory: Cache<Tenant, Arc<Vec<ChatUser>>>,
 }
 
 impl Default for ChatCaches {
@@ -265,10 +262,7 @@ impl Default for ChatCaches {
         Self {
             users: UserCache::default(),
             channels: ChannelCache::default(),
-            directory: moka::future::Cache::builder()
-                .max_capacity(1_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            directory: Cache::new("directory"),
         }
     }
 }
@@ -430,14 +424,14 @@ impl ChatAdapter<'_> {
             .filter(|k| matches!(k, UserKey::Email(_)))
             .count();
         let caches = self.caches();
-        let listed = caches.directory.contains_key(&(target.tenant, provider));
+        let listed = caches.directory.contains_key(provider, &target.tenant);
         if let ChatAdapter::Slack(a, _) = self
             && emails > 0
             && (emails > DIRECTORY_AFTER || listed)
         {
             let everyone = caches
                 .directory
-                .try_get_with((target.tenant, provider), async {
+                .try_get_with(provider, target.tenant, async {
                     a.directory(target).await.map(Arc::new)
                 })
                 .await

@@ -18,10 +18,25 @@ pub mod slack;
 
 pub use calendar::CalendarAdapter;
 pub use catalog::{
-    AuthKind, Capability, Catalog, CatalogEntry, Cataloged, OauthEntry, Provider, RateClassEntry,
-    RateKind, RevokeEntry, RevokeMethod, SandboxEntry,
+    AuthKind, CacheEntry, Capability, Catalog, CatalogEntry, Cataloged, OauthEntry, OpsMismatch,
+    Provider, RateClassEntry, RateKind, RevokeEntry, RevokeMethod, SandboxEntry,
 };
 pub use registry::{CrmAdapter, Registry};
+
+/// The ops of a provider's calls (`Call::op`, and a batch's parts), as its adapter folder
+/// declares them; the catalog's rate classes are checked against them (`Catalog::check_ops`).
+pub fn ops(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Salesforce => salesforce::OPS,
+        Provider::Hubspot => hubspot::OPS,
+        Provider::Gmail => google::GMAIL_OPS,
+        Provider::GoogleCalendar => google::CALENDAR_OPS,
+        Provider::Slack => slack::OPS,
+        Provider::Outlook => microsoft::OUTLOOK_OPS,
+        Provider::Teams => microsoft::TEAMS_OPS,
+        Provider::Stripe => &[],
+    }
+}
 
 /// How a provider reports its own count of a quota in its answers, for the ones that do
 /// (Salesforce's org-wide API usage); the upstream stack reads every answer with it.

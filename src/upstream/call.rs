@@ -25,7 +25,8 @@ pub enum Body {
 /// One request to a provider's API, relative to its base URL.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// The adapter's name for the call, for logs, metrics and errors (`contacts.search`).
+    /// The adapter's name for the call, for logs, metrics, errors and the catalog's rate classes
+    /// (`messages.list`); one of the ops its provider declares (`providers::ops`).
     pub op: &'static str,
     pub method: Method,
     /// Below the provider's base URL, starting with `/`.

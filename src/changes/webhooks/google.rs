@@ -5,7 +5,7 @@
 //!   token Google signs RS256 with a key from its certificates (a JWKS): `iss`
 //!   `https://accounts.google.com` (or without the scheme), `aud` the push endpoint as
 //!   configured on the subscription, `email` the subscription's service account. The keys are
-//!   cached; a token naming a key not in the cache fetches the certificates again (at most every
+//!   cached (Gmail's `push_keys` cache in the catalog: an hour); a token naming a key not in the cache fetches the certificates again (at most every
 //!   few seconds, so forged key ids cannot make the gateway hammer Google). A push carries no
 //!   change: it says the mailbox moved on, and the gateway syncs its history.
 //! - Calendar: an empty POST whose `X-Goog-Channel-ID` names the channel and
@@ -22,12 +22,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::Refusal;
+use crate::{providers::Provider, upstream::Cache};
 
 /// The issuers Google's OIDC tokens name.
 const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
-
-/// How long fetched keys are trusted before they are fetched again.
-const KEYS_LIVE: Duration = Duration::from_secs(3600);
 
 /// The least time between two fetches for a key id not in the cache.
 const REFETCH_AFTER: Duration = Duration::from_secs(5);
@@ -46,7 +44,7 @@ pub struct PushAuth {
 /// Google's signing keys, fetched and cached.
 pub struct PushKeys {
     http: reqwest::Client,
-    keys: moka::future::Cache<String, DecodingKey>,
+    keys: Cache<String, DecodingKey>,
     last_fetch: Mutex<Option<Instant>>,
 }
 
@@ -61,22 +59,19 @@ impl PushKeys {
     pub fn new(http: reqwest::Client) -> Self {
         Self {
             http,
-            keys: moka::future::Cache::builder()
-                .time_to_live(KEYS_LIVE)
-                .max_capacity(64)
-                .build(),
+            keys: Cache::new("push_keys"),
             last_fetch: Mutex::new(None),
         }
     }
 
     /// The key `kid`, fetching the certificates when it is not cached.
     async fn key(&self, url: &str, kid: &str) -> Result<Option<DecodingKey>, reqwest::Error> {
-        if let Some(key) = self.keys.get(kid).await {
+        if let Some(key) = self.keys.get(Provider::Gmail, kid).await {
             return Ok(Some(key));
         }
         // One fetch at a time; those waiting find what it fetched.
         let mut last = self.last_fetch.lock().await;
-        if let Some(key) = self.keys.get(kid).await {
+        if let Some(key) = self.keys.get(Provider::Gmail, kid).await {
             return Ok(Some(key));
         }
         if last.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
@@ -93,10 +88,10 @@ impl PushKeys {
             .await?;
         for jwk in &set.keys {
             if let (Some(id), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
-                self.keys.insert(id.clone(), key).await;
+                self.keys.insert(Provider::Gmail, id.clone(), key).await;
             }
         }
-        Ok(self.keys.get(kid).await)
+        Ok(self.keys.get(Provider::Gmail, kid).await)
     }
 
     /// Checks a push's `Authorization` header: an RS256 token by one of Google's keys, for this

@@ -1,7 +1,7 @@
 //! Gmail v1 mail: lists are `users.messages.list` with the filter in `q` (`from:`, `to:`,
 //! `subject:`, `after:`/`before:` in epoch seconds, `label:`, `is:unread`, and
 //! `{from:x to:x}` for a participant), which answers ids only, newest first; the messages
-//! themselves come through the batch endpoint (`gmail_batch`), in batches sized so that a list
+//! themselves come through the batch endpoint (`batch`), in batches sized so that a list
 //! call and a batch together fit the user's quota units per second (250: list 5, get 5), with
 //! the labels list riding in the first batch. `format=metadata` unless bodies are wanted, then
 //! `format=full`.
@@ -23,19 +23,21 @@ use crate::{
         mail::{EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
         record::{ListPage, Position, Record},
     },
-    upstream::{Call, ErrorKind, ProviderError, Reply, Target, Verdict},
+    upstream::{Call, ErrorKind, ProviderError, Reply, Target},
 };
 
 use super::{
-    GoogleProvider, error,
-    gmail_batch::{self, MAX_PARTS},
+    GoogleProvider, batch, error,
     gmail_model::{self, LabelList, LabelNames, METADATA_HEADERS, Message, MessageList, Replied},
 };
 
 const MESSAGES: &str = "/gmail/v1/users/me/messages";
+const BATCH: &str = "/batch/gmail/v1";
 const LABELS: &str = "/gmail/v1/users/me/labels";
 /// Most ids one list call returns.
 const MAX_RESULTS: usize = 500;
+/// Gmail takes at most this many calls in one batch.
+const MAX_PARTS: usize = 100;
 
 /// Calls of one batch: as many 5-unit calls as fit the per-second units beside a list call
 /// (the catalog's `[gmail.limits] units`), and never more than Gmail's 100.
@@ -145,26 +147,26 @@ fn unexpected(op: &'static str, message: &str) -> ProviderError {
     ProviderError::new(ErrorKind::Upstream, Provider::Gmail, op, message)
 }
 
+/// The Gmail call a batch part makes, by its path: the op whose weight (quota units) it spends.
+fn part_op(path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or_default();
+    match path.strip_prefix("/gmail/v1/users/me/") {
+        Some("labels") => "labels.list",
+        Some("messages") => "messages.list",
+        Some(rest) if rest.starts_with("messages/") => "messages.get",
+        _ => "messages.batch",
+    }
+}
+
+/// The batch call carrying `paths` (each `/gmail/v1/...` with its query), counted in the rate
+/// classes as those calls, each at its own weight (a labels list 1 unit, a get 5).
+fn batch_call(paths: &[String]) -> Call {
+    batch::call("messages.batch", BATCH, paths).parts(paths.iter().map(|p| part_op(p)).collect())
+}
+
 /// A part's answer as a provider error, when it is one.
 fn part_error(answer: &Reply, op: &'static str) -> Option<ProviderError> {
-    match error::classify(answer) {
-        Verdict::Success => None,
-        Verdict::TokenExpired => Some(ProviderError::new(
-            ErrorKind::ReauthRequired,
-            Provider::Gmail,
-            op,
-            "the token was refused",
-        )),
-        Verdict::Failure {
-            kind,
-            retry_after,
-            message,
-        } => {
-            let mut e = ProviderError::new(kind, Provider::Gmail, op, message);
-            e.retry_after = retry_after;
-            Some(e)
-        }
-    }
+    batch::part_error(Provider::Gmail, op, answer)
 }
 
 /// Where one list stands while it is being filled.
@@ -187,13 +189,10 @@ impl GoogleProvider {
     async fn batch(&self, target: Target, paths: &[String]) -> Result<Vec<Reply>, ProviderError> {
         let mut answers = Vec::with_capacity(paths.len());
         for chunk in paths.chunks(batch_size()) {
-            let call = gmail_batch::call(chunk);
-            let reply = self
-                .upstream
-                .send(target, &call, gmail_batch::classify)
-                .await?;
-            let parts = gmail_batch::parts(&reply)
-                .filter(|p| p.len() == chunk.len())
+            let call = batch_call(chunk);
+            let reply = self.upstream.send(target, &call, batch::classify).await?;
+            let parts = batch::answers(&reply, chunk.len())
+                .and_then(|answers| answers.into_iter().collect::<Option<Vec<_>>>())
                 .ok_or_else(|| unexpected(call.op, "a batch answer without every part"))?;
             answers.extend(parts);
         }
@@ -494,6 +493,22 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn each_batch_part_is_counted_as_the_call_it_makes() {
+        let call = batch_call(&[
+            "/gmail/v1/users/me/labels".to_owned(),
+            "/gmail/v1/users/me/messages?q=from%3Aa&maxResults=5".to_owned(),
+            "/gmail/v1/users/me/messages/18c?format=metadata".to_owned(),
+        ]);
+        assert_eq!(call.op, "messages.batch");
+        assert_eq!(call.path, BATCH);
+        assert_eq!(
+            call.parts,
+            ["labels.list", "messages.list", "messages.get"],
+            "Gmail spends 1, 5 and 5 units"
+        );
+    }
 
     #[test]
     fn the_filter_and_position_go_into_q() {

@@ -16,6 +16,20 @@ use serde_json::{Value, json};
 
 use crate::upstream::{Call, ProviderError, Target, Upstream};
 
+/// Every op the adapter's calls use (`Call::op`), for the catalog check: each is counted by a
+/// rate class or listed as uncounted.
+pub const OPS: &[&str] = &[
+    "search",
+    "list",
+    "owners",
+    "batch.read",
+    "associations.batch.read",
+    "associations.default",
+    "create",
+    "update",
+    "batch.create",
+];
+
 use super::{
     Provider,
     crm::{CrmData, CrmFilter, CrmObject, DealStatus, ListPage, ListRequest, Position, Record},

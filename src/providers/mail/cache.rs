@@ -1,28 +1,19 @@
 //! The mail list cache (the spec: message lists cached five minutes per user and query): pages
-//! keyed by tenant, provider and the whole request (filter, position, size, bodies), kept in
-//! moka for five minutes from when they were fetched. A tenant's send or label change
-//! invalidates every page of that tenant, so its next list reaches the provider again.
-
-use std::time::Duration;
-
-use moka::future::Cache;
-use uuid::Uuid;
+//! keyed by tenant, provider and the whole request (filter, position, size, bodies), kept in the
+//! `lists` cache for as long as the provider's catalog entry says (five minutes) from when they
+//! were fetched. A tenant's send or label change invalidates every page of that tenant, so its
+//! next list reaches the provider again.
 
 use crate::{
     auth::Tenant,
-    providers::{Provider, record::ListPage},
-    upstream::Target,
+    providers::record::ListPage,
+    upstream::{Cache, Target},
 };
 
 use super::{EmailData, MailRequest};
 
-/// How long a page stays.
-const TIME_TO_LIVE: Duration = Duration::from_secs(300);
-/// Pages kept at most, across tenants.
-const CAPACITY: u64 = 10_000;
-
-/// Tenant, provider and the request as text (filter, position, size, bodies).
-type Key = (Uuid, Uuid, Provider, String);
+/// Tenant and the request as text (filter, position, size, bodies).
+type Key = (Tenant, String);
 
 /// Shared by every request (clones share the entries).
 #[derive(Clone)]
@@ -33,27 +24,18 @@ pub struct MailCache {
 impl Default for MailCache {
     fn default() -> Self {
         Self {
-            pages: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(TIME_TO_LIVE)
-                .support_invalidation_closures()
-                .build(),
+            pages: Cache::new("lists"),
         }
     }
 }
 
 fn key(target: Target, request: &MailRequest) -> Key {
-    (
-        target.tenant.user_id,
-        target.tenant.project_id,
-        target.provider,
-        format!("{request:?}"),
-    )
+    (target.tenant, format!("{request:?}"))
 }
 
 impl MailCache {
     pub async fn get(&self, target: Target, request: &MailRequest) -> Option<ListPage<EmailData>> {
-        let page = self.pages.get(&key(target, request)).await;
+        let page = self.pages.get(target.provider, &key(target, request)).await;
         metrics::counter!(
             "nexus_mail_cache_total",
             "provider" => target.provider.slug(),
@@ -64,19 +46,13 @@ impl MailCache {
     }
 
     pub async fn put(&self, target: Target, request: &MailRequest, page: ListPage<EmailData>) {
-        self.pages.insert(key(target, request), page).await;
+        self.pages
+            .insert(target.provider, key(target, request), page)
+            .await;
     }
 
     /// Drops every page of `tenant`, of every provider.
     pub fn forget(&self, tenant: Tenant) {
-        let (user, project) = (tenant.user_id, tenant.project_id);
-        if let Err(error) = self
-            .pages
-            .invalidate_entries_if(move |k, _| k.0 == user && k.1 == project)
-        {
-            // Only when the cache was built without invalidation closures; clear it all then.
-            tracing::warn!(%error, "mail cache cleared whole");
-            self.pages.invalidate_all();
-        }
+        self.pages.forget(tenant);
     }
 }

@@ -12,6 +12,41 @@ mod teams;
 
 use crate::upstream::Upstream;
 
+/// Every op Outlook's calls use (`Call::op`: mail, calendar, their deltas, JSON batches and
+/// change notification subscriptions), for the catalog check: each is counted by a rate class or listed as uncounted.
+pub const OUTLOOK_OPS: &[&str] = &[
+    "messages.list",
+    "messages.get",
+    "messages.reply",
+    "messages.update",
+    "sendMail",
+    "batch",
+    "calendarView",
+    "event.get",
+    "event.create",
+    "event.update",
+    "messages.delta",
+    "calendarView.delta",
+    "graph.subscribe",
+    "graph.renew",
+    "graph.unsubscribe",
+];
+
+/// Every op Teams' calls use, as [`OUTLOOK_OPS`] for Outlook.
+pub const TEAMS_OPS: &[&str] = &[
+    "teams.joined",
+    "teams.channels",
+    "teams.messages",
+    "teams.messages.delta",
+    "teams.replies",
+    "teams.message",
+    "teams.post",
+    "users.get",
+    "graph.subscribe",
+    "graph.renew",
+    "graph.unsubscribe",
+];
+
 #[derive(Clone)]
 pub struct MicrosoftProvider {
     upstream: Upstream,

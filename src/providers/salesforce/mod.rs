@@ -20,6 +20,27 @@ use serde_json::Value;
 
 use crate::upstream::{Call, ProviderError, Target, Upstream};
 
+/// Every op the adapter's calls use (`Call::op`), for the catalog check: each is counted by a
+/// rate class or listed as uncounted.
+pub const OPS: &[&str] = &[
+    "query",
+    "query.more",
+    "lead.create",
+    "lead.update",
+    "sobject.create",
+    "sobject.update",
+    "composite.sobjects.create",
+    "bulk.query.create",
+    "bulk.query.poll",
+    "bulk.query.results",
+    "bulk.query.delete",
+    "bulk.ingest.create",
+    "bulk.ingest.upload",
+    "bulk.ingest.close",
+    "bulk.ingest.poll",
+    "bulk.ingest.results",
+];
+
 use super::{
     Provider,
     crm::{Created, CrmData, CrmObject, CrmWrite, ListPage, ListRequest, Record},

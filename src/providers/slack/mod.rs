@@ -8,6 +8,18 @@ mod model;
 
 use crate::upstream::Upstream;
 
+/// Every op the adapter's calls use (`Call::op`: Slack's method names), for the catalog check:
+/// each is counted by a rate class or listed as uncounted.
+pub const OPS: &[&str] = &[
+    "conversations.list",
+    "conversations.history",
+    "conversations.replies",
+    "chat.postMessage",
+    "users.list",
+    "users.info",
+    "users.lookupByEmail",
+];
+
 #[derive(Clone)]
 pub struct SlackProvider {
     upstream: Upstream,

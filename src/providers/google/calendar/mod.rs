@@ -14,7 +14,6 @@
 //! `POST /batch/calendar/v3` (each counts as a request in Google's quota, so a batch is weighed
 //! by the tier of its size: 5, 10, 25 or 50).
 
-mod batch;
 mod feed;
 mod map;
 mod model;
@@ -30,10 +29,10 @@ use crate::{
             Record,
         },
     },
-    upstream::{Body, Call, ErrorKind, ProviderError, Target, Verdict},
+    upstream::{Call, ErrorKind, ProviderError, Target},
 };
 
-use super::{GoogleProvider, error};
+use super::{GoogleProvider, batch, error};
 
 const EVENTS: &str = "/calendar/v3/calendars/primary/events";
 const BATCH: &str = "/batch/calendar/v3";
@@ -221,19 +220,10 @@ impl GoogleProvider {
             .iter()
             .find(|(size, _)| paths.len() <= *size)
             .map_or(BATCH_TIERS[BATCH_TIERS.len() - 1].1, |(_, op)| op);
-        let mut call = Call::get(op, BATCH);
-        call.method = Method::POST;
-        call.body = Some(Body::Bytes {
-            content_type: batch::content_type(),
-            data: batch::body(paths),
-        });
+        let call = batch::call(op, BATCH, paths);
         let reply = self.upstream.send(target, &call, error::classify).await?;
-        let content_type = reply
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        batch::replies(content_type, &reply.body, paths.len())
+        batch::answers(&reply, paths.len())
+            .unwrap_or_else(|| vec![None; paths.len()])
             .into_iter()
             .map(|inner| {
                 let inner = inner.ok_or_else(|| {
@@ -244,24 +234,9 @@ impl GoogleProvider {
                         "a batch answer lacks a part",
                     )
                 })?;
-                match error::classify(&inner) {
-                    Verdict::Success => inner.json(Provider::GoogleCalendar, op),
-                    Verdict::TokenExpired => Err(ProviderError::new(
-                        ErrorKind::ReauthRequired,
-                        Provider::GoogleCalendar,
-                        op,
-                        "a batched call was refused its token",
-                    )),
-                    Verdict::Failure {
-                        kind,
-                        retry_after,
-                        message,
-                    } => {
-                        let mut error =
-                            ProviderError::new(kind, Provider::GoogleCalendar, op, message);
-                        error.retry_after = retry_after.or_else(|| inner.retry_after());
-                        Err(error)
-                    }
+                match batch::part_error(Provider::GoogleCalendar, op, &inner) {
+                    None => inner.json(Provider::GoogleCalendar, op),
+                    Some(error) => Err(error),
                 }
             })
             .collect()
