@@ -39,3 +39,4 @@ mod sends_under_faults;
 mod subscriber;
 mod sync;
 mod vault;
+mod walls;
