@@ -146,7 +146,7 @@ fn main() {
             })
             .to_string();
             let signature =
-                nexus::sandbox::stripe::signature(&secret, chrono::Utc::now().timestamp(), &body);
+                nexus_sandbox::stripe::signature(&secret, chrono::Utc::now().timestamp(), &body);
             sent.lock().unwrap()[i] = Some(Instant::now());
             let response = client
                 .post(format!("{origin}/webhooks/stripe"))

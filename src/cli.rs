@@ -1,5 +1,7 @@
 //! The `nexus` command. Each subcommand reads settings and reaches the database the same way
 //! (`--config`, `--data-dir`, `DATABASE_URL`), then hands over to `startup`, `demo` or a repository.
+//! `demo` and `sandbox` exist only with the `demo` feature (on by default), the one path into the
+//! `nexus-sandbox` crate; production builds leave both out.
 
 use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -38,6 +40,7 @@ enum Command {
     /// Serve the gateway from the settings.
     Serve,
     /// Start a ready-to-try gateway on SQLite with a demo project and API key.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value_t = 4000)]
         port: u16,
@@ -52,6 +55,7 @@ enum Command {
         no_connect: bool,
     },
     /// Serve the provider sandbox alone (every simulated provider under its prefix).
+    #[cfg(feature = "demo")]
     Sandbox {
         #[arg(long, default_value_t = 4001)]
         port: u16,
@@ -135,26 +139,30 @@ async fn run(cli: Cli) -> CliResult {
             print!("{}", crate::graphql::sdl());
             return Ok(());
         }
+        #[cfg(feature = "demo")]
         Command::Sandbox { port } => {
-            let sandbox = crate::sandbox::start(([127, 0, 0, 1], port).into()).await?;
+            let sandbox = nexus_sandbox::start(([127, 0, 0, 1], port).into()).await?;
             println!("Nexus sandbox on {}", sandbox.origin());
             shutdown_signal().await;
             return Ok(());
         }
         _ => {}
     }
-    let mut settings = Settings::load(cli.config.as_deref())?;
+    let settings = Settings::load(cli.config.as_deref())?;
     let data_dir = cli
         .data_dir
         .or_else(|| settings.database.data_dir.clone())
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
     match cli.command {
-        Command::Schema | Command::Sandbox { .. } => unreachable!("handled above"),
+        Command::Schema => unreachable!("handled above"),
+        #[cfg(feature = "demo")]
+        Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Serve => {
             let app = Application::build(&settings, &data_dir).await?;
             tracing::info!(addr = %app.local_addr(), "serving");
             app.run_until_stopped(shutdown_signal()).await?;
         }
+        #[cfg(feature = "demo")]
         Command::Demo {
             port,
             sandbox_port,
@@ -167,6 +175,7 @@ async fn run(cli: Cli) -> CliResult {
                 sandbox_url,
                 no_connect,
             };
+            let mut settings = settings;
             crate::demo::run(&mut settings, &data_dir, options).await?
         }
         Command::Sync {

@@ -51,7 +51,7 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
 
     let sandbox = match options.sandbox_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
-        None => crate::sandbox::start(([127, 0, 0, 1], options.sandbox_port).into())
+        None => nexus_sandbox::start(([127, 0, 0, 1], options.sandbox_port).into())
             .await?
             .origin(),
     };
@@ -97,7 +97,7 @@ fn point_at_sandbox(settings: &mut Settings, origin: &str) {
         let Some(paths) = &provider.entry().sandbox else {
             continue;
         };
-        let app = crate::sandbox::App::for_provider(provider.slug());
+        let app = nexus_sandbox::App::for_provider(provider.slug());
         let given = settings
             .providers
             .entry(provider.slug().to_owned())

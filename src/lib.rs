@@ -1,7 +1,8 @@
 //! Nexus Gateway: one GraphQL endpoint over the SaaS tools a revenue team lives in.
 //!
 //! The map (DESIGN.md has the whole picture):
-//! - [`cli`]: the `nexus` command; [`demo`]: `nexus demo`; [`config`]: settings; [`startup`]: `Application::build`.
+//! - [`cli`]: the `nexus` command; `demo`: `nexus demo` (the `demo` feature, on by default);
+//!   [`config`]: settings; [`startup`]: `Application::build`.
 //! - [`http`]: axum routes — GraphQL over HTTP and WebSocket, health, metrics, playground.
 //! - [`auth`]: API keys and JWTs become a [`auth::Tenant`].
 //! - [`graphql`]: the schema — unified types, connections, ids, errors, limits.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod changes;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod graphql;
 pub mod http;
@@ -26,7 +28,6 @@ pub mod idempotency;
 pub mod limits;
 pub mod oauth;
 pub mod providers;
-pub mod sandbox;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -54,7 +54,7 @@ async fn deliver(app: &TestApp, body: &str, secret: &str, timestamp: i64) -> (u1
         .post(app.url("/webhooks/stripe"))
         .header(
             "stripe-signature",
-            nexus::sandbox::stripe::signature(secret, timestamp, body),
+            nexus_sandbox::stripe::signature(secret, timestamp, body),
         )
         .header("content-type", "application/json")
         .body(body.to_owned())
@@ -76,7 +76,7 @@ async fn page(app: &TestApp, after: Option<&str>, first: i32) -> Value {
 #[tokio::test]
 async fn the_sandbox_senders_stripe_events_reach_a_subscriber() {
     let app = app().await;
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let origin = sandbox.origin();
@@ -151,7 +151,7 @@ async fn tampered_stale_and_unsigned_deliveries_are_refused_and_repeats_stored_o
     for (status, answer) in refused {
         assert_eq!(status, 400, "{answer}");
     }
-    let signed_for_other_body = nexus::sandbox::stripe::signature(SECRET, now, &body);
+    let signed_for_other_body = nexus_sandbox::stripe::signature(SECRET, now, &body);
     let response = app
         .client
         .post(app.url("/webhooks/stripe"))
@@ -431,7 +431,7 @@ async fn a_cursor_older_than_the_retention_is_refused() {
 async fn connected_to_the_sandbox() -> (TestApp, String) {
     let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
         settings.providers.get_mut("slack").unwrap().webhook_secret =
-            Some(nexus::sandbox::slack::SIGNING_SECRET.to_owned().into());
+            Some(nexus_sandbox::slack::SIGNING_SECRET.to_owned().into());
     })
     .await;
     for provider in ["HUBSPOT", "SLACK"] {
@@ -491,7 +491,7 @@ async fn hubspot_and_slack_changes_made_in_the_sandbox_reach_a_subscriber_throug
     );
     assert_eq!(change["data"]["propertyValue"], "Changed");
 
-    let person = &nexus::sandbox::population::population().people[3];
+    let person = &nexus_sandbox::population::population().people[3];
     let posted = change_in_sandbox(
         &sandbox,
         json!({ "provider": "slack", "object": "message", "op": "create", "fields": { "channel": "general", "user": person.email, "text": "hello from a human" } }),
@@ -611,9 +611,9 @@ async fn hubspot_and_slack_deliveries_with_bad_signatures_are_refused() {
     let body = r#"[{"eventId":1,"subscriptionId":1,"portalId":62515001,"occurredAt":1700000000000,"subscriptionType":"contact.creation","objectId":1}]"#;
     let now = Utc::now().timestamp_millis();
     let url = app.url("/webhooks/hubspot");
-    let secret = nexus::sandbox::App::for_provider("hubspot").client_secret;
+    let secret = nexus_sandbox::App::for_provider("hubspot").client_secret;
     let signed =
-        |secret: &str, at: i64| nexus::sandbox::hubspot::signature_headers(secret, &url, body, at);
+        |secret: &str, at: i64| nexus_sandbox::hubspot::signature_headers(secret, &url, body, at);
     for (headers, why) in [
         (signed("not-the-secret", now), "another secret"),
         (signed(&secret, now - 300_001), "too old"),
@@ -644,8 +644,8 @@ async fn hubspot_and_slack_deliveries_with_bad_signatures_are_refused() {
         .header("x-slack-request-timestamp", stale.to_string())
         .header(
             "x-slack-signature",
-            nexus::sandbox::slack::signature(
-                nexus::sandbox::slack::SIGNING_SECRET,
+            nexus_sandbox::slack::signature(
+                nexus_sandbox::slack::SIGNING_SECRET,
                 stale,
                 slack_body,
             ),
@@ -761,7 +761,7 @@ async fn a_project_connects_its_own_stripe_endpoint_and_receives_on_it() {
             .post(url)
             .header(
                 "stripe-signature",
-                nexus::sandbox::stripe::signature(secret, now, &body),
+                nexus_sandbox::stripe::signature(secret, now, &body),
             )
             .body(body.clone())
             .send()

@@ -453,7 +453,7 @@ async fn nexus_sandbox_serves_the_simulators_alone() {
 // The demo starts while this thread waits for it: the sandbox needs a thread of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_it() {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let dir = TempDir::new().unwrap();
@@ -548,7 +548,7 @@ async fn demo_uses_a_sandbox_running_elsewhere_and_answers_crm_queries_through_i
 /// `nexus sync` of the demo's HubSpot connection in `command`'s data dir, configured like the
 /// demo's gateway for the sandbox at `origin`.
 fn sync_hubspot<'a>(command: &'a mut Command, origin: &str) -> &'a mut Command {
-    let hubspot = nexus::sandbox::App::for_provider("hubspot");
+    let hubspot = nexus_sandbox::App::for_provider("hubspot");
     let dir = command
         .get_args()
         .skip_while(|a| *a != "--data-dir")
@@ -597,7 +597,7 @@ async fn contact_changes(db: &sea_orm::DatabaseConnection, provider: &str) -> (u
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let origin = sandbox.origin();
@@ -689,7 +689,7 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_salesforce_bulk_load_killed_midway_resumes_from_its_locator_and_logs_every_change_once()
 {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let origin = sandbox.origin();

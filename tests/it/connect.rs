@@ -28,7 +28,7 @@ pub async fn pointed_at_sandbox_with(
     prefill_playground: bool,
     adjust: impl FnOnce(&mut nexus::config::Settings),
 ) -> (TestApp, String) {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let origin = sandbox.origin();
@@ -37,7 +37,7 @@ pub async fn pointed_at_sandbox_with(
         let Some(paths) = provider.entry().sandbox.as_ref() else {
             continue;
         };
-        let app = nexus::sandbox::App::for_provider(provider.slug());
+        let app = nexus_sandbox::App::for_provider(provider.slug());
         settings.providers.insert(
             provider.slug().into(),
             ProviderSettings {
@@ -416,7 +416,7 @@ async fn disconnect_revokes_at_the_provider_then_forgets() {
             .unwrap()
             .token_path
             .clone();
-        let app_creds = nexus::sandbox::App::for_provider(slug);
+        let app_creds = nexus_sandbox::App::for_provider(slug);
         let refreshed = reqwest::Client::new()
             .post(format!("{sandbox}{token_path}"))
             .form(&[

@@ -24,7 +24,7 @@ const SUBSCRIBE: &str = "subscription($after: String, $types: [String!]) {
 const TOPIC: &str = "projects/nexus-test/topics/gmail";
 
 /// The sandbox's signing key (its JWKS at `/google/oauth2/v3/certs` publishes the public half).
-const SANDBOX_KEY: &str = include_str!("../../src/sandbox/google/signing-key.pem");
+const SANDBOX_KEY: &str = include_str!("../../crates/nexus-sandbox/src/google/signing-key.pem");
 
 /// An RSA key that is not the sandbox's.
 const OTHER_KEY: &str = include_str!("../fixtures/jwt/rs256-private.pem");
@@ -532,9 +532,9 @@ async fn a_hubspot_delivery_syncs_its_connection_early() {
     // A delivery about another contact: stored, and the connection synced early.
     let body = r#"[{"eventId":77,"subscriptionId":1,"portalId":62515001,"occurredAt":1700000000000,"subscriptionType":"contact.propertyChange","objectId":401,"propertyName":"lastname","propertyValue":"Told"}]"#;
     let url = app.url("/webhooks/hubspot");
-    let secret = nexus::sandbox::App::for_provider("hubspot").client_secret;
+    let secret = nexus_sandbox::App::for_provider("hubspot").client_secret;
     let mut request = app.client.post(&url).body(body);
-    for (name, value) in nexus::sandbox::hubspot::signature_headers(
+    for (name, value) in nexus_sandbox::hubspot::signature_headers(
         &secret,
         &url,
         body,

@@ -355,7 +355,7 @@ pub async fn webhook_receiver() -> (
 /// A fresh sandbox on a loopback port, a client that does not follow redirects (OAuth tests
 /// read them), and tokens for the provider's default account from the admin API.
 pub async fn sandbox_with_tokens(provider: &str) -> (String, reqwest::Client, Value) {
-    let sandbox = nexus::sandbox::start(([127, 0, 0, 1], 0).into())
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let client = reqwest::Client::builder()

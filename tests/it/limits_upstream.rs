@@ -57,7 +57,7 @@ fn sample(metrics: &str, family: &str, labels: &[&str]) -> Option<f64> {
 async fn once_salesforce_reports_the_org_quota_spent_calls_fail_fast_until_tomorrow() {
     let (app, sandbox) = salesforce_with(|_| {}).await;
     // The org's other apps have spent all but two of its 100,000 calls of the day.
-    let org_limit = nexus::sandbox::salesforce::ORG_DAILY_LIMIT;
+    let org_limit = nexus_sandbox::salesforce::ORG_DAILY_LIMIT;
     admin(
         &sandbox,
         "usage",

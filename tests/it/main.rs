@@ -40,3 +40,4 @@ mod shutdown;
 mod subscriber;
 mod sync;
 mod vault;
+mod walls;

@@ -107,7 +107,7 @@ fn assert_google_error(body: &Value, code: u16, reason: &str, status: &str) {
 
 /// A population person (a sandbox mailbox) other than the default user.
 fn person(index: usize) -> String {
-    nexus::sandbox::population::population().people[index]
+    nexus_sandbox::population::population().people[index]
         .email
         .clone()
 }

@@ -190,7 +190,7 @@ async fn oauth_code_flow_with_pkce_refresh_rotation_and_an_id_token() {
         g.client
             .post(g.url(&format!(
                 "/{}/oauth2/v2.0/token",
-                nexus::sandbox::microsoft::TENANT_ID
+                nexus_sandbox::microsoft::TENANT_ID
             )))
             .form(&[
                 ("grant_type", "authorization_code".to_owned()),
@@ -257,7 +257,7 @@ async fn oauth_code_flow_with_pkce_refresh_rotation_and_an_id_token() {
     )
     .unwrap()
     .claims;
-    assert_eq!(id_token["tid"], nexus::sandbox::microsoft::TENANT_ID);
+    assert_eq!(id_token["tid"], nexus_sandbox::microsoft::TENANT_ID);
     assert_eq!(id_token["ver"], "2.0");
     let upn = id_token["preferred_username"].as_str().unwrap();
     assert_eq!(user_alias(upn), "adalovelace0");
@@ -1046,7 +1046,7 @@ async fn subscriptions_validate_the_endpoint_notify_with_client_state_and_expire
     assert_eq!(n["subscriptionId"], id.as_str());
     assert_eq!(n["clientState"], "s3cret");
     assert_eq!(n["changeType"], "created");
-    assert_eq!(n["tenantId"], nexus::sandbox::microsoft::TENANT_ID);
+    assert_eq!(n["tenantId"], nexus_sandbox::microsoft::TENANT_ID);
     assert_eq!(n["resourceData"]["id"], created["id"]);
     assert!(
         n["resourceData"]["@odata.type"].is_string() && n["resourceData"]["@odata.id"].is_string()

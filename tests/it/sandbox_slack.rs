@@ -976,7 +976,7 @@ async fn history_pages_newest_first_and_threads_list_their_replies() {
 #[tokio::test]
 async fn users_lookup_by_email_finds_the_person_hubspot_and_salesforce_seed() {
     let slack = slack().await;
-    let person = &nexus::sandbox::population::population().people[7];
+    let person = &nexus_sandbox::population::population().people[7];
     let found = slack
         .ok(
             "users.lookupByEmail",
@@ -1062,7 +1062,7 @@ fn verifies(headers: &HeaderMap, body: &[u8]) -> bool {
     let timestamp = headers["x-slack-request-timestamp"].to_str().unwrap();
     let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
     let mut mac =
-        hmac::Hmac::<Sha256>::new_from_slice(nexus::sandbox::slack::SIGNING_SECRET.as_bytes())
+        hmac::Hmac::<Sha256>::new_from_slice(nexus_sandbox::slack::SIGNING_SECRET.as_bytes())
             .unwrap();
     mac.update(format!("v0:{timestamp}:").as_bytes());
     mac.update(body);
@@ -1082,10 +1082,7 @@ async fn events_are_verified_then_delivered_signed_with_v0() {
     let challenge: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(challenge["type"], "url_verification");
     assert!(challenge["challenge"].as_str().unwrap().len() > 20);
-    assert_eq!(
-        challenge["token"],
-        nexus::sandbox::slack::VERIFICATION_TOKEN
-    );
+    assert_eq!(challenge["token"], nexus_sandbox::slack::VERIFICATION_TOKEN);
     assert!(verifies(&headers, &body));
 
     let posted = slack
@@ -1126,7 +1123,7 @@ async fn events_are_verified_then_delivered_signed_with_v0() {
     assert_eq!(event["user"], "U0SBXBOT1");
 
     // A member posting (as in Slack's own client) fires the same event.
-    let person = &nexus::sandbox::population::population().people[3];
+    let person = &nexus_sandbox::population::population().people[3];
     let record = slack
         .admin(
             "/records",
