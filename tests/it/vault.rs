@@ -164,6 +164,7 @@ async fn one_credential_per_user_project_and_provider() {
             token_expires_at: Set(None),
             scopes: Set(json!([])),
             metadata: Set(json!({})),
+            account_id: Set(None),
             version: Set(0),
         };
         assert!(
@@ -393,6 +394,7 @@ async fn seed_rows(db: &DatabaseConnection, key: &str, n: usize) -> Uuid {
                 token_expires_at: Set(None),
                 scopes: Set(json!([])),
                 metadata: Set(json!({})),
+                account_id: Set(None),
                 version: Set(0),
             });
         }
