@@ -26,7 +26,7 @@ mod writes;
 use async_graphql::{MergedObject, Schema};
 
 use crate::{
-    changes::{ChangeLog, google_watch::GoogleWatches, subscriptions::GraphSubscriptions},
+    changes::{ChangeLog, hooks::ConnectionHooks, webhooks::endpoints::WebhookEndpoints},
     config::GraphqlSettings,
     oauth::ConnectFlows,
     providers::Registry,
@@ -49,10 +49,10 @@ pub struct AppContext {
     /// The provider adapters, behind the upstream stack.
     pub providers: Registry,
     pub loaders: Loaders,
-    /// Graph subscriptions, deleted at Graph when an Outlook or Teams connection goes.
-    pub graph_subscriptions: GraphSubscriptions,
-    /// Google watches and channels, stopped at Google when a Gmail or Calendar connection goes.
-    pub google_watches: GoogleWatches,
+    /// What each provider needs done when a connection ends (its registrations stopped).
+    pub hooks: ConnectionHooks,
+    /// Webhook endpoints made on request (a Stripe signing secret, a Salesforce token).
+    pub endpoints: WebhookEndpoints,
 }
 
 #[derive(MergedObject, Default)]
