@@ -90,3 +90,62 @@ impl ConnectionHooks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::auth::Tenant;
+
+    /// Records what it was asked to do.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<(&'static str, Provider)>>>);
+
+    #[async_trait::async_trait]
+    impl ConnectionHook for Recorder {
+        fn providers(&self) -> &[Provider] {
+            &[Provider::Outlook, Provider::Teams]
+        }
+
+        async fn after_connect(&self, target: Target) {
+            self.0.lock().unwrap().push(("connected", target.provider));
+        }
+
+        async fn before_disconnect(&self, target: Target) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(("disconnecting", target.provider));
+        }
+    }
+
+    fn target(provider: Provider) -> Target {
+        Target {
+            tenant: Tenant {
+                user_id: Uuid::new_v4(),
+                project_id: Uuid::new_v4(),
+            },
+            provider,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_runs_its_own_hooks_and_one_without_any_nothing() {
+        let recorder = Recorder::default();
+        let hooks = ConnectionHooks::default().with(recorder.clone());
+        hooks.after_connect(target(Provider::Teams)).await;
+        hooks.before_disconnect(target(Provider::Outlook)).await;
+        hooks.after_connect(target(Provider::Hubspot)).await;
+        hooks.before_disconnect(target(Provider::Hubspot)).await;
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [
+                ("connected", Provider::Teams),
+                ("disconnecting", Provider::Outlook)
+            ]
+        );
+    }
+}
