@@ -3,9 +3,12 @@
 //!
 //! - Salesforce signs nothing. Each connection gets its own endpoint,
 //!   `/webhooks/salesforce/{token}`, where the token is 256 random bits; only its SHA-256 is
-//!   stored (in the connection's metadata), and a delivery's token is matched against every
-//!   connection's in constant time. The token is the endpoint's only secret: a new one replaces
-//!   the old (`salesforceOutboundUrl`); it outlives connecting again, not disconnecting.
+//!   stored (in the connection's metadata), and a delivery's token is matched, in constant time,
+//!   against those of the connections to the org the message names (their indexed account);
+//!   only one matching none of them is matched against every connection's, to tell an unknown
+//!   token from another org's. The token is the endpoint's only secret: a new one replaces
+//!   the old (`salesforceOutboundUrl`, made by `endpoints`); it outlives connecting again, not
+//!   disconnecting.
 //! - The body, `Envelope/Body/notifications{OrganizationId, ActionId, SessionId, EnterpriseUrl,
 //!   PartnerUrl, Notification[1..100]{Id, sObject xsi:type="sf:Lead"|...}}` in the namespace
 //!   `http://soap.sforce.com/2005/09/outbound`, is read with an XML parser; its `OrganizationId`
