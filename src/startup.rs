@@ -20,13 +20,11 @@ use crate::{
     changes::{
         Bus, ChangeLog,
         google_watch::GoogleWatches,
+        hooks::ConnectionHooks,
         keeper::Keeper,
         subscriptions::GraphSubscriptions,
         sync::{Syncer, nudge::Nudge},
-        webhooks::{
-            Webhooks,
-            google::{GOOGLE_CERTS, PushAuth},
-        },
+        webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
     },
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders},
@@ -211,35 +209,18 @@ impl Application {
         graph_subscriptions
             .clone()
             .start(crate::changes::keeper::EVERY, &shutdown);
-        let gmail = settings.providers.get(Provider::Gmail.slug());
-        let topic = gmail.and_then(|g| g.pubsub_topic.clone());
         let google_watches = GoogleWatches::new(
             db.clone(),
             vault.clone(),
             registry.clone(),
             syncer.clone(),
             public_origin.clone(),
-            topic.clone(),
-            settings
-                .providers
-                .get(Provider::GoogleCalendar.slug())
-                .and_then(|c| c.push)
-                .unwrap_or(false),
+            google::gmail_topic(settings),
+            google::calendar_push(settings),
         );
         google_watches
             .clone()
             .start(crate::changes::keeper::EVERY, &shutdown);
-        let gmail_push = topic.map(|_| PushAuth {
-            certs_url: gmail
-                .and_then(|g| g.certs_url.clone())
-                .unwrap_or_else(|| GOOGLE_CERTS.into()),
-            audience: gmail
-                .and_then(|g| g.push_audience.clone())
-                .unwrap_or_else(|| {
-                    format!("{}/webhooks/gmail", public_origin.trim_end_matches('/'))
-                }),
-            service_account: gmail.and_then(|g| g.push_service_account.clone()),
-        });
         let nudge = Nudge::new(
             syncer,
             db.clone(),
@@ -255,8 +236,14 @@ impl Application {
             settings,
         )
         .with_graph(graph_subscriptions.clone())
-        .with_google(google_watches.clone(), gmail_push)
+        .with_google(
+            google_watches.clone(),
+            google::push_auth(settings, &public_origin),
+        )
         .with_nudge(nudge);
+        let hooks = ConnectionHooks::new(shutdown.clone())
+            .with(graph_subscriptions)
+            .with(google_watches);
         let jwt = settings
             .auth
             .jwt
@@ -273,8 +260,11 @@ impl Application {
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
                 providers: registry.clone(),
-                graph_subscriptions: graph_subscriptions.clone(),
-                google_watches: google_watches.clone(),
+                hooks: hooks.clone(),
+                endpoints: WebhookEndpoints::new(
+                    credentials.clone(),
+                    connect.public_origin().to_owned(),
+                ),
             }),
         );
         crate::telemetry::prometheus();
@@ -283,8 +273,7 @@ impl Application {
             providers: registry,
             connect,
             webhooks,
-            graph_subscriptions,
-            google_watches,
+            hooks,
             public_origin,
             auth: Authenticator::new(tenants, jwt),
             db: db.clone(),

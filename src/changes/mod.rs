@@ -9,6 +9,7 @@
 mod bus;
 mod follow;
 pub mod google_watch;
+pub mod hooks;
 pub mod keeper;
 mod log;
 pub mod relay;

@@ -1,16 +1,16 @@
-//! `connectProvider` and `disconnectProvider`: starting and ending a provider connection.
+//! `connectProvider` and `disconnectProvider`: starting and ending a provider connection, with
+//! what its provider needs done then (`changes::hooks`); `connectStripe` and
+//! `salesforceOutboundUrl` ask `changes::webhooks::endpoints` for a webhook endpoint.
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use nexus_core::Target;
 
-use crate::providers::Cataloged;
 use crate::{
-    changes::{keeper::Keeper, webhooks::salesforce},
+    changes::webhooks::endpoints::EndpointError,
     oauth::ConnectError,
-    providers::Provider,
-    vault::TokenSet,
+    providers::{Cataloged, Provider},
 };
 
 use super::{
@@ -40,6 +40,17 @@ pub struct SalesforceOutboundEndpoint {
     /// The Endpoint URL to give the outbound message. It carries the endpoint's only secret and
     /// is shown this once.
     pub url: String,
+}
+
+/// An endpoint not made, as a GraphQL error.
+fn endpoint_error(error: EndpointError) -> async_graphql::Error {
+    match error {
+        EndpointError::InvalidSecret(why) => bad_input("signingSecret", why),
+        EndpointError::NotConnected(provider) => {
+            provider_error(ErrorCode::NotConnected, provider, error.to_string())
+        }
+        EndpointError::Store(cause) => internal(cause),
+    }
 }
 
 #[derive(Default)]
@@ -85,40 +96,13 @@ impl ConnectMutation {
         signing_secret: String,
     ) -> Result<StripeEndpoint> {
         let tenant = tenant(ctx)?;
-        let secret = signing_secret.trim();
-        if !secret.starts_with("whsec_") || secret.len() < 16 || secret.len() > 256 {
-            return Err(bad_input(
-                "signingSecret",
-                "a Stripe signing secret starts with whsec_",
-            ));
-        }
-        let app = ctx.data_unchecked::<AppContext>();
-        let existing = app
-            .credentials
-            .read(tenant.user_id, tenant.project_id, Provider::Stripe)
+        let url = ctx
+            .data_unchecked::<AppContext>()
+            .endpoints
+            .connect_stripe(tenant, &signing_secret)
             .await
-            .ok()
-            .flatten()
-            .and_then(|c| c.tokens.metadata["endpoint_id"].as_str().map(str::to_owned));
-        let endpoint = existing.unwrap_or_else(|| {
-            let mut bytes = [0u8; 16];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-            hex::encode(bytes)
-        });
-        let tokens = TokenSet {
-            access_token: secret.to_owned().into(),
-            refresh_token: None,
-            expires_at: None,
-            scopes: Vec::new(),
-            metadata: serde_json::json!({ "endpoint_id": endpoint }),
-        };
-        app.credentials
-            .upsert(tenant.user_id, tenant.project_id, Provider::Stripe, &tokens)
-            .await
-            .map_err(internal)?;
-        Ok(StripeEndpoint {
-            url: format!("{}/webhooks/stripe/{endpoint}", app.connect.public_origin()),
-        })
+            .map_err(endpoint_error)?;
+        Ok(StripeEndpoint { url })
     }
 
     /// A new endpoint for the caller's Salesforce connection's outbound messages (workflow rules
@@ -131,32 +115,13 @@ impl ConnectMutation {
         ctx: &Context<'_>,
     ) -> Result<SalesforceOutboundEndpoint> {
         let tenant = tenant(ctx)?;
-        let app = ctx.data_unchecked::<AppContext>();
-        let token = salesforce::new_token();
-        let set = app
-            .credentials
-            .set_metadata(
-                tenant.user_id,
-                tenant.project_id,
-                Provider::Salesforce,
-                salesforce::TOKEN_HASH,
-                serde_json::json!(salesforce::token_hash(&token)),
-            )
+        let url = ctx
+            .data_unchecked::<AppContext>()
+            .endpoints
+            .salesforce_outbound(tenant)
             .await
-            .map_err(internal)?;
-        if !set {
-            return Err(provider_error(
-                ErrorCode::NotConnected,
-                Provider::Salesforce,
-                "Salesforce is not connected for this project",
-            ));
-        }
-        Ok(SalesforceOutboundEndpoint {
-            url: format!(
-                "{}/webhooks/salesforce/{token}",
-                app.connect.public_origin()
-            ),
-        })
+            .map_err(endpoint_error)?;
+        Ok(SalesforceOutboundEndpoint { url })
     }
 
     /// Revokes the caller's tokens at the provider where it can, and forgets the connection.
@@ -164,23 +129,10 @@ impl ConnectMutation {
         let tenant = tenant(ctx)?;
         let provider = Provider::from(provider);
         let app = ctx.data_unchecked::<AppContext>();
-        if matches!(provider, Provider::Outlook | Provider::Teams) {
-            // Before the tokens go: deleting at Graph needs them. One that fails is logged; Graph
-            // lets an orphaned subscription expire on its own.
-            if let Err(cause) = app
-                .graph_subscriptions
-                .stop(Target { tenant, provider })
-                .await
-            {
-                tracing::warn!(provider = provider.slug(), %cause, "Graph subscriptions not deleted");
-            }
-        }
-        if matches!(provider, Provider::Gmail | Provider::GoogleCalendar) {
-            // Before the tokens go, likewise; an orphaned watch or channel expires in a week.
-            if let Err(cause) = app.google_watches.stop(Target { tenant, provider }).await {
-                tracing::warn!(provider = provider.slug(), %cause, "Google watches not stopped");
-            }
-        }
+        // Before the tokens go: stopping what was registered at the provider needs them.
+        app.hooks
+            .before_disconnect(Target { tenant, provider })
+            .await;
         let deleted = app
             .connect
             .disconnect(tenant, provider)

@@ -27,7 +27,7 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::{
     auth::Tenants,
-    changes::{ChangeLog, google_watch::GoogleWatches, subscriptions::GraphSubscriptions},
+    changes::{ChangeLog, hooks::ConnectionHooks, webhooks::endpoints::WebhookEndpoints},
     config::GraphqlSettings,
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
@@ -50,10 +50,10 @@ pub struct AppContext {
     /// The provider adapters, behind the upstream stack.
     pub providers: Registry,
     pub loaders: Loaders,
-    /// Graph subscriptions, deleted at Graph when an Outlook or Teams connection goes.
-    pub graph_subscriptions: GraphSubscriptions,
-    /// Google watches and channels, stopped at Google when a Gmail or Calendar connection goes.
-    pub google_watches: GoogleWatches,
+    /// What each provider needs done when a connection ends (its registrations stopped).
+    pub hooks: ConnectionHooks,
+    /// Webhook endpoints made on request (a Stripe signing secret, a Salesforce token).
+    pub endpoints: WebhookEndpoints,
 }
 
 #[derive(MergedObject, Default)]

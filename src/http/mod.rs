@@ -28,7 +28,7 @@ use tower_http::{
 
 use crate::{
     auth::Authenticator,
-    changes::{google_watch::GoogleWatches, subscriptions::GraphSubscriptions, webhooks::Webhooks},
+    changes::{hooks::ConnectionHooks, webhooks::Webhooks},
     graphql::AppSchema,
     oauth::ConnectFlows,
     providers::Registry,
@@ -45,10 +45,8 @@ pub struct AppState {
     pub providers: Registry,
     pub connect: ConnectFlows,
     pub webhooks: Webhooks,
-    /// Graph subscriptions, kept right after an Outlook or Teams connection is made.
-    pub graph_subscriptions: GraphSubscriptions,
-    /// Google watches and channels, kept right after a Gmail or Calendar connection is made.
-    pub google_watches: GoogleWatches,
+    /// What each provider needs done right after a connection is made.
+    pub hooks: ConnectionHooks,
     /// The origin providers call this gateway at (signatures cover the full URL).
     pub public_origin: String,
     pub auth: Authenticator,
@@ -65,12 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/{provider}/callback", get(oauth::callback))
         .route("/webhooks/{provider}", post(webhooks::receive))
         .route(
-            "/webhooks/stripe/{endpoint}",
-            post(webhooks::receive_stripe_endpoint),
-        )
-        .route(
-            "/webhooks/salesforce/{token}",
-            post(webhooks::receive_salesforce),
+            "/webhooks/{provider}/{endpoint}",
+            post(webhooks::receive_at),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -81,8 +75,8 @@ pub fn router(state: AppState) -> Router {
     router
         .with_state(state)
         .layer(CatchPanicLayer::new())
-        // Spans name the path only: query strings carry OAuth codes and states (and a
-        // Salesforce endpoint's path its token, which is left out too).
+        // Spans name the path only: query strings carry OAuth codes and states (and a webhook
+        // endpoint's path may carry its token, so endpoints are left out too).
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let path = webhooks::loggable(request.uri().path());

@@ -1,6 +1,7 @@
 //! `GET /oauth/{provider}/callback`: where providers send the browser back. Success redirects to
 //! the flow's `redirectAfter` (checked against the allowed origins when the flow started) or
-//! shows a page; any refusal shows a clear page and stores nothing.
+//! shows a page; any refusal shows a clear page and stores nothing. A connection stored runs its
+//! provider's hooks (`changes::hooks`: a Graph or Google registration pass brought forward).
 
 use std::collections::HashMap;
 
@@ -10,8 +11,11 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 
-use crate::providers::Cataloged;
-use crate::{changes::keeper::Keeper, oauth::CallbackError, providers::Provider};
+use crate::{
+    oauth::CallbackError,
+    providers::{Cataloged, Provider},
+    upstream::Target,
+};
 
 use super::AppState;
 
@@ -60,11 +64,12 @@ pub async fn callback(
             params.get("error").map(String::as_str),
         )
         .await;
-    if result.is_ok() && matches!(provider, Provider::Outlook | Provider::Teams) {
-        state.graph_subscriptions.soon(&state.shutdown);
-    }
-    if result.is_ok() && matches!(provider, Provider::Gmail | Provider::GoogleCalendar) {
-        state.google_watches.soon(&state.shutdown);
+    if let Ok(connected) = &result {
+        let target = Target {
+            tenant: connected.tenant,
+            provider,
+        };
+        state.hooks.after_connect(target).await;
     }
     match result {
         Ok(connected) => match connected.redirect_after {

@@ -4,9 +4,10 @@
 //! body that is not the provider's event gets 400 and nothing is stored (a push that does not
 //! prove its sender — Google's token, a channel token — 401); a provider this gateway
 //! takes no webhooks of, 404; a storage failure, 503 — so the provider delivers again.
-//! Salesforce's outbound messages (`/webhooks/salesforce/{token}`) are answered in SOAP: the
-//! `Ack` (also for repeats), a `soapenv:Client` fault for a body that is no outbound message (400)
-//! or another org's (403), a `soapenv:Server` fault when not stored (503); an unknown token 404.
+//! `POST /webhooks/{provider}/{endpoint}`: a connection's or project's own endpoint (a Stripe
+//! endpoint, a Salesforce connection's outbound messages), answered alike; an unknown endpoint
+//! 404. A provider that expects its own answer format gets it from its `ProviderWebhook`
+//! (Salesforce's SOAP `Ack` and faults).
 
 use axum::{
     Json,
@@ -18,7 +19,7 @@ use axum::{
 use serde_json::json;
 
 use crate::{
-    changes::webhooks::{Delivery, Outcome, Refusal, WebhookError, salesforce},
+    changes::webhooks::{Delivery, Outcome, Refusal, WebhookError},
     providers::Provider,
 };
 
@@ -34,65 +35,30 @@ pub async fn receive(
     take(state, provider, None, uri, headers, body).await
 }
 
-/// `POST /webhooks/stripe/{endpoint}`: a project's own Stripe endpoint.
-pub async fn receive_stripe_endpoint(
+/// `POST /webhooks/{provider}/{endpoint}`: one connection's or project's own endpoint.
+pub async fn receive_at(
     State(state): State<AppState>,
-    Path(endpoint): Path<String>,
+    Path((provider, endpoint)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    take(state, "stripe".into(), Some(endpoint), uri, headers, body).await
+    take(state, provider, Some(endpoint), uri, headers, body).await
 }
 
-/// A request's path as logs may show it: a Salesforce endpoint's token replaced.
+/// A request's path as logs may show it: a webhook endpoint (which may be its only secret)
+/// replaced.
 pub fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix(SALESFORCE_ENDPOINT) {
-        Some(_) => format!("{SALESFORCE_ENDPOINT}…").into(),
+    let endpoint = path
+        .strip_prefix(WEBHOOKS)
+        .and_then(|rest| rest.split_once('/'));
+    match endpoint {
+        Some((provider, _)) => format!("{WEBHOOKS}{provider}/…").into(),
         None => path.into(),
     }
 }
 
-const SALESFORCE_ENDPOINT: &str = "/webhooks/salesforce/";
-
-/// `POST /webhooks/salesforce/{token}`: a Salesforce connection's outbound messages.
-pub async fn receive_salesforce(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let delivery = Delivery {
-        url: format!("{}{}", state.public_origin, uri.path()),
-        headers: &headers,
-        body: &body,
-    };
-    let soap = |status: StatusCode, text: String| {
-        (status, [(CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response()
-    };
-    match state.webhooks.receive_salesforce(&token, delivery).await {
-        Ok(_) => soap(StatusCode::OK, salesforce::ack().to_owned()),
-        Err(WebhookError::Refused(refusal)) => {
-            tracing::warn!(provider = "salesforce", %refusal, "outbound message refused");
-            let status = match refusal {
-                Refusal::OtherAccount => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            soap(status, salesforce::fault("Client", &refusal.to_string()))
-        }
-        Err(WebhookError::NotServed(why)) => {
-            (StatusCode::NOT_FOUND, Json(json!({ "error": why }))).into_response()
-        }
-        Err(cause) => {
-            tracing::error!(provider = "salesforce", %cause, "outbound message not stored");
-            soap(
-                StatusCode::SERVICE_UNAVAILABLE,
-                salesforce::fault("Server", "not stored; deliver again"),
-            )
-        }
-    }
-}
+const WEBHOOKS: &str = "/webhooks/";
 
 async fn take(
     state: AppState,
@@ -118,11 +84,20 @@ async fn take(
         Some(endpoint) => {
             state
                 .webhooks
-                .receive_stripe_endpoint(endpoint, delivery)
+                .receive_at(provider, endpoint, delivery)
                 .await
         }
         None => state.webhooks.receive(provider, delivery).await,
     };
+    log(provider, &received);
+    if let Some(reply) = state.webhooks.reply(provider, &received) {
+        return (
+            reply.status,
+            [(CONTENT_TYPE, reply.content_type)],
+            reply.body,
+        )
+            .into_response();
+    }
     let answer = match received {
         Ok(Outcome::Challenge(challenge)) => {
             return (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], challenge).into_response();
@@ -135,37 +110,41 @@ async fn take(
             StatusCode::OK,
             Json(json!({ "received": true, "duplicate": outcome == Outcome::Duplicate })),
         ),
-        Err(WebhookError::Refused(refusal @ Refusal::Unauthenticated(_))) => {
-            tracing::warn!(provider = provider.slug(), %refusal, "webhook refused");
-            (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": refusal.to_string() })),
-            )
-        }
+        Err(WebhookError::Refused(refusal @ Refusal::Unauthenticated(_))) => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": refusal.to_string() })),
+        ),
+        Err(WebhookError::Refused(refusal)) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": refusal.to_string() })),
+        ),
+        Err(WebhookError::NotServed(why)) => (StatusCode::NOT_FOUND, Json(json!({ "error": why }))),
+        Err(WebhookError::Unreadable(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "the endpoint cannot verify deliveries now" })),
+        ),
+        Err(WebhookError::Store(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "not stored; deliver again" })),
+        ),
+    };
+    answer.into_response()
+}
+
+/// Logs a delivery refused or not stored.
+fn log(provider: Provider, received: &Result<Outcome, WebhookError>) {
+    match received {
         Err(WebhookError::Refused(refusal)) => {
             tracing::warn!(provider = provider.slug(), %refusal, "webhook refused");
-            (
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": refusal.to_string() })),
-            )
         }
-        Err(WebhookError::NotServed(why)) => (StatusCode::NOT_FOUND, Json(json!({ "error": why }))),
         Err(WebhookError::Unreadable(cause)) => {
             tracing::error!(provider = provider.slug(), %cause, "webhook secret unreadable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "the endpoint cannot verify deliveries now" })),
-            )
         }
         Err(WebhookError::Store(cause)) => {
             tracing::error!(provider = provider.slug(), %cause, "webhook not stored");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "not stored; deliver again" })),
-            )
         }
-    };
-    answer.into_response()
+        _ => {}
+    }
 }
 
 #[cfg(test)]

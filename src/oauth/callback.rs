@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::providers::Cataloged;
 use crate::{
+    auth::Tenant,
     providers::Provider,
     store::entities::oauth_states,
     vault::{Binding, TokenSet, VaultError},
@@ -32,6 +33,8 @@ const KEPT_ON_RECONNECT: &[&str] = &[crate::changes::webhooks::salesforce::TOKEN
 #[derive(Debug)]
 pub struct Connected {
     pub provider: Provider,
+    /// Whose connection it is.
+    pub tenant: Tenant,
     pub redirect_after: Option<String>,
 }
 
@@ -242,6 +245,10 @@ impl ConnectFlows {
         tracing::info!(provider = provider.slug(), "provider connected");
         Ok(Connected {
             provider,
+            tenant: Tenant {
+                user_id: row.user_id,
+                project_id: row.project_id,
+            },
             redirect_after: row.redirect_after,
         })
     }

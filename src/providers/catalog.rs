@@ -44,6 +44,9 @@ pub struct CatalogEntry {
     /// (Salesforce's `instance_url`); it wins over `base_url`.
     #[serde(default)]
     pub base_url_metadata: Option<String>,
+    /// Where a connection's metadata names the provider account its webhooks name.
+    #[serde(default)]
+    pub account: Option<AccountEntry>,
     pub oauth: Option<OauthEntry>,
     /// Where the built-in sandbox answers for the provider, below its origin.
     pub sandbox: Option<SandboxEntry>,
@@ -251,6 +254,39 @@ impl OauthEntry {
     }
 }
 
+/// Where a connection's metadata names its provider account (HubSpot's portal, Slack's team,
+/// Salesforce's org, Graph's tenant, a Stripe endpoint): the credential's indexed `account_id`,
+/// by which a webhook delivery finds its connections.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// A JSON pointer into the metadata; a string or a number there is the account.
+    pub metadata: String,
+    /// The account is the path segment after this marker in that value instead (Salesforce's
+    /// identity URL, `…/id/{org}/{user}`, names its org after `/id/`).
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+impl AccountEntry {
+    /// The account a connection's metadata names, if it names one.
+    pub fn of(&self, metadata: &serde_json::Value) -> Option<String> {
+        let value = match metadata.pointer(&self.metadata)? {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        let account = match &self.after {
+            Some(marker) => {
+                let (_, rest) = value.rsplit_once(marker.as_str())?;
+                rest.split('/').next()?.to_owned()
+            }
+            None => value,
+        };
+        Some(account).filter(|a| !a.is_empty())
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxEntry {
@@ -376,6 +412,25 @@ mod tests {
                 op: "d".into()
             })
         );
+    }
+
+    #[test]
+    fn accounts_are_read_from_connection_metadata() {
+        let account = |p: Provider, metadata: serde_json::Value| {
+            p.entry().account.as_ref().and_then(|a| a.of(&metadata))
+        };
+        let hub = serde_json::json!({ "hub_id": 62515001 });
+        assert_eq!(account(Provider::Hubspot, hub).as_deref(), Some("62515001"));
+        let team = serde_json::json!({ "team": { "id": "T1" } });
+        assert_eq!(account(Provider::Slack, team).as_deref(), Some("T1"));
+        let identity = serde_json::json!({ "id": "https://login.salesforce.com/id/00D1/0051" });
+        assert_eq!(
+            account(Provider::Salesforce, identity).as_deref(),
+            Some("00D1")
+        );
+        let odd = serde_json::json!({ "id": "https://login.salesforce.com/other" });
+        assert_eq!(account(Provider::Salesforce, odd), None);
+        assert_eq!(account(Provider::Slack, serde_json::json!({})), None);
     }
 
     #[test]

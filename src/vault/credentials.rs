@@ -3,6 +3,8 @@
 //! - `upsert` on connect; `read` opens the tokens; `update_tokens` after a refresh is a
 //!   compare-and-swap on `version`, so a stale refresh cannot overwrite a newer token;
 //!   `delete` on disconnect.
+//! - Every write that sets the metadata also sets `account_id`, the provider account the
+//!   metadata names (the catalog's `account`), by which webhook deliveries find their connections.
 //! - `connections` tells what is connected and whether its tokens still open (a value that does
 //!   not open marks the connection REAUTH_REQUIRED; the row stays).
 //! - `rotate` re-seals every row that is not in the current key and format, in batches, each
@@ -19,7 +21,10 @@ use sea_orm::{
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::{providers::Provider, store::entities::integration_credentials as row};
+use crate::{
+    providers::{Cataloged, Provider},
+    store::entities::integration_credentials as row,
+};
 
 use super::{Binding, Vault, VaultError};
 
@@ -85,6 +90,11 @@ fn reauth_flagged(metadata: &serde_json::Value) -> bool {
         == Some(true)
 }
 
+/// The provider account a connection's metadata names, by the catalog.
+fn account_of(provider: Provider, metadata: &serde_json::Value) -> Option<String> {
+    provider.entry().account.as_ref()?.of(metadata)
+}
+
 fn scopes_of(value: &serde_json::Value) -> Vec<String> {
     serde_json::from_value(value.clone()).unwrap_or_default()
 }
@@ -126,6 +136,7 @@ impl CredentialVault {
             token_expires_at: Set(tokens.expires_at),
             scopes: Set(serde_json::json!(tokens.scopes)),
             metadata: Set(tokens.metadata.clone()),
+            account_id: Set(account_of(provider, &tokens.metadata)),
             version: Set(0),
         };
         row::Entity::insert(model)
@@ -142,6 +153,7 @@ impl CredentialVault {
                     row::Column::TokenExpiresAt,
                     row::Column::Scopes,
                     row::Column::Metadata,
+                    row::Column::AccountId,
                 ])
                 .value(
                     row::Column::Version,
@@ -225,6 +237,10 @@ impl CredentialVault {
                 Expr::value(serde_json::json!(tokens.scopes)),
             )
             .col_expr(row::Column::Metadata, Expr::value(tokens.metadata.clone()))
+            .col_expr(
+                row::Column::AccountId,
+                Expr::value(account_of(provider, &tokens.metadata)),
+            )
             .col_expr(row::Column::UpdatedAt, Expr::value(Utc::now()))
             .col_expr(row::Column::Version, Expr::value(expected_version + 1))
             .filter(row::Column::UserId.eq(user_id))
@@ -301,6 +317,10 @@ impl CredentialVault {
                 map.insert(key.to_owned(), value.clone());
             }
             let result = row::Entity::update_many()
+                .col_expr(
+                    row::Column::AccountId,
+                    Expr::value(account_of(provider, &metadata)),
+                )
                 .col_expr(row::Column::Metadata, Expr::value(metadata))
                 .col_expr(row::Column::UpdatedAt, Expr::value(Utc::now()))
                 .col_expr(row::Column::Version, Expr::value(stored.version + 1))

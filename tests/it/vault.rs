@@ -164,6 +164,7 @@ async fn one_credential_per_user_project_and_provider() {
             token_expires_at: Set(None),
             scopes: Set(json!([])),
             metadata: Set(json!({})),
+            account_id: Set(None),
             version: Set(0),
         };
         assert!(
@@ -305,6 +306,77 @@ function decryptToken(encryptedToken) {
 console.log(JSON.stringify(values.map(mode === 'encrypt' ? encryptToken : decryptToken)));
 "#;
 
+/// The account a connection's metadata names, as stored in its indexed column.
+async fn account_of(db: &DatabaseConnection, provider: Provider) -> Option<String> {
+    row::Entity::find()
+        .filter(row::Column::Provider.eq(provider.slug()))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id
+}
+
+#[tokio::test]
+async fn a_connections_account_follows_its_metadata_on_every_write() {
+    for (name, url) in backends().await {
+        let Repo {
+            db,
+            repo,
+            user,
+            project,
+            _dir,
+        } = Repo::on(url).await;
+        let mut hub = tokens("hub-access");
+        hub.metadata = json!({ "hub_id": 62515001 });
+        repo.upsert(user, project, Provider::Hubspot, &hub)
+            .await
+            .unwrap();
+        assert_eq!(
+            account_of(&db, Provider::Hubspot).await.as_deref(),
+            Some("62515001"),
+            "{name}"
+        );
+        hub.metadata = json!({ "hub_id": "62515002" });
+        repo.upsert(user, project, Provider::Hubspot, &hub)
+            .await
+            .unwrap();
+        assert_eq!(
+            account_of(&db, Provider::Hubspot).await.as_deref(),
+            Some("62515002"),
+            "{name}: connecting again"
+        );
+        let version = repo
+            .read(user, project, Provider::Hubspot)
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        hub.metadata = json!({});
+        repo.update_tokens(user, project, Provider::Hubspot, version, &hub)
+            .await
+            .unwrap();
+        assert_eq!(
+            account_of(&db, Provider::Hubspot).await,
+            None,
+            "{name}: a refresh"
+        );
+        let mut sf = tokens("sf-access");
+        sf.metadata = json!({ "id": "https://login.salesforce.com/id/00D5e0000000001AAA/005x" });
+        repo.upsert(user, project, Provider::Salesforce, &sf)
+            .await
+            .unwrap();
+        repo.set_metadata(user, project, Provider::Salesforce, "k", json!("v"))
+            .await
+            .unwrap();
+        assert_eq!(
+            account_of(&db, Provider::Salesforce).await.as_deref(),
+            Some("00D5e0000000001AAA"),
+            "{name}: the org of the identity URL"
+        );
+    }
+}
+
 fn node(mode: &str, key: &str, values: &[String]) -> Vec<String> {
     let out = Command::new("node")
         .args(["-e", SPEC_JS, mode, key])
@@ -393,6 +465,7 @@ async fn seed_rows(db: &DatabaseConnection, key: &str, n: usize) -> Uuid {
                 token_expires_at: Set(None),
                 scopes: Set(json!([])),
                 metadata: Set(json!({})),
+                account_id: Set(None),
                 version: Set(0),
             });
         }

@@ -21,8 +21,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::Refusal;
-use crate::{providers::Provider, upstream::Cache};
+use crate::{
+    changes::{Appended, Receipt, google_watch::GoogleWatches},
+    config::Settings,
+    providers::Provider,
+    upstream::Cache,
+};
+
+use super::{Delivery, Intake, Outcome, ProviderWebhook, Refusal, WebhookError};
 
 /// The issuers Google's OIDC tokens name.
 const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
@@ -194,6 +200,156 @@ impl ResourceState {
             "not_exists" => Some(Self::NotExists),
             _ => None,
         }
+    }
+}
+
+/// Who may push to the Gmail endpoint, as the settings say: none without a Pub/Sub topic
+/// (`providers.gmail.pubsub_topic`); the audience is the endpoint's URL unless configured.
+pub fn push_auth(settings: &Settings, public_origin: &str) -> Option<PushAuth> {
+    let gmail = settings.providers.get(Provider::Gmail.slug())?;
+    gmail.pubsub_topic.as_ref()?;
+    Some(PushAuth {
+        certs_url: gmail
+            .certs_url
+            .clone()
+            .unwrap_or_else(|| GOOGLE_CERTS.into()),
+        audience: gmail
+            .push_audience
+            .clone()
+            .unwrap_or_else(|| format!("{}/webhooks/gmail", public_origin.trim_end_matches('/'))),
+        service_account: gmail.push_service_account.clone(),
+    })
+}
+
+/// The Pub/Sub topic Gmail watches publish to, if configured.
+pub fn gmail_topic(settings: &Settings) -> Option<String> {
+    settings
+        .providers
+        .get(Provider::Gmail.slug())
+        .and_then(|g| g.pubsub_topic.clone())
+}
+
+/// Whether Calendar connections open push channels (`providers.google_calendar.push`).
+pub fn calendar_push(settings: &Settings) -> bool {
+    settings
+        .providers
+        .get(Provider::GoogleCalendar.slug())
+        .and_then(|c| c.push)
+        .unwrap_or(false)
+}
+
+/// Gmail's pushes: verified by Google's token, routed by mailbox.
+pub struct GmailWebhook {
+    watches: GoogleWatches,
+    /// Who may push; none without a Pub/Sub topic configured.
+    auth: Option<PushAuth>,
+    keys: PushKeys,
+}
+
+impl GmailWebhook {
+    pub fn new(watches: GoogleWatches, auth: Option<PushAuth>) -> Self {
+        Self {
+            watches,
+            auth,
+            keys: PushKeys::new(reqwest::Client::new()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for GmailWebhook {
+    /// A Gmail push: verified by its token, routed by its mailbox, stored once per connection by
+    /// its Pub/Sub message id, and the connection's history synced.
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let Some(auth) = &self.auth else {
+            return Err(WebhookError::NotServed(
+                "this gateway takes no Gmail pushes (no providers.gmail.pubsub_topic)".into(),
+            ));
+        };
+        let header = delivery
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.keys.verify(auth, header).await?;
+        let push = gmail_push(delivery.body)?;
+        let mut fresh = 0;
+        let mut duplicate = false;
+        for target in self.watches.mailbox(&push.address).await? {
+            let receipt = Receipt {
+                provider: Provider::Gmail,
+                event_id: format!(
+                    "{}:{}:{}",
+                    target.tenant.project_id, target.tenant.user_id, push.message_id
+                ),
+            };
+            match intake
+                .log
+                .append(target.tenant.project_id, Some(&receipt), Vec::new())
+                .await?
+            {
+                Appended::Stored { .. } => {
+                    fresh += 1;
+                    intake.nudge_connection(target);
+                }
+                Appended::Duplicate => duplicate = true,
+            }
+        }
+        Ok(if duplicate && fresh == 0 {
+            Outcome::Duplicate
+        } else {
+            Outcome::Stored(fresh)
+        })
+    }
+}
+
+/// Calendar's notifications: checked against the channels opened.
+pub struct CalendarWebhook {
+    pub watches: GoogleWatches,
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for CalendarWebhook {
+    /// A Calendar notification: its channel and token checked, stored once by channel and
+    /// message number, and the connection's events synced.
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let channel = delivery.header("x-goog-channel-id")?;
+        let token = delivery
+            .header("x-goog-channel-token")
+            .map_err(|_| Refusal::Unauthenticated("no channel token"))?;
+        let Some(target) = self.watches.channel(channel, token).await? else {
+            return Err(Refusal::Unauthenticated("no channel of ours with that token").into());
+        };
+        let state = ResourceState::parse(delivery.header("x-goog-resource-state")?)
+            .ok_or(Refusal::Malformed("an unknown X-Goog-Resource-State"))?;
+        if state == ResourceState::Sync {
+            return Ok(Outcome::Stored(0));
+        }
+        let number = delivery.header("x-goog-message-number")?;
+        let receipt = Receipt {
+            provider: Provider::GoogleCalendar,
+            event_id: format!("{}:{channel}:{number}", target.tenant.project_id),
+        };
+        Ok(
+            match intake
+                .log
+                .append(target.tenant.project_id, Some(&receipt), Vec::new())
+                .await?
+            {
+                Appended::Stored { .. } => {
+                    intake.nudge_connection(target);
+                    Outcome::Stored(0)
+                }
+                Appended::Duplicate => Outcome::Duplicate,
+            },
+        )
     }
 }
 

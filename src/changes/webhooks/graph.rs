@@ -19,11 +19,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    changes::{Change, Op},
+    changes::{
+        Appended, Change, Op, Receipt, keeper::target_of, subscriptions::GraphSubscriptions,
+    },
     providers::Provider,
 };
 
-use super::Refusal;
+use super::{Delivery, Intake, Outcome, ProviderWebhook, Refusal, WebhookError};
 
 /// The handshake's token, when the URL carries one.
 pub fn validation_token(url: &str) -> Option<String> {
@@ -129,6 +131,61 @@ pub fn change(provider: Provider, watched: &str, n: Notification) -> Change {
         remote_id,
         data: n.data,
         occurred_at: Utc::now(),
+    }
+}
+
+/// Graph's notifications for one provider (Outlook or Teams), checked against its subscriptions.
+pub struct Webhook {
+    pub provider: Provider,
+    pub subscriptions: GraphSubscriptions,
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for Webhook {
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let provider = self.provider;
+        if let Some(token) = validation_token(&delivery.url) {
+            return Ok(Outcome::Challenge(token));
+        }
+        let mut stored = 0;
+        for notification in read(delivery.body)? {
+            let Some(held) = self
+                .subscriptions
+                .verify(
+                    provider,
+                    &notification.subscription_id,
+                    &notification.client_state,
+                )
+                .await?
+            else {
+                tracing::warn!(
+                    provider = provider.slug(),
+                    "a Graph notification for no subscription of ours, or with another clientState: dropped"
+                );
+                continue;
+            };
+            let receipt = Receipt {
+                provider,
+                event_id: format!(
+                    "{}:{}:{}",
+                    held.project_id, notification.subscription_id, notification.key
+                ),
+            };
+            let change = change(provider, &held.resource, notification);
+            if let Appended::Stored { .. } = intake
+                .log
+                .append(held.project_id, Some(&receipt), vec![change])
+                .await?
+            {
+                stored += 1;
+                intake.nudge_connection(target_of(&held, provider));
+            }
+        }
+        Ok(Outcome::Accepted(stored))
     }
 }
 

@@ -11,12 +11,20 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use std::collections::HashMap;
+
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::{
-    changes::{Change, Op},
+    changes::{Appended, Change, Op, Receipt},
+    config::Settings,
     providers::Provider,
+    upstream::Target,
 };
 
-use super::Refusal;
+use super::{
+    Delivery, Intake, Outcome, ProviderWebhook, Refusal, WebhookError, no_secret, projects,
+};
 
 /// How old a signature may be, in milliseconds.
 pub const TOLERANCE_MS: i64 = 300_000;
@@ -121,6 +129,74 @@ pub fn changes(body: &[u8]) -> Result<Vec<PortalChange>, Refusal> {
             })
         })
         .collect()
+}
+
+/// HubSpot's webhooks, signed with the app's client secret and routed by portal.
+pub struct Webhook {
+    secret: Option<SecretString>,
+}
+
+impl Webhook {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            secret: settings
+                .providers
+                .get(Provider::Hubspot.slug())
+                .and_then(|p| p.client_secret.clone()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for Webhook {
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let Some(secret) = &self.secret else {
+            return Err(no_secret(Provider::Hubspot));
+        };
+        verify(
+            secret.expose_secret(),
+            &delivery.url,
+            delivery.body,
+            delivery.header("x-hubspot-signature-v3")?,
+            delivery.header("x-hubspot-request-timestamp")?,
+            Utc::now(),
+        )?;
+        let mut stored = 0;
+        // A delivery batches events, mostly of one portal: its connections are read once.
+        let mut portals: HashMap<String, Vec<Target>> = HashMap::new();
+        for event in changes(delivery.body)? {
+            if !portals.contains_key(&event.portal_id) {
+                let connections = intake
+                    .connections_of(Provider::Hubspot, &event.portal_id)
+                    .await?;
+                portals.insert(event.portal_id.clone(), connections);
+            }
+            let connections = &portals[&event.portal_id];
+            for project in projects(connections) {
+                let receipt = Receipt {
+                    provider: Provider::Hubspot,
+                    event_id: format!("{project}:{}", event.event_key),
+                };
+                let in_project: Vec<Target> = connections
+                    .iter()
+                    .filter(|t| t.tenant.project_id == project)
+                    .copied()
+                    .collect();
+                let appended = intake
+                    .take_in(project, &in_project, &receipt, event.change.clone())
+                    .await?;
+                if appended != Appended::Duplicate {
+                    stored += 1;
+                    intake.nudge_project(project, Provider::Hubspot);
+                }
+            }
+        }
+        Ok(Outcome::Stored(stored))
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Webhook deliveries, verified before anything is stored: each provider's module checks its
 //! signature scheme (in constant time, within the provider's timestamp window) and turns a
-//! verified body into changes; `Webhooks` routes them to the projects whose connection has the
-//! account the delivery names (HubSpot's portal, Slack's team; Stripe's endpoint serves the
-//! default project) with the provider's event id as the receipt, so a redelivery is acknowledged
-//! and stored once. Graph's change notifications carry no signature: each is checked against the
+//! verified body into changes; its `ProviderWebhook` routes them to the projects whose connection
+//! has the account the delivery names (HubSpot's portal, Slack's team; Stripe's endpoint serves
+//! the default project) with the provider's event id as the receipt, so a redelivery is
+//! acknowledged and stored once. A delivery finds its connections by the credentials' indexed
+//! `account_id` (`Intake::connections_of`), never by reading every connection of its provider.
+//! Graph's change notifications carry no signature: each is checked against the
 //! `clientState` stored for its subscription (`changes::subscriptions`) and routed by it.
 //! Google's pushes (`google`) carry no change: a Gmail push, proven by Google's signed token, is
 //! routed by its mailbox address, a Calendar notification by its channel id and token
@@ -15,7 +17,17 @@
 //! and again by the sync that follows it.
 //! Salesforce's outbound messages carry no signature either: each connection has its own
 //! endpoint path with a random token (`salesforce`), and the message's org must be its org.
+//! Stripe's per-project endpoints and Salesforce's tokens are made by `endpoints`.
+//!
+//! Adding a provider's webhooks: a `ProviderWebhook` in `changes/webhooks/<provider>.rs`
+//! (`receive` for `/webhooks/{provider}`, `receive_at` for a connection's own
+//! `/webhooks/{provider}/{endpoint}`, `reply` when the provider expects its own answer format),
+//! added to the table in `Webhooks::new`; the account its deliveries name is the catalog's
+//! `account` (where the connection's metadata names it). What the provider needs done when a
+//! connection is made or ends is a `changes::hooks::ConnectionHook`. The HTTP routes, the OAuth
+//! callback and the GraphQL mutations stay as they are.
 
+pub mod endpoints;
 pub mod google;
 pub mod graph;
 pub mod hubspot;
@@ -25,19 +37,15 @@ pub mod stripe;
 
 use std::{collections::HashMap, sync::Arc};
 
-use chrono::Utc;
-use http::HeaderMap;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
-use secrecy::{ExposeSecret, SecretString};
+use http::{HeaderMap, StatusCode};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
     auth::Tenants,
     config::Settings,
     providers::{Cataloged, Provider},
-    store::entities::{integration_credentials, webhook_receipts},
+    store::entities::integration_credentials,
     upstream::Target,
     vault::CredentialVault,
 };
@@ -45,10 +53,11 @@ use crate::{
 use super::{
     Appended, Change, ChangeLog, Op, Receipt,
     google_watch::GoogleWatches,
+    keeper::Keeper,
     subscriptions::GraphSubscriptions,
     sync::{self, nudge::Nudge},
 };
-use google::{PushAuth, PushKeys, ResourceState};
+use google::PushAuth;
 
 /// The projects of `connections`, each once.
 fn projects(connections: &[Target]) -> Vec<Uuid> {
@@ -123,78 +132,55 @@ impl Delivery<'_> {
     }
 }
 
-/// Takes webhook deliveries into the change log.
+/// An answer in the provider's own format (Salesforce's SOAP), instead of the gateway's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// One provider's webhooks: how its deliveries are verified and routed.
+#[async_trait::async_trait]
+pub trait ProviderWebhook: Send + Sync {
+    /// A delivery to `/webhooks/{provider}`.
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError>;
+
+    /// A delivery to `/webhooks/{provider}/{endpoint}`: one connection's or project's own
+    /// endpoint. None by default.
+    async fn receive_at(
+        &self,
+        _intake: &Intake,
+        _endpoint: &str,
+        _delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        Err(WebhookError::NotServed("no such endpoint".into()))
+    }
+
+    /// The answer to a delivery, when the provider expects its own format; `None` answers in
+    /// the gateway's JSON.
+    fn reply(&self, _received: &Result<Outcome, WebhookError>) -> Option<Reply> {
+        None
+    }
+}
+
+/// What every provider's webhooks store deliveries with: the change log, the connections by
+/// account, and the nudges that bring a connection's sync forward.
 #[derive(Clone)]
-pub struct Webhooks {
+pub struct Intake {
     log: ChangeLog,
     tenants: Tenants,
     credentials: CredentialVault,
     db: DatabaseConnection,
-    secrets: HashMap<Provider, SecretString>,
     default_project: Option<String>,
-    graph: Option<GraphSubscriptions>,
-    google: Option<GooglePush>,
     nudge: Option<Nudge>,
 }
 
-/// What Google's pushes are checked against.
-#[derive(Clone)]
-struct GooglePush {
-    watches: GoogleWatches,
-    /// Who may push Gmail notifications; none without a Pub/Sub topic configured.
-    gmail: Option<PushAuth>,
-    keys: Arc<PushKeys>,
-}
-
-impl Webhooks {
-    pub fn new(
-        log: ChangeLog,
-        tenants: Tenants,
-        credentials: CredentialVault,
-        db: DatabaseConnection,
-        settings: &Settings,
-    ) -> Self {
-        let secret = |provider: Provider| {
-            let p = settings.providers.get(provider.slug())?;
-            match provider {
-                // HubSpot signs with the app's client secret.
-                Provider::Hubspot => p.client_secret.clone(),
-                _ => p.webhook_secret.clone(),
-            }
-        };
-        Self {
-            log,
-            tenants,
-            credentials,
-            db,
-            secrets: [Provider::Stripe, Provider::Hubspot, Provider::Slack]
-                .into_iter()
-                .filter_map(|p| Some((p, secret(p)?)))
-                .collect(),
-            default_project: settings.changes.default_project.clone(),
-            graph: None,
-            google: None,
-            nudge: None,
-        }
-    }
-
-    /// Takes Google's pushes too: Calendar notifications checked against these channels, Gmail
-    /// pushes (when `gmail` is given) against Google's signed token.
-    pub fn with_google(mut self, watches: GoogleWatches, gmail: Option<PushAuth>) -> Self {
-        self.google = Some(GooglePush {
-            watches,
-            gmail,
-            keys: Arc::new(PushKeys::new(reqwest::Client::new())),
-        });
-        self
-    }
-
-    /// Brings a connection's sync forward after each delivery stored for it.
-    pub fn with_nudge(mut self, nudge: Nudge) -> Self {
-        self.nudge = Some(nudge);
-        self
-    }
-
+impl Intake {
     fn nudge_connection(&self, target: Target) {
         if let Some(nudge) = &self.nudge {
             nudge.connection(target);
@@ -246,466 +232,25 @@ impl Webhooks {
         }
     }
 
-    /// Takes Graph's change notifications too, checked against these subscriptions.
-    pub fn with_graph(mut self, graph: GraphSubscriptions) -> Self {
-        self.graph = Some(graph);
-        self
-    }
-
-    /// Verifies a delivery to `/webhooks/{provider}` and stores its changes once.
-    pub async fn receive(
-        &self,
-        provider: Provider,
-        delivery: Delivery<'_>,
-    ) -> Result<Outcome, WebhookError> {
-        match provider {
-            Provider::Outlook | Provider::Teams => return self.graph(provider, delivery).await,
-            Provider::Gmail => return self.gmail(delivery).await,
-            Provider::GoogleCalendar => return self.calendar(delivery).await,
-            _ => {}
-        }
-        if provider == Provider::Salesforce {
-            return Err(WebhookError::NotServed(
-                "Salesforce delivers to each connection's own endpoint (salesforceOutboundUrl)"
-                    .into(),
-            ));
-        }
-        let served = matches!(
-            provider,
-            Provider::Stripe | Provider::Hubspot | Provider::Slack
-        );
-        let Some(secret) = self.secrets.get(&provider).filter(|_| served) else {
-            return Err(WebhookError::NotServed(format!(
-                "this gateway takes no {} webhooks (no secret configured)",
-                provider.entry().name
-            )));
-        };
-        let secret = secret.expose_secret();
-        match provider {
-            Provider::Stripe => self.stripe(secret, delivery).await,
-            Provider::Hubspot => self.hubspot(secret, delivery).await,
-            _ => self.slack(secret, delivery).await,
-        }
-    }
-
-    async fn stripe(&self, secret: &str, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
-        let Some(project) = &self.default_project else {
-            return Err(WebhookError::NotServed(
-                "Stripe webhooks need changes.default_project".into(),
-            ));
-        };
-        let project = self.tenants.ensure_project(project).await?;
-        self.stripe_for(project.id, secret, delivery).await
-    }
-
-    /// A delivery to `/webhooks/stripe/{endpoint}`: a project's own endpoint (`connectStripe`),
-    /// verified with that project's secret.
-    pub async fn receive_stripe_endpoint(
-        &self,
-        endpoint: &str,
-        delivery: Delivery<'_>,
-    ) -> Result<Outcome, WebhookError> {
-        let unknown = || WebhookError::NotServed("no such Stripe endpoint".into());
-        let row = integration_credentials::Entity::find()
-            .filter(integration_credentials::Column::Provider.eq(Provider::Stripe.slug()))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .find(|r| r.metadata["endpoint_id"].as_str() == Some(endpoint))
-            .ok_or_else(unknown)?;
-        let credential = self
-            .credentials
-            .read(row.user_id, row.project_id, Provider::Stripe)
-            .await
-            .map_err(|e| WebhookError::Unreadable(e.to_string()))?
-            .ok_or_else(unknown)?;
-        let secret = credential.tokens.access_token;
-        self.stripe_for(row.project_id, secret.expose_secret(), delivery)
-            .await
-    }
-
-    async fn stripe_for(
-        &self,
-        project_id: Uuid,
-        secret: &str,
-        delivery: Delivery<'_>,
-    ) -> Result<Outcome, WebhookError> {
-        let signature = delivery.header("stripe-signature")?;
-        stripe::verify(secret, signature, delivery.body, Utc::now())?;
-        let (mut receipt, change) = stripe::change(delivery.body)?;
-        receipt.event_id = format!("{project_id}:{}", receipt.event_id);
-        Ok(
-            match self
-                .log
-                .append(project_id, Some(&receipt), vec![change])
-                .await?
-            {
-                Appended::Stored { .. } => Outcome::Stored(1),
-                Appended::Duplicate => Outcome::Duplicate,
-            },
-        )
-    }
-
-    async fn hubspot(&self, secret: &str, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
-        hubspot::verify(
-            secret,
-            &delivery.url,
-            delivery.body,
-            delivery.header("x-hubspot-signature-v3")?,
-            delivery.header("x-hubspot-request-timestamp")?,
-            Utc::now(),
-        )?;
-        let mut stored = 0;
-        // A delivery batches events, mostly of one portal: its connections are read once.
-        let mut portals: HashMap<String, Vec<Target>> = HashMap::new();
-        for event in hubspot::changes(delivery.body)? {
-            if !portals.contains_key(&event.portal_id) {
-                let connections = self
-                    .connections_of(Provider::Hubspot, "/hub_id", &event.portal_id)
-                    .await?;
-                portals.insert(event.portal_id.clone(), connections);
-            }
-            let connections = &portals[&event.portal_id];
-            for project in projects(connections) {
-                let receipt = Receipt {
-                    provider: Provider::Hubspot,
-                    event_id: format!("{project}:{}", event.event_key),
-                };
-                let in_project: Vec<Target> = connections
-                    .iter()
-                    .filter(|t| t.tenant.project_id == project)
-                    .copied()
-                    .collect();
-                let appended = self
-                    .take_in(project, &in_project, &receipt, event.change.clone())
-                    .await?;
-                if appended != Appended::Duplicate {
-                    stored += 1;
-                    self.nudge_project(project, Provider::Hubspot);
-                }
-            }
-        }
-        Ok(Outcome::Stored(stored))
-    }
-
-    async fn slack(&self, secret: &str, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
-        slack::verify(
-            secret,
-            delivery.body,
-            delivery.header("x-slack-signature")?,
-            delivery.header("x-slack-request-timestamp")?,
-            Utc::now(),
-        )?;
-        let (team_id, event_id, change) = match slack::read(delivery.body)? {
-            slack::Delivery::Verification(challenge) => return Ok(Outcome::Challenge(challenge)),
-            slack::Delivery::Event {
-                team_id,
-                event_id,
-                change,
-            } => (team_id, event_id, change),
-        };
-        let mut stored = 0;
-        let mut duplicate = false;
-        for project in projects(
-            &self
-                .connections_of(Provider::Slack, "/team/id", &team_id)
-                .await?,
-        ) {
-            let receipt = Receipt {
-                provider: Provider::Slack,
-                event_id: format!("{project}:{event_id}"),
-            };
-            match self
-                .log
-                .append(project, Some(&receipt), vec![change.clone()])
-                .await?
-            {
-                Appended::Stored { .. } => {
-                    stored += 1;
-                    self.nudge_project(project, Provider::Slack);
-                }
-                Appended::Duplicate => duplicate = true,
-            }
-        }
-        Ok(if duplicate && stored == 0 {
-            Outcome::Duplicate
-        } else {
-            Outcome::Stored(stored)
-        })
-    }
-
-    async fn graph(
-        &self,
-        provider: Provider,
-        delivery: Delivery<'_>,
-    ) -> Result<Outcome, WebhookError> {
-        let Some(subscriptions) = &self.graph else {
-            return Err(WebhookError::NotServed(format!(
-                "this gateway takes no {} notifications",
-                provider.entry().name
-            )));
-        };
-        if let Some(token) = graph::validation_token(&delivery.url) {
-            return Ok(Outcome::Challenge(token));
-        }
-        let mut stored = 0;
-        for notification in graph::read(delivery.body)? {
-            let Some(held) = subscriptions
-                .verify(
-                    provider,
-                    &notification.subscription_id,
-                    &notification.client_state,
-                )
-                .await?
-            else {
-                tracing::warn!(
-                    provider = provider.slug(),
-                    "a Graph notification for no subscription of ours, or with another clientState: dropped"
-                );
-                continue;
-            };
-            let receipt = Receipt {
-                provider,
-                event_id: format!(
-                    "{}:{}:{}",
-                    held.project_id, notification.subscription_id, notification.key
-                ),
-            };
-            let change = graph::change(provider, &held.resource, notification);
-            if let Appended::Stored { .. } = self
-                .log
-                .append(held.project_id, Some(&receipt), vec![change])
-                .await?
-            {
-                stored += 1;
-                self.nudge_connection(Target {
-                    tenant: crate::auth::Tenant {
-                        user_id: held.user_id,
-                        project_id: held.project_id,
-                    },
-                    provider,
-                });
-            }
-        }
-        Ok(Outcome::Accepted(stored))
-    }
-
-    fn google(&self, name: &str) -> Result<&GooglePush, WebhookError> {
-        self.google
-            .as_ref()
-            .ok_or_else(|| WebhookError::NotServed(format!("this gateway takes no {name} pushes")))
-    }
-
-    /// A Gmail push: verified by its token, routed by its mailbox, stored once per connection by
-    /// its Pub/Sub message id, and the connection's history synced.
-    async fn gmail(&self, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
-        let google = self.google("Gmail")?;
-        let Some(auth) = &google.gmail else {
-            return Err(WebhookError::NotServed(
-                "this gateway takes no Gmail pushes (no providers.gmail.pubsub_topic)".into(),
-            ));
-        };
-        let header = delivery
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        google.keys.verify(auth, header).await?;
-        let push = google::gmail_push(delivery.body)?;
-        let mut fresh = 0;
-        let mut duplicate = false;
-        for target in google.watches.mailbox(&push.address).await? {
-            let receipt = Receipt {
-                provider: Provider::Gmail,
-                event_id: format!(
-                    "{}:{}:{}",
-                    target.tenant.project_id, target.tenant.user_id, push.message_id
-                ),
-            };
-            match self
-                .log
-                .append(target.tenant.project_id, Some(&receipt), Vec::new())
-                .await?
-            {
-                Appended::Stored { .. } => {
-                    fresh += 1;
-                    self.nudge_connection(target);
-                }
-                Appended::Duplicate => duplicate = true,
-            }
-        }
-        Ok(if duplicate && fresh == 0 {
-            Outcome::Duplicate
-        } else {
-            Outcome::Stored(fresh)
-        })
-    }
-
-    /// A Calendar notification: its channel and token checked, stored once by channel and
-    /// message number, and the connection's events synced.
-    async fn calendar(&self, delivery: Delivery<'_>) -> Result<Outcome, WebhookError> {
-        let google = self.google("Google Calendar")?;
-        let channel = delivery.header("x-goog-channel-id")?;
-        let token = delivery
-            .header("x-goog-channel-token")
-            .map_err(|_| Refusal::Unauthenticated("no channel token"))?;
-        let Some(target) = google.watches.channel(channel, token).await? else {
-            return Err(Refusal::Unauthenticated("no channel of ours with that token").into());
-        };
-        let state = ResourceState::parse(delivery.header("x-goog-resource-state")?)
-            .ok_or(Refusal::Malformed("an unknown X-Goog-Resource-State"))?;
-        if state == ResourceState::Sync {
-            return Ok(Outcome::Stored(0));
-        }
-        let number = delivery.header("x-goog-message-number")?;
-        let receipt = Receipt {
-            provider: Provider::GoogleCalendar,
-            event_id: format!("{}:{channel}:{number}", target.tenant.project_id),
-        };
-        Ok(
-            match self
-                .log
-                .append(target.tenant.project_id, Some(&receipt), Vec::new())
-                .await?
-            {
-                Appended::Stored { .. } => {
-                    self.nudge_connection(target);
-                    Outcome::Stored(0)
-                }
-                Appended::Duplicate => Outcome::Duplicate,
-            },
-        )
-    }
-
-    /// A delivery to `/webhooks/salesforce/{token}`: an outbound message for the connection the
-    /// token belongs to, from its org; each notification not stored before is stored, all in one
-    /// transaction with their receipts.
-    pub async fn receive_salesforce(
-        &self,
-        token: &str,
-        delivery: Delivery<'_>,
-    ) -> Result<Outcome, WebhookError> {
-        let rows: Vec<(Uuid, Uuid, serde_json::Value)> = integration_credentials::Entity::find()
-            .select_only()
-            .column(integration_credentials::Column::UserId)
-            .column(integration_credentials::Column::ProjectId)
-            .column(integration_credentials::Column::Metadata)
-            .filter(integration_credentials::Column::Provider.eq(Provider::Salesforce.slug()))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        // Every connection's hash is compared, in constant time: the match takes no shortcut.
-        let held = rows
-            .into_iter()
-            .fold(None, |found, (user, project, metadata)| {
-                let stored = metadata[salesforce::TOKEN_HASH]
-                    .as_str()
-                    .unwrap_or_default();
-                let matches = salesforce::token_matches(token, stored);
-                found.or(matches.then_some((user, project, metadata)))
-            });
-        let Some((user, project, metadata)) = held else {
-            return Err(WebhookError::NotServed(
-                "no such Salesforce endpoint".into(),
-            ));
-        };
-        let message = salesforce::read(delivery.body)?;
-        let org = metadata["id"]
-            .as_str()
-            .and_then(salesforce::org_of_identity);
-        if !org.is_some_and(|org| salesforce::same_org(org, &message.organization_id)) {
-            return Err(Refusal::OtherAccount.into());
-        }
-        let receipt = |n: &salesforce::Notification| format!("{project}:{}", n.id);
-        let ids: Vec<String> = message.notifications.iter().map(receipt).collect();
-        let seen: Vec<String> = webhook_receipts::Entity::find()
-            .select_only()
-            .column(webhook_receipts::Column::EventId)
-            .filter(webhook_receipts::Column::Provider.eq(Provider::Salesforce.slug()))
-            .filter(webhook_receipts::Column::EventId.is_in(ids))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let mut fresh: Vec<salesforce::Notification> = Vec::new();
-        for notification in message.notifications {
-            let id = receipt(&notification);
-            // A message may name one notification twice; it is stored once.
-            if !seen.contains(&id) && !fresh.iter().any(|f| receipt(f) == id) {
-                fresh.push(notification);
-            }
-        }
-        if fresh.is_empty() {
-            return Ok(Outcome::Duplicate);
-        }
-        let now = Utc::now();
-        let receipts: Vec<webhook_receipts::ActiveModel> = fresh
-            .iter()
-            .map(|n| webhook_receipts::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                provider: Set(Provider::Salesforce.slug().to_owned()),
-                event_id: Set(receipt(n)),
-                project_id: Set(Some(project)),
-                received_at: Set(now),
-            })
-            .collect();
-        let stored = fresh.len();
-        let connection = [Target {
-            tenant: crate::auth::Tenant {
-                user_id: user,
-                project_id: project,
-            },
-            provider: Provider::Salesforce,
-        }];
-        // The sync logs what it lists, the whole record once; this message brings it forward.
-        let mut listed: HashMap<String, bool> = HashMap::new();
-        let mut changes = Vec::new();
-        for change in fresh.into_iter().map(salesforce::change) {
-            if !listed.contains_key(&change.kind) {
-                let synced = self.listed(&connection, &change.kind).await?;
-                listed.insert(change.kind.clone(), synced);
-            }
-            if !listed[&change.kind] {
-                changes.push(change);
-            }
-        }
-        // A redelivery racing this one fails on the receipts' uniqueness and is answered 503:
-        // Salesforce delivers it again and finds it stored.
-        self.log
-            .append_with(project, None, changes, async |txn| {
-                webhook_receipts::Entity::insert_many(receipts)
-                    .exec_without_returning(txn)
-                    .await
-                    .map(|_| ())
-            })
-            .await?;
-        self.nudge_connection(connection[0]);
-        Ok(Outcome::Stored(stored))
-    }
-
-    /// The connections of `provider` whose metadata holds `value` at `pointer` (the provider's
-    /// account id: HubSpot's hub id, Slack's team id).
+    /// The connections of `provider` to `account` (the credentials' indexed `account_id`:
+    /// HubSpot's hub id, Slack's team id, a Stripe endpoint, a Salesforce org).
     async fn connections_of(
         &self,
         provider: Provider,
-        pointer: &str,
-        value: &str,
+        account: &str,
     ) -> Result<Vec<Target>, DbErr> {
-        let rows: Vec<(Uuid, Uuid, serde_json::Value)> = integration_credentials::Entity::find()
+        let rows: Vec<(Uuid, Uuid)> = integration_credentials::Entity::find()
             .select_only()
             .column(integration_credentials::Column::UserId)
             .column(integration_credentials::Column::ProjectId)
-            .column(integration_credentials::Column::Metadata)
             .filter(integration_credentials::Column::Provider.eq(provider.slug()))
+            .filter(integration_credentials::Column::AccountId.eq(account))
             .into_tuple()
             .all(&self.db)
             .await?;
         Ok(rows
             .into_iter()
-            .filter(|(_, _, metadata)| match metadata.pointer(pointer) {
-                Some(serde_json::Value::String(s)) => s == value,
-                Some(serde_json::Value::Number(n)) => n.to_string() == value,
-                _ => false,
-            })
-            .map(|(user_id, project_id, _)| Target {
+            .map(|(user_id, project_id)| Target {
                 tenant: crate::auth::Tenant {
                     user_id,
                     project_id,
@@ -714,4 +259,124 @@ impl Webhooks {
             })
             .collect())
     }
+}
+
+/// Takes webhook deliveries into the change log, each through its provider's `ProviderWebhook`.
+#[derive(Clone)]
+pub struct Webhooks {
+    intake: Intake,
+    handlers: HashMap<Provider, Arc<dyn ProviderWebhook>>,
+}
+
+impl Webhooks {
+    pub fn new(
+        log: ChangeLog,
+        tenants: Tenants,
+        credentials: CredentialVault,
+        db: DatabaseConnection,
+        settings: &Settings,
+    ) -> Self {
+        let handlers: [(Provider, Arc<dyn ProviderWebhook>); 4] = [
+            (Provider::Stripe, Arc::new(stripe::Webhook::new(settings))),
+            (Provider::Hubspot, Arc::new(hubspot::Webhook::new(settings))),
+            (Provider::Slack, Arc::new(slack::Webhook::new(settings))),
+            (Provider::Salesforce, Arc::new(salesforce::Webhook)),
+        ];
+        Self {
+            intake: Intake {
+                log,
+                tenants,
+                credentials,
+                db,
+                default_project: settings.changes.default_project.clone(),
+                nudge: None,
+            },
+            handlers: handlers.into_iter().collect(),
+        }
+    }
+
+    /// Takes Google's pushes too: Calendar notifications checked against these channels, Gmail
+    /// pushes (when `gmail` is given) against Google's signed token.
+    pub fn with_google(mut self, watches: GoogleWatches, gmail: Option<PushAuth>) -> Self {
+        let [mail, calendar] = GoogleWatches::PROVIDERS;
+        self.handlers.insert(
+            mail,
+            Arc::new(google::GmailWebhook::new(watches.clone(), gmail)),
+        );
+        self.handlers
+            .insert(calendar, Arc::new(google::CalendarWebhook { watches }));
+        self
+    }
+
+    /// Takes Graph's change notifications too, checked against these subscriptions.
+    pub fn with_graph(mut self, graph: GraphSubscriptions) -> Self {
+        for provider in GraphSubscriptions::PROVIDERS {
+            self.handlers.insert(
+                provider,
+                Arc::new(graph::Webhook {
+                    provider,
+                    subscriptions: graph.clone(),
+                }),
+            );
+        }
+        self
+    }
+
+    /// Brings a connection's sync forward after each delivery stored for it.
+    pub fn with_nudge(mut self, nudge: Nudge) -> Self {
+        self.intake.nudge = Some(nudge);
+        self
+    }
+
+    fn handler(&self, provider: Provider) -> Result<&dyn ProviderWebhook, WebhookError> {
+        self.handlers
+            .get(&provider)
+            .map(Arc::as_ref)
+            .ok_or_else(|| {
+                WebhookError::NotServed(format!(
+                    "this gateway takes no {} webhooks",
+                    provider.entry().name
+                ))
+            })
+    }
+
+    /// Verifies a delivery to `/webhooks/{provider}` and stores its changes once.
+    pub async fn receive(
+        &self,
+        provider: Provider,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        self.handler(provider)?
+            .receive(&self.intake, delivery)
+            .await
+    }
+
+    /// Verifies a delivery to `/webhooks/{provider}/{endpoint}` and stores its changes once.
+    pub async fn receive_at(
+        &self,
+        provider: Provider,
+        endpoint: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        self.handler(provider)?
+            .receive_at(&self.intake, endpoint, delivery)
+            .await
+    }
+
+    /// The answer `provider` expects to a delivery, when not the gateway's JSON.
+    pub fn reply(
+        &self,
+        provider: Provider,
+        received: &Result<Outcome, WebhookError>,
+    ) -> Option<Reply> {
+        self.handlers.get(&provider)?.reply(received)
+    }
+}
+
+/// The refusal of a provider whose signing secret is not configured.
+fn no_secret(provider: Provider) -> WebhookError {
+    WebhookError::NotServed(format!(
+        "this gateway takes no {} webhooks (no secret configured)",
+        provider.entry().name
+    ))
 }

@@ -3,9 +3,12 @@
 //!
 //! - Salesforce signs nothing. Each connection gets its own endpoint,
 //!   `/webhooks/salesforce/{token}`, where the token is 256 random bits; only its SHA-256 is
-//!   stored (in the connection's metadata), and a delivery's token is matched against every
-//!   connection's in constant time. The token is the endpoint's only secret: a new one replaces
-//!   the old (`salesforceOutboundUrl`); it outlives connecting again, not disconnecting.
+//!   stored (in the connection's metadata), and a delivery's token is matched, in constant time,
+//!   against those of the connections to the org the message names (their indexed account);
+//!   only one matching none of them is matched against every connection's, to tell an unknown
+//!   token from another org's. The token is the endpoint's only secret: a new one replaces
+//!   the old (`salesforceOutboundUrl`, made by `endpoints`); it outlives connecting again, not
+//!   disconnecting.
 //! - The body, `Envelope/Body/notifications{OrganizationId, ActionId, SessionId, EnterpriseUrl,
 //!   PartnerUrl, Notification[1..100]{Id, sObject xsi:type="sf:Lead"|...}}` in the namespace
 //!   `http://soap.sforce.com/2005/09/outbound`, is read with an XML parser; its `OrganizationId`
@@ -33,12 +36,23 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use std::collections::HashMap;
+
+use http::StatusCode;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
 use crate::{
+    auth::Tenant,
     changes::{Change, Op},
     providers::Provider,
+    store::entities::{integration_credentials, webhook_receipts},
+    upstream::Target,
 };
 
-use super::Refusal;
+use super::{Delivery, Intake, Outcome, ProviderWebhook, Refusal, Reply, WebhookError};
 
 /// The namespace of an outbound message's own elements.
 const OUTBOUND_NS: &str = "http://soap.sforce.com/2005/09/outbound";
@@ -327,6 +341,180 @@ pub fn fault(code: &str, message: &str) -> String {
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:{code}</faultcode><faultstring>{message}</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#
     )
+}
+
+/// Salesforce's outbound messages, each to its connection's own endpoint; answered in SOAP.
+pub struct Webhook;
+
+/// A connection's user, project and metadata.
+type Endpoint = (Uuid, Uuid, Value);
+
+/// The Salesforce connections to `org` (their account), or all of them without one.
+async fn endpoints(db: &DatabaseConnection, org: Option<&str>) -> Result<Vec<Endpoint>, DbErr> {
+    let mut query = integration_credentials::Entity::find()
+        .select_only()
+        .column(integration_credentials::Column::UserId)
+        .column(integration_credentials::Column::ProjectId)
+        .column(integration_credentials::Column::Metadata)
+        .filter(integration_credentials::Column::Provider.eq(Provider::Salesforce.slug()));
+    if let Some(org) = org {
+        query = query.filter(integration_credentials::Column::AccountId.eq(org));
+    }
+    query.into_tuple().all(db).await
+}
+
+/// The one of `endpoints` whose token is `token`. Every hash is compared, in constant time: the
+/// match takes no shortcut.
+fn holder(token: &str, endpoints: Vec<Endpoint>) -> Option<Endpoint> {
+    endpoints
+        .into_iter()
+        .fold(None, |found, (user, project, metadata)| {
+            let stored = metadata[TOKEN_HASH].as_str().unwrap_or_default();
+            let matches = token_matches(token, stored);
+            found.or(matches.then_some((user, project, metadata)))
+        })
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for Webhook {
+    async fn receive(
+        &self,
+        _intake: &Intake,
+        _delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        Err(WebhookError::NotServed(
+            "Salesforce delivers to each connection's own endpoint (salesforceOutboundUrl)".into(),
+        ))
+    }
+
+    /// A delivery to `/webhooks/salesforce/{token}`: an outbound message for the connection the
+    /// token belongs to, from its org; each notification not stored before is stored, all in one
+    /// transaction with their receipts. The token is looked for among the connections to the org
+    /// the message names (by their account); only a token not among them — another token,
+    /// another org's, a body that is no message — is looked for among every connection's, to
+    /// tell a token unknown (404) from a delivery refused.
+    async fn receive_at(
+        &self,
+        intake: &Intake,
+        token: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let message = read(delivery.body);
+        let held = match &message {
+            Ok(message) => holder(
+                token,
+                endpoints(&intake.db, Some(&message.organization_id)).await?,
+            ),
+            Err(_) => None,
+        };
+        let held = match held {
+            Some(held) => Some(held),
+            None => holder(token, endpoints(&intake.db, None).await?),
+        };
+        let Some((user, project, metadata)) = held else {
+            return Err(WebhookError::NotServed(
+                "no such Salesforce endpoint".into(),
+            ));
+        };
+        let message = message?;
+        let org = metadata["id"].as_str().and_then(org_of_identity);
+        if !org.is_some_and(|org| same_org(org, &message.organization_id)) {
+            return Err(Refusal::OtherAccount.into());
+        }
+        let receipt = |n: &Notification| format!("{project}:{}", n.id);
+        let ids: Vec<String> = message.notifications.iter().map(receipt).collect();
+        let seen: Vec<String> = webhook_receipts::Entity::find()
+            .select_only()
+            .column(webhook_receipts::Column::EventId)
+            .filter(webhook_receipts::Column::Provider.eq(Provider::Salesforce.slug()))
+            .filter(webhook_receipts::Column::EventId.is_in(ids))
+            .into_tuple()
+            .all(&intake.db)
+            .await?;
+        let mut fresh: Vec<Notification> = Vec::new();
+        for notification in message.notifications {
+            let id = receipt(&notification);
+            // A message may name one notification twice; it is stored once.
+            if !seen.contains(&id) && !fresh.iter().any(|f| receipt(f) == id) {
+                fresh.push(notification);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(Outcome::Duplicate);
+        }
+        let now = Utc::now();
+        let receipts: Vec<webhook_receipts::ActiveModel> = fresh
+            .iter()
+            .map(|n| webhook_receipts::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                provider: Set(Provider::Salesforce.slug().to_owned()),
+                event_id: Set(receipt(n)),
+                project_id: Set(Some(project)),
+                received_at: Set(now),
+            })
+            .collect();
+        let stored = fresh.len();
+        let connection = [Target {
+            tenant: Tenant {
+                user_id: user,
+                project_id: project,
+            },
+            provider: Provider::Salesforce,
+        }];
+        // The sync logs what it lists, the whole record once; this message brings it forward.
+        let mut listed: HashMap<String, bool> = HashMap::new();
+        let mut changes = Vec::new();
+        for change in fresh.into_iter().map(change) {
+            if !listed.contains_key(&change.kind) {
+                let synced = intake.listed(&connection, &change.kind).await?;
+                listed.insert(change.kind.clone(), synced);
+            }
+            if !listed[&change.kind] {
+                changes.push(change);
+            }
+        }
+        // A redelivery racing this one fails on the receipts' uniqueness and is answered 503:
+        // Salesforce delivers it again and finds it stored.
+        intake
+            .log
+            .append_with(project, None, changes, async |txn| {
+                webhook_receipts::Entity::insert_many(receipts)
+                    .exec_without_returning(txn)
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
+        intake.nudge_connection(connection[0]);
+        Ok(Outcome::Stored(stored))
+    }
+
+    /// The `Ack` (also for repeats), a `soapenv:Client` fault for a body that is no outbound
+    /// message (400) or another org's (403), a `soapenv:Server` fault when not stored (503); an
+    /// unknown endpoint is answered as any other (404).
+    fn reply(&self, received: &Result<Outcome, WebhookError>) -> Option<Reply> {
+        let soap = |status: StatusCode, body: String| {
+            Some(Reply {
+                status,
+                content_type: "text/xml; charset=utf-8",
+                body,
+            })
+        };
+        match received {
+            Ok(_) => soap(StatusCode::OK, ack().to_owned()),
+            Err(WebhookError::Refused(refusal)) => {
+                let status = match refusal {
+                    Refusal::OtherAccount => StatusCode::FORBIDDEN,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                soap(status, fault("Client", &refusal.to_string()))
+            }
+            Err(WebhookError::NotServed(_)) => None,
+            Err(_) => soap(
+                StatusCode::SERVICE_UNAVAILABLE,
+                fault("Server", "not stored; deliver again"),
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::{
-    changes::{Change, Op},
+    changes::{Appended, Change, Op, Receipt},
+    config::Settings,
     providers::Provider,
 };
 
-use super::Refusal;
+use super::{Intake, Outcome, ProviderWebhook, Refusal, WebhookError, no_secret, projects};
 
 /// How far a timestamp may be from now, in seconds.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -118,6 +121,74 @@ pub fn read(body: &[u8]) -> Result<Delivery, Refusal> {
             })
         }
         _ => Err(Refusal::Malformed("not an Events API envelope")),
+    }
+}
+
+/// Slack's Events API, signed with the app's signing secret and routed by team.
+pub struct Webhook {
+    secret: Option<SecretString>,
+}
+
+impl Webhook {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            secret: settings
+                .providers
+                .get(Provider::Slack.slug())
+                .and_then(|p| p.webhook_secret.clone()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for Webhook {
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: super::Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let Some(secret) = &self.secret else {
+            return Err(no_secret(Provider::Slack));
+        };
+        verify(
+            secret.expose_secret(),
+            delivery.body,
+            delivery.header("x-slack-signature")?,
+            delivery.header("x-slack-request-timestamp")?,
+            Utc::now(),
+        )?;
+        let (team_id, event_id, change) = match read(delivery.body)? {
+            Delivery::Verification(challenge) => return Ok(Outcome::Challenge(challenge)),
+            Delivery::Event {
+                team_id,
+                event_id,
+                change,
+            } => (team_id, event_id, change),
+        };
+        let mut stored = 0;
+        let mut duplicate = false;
+        for project in projects(&intake.connections_of(Provider::Slack, &team_id).await?) {
+            let receipt = Receipt {
+                provider: Provider::Slack,
+                event_id: format!("{project}:{event_id}"),
+            };
+            match intake
+                .log
+                .append(project, Some(&receipt), vec![change.clone()])
+                .await?
+            {
+                Appended::Stored { .. } => {
+                    stored += 1;
+                    intake.nudge_project(project, Provider::Slack);
+                }
+                Appended::Duplicate => duplicate = true,
+            }
+        }
+        Ok(if duplicate && stored == 0 {
+            Outcome::Duplicate
+        } else {
+            Outcome::Stored(stored)
+        })
     }
 }
 

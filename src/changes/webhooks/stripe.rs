@@ -10,12 +10,17 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
 use crate::{
-    changes::{Change, Op, Receipt},
+    auth::Tenant,
+    changes::{Appended, Change, Op, Receipt},
+    config::Settings,
     providers::Provider,
 };
 
-use super::Refusal;
+use super::{Delivery, Intake, Outcome, ProviderWebhook, Refusal, WebhookError, no_secret};
 
 /// How old a signature may be.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -104,6 +109,94 @@ pub fn change(body: &[u8]) -> Result<(Receipt, Change), Refusal> {
             occurred_at,
         },
     ))
+}
+
+/// Stripe's webhooks: `/webhooks/stripe` serves the default project, verified with the
+/// configured secret; `/webhooks/stripe/{endpoint}` a project's own endpoint (`connectStripe`),
+/// found by its id (the connection's account) and verified with that project's secret.
+pub struct Webhook {
+    secret: Option<SecretString>,
+}
+
+impl Webhook {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            secret: settings
+                .providers
+                .get(Provider::Stripe.slug())
+                .and_then(|p| p.webhook_secret.clone()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderWebhook for Webhook {
+    async fn receive(
+        &self,
+        intake: &Intake,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let Some(secret) = &self.secret else {
+            return Err(no_secret(Provider::Stripe));
+        };
+        let Some(project) = &intake.default_project else {
+            return Err(WebhookError::NotServed(
+                "Stripe webhooks need changes.default_project".into(),
+            ));
+        };
+        let project = intake.tenants.ensure_project(project).await?;
+        take(intake, project.id, secret.expose_secret(), delivery).await
+    }
+
+    async fn receive_at(
+        &self,
+        intake: &Intake,
+        endpoint: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<Outcome, WebhookError> {
+        let unknown = || WebhookError::NotServed("no such Stripe endpoint".into());
+        let target = intake
+            .connections_of(Provider::Stripe, endpoint)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(unknown)?;
+        let Tenant {
+            user_id,
+            project_id,
+        } = target.tenant;
+        let credential = intake
+            .credentials
+            .read(user_id, project_id, Provider::Stripe)
+            .await
+            .map_err(|e| WebhookError::Unreadable(e.to_string()))?
+            .ok_or_else(unknown)?;
+        let secret = credential.tokens.access_token;
+        take(intake, project_id, secret.expose_secret(), delivery).await
+    }
+}
+
+/// Verifies a delivery with `secret` and stores its change for `project_id` once.
+async fn take(
+    intake: &Intake,
+    project_id: Uuid,
+    secret: &str,
+    delivery: Delivery<'_>,
+) -> Result<Outcome, WebhookError> {
+    let signature = delivery.header("stripe-signature")?;
+    verify(secret, signature, delivery.body, Utc::now())?;
+    let (mut receipt, change) = change(delivery.body)?;
+    receipt.event_id = format!("{project_id}:{}", receipt.event_id);
+    Ok(
+        match intake
+            .log
+            .append(project_id, Some(&receipt), vec![change])
+            .await?
+        {
+            Appended::Stored { .. } => Outcome::Stored(1),
+            Appended::Duplicate => Outcome::Duplicate,
+        },
+    )
 }
 
 #[cfg(test)]

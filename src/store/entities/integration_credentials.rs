@@ -16,6 +16,9 @@ pub struct Model {
     pub token_expires_at: Option<DateTimeUtc>,
     pub scopes: Json,
     pub metadata: Json,
+    /// The provider account the connection's metadata names (the catalog's `account`), by which
+    /// webhook deliveries find their connections; indexed with `provider`.
+    pub account_id: Option<String>,
     pub version: i64,
 }
 
