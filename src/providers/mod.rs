@@ -1,5 +1,7 @@
-//! The providers: their catalog (facts as data), the unified records of each capability, and one
-//! adapter folder per provider that speaks its wire format through the upstream stack.
+//! The providers: their catalog (facts as data), the unified records and capability traits of
+//! each capability (the core vocabulary's, named here too), the registry of adapters built from
+//! them, the passthrough, and one adapter folder per provider that speaks its wire format
+//! through the upstream stack.
 //!
 //! Nothing here knows GraphQL; the schema maps `Provider` to its own enum.
 
@@ -11,17 +13,17 @@ pub mod google;
 pub mod hubspot;
 pub mod mail;
 pub mod microsoft;
+mod passthrough;
 pub mod record;
 mod registry;
 pub mod salesforce;
 pub mod slack;
 
-pub use calendar::CalendarAdapter;
 pub use catalog::{
     AuthKind, Capability, Catalog, CatalogEntry, Cataloged, OauthEntry, Provider, RateClassEntry,
     RateKind, RevokeEntry, RevokeMethod, SandboxEntry,
 };
-pub use registry::{CrmAdapter, Registry};
+pub use registry::{Kind, Mismatch, Registry, Unsupported};
 
 /// How a provider reports its own count of a quota in its answers, for the ones that do
 /// (Salesforce's org-wide API usage); the upstream stack reads every answer with it.
