@@ -19,7 +19,7 @@ use crate::{
         google_watch::GoogleWatches,
         keeper::Keeper,
         subscriptions::GraphSubscriptions,
-        sync::{Syncer, nudge::Nudge},
+        sync::{SyncedCopy, Syncer, nudge::Nudge},
         webhooks::{
             Webhooks,
             google::{GOOGLE_CERTS, PushAuth},
@@ -132,7 +132,11 @@ fn adapters(
         db.clone(),
     )
     .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
-    Ok((connect, Registry::new(upstream)))
+    let registry = Registry::new(upstream);
+    registry
+        .check()
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    Ok((connect, registry))
 }
 
 fn reconcile_every(settings: &Settings) -> std::time::Duration {
@@ -251,6 +255,8 @@ impl Application {
                 idempotency: IdempotencyKeys::new(db.clone()),
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
+                read_model: Arc::new(SyncedCopy),
+                passthrough: registry.passthrough(),
                 providers: registry.clone(),
                 graph_subscriptions: graph_subscriptions.clone(),
                 google_watches: google_watches.clone(),

@@ -23,7 +23,10 @@ mod validate;
 mod viewer;
 mod writes;
 
+use std::sync::Arc;
+
 use async_graphql::{MergedObject, Schema};
+use nexus_core::{Passthrough, ReadModel};
 
 use crate::{
     auth::Tenants,
@@ -50,6 +53,11 @@ pub struct AppContext {
     /// The provider adapters, behind the upstream stack.
     pub providers: Registry,
     pub loaders: Loaders,
+    /// The sync's copy, asked before a provider once it can answer (resolvers fall back to
+    /// `providers` on `NotSynced`).
+    pub read_model: Arc<dyn ReadModel>,
+    /// Raw calls to a provider's API, through the upstream stack.
+    pub passthrough: Arc<dyn Passthrough>,
     /// Graph subscriptions, deleted at Graph when an Outlook or Teams connection goes.
     pub graph_subscriptions: GraphSubscriptions,
     /// Google watches and channels, stopped at Google when a Gmail or Calendar connection goes.

@@ -34,9 +34,11 @@
 //! `changes.sync_interval_secs`) and on demand (`nexus sync`).
 
 pub mod nudge;
+mod read_model;
 mod state;
 mod turns;
 
+pub use read_model::SyncedCopy;
 pub use state::{forget, listed, touch};
 
 use std::{collections::HashSet, time::Duration};
