@@ -23,7 +23,7 @@ use crate::{
         hooks::ConnectionHooks,
         keeper::Keeper,
         subscriptions::GraphSubscriptions,
-        sync::{Syncer, nudge::Nudge},
+        sync::{SyncedCopy, Syncer, nudge::Nudge},
         webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
     },
     config::{ProviderSettings, Settings},
@@ -139,7 +139,11 @@ fn adapters(
         db.clone(),
     )
     .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
-    Ok((connect, Registry::new(upstream)))
+    let registry = Registry::new(upstream);
+    registry
+        .check()
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    Ok((connect, registry))
 }
 
 fn reconcile_every(settings: &Settings) -> std::time::Duration {
@@ -259,6 +263,8 @@ impl Application {
                 idempotency: IdempotencyKeys::new(db.clone()),
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
+                read_model: Arc::new(SyncedCopy),
+                passthrough: registry.passthrough(),
                 providers: registry.clone(),
                 hooks: hooks.clone(),
                 endpoints: WebhookEndpoints::new(

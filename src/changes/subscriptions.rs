@@ -76,7 +76,7 @@ impl GraphSubscriptions {
     async fn wanted(&self, target: Target) -> Result<Vec<String>, ProviderError> {
         match target.provider {
             Provider::Teams => {
-                let Some(chat) = self.providers.chat(Provider::Teams) else {
+                let Ok(chat) = self.providers.chat(Provider::Teams) else {
                     return Ok(Vec::new());
                 };
                 let query = ChannelQuery {

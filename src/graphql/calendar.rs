@@ -7,7 +7,10 @@ use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject,
     connection::Edge,
 };
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -16,8 +19,8 @@ use nexus_core::{ErrorKind, ProviderError, Target};
 
 use crate::providers::Cataloged;
 use crate::providers::{
-    CalendarAdapter, Capability, Provider,
-    calendar::{self, EventPatch, EventQuery, EventWrite, Record},
+    Capability, Kind, Provider,
+    calendar::{self, Calendar, EventPatch, EventQuery, EventWrite, Record},
 };
 
 use super::{
@@ -220,7 +223,7 @@ async fn events_page(
         providers,
         &page,
         |target, after, limit| {
-            let adapter = app.providers.calendar(target.provider)?;
+            let adapter = app.providers.calendar(target.provider).ok()?;
             let query = EventQuery {
                 filter: filter.clone(),
                 after,
@@ -254,7 +257,7 @@ pub async fn attended(
     if page.first > 0 && page.after.is_none() {
         for provider in Provider::ALL
             .into_iter()
-            .filter(|p| p.feeds(Capability::Events) && app.providers.calendar(*p).is_some())
+            .filter(|p| p.feeds(Capability::Events) && app.providers.has(*p, Kind::Calendar))
         {
             let loaders = loaders(ctx).clone();
             let key = AttendeeKey {
@@ -278,7 +281,7 @@ pub async fn attended(
         None,
         &page,
         |target, after, limit| {
-            let adapter = app.providers.calendar(target.provider)?;
+            let adapter = app.providers.calendar(target.provider).ok()?;
             let asked = first_pages
                 .lock()
                 .ok()
@@ -310,16 +313,16 @@ pub async fn attended(
 }
 
 /// The calendar adapter and connection a write to `provider` goes through.
-async fn calendar_target<'a>(
-    ctx: &Context<'a>,
+async fn calendar_target(
+    ctx: &Context<'_>,
     provider: Provider,
-) -> Result<(CalendarAdapter<'a>, Target)> {
+) -> Result<(Arc<dyn Calendar>, Target)> {
     let target = write_target(ctx, Capability::Events, provider).await?;
     let adapter = ctx
         .data_unchecked::<AppContext>()
         .providers
         .calendar(provider)
-        .ok_or_else(|| no_adapter(provider))?;
+        .map_err(|e| no_adapter(e.provider))?;
     Ok((adapter, target))
 }
 
@@ -341,7 +344,7 @@ async fn event_record(
         .data_unchecked::<AppContext>()
         .providers
         .calendar(provider)
-        .ok_or_else(|| no_adapter(provider))?;
+        .map_err(|e| no_adapter(e.provider))?;
     let target = Target {
         tenant: tenant(ctx)?,
         provider,

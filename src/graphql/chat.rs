@@ -269,7 +269,7 @@ pub async fn message_page(
         providers,
         page,
         |target, after, limit| {
-            let adapter = app.providers.chat(target.provider)?;
+            let adapter = app.providers.chat(target.provider).ok()?;
             let query = MessageQuery {
                 filter: filter.clone(),
                 after,
@@ -359,7 +359,7 @@ impl ChatQuery {
             providers.as_deref(),
             &page,
             |target, after, limit| {
-                let adapter = app.providers.chat(target.provider)?;
+                let adapter = app.providers.chat(target.provider).ok()?;
                 let query = ChannelQuery {
                     name_contains: name_contains.clone(),
                     after,
@@ -403,7 +403,7 @@ impl ChatMutation {
             .data_unchecked::<AppContext>()
             .providers
             .chat(provider)
-            .ok_or_else(|| no_adapter(provider))?;
+            .map_err(|e| no_adapter(e.provider))?;
         if !adapter.owns_channel(&input.channel_id) {
             return Err(bad_input(
                 "input.channelId",
@@ -429,7 +429,7 @@ impl ChatMutation {
                     .data_unchecked::<AppContext>()
                     .providers
                     .chat(provider)
-                    .ok_or_else(|| no_adapter(provider))?;
+                    .map_err(|e| no_adapter(e.provider))?;
                 let target = write_target(ctx, Capability::Messages, provider).await?;
                 adapter
                     .message(target, &remote_id)
@@ -455,7 +455,7 @@ pub async fn message_node(
         .data_unchecked::<AppContext>()
         .providers
         .chat(provider)
-        .ok_or_else(|| no_adapter(provider))?;
+        .map_err(|e| no_adapter(e.provider))?;
     let record = adapter
         .message(target, remote_id)
         .await

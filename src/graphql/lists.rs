@@ -306,7 +306,7 @@ pub async fn crm_page(
         providers,
         &page,
         |target, after, limit| {
-            let adapter = app.providers.crm(target.provider)?;
+            let adapter = app.providers.crm(target.provider).ok()?;
             let request = ListRequest {
                 object,
                 filter: filter.clone(),
@@ -348,9 +348,10 @@ pub async fn crm_record(
     if connection.reauth_required {
         return Err(reauth_required(provider));
     }
-    let Some(adapter) = app.providers.crm(provider) else {
-        return Err(no_adapter(provider));
-    };
+    let adapter = app
+        .providers
+        .crm(provider)
+        .map_err(|e| no_adapter(e.provider))?;
     let target = Target { tenant, provider };
     let records = adapter
         .get_many(target, object, &[remote_id.to_owned()])

@@ -106,12 +106,12 @@ impl Loader<RecordKey> for RecordLoader {
             .map(|((tenant, provider, object), keys)| async move {
                 let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
                 let answer = match self.0.crm(provider) {
-                    Some(adapter) => {
+                    Ok(adapter) => {
                         adapter
                             .get_many(Target { tenant, provider }, object, &ids)
                             .await
                     }
-                    None => Ok(Vec::new()),
+                    Err(_) => Ok(Vec::new()),
                 };
                 (keys, answer)
             });
@@ -152,12 +152,12 @@ impl Loader<RelationKey> for RelationLoader {
             .map(|((tenant, provider, from, to), keys)| async move {
                 let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
                 let answer = match self.0.crm(provider) {
-                    Some(adapter) => {
+                    Ok(adapter) => {
                         adapter
                             .associated(Target { tenant, provider }, from, to, &ids)
                             .await
                     }
-                    None => Ok(HashMap::new()),
+                    Err(_) => Ok(HashMap::new()),
                 };
                 (keys, answer)
             });
@@ -193,8 +193,8 @@ impl Loader<ChatUserKey> for ChatUserLoader {
             .map(|((tenant, provider), keys)| async move {
                 let wanted: Vec<UserKey> = keys.iter().map(|k| k.key.clone()).collect();
                 let answer = match self.0.chat(provider) {
-                    Some(adapter) => adapter.users(Target { tenant, provider }, &wanted).await,
-                    None => Ok(HashMap::new()),
+                    Ok(adapter) => adapter.users(Target { tenant, provider }, &wanted).await,
+                    Err(_) => Ok(HashMap::new()),
                 };
                 (keys, answer)
             });
@@ -244,7 +244,7 @@ impl AuthorMessagesLoader {
         after: Option<Position>,
         limit: usize,
     ) -> Result<HashMap<UserKey, ListPage<Message>>, ProviderError> {
-        let Some(adapter) = self.registry.chat(target.provider) else {
+        let Ok(adapter) = self.registry.chat(target.provider) else {
             return Ok(HashMap::new());
         };
         let users = adapter.users(target, &emails).await?;
@@ -329,12 +329,12 @@ impl Loader<AttendeeKey> for AttendedLoader {
             .map(|((tenant, provider, limit), keys)| async move {
                 let emails: Vec<String> = keys.iter().map(|k| k.email.clone()).collect();
                 let answer = match self.0.calendar(provider) {
-                    Some(adapter) => {
+                    Ok(adapter) => {
                         adapter
                             .attended(Target { tenant, provider }, &emails, limit)
                             .await
                     }
-                    None => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
+                    Err(_) => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
                 };
                 (keys, answer)
             });
@@ -405,8 +405,8 @@ impl Loader<EmailsKey> for EmailsLoader {
             .map(|((tenant, provider), keys)| async move {
                 let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
                 let answer = match self.0.mail(provider) {
-                    Some(mail) => mail.list_many(Target { tenant, provider }, &requests).await,
-                    None => Ok(requests.iter().map(|_| ListPage::empty()).collect()),
+                    Ok(mail) => mail.list_many(Target { tenant, provider }, &requests).await,
+                    Err(_) => Ok(requests.iter().map(|_| ListPage::empty()).collect()),
                 };
                 (keys, answer)
             });

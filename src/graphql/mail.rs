@@ -123,7 +123,7 @@ pub async fn contact_emails(
         None,
         &page,
         |target, after, limit| {
-            app.providers.mail(target.provider)?;
+            app.providers.mail(target.provider).ok()?;
             let key = EmailsKey {
                 tenant: target.tenant,
                 provider: target.provider,
@@ -240,7 +240,7 @@ impl MailQuery {
             providers.as_deref(),
             &page,
             |target, after, limit| {
-                let mail = app.providers.mail(target.provider)?;
+                let mail = app.providers.mail(target.provider).ok()?;
                 let request = MailRequest {
                     filter: filter.clone(),
                     after,
@@ -293,7 +293,7 @@ impl MailMutation {
             .data_unchecked::<AppContext>()
             .providers
             .mail(provider)
-            .ok_or_else(|| no_adapter(provider))?;
+            .map_err(|e| no_adapter(e.provider))?;
         let email = SendEmail {
             to: input.to,
             cc: input.cc,
@@ -339,7 +339,7 @@ impl MailMutation {
             .data_unchecked::<AppContext>()
             .providers
             .mail(provider)
-            .ok_or_else(|| no_adapter(provider))?;
+            .map_err(|e| no_adapter(e.provider))?;
         let change = LabelChange {
             add: input.add,
             remove: input.remove,
@@ -368,7 +368,7 @@ pub async fn email_node(
         .data_unchecked::<AppContext>()
         .providers
         .mail(provider)
-        .ok_or_else(|| no_adapter(provider))?;
+        .map_err(|e| no_adapter(e.provider))?;
     let record = mail
         .get(target, remote_id)
         .await

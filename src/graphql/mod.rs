@@ -23,7 +23,10 @@ mod validate;
 mod viewer;
 mod writes;
 
+use std::sync::Arc;
+
 use async_graphql::{MergedObject, Schema};
+use nexus_core::{Passthrough, ReadModel};
 
 use crate::{
     auth::Tenants,
@@ -54,6 +57,11 @@ pub struct AppContext {
     pub hooks: ConnectionHooks,
     /// Webhook endpoints made on request (a Stripe signing secret, a Salesforce token).
     pub endpoints: WebhookEndpoints,
+    /// The sync's copy, asked before a provider once it can answer (resolvers fall back to
+    /// `providers` on `NotSynced`).
+    pub read_model: Arc<dyn ReadModel>,
+    /// Raw calls to a provider's API, through the upstream stack.
+    pub passthrough: Arc<dyn Passthrough>,
 }
 
 #[derive(MergedObject, Default)]

@@ -2,6 +2,8 @@
 //! idempotency key (a repeat returns the first write's record and writes nothing), with the
 //! provider's refusal reported as the field's or the provider's error.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Result};
 
 use nexus_core::{ProviderError, Target};
@@ -9,8 +11,8 @@ use nexus_core::{ProviderError, Target};
 use crate::{
     idempotency::{Once, OnceError},
     providers::{
-        Cataloged, CrmAdapter, Provider,
-        crm::{CrmData, CrmObject, Record},
+        Cataloged, Provider,
+        crm::{Crm, CrmData, CrmObject, Record},
     },
 };
 
@@ -21,11 +23,11 @@ use super::{
 };
 
 /// The adapter and connection a write of `object` to `provider` goes through.
-pub async fn crm_target<'a>(
-    ctx: &Context<'a>,
+pub async fn crm_target(
+    ctx: &Context<'_>,
     object: CrmObject,
     provider: Provider,
-) -> Result<(CrmAdapter<'a>, Target)> {
+) -> Result<(Arc<dyn Crm>, Target)> {
     if !provider.feeds(object.capability()) {
         return Err(bad_input(
             "input.provider",
@@ -44,7 +46,7 @@ pub async fn crm_target<'a>(
         .data_unchecked::<AppContext>()
         .providers
         .crm(provider)
-        .ok_or_else(|| no_adapter(provider))?;
+        .map_err(|e| no_adapter(e.provider))?;
     Ok((
         adapter,
         Target {

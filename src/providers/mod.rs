@@ -1,5 +1,7 @@
-//! The providers: their catalog (facts as data), the unified records of each capability, and one
-//! adapter folder per provider that speaks its wire format through the upstream stack.
+//! The providers: their catalog (facts as data), the unified records and capability traits of
+//! each capability (the core vocabulary's, named here too), the registry of adapters built from
+//! them, the passthrough, and one adapter folder per provider that speaks its wire format
+//! through the upstream stack.
 //!
 //! Nothing here knows GraphQL; the schema maps `Provider` to its own enum.
 
@@ -11,17 +13,17 @@ pub mod google;
 pub mod hubspot;
 pub mod mail;
 pub mod microsoft;
+pub mod passthrough;
 pub mod record;
 mod registry;
 pub mod salesforce;
 pub mod slack;
 
-pub use calendar::CalendarAdapter;
 pub use catalog::{
     AuthKind, CacheEntry, Capability, Catalog, CatalogEntry, Cataloged, OauthEntry, OpsMismatch,
     Provider, RateClassEntry, RateKind, RevokeEntry, RevokeMethod, SandboxEntry,
 };
-pub use registry::{CrmAdapter, Registry};
+pub use registry::{Kind, Mismatch, Registry, Unsupported};
 
 /// The ops of a provider's calls (`Call::op`, and a batch's parts), as its adapter folder
 /// declares them; the catalog's rate classes are checked against them (`Catalog::check_ops`).

@@ -36,9 +36,11 @@
 //! never inside a pass.
 
 pub mod nudge;
+mod read_model;
 mod state;
 mod turns;
 
+pub use read_model::SyncedCopy;
 pub use state::{forget, listed, touch};
 
 use std::{collections::HashSet, time::Duration};
@@ -53,8 +55,8 @@ use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::{
-        CrmAdapter, Provider, Registry,
-        crm::{CrmObject, ModifiedRequest, Position},
+        Kind, Provider, Registry,
+        crm::{Crm, CrmObject, ModifiedRequest, Position},
         record::{ChangeKind, Feed, Order},
     },
     shutdown::Shutdown,
@@ -215,7 +217,7 @@ impl Syncer {
             deleted: 0,
             overtaken: false,
         };
-        let Some(adapter) = self.providers.crm(target.provider) else {
+        let Ok(adapter) = self.providers.crm(target.provider) else {
             return Ok(report);
         };
         let resource = Resource {
@@ -340,7 +342,7 @@ impl Syncer {
         if self.full || due {
             let seen = report.seen;
             report.deleted = match self
-                .reconcile(adapter, resource, object, &|n| progress(seen + n))
+                .reconcile(&*adapter, resource, object, &|n| progress(seen + n))
                 .await
             {
                 Ok(deleted) => deleted,
@@ -358,7 +360,7 @@ impl Syncer {
     /// checkpoint's new reconciliation time. Returns the deletions.
     async fn reconcile(
         &self,
-        adapter: CrmAdapter<'_>,
+        adapter: &dyn Crm,
         resource: Resource,
         object: CrmObject,
         progress: &(dyn Fn(usize) + Sync),
@@ -420,18 +422,19 @@ impl Syncer {
         kind: &'static str,
         cursor: Option<&str>,
     ) -> Result<Option<Feed>, ProviderError> {
+        let p = target.provider;
         match kind {
-            "Email" => match self.providers.mail(target.provider) {
-                Some(mail) => mail.adapter.changes(target, cursor).await,
-                None => Ok(None),
+            "Email" => match self.providers.mail(p) {
+                Ok(mail) => mail.changes(target, cursor).await,
+                Err(_) => Ok(None),
             },
-            "Message" => match self.providers.chat(target.provider) {
-                Some(chat) => chat.changes(target, cursor).await,
-                None => Ok(None),
+            "Message" => match self.providers.chat(p) {
+                Ok(chat) => chat.changes(target, cursor).await,
+                Err(_) => Ok(None),
             },
-            _ => match self.providers.calendar(target.provider) {
-                Some(calendar) => calendar.changes(target, cursor).await,
-                None => Ok(None),
+            _ => match self.providers.calendar(p) {
+                Ok(calendar) => calendar.changes(target, cursor).await,
+                Err(_) => Ok(None),
             },
         }
     }
@@ -514,7 +517,7 @@ impl Syncer {
         let mut reports = Vec::new();
         for object in CrmObject::ALL {
             if target.provider.feeds(object.capability())
-                && self.providers.crm(target.provider).is_some()
+                && self.providers.has(target.provider, Kind::Crm)
             {
                 reports.push(
                     self.pass(target, object, &|n| progress(object.name(), n))
@@ -522,16 +525,24 @@ impl Syncer {
                 );
             }
         }
-        if self.providers.mail(target.provider).is_some() {
+        if self
+            .providers
+            .mail(target.provider)
+            .is_ok_and(|m| m.feeds())
+        {
             reports.push(self.feed_pass(target, "Email").await);
         }
-        if self.providers.calendar(target.provider).is_some() {
+        if self
+            .providers
+            .calendar(target.provider)
+            .is_ok_and(|c| c.feeds())
+        {
             reports.push(self.feed_pass(target, "Event").await);
         }
         if self
             .providers
             .chat(target.provider)
-            .is_some_and(|c| c.feeds())
+            .is_ok_and(|c| c.feeds())
         {
             reports.push(self.feed_pass(target, "Message").await);
         }
@@ -569,10 +580,10 @@ impl Syncer {
 
     /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed).
     fn syncs(&self, provider: Provider) -> bool {
-        self.providers.crm(provider).is_some()
-            || self.providers.mail(provider).is_some()
-            || self.providers.calendar(provider).is_some()
-            || self.providers.chat(provider).is_some_and(|c| c.feeds())
+        self.providers.has(provider, Kind::Crm)
+            || self.providers.mail(provider).is_ok_and(|m| m.feeds())
+            || self.providers.calendar(provider).is_ok_and(|c| c.feeds())
+            || self.providers.chat(provider).is_ok_and(|c| c.feeds())
     }
 
     /// Passes over every connection of `provider` every `every`, until shutdown: the poller

@@ -348,18 +348,6 @@ impl GoogleProvider {
             .collect())
     }
 
-    /// One page of a list, newest first.
-    pub async fn list_mail(
-        &self,
-        target: Target,
-        request: &MailRequest,
-    ) -> Result<ListPage<EmailData>, ProviderError> {
-        let mut pages = self
-            .list_mail_many(target, std::slice::from_ref(request))
-            .await?;
-        Ok(pages.pop().unwrap_or_else(ListPage::empty))
-    }
-
     /// One message (metadata), with its label names.
     pub async fn get_mail(
         &self,

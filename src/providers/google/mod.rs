@@ -1,6 +1,7 @@
 //! The Google adapter: Gmail v1 for mail and Calendar v3 for events — two connections (their own
 //! scopes and tokens) that share Google's OAuth and error format (`error.rs`).
 
+mod adapter;
 mod batch;
 mod calendar;
 mod error;
@@ -8,6 +9,9 @@ mod gmail;
 mod gmail_history;
 mod gmail_model;
 pub mod push;
+
+/// How this provider's error answers read (the registry hands it to the passthrough).
+pub use error::classify;
 
 use crate::upstream::Upstream;
 

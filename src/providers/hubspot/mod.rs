@@ -4,11 +4,15 @@
 //! millisecond are ordered here by id, and a page never ends inside such a group unless the
 //! group alone fills it. What a sync reads (modified records, ids) is in `sync`.
 
+mod adapter;
 mod error;
 mod map;
 mod model;
 mod sync;
 mod write;
+
+/// How this provider's error answers read (the registry hands it to the passthrough).
+pub use error::classify;
 
 use std::collections::HashMap;
 

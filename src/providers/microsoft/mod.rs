@@ -2,6 +2,7 @@
 //! connections (their own scopes and tokens) that share Microsoft's OAuth and Graph's error format
 //! (`error.rs`).
 
+mod adapter;
 mod calendar;
 mod delta;
 mod error;
@@ -10,7 +11,10 @@ mod mail;
 pub mod subscriptions;
 mod teams;
 
-use crate::upstream::Upstream;
+/// How this provider's error answers read (the registry hands it to the passthrough).
+pub use error::classify;
+
+use crate::{providers::chat::ChannelCache, upstream::Upstream};
 
 /// Every op Outlook's calls use (`Call::op`: mail, calendar, their deltas, JSON batches and
 /// change notification subscriptions), for the catalog check: each is counted by a rate class or listed as uncounted.
@@ -50,10 +54,12 @@ pub const TEAMS_OPS: &[&str] = &[
 #[derive(Clone)]
 pub struct MicrosoftProvider {
     upstream: Upstream,
+    /// The connection's channels, a minute (shared with the registry's other chat adapters).
+    channels: ChannelCache,
 }
 
 impl MicrosoftProvider {
-    pub fn new(upstream: Upstream) -> Self {
-        Self { upstream }
+    pub fn new(upstream: Upstream, channels: ChannelCache) -> Self {
+        Self { upstream, channels }
     }
 }

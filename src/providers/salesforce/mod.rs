@@ -5,6 +5,7 @@
 //! `sync` (modified records by SystemModstamp, initial loads through Bulk API 2.0 query jobs),
 //! bulk jobs' polling in `jobs`.
 
+mod adapter;
 mod error;
 mod jobs;
 mod map;
@@ -12,6 +13,9 @@ mod soql;
 mod sync;
 pub(super) mod usage;
 mod write;
+
+/// How this provider's error answers read (the registry hands it to the passthrough).
+pub use error::classify;
 
 use std::collections::HashMap;
 

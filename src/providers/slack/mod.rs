@@ -1,12 +1,16 @@
 //! The Slack adapter: channels, messages and users through the Web API (`chat.rs`, wire types in
 //! `model.rs`, mapped in `map.rs`), whose failures come as `ok:false` bodies (`error.rs`).
 
+mod adapter;
 mod chat;
 mod error;
 mod map;
 mod model;
 
-use crate::upstream::Upstream;
+/// How this provider's error answers read (the registry hands it to the passthrough).
+pub use error::classify;
+
+use crate::{providers::chat::ChannelCache, upstream::Upstream};
 
 /// Every op the adapter's calls use (`Call::op`: Slack's method names), for the catalog check:
 /// each is counted by a rate class or listed as uncounted.
@@ -23,10 +27,12 @@ pub const OPS: &[&str] = &[
 #[derive(Clone)]
 pub struct SlackProvider {
     upstream: Upstream,
+    /// The connection's channels, a minute (shared with the registry's other chat adapters).
+    channels: ChannelCache,
 }
 
 impl SlackProvider {
-    pub fn new(upstream: Upstream) -> Self {
-        Self { upstream }
+    pub fn new(upstream: Upstream, channels: ChannelCache) -> Self {
+        Self { upstream, channels }
     }
 }

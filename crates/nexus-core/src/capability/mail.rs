@@ -1,0 +1,66 @@
+//! The mail capability (Gmail, Outlook).
+
+use async_trait::async_trait;
+
+use crate::{
+    ProviderError, Target,
+    records::{
+        Feed, ListPage, Record,
+        mail::{EmailData, LabelChange, MailRequest, SendEmail},
+    },
+};
+
+/// A mailbox: filtered lists newest first, one message, sending and labelling, and its change
+/// feed.
+#[async_trait]
+pub trait Mail: Send + Sync {
+    /// One page for each request, fetched together (Gmail's batch endpoint, Graph's `$batch`).
+    async fn list_many(
+        &self,
+        target: Target,
+        requests: &[MailRequest],
+    ) -> Result<Vec<ListPage<EmailData>>, ProviderError>;
+
+    /// One page of a list: by default, a batch of one.
+    async fn list(
+        &self,
+        target: Target,
+        request: &MailRequest,
+    ) -> Result<ListPage<EmailData>, ProviderError> {
+        let mut pages = self
+            .list_many(target, std::slice::from_ref(request))
+            .await?;
+        Ok(pages.pop().unwrap_or_else(ListPage::empty))
+    }
+
+    /// One message by its provider id; `None` when there is none.
+    async fn get(
+        &self,
+        target: Target,
+        id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError>;
+
+    async fn send(
+        &self,
+        target: Target,
+        email: &SendEmail,
+    ) -> Result<Record<EmailData>, ProviderError>;
+
+    async fn modify_labels(
+        &self,
+        target: Target,
+        id: &str,
+        change: &LabelChange,
+    ) -> Result<Record<EmailData>, ProviderError>;
+
+    /// Sync hook: whether the mailbox keeps a change feed this build polls.
+    fn feeds(&self) -> bool;
+
+    /// Sync hook: the mailbox's changes after `cursor` (from now when `None`); `None` where
+    /// [`feeds`](Self::feeds) is false.
+    async fn changes(
+        &self,
+        target: Target,
+        cursor: Option<&str>,
+    ) -> Result<Option<Feed>, ProviderError>;
+}
