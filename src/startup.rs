@@ -136,6 +136,7 @@ fn adapters(
         connect.clone(),
         providers,
         settings.upstream.clone(),
+        crate::providers::usage_readers(),
         db.clone(),
     )
     .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;

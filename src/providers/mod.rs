@@ -40,11 +40,12 @@ pub fn ops(provider: Provider) -> &'static [&'static str] {
     }
 }
 
-/// How a provider reports its own count of a quota in its answers, for the ones that do
-/// (Salesforce's org-wide API usage); the upstream stack reads every answer with it.
-pub fn usage_reader(provider: Provider) -> Option<crate::limits::ReadUsage> {
-    match provider {
-        Provider::Salesforce => Some(salesforce::usage::read),
-        _ => None,
-    }
+/// How providers report their own count of a quota in their answers, for the ones that do
+/// (Salesforce's org-wide API usage); startup hands them to the upstream stack, which reads every
+/// answer of those providers with them.
+pub fn usage_readers() -> std::collections::BTreeMap<Provider, crate::limits::ReadUsage> {
+    std::collections::BTreeMap::from([(
+        Provider::Salesforce,
+        salesforce::usage::read as crate::limits::ReadUsage,
+    )])
 }

@@ -3,7 +3,7 @@
 //! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
 //! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
 //! connection: wait for room, or fail with `retryAfter`; a quota the provider reports spent in
-//! its answers, read through `providers::usage_reader`, fails calls at once) → timeout (per
+//! its answers, read with the reader startup hands over for it, fails calls at once) → timeout (per
 //! provider and call, from config);
 //! around them all, a circuit breaker per connection (`breaker`); retries draw on a budget per
 //! provider (`budget`). What adapters keep across requests lives in one facility (`cache`),
@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use crate::{
     config::{ProviderSettings, UpstreamSettings},
-    limits::Limits,
+    limits::{Limits, ReadUsage},
     oauth::{ConnectFlows, Session},
     providers::{self, Cataloged, Provider},
 };
@@ -56,6 +56,8 @@ struct Inner {
     budget: RetryBudget,
     providers: BTreeMap<Provider, ProviderSettings>,
     settings: UpstreamSettings,
+    /// How each provider that reports its own quota usage in its answers says it.
+    usage: BTreeMap<Provider, ReadUsage>,
 }
 
 impl Upstream {
@@ -63,6 +65,7 @@ impl Upstream {
         flows: ConnectFlows,
         providers: BTreeMap<Provider, ProviderSettings>,
         settings: UpstreamSettings,
+        usage: BTreeMap<Provider, ReadUsage>,
         db: sea_orm::DatabaseConnection,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -85,6 +88,7 @@ impl Upstream {
                 ),
                 providers,
                 settings,
+                usage,
             }),
         })
     }
@@ -368,7 +372,7 @@ impl Upstream {
             headers,
             body,
         };
-        if let Some(usage) = providers::usage_reader(provider).and_then(|read| read(&reply.headers))
+        if let Some(usage) = (self.inner.usage.get(&provider)).and_then(|read| read(&reply.headers))
         {
             self.inner.limits.report(provider, target.tenant, usage);
         }
