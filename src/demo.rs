@@ -10,11 +10,10 @@ use std::{fs, io::Write, path::Path};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::providers::Cataloged;
 use crate::{
     auth::{Tenants, create_api_key, hash_key},
     config::Settings,
-    providers::Provider,
+    providers::{Cataloged, Provider},
     startup::{Application, open_database},
     vault::Key,
 };

@@ -17,9 +17,8 @@ use chrono_tz::Tz;
 
 use nexus_core::{ErrorKind, ProviderError, Target};
 
-use crate::providers::Cataloged;
 use crate::providers::{
-    Capability, Kind, Provider,
+    Capability, Cataloged, Kind, Provider,
     calendar::{self, Calendar, EventPatch, EventQuery, EventWrite, Record},
 };
 

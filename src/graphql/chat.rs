@@ -16,9 +16,8 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::providers::Cataloged;
 use crate::providers::{
-    Capability, Provider,
+    Capability, Cataloged, Provider,
     chat::{self, ChannelQuery, MessageQuery, PostMessage, Record, UserKey},
 };
 

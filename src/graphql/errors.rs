@@ -8,8 +8,7 @@ use async_graphql::{Error, ErrorExtensions};
 
 use nexus_core::{ErrorKind, ProviderError};
 
-use crate::providers::Cataloged;
-use crate::providers::Provider;
+use crate::providers::{Cataloged, Provider};
 
 /// The codes of DESIGN.md, plus the two that mark requests refused before execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

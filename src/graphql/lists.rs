@@ -11,11 +11,10 @@ use futures_util::future::BoxFuture;
 
 use nexus_core::{ProviderError, Target};
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::{
-        Capability, Provider,
+        Capability, Cataloged, Provider,
         crm::{CrmData, CrmFilter, CrmObject, ListRequest},
         record::{ListPage, Order, Position, Record, Sorted},
     },

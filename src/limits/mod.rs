@@ -41,11 +41,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     config::ProviderSettings,
-    providers::{Provider, RateClassEntry, RateKind},
+    providers::{Cataloged, Provider, RateClassEntry, RateKind},
 };
 
 use concurrent::{Concurrent, Taken};

@@ -11,10 +11,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
-    providers::Provider,
+    providers::{Cataloged, Provider},
     store::entities::oauth_states,
     vault::{Binding, TokenSet, VaultError},
 };

@@ -14,11 +14,10 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     config::{OauthSettings, ProviderSettings},
-    providers::Provider,
+    providers::{Cataloged, Provider},
     store::entities::oauth_states,
     vault::{Binding, CredentialVault, Vault},
 };

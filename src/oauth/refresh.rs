@@ -15,10 +15,9 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
-    providers::Provider,
+    providers::{Cataloged, Provider},
     vault::{Credential, CredentialVault, TokenSet, VaultError},
 };
 

@@ -4,10 +4,9 @@
 
 use secrecy::ExposeSecret;
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
-    providers::{Provider, RevokeMethod},
+    providers::{Cataloged, Provider, RevokeMethod},
     vault::VaultError,
 };
 

@@ -51,11 +51,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTra
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::providers::Cataloged;
 use crate::{
     auth::Tenant,
     providers::{
-        Kind, Provider, Registry,
+        Cataloged, Kind, Provider, Registry,
         crm::{Crm, CrmObject, ModifiedRequest, Position},
         record::{ChangeKind, Feed, Order},
     },

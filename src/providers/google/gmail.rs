@@ -16,10 +16,9 @@ use chrono::Utc;
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::providers::Cataloged;
 use crate::{
     providers::{
-        Provider,
+        Cataloged, Provider,
         mail::{EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
         record::{ListPage, Position, Record},
     },
