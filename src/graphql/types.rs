@@ -7,19 +7,19 @@ use chrono::NaiveDate;
 
 use crate::providers::Provider;
 
-/// The providers, as GraphQL sees them (slugs upper-cased).
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "Provider", remote = "crate::providers::Provider")]
-pub enum ProviderEnum {
-    Salesforce,
-    Hubspot,
-    Gmail,
-    GoogleCalendar,
-    Slack,
-    Outlook,
-    Teams,
-    Stripe,
+// The schema's Provider enum is made from the core's one list of providers, so the two never differ.
+macro_rules! schema_provider_enum {
+    ($($variant:ident => $slug:literal,)*) => {
+        /// The providers, as GraphQL sees them (slugs upper-cased).
+        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        #[graphql(name = "Provider", remote = "crate::providers::Provider")]
+        pub enum ProviderEnum {
+            $($variant,)*
+        }
+    };
 }
+
+nexus_core::with_providers!(schema_provider_enum);
 
 /// Converts a list of GraphQL provider values to the catalog's.
 pub fn to_providers(list: &[ProviderEnum]) -> Vec<Provider> {
