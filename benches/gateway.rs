@@ -1,7 +1,8 @@
 //! Request latency through the whole HTTP stack (axum, auth by API key against SQLite, the
 //! GraphQL-over-HTTP layer, limits, execution), one request at a time over loopback.
 //!
-//! `cargo bench --bench gateway`; the figures are in the README.
+//! `cargo bench --bench gateway`; the figures are in the README. `fragment_bomb_2_30_refused` is
+//! the refusal of a 30-level fragment-spread bomb (`graphql.max_fields`).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nexus::{
@@ -72,6 +73,19 @@ fn gateway(c: &mut Criterion) {
                 "{ contacts(first: 100) { nodes { id name deals(first: 5) { nodes { name } } } } }",
             )
         })
+    });
+    // `query { ...F0 } fragment F0 on Query { ...F1 ...F1 } …`, 30 levels: 2^30 fields
+    // expanded, refused for `graphql.max_fields` in time linear in the document.
+    let mut bomb = "query { ...F0 } ".to_owned();
+    for i in 0..30 {
+        bomb.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{0} ...F{0} }} ",
+            i + 1
+        ));
+    }
+    bomb.push_str("fragment F30 on Query { __typename }");
+    group.bench_function("fragment_bomb_2_30_refused", |b| {
+        b.to_async(&runtime).iter(|| bench.query(&bomb))
     });
     group.finish();
 }

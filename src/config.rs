@@ -256,6 +256,8 @@ pub struct GraphqlSettings {
     pub max_directives: usize,
     pub max_aliases: usize,
     pub max_tokens: usize,
+    /// Field selections with fragment spreads expanded, counted before validation.
+    pub max_fields: usize,
 }
 
 impl Default for GraphqlSettings {
@@ -268,6 +270,7 @@ impl Default for GraphqlSettings {
             max_directives: 50,
             max_aliases: 15,
             max_tokens: 1_000,
+            max_fields: 5_000,
         }
     }
 }

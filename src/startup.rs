@@ -27,7 +27,7 @@ use crate::{
         webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
     },
     config::{ProviderSettings, Settings},
-    graphql::{self, AppContext, Loaders},
+    graphql::{self, AppContext, Loaders, limits::DocumentLimits},
     http::{self, AppState, PlaygroundConfig},
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
@@ -277,6 +277,7 @@ impl Application {
         crate::telemetry::prometheus();
         let state = AppState {
             schema,
+            document_limits: DocumentLimits::new(&settings.graphql),
             providers: registry,
             connect,
             webhooks,

@@ -1,13 +1,23 @@
 //! Abuse limits that async-graphql lacks — aliases and tokens, counted before execution as
 //! GraphQL Armor does — depth (introspection exempt, which async-graphql's own depth limit cannot
-//! do), and the marker that tells the HTTP layer whether a request executed.
+//! do), field selections with fragments expanded, and the marker that tells the HTTP layer
+//! whether a request executed.
 //!
 //! async-graphql's own limits (complexity, recursive depth, directives) are set on the schema
 //! builder; this extension adds the rest in its `parse_query` hook, so an oversized document is
 //! refused before it is even parsed, and nothing over a limit ever runs.
+//!
+//! The field count guards against the fragment-spread bomb: `fragment F0 on Query { ...F1 ...F1 }`
+//! and so on, ten tokens a level, expands to 2^n fields. async-graphql's recursive-depth check
+//! (which runs as it parses) and its validation rules walk every spread expanded, so their time
+//! doubles with each level. [`count_fields`] counts each fragment once, in time linear in the
+//! document, and [`DocumentLimits::check`] runs it before async-graphql's checks, so a bomb is
+//! refused before anything walks it. The HTTP layer runs `check` itself on a blocking thread, and
+//! hands the schema the parsed document marked [`Checked`]; validation then runs on the async
+//! worker, but only on documents within `max_fields`.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -21,6 +31,7 @@ use async_graphql::{
 };
 
 use super::errors::ErrorCode;
+use crate::config::GraphqlSettings;
 
 /// Set once execution starts, with the operation's name. Errors of a request that never
 /// executed are request errors (GraphQL over HTTP: no `data`, and 400 under
@@ -39,28 +50,66 @@ impl Executed {
     }
 }
 
-/// The extension factory; one `DocumentLimits` per request.
+/// Request data saying the document was parsed and passed [`DocumentLimits::check`] already
+/// (the HTTP layer does that off the async workers); the extension does not check it again.
+pub struct Checked;
+
+/// The limits, and the extension factory; one extension per request.
+#[derive(Debug, Clone, Copy)]
 pub struct DocumentLimits {
     pub max_tokens: usize,
     pub max_aliases: usize,
     pub max_depth: usize,
+    pub max_fields: usize,
+}
+
+impl DocumentLimits {
+    pub fn new(settings: &GraphqlSettings) -> Self {
+        Self {
+            max_tokens: settings.max_tokens,
+            max_aliases: settings.max_aliases,
+            max_depth: settings.max_depth,
+            max_fields: settings.max_fields,
+        }
+    }
+
+    /// The limits that must hold before async-graphql looks at a document: its tokens, then
+    /// its field selections with fragments expanded. Time linear in the document. The parsed
+    /// document when it is within them; `None` when it does not parse (async-graphql reports
+    /// that with its own message).
+    pub fn check(&self, query: &str) -> ServerResult<Option<ExecutableDocument>> {
+        if count_tokens(query, self.max_tokens) > self.max_tokens {
+            return Err(refused(
+                ErrorCode::GraphqlValidationFailed,
+                format!("the document has more than {} tokens", self.max_tokens),
+                "tokens",
+            ));
+        }
+        let Ok(document) = async_graphql::parser::parse_query(query) else {
+            return Ok(None);
+        };
+        if count_fields(&document, self.max_fields) > self.max_fields {
+            return Err(refused(
+                ErrorCode::GraphqlValidationFailed,
+                format!(
+                    "the document selects more than {} fields with its fragments expanded \
+                     (max_fields)",
+                    self.max_fields
+                ),
+                "fields",
+            ));
+        }
+        Ok(Some(document))
+    }
 }
 
 impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension {
-            max_tokens: self.max_tokens,
-            max_aliases: self.max_aliases,
-            max_depth: self.max_depth,
-        })
+        Arc::new(DocumentLimitsExtension(*self))
     }
 }
 
-struct DocumentLimitsExtension {
-    max_tokens: usize,
-    max_aliases: usize,
-    max_depth: usize,
-}
+struct DocumentLimitsExtension(DocumentLimits);
 
 fn refused(code: ErrorCode, message: String, limit: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
@@ -79,13 +128,9 @@ impl Extension for DocumentLimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let tokens = count_tokens(query, self.max_tokens);
-        if tokens > self.max_tokens {
-            return Err(refused(
-                ErrorCode::GraphqlValidationFailed,
-                format!("the document has more than {} tokens", self.max_tokens),
-                "tokens",
-            ));
+        let limits = &self.0;
+        if ctx.data_opt::<Checked>().is_none() {
+            limits.check(query)?;
         }
         let document = next.run(ctx, query, variables).await.map_err(|mut error| {
             // async-graphql's recursive-depth and directive limits also fail in this hook;
@@ -102,23 +147,23 @@ impl Extension for DocumentLimitsExtension {
             error
         })?;
         let aliases = count_aliases(&document);
-        if aliases > self.max_aliases {
+        if aliases > limits.max_aliases {
             return Err(refused(
                 ErrorCode::GraphqlValidationFailed,
                 format!(
                     "the document has {aliases} aliases; at most {} are allowed",
-                    self.max_aliases
+                    limits.max_aliases
                 ),
                 "aliases",
             ));
         }
         let depth = depth(&document);
-        if depth > self.max_depth {
+        if depth > limits.max_depth {
             return Err(refused(
                 ErrorCode::GraphqlValidationFailed,
                 format!(
                     "the document is nested too deep: depth {depth}, at most {}",
-                    self.max_depth
+                    limits.max_depth
                 ),
                 "depth",
             ));
@@ -269,6 +314,73 @@ pub fn depth(document: &ExecutableDocument) -> usize {
     }
 }
 
+/// Counts the field selections of every operation with fragment spreads expanded, stopping once
+/// past `limit`: what validating and executing the document would walk. Each fragment is counted
+/// once and remembered, so the count takes time linear in the document however many times its
+/// fragments are spread; sums saturate. A spread of a fragment being counted (a cycle, which
+/// validation refuses) counts 0, and so does a spread of an unknown fragment.
+pub fn count_fields(document: &ExecutableDocument, limit: usize) -> usize {
+    struct Counter<'a> {
+        document: &'a ExecutableDocument,
+        limit: usize,
+        memo: HashMap<&'a str, usize>,
+        counting: HashSet<&'a str>,
+    }
+
+    impl<'a> Counter<'a> {
+        fn selections(&mut self, set: &'a SelectionSet) -> usize {
+            let mut count: usize = 0;
+            for item in &set.items {
+                let more = match &item.node {
+                    Selection::Field(f) => {
+                        1usize.saturating_add(self.selections(&f.node.selection_set.node))
+                    }
+                    Selection::InlineFragment(f) => self.selections(&f.node.selection_set.node),
+                    Selection::FragmentSpread(spread) => {
+                        self.fragment(spread.node.fragment_name.node.as_str())
+                    }
+                };
+                count = count.saturating_add(more);
+                if count > self.limit {
+                    break;
+                }
+            }
+            count
+        }
+
+        fn fragment(&mut self, name: &'a str) -> usize {
+            if let Some(count) = self.memo.get(name) {
+                return *count;
+            }
+            let Some((name, fragment)) = self.document.fragments.get_key_value(name) else {
+                return 0;
+            };
+            if !self.counting.insert(name.as_str()) {
+                return 0;
+            }
+            let count = self.selections(&fragment.node.selection_set.node);
+            self.counting.remove(name.as_str());
+            self.memo.insert(name.as_str(), count);
+            count
+        }
+    }
+
+    let mut counter = Counter {
+        document,
+        limit,
+        memo: HashMap::new(),
+        counting: HashSet::new(),
+    };
+    let mut count: usize = 0;
+    for (_, operation) in document.operations.iter() {
+        count = count.saturating_add(counter.selections(&operation.node.selection_set.node));
+        if count > limit {
+            break;
+        }
+    }
+    count
+}
+
 /// Counts aliased fields in every operation and fragment of a document.
 pub fn count_aliases(document: &ExecutableDocument) -> usize {
     fn walk(set: &SelectionSet) -> usize {
@@ -343,5 +455,53 @@ mod tests {
         )
         .unwrap();
         assert_eq!(count_aliases(&doc), 5);
+    }
+
+    /// `query { ...F0 } fragment F0 on Query { ...F1 ...F1 } … fragment Fn on Query { a { b } }`:
+    /// 2^n × 2 fields.
+    fn bomb(levels: usize) -> String {
+        let mut query = "query { ...F0 } ".to_owned();
+        for i in 0..levels {
+            let next = i + 1;
+            query.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{next} ...F{next} }} "
+            ));
+        }
+        query.push_str(&format!("fragment F{levels} on Query {{ a {{ b }} }}"));
+        query
+    }
+
+    #[test]
+    fn fields_are_counted_with_fragments_expanded_each_once() {
+        let doc = async_graphql::parser::parse_query(bomb(3)).unwrap();
+        assert_eq!(count_fields(&doc, 100), 16);
+        let deep = async_graphql::parser::parse_query(bomb(30)).unwrap();
+        assert_eq!(count_fields(&deep, usize::MAX), 1 << 31);
+        assert_eq!(count_fields(&deep, 5_000), 8_192);
+        let huge = async_graphql::parser::parse_query(bomb(100)).unwrap();
+        assert_eq!(count_fields(&huge, usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn inline_fragments_count_and_cycles_end() {
+        let doc = async_graphql::parser::parse_query(
+            "query One { a ... on Q { b { c } ...F } } query Two { d } fragment F on Q { e ...F ...Unknown }",
+        )
+        .unwrap();
+        assert_eq!(count_fields(&doc, 100), 5);
+        let cycle = async_graphql::parser::parse_query(
+            "{ ...A } fragment A on Q { a ...B } fragment B on Q { b ...A ...B }",
+        )
+        .unwrap();
+        assert_eq!(count_fields(&cycle, 100), 2);
+    }
+
+    #[test]
+    fn the_check_refuses_a_bomb_and_leaves_unparsable_documents_to_async_graphql() {
+        let limits = DocumentLimits::new(&GraphqlSettings::default());
+        let error = limits.check(&bomb(30)).unwrap_err();
+        assert!(error.message.contains("max_fields"), "{}", error.message);
+        assert!(limits.check(&bomb(3)).unwrap().is_some());
+        assert!(limits.check("{ a").unwrap().is_none());
     }
 }

@@ -95,11 +95,7 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     .limit_complexity(settings.max_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)
     .limit_directives(settings.max_directives)
-    .extension(limits::DocumentLimits {
-        max_tokens: settings.max_tokens,
-        max_aliases: settings.max_aliases,
-        max_depth: settings.max_depth,
-    });
+    .extension(limits::DocumentLimits::new(settings));
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use async_graphql::{
-    Variables,
+    ServerError, Variables,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::{AuthError, Tenant},
-    graphql::{Executed, Loaders, errors::ErrorCode},
+    graphql::{Executed, Loaders, errors::ErrorCode, limits::Checked},
     telemetry::{REQUEST_DURATION, REQUESTS},
 };
 
@@ -194,12 +194,42 @@ async fn execute(
     params: Params,
     started: Instant,
 ) -> Response {
+    let requested_name = params.operation_name.clone();
+    // Parsing and the document limits take time proportional to the document: they run on a
+    // blocking thread, so that no document holds an async worker, and only a document within
+    // the limits reaches the schema's validation.
+    let limits = state.document_limits;
+    let query = params.query;
+    let checked = tokio::task::spawn_blocking(move || {
+        let checked = limits.check(&query);
+        (query, checked)
+    })
+    .await;
+    let (query, document) = match checked {
+        Ok((query, Ok(document))) => (query, document),
+        Ok((_, Err(error))) => {
+            let operation = operation_label(requested_name.as_deref());
+            return respond(media, &operation, rejected(media, vec![error]), started);
+        }
+        Err(cause) => {
+            tracing::error!(%cause, "checking a GraphQL document");
+            return Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal.as_str(),
+                "internal error",
+            )
+            .into_response(media, "unknown");
+        }
+    };
     let executed = Executed::default();
-    let mut request = async_graphql::Request::new(params.query)
+    let mut request = async_graphql::Request::new(query)
         .data(tenant)
         .data(Loaders::for_request(state.providers.clone()))
         .data(executed.clone());
-    let requested_name = params.operation_name.clone();
+    if let Some(document) = document {
+        request.set_parsed_query(document);
+        request = request.data(Checked);
+    }
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -214,7 +244,7 @@ async fn execute(
     let response = state.schema.execute(request).await;
     let operation = operation_label(executed.operation().or(requested_name.as_deref()));
 
-    let (status, body, outcome) = if executed.get() {
+    let answer = if executed.get() {
         let outcome = if response.errors.is_empty() {
             "ok"
         } else {
@@ -222,24 +252,41 @@ async fn execute(
         };
         (StatusCode::OK, serde_json::to_string(&response), outcome)
     } else {
-        let mut errors = response.errors;
-        for error in &mut errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", ErrorCode::GraphqlValidationFailed.as_str());
-            }
-        }
-        let status = match media {
-            ResponseMedia::GraphqlResponse => StatusCode::BAD_REQUEST,
-            ResponseMedia::Json => StatusCode::OK,
-        };
-        (
-            status,
-            serde_json::to_string(&json!({ "errors": errors })),
-            "rejected",
-        )
+        rejected(media, response.errors)
     };
-    record(&operation, outcome, Some(started));
+    respond(media, &operation, answer, started)
+}
+
+/// The answer to a request refused before execution: its errors, each with a code, and no
+/// `data`.
+fn rejected(
+    media: ResponseMedia,
+    mut errors: Vec<ServerError>,
+) -> (StatusCode, serde_json::Result<String>, &'static str) {
+    for error in &mut errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", ErrorCode::GraphqlValidationFailed.as_str());
+        }
+    }
+    let status = match media {
+        ResponseMedia::GraphqlResponse => StatusCode::BAD_REQUEST,
+        ResponseMedia::Json => StatusCode::OK,
+    };
+    (
+        status,
+        serde_json::to_string(&json!({ "errors": errors })),
+        "rejected",
+    )
+}
+
+fn respond(
+    media: ResponseMedia,
+    operation: &str,
+    (status, body, outcome): (StatusCode, serde_json::Result<String>, &'static str),
+    started: Instant,
+) -> Response {
+    record(operation, outcome, Some(started));
     let body = body.unwrap_or_else(|cause| {
         tracing::error!(%cause, "serializing a GraphQL response");
         r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into()

@@ -29,7 +29,7 @@ use tower_http::{
 use crate::{
     auth::Authenticator,
     changes::{hooks::ConnectionHooks, webhooks::Webhooks},
-    graphql::AppSchema,
+    graphql::{AppSchema, limits::DocumentLimits},
     oauth::ConnectFlows,
     providers::Registry,
     shutdown::Shutdown,
@@ -41,6 +41,8 @@ pub use playground::PlaygroundConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The schema's document limits, which the GraphQL handler checks off the async workers.
+    pub document_limits: DocumentLimits,
     /// The provider adapters, for each request's own loaders.
     pub providers: Registry,
     pub connect: ConnectFlows,

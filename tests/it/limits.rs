@@ -1,8 +1,10 @@
 //! Abuse limits: every one refuses the document before execution, with a clear error.
 
+use std::{sync::Arc, time::Duration};
+
 use serde_json::json;
 
-use crate::helpers::{first_code, spawn_app, spawn_app_with, test_settings};
+use crate::helpers::{eventually, first_code, spawn_app, spawn_app_with, test_settings};
 
 /// Sends a document and expects it refused before execution with `limit` (when given).
 async fn assert_refused(app: &crate::helpers::TestApp, query: &str, needle: &str) {
@@ -132,4 +134,97 @@ async fn tools_introspection_passes_the_limits() {
     assert_eq!(status, 200);
     assert!(body["errors"].is_null(), "{}", body["errors"]);
     assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 50);
+}
+
+/// `query { ...F0 } fragment F0 on Query { ...F1 ...F1 } … fragment Fn on Query { leaf }`: ten
+/// tokens a level, `2^levels` times the leaf's fields.
+fn fragment_bomb(levels: usize, leaf: &str) -> String {
+    let mut query = "query { ...F0 } ".to_owned();
+    for i in 0..levels {
+        let next = i + 1;
+        query.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{next} ...F{next} }} "
+        ));
+    }
+    query.push_str(&format!("fragment F{levels} on Query {{ {leaf} }}"));
+    query
+}
+
+/// POSTs a document under `application/graphql-response+json`, where a refused request is 400.
+async fn post_graphql_response(
+    client: &reqwest::Client,
+    app: &crate::helpers::TestApp,
+    query: &str,
+) -> (u16, serde_json::Value) {
+    let response = client
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.key)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("request");
+    crate::helpers::json_of(response).await
+}
+
+fn assert_bomb_refused(status: u16, body: &serde_json::Value) {
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("data").is_none(), "executed: {body}");
+    assert_eq!(first_code(body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("max_fields"), "{message}");
+}
+
+/// 2^30 `__typename`s: within the tokens, the depth (the leaf is shallow) and the aliases, and
+/// walking it expanded would take minutes; it is refused at once, for the fields it selects.
+#[tokio::test]
+async fn a_fragment_spread_bomb_is_refused_for_its_fields() {
+    let app = spawn_app().await;
+    let (status, body) =
+        post_graphql_response(&app.client, &app, &fragment_bomb(30, "__typename")).await;
+    assert_bomb_refused(status, &body);
+    let (status, body) = post_graphql_response(
+        &app.client,
+        &app,
+        &fragment_bomb(30, "viewer { user { email } }"),
+    )
+    .await;
+    assert_bomb_refused(status, &body);
+}
+
+#[tokio::test]
+async fn health_answers_while_bombs_are_in_flight() {
+    let app = Arc::new(spawn_app().await);
+    let bombs: Vec<_> = (0..2)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                post_graphql_response(&client, &app, &fragment_bomb(30, "__typename")).await
+            })
+        })
+        .collect();
+    eventually("/healthz to answer", Duration::from_secs(10), async || {
+        let response = app.client.get(app.url("/healthz")).send().await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+    for bomb in bombs {
+        let (status, body) = bomb.await.expect("the bomb request");
+        assert_bomb_refused(status, &body);
+    }
+}
+
+#[tokio::test]
+async fn fragments_within_the_field_limit_still_work() {
+    let app = spawn_app().await;
+    let query = "query { ...Me } fragment Me on Query { viewer { user { email } } }";
+    let (status, body) = post_graphql_response(&app.client, &app, query).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["viewer"]["user"]["email"], "ada@acme.test");
+    // 2^10 × 3 fields, spread many times over: within the limit, merged when it executes.
+    let spread = fragment_bomb(10, "viewer { user { email } }");
+    let (status, body) = post_graphql_response(&app.client, &app, &spread).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["viewer"]["user"]["email"], "ada@acme.test");
 }
