@@ -373,6 +373,7 @@ impl CalendarQuery {
         validate::optional_email("filter.attendee", filter.attendee.as_deref())?;
         validate::range("filter.timeMax", filter.time_min, filter.time_max)?;
         optional_text("filter.text", filter.text.as_deref())?;
+        validate::filter_texts(&[("filter.text", filter.text.as_deref())])?;
         let page = PageArgs::parse(first, after)?;
         let filter = calendar::EventFilter {
             time_min: filter.time_min,

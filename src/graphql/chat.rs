@@ -191,6 +191,11 @@ pub struct MessageFilter {
 
 impl MessageFilter {
     fn checked(self) -> Result<chat::MessageFilter> {
+        validate::filter_texts(&[
+            ("filter.channel", self.channel.as_deref()),
+            ("filter.textContains", self.text_contains.as_deref()),
+            ("filter.threadId", self.thread_id.as_deref()),
+        ])?;
         validate::range("filter.before", self.after, self.before)?;
         if let Some(channel) = &self.channel {
             validate::non_empty("filter.channel", channel)?;
@@ -349,6 +354,7 @@ impl ChatQuery {
         let name_contains = filter.and_then(|f| f.name_contains);
         if let Some(name) = &name_contains {
             validate::non_empty("filter.nameContains", name)?;
+            validate::filter_text("filter.nameContains", name)?;
         }
         let page = PageArgs::parse(first, after)?;
         let app = ctx.data_unchecked::<AppContext>();

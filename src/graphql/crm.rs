@@ -520,6 +520,7 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Contact>> {
         let filter = filter.unwrap_or_default();
+        validate::filter_texts(&[("filter.nameContains", filter.name_contains.as_deref())])?;
         if let Some(owner) = filter.owner.as_deref() {
             validate::email("filter.owner", owner)?;
         }
@@ -549,6 +550,10 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Lead>> {
         let filter = filter.unwrap_or_default();
+        validate::filter_texts(&[
+            ("filter.nameContains", filter.name_contains.as_deref()),
+            ("filter.status", filter.status.as_deref()),
+        ])?;
         if let Some(owner) = filter.owner.as_deref() {
             validate::email("filter.owner", owner)?;
         }
@@ -579,6 +584,10 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Deal>> {
         let filter = filter.unwrap_or_default();
+        validate::filter_texts(&[
+            ("filter.nameContains", filter.name_contains.as_deref()),
+            ("filter.stage", filter.stage.as_deref()),
+        ])?;
         if let Some(owner) = filter.owner.as_deref() {
             validate::email("filter.owner", owner)?;
         }
@@ -606,6 +615,10 @@ impl CrmQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Company>> {
         let filter = filter.unwrap_or_default();
+        validate::filter_texts(&[
+            ("filter.nameContains", filter.name_contains.as_deref()),
+            ("filter.domain", filter.domain.as_deref()),
+        ])?;
         if let Some(owner) = filter.owner.as_deref() {
             validate::email("filter.owner", owner)?;
         }

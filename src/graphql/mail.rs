@@ -212,6 +212,10 @@ impl MailQuery {
         providers: Option<Vec<ProviderEnum>>,
     ) -> Result<Page<Email>> {
         let filter = filter.unwrap_or_default();
+        validate::filter_texts(&[
+            ("filter.subjectContains", filter.subject_contains.as_deref()),
+            ("filter.label", filter.label.as_deref()),
+        ])?;
         validate::optional_email("filter.from", filter.from.as_deref())?;
         validate::optional_email("filter.to", filter.to.as_deref())?;
         validate::range("filter.before", filter.after, filter.before)?;
@@ -271,6 +275,9 @@ impl MailMutation {
         validate::addresses("input.to", &input.to)?;
         validate::addresses("input.cc", &input.cc)?;
         validate::addresses("input.bcc", &input.bcc)?;
+        if let Some(subject) = &input.subject {
+            validate::header_text("input.subject", subject)?;
+        }
         if input.text.is_none() && input.html.is_none() {
             return Err(bad_input("input.text", "give text, html or both"));
         }

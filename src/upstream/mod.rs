@@ -5,7 +5,8 @@
 //! connection: wait for room, or fail with `retryAfter`; a quota the provider reports spent in
 //! its answers, read with the reader startup hands over for it, fails calls at once) → timeout (per
 //! provider and call, from config);
-//! around them all, a circuit breaker per connection (`breaker`); retries draw on a budget per
+//! around them all, a circuit breaker per connection (`breaker`) that only an unavailable provider
+//! trips, never its answer to a request of ours it refused; retries draw on a budget per
 //! provider (`budget`). What adapters keep across requests lives in one facility (`cache`),
 //! configured per provider by the catalog.
 //!
@@ -167,7 +168,7 @@ impl Upstream {
             return Err(error);
         }
         let result = self.with_retries(target, call, classify).await;
-        let unavailable = matches!(&result, Err(e) if e.kind == ErrorKind::Unavailable);
+        let unavailable = matches!(&result, Err(e) if counts_against_breaker(e));
         breakers.record(key, unavailable, std::time::Instant::now());
         result
     }
@@ -343,6 +344,14 @@ impl Upstream {
             Err(e) if e.is_timeout() => {
                 return Err(failed(ErrorKind::Unavailable, "timed out", false));
             }
+            // A request that could not be built (an invalid URL or header of ours) never left.
+            Err(e) if e.is_builder() => {
+                return Err(failed(
+                    ErrorKind::Invalid,
+                    "the request could not be built",
+                    true,
+                ));
+            }
             Err(e) => {
                 let never_sent = e.is_connect();
                 return Err(failed(
@@ -400,8 +409,39 @@ impl Upstream {
     }
 }
 
+/// Whether a failed call says the provider is unavailable (a timeout, a connection error, a 5xx,
+/// a token endpoint that did not answer): only these count towards the breaker. An answer to
+/// our own request — refused as invalid, forbidden or not found, rate limited, or a connection
+/// that needs its grant again — proves the provider up, so it resets the count instead: a
+/// caller's bad input must never pause the connection for every other caller.
+fn counts_against_breaker(error: &ProviderError) -> bool {
+    error.kind == ErrorKind::Unavailable
+}
+
 /// Why one try did not succeed.
 enum Refused {
     Expired,
     Failed(Attempt),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unavailable_provider_counts_against_the_breaker() {
+        let error = |kind| ProviderError::new(kind, Provider::Salesforce, "query", "x");
+        assert!(counts_against_breaker(&error(ErrorKind::Unavailable)));
+        for kind in [
+            ErrorKind::Invalid,
+            ErrorKind::NotFound,
+            ErrorKind::Forbidden,
+            ErrorKind::RateLimited,
+            ErrorKind::NotConnected,
+            ErrorKind::ReauthRequired,
+            ErrorKind::Upstream,
+        ] {
+            assert!(!counts_against_breaker(&error(kind)), "{kind:?}");
+        }
+    }
 }

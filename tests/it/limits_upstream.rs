@@ -1,8 +1,9 @@
 //! The upstream stack's limits against the sandbox, through GraphQL: Salesforce's own report of
 //! the org's API usage (`Sforce-Limit-Info`) stops calls once the org is spent, even while our
 //! daily counters have room; Gmail's and Google Calendar's daily quotas and Outlook's mailbox
-//! limit refuse once spent; daily quotas and breakers show in `/metrics`; and a provider failing
-//! a fifth of its calls serves every query with retries that stay within the budget.
+//! limit refuse once spent; daily quotas and breakers show in `/metrics`; a provider failing
+//! a fifth of its calls serves every query with retries that stay within the budget; and neither
+//! an oversized filter (refused before any call) nor the provider's 4xx answers open a breaker.
 
 use std::time::Duration;
 
@@ -197,6 +198,53 @@ async fn an_open_breaker_shows_in_metrics_and_closes_when_the_provider_recovers(
     )
     .await;
     assert!(body["errors"].is_null(), "the probe succeeds: {body}");
+}
+
+#[tokio::test]
+async fn a_huge_filter_is_refused_and_the_providers_4xx_answers_never_open_the_breaker() {
+    let (app, sandbox) = salesforce_with(|settings| {
+        settings.upstream.breaker_failures = 3;
+        settings.upstream.breaker_cooldown_ms = 60_000;
+        settings.upstream.max_retries = 0;
+    })
+    .await;
+    const CONTACTS: &str =
+        "query($filter: ContactFilter) { contacts(first: 1, filter: $filter) { nodes { id } } }";
+    let before = all_calls(&counters(&sandbox).await, "salesforce");
+    let huge = "a".repeat(100 * 1024);
+    let (status, body) = app
+        .graphql(CONTACTS, json!({ "filter": { "nameContains": huge } }))
+        .await;
+    assert_eq!(status, 200);
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(extensions["field"], "filter.nameContains", "{body}");
+    assert_eq!(
+        all_calls(&counters(&sandbox).await, "salesforce"),
+        before,
+        "refused without reaching Salesforce"
+    );
+
+    // Ten calls that Salesforce refuses as bad requests: it answered, so it is up.
+    admin(
+        &sandbox,
+        "faults",
+        json!({ "provider": "salesforce", "status": 400, "count": 10 }),
+    )
+    .await;
+    for _ in 0..10 {
+        let (_, body) = app.graphql(LEADS, json!({})).await;
+        let code = &body["errors"][0]["extensions"]["code"];
+        assert!(code.is_string(), "{body}");
+        assert_ne!(code, "PROVIDER_UNAVAILABLE", "{body}");
+    }
+    let counters = counters(&sandbox).await;
+    assert_eq!(counters["salesforce"][QUERY]["400"], 10, "{counters}");
+    let (_, body) = app.graphql(LEADS, json!({})).await;
+    assert!(
+        body["errors"].is_null(),
+        "the breaker stayed closed: {body}"
+    );
 }
 
 /// Connects `providers` to a fresh gateway whose settings `adjust` changed.

@@ -402,6 +402,83 @@ async fn gmail_sends_rfc_2822_that_parses_back_and_replies_in_its_thread() {
 }
 
 #[tokio::test]
+async fn a_gmail_reply_to_a_subject_that_starts_with_an_emoji_is_sent_with_one_re() {
+    let (app, sandbox) = mailboxes(&[]).await;
+    let subject = "🎉 Launch day — ¡listos!";
+    let (_, body) = app
+        .graphql(
+            SEND,
+            json!({ "input": {
+                "provider": "GMAIL", "to": ["ana@nexus.example"], "subject": subject, "text": "Go",
+            } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let sent = &body["data"]["sendEmail"]["email"];
+    assert_eq!(sent["subject"], subject);
+
+    let (status, body) = app
+        .graphql(
+            SEND,
+            json!({ "input": {
+                "provider": "GMAIL", "to": ["ana@nexus.example"], "text": "Yes!",
+                "replyToId": sent["id"],
+            } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    let reply = &body["data"]["sendEmail"]["email"];
+    let expected = format!("Re: {subject}");
+    assert_eq!(reply["subject"], expected.as_str());
+    assert_eq!(reply["threadId"], sent["threadId"]);
+    let raw = gmail_raw(&sandbox, reply["remoteId"].as_str().unwrap()).await;
+    let parsed = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(parsed.subject(), Some(expected.as_str()), "the stored copy");
+}
+
+#[tokio::test]
+async fn a_line_break_or_a_control_character_in_a_header_is_refused_before_any_send() {
+    let (app, sandbox) = mailboxes(&[]).await;
+    let before = counters(&sandbox).await;
+    for (field, input) in [
+        (
+            "input.subject",
+            json!({ "provider": "GMAIL", "to": ["ana@nexus.example"],
+                    "subject": "Hello\r\nBcc: evil@x.example", "text": "hi" }),
+        ),
+        (
+            "input.subject",
+            json!({ "provider": "OUTLOOK", "to": ["ana@nexus.example"],
+                    "subject": "Hello\0there", "text": "hi" }),
+        ),
+        (
+            "input.cc",
+            json!({ "provider": "GMAIL", "to": ["ana@nexus.example"],
+                    "cc": ["bo@nexus.example\r\nBcc: evil@x.example"], "text": "hi" }),
+        ),
+        (
+            "input.to",
+            json!({ "provider": "GMAIL", "to": ["ana\0@nexus.example"], "text": "hi" }),
+        ),
+    ] {
+        let (status, body) = app.graphql(SEND, json!({ "input": input })).await;
+        assert_eq!(status, 200);
+        assert_eq!(first_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let after = counters(&sandbox).await;
+    assert_eq!(calls(&after, "gmail", GMAIL_SEND), 0, "{after}");
+    for provider in ["gmail", "outlook"] {
+        assert_eq!(
+            total_calls(&after, provider),
+            total_calls(&before, provider),
+            "no {provider} call: {after}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn outlook_sends_and_replies_in_the_conversation() {
     let (app, _sandbox) = mailboxes(&[]).await;
     let base = emails(&app, json!({ "first": 10, "providers": ["OUTLOOK"] })).await;

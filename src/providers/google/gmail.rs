@@ -377,7 +377,7 @@ impl GoogleProvider {
         })
     }
 
-    /// Sends an RFC 2822 message (in the replied message's thread), then reads it back.
+    /// Sends an RFC 5322 message (in the replied message's thread), then reads it back.
     pub async fn send_mail(
         &self,
         target: Target,
@@ -387,8 +387,7 @@ impl GoogleProvider {
             Some(id) => Some(self.replied(target, id).await?),
             None => None,
         };
-        let boundary = format!("nexus_{}", hex::encode(rand::random::<[u8; 12]>()));
-        let message = gmail_model::compose(email, replied.as_ref(), Utc::now(), &boundary);
+        let message = gmail_model::compose(email, replied.as_ref(), Utc::now());
         let mut body = json!({ "raw": gmail_model::raw(&message) });
         if let Some(thread) = replied.as_ref().and_then(|r| r.thread_id.as_deref()) {
             body["threadId"] = json!(thread);

@@ -1,16 +1,20 @@
 //! Gmail's wire shapes and their mapping: `users.messages.list` answers (ids only), a Message
 //! (`labelIds`, `snippet`, `internalDate` in epoch milliseconds as a string, the `payload`
-//! MessagePart tree with headers and base64url bodies), labels — and the other way, an RFC 2822
-//! message for `messages.send` (RFC 2047 subjects, UTF-8 text and/or HTML as
-//! multipart/alternative, thread headers when replying), base64url in `raw`.
+//! MessagePart tree with headers and base64url bodies), labels — and the other way, an RFC 5322
+//! message for `messages.send`, composed by mail-builder (RFC 2047 subjects, UTF-8 text and/or
+//! HTML as multipart/alternative, thread headers when replying), base64url in `raw`.
 
 use std::collections::HashMap;
 
 use base64::{
     Engine,
-    engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD},
+    engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD},
 };
 use chrono::{DateTime, TimeZone, Utc};
+use mail_builder::{
+    MessageBuilder,
+    headers::{address::Address as Recipient, date::Date, message_id::MessageId},
+};
 use mail_parser::MessageParser;
 use serde::Deserialize;
 use serde_json::Value;
@@ -207,49 +211,6 @@ pub fn record(
     }
 }
 
-/// RFC 2047 B-encoded words for a header that is not ASCII, each under 76 characters, folded.
-pub fn encode_header(text: &str) -> String {
-    if text.is_ascii() && !text.contains("=?") {
-        return text.to_owned();
-    }
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in text.chars() {
-        // 39 bytes of UTF-8 are 52 of base64: with `=?UTF-8?B?` and `?=` 64, and a line with
-        // the header's name (`Subject: `) stays under 76.
-        if chunk.len() + c.len_utf8() > 39 {
-            words.push(std::mem::take(&mut chunk));
-        }
-        chunk.push(c);
-    }
-    if !chunk.is_empty() {
-        words.push(chunk);
-    }
-    words
-        .iter()
-        .map(|w| format!("=?UTF-8?B?{}?=", STANDARD.encode(w.as_bytes())))
-        .collect::<Vec<_>>()
-        .join("\r\n ")
-}
-
-/// Base64 in lines of 76, for a body part.
-fn base64_lines(text: &str) -> String {
-    let encoded = STANDARD.encode(text.as_bytes());
-    encoded
-        .as_bytes()
-        .chunks(76)
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect::<Vec<_>>()
-        .join("\r\n")
-}
-
-fn text_part(mime: &str, text: &str) -> String {
-    format!(
-        "Content-Type: {mime}; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-        base64_lines(text)
-    )
-}
-
 /// What a reply needs of the message it answers.
 pub struct Replied {
     pub thread_id: Option<String>,
@@ -258,28 +219,39 @@ pub struct Replied {
     pub subject: Option<String>,
 }
 
-/// The subject of a reply: the original's, with one `Re: `.
+/// The subject of a reply: the original's, with one `Re: ` (compared by characters, so a
+/// subject that starts with an emoji or an accent is no trouble).
 pub fn reply_subject(original: &str) -> String {
     let trimmed = original.trim();
-    if trimmed.len() >= 3 && trimmed[..3].eq_ignore_ascii_case("re:") {
+    let head: String = trimmed.chars().take(3).collect();
+    if head.eq_ignore_ascii_case("re:") {
         trimmed.to_owned()
     } else {
         format!("Re: {trimmed}")
     }
 }
 
-/// The message as RFC 2822 text (CRLF lines), UTF-8 throughout.
-pub fn compose(
-    email: &SendEmail,
-    replied: Option<&Replied>,
-    now: DateTime<Utc>,
-    boundary: &str,
-) -> String {
-    let mut out = String::from("MIME-Version: 1.0\r\n");
-    out.push_str(&format!("Date: {}\r\n", now.to_rfc2822()));
-    for (name, list) in [("To", &email.to), ("Cc", &email.cc), ("Bcc", &email.bcc)] {
-        if !list.is_empty() {
-            out.push_str(&format!("{name}: {}\r\n", list.join(", ")));
+/// The message ids in a `Message-ID`, `In-Reply-To` or `References` value, without their
+/// angle brackets (the builder writes them).
+fn message_ids(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split_whitespace()
+        .map(|id| id.trim_start_matches('<').trim_end_matches('>').to_owned())
+        .filter(|id| !id.is_empty())
+}
+
+/// The message as RFC 5322 text, composed by mail-builder: RFC 2047 words for any header that
+/// needs them (a control character included, so no value can start a header of its own), UTF-8
+/// text and/or HTML (multipart/alternative when both), the thread headers when replying.
+pub fn compose(email: &SendEmail, replied: Option<&Replied>, now: DateTime<Utc>) -> Vec<u8> {
+    let mut message = MessageBuilder::new().date(Date::new(now.timestamp()));
+    for (name, addresses) in [("To", &email.to), ("Cc", &email.cc), ("Bcc", &email.bcc)] {
+        if !addresses.is_empty() {
+            let list = addresses
+                .iter()
+                .map(|a| Recipient::from(a.as_str()))
+                .collect();
+            message = message.header(name, Recipient::new_list(list));
         }
     }
     let subject = match (&email.subject, replied.and_then(|r| r.subject.as_deref())) {
@@ -287,43 +259,38 @@ pub fn compose(
         (None, Some(original)) => reply_subject(original),
         (None, None) => String::new(),
     };
-    out.push_str(&format!("Subject: {}\r\n", encode_header(&subject)));
+    message = message.subject(subject);
     if let Some(id) = replied.and_then(|r| r.message_id.as_deref()) {
-        let references = match replied.and_then(|r| r.references.as_deref()) {
-            Some(earlier) if !earlier.trim().is_empty() => format!("{} {id}", earlier.trim()),
-            _ => id.to_owned(),
-        };
-        out.push_str(&format!(
-            "In-Reply-To: {id}\r\nReferences: {references}\r\n"
-        ));
+        let id: Vec<String> = message_ids(id).collect();
+        let earlier = replied.and_then(|r| r.references.as_deref()).unwrap_or("");
+        let references: Vec<String> = message_ids(earlier).chain(id.clone()).collect();
+        message = message
+            .in_reply_to(MessageId::from(id))
+            .references(MessageId::from(references));
     }
-    match (&email.text, &email.html) {
-        (Some(text), Some(html)) => {
-            out.push_str(&format!(
-                "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{}--{boundary}\r\n{}--{boundary}--\r\n",
-                text_part("text/plain", text),
-                text_part("text/html", html),
-            ));
-        }
-        (text, html) => {
-            let (mime, content) = match (text, html) {
-                (_, Some(html)) => ("text/html", html.as_str()),
-                (Some(text), None) => ("text/plain", text.as_str()),
-                (None, None) => ("text/plain", ""),
-            };
-            out.push_str(&text_part(mime, content));
-        }
+    if let Some(text) = &email.text {
+        message = message.text_body(text.as_str());
     }
+    if let Some(html) = &email.html {
+        message = message.html_body(html.as_str());
+    }
+    if email.text.is_none() && email.html.is_none() {
+        message = message.text_body("");
+    }
+    let mut out = Vec::new();
+    message.serialize(&mut out);
     out
 }
 
 /// `raw` for `messages.send`: base64url, as Gmail's clients write it.
-pub fn raw(message: &str) -> String {
-    URL_SAFE.encode(message.as_bytes())
+pub fn raw(message: &[u8]) -> String {
+    URL_SAFE.encode(message)
 }
 
 #[cfg(test)]
 mod tests {
+    use mail_parser::MimeHeaders;
+
     use super::*;
 
     #[test]
@@ -346,7 +313,8 @@ mod tests {
                     .into(),
             ),
         };
-        let text = compose(&email, Some(&replied), Utc::now(), "b0undary");
+        let bytes = compose(&email, Some(&replied), Utc::now());
+        let text = String::from_utf8(bytes).unwrap();
         let parsed = MessageParser::default().parse(text.as_bytes()).unwrap();
         assert_eq!(
             parsed.subject(),
@@ -373,5 +341,69 @@ mod tests {
                 .and_then(|a| a.address()),
             Some("cy@acme.example")
         );
+    }
+
+    fn plain(subject: &str) -> SendEmail {
+        SendEmail {
+            to: vec!["ana@acme.example".into()],
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            subject: Some(subject.into()),
+            text: Some("hi".into()),
+            html: None,
+            reply_to: None,
+        }
+    }
+
+    #[test]
+    fn a_reply_to_a_subject_that_starts_with_an_emoji_or_an_accent_gets_one_re() {
+        assert_eq!(reply_subject("🎉 Launch day"), "Re: 🎉 Launch day");
+        assert_eq!(reply_subject("é"), "Re: é");
+        assert_eq!(reply_subject("Ré: déjà"), "Re: Ré: déjà");
+        assert_eq!(reply_subject("  RE: hello "), "RE: hello");
+        assert_eq!(reply_subject(""), "Re: ");
+    }
+
+    #[test]
+    fn a_subject_is_encoded_and_parses_back() {
+        for subject in ["🎉 Launch — día", "Tab\tinside", "Plain ASCII"] {
+            let bytes = compose(&plain(subject), None, Utc::now());
+            let parsed = MessageParser::default().parse(&bytes).unwrap();
+            assert_eq!(parsed.subject(), Some(subject), "{subject:?}");
+            let text = String::from_utf8(bytes).unwrap();
+            let head = text.split("\r\n\r\n").next().unwrap();
+            assert!(head.is_ascii(), "{head}");
+        }
+    }
+
+    #[test]
+    fn a_line_break_or_a_nul_in_a_subject_starts_no_header_of_its_own() {
+        // The GraphQL input refuses these; a subject read from the replied message must not
+        // reach the wire raw either.
+        for subject in ["Hello\r\nBcc: evil@x.example", "Hi\nBcc: evil@x.example\0"] {
+            let bytes = compose(&plain(subject), None, Utc::now());
+            let parsed = MessageParser::default().parse(&bytes).unwrap();
+            assert!(parsed.bcc().is_none(), "{subject:?}");
+            let text = String::from_utf8(bytes).unwrap();
+            let head = text.split("\r\n\r\n").next().unwrap();
+            assert!(!head.contains('\0'), "{head:?}");
+            assert!(head.split("\r\n").all(|l| !l.starts_with("Bcc")), "{head}");
+        }
+    }
+
+    #[test]
+    fn a_new_message_has_its_date_and_one_text_part_and_no_thread_headers() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        let bytes = compose(&plain("Hi"), None, now);
+        let parsed = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(
+            parsed.date().map(|d| d.to_timestamp()),
+            Some(now.timestamp())
+        );
+        assert!(parsed.in_reply_to().is_empty());
+        assert!(parsed.references().is_empty());
+        assert_eq!(parsed.body_text(0).as_deref(), Some("hi"));
+        let root = parsed.content_type().unwrap();
+        assert_eq!((root.ctype(), root.subtype()), ("text", Some("plain")));
     }
 }
