@@ -222,6 +222,16 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: u64,
+    /// How long a connection may take to send a whole request head (request line and headers),
+    /// counted from when it is accepted or has had its last answer; it is closed after that, so
+    /// an idle kept-alive connection is closed too. 0 turns the timeout off.
+    pub header_read_timeout_ms: u64,
+    /// Connections held at once, WebSockets included; further ones wait in the listen backlog
+    /// until one closes.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers) accepted, in bytes; a larger one gets
+    /// 431 and the connection is closed.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -231,6 +241,9 @@ impl Default for ServerSettings {
             port: 4000,
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            header_read_timeout_ms: 10_000,
+            max_connections: 16_384,
+            max_header_bytes: 32 * 1024,
         }
     }
 }

@@ -3,9 +3,10 @@
 //! Binding happens in `build`, so port 0 works and `port()` tells the port that was picked.
 //! `build` also starts the background work (the sync poller, the keepers, the change relay,
 //! retention), each a task of one [`Shutdown`] that request handlers add their own tasks to.
-//! `run_until_stopped` serves until the shutdown future resolves, then stops in order within the
-//! configured grace period: in-flight requests finish, the background tasks end at their next
-//! cancellation point, and the database is closed last.
+//! `run_until_stopped` serves (through [`serve`], which holds connections to `[server]`'s limits)
+//! until the shutdown future resolves, then stops in order within the configured grace period:
+//! in-flight requests finish, the background tasks end at their next cancellation point, and the
+//! database is closed last.
 
 use std::{
     collections::BTreeMap, future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration,
@@ -28,7 +29,7 @@ use crate::{
     },
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders, limits::DocumentLimits},
-    http::{self, AppState, PlaygroundConfig},
+    http::{self, AppState, PlaygroundConfig, serve},
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
     providers::{Catalog, Provider, Registry},
@@ -113,6 +114,7 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     grace: Duration,
+    limits: serve::Limits,
     shutdown: Shutdown,
 }
 
@@ -179,6 +181,8 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let vault = vault(settings).await?;
         let providers = provider_settings(settings)?;
+        let limits =
+            serve::Limits::from_settings(&settings.server).map_err(StartupError::Config)?;
         let addr = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -298,6 +302,7 @@ impl Application {
             router: http::router(state),
             db,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            limits,
             shutdown,
         })
     }
@@ -330,7 +335,7 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             stopping_tx.send_replace(Some(Instant::now() + grace));
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let server = serve::serve(self.listener, self.router, self.limits, signal);
         let mut signalled = stopping.clone();
         let grace_over = async move {
             match signalled.wait_for(Option::is_some).await.map(|d| *d) {
@@ -338,13 +343,12 @@ impl Application {
                 _ => std::future::pending::<()>().await,
             }
         };
-        let served = tokio::select! {
-            result = server => result,
+        tokio::select! {
+            () = server => {}
             () = grace_over => {
                 tracing::warn!(?grace, "grace period over; closing open connections");
-                Ok(())
             }
-        };
+        }
         let deadline = stopping.borrow().unwrap_or_else(|| Instant::now() + grace);
         tracing::info!(running = self.shutdown.len(), "stopping background tasks");
         if !self.shutdown.stop(deadline).await {
@@ -356,6 +360,6 @@ impl Application {
         if let Err(cause) = self.db.close().await {
             tracing::warn!(%cause, "closing the database");
         }
-        served
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ mod media;
 mod metrics;
 mod oauth;
 mod playground;
+pub mod serve;
 mod webhooks;
 mod ws;
 

@@ -12,6 +12,7 @@ mod chat;
 mod cli;
 mod comms_nodes;
 mod connect;
+mod connections;
 mod crm;
 mod crm_writes;
 mod google_push;
