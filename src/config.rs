@@ -2,19 +2,88 @@
 //! the spec names (`DATABASE_URL`, `INTEGRATION_TOKEN_ENCRYPTION_KEY`).
 //!
 //! This is the only module that reads the environment. Unknown keys are rejected with their name;
-//! secrets are `SecretString`, so neither `Debug` nor an error message can echo them.
+//! secrets are `SecretString`, so `Debug` cannot echo them. No error echoes any setting's value:
+//! figment's errors carry the value they could not use (`found unsigned int \`1234\``), so they
+//! are rewritten from their kind and key path, keeping the expected type and dropping the value.
+//!
+//! The environment's values are parsed (`NEXUS_SERVER__PORT=0` is a number, `[a, b]` a list),
+//! except a secret's: it is taken as written, so a secret made only of digits (`007…`) stays the
+//! string it is instead of becoming a number that drops its leading zeros or fails to be a
+//! string. `NEXUS_VAULT__PREVIOUS_KEYS` is a comma-separated list, brackets and quotes optional.
 
 use std::{collections::BTreeMap, net::IpAddr, path::PathBuf};
 
 use figment::{
     Figment,
+    error::{Actual, Kind},
     providers::{Env, Format, Serialized, Toml},
+    value::Value,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// `NEXUS_TEST_*` variables belong to the test harness (`NEXUS_TEST_STRICT`, ...), not to settings.
 const TEST_VARS: &str = "test_";
+
+/// The settings whose values are secrets, by key path (`*` stands for any one key).
+const SECRETS: [&str; 6] = [
+    "vault.key",
+    "vault.previous_keys",
+    "database.url",
+    "auth.jwt.hs256_secret",
+    "providers.*.client_secret",
+    "providers.*.webhook_secret",
+];
+
+fn is_secret(path: &str) -> bool {
+    SECRETS.iter().any(|pattern| {
+        let (mut want, mut have) = (pattern.split('.'), path.split('.'));
+        loop {
+            match (want.next(), have.next()) {
+                (None, None) => return true,
+                (Some(w), Some(h)) if w == "*" || w == h => {}
+                _ => return false,
+            }
+        }
+    })
+}
+
+/// A secret variable's value as written: one string, or for `vault.previous_keys` the list of
+/// its comma-separated items (`a,b`, `[a, b]` and `["a", "b"]` alike).
+fn secret_value(path: &str, raw: String) -> Value {
+    if path != "vault.previous_keys" {
+        return raw.into();
+    }
+    let inner = raw.trim();
+    let inner = inner
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(inner);
+    inner
+        .split(',')
+        .map(|item| item.trim().trim_matches(['"', '\'']).trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| Value::from(item.to_owned()))
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// `env` merged into `figment`, its secrets' values as written rather than parsed.
+fn merge_env(figment: Figment, env: Env) -> Figment {
+    let secrets: Vec<(String, Value)> = env
+        .iter()
+        .filter(|(key, _)| is_secret(key.as_str()))
+        .map(|(key, raw)| {
+            let value = secret_value(key.as_str(), raw);
+            (key.as_str().to_owned(), value)
+        })
+        .collect();
+    secrets
+        .into_iter()
+        .fold(figment.merge(env), |figment, (key, value)| {
+            figment.merge(Serialized::default(&key, value))
+        })
+}
 
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -357,38 +426,85 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment
-            .merge(
-                Env::prefixed("NEXUS_")
-                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with(TEST_VARS))
-                    .split("__"),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["INTEGRATION_TOKEN_ENCRYPTION_KEY"])
-                    .map(|_| "vault.key".into()),
-            );
+        for env in [
+            Env::prefixed("NEXUS_")
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with(TEST_VARS))
+                .split("__"),
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+            Env::raw()
+                .only(&["INTEGRATION_TOKEN_ENCRYPTION_KEY"])
+                .map(|_| "vault.key".into()),
+        ] {
+            figment = merge_env(figment, env);
+        }
         figment.extract().map_err(|err| ConfigError(describe(err)))
     }
 }
 
-/// Figment's messages name the key and never the value; keep one line per error.
+/// One line per error, naming the key and what it should be, never the value found: figment's
+/// own messages quote it (`invalid type: found string "…", expected a sequence`).
 fn describe(err: figment::Error) -> String {
     err.into_iter()
         .map(|e| {
             let path = e.path.join(".");
-            let kind = e.kind.to_string();
+            let what = safe_message(&e.kind);
             if path.is_empty() {
-                kind
+                what
             } else {
-                format!("{kind} (at `{path}`)")
+                format!("`{path}`: {what}")
             }
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// What is wrong, from an error's kind, without the values it carries.
+fn safe_message(kind: &Kind) -> String {
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {}", type_of(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("this {} is not {expected}", type_of(actual))
+        }
+        Kind::InvalidLength(len, expected) => format!("{len} items, expected {expected}"),
+        Kind::UnknownVariant(_, expected) => format!("expected one of {}", expected.join(", ")),
+        Kind::UnknownField(field, _) => format!("unknown key `{field}`"),
+        Kind::MissingField(field) => format!("missing key `{field}`"),
+        Kind::DuplicateField(field) => format!("duplicate key `{field}`"),
+        Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => "a number out of range".into(),
+        Kind::Unsupported(actual) => format!("{} is not supported here", type_of(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!(
+                "a key that is {} where {expected} is needed",
+                type_of(actual)
+            )
+        }
+        // TOML's syntax errors quote the offending line under a `|` gutter; the position and the
+        // description around it are kept.
+        Kind::Message(message) => message
+            .lines()
+            .filter(|line| !line.contains('|') && !line.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// The kind of a value, without the value.
+fn type_of(actual: &Actual) -> &'static str {
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a decimal number",
+        Actual::Char(_) => "a character",
+        Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit => "nothing",
+        Actual::Option => "an option",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    }
 }

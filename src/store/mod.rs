@@ -41,7 +41,31 @@ pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbErr> {
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
         });
     }
-    Database::connect(options).await
+    Database::connect(options)
+        .await
+        .map_err(|e| without_url(e, raw))
+}
+
+/// A connection error without the URL or its password: sea-orm quotes the whole URL when it
+/// cannot parse it or has no driver for its scheme.
+fn without_url(err: DbErr, url: &str) -> DbErr {
+    let mut message = err.to_string();
+    if !message.contains(url) && !password_of(url).is_some_and(|p| message.contains(&p)) {
+        return err;
+    }
+    message = message.replace(url, "`database.url`");
+    if let Some(password) = password_of(url) {
+        message = message.replace(&password, "***");
+    }
+    DbErr::Custom(message)
+}
+
+fn password_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .password()
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
 }
 
 /// Brings the schema up to date.

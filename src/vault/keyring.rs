@@ -105,7 +105,10 @@ impl KeyRing {
     /// variable), else `vault.key_file`, else Secrets Manager; earlier keys from `previous_keys`.
     pub async fn from_settings(settings: &VaultSettings) -> Result<Self, KeyRingError> {
         let current = if let Some(key) = &settings.key {
-            parse(key.expose_secret(), "INTEGRATION_TOKEN_ENCRYPTION_KEY")?
+            parse(
+                key.expose_secret(),
+                "vault.key (INTEGRATION_TOKEN_ENCRYPTION_KEY)",
+            )?
         } else if let Some(path) = &settings.key_file {
             parse(&read_key_file(path)?, &path.display().to_string())?
         } else if let Some(secret_id) = &settings.aws_secret_id {

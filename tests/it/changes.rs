@@ -790,3 +790,120 @@ async fn a_project_connects_its_own_stripe_endpoint_and_receives_on_it() {
     assert_eq!(nodes[0]["type"], "stripe:charge.succeeded", "{nodes}");
     assert_eq!(nodes[0]["provider"], "STRIPE");
 }
+
+/// Every change's `data`, as the API returns it, in one JSON text.
+async fn all_data(app: &TestApp) -> String {
+    let (status, body) = app
+        .graphql(
+            "query { changes(first: 100) { nodes { provider data } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["changes"]["nodes"].to_string()
+}
+
+#[tokio::test]
+async fn a_slack_envelopes_verification_token_is_neither_stored_nor_returned() {
+    let (app, _) = connected_to_the_sandbox().await;
+    let token = "verification-token-7f3a9c";
+    let body = json!({ "token": token, "type": "event_callback", "team_id": "T0SBX0001",
+        "event_id": "EvToken", "event_time": Utc::now().timestamp(),
+        "event": { "type": "message", "channel": "C1", "ts": "1.000042", "text": "hi" } })
+    .to_string();
+    let now = Utc::now().timestamp();
+    let response = app
+        .client
+        .post(app.url("/webhooks/slack"))
+        .header("x-slack-request-timestamp", now.to_string())
+        .header(
+            "x-slack-signature",
+            nexus_sandbox::slack::signature(nexus_sandbox::slack::SIGNING_SECRET, now, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let data = all_data(&app).await;
+    assert!(data.contains("1.000042"), "the event is stored: {data}");
+    assert!(!data.contains(token), "{data}");
+}
+
+#[tokio::test]
+async fn the_scrub_migration_removes_delivery_secrets_from_stored_events() {
+    use migration::{Migrator, MigratorTrait};
+    use nexus::store::entities::change_events as row;
+    use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+
+    for (name, url) in crate::helpers::backends().await {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut settings = test_settings();
+        settings.database.url = url;
+        let db = nexus::startup::open_database(&settings, dir.path())
+            .await
+            .expect("database");
+        let project = nexus::auth::Tenants::new(db.clone())
+            .ensure_project("acme")
+            .await
+            .unwrap();
+        // Back to before the scrub, with events stored the way the gateway used to store them.
+        Migrator::down(&db, Some(1)).await.unwrap();
+        let stored = [
+            (
+                "outlook",
+                json!({ "subscriptionId": "s1", "clientState": "cs-secret-1", "changeType": "deleted" }),
+            ),
+            (
+                "teams",
+                json!({ "subscriptionId": "s2", "clientState": "cs-secret-2", "changeType": "created" }),
+            ),
+            (
+                "slack",
+                json!({ "token": "slack-token-3", "type": "event_callback", "team_id": "T1" }),
+            ),
+            (
+                "stripe",
+                json!({ "id": "evt_1", "token": "not-a-secret-here" }),
+            ),
+        ];
+        for (seq, (provider, data)) in stored.iter().enumerate() {
+            row::Entity::insert(row::ActiveModel {
+                id: Set(uuid::Uuid::new_v4()),
+                project_id: Set(project.id),
+                seq: Set(seq as i64 + 1),
+                op: Set("DELETED".into()),
+                provider: Set((*provider).into()),
+                r#type: Set("Email".into()),
+                remote_id: Set(format!("r{seq}")),
+                data: Set(data.clone()),
+                occurred_at: Set(Utc::now()),
+                received_at: Set(Utc::now()),
+            })
+            .exec(&db)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        Migrator::up(&db, None)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: up: {e}"));
+        let data: Vec<Value> = row::Entity::find()
+            .order_by_asc(row::Column::Seq)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.data)
+            .collect();
+        assert_eq!(
+            data,
+            [
+                json!({ "subscriptionId": "s1", "changeType": "deleted" }),
+                json!({ "subscriptionId": "s2", "changeType": "created" }),
+                json!({ "type": "event_callback", "team_id": "T1" }),
+                json!({ "id": "evt_1", "token": "not-a-secret-here" }),
+            ],
+            "{name}"
+        );
+    }
+}

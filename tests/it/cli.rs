@@ -825,3 +825,205 @@ async fn a_salesforce_bulk_load_killed_midway_resumes_from_its_locator_and_logs_
     .await;
     assert!(demo.stop().success());
 }
+
+/// A child process, killed if still running when dropped (a test that fails leaves none behind).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `nexus serve` with `config` as its settings file and `env`, which must refuse to start: its
+/// error output.
+async fn refused_serve(dir: &Path, config: &str, env: &[(&str, &str)]) -> String {
+    let file = dir.join("nexus.toml");
+    std::fs::write(&file, format!("[server]\nport = 0\n{config}")).unwrap();
+    let mut child = Reaped(
+        nexus(dir)
+            .arg("--config")
+            .arg(&file)
+            .arg("serve")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = eventually(
+        &format!("serve to refuse {config:?} {env:?}"),
+        Duration::from_secs(60),
+        async || child.0.try_wait().unwrap(),
+    )
+    .await;
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{config:?} {env:?} started: {stderr}");
+    stderr
+}
+
+/// A settings file, variables, the key the error must name, and the value it must not show.
+type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
+#[tokio::test]
+async fn a_setting_refused_is_named_and_its_value_never_shown() {
+    let bad_hex = "not-a-hex-key!!!".repeat(4);
+    let key = "ab".repeat(32);
+    let with_key = |name, value| {
+        vec![
+            ("INTEGRATION_TOKEN_ENCRYPTION_KEY", key.as_str()),
+            (name, value),
+        ]
+    };
+    let cases: Vec<Refusal> = vec![
+        (
+            "",
+            with_key("NEXUS_VAULT__PREVIOUS_KEYS", "31415926535"),
+            "vault.previous_keys",
+            "31415926535",
+        ),
+        (
+            "",
+            with_key("NEXUS_VAULT__PREVIOUS_KEYS", bad_hex.as_str()),
+            "vault.previous_keys",
+            "not-a-hex-key",
+        ),
+        (
+            "[vault]\nprevious_keys = \"s3cr3t-previous\"\n",
+            vec![],
+            "vault.previous_keys",
+            "s3cr3t-previous",
+        ),
+        (
+            "",
+            vec![("NEXUS_VAULT__KEY", bad_hex.as_str())],
+            "vault.key",
+            "not-a-hex-key",
+        ),
+        (
+            "",
+            vec![("INTEGRATION_TOKEN_ENCRYPTION_KEY", "271828182845")],
+            "INTEGRATION_TOKEN_ENCRYPTION_KEY",
+            "271828182845",
+        ),
+        ("[vault]\nkey = 8675309\n", vec![], "vault.key", "8675309"),
+        (
+            "[auth.jwt]\nhs256_secret = 8675309\n",
+            vec![],
+            "auth.jwt.hs256_secret",
+            "8675309",
+        ),
+        (
+            "[providers.hubspot]\nclient_secret = 8675309\n",
+            vec![],
+            "providers.hubspot.client_secret",
+            "8675309",
+        ),
+        (
+            "[providers.stripe]\nwebhook_secret = 8675309\n",
+            vec![],
+            "providers.stripe.webhook_secret",
+            "8675309",
+        ),
+        (
+            "[database]\nurl = 8675309\n",
+            vec![],
+            "database.url",
+            "8675309",
+        ),
+        (
+            "",
+            vec![("DATABASE_URL", "mysql://nexus:pw-hunter2@localhost/nexus")],
+            "database.url",
+            "pw-hunter2",
+        ),
+        (
+            "",
+            vec![("DATABASE_URL", "nexus:pw-hunter3@localhost/nexus")],
+            "database.url",
+            "pw-hunter3",
+        ),
+        (
+            "[auth.jwt]\nhs256_secret = \"unterminated-s3cret\n",
+            vec![],
+            "line 4",
+            "unterminated-s3cret",
+        ),
+        (
+            "",
+            vec![("NEXUS_SERVER__BODY_LIMIT_BYTES", "s3cr3t-size")],
+            "server.body_limit_bytes",
+            "s3cr3t-size",
+        ),
+        (
+            "",
+            vec![("NEXUS_VAULT__WRITE_FORMAT", "v9-s3cret")],
+            "vault.write_format",
+            "v9-s3cret",
+        ),
+    ];
+    for (config, env, named, secret) in cases {
+        let dir = TempDir::new().unwrap();
+        let stderr = refused_serve(dir.path(), config, &env).await;
+        assert!(stderr.contains(named), "{named} not named: {stderr}");
+        assert!(!stderr.contains(secret), "{secret} shown: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn secrets_made_only_of_digits_are_read_as_written() {
+    let dir = TempDir::new().unwrap();
+    let created = run(nexus(dir.path()).args([
+        "keys",
+        "create",
+        "--project",
+        "acme",
+        "--user",
+        "ada@acme.test",
+    ]));
+    assert!(created.status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let key = format!("{}0123", "0123456789".repeat(6));
+    let previous = format!("{}9876", "9876543210".repeat(6));
+    // A leading zero a number would lose.
+    let webhook_secret = "007123";
+    let mut child = Reaped(
+        nexus(dir.path())
+            .arg("serve")
+            .env("NEXUS_SERVER__PORT", &port)
+            .env("INTEGRATION_TOKEN_ENCRYPTION_KEY", &key)
+            .env("NEXUS_VAULT__PREVIOUS_KEYS", &previous)
+            .env("NEXUS_AUTH__JWT__HS256_SECRET", "0042")
+            .env("NEXUS_PROVIDERS__STRIPE__WEBHOOK_SECRET", webhook_secret)
+            .env("NEXUS_CHANGES__DEFAULT_PROJECT", "acme")
+            .spawn()
+            .unwrap(),
+    );
+    let origin = format!("http://127.0.0.1:{port}");
+    wait_until_up(&format!("{origin}/healthz"), &mut child.0, "serve").await;
+    let body = r#"{"id":"evt_digits","type":"customer.updated","created":1700000000,"data":{"object":{"id":"cus_1"}}}"#;
+    let now = chrono::Utc::now().timestamp();
+    for (secret, expected) in [("7123", 400), (webhook_secret, 200)] {
+        let response = reqwest::Client::new()
+            .post(format!("{origin}/webhooks/stripe"))
+            .header(
+                "stripe-signature",
+                nexus_sandbox::stripe::signature(secret, now, body),
+            )
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "signed with {secret}");
+    }
+    terminate(&child.0);
+    assert!(child.0.wait().unwrap().success());
+}

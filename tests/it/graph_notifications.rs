@@ -240,6 +240,45 @@ async fn graph_notifications_are_checked_by_client_state_and_stored_once() {
     assert_eq!(stored(&app).await.len(), 1);
 }
 
+#[tokio::test]
+async fn a_notifications_client_state_is_neither_stored_nor_returned() {
+    let (app, sandbox) = connected("OUTLOOK").await;
+    let held = subscriptions_at_graph(&sandbox, "outlook", 2).await;
+    let messages = held
+        .iter()
+        .find(|s| s["resource"] == "me/messages")
+        .unwrap();
+    let client_state = messages["clientState"].as_str().unwrap();
+    let genuine = json!({ "value": [{
+        "subscriptionId": messages["id"],
+        "subscriptionExpirationDateTime": messages["expirationDateTime"],
+        "clientState": client_state,
+        "changeType": "deleted",
+        "resource": "Users/u1/Messages/AAMk-2",
+        "resourceData": { "@odata.type": "#Microsoft.Graph.Message", "id": "AAMk-2" },
+        "tenantId": "t1",
+    }] });
+    assert_eq!(notify(&app, "outlook", &genuine).await.1["stored"], 1);
+    let (status, body) = app
+        .graphql(
+            "query { changes(first: 100) { nodes { remoteId data } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let nodes = &body["data"]["changes"]["nodes"];
+    let stored = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["remoteId"] == "AAMk-2")
+        .unwrap_or_else(|| panic!("stored: {nodes}"));
+    assert_eq!(stored["data"]["changeType"], "deleted");
+    let text = nodes.to_string();
+    assert!(!text.contains(client_state), "{text}");
+    assert!(!text.contains("clientState"), "{text}");
+}
+
 /// Brings every stored subscription's expiry to within a minute, as if its lifetime had passed
 /// at the gateway (whose clock the test cannot move; the sandbox's clock moves only Graph's).
 async fn expiring_soon(app: &TestApp) {

@@ -11,7 +11,9 @@
 //!   (202), since any other answer only makes Graph deliver them again.
 //! - A kept notification becomes one change: Outlook messages `Email`, events `Event`, Teams
 //!   channel messages `Message` (remote id `{team}/{channel}/{message}`, as the chat adapter names
-//!   it); `changeType` is the op. Its receipt is the subscription, change type and a hash of the
+//!   it); `changeType` is the op, and the notification without its `clientState` is the data:
+//!   the secret that authenticates Graph's deliveries is never stored nor shown to a reader, who
+//!   could otherwise forge them. Its receipt is the subscription, change type and a hash of the
 //!   resource and the notification, so a redelivery is stored once.
 
 use chrono::Utc;
@@ -75,14 +77,20 @@ pub fn read(body: &[u8]) -> Result<Vec<Notification>, Refusal> {
             hash.update(resource.as_bytes());
             hash.update([0]);
             hash.update(n.to_string().as_bytes());
+            let mut data = n.clone();
+            let client_state = data
+                .as_object_mut()?
+                .remove("clientState")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             Some(Notification {
                 subscription_id: subscription_id.to_owned(),
-                client_state: n["clientState"].as_str().unwrap_or_default().to_owned(),
+                client_state,
                 key: format!("{change_type}:{}", hex::encode(hash.finalize())),
                 op: op(change_type)?,
                 resource: resource.to_owned(),
                 resource_id: n["resourceData"]["id"].as_str()?.to_owned(),
-                data: n.clone(),
+                data,
             })
         })
         .collect())
@@ -217,6 +225,8 @@ mod tests {
             "a redelivery has the same key"
         );
         let n = read(body).unwrap().remove(0);
+        assert_eq!(n.client_state, "cs");
+        assert!(n.data.get("clientState").is_none(), "{}", n.data);
         let change = change(Provider::Teams, "teams/T1/channels/19:c@thread/messages", n);
         assert_eq!(
             (change.op, change.kind.as_str(), change.remote_id.as_str()),

@@ -3,7 +3,9 @@
 //! seconds and refused when more than five minutes off), the `url_verification` handshake (the
 //! challenge answered as plain text), and `event_callback` envelopes routed by `team_id`:
 //! messages become Message changes (edits and deletions by their subtypes), other events keep
-//! Slack's type as `slack:<type>`. `event_id` dedupes Slack's retries.
+//! Slack's type as `slack:<type>`. `event_id` dedupes Slack's retries. The envelope is the
+//! change's data without its `token` (Slack's deprecated verification token, a shared secret
+//! that would let a reader forge deliveries to apps still checking it).
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -65,6 +67,15 @@ pub enum Delivery {
     },
 }
 
+/// The envelope as stored: everything but its verification token.
+fn without_token(envelope: &Value) -> Value {
+    let mut data = envelope.clone();
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("token");
+    }
+    data
+}
+
 pub fn read(body: &[u8]) -> Result<Delivery, Refusal> {
     let envelope: Value = serde_json::from_slice(body)
         .map_err(|_| Refusal::Malformed("the body is not a Slack envelope"))?;
@@ -115,7 +126,7 @@ pub fn read(body: &[u8]) -> Result<Delivery, Refusal> {
                     } else {
                         ts.to_owned()
                     },
-                    data: envelope.clone(),
+                    data: without_token(&envelope),
                     occurred_at,
                 },
             })
@@ -222,7 +233,7 @@ mod tests {
 
     #[test]
     fn messages_become_message_changes() {
-        let body = br#"{"type":"event_callback","team_id":"T1","event_id":"Ev1","event_time":1700000000,
+        let body = br#"{"token":"verification-token","type":"event_callback","team_id":"T1","event_id":"Ev1","event_time":1700000000,
             "event":{"type":"message","subtype":"message_deleted","channel":"C1","deleted_ts":"1700000000.000100"}}"#;
         let Delivery::Event {
             team_id,
@@ -237,6 +248,8 @@ mod tests {
             (change.op, change.kind.as_str(), change.remote_id.as_str()),
             (Op::Deleted, "Message", "C1:1700000000.000100")
         );
+        assert_eq!(change.data["team_id"], "T1");
+        assert!(change.data.get("token").is_none(), "{}", change.data);
         let Delivery::Verification(challenge) =
             read(br#"{"type":"url_verification","challenge":"abc"}"#).unwrap()
         else {
