@@ -26,5 +26,5 @@ pub use capability::{Calendar, Chat, Crm, Mail};
 pub use error::{ErrorKind, ProviderError};
 pub use passthrough::{Passthrough, RawRequest, RawResponse};
 pub use provider::{Capability, Provider, UnknownProvider};
-pub use read_model::{ReadModel, Synced};
+pub use read_model::{AsOf, CopyStatus, ReadModel, Synced};
 pub use tenant::{Target, Tenant};

@@ -20,11 +20,42 @@ use crate::{
 /// What the copy can say about a read.
 #[derive(Debug, Clone)]
 pub enum Synced<T> {
-    /// The answer from the copy, as of `synced_at` (when the sync last caught up).
-    Synced { value: T, synced_at: DateTime<Utc> },
+    /// The answer from the copy, and when each of its records was known to be true.
+    Synced { value: T, as_of: AsOf },
     /// The copy cannot answer this exactly (incomplete, older than asked, a filter it cannot
     /// apply, or it failed): read live.
     NotSynced,
+}
+
+/// When an answer of the copy was true: the start of the type's last complete pass, or later
+/// for a record a webhook or one of the gateway's own writes brought since.
+#[derive(Debug, Clone, Default)]
+pub struct AsOf {
+    /// The start of the type's last complete pass: every change made before it is in the copy.
+    pub pass: DateTime<Utc>,
+    /// Records applied after the pass (by a webhook or a write through the gateway), by remote id.
+    pub records: HashMap<String, DateTime<Utc>>,
+}
+
+impl AsOf {
+    /// When the copy's record `remote_id` was known to be true: the later of the pass and the
+    /// record's own application.
+    pub fn of(&self, remote_id: &str) -> DateTime<Utc> {
+        self.records
+            .get(remote_id)
+            .map_or(self.pass, |at| (*at).max(self.pass))
+    }
+}
+
+/// How complete and how old one type's copy of a connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyStatus {
+    /// The unified type (`Contact`).
+    pub object: CrmObject,
+    /// Whether a first full pass over the type is done.
+    pub complete: bool,
+    /// The start of the last complete pass (see [`AsOf::pass`]); `None` before the first.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Synced lists, records and relations, per connection. Never fails a read: a copy that cannot
@@ -59,4 +90,11 @@ pub trait ReadModel: Send + Sync {
         ids: &[String],
         max_age: Duration,
     ) -> Synced<HashMap<String, Vec<String>>>;
+
+    /// Each CRM type's copy of the connection: complete or not, and as of when.
+    async fn status(&self, target: Target) -> Vec<CopyStatus>;
+
+    /// A record the gateway just created or updated at the provider, so the copy has it at once
+    /// (write-through). A failure is logged, never returned: the next pass brings the record.
+    async fn written(&self, target: Target, record: &Record<CrmData>);
 }

@@ -11,7 +11,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
-use nexus_core::{ReadModel, Synced, Target};
+use nexus_core::{CopyStatus, ReadModel, Synced, Target};
 
 use crate::providers::crm::{CrmData, CrmObject, ListPage, ListRequest, Record};
 
@@ -49,6 +49,19 @@ impl ReadModel for SyncedCopy {
     ) -> Synced<HashMap<String, Vec<String>>> {
         Synced::NotSynced
     }
+
+    async fn status(&self, _target: Target) -> Vec<CopyStatus> {
+        CrmObject::ALL
+            .into_iter()
+            .map(|object| CopyStatus {
+                object,
+                complete: false,
+                as_of: None,
+            })
+            .collect()
+    }
+
+    async fn written(&self, _target: Target, _record: &Record<CrmData>) {}
 }
 
 #[cfg(test)]
