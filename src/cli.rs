@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Tenants, create_api_key},
+    auth::{KeySpec, Scope, Scopes, Tenants, create_api_key_with},
     config::Settings,
     startup::{Application, open_database},
     vault::CredentialVault,
@@ -93,8 +93,18 @@ enum KeysCommand {
         project: String,
         #[arg(long)]
         user: String,
+        /// A scope the key gets (repeat for more): read, write, changes:project, audit,
+        /// passthrough:read, passthrough:write. Default: read and write.
+        #[arg(long = "scope", value_name = "SCOPE", value_parser = clap::value_parser!(Scope))]
+        scopes: Vec<Scope>,
+        /// A name for the key, shown by `keys list`.
+        #[arg(long)]
+        label: Option<String>,
+        /// How long the key lives (`30d`, `12h`, `1w 2d`); it never expires without.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
     },
-    /// List keys (never the keys themselves).
+    /// List keys (never the keys themselves), with their scopes, label, expiry and last use.
     List,
     /// Revoke a key by id.
     Revoke { id: Uuid },
@@ -328,26 +338,71 @@ async fn sync(
 
 async fn keys(tenants: &Tenants, action: KeysCommand) -> CliResult {
     match action {
-        KeysCommand::Create { project, user } => {
+        KeysCommand::Create {
+            project,
+            user,
+            scopes,
+            label,
+            expires_in,
+        } => {
             crate::graphql::validate_email(&user).map_err(|m| format!("--user: {m}"))?;
             if project.trim().is_empty() {
                 return Err("--project must not be empty".into());
             }
-            println!("{}", create_api_key(tenants, project.trim(), &user).await?);
+            let label = label.map(|l| l.trim().to_owned());
+            if let Some(label) = &label
+                && (label.is_empty() || label.len() > 200 || label.chars().any(char::is_control))
+            {
+                return Err(
+                    "--label must be 1 to 200 characters, without tabs or line breaks".into(),
+                );
+            }
+            let expires_at = expires_in
+                .map(|d| {
+                    chrono::Duration::from_std(d)
+                        .ok()
+                        .filter(|d| *d > chrono::Duration::zero())
+                        .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+                        .ok_or("--expires-in must be a positive duration of sane length")
+                })
+                .transpose()?;
+            let spec = KeySpec {
+                scopes: if scopes.is_empty() {
+                    Scopes::DEFAULT
+                } else {
+                    scopes.into_iter().collect()
+                },
+                label,
+                expires_at,
+            };
+            println!(
+                "{}",
+                create_api_key_with(tenants, project.trim(), &user, &spec).await?
+            );
         }
         KeysCommand::List => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "ID\tPREFIX\tUSER\tPROJECT\tCREATED\tREVOKED")?;
+            writeln!(
+                out,
+                "ID\tPREFIX\tUSER\tPROJECT\tSCOPES\tLABEL\tCREATED\tEXPIRES\tLAST USED\tREVOKED"
+            )?;
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+            };
             for k in tenants.list_keys().await? {
                 writeln!(
                     out,
-                    "{}\t{}…\t{}\t{}\t{}\t{}",
+                    "{}\t{}…\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     k.id,
                     k.prefix,
                     k.user_email,
                     k.project_name,
+                    k.scopes,
+                    k.label.as_deref().unwrap_or("-"),
                     k.created_at.to_rfc3339(),
-                    k.revoked_at.map_or_else(|| "-".into(), |t| t.to_rfc3339())
+                    time(k.expires_at),
+                    time(k.last_used_at),
+                    time(k.revoked_at),
                 )?;
             }
         }

@@ -378,6 +378,9 @@ pub struct JwtSettings {
     /// The claim that holds the project's id (a UUID of `projects`).
     #[serde(default = "default_project_claim")]
     pub project_claim: String,
+    /// The claim that holds the caller's scopes, space-delimited (`read write changes:project`).
+    #[serde(default = "default_scope_claim")]
+    pub scope_claim: String,
 }
 
 fn default_user_claim() -> String {
@@ -386,6 +389,10 @@ fn default_user_claim() -> String {
 
 fn default_project_claim() -> String {
     "project_id".into()
+}
+
+fn default_scope_claim() -> String {
+    "scope".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

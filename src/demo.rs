@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::{
-    auth::{Tenants, create_api_key, hash_key},
+    auth::{KeySpec, Scope, Scopes, Tenants, create_api_key_with, hash_key},
     config::Settings,
     providers::{Cataloged, Provider},
     startup::{Application, open_database},
@@ -221,16 +221,24 @@ async fn register_stripe_endpoint(sandbox: &str, origin: &str, secret: &str) -> 
     Ok(())
 }
 
-/// The demo's key: the one in `demo-api-key` while it is still live, else a new one.
+/// The demo's key: the one in `demo-api-key` while it is still live with the demo's scopes,
+/// else a new one. It may read, write and follow the whole project's change stream.
 async fn demo_key(tenants: &Tenants, data_dir: &Path) -> DemoResult<String> {
+    let scopes = Scopes::DEFAULT.with(Scope::ChangesProject);
     let file = data_dir.join("demo-api-key");
     if let Ok(existing) = fs::read_to_string(&file) {
         let existing = existing.trim().to_owned();
-        if tenants.active_key(&hash_key(&existing)).await?.is_some() {
+        let live = tenants.active_key(&hash_key(&existing)).await?;
+        if live.is_some_and(|k| Scopes::parse(&k.scopes) == Ok(scopes)) {
             return Ok(existing);
         }
     }
-    let key = create_api_key(tenants, DEMO_PROJECT, DEMO_USER).await?;
+    let spec = KeySpec {
+        label: Some("demo".into()),
+        scopes,
+        ..KeySpec::default()
+    };
+    let key = create_api_key_with(tenants, DEMO_PROJECT, DEMO_USER, &spec).await?;
     write_file(&file, &key, true)?;
     Ok(key)
 }

@@ -1,11 +1,14 @@
 //! Caller identity: an `Authorization: Bearer` credential becomes a `Tenant`.
 //!
 //! Two kinds of credential are accepted. API keys (`nxk_…`, 256 random bits) are stored as their
-//! SHA-256 — a fast hash is right for keys of that entropy — and shown once. JWTs are verified
-//! with an HS256 secret or against an RS256 JWKS from config; their claims name the user and the
-//! project, both of which must exist. The resolved `Tenant` scopes everything a request can reach.
+//! SHA-256 — a fast hash is right for keys of that entropy — and shown once; a key may carry a
+//! label and an expiry, after which it is refused as if unknown, and its last use is recorded at
+//! most once a minute. JWTs are verified with an HS256 secret or against an RS256 JWKS from
+//! config; their claims name the user and the project, both of which must exist, and the scopes
+//! (`auth.jwt.scope_claim`). A caller comes out `Authenticated`: the `Tenant` scopes everything a
+//! request can reach, the `Scopes` (`scopes`) what it may do there.
 
-use std::{collections::HashMap, fs};
+use std::{collections::HashMap, fs, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
@@ -16,9 +19,15 @@ use uuid::Uuid;
 
 use crate::config::JwtSettings;
 
+mod scopes;
 mod tenants;
 
+pub use scopes::{Scope, Scopes, UnknownScope};
 pub use tenants::{ApiKeyRow, Tenants};
+
+/// How often, at most, a key's `last_used_at` is written: a busy key costs one write a minute,
+/// not one per request.
+const LAST_USED_EVERY: Duration = Duration::from_secs(60);
 
 /// Every API key starts with this, so scanners and people can tell it apart from a JWT.
 pub const API_KEY_PREFIX: &str = "nxk_";
@@ -32,7 +41,7 @@ pub enum AuthError {
     Missing,
     #[error("malformed Authorization header: expected `Bearer <api key or JWT>`")]
     Malformed,
-    #[error("invalid or revoked API key")]
+    #[error("invalid, expired or revoked API key")]
     InvalidKey,
     #[error("invalid token: {0}")]
     InvalidToken(String),
@@ -69,35 +78,91 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Creates a key for `user` in `project` (both created if missing); returns its plaintext.
+/// What a new key is made with besides its owner.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    pub scopes: Scopes,
+    pub label: Option<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Default for KeySpec {
+    fn default() -> Self {
+        Self {
+            scopes: Scopes::DEFAULT,
+            label: None,
+            expires_at: None,
+        }
+    }
+}
+
+/// Creates a key for `user` in `project` (both created if missing) with the default scopes
+/// (`read write`); returns its plaintext.
 pub async fn create_api_key(
     tenants: &Tenants,
     project: &str,
     user_email: &str,
 ) -> Result<String, sea_orm::DbErr> {
+    create_api_key_with(tenants, project, user_email, &KeySpec::default()).await
+}
+
+/// Creates a key as `spec` says for `user` in `project` (both created if missing); returns its
+/// plaintext.
+pub async fn create_api_key_with(
+    tenants: &Tenants,
+    project: &str,
+    user_email: &str,
+    spec: &KeySpec,
+) -> Result<String, sea_orm::DbErr> {
     let user = tenants.ensure_user(user_email).await?;
     let project = tenants.ensure_project(project).await?;
     let key = NewApiKey::generate();
     tenants
-        .insert_key(user.id, project.id, &key.prefix, &key.hash)
+        .insert_key(user.id, project.id, &key.prefix, &key.hash, spec)
         .await?;
     Ok(key.plaintext)
 }
 
-/// Turns `Authorization` header values into tenants.
+/// A caller let in: whose request it is and what it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    pub tenant: Tenant,
+    pub scopes: Scopes,
+}
+
+/// Turns `Authorization` header values into callers.
 #[derive(Clone)]
 pub struct Authenticator {
     tenants: Tenants,
     jwt: Option<JwtVerifier>,
+    /// The keys whose last use was written within `LAST_USED_EVERY`.
+    recently_used: moka::future::Cache<Uuid, ()>,
 }
 
 impl Authenticator {
     pub fn new(tenants: Tenants, jwt: Option<JwtVerifier>) -> Self {
-        Self { tenants, jwt }
+        Self {
+            tenants,
+            jwt,
+            recently_used: moka::future::Cache::builder()
+                .time_to_live(LAST_USED_EVERY)
+                .build(),
+        }
+    }
+
+    /// Records that key `id` was used, unless that was done within the last minute. A failed
+    /// write is logged and the request goes on: the time is a hint, not a gate.
+    async fn touch(&self, id: Uuid) {
+        if !self.recently_used.entry(id).or_insert(()).await.is_fresh() {
+            return;
+        }
+        if let Err(cause) = self.tenants.touch_key(id).await {
+            tracing::warn!(%cause, "recording an API key's last use");
+        }
     }
 
     /// Authenticates the value of an `Authorization` header (or `connection_init`'s field).
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Tenant, AuthError> {
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Authenticated, AuthError> {
         let header = header.ok_or(AuthError::Missing)?.trim();
         let credential = header
             .strip_prefix("Bearer ")
@@ -110,18 +175,32 @@ impl Authenticator {
                 .tenants
                 .active_key(&hash_key(credential))
                 .await?
+                .filter(|key| key.expires_at.is_none_or(|t| t > chrono::Utc::now()))
                 .ok_or(AuthError::InvalidKey)?;
-            return Ok(Tenant {
-                user_id: key.user_id,
-                project_id: key.project_id,
+            // Scopes were checked when stored; a row edited by hand into nonsense opens nothing.
+            let scopes = Scopes::parse(&key.scopes).unwrap_or_else(|unknown| {
+                tracing::error!(key = %key.id, %unknown, "an API key's stored scopes do not parse");
+                Scopes::default()
+            });
+            self.touch(key.id).await;
+            return Ok(Authenticated {
+                tenant: Tenant {
+                    user_id: key.user_id,
+                    project_id: key.project_id,
+                },
+                scopes,
             });
         }
         let jwt = self.jwt.as_ref().ok_or(AuthError::JwtDisabled)?;
-        let tenant = jwt.verify(credential)?;
-        let known = self.tenants.user(tenant.user_id).await?.is_some()
-            && self.tenants.project(tenant.project_id).await?.is_some();
+        let caller = jwt.verify(credential)?;
+        let known = self.tenants.user(caller.tenant.user_id).await?.is_some()
+            && self
+                .tenants
+                .project(caller.tenant.project_id)
+                .await?
+                .is_some();
         if known {
-            Ok(tenant)
+            Ok(caller)
         } else {
             Err(AuthError::UnknownSubject)
         }
@@ -137,6 +216,7 @@ pub struct JwtVerifier {
     audience: Option<String>,
     user_claim: String,
     project_claim: String,
+    scope_claim: String,
 }
 
 /// A JWT configuration that cannot be used (unreadable JWKS, no key at all).
@@ -175,10 +255,11 @@ impl JwtVerifier {
             audience: settings.audience.clone(),
             user_claim: settings.user_claim.clone(),
             project_claim: settings.project_claim.clone(),
+            scope_claim: settings.scope_claim.clone(),
         })
     }
 
-    fn verify(&self, token: &str) -> Result<Tenant, AuthError> {
+    fn verify(&self, token: &str) -> Result<Authenticated, AuthError> {
         let invalid = |e: jsonwebtoken::errors::Error| AuthError::InvalidToken(e.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
         let key = match header.alg {
@@ -209,9 +290,23 @@ impl JwtVerifier {
                 .and_then(|s| Uuid::parse_str(s).ok())
                 .ok_or_else(|| AuthError::InvalidToken(format!("claim `{name}` must be a UUID")))
         };
-        Ok(Tenant {
-            user_id: id(&self.user_claim)?,
-            project_id: id(&self.project_claim)?,
+        // Without the claim, a token may do what a key made without `--scope` may.
+        let scopes = match claims.get(&self.scope_claim) {
+            None => Scopes::DEFAULT,
+            Some(serde_json::Value::String(names)) => Scopes::from_claim(names),
+            Some(_) => {
+                return Err(AuthError::InvalidToken(format!(
+                    "claim `{}` must be a string of space-separated scopes",
+                    self.scope_claim
+                )));
+            }
+        };
+        Ok(Authenticated {
+            tenant: Tenant {
+                user_id: id(&self.user_claim)?,
+                project_id: id(&self.project_claim)?,
+            },
+            scopes,
         })
     }
 }

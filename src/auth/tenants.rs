@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::KeySpec;
 use crate::store::entities::{api_keys, projects, users};
 
 /// An API key as listed: never the key itself, only its prefix.
@@ -18,6 +19,12 @@ pub struct ApiKeyRow {
     pub project_name: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The scopes as stored (space-delimited).
+    pub scopes: String,
+    pub label: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Recorded at most once a minute, so up to a minute behind.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// Repository of users, projects and API keys.
@@ -89,6 +96,7 @@ impl Tenants {
         project_id: Uuid,
         prefix: &str,
         key_hash: &str,
+        spec: &KeySpec,
     ) -> Result<Uuid, DbErr> {
         let id = Uuid::new_v4();
         api_keys::ActiveModel {
@@ -100,6 +108,9 @@ impl Tenants {
             created_at: Set(Utc::now()),
             last_used_at: Set(None),
             revoked_at: Set(None),
+            scopes: Set(spec.scopes.to_string()),
+            label: Set(spec.label.clone()),
+            expires_at: Set(spec.expires_at),
         }
         .insert(&self.db)
         .await?;
@@ -143,8 +154,25 @@ impl Tenants {
                 project_name: name_of(k.project_id),
                 created_at: k.created_at,
                 revoked_at: k.revoked_at,
+                scopes: k.scopes,
+                label: k.label,
+                expires_at: k.expires_at,
+                last_used_at: k.last_used_at,
             })
             .collect())
+    }
+
+    /// Records that the key was used now.
+    pub async fn touch_key(&self, id: Uuid) -> Result<(), DbErr> {
+        api_keys::Entity::update_many()
+            .col_expr(
+                api_keys::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(api_keys::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Marks a key revoked; false when no live key has this id.

@@ -20,25 +20,39 @@ use uuid::Uuid;
 
 use crate::providers::Provider;
 
-use super::{ChangeLog, LogError, LoggedChange, Op, bus::Announcement};
+use super::{Audience, ChangeLog, LogError, LoggedChange, Op, bus::Announcement};
 
 /// Events read from the log per query.
 const PAGE: u64 = 500;
 
-/// Which events a follower wants; `None` takes all.
-#[derive(Debug, Clone, Default)]
+/// Which events a reader may see (`audience`) and, of those, wants; a filter that is `None`
+/// takes all.
+#[derive(Debug, Clone)]
 pub struct Selection {
+    pub audience: Audience,
     pub providers: Option<Vec<Provider>>,
     pub kinds: Option<Vec<String>>,
     pub ops: Option<Vec<Op>>,
 }
 
 impl Selection {
+    /// Every event `audience` may see.
+    pub fn visible_to(audience: Audience) -> Self {
+        Self {
+            audience,
+            providers: None,
+            kinds: None,
+            ops: None,
+        }
+    }
+
     /// Whether the follower wants `event`.
     fn takes(&self, event: &LoggedChange) -> bool {
-        self.providers
-            .as_ref()
-            .is_none_or(|ps| ps.contains(&event.provider))
+        self.audience.sees(event.user_id)
+            && self
+                .providers
+                .as_ref()
+                .is_none_or(|ps| ps.contains(&event.provider))
             && self
                 .kinds
                 .as_ref()

@@ -50,6 +50,9 @@ impl Op {
 /// One change to append.
 #[derive(Debug, Clone)]
 pub struct Change {
+    /// The user whose connection it came from, who alone (with `changes:project` readers) sees
+    /// it; none for the project's own events (the default project's Stripe webhooks).
+    pub user_id: Option<Uuid>,
     pub op: Op,
     pub provider: Provider,
     /// The unified type's name (`Contact`, ...) or `<provider>:<event type>`.
@@ -60,6 +63,16 @@ pub struct Change {
     pub occurred_at: DateTime<Utc>,
 }
 
+impl Change {
+    /// The same change, as `user`'s (a connection's user; none: the project's).
+    pub fn of(self, user: Option<Uuid>) -> Self {
+        Self {
+            user_id: user,
+            ..self
+        }
+    }
+}
+
 /// A change as the log holds it: what was appended, with its place in the project's log. The
 /// log hands these out, never its rows.
 #[derive(Debug, Clone)]
@@ -68,6 +81,8 @@ pub struct LoggedChange {
     pub project_id: Uuid,
     /// Its place in the project's log, from 1.
     pub seq: i64,
+    /// Whose it is (`Audience`); none: the whole project's.
+    pub user_id: Option<Uuid>,
     pub op: Op,
     pub provider: Provider,
     /// The unified type's name (`Contact`, ...) or `<provider>:<event type>`.
@@ -93,6 +108,7 @@ impl TryFrom<change_events::Model> for LoggedChange {
             id: row.id,
             project_id: row.project_id,
             seq: row.seq,
+            user_id: row.user_id,
             kind: row.r#type,
             remote_id: row.remote_id,
             data: row.data,
@@ -231,6 +247,7 @@ impl ChangeLog {
                 id: Uuid::new_v4(),
                 project_id,
                 seq: last_seq - count + 1 + i as i64,
+                user_id: change.user_id,
                 op: change.op,
                 provider: change.provider,
                 kind: change.kind,
@@ -246,6 +263,7 @@ impl ChangeLog {
                 id: Set(e.id),
                 project_id: Set(e.project_id),
                 seq: Set(e.seq),
+                user_id: Set(e.user_id),
                 op: Set(e.op.as_str().to_owned()),
                 provider: Set(e.provider.slug().to_owned()),
                 r#type: Set(e.kind.clone()),
@@ -298,7 +316,7 @@ impl ChangeLog {
     }
 
     /// Up to `limit` entries of the project after sequence number `after` that `selection`
-    /// takes, oldest first.
+    /// takes (its audience sees), oldest first.
     pub async fn page(
         &self,
         project_id: Uuid,
@@ -309,6 +327,13 @@ impl ChangeLog {
         let mut query = change_events::Entity::find()
             .filter(change_events::Column::ProjectId.eq(project_id))
             .filter(change_events::Column::Seq.gt(after));
+        if let super::Audience::Member(user) = selection.audience {
+            query = query.filter(
+                change_events::Column::UserId
+                    .is_null()
+                    .or(change_events::Column::UserId.eq(user)),
+            );
+        }
         if let Some(providers) = &selection.providers {
             query = query
                 .filter(change_events::Column::Provider.is_in(providers.iter().map(|p| p.slug())));

@@ -1,4 +1,5 @@
-//! The change log as a query: `changes(after, first)` pages a project's events oldest first.
+//! The change log as a query: `changes(after, first)` pages the project's events the caller
+//! may see (`changes::Audience`) oldest first.
 
 use async_graphql::{
     ComplexObject, Context, ID, Json, Object, Result, SimpleObject,
@@ -8,13 +9,14 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::changes::{LogError, LoggedChange, Selection};
+use crate::changes::{Audience, LogError, LoggedChange, Selection};
 
 use super::{
     AppContext,
     errors::{bad_input, internal},
     ids::GlobalId,
     lists::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, tenant},
+    scopes::scopes,
     types::{ChangeOp, ProviderEnum},
 };
 
@@ -111,6 +113,10 @@ pub struct ChangesQuery;
 #[Object]
 impl ChangesQuery {
     /// The project's change log, oldest first; without `after`, from the oldest event retained.
+    /// An event from a member's connection (their mail, chat, calendar, CRM sync) is shown to
+    /// that member only, and to keys with the `changes:project` scope; the project's own events
+    /// (the default project's Stripe webhooks) to every key of the project. Cursors are positions
+    /// in the whole log: events the caller cannot see are skipped, never a reason to repeat one.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn changes(
         &self,
@@ -142,7 +148,7 @@ impl ChangesQuery {
                 tenant.project_id,
                 after,
                 first as u64 + 1,
-                &Selection::default(),
+                &Selection::visible_to(Audience::of(tenant, scopes(ctx))),
             )
             .await
             .map_err(internal)?;

@@ -17,6 +17,7 @@ mod lists;
 mod loaders;
 mod mail;
 mod relations;
+mod scopes;
 mod subscription;
 mod types;
 mod validate;
@@ -95,7 +96,8 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     .limit_complexity(settings.max_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)
     .limit_directives(settings.max_directives)
-    .extension(limits::DocumentLimits::new(settings));
+    .extension(limits::DocumentLimits::new(settings))
+    .extension(scopes::ScopeCheck);
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

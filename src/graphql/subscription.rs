@@ -10,13 +10,14 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 
-use crate::changes::{FollowError, Op, Selection, follow};
+use crate::changes::{Audience, FollowError, Op, Selection, follow};
 
 use super::{
     AppContext,
     changes::{ChangeCursor, ChangeEvent, cursor_error, parse_cursor},
     errors::{ErrorCode, bad_input, internal},
     lists::tenant,
+    scopes::scopes,
     types::{ChangeOp, ProviderEnum, to_providers},
 };
 
@@ -46,7 +47,10 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// The project's changes: with `after`, every event after that cursor and then each new one
-    /// as it happens; without, from the live tail. Narrowed to `providers`, `types` (`Contact`,
+    /// as it happens; without, from the live tail. Only the events the caller may see: those
+    /// from its own connections and the project's own (the default project's Stripe webhooks),
+    /// or every member's with the `changes:project` scope; a resumed subscription skips the
+    /// others exactly as a live one does. Narrowed to `providers`, `types` (`Contact`,
     /// `stripe:invoice.paid`, ...) and `ops` when given. A cursor older than the log's retention
     /// is refused (`BAD_USER_INPUT` on `after`). A subscriber that reads more slowly than its
     /// project changes and falls too far behind is told so (`SUBSCRIBER_BEHIND`, with the
@@ -60,13 +64,15 @@ impl Subscription {
         types: Option<Vec<String>>,
         ops: Option<Vec<ChangeOp>>,
     ) -> Result<impl Stream<Item = Result<ChangeEvent>> + use<>> {
-        let project_id = tenant(ctx)?.project_id;
+        let tenant = tenant(ctx)?;
+        let project_id = tenant.project_id;
         let log = ctx.data_unchecked::<AppContext>().changes.clone();
         let after = match parse_cursor(after)? {
             Some(after) => after,
             None => log.head(project_id).await.map_err(internal)?,
         };
         let selection = Selection {
+            audience: Audience::of(tenant, scopes(ctx)),
             providers: providers.as_deref().map(to_providers),
             kinds: types,
             ops: ops.map(|ops| ops.into_iter().map(Op::from).collect()),

@@ -4,7 +4,10 @@ use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, Result,
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::providers::{Provider, crm::CrmObject};
+use crate::{
+    changes::Audience,
+    providers::{Provider, crm::CrmObject},
+};
 
 use super::{
     AppContext,
@@ -220,11 +223,13 @@ impl ViewerQuery {
                 ))
             }
             "ChangeEvent" => {
+                let audience = Audience::of(tenant, super::scopes::scopes(ctx));
                 let event = app(ctx)
                     .changes
                     .by_id(tenant.project_id, parsed.uuid().ok_or_else(not_found)?)
                     .await
                     .map_err(internal)?
+                    .filter(|event| audience.sees(event.user_id))
                     .ok_or_else(not_found)?;
                 Ok(Some(Node::ChangeEvent(event.into())))
             }

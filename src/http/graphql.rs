@@ -26,7 +26,7 @@ use http::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    auth::{AuthError, Tenant},
+    auth::{AuthError, Authenticated},
     graphql::{Executed, Loaders, errors::ErrorCode, limits::Checked},
     telemetry::{REQUEST_DURATION, REQUESTS},
 };
@@ -87,8 +87,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let Some(media) = ResponseMedia::negotiate(&headers) else {
         return not_acceptable();
     };
-    let tenant = match authenticate(&state, &headers).await {
-        Ok(tenant) => tenant,
+    let caller = match authenticate(&state, &headers).await {
+        Ok(caller) => caller,
         Err(refusal) => return refusal.into_response(media, "unknown"),
     };
     if let Err(error) = check_body_type(&headers) {
@@ -116,7 +116,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Err(e) => Err(format!("the body is not valid JSON: {e}")),
     };
     match params {
-        Ok(params) => execute(&state, media, tenant, params, started).await,
+        Ok(params) => execute(&state, media, caller, params, started).await,
         Err(message) => Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
             .into_response(media, "unknown"),
     }
@@ -130,8 +130,8 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     let Some(media) = ResponseMedia::negotiate(request.headers()) else {
         return not_acceptable();
     };
-    let tenant = match authenticate(&state, request.headers()).await {
-        Ok(tenant) => tenant,
+    let caller = match authenticate(&state, request.headers()).await {
+        Ok(caller) => caller,
         Err(refusal) => return refusal.into_response(media, "unknown"),
     };
     let params = match Params::from_query(request.uri().query().unwrap_or_default()) {
@@ -149,10 +149,10 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
         )
         .into_response(media, &operation_label(params.operation_name.as_deref()));
     }
-    execute(&state, media, tenant, params, started).await
+    execute(&state, media, caller, params, started).await
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Tenant, Refusal> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authenticated, Refusal> {
     let header = headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
     state
         .auth
@@ -190,7 +190,7 @@ fn not_acceptable() -> Response {
 async fn execute(
     state: &AppState,
     media: ResponseMedia,
-    tenant: Tenant,
+    caller: Authenticated,
     params: Params,
     started: Instant,
 ) -> Response {
@@ -223,7 +223,8 @@ async fn execute(
     };
     let executed = Executed::default();
     let mut request = async_graphql::Request::new(query)
-        .data(tenant)
+        .data(caller.tenant)
+        .data(caller.scopes)
         .data(Loaders::for_request(state.providers.clone()))
         .data(executed.clone());
     if let Some(document) = document {

@@ -98,9 +98,10 @@ async fn serve(
                 })
                 .and_then(|(_, v)| v.as_str());
             match auth.authenticate(header).await {
-                Ok(tenant) => {
+                Ok(caller) => {
                     let mut data = Data::default();
-                    data.insert(tenant);
+                    data.insert(caller.tenant);
+                    data.insert(caller.scopes);
                     data.insert(Executed::default());
                     Ok(data)
                 }

@@ -283,6 +283,7 @@ impl Syncer {
                 };
                 if let Some(op) = op {
                     changes.push(Change {
+                        user_id: Some(target.tenant.user_id),
                         op,
                         provider: target.provider,
                         kind: object.name().to_owned(),
@@ -388,6 +389,7 @@ impl Syncer {
             let changes = gone
                 .iter()
                 .map(|id| Change {
+                    user_id: Some(target.tenant.user_id),
                     op: Op::Deleted,
                     provider: target.provider,
                     kind: kind.to_owned(),
@@ -476,6 +478,7 @@ impl Syncer {
             .changes
             .into_iter()
             .map(|c| Change {
+                user_id: Some(target.tenant.user_id),
                 op: match c.kind {
                     ChangeKind::Created => Op::Created,
                     ChangeKind::Updated => Op::Updated,

@@ -133,6 +133,7 @@ pub fn change(provider: Provider, watched: &str, n: Notification) -> Change {
         _ => ("Email", n.resource_id),
     };
     Change {
+        user_id: None,
         op: n.op,
         provider,
         kind: kind.to_owned(),
@@ -183,7 +184,7 @@ impl ProviderWebhook for Webhook {
                     held.project_id, notification.subscription_id, notification.key
                 ),
             };
-            let change = change(provider, &held.resource, notification);
+            let change = change(provider, &held.resource, notification).of(Some(held.user_id));
             if let Appended::Stored { .. } = intake
                 .log
                 .append(held.project_id, Some(&receipt), vec![change])

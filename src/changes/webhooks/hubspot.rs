@@ -119,6 +119,7 @@ pub fn changes(body: &[u8]) -> Result<Vec<PortalChange>, Refusal> {
                 portal_id,
                 event_key,
                 change: Change {
+                    user_id: None,
                     op,
                     provider: Provider::Hubspot,
                     kind,

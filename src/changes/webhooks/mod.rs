@@ -67,6 +67,22 @@ fn projects(connections: &[Target]) -> Vec<Uuid> {
     projects
 }
 
+/// `change` as each user's whose connection in `project` among `connections` it came through:
+/// once per user, so that each sees it as their own (`changes::Audience`).
+fn for_each_user(connections: &[Target], project: Uuid, change: &Change) -> Vec<Change> {
+    let mut users: Vec<Uuid> = connections
+        .iter()
+        .filter(|t| t.tenant.project_id == project)
+        .map(|t| t.tenant.user_id)
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+        .into_iter()
+        .map(|user| change.clone().of(Some(user)))
+        .collect()
+}
+
 /// Why a delivery was refused; nothing of it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -214,12 +230,16 @@ impl Intake {
         change: Change,
     ) -> Result<Appended, DbErr> {
         match (self.listed(connections, &change.kind).await?, change.op) {
-            (false, _) => self.log.append(project, Some(receipt), vec![change]).await,
+            (false, _) => {
+                let changes = for_each_user(connections, project, &change);
+                self.log.append(project, Some(receipt), changes).await
+            }
             (true, Op::Deleted) => {
                 let (provider, kind) = (change.provider, change.kind.clone());
                 let gone = [change.remote_id.clone()];
+                let changes = for_each_user(connections, project, &change);
                 self.log
-                    .append_with(project, Some(receipt), vec![change], async |txn| {
+                    .append_with(project, Some(receipt), changes, async |txn| {
                         sync::forget(txn, project, provider, &kind, &gone).await?;
                         for target in connections {
                             sync::touch(txn, *target, &kind).await?;

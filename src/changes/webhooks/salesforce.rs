@@ -319,6 +319,7 @@ pub fn change(notification: Notification) -> Change {
     );
     data.extend(notification.fields);
     Change {
+        user_id: None,
         op,
         provider: Provider::Salesforce,
         kind,
@@ -464,7 +465,7 @@ impl ProviderWebhook for Webhook {
         // The sync logs what it lists, the whole record once; this message brings it forward.
         let mut listed: HashMap<String, bool> = HashMap::new();
         let mut changes = Vec::new();
-        for change in fresh.into_iter().map(change) {
+        for change in fresh.into_iter().map(|n| change(n).of(Some(user))) {
             if !listed.contains_key(&change.kind) {
                 let synced = intake.listed(&connection, &change.kind).await?;
                 listed.insert(change.kind.clone(), synced);

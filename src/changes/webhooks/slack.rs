@@ -20,7 +20,9 @@ use crate::{
     providers::Provider,
 };
 
-use super::{Intake, Outcome, ProviderWebhook, Refusal, WebhookError, no_secret, projects};
+use super::{
+    Intake, Outcome, ProviderWebhook, Refusal, WebhookError, for_each_user, no_secret, projects,
+};
 
 /// How far a timestamp may be from now, in seconds.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -113,6 +115,7 @@ pub fn read(body: &[u8]) -> Result<Delivery, Refusal> {
                 team_id: team_id.to_owned(),
                 event_id: event_id.to_owned(),
                 change: Change {
+                    user_id: None,
                     op,
                     provider: Provider::Slack,
                     kind: if unified {
@@ -178,16 +181,14 @@ impl ProviderWebhook for Webhook {
         };
         let mut stored = 0;
         let mut duplicate = false;
-        for project in projects(&intake.connections_of(Provider::Slack, &team_id).await?) {
+        let connections = intake.connections_of(Provider::Slack, &team_id).await?;
+        for project in projects(&connections) {
             let receipt = Receipt {
                 provider: Provider::Slack,
                 event_id: format!("{project}:{event_id}"),
             };
-            match intake
-                .log
-                .append(project, Some(&receipt), vec![change.clone()])
-                .await?
-            {
+            let changes = for_each_user(&connections, project, &change);
+            match intake.log.append(project, Some(&receipt), changes).await? {
                 Appended::Stored { .. } => {
                     stored += 1;
                     intake.nudge_project(project, Provider::Slack);

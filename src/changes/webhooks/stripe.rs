@@ -101,6 +101,7 @@ pub fn change(body: &[u8]) -> Result<(Receipt, Change), Refusal> {
             event_id: event.id,
         },
         Change {
+            user_id: None,
             op,
             provider: Provider::Stripe,
             kind,
@@ -145,7 +146,7 @@ impl ProviderWebhook for Webhook {
             ));
         };
         let project = intake.tenants.ensure_project(project).await?;
-        take(intake, project.id, secret.expose_secret(), delivery).await
+        take(intake, project.id, None, secret.expose_secret(), delivery).await
     }
 
     async fn receive_at(
@@ -172,20 +173,30 @@ impl ProviderWebhook for Webhook {
             .map_err(|e| WebhookError::Unreadable(e.to_string()))?
             .ok_or_else(unknown)?;
         let secret = credential.tokens.access_token;
-        take(intake, project_id, secret.expose_secret(), delivery).await
+        take(
+            intake,
+            project_id,
+            Some(user_id),
+            secret.expose_secret(),
+            delivery,
+        )
+        .await
     }
 }
 
-/// Verifies a delivery with `secret` and stores its change for `project_id` once.
+/// Verifies a delivery with `secret` and stores its change for `project_id` once, as `user`'s
+/// (the connection's behind a project's own endpoint; none for the default project's).
 async fn take(
     intake: &Intake,
     project_id: Uuid,
+    user: Option<Uuid>,
     secret: &str,
     delivery: Delivery<'_>,
 ) -> Result<Outcome, WebhookError> {
     let signature = delivery.header("stripe-signature")?;
     verify(secret, signature, delivery.body, Utc::now())?;
     let (mut receipt, change) = change(delivery.body)?;
+    let change = change.of(user);
     receipt.event_id = format!("{project_id}:{}", receipt.event_id);
     Ok(
         match intake

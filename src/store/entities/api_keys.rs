@@ -14,6 +14,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// What the key may do: scope names, space-delimited (`auth::Scopes`).
+    pub scopes: String,
+    /// A name its owner gave it, shown in listings.
+    pub label: Option<String>,
+    /// After this the key is refused as if unknown; never when absent.
+    pub expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

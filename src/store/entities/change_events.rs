@@ -16,6 +16,9 @@ pub struct Model {
     pub data: Json,
     pub occurred_at: DateTimeUtc,
     pub received_at: DateTimeUtc,
+    /// The user whose connection the event came from: visible to that user and to
+    /// `changes:project` keys. None: visible to every key of the project.
+    pub user_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
