@@ -96,8 +96,10 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     .limit_complexity(settings.max_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)
     .limit_directives(settings.max_directives)
-    .extension(limits::DocumentLimits::new(settings))
-    .extension(scopes::ScopeCheck);
+    // The scope check first: an extension added earlier wraps the later ones, and the limits
+    // would otherwise relabel its refusal as a validation failure.
+    .extension(scopes::ScopeCheck)
+    .extension(limits::DocumentLimits::new(settings));
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

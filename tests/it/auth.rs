@@ -99,6 +99,7 @@ fn jwt_settings(hs256: Option<&str>, jwks: bool) -> nexus::config::Settings {
         audience: Some("nexus".into()),
         user_claim: "sub".into(),
         project_claim: "project_id".into(),
+        scope_claim: "scope".into(),
     });
     settings
 }
@@ -171,4 +172,51 @@ async fn rs256_jwts_verify_against_the_jwks() {
     let token = encode(&header, &claims(&user, &project, 300), &key).unwrap();
     let (status, _) = app.graphql_as(&token, VIEWER, json!({})).await;
     assert_eq!(status, 401);
+}
+
+const MUTATE: &str = "mutation { disconnectProvider(provider: HUBSPOT) }";
+
+#[tokio::test]
+async fn a_jwts_scope_claim_says_what_it_may_do_and_its_name_is_configurable() {
+    let secret = "s3cret-for-tests";
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    let sign = |c: &Value| encode(&Header::new(Algorithm::HS256), c, &key).unwrap();
+    let with = |base: &Value, claim: &str, scopes: &str| {
+        let mut claims = base.clone();
+        claims[claim] = json!(scopes);
+        claims
+    };
+
+    let app = spawn_app_with(jwt_settings(Some(secret), false)).await;
+    let (user, project) = ids(&app).await;
+    let base = claims(&user, &project, 300);
+    let reader = sign(&with(&base, "scope", "openid read"));
+    let (status, body) = app.graphql_as(&reader, MUTATE, json!({})).await;
+    assert_eq!((status, first_code(&body)), (200, "FORBIDDEN"), "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    let (_, body) = app.graphql_as(&reader, VIEWER, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["user"]["email"], "ada@acme.test");
+    let writer = sign(&with(&base, "scope", "read write"));
+    let (_, body) = app.graphql_as(&writer, MUTATE, json!({})).await;
+    assert_eq!(first_code(&body), "NOT_CONNECTED", "it ran: {body}");
+    let (status, body) = app
+        .graphql_as(&sign(&with(&base, "scope", "")), VIEWER, json!({}))
+        .await;
+    assert_eq!((status, first_code(&body)), (200, "FORBIDDEN"), "{body}");
+
+    let mut settings = jwt_settings(Some(secret), false);
+    settings.auth.jwt.as_mut().unwrap().scope_claim = "scp".into();
+    let app = spawn_app_with(settings).await;
+    let (user, project) = ids(&app).await;
+    let base = claims(&user, &project, 300);
+    let renamed = sign(&with(&with(&base, "scope", "read write"), "scp", "read"));
+    let (_, body) = app.graphql_as(&renamed, MUTATE, json!({})).await;
+    assert_eq!(
+        first_code(&body),
+        "FORBIDDEN",
+        "the `scp` claim rules: {body}"
+    );
+    let renamed = sign(&with(&with(&base, "scope", "read"), "scp", "read write"));
+    let (_, body) = app.graphql_as(&renamed, MUTATE, json!({})).await;
+    assert_eq!(first_code(&body), "NOT_CONNECTED", "it ran: {body}");
 }

@@ -206,6 +206,16 @@ async fn demo_serves_viewer_with_its_printed_key_and_keeps_its_data() {
         "the ready signal outlived the gateway"
     );
 
+    // The demo's key follows the whole project's changes, and its use was recorded.
+    let list = String::from_utf8(run(nexus(dir.path()).args(["keys", "list"])).stdout).unwrap();
+    let row = column_values(&list, 1);
+    assert_eq!(row["SCOPES"], "read write changes:project", "{list}");
+    assert_eq!(row["LABEL"], "demo", "{list}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&row["LAST USED"]).is_ok(),
+        "no last use: {list}"
+    );
+
     let again = Demo::start(dir.path());
     assert_eq!(again.key(), key, "a second run must keep the demo's data");
     let (status, _) = viewer(&again.origin, Some(&key)).await;
@@ -265,6 +275,91 @@ fn keys_are_created_listed_and_revoked() {
         run(nexus(dir.path()).args(["keys", "create", "--project", "acme", "--user", "nobody"]));
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--user"));
+}
+
+/// Row `n` (from 1) of `keys list`, by column name.
+fn column_values(list: &str, n: usize) -> std::collections::HashMap<String, String> {
+    let mut lines = list.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let row: Vec<&str> = lines.nth(n - 1).unwrap().split('\t').collect();
+    header
+        .into_iter()
+        .zip(row)
+        .map(|(h, v)| (h.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn keys_carry_the_scopes_label_and_expiry_they_were_made_with() {
+    let dir = TempDir::new().unwrap();
+    let create = |extra: &[&str]| {
+        run(nexus(dir.path())
+            .args([
+                "keys",
+                "create",
+                "--project",
+                "acme",
+                "--user",
+                "ada@acme.test",
+            ])
+            .args(extra))
+    };
+    assert!(create(&[]).status.success());
+    let scoped = create(&[
+        "--scope",
+        "read",
+        "--scope",
+        "changes:project",
+        "--label",
+        "ci bot",
+        "--expires-in",
+        "30d",
+    ]);
+    assert!(
+        scoped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scoped.stderr)
+    );
+
+    let list = String::from_utf8(run(nexus(dir.path()).args(["keys", "list"])).stdout).unwrap();
+    let plain = column_values(&list, 1);
+    assert_eq!(plain["SCOPES"], "read write", "the default: {list}");
+    assert_eq!(
+        (plain["LABEL"].as_str(), plain["EXPIRES"].as_str()),
+        ("-", "-")
+    );
+    assert_eq!(plain["LAST USED"], "-", "never used: {list}");
+    let row = column_values(&list, 2);
+    assert_eq!(row["SCOPES"], "read changes:project", "{list}");
+    assert_eq!(row["LABEL"], "ci bot");
+    let expires = chrono::DateTime::parse_from_rfc3339(&row["EXPIRES"]).unwrap();
+    let in_30_days = chrono::Utc::now() + chrono::Duration::days(30);
+    assert!(
+        (in_30_days - expires.to_utc()).num_minutes().abs() < 10,
+        "{list}"
+    );
+
+    let unknown = create(&["--scope", "admin"]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("--scope") && stderr.contains("unknown scope `admin`"),
+        "{stderr}"
+    );
+    for bad in [["--expires-in", "soon"], ["--expires-in", "0s"]] {
+        let refused = create(&bad);
+        assert!(!refused.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("--expires-in"),
+            "{bad:?}"
+        );
+    }
+    let listed = run(nexus(dir.path()).args(["keys", "list"])).stdout;
+    assert_eq!(
+        String::from_utf8(listed).unwrap().lines().count(),
+        3,
+        "nothing more was made"
+    );
 }
 
 #[test]

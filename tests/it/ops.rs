@@ -233,6 +233,7 @@ async fn seed_change(app: &TestApp, project_id: Uuid, seq: i64) -> Uuid {
         data: Set(json!({ "seq": seq })),
         occurred_at: Set(Utc::now()),
         received_at: Set(Utc::now()),
+        user_id: Set(None),
     }
     .insert(&app.db)
     .await
