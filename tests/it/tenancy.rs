@@ -284,3 +284,42 @@ async fn the_migration_gives_existing_events_their_connections_user_or_hides_the
         db.close().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_members_synced_mail_is_theirs_alone() {
+    let (app, _sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.sync_interval_secs = Some(0);
+    })
+    .await;
+    let bob = app.key_for("acme", "bob@acme.test").await;
+    connect(&app, &bob, "GMAIL").await;
+    let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
+        .await
+        .unwrap();
+    let targets = syncer
+        .targets(Some(nexus::providers::Provider::Gmail), None)
+        .await
+        .unwrap();
+    syncer.feed_pass(targets[0], "Email").await.unwrap();
+    let (_, sent) = app
+        .graphql_as(
+            &bob,
+            "mutation($input: SendEmailInput!) { sendEmail(input: $input) { email { remoteId } } }",
+            json!({ "input": { "provider": "GMAIL", "to": ["ada@acme.test"], "subject": "Bob's", "text": "private" } }),
+        )
+        .await;
+    assert!(sent["errors"].is_null(), "{sent}");
+    let pass = syncer.feed_pass(targets[0], "Email").await.unwrap();
+    assert!(pass.changes >= 1, "{pass:?}");
+
+    let bobs = page(&app, &bob).await;
+    assert!(
+        !bobs.is_empty() && providers(&bobs).iter().all(|p| *p == "GMAIL"),
+        "{bobs:?}"
+    );
+    assert_eq!(
+        page(&app, &app.key).await,
+        Vec::<Value>::new(),
+        "Ada sees none"
+    );
+}
