@@ -6,6 +6,7 @@
 //! which turns a missing tool into a failure.
 
 mod auth;
+mod browser_apps;
 mod calendar;
 mod changes;
 mod chat;
@@ -22,6 +23,7 @@ mod graphql_http;
 mod helpers;
 mod limits;
 mod limits_upstream;
+mod logs;
 mod mail;
 mod node;
 mod ops;
