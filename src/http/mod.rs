@@ -50,8 +50,9 @@ use crate::{
 pub use cors::{NotAnOrigin, Origins};
 pub use playground::PlaygroundConfig;
 
-/// Compression quality for gzip and br alike: brotli's default (11) takes seconds on the
-/// playground's largest script; 4 compresses it nearly as well in a few milliseconds.
+/// Compression quality for gzip and br alike. Brotli's default (11) is meant for compressing
+/// once ahead of time and is many times slower; 4 is the usual level for answers compressed as
+/// they are sent (the playground's largest script, 998 KB, goes out as 327 KB).
 const COMPRESSION: CompressionLevel = CompressionLevel::Precise(4);
 
 /// What every handler can reach.
