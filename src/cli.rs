@@ -125,8 +125,6 @@ type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = matches!(cli.command, Command::Schema | Command::Keys { .. });
-    crate::telemetry::init_logging(if quiet { "warn" } else { "info" });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -144,6 +142,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
+    let quiet = matches!(cli.command, Command::Schema | Command::Keys { .. });
+    let level = if quiet { "warn" } else { "info" };
     match cli.command {
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
@@ -151,6 +151,7 @@ async fn run(cli: Cli) -> CliResult {
         }
         #[cfg(feature = "demo")]
         Command::Sandbox { port } => {
+            crate::telemetry::init_logging(level, &Default::default());
             let sandbox = nexus_sandbox::start(([127, 0, 0, 1], port).into()).await?;
             println!("Nexus sandbox on {}", sandbox.origin());
             shutdown_signal().await;
@@ -159,6 +160,7 @@ async fn run(cli: Cli) -> CliResult {
         _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init_logging(level, &settings.log);
     let data_dir = cli
         .data_dir
         .or_else(|| settings.database.data_dir.clone())

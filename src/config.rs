@@ -110,6 +110,25 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     #[serde(default)]
     pub changes: ChangesSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `json` (one object a line, for a log pipeline) or `pretty` (for people); `pretty` when
+    /// stderr is a terminal and `json` otherwise when unset.
+    pub format: Option<LogFormat>,
+}
+
+/// The shape of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
 }
 
 /// The change log: the project that provider-wide webhooks feed, and how long events are kept.
@@ -301,6 +320,28 @@ pub struct ServerSettings {
     /// Largest request head (request line and headers) accepted, in bytes; a larger one gets
     /// 431 and the connection is closed.
     pub max_header_bytes: usize,
+    /// Which browser pages on other origins may call the API.
+    pub cors: CorsSettings,
+}
+
+/// Cross-origin calls from browser pages: the origins allowed besides the gateway's own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Exact origins (`https://app.example`, as browsers send them in `Origin`) whose pages may
+    /// call `/graphql` and open its WebSocket; none by default.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may reuse a preflight's answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -313,6 +354,7 @@ impl Default for ServerSettings {
             header_read_timeout_ms: 10_000,
             max_connections: 16_384,
             max_header_bytes: 32 * 1024,
+            cors: CorsSettings::default(),
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::{
     },
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders, limits::DocumentLimits},
-    http::{self, AppState, PlaygroundConfig, serve},
+    http::{self, AppState, Origins, PlaygroundConfig, serve},
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
     providers::{Catalog, Provider, Registry},
@@ -195,6 +195,8 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
+        let origins = Origins::from_settings(&settings.server.cors, &public_origin)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
@@ -296,6 +298,7 @@ impl Application {
                 })
             }),
             shutdown: shutdown.clone(),
+            origins: Arc::new(origins),
         };
         Ok(Self {
             listener,

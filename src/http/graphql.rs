@@ -7,6 +7,9 @@
 //! - a request refused before execution (parse, validation, variables, limits) has no `data`:
 //!   400 under `application/graphql-response+json`, 200 under `application/json`;
 //! - an executed request is 200 with `data`, field errors and all.
+//!
+//! Every error carries the request's id as `extensions.requestId` (the `x-request-id` the
+//! answer echoes), so a client's report leads to the request's log lines.
 
 use std::time::Instant;
 
@@ -22,6 +25,7 @@ use axum::{
 use http::{
     HeaderMap, HeaderValue, StatusCode,
     header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE},
+    request::Parts,
 };
 use serde_json::{Map, Value, json};
 
@@ -33,6 +37,7 @@ use crate::{
 
 use super::{
     AppState,
+    access::{self, Accessed},
     media::{BodyTypeError, ResponseMedia, check_body_type},
     ws,
 };
@@ -63,10 +68,13 @@ impl Refusal {
         }
     }
 
-    fn into_response(self, media: ResponseMedia, operation: &str) -> Response {
+    fn into_response(self, media: ResponseMedia, operation: &str, call: &Call) -> Response {
         record(operation, self.outcome, None);
-        let body =
-            json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
+        let mut extensions = json!({ "code": self.code });
+        if let Some(id) = &call.request_id {
+            extensions["requestId"] = id.as_str().into();
+        }
+        let body = json!({ "errors": [{ "message": self.message, "extensions": extensions }] });
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
@@ -82,22 +90,64 @@ impl Refusal {
 
 const BAD_REQUEST: &str = "BAD_REQUEST";
 
+/// One request on its way to an answer: the id its errors carry, and what the access line
+/// reports about it.
+struct Call {
+    request_id: Option<String>,
+    accessed: Accessed,
+}
+
+impl Call {
+    fn new(headers: &HeaderMap) -> Self {
+        Self {
+            request_id: access::request_id(headers).map(str::to_owned),
+            accessed: Accessed::default(),
+        }
+    }
+
+    /// Marks each error with the request's id.
+    fn mark(&self, errors: &mut [ServerError]) {
+        let Some(id) = &self.request_id else {
+            return;
+        };
+        for error in errors {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("requestId", id.as_str());
+        }
+    }
+
+    /// The answer, with what the access line reports.
+    fn finish(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self.accessed);
+        response
+    }
+}
+
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let mut call = Call::new(&headers);
+    let response = post_call(&state, &headers, body, &mut call).await;
+    call.finish(response)
+}
+
+async fn post_call(state: &AppState, headers: &HeaderMap, body: Body, call: &mut Call) -> Response {
     let started = Instant::now();
-    let Some(media) = ResponseMedia::negotiate(&headers) else {
-        return not_acceptable();
+    let Some(media) = ResponseMedia::negotiate(headers) else {
+        return not_acceptable(call);
     };
-    let caller = match authenticate(&state, &headers).await {
+    let caller = match authenticate(state, headers).await {
         Ok(caller) => caller,
-        Err(refusal) => return refusal.into_response(media, "unknown"),
+        Err(refusal) => return refusal.into_response(media, "unknown", call),
     };
-    if let Err(error) = check_body_type(&headers) {
+    call.accessed.tenant = Some(caller.tenant);
+    if let Err(error) = check_body_type(headers) {
         let message = match error {
             BodyTypeError::Missing => "a POST needs `Content-Type: application/json`",
             BodyTypeError::Unsupported => "the body must be `application/json` in UTF-8",
         };
         return Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, BAD_REQUEST, message)
-            .into_response(media, "unknown");
+            .into_response(media, "unknown", call);
     }
     let bytes = match to_bytes(body, state.body_limit).await {
         Ok(bytes) => bytes,
@@ -107,7 +157,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
                 BAD_REQUEST,
                 format!("the body is larger than {} bytes", state.body_limit),
             )
-            .into_response(media, "unknown");
+            .into_response(media, "unknown", call);
         }
     };
     let params = match serde_json::from_slice::<Value>(&bytes) {
@@ -116,9 +166,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Err(e) => Err(format!("the body is not valid JSON: {e}")),
     };
     match params {
-        Ok(params) => execute(&state, media, caller, params, started).await,
+        Ok(params) => execute(state, media, caller, params, started, call).await,
         Err(message) => Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
-            .into_response(media, "unknown"),
+            .into_response(media, "unknown", call),
     }
 }
 
@@ -126,30 +176,40 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     if ws::is_upgrade(request.headers()) {
         return ws::upgrade(state, request).await;
     }
+    let (request, _body) = request.into_parts();
+    let mut call = Call::new(&request.headers);
+    let response = get_call(&state, &request, &mut call).await;
+    call.finish(response)
+}
+
+async fn get_call(state: &AppState, request: &Parts, call: &mut Call) -> Response {
     let started = Instant::now();
-    let Some(media) = ResponseMedia::negotiate(request.headers()) else {
-        return not_acceptable();
+    let Some(media) = ResponseMedia::negotiate(&request.headers) else {
+        return not_acceptable(call);
     };
-    let caller = match authenticate(&state, request.headers()).await {
+    let caller = match authenticate(state, &request.headers).await {
         Ok(caller) => caller,
-        Err(refusal) => return refusal.into_response(media, "unknown"),
+        Err(refusal) => return refusal.into_response(media, "unknown", call),
     };
-    let params = match Params::from_query(request.uri().query().unwrap_or_default()) {
+    call.accessed.tenant = Some(caller.tenant);
+    let params = match Params::from_query(request.uri.query().unwrap_or_default()) {
         Ok(params) => params,
         Err(message) => {
             return Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
-                .into_response(media, "unknown");
+                .into_response(media, "unknown", call);
         }
     };
     if params.is_mutation() {
+        let operation = operation_label(params.operation_name.as_deref());
+        call.accessed.operation = params.operation_name.as_ref().map(|_| operation.clone());
         return Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             BAD_REQUEST,
             "mutations must be sent with POST",
         )
-        .into_response(media, &operation_label(params.operation_name.as_deref()));
+        .into_response(media, &operation, call);
     }
-    execute(&state, media, caller, params, started).await
+    execute(state, media, caller, params, started, call).await
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authenticated, Refusal> {
@@ -178,13 +238,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authentic
         })
 }
 
-fn not_acceptable() -> Response {
+fn not_acceptable(call: &Call) -> Response {
     Refusal::new(
         StatusCode::NOT_ACCEPTABLE,
         BAD_REQUEST,
         "accept application/graphql-response+json or application/json",
     )
-    .into_response(ResponseMedia::Json, "unknown")
+    .into_response(ResponseMedia::Json, "unknown", call)
 }
 
 async fn execute(
@@ -193,8 +253,10 @@ async fn execute(
     caller: Authenticated,
     params: Params,
     started: Instant,
+    call: &mut Call,
 ) -> Response {
     let requested_name = params.operation_name.clone();
+    call.accessed.operation = requested_name.as_deref().map(|n| operation_label(Some(n)));
     // Parsing and the document limits take time proportional to the document: they run on a
     // blocking thread, so that no document holds an async worker, and only a document within
     // the limits reaches the schema's validation.
@@ -209,7 +271,12 @@ async fn execute(
         Ok((query, Ok(document))) => (query, document),
         Ok((_, Err(error))) => {
             let operation = operation_label(requested_name.as_deref());
-            return respond(media, &operation, rejected(media, vec![error]), started);
+            return respond(
+                media,
+                &operation,
+                rejected(media, vec![error], call),
+                started,
+            );
         }
         Err(cause) => {
             tracing::error!(%cause, "checking a GraphQL document");
@@ -218,7 +285,7 @@ async fn execute(
                 ErrorCode::Internal.as_str(),
                 "internal error",
             )
-            .into_response(media, "unknown");
+            .into_response(media, "unknown", call);
         }
     };
     let executed = Executed::default();
@@ -242,10 +309,13 @@ async fn execute(
             request.extensions.insert(key, value);
         }
     }
-    let response = state.schema.execute(request).await;
-    let operation = operation_label(executed.operation().or(requested_name.as_deref()));
+    let mut response = state.schema.execute(request).await;
+    let named = executed.operation().or(requested_name.as_deref());
+    let operation = operation_label(named);
+    call.accessed.operation = named.map(|_| operation.clone());
 
     let answer = if executed.get() {
+        call.mark(&mut response.errors);
         let outcome = if response.errors.is_empty() {
             "ok"
         } else {
@@ -253,7 +323,7 @@ async fn execute(
         };
         (StatusCode::OK, serde_json::to_string(&response), outcome)
     } else {
-        rejected(media, response.errors)
+        rejected(media, response.errors, call)
     };
     respond(media, &operation, answer, started)
 }
@@ -263,7 +333,9 @@ async fn execute(
 fn rejected(
     media: ResponseMedia,
     mut errors: Vec<ServerError>,
+    call: &Call,
 ) -> (StatusCode, serde_json::Result<String>, &'static str) {
+    call.mark(&mut errors);
     for error in &mut errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {

@@ -1,6 +1,13 @@
 //! The HTTP face: axum routes for GraphQL (HTTP and WebSocket), OAuth callbacks, health,
-//! metrics and the playground, wrapped in the layers every request passes (request id, trace, panic guard).
+//! metrics and the playground, wrapped in the layers every request passes (request id, trace,
+//! access log, CORS, compression, panic guard).
+//!
+//! Answers are compressed (gzip or br, by `Accept-Encoding`) when they are larger than a packet
+//! and not already compressed; a WebSocket's `101 Switching Protocols` and event streams are
+//! left alone (a compressed stream would be held back until the encoder's buffer fills).
 
+mod access;
+mod cors;
 mod graphql;
 mod health;
 mod media;
@@ -18,10 +25,14 @@ use axum::{
     extract::Request,
     routing::{get, post},
 };
-use http::header::AUTHORIZATION;
+use http::{Extensions, HeaderMap, StatusCode, Version, header::AUTHORIZATION};
 use sea_orm::DatabaseConnection;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    compression::{
+        CompressionLayer, CompressionLevel,
+        predicate::{DefaultPredicate, Predicate},
+    },
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     trace::TraceLayer,
@@ -36,7 +47,13 @@ use crate::{
     shutdown::Shutdown,
 };
 
+pub use cors::{NotAnOrigin, Origins};
 pub use playground::PlaygroundConfig;
+
+/// Compression quality for gzip and br alike. Brotli's default (11) is meant for compressing
+/// once ahead of time and is many times slower; 4 is the usual level for answers compressed as
+/// they are sent (the playground's largest script, 998 KB, goes out as 327 KB).
+const COMPRESSION: CompressionLevel = CompressionLevel::Precise(4);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -58,6 +75,8 @@ pub struct AppState {
     pub playground: Option<Arc<PlaygroundConfig>>,
     /// The gateway's background tasks, which work a request starts joins.
     pub shutdown: Shutdown,
+    /// The origins whose pages may call the API (the WebSocket handshake checks them).
+    pub origins: Arc<Origins>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -75,15 +94,34 @@ pub fn router(state: AppState) -> Router {
     if state.playground.is_some() {
         router = router.merge(playground::routes());
     }
+    let cors = state.origins.layer();
+    let compression =
+        CompressionLayer::new()
+            .quality(COMPRESSION)
+            .compress_when(DefaultPredicate::new().and(
+                |status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| {
+                    status != StatusCode::SWITCHING_PROTOCOLS
+                },
+            ));
     router
         .with_state(state)
         .layer(CatchPanicLayer::new())
+        .layer(compression)
+        .layer(cors)
+        .layer(axum::middleware::from_fn(access::log))
         // Spans name the path only: query strings carry OAuth codes and states (and a webhook
-        // endpoint's path may carry its token, so endpoints are left out too).
+        // endpoint's path may carry its token, so endpoints are left out too). The request id
+        // is in the span, so every line logged for the request carries it.
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let path = webhooks::loggable(request.uri().path());
-                tracing::info_span!("request", method = %request.method(), path = %path)
+                let request_id = access::request_id(request.headers()).unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    request_id,
+                    method = %request.method(),
+                    path = %path
+                )
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())

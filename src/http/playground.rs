@@ -1,6 +1,11 @@
 //! `/playground`: GraphiQL built from `playground/` and embedded in the binary, so it works with
 //! no internet. `settings.json` tells the page where the endpoint is and, in the demo, pre-fills
 //! the Authorization header with the demo's key.
+//!
+//! `GET /` leads here. The assets Vite names by their content hash (`assets/<name>-<hash>.js`)
+//! are cached for a year, `immutable`: a new build has new names. The page itself is
+//! `no-cache` (a browser asks again, and gets the page naming the new build's assets), and
+//! `settings.json`, which may carry a key, is `no-store`.
 
 use std::sync::Arc;
 
@@ -32,8 +37,13 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
                    img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; \
                    worker-src 'self' blob:; frame-ancestors 'none'";
 
+/// Where Vite writes the assets it names by their content hash.
+const HASHED: &str = "assets/";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { Redirect::temporary("/playground/") }))
         .route(
             "/playground",
             get(|| async { Redirect::permanent("/playground/") }),
@@ -46,13 +56,16 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn settings(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn settings(State(state): State<AppState>) -> impl IntoResponse {
     let config: Option<&Arc<PlaygroundConfig>> = state.playground.as_ref();
     let headers = match config.and_then(|c| c.api_key.as_ref()) {
         Some(key) => json!({ "Authorization": format!("Bearer {}", key.expose_secret()) }),
         None => json!({}),
     };
-    Json(json!({ "endpoint": "/graphql", "headers": headers }))
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "endpoint": "/graphql", "headers": headers })),
+    )
 }
 
 fn asset(path: &str) -> Response {
@@ -73,5 +86,11 @@ fn asset(path: &str) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    let cache = if path.starts_with(HASHED) {
+        IMMUTABLE
+    } else {
+        "no-cache"
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }

@@ -4,6 +4,9 @@
 //! The caller authenticates in `connection_init` with `{"Authorization": "Bearer <key>"}`.
 //! A refused caller's socket is closed with 4403 Forbidden, as graphql-transport-ws asks
 //! (async-graphql itself would close with 1002, which clients read as a protocol error).
+//!
+//! Before that, the handshake's `Origin` is checked ([`super::cors::Origins::admits`]): a page
+//! on an origin not allowed is refused with 403, since browsers let any page open a WebSocket.
 
 use std::{
     str::FromStr,
@@ -45,6 +48,13 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 }
 
 pub async fn upgrade(state: AppState, request: Request) -> Response {
+    if !state.origins.admits(request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "pages on this origin may not open a WebSocket here (server.cors.allowed_origins)",
+        )
+            .into_response();
+    }
     let (mut parts, _body) = request.into_parts();
     let protocol = parts
         .headers

@@ -6,6 +6,7 @@
 //! which turns a missing tool into a failure.
 
 mod auth;
+mod browser_apps;
 mod calendar;
 mod changes;
 mod chat;
@@ -23,6 +24,7 @@ mod helpers;
 mod keys;
 mod limits;
 mod limits_upstream;
+mod logs;
 mod mail;
 mod node;
 mod ops;

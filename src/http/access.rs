@@ -1,0 +1,52 @@
+//! The access log: one line per request, written when its answer's head is ready, under the
+//! target `nexus::access` with `method`, `path` (never the query string, which carries OAuth
+//! codes and states; a webhook endpoint's token is cut from it too), `status`, `duration_ms`,
+//! and what the handler learned on the way: the GraphQL `operation` name, the caller's
+//! `project_id` and `user_id` (never their credential). The line is written inside the request's
+//! span, so it carries the span's `request_id` as every other line of the request does.
+
+use std::time::Instant;
+
+use axum::{extract::Request, middleware::Next, response::Response};
+use http::HeaderMap;
+
+use crate::auth::Tenant;
+
+/// The request id header (`x-request-id`), set on every request before it reaches a handler.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What a handler puts in its response's extensions for the access line.
+#[derive(Debug, Clone, Default)]
+pub struct Accessed {
+    /// The GraphQL operation's name (a valid name, or `invalid`), where the request had one.
+    pub operation: Option<String>,
+    /// The caller, once authenticated.
+    pub tenant: Option<Tenant>,
+}
+
+/// The id of the request these headers came with.
+pub fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+}
+
+/// The middleware writing the access line.
+pub async fn log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = super::webhooks::loggable(request.uri().path()).into_owned();
+    let response = next.run(request).await;
+    let accessed = response.extensions().get::<Accessed>();
+    let tenant = accessed.and_then(|a| a.tenant);
+    tracing::info!(
+        target: "nexus::access",
+        method = %method,
+        path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        operation = accessed.and_then(|a| a.operation.as_deref()),
+        project_id = tenant.map(|t| tracing::field::display(t.project_id)),
+        user_id = tenant.map(|t| tracing::field::display(t.user_id)),
+        "request"
+    );
+    response
+}
