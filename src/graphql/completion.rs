@@ -19,11 +19,10 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_graphql::{
-    PathSegment, Response, ServerError, ServerResult, Value,
+    PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult, Value,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
     },
-    QueryPathNode, QueryPathSegment,
 };
 
 /// The extension factory; one extension per request (and per subscription).
@@ -49,7 +48,9 @@ struct State {
 
 impl CompletionExtension {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The value of the field at `node`, of GraphQL type `return_type`, with the pending

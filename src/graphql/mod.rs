@@ -7,6 +7,7 @@
 mod calendar;
 mod changes;
 mod chat;
+mod completion;
 mod connect;
 mod crm;
 pub mod errors;
@@ -95,7 +96,8 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     .limit_complexity(settings.max_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)
     .limit_directives(settings.max_directives)
-    .extension(limits::DocumentLimits::new(settings));
+    .extension(limits::DocumentLimits::new(settings))
+    .extension(completion::Completion);
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
