@@ -17,6 +17,8 @@ pub mod limits;
 mod lists;
 mod loaders;
 mod mail;
+#[cfg(test)]
+mod proptests;
 mod relations;
 mod subscription;
 mod types;
