@@ -7,6 +7,7 @@
 mod calendar;
 mod changes;
 mod chat;
+mod completion;
 mod connect;
 mod crm;
 pub mod errors;
@@ -16,6 +17,8 @@ pub mod limits;
 mod lists;
 mod loaders;
 mod mail;
+#[cfg(test)]
+mod proptests;
 mod relations;
 mod scopes;
 mod subscription;
@@ -99,7 +102,8 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     // The scope check first: an extension added earlier wraps the later ones, and the limits
     // would otherwise relabel its refusal as a validation failure.
     .extension(scopes::ScopeCheck)
-    .extension(limits::DocumentLimits::new(settings));
+    .extension(limits::DocumentLimits::new(settings))
+    .extension(completion::Completion);
     if !settings.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -16,6 +16,7 @@ mod connect;
 mod connections;
 mod crm;
 mod crm_writes;
+mod field_errors;
 mod google_push;
 mod graph_delta;
 mod graph_notifications;

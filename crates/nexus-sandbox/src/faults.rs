@@ -22,6 +22,9 @@ pub struct FaultSpec {
     pub provider: String,
     /// A path below the provider's prefix, or a route template; every path when absent.
     pub path: Option<String>,
+    /// Only requests whose query string, decoded, contains this text (a SOQL `FROM Account`,
+    /// to fail one kind of Salesforce query and not the others).
+    pub query: Option<String>,
     /// The share of matching requests that fail (0–1; default 1).
     #[serde(default = "always")]
     pub error_rate: f64,
@@ -62,12 +65,13 @@ impl FaultSpec {
         Ok(())
     }
 
-    fn matches(&self, provider: &str, path: &str, template: &str) -> bool {
+    fn matches(&self, provider: &str, path: &str, template: &str, query: &str) -> bool {
         self.provider == provider
             && self
                 .path
                 .as_deref()
                 .is_none_or(|p| p == template || path.starts_with(p))
+            && self.query.as_deref().is_none_or(|q| query.contains(q))
     }
 }
 
@@ -95,10 +99,10 @@ impl Faults {
     }
 
     /// The first live fault matching this request, counted as a hit.
-    fn decide(&self, provider: &str, path: &str, template: &str) -> Option<Decision> {
+    fn decide(&self, provider: &str, path: &str, template: &str, query: &str) -> Option<Decision> {
         let mut faults = self.0.lock().expect("faults lock");
         let (spec, hits) = faults.iter_mut().find(|(spec, hits)| {
-            spec.matches(provider, path, template) && spec.count.is_none_or(|c| *hits < c)
+            spec.matches(provider, path, template, query) && spec.count.is_none_or(|c| *hits < c)
         })?;
         *hits += 1;
         let mut rng = rand::rng();
@@ -141,6 +145,15 @@ fn path_and_template(ctx: &Ctx, request: &Request) -> (String, String) {
     (path, template)
 }
 
+/// A request's query string with its values decoded (`q=SELECT Id FROM Account&…`).
+fn decoded_query(request: &Request) -> String {
+    let raw = request.uri().query().unwrap_or_default();
+    url::form_urlencoded::parse(raw.as_bytes())
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// The name a request is counted under: its method and counted route.
 pub fn route(ctx: &Ctx, request: &Request) -> String {
     let (path, template) = path_and_template(ctx, request);
@@ -162,7 +175,11 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
     let route = route(&ctx, &request);
     let arrived = ctx.state.clock.now();
 
-    let decision = ctx.state.faults.decide(ctx.provider, &path, &template);
+    let query = decoded_query(&request);
+    let decision = ctx
+        .state
+        .faults
+        .decide(ctx.provider, &path, &template, &query);
     let response = match decision {
         None => next.run(request).await,
         Some(d) => {

@@ -35,6 +35,9 @@ pub mod salesforce;
 pub mod slack;
 pub mod stripe;
 
+#[cfg(test)]
+mod proptests;
+
 use std::{collections::HashMap, sync::Arc};
 
 use http::{HeaderMap, StatusCode};

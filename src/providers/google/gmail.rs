@@ -53,10 +53,12 @@ fn batch_size() -> usize {
     (room as usize).clamp(1, MAX_PARTS)
 }
 
-/// A value for `q`: quoted when it has spaces, without quotes of its own.
+/// A value for `q`, one term whatever it holds: without quotes of its own, and quoted when it
+/// is empty or has spaces or grouping characters (`{}()`), which would otherwise end the term or
+/// open or close a group of the search.
 fn term(value: &str) -> String {
     let clean = value.replace('"', "");
-    if clean.contains(char::is_whitespace) {
+    if clean.is_empty() || clean.contains(|c: char| c.is_whitespace() || "{}()".contains(c)) {
         format!("\"{clean}\"")
     } else {
         clean
@@ -473,6 +475,9 @@ fn label_names(answer: &Reply) -> Result<LabelNames, ProviderError> {
     let list: LabelList = answer.json(Provider::Gmail, "labels.list")?;
     Ok(list.labels.into_iter().map(|l| (l.id, l.name)).collect())
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 mod adapter;
 mod batch;
 mod calendar;
+#[cfg(test)]
+mod compose_proptests;
 mod error;
 mod gmail;
 mod gmail_history;

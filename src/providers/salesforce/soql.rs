@@ -244,6 +244,9 @@ pub fn related(object: &str, parent: &str, child: &str, ids: &[String]) -> Strin
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
