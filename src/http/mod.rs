@@ -36,6 +36,7 @@ use crate::{
     shutdown::Shutdown,
 };
 
+pub use metrics::MetricsAccess;
 pub use playground::PlaygroundConfig;
 
 /// What every handler can reach.
@@ -60,7 +61,9 @@ pub struct AppState {
     pub shutdown: Shutdown,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The gateway's routes; `/metrics` among them under `metrics`, or not at all when it is `None`
+/// (it has a listener of its own, [`metrics_router`]).
+pub fn router(state: AppState, metrics: Option<MetricsAccess>) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/oauth/{provider}/callback", get(oauth::callback))
@@ -70,13 +73,24 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::receive_at),
         )
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render));
+        .route("/readyz", get(health::readyz));
+    if let Some(access) = metrics {
+        router = router.merge(metrics::routes(access));
+    }
     if state.playground.is_some() {
         router = router.merge(playground::routes());
     }
+    layered(router.with_state(state))
+}
+
+/// `/metrics` alone, for the listener `server.metrics_addr` names.
+pub fn metrics_router(access: MetricsAccess) -> Router {
+    layered(metrics::routes(access))
+}
+
+/// The layers every request passes.
+fn layered(router: Router) -> Router {
     router
-        .with_state(state)
         .layer(CatchPanicLayer::new())
         // Spans name the path only: query strings carry OAuth codes and states (and a webhook
         // endpoint's path may carry its token, so endpoints are left out too).

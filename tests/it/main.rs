@@ -7,6 +7,7 @@
 
 mod auth;
 mod calendar;
+mod caller_limits;
 mod changes;
 mod chat;
 mod cli;
@@ -24,6 +25,7 @@ mod keys;
 mod limits;
 mod limits_upstream;
 mod mail;
+mod metrics;
 mod node;
 mod ops;
 mod refresh;
@@ -42,5 +44,6 @@ mod shutdown;
 mod subscriber;
 mod sync;
 mod tenancy;
+mod url_guard;
 mod vault;
 mod walls;
