@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 const TEST_VARS: &str = "test_";
 
 /// The settings whose values are secrets, by key path (`*` stands for any one key).
-const SECRETS: [&str; 6] = [
+const SECRETS: [&str; 7] = [
     "vault.key",
+    "server.metrics_token",
     "vault.previous_keys",
     "database.url",
     "auth.jwt.hs256_secret",
@@ -112,6 +113,8 @@ pub struct Settings {
     pub changes: ChangesSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub net: NetSettings,
 }
 
 /// How log lines are written (to stderr).
@@ -129,6 +132,20 @@ pub struct LogSettings {
 pub enum LogFormat {
     Json,
     Pretty,
+}
+
+/// Outbound calls to URLs a caller names (webhook destinations, agents' tools): which
+/// addresses beyond the public internet they may reach (`net::UrlGuard`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetSettings {
+    /// `true` lets such URLs reach loopback, private, link-local, CGNAT and other non-public
+    /// addresses (a gateway and its targets on one private network, or tests); cloud metadata
+    /// addresses stay refused unless `allowed_targets` names them.
+    pub allow_private_targets: bool,
+    /// Targets allowed whatever their address: CIDRs (`10.20.0.0/16`, `fd12::/48`, one address)
+    /// and host names (`hooks.internal.example`, matched exactly, whatever they resolve to).
+    pub allowed_targets: Vec<String>,
 }
 
 /// The change log: the project that provider-wide webhooks feed, and how long events are kept.
@@ -320,6 +337,12 @@ pub struct ServerSettings {
     /// Largest request head (request line and headers) accepted, in bytes; a larger one gets
     /// 431 and the connection is closed.
     pub max_header_bytes: usize,
+    /// Where `/metrics` is served instead of the main listener (which then answers 404 there):
+    /// an address only the scraper reaches. Port 0 picks a free port.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
     /// Which browser pages on other origins may call the API.
     pub cors: CorsSettings,
 }
@@ -355,6 +378,8 @@ impl Default for ServerSettings {
             max_connections: 16_384,
             max_header_bytes: 32 * 1024,
             cors: CorsSettings::default(),
+            metrics_addr: None,
+            metrics_token: None,
         }
     }
 }
@@ -403,6 +428,11 @@ impl Default for GraphqlSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub jwt: Option<JwtSettings>,
+    /// Requests per second each caller (an API key, or a JWT's subject) may make; unset, there
+    /// is no per-caller limit (one server-side key may carry a whole frontend's traffic).
+    pub rate_limit_per_key: Option<u32>,
+    /// Requests a caller may make at once above the steady rate; `rate_limit_per_key` when unset.
+    pub rate_limit_burst: Option<u32>,
 }
 
 /// JWT callers: HS256 with a shared secret, or RS256 against a JWKS document.

@@ -26,6 +26,7 @@ pub mod graphql;
 pub mod http;
 pub mod idempotency;
 pub mod limits;
+pub mod net;
 pub mod oauth;
 pub mod providers;
 pub mod shutdown;

@@ -3,7 +3,8 @@
 //! Binding happens in `build`, so port 0 works and `port()` tells the port that was picked.
 //! `build` also starts the background work (the sync poller, the keepers, the change relay,
 //! retention), each a task of one [`Shutdown`] that request handlers add their own tasks to.
-//! `run_until_stopped` serves (through [`serve`], which holds connections to `[server]`'s limits)
+//! `run_until_stopped` serves (through [`serve`], which holds connections to `[server]`'s limits,
+//! and, with `server.metrics_addr`, `/metrics` on a second listener under the same signal)
 //! until the shutdown future resolves, then stops in order within the configured grace period:
 //! in-flight requests finish, the background tasks end at their next cancellation point, and the
 //! database is closed last.
@@ -17,7 +18,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::{net::TcpListener, time::Instant};
 
 use crate::{
-    auth::{Authenticator, JwtConfigError, JwtVerifier, Tenants},
+    auth::{Authenticator, CallerLimits, JwtConfigError, JwtVerifier, Tenants},
     changes::{
         Bus, ChangeLog,
         google_watch::GoogleWatches,
@@ -29,7 +30,7 @@ use crate::{
     },
     config::{ProviderSettings, Settings},
     graphql::{self, AppContext, Loaders, limits::DocumentLimits},
-    http::{self, AppState, Origins, PlaygroundConfig, serve},
+    http::{self, AppState, MetricsAccess, Origins, PlaygroundConfig, serve},
     idempotency::IdempotencyKeys,
     oauth::ConnectFlows,
     providers::{Catalog, Provider, Registry},
@@ -112,6 +113,8 @@ fn provider_settings(
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `/metrics`'s own listener and routes, with `server.metrics_addr`.
+    metrics: Option<(TcpListener, Router)>,
     db: DatabaseConnection,
     grace: Duration,
     limits: serve::Limits,
@@ -190,6 +193,20 @@ impl Application {
         let bound = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
+        let metrics_access = MetricsAccess::new(settings.server.metrics_token.as_ref())
+            .map_err(StartupError::Config)?;
+        let metrics_listener = match settings.server.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let caller_limits = CallerLimits::from_settings(&settings.auth)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        crate::net::UrlGuard::from_settings(&settings.net)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         let public_origin = settings
             .oauth
             .public_url
@@ -202,6 +219,9 @@ impl Application {
         let changes = ChangeLog::new(db.clone(), Bus::default())
             .with_max_lag(settings.changes.subscriber_max_lag);
         let shutdown = Shutdown::new();
+        if let Some(limits) = &caller_limits {
+            limits.keep(&shutdown);
+        }
         crate::changes::relay::spawn(&db, changes.bus().clone(), &shutdown);
         let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
             .reconcile_every(reconcile_every(settings));
@@ -289,7 +309,7 @@ impl Application {
             webhooks,
             hooks,
             public_origin,
-            auth: Authenticator::new(tenants, jwt),
+            auth: Authenticator::new(tenants, jwt).with_limits(caller_limits),
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,
             playground: settings.playground.enabled.then(|| {
@@ -300,9 +320,14 @@ impl Application {
             shutdown: shutdown.clone(),
             origins: Arc::new(origins),
         };
+        let (main_metrics, metrics) = match metrics_listener {
+            Some(listener) => (None, Some((listener, http::metrics_router(metrics_access)))),
+            None => (Some(metrics_access), None),
+        };
         Ok(Self {
             listener,
-            router: http::router(state),
+            router: http::router(state, main_metrics),
+            metrics,
             db,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             limits,
@@ -315,6 +340,16 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The address `/metrics` is served on when it has a listener of its own
+    /// (`server.metrics_addr`; the port is the picked one when configured as 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(listener, _)| {
+            listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        })
     }
 
     /// The gateway's background tasks: tests wait on it, or count what still runs.
@@ -338,7 +373,23 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             stopping_tx.send_replace(Some(Instant::now() + grace));
         };
-        let server = serve::serve(self.listener, self.router, self.limits, signal);
+        // `/metrics`'s own listener stops accepting with the main one.
+        let metrics = self.metrics.map(|(listener, router)| {
+            let mut signalled = stopping.clone();
+            let signal = async move {
+                let _ = signalled.wait_for(Option::is_some).await;
+            };
+            serve::serve(listener, router, self.limits.clone(), signal)
+        });
+        let main = serve::serve(self.listener, self.router, self.limits, signal);
+        let server = async move {
+            match metrics {
+                Some(metrics) => {
+                    tokio::join!(main, metrics);
+                }
+                None => main.await,
+            }
+        };
         let mut signalled = stopping.clone();
         let grace_over = async move {
             match signalled.wait_for(Option::is_some).await.map(|d| *d) {

@@ -1,5 +1,10 @@
 //! Logs (tracing, to stderr) and metrics (the `metrics` facade, rendered as Prometheus text).
 //!
+//! Every distinct label value is a series the recorder keeps for the life of the process, and
+//! the operation name is the client's to choose: [`operation_label`] labels at most
+//! [`MAX_OPERATIONS`] distinct names, the first ones seen, and counts every later name as
+//! `other`, so no client can grow `/metrics` or the process without bound.
+//!
 //! Logs are `pretty` (one line for people, coloured on a terminal only) or `json` (one object a
 //! line, from tracing-subscriber's JSON format: the event's fields at the top level beside
 //! `timestamp`, `level`, `target` and `message`, and the spans it happened in, outermost first,
@@ -7,7 +12,11 @@
 //! (a pipe, a file, a log collector) `json`. A request's span carries its `request_id`, so
 //! every line written while the request is served has it.
 
-use std::{io::IsTerminal, sync::OnceLock};
+use std::{
+    collections::HashSet,
+    io::IsTerminal,
+    sync::{OnceLock, RwLock},
+};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt};
@@ -23,6 +32,33 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub const REQUEST_DURATION: &str = "nexus_graphql_request_duration_seconds";
 /// The counter of GraphQL requests by operation and outcome.
 pub const REQUESTS: &str = "nexus_graphql_requests_total";
+
+/// Distinct operation names the metrics label; later ones are `other`.
+pub const MAX_OPERATIONS: usize = 100;
+/// The label of every operation name past the first [`MAX_OPERATIONS`].
+pub const OTHER_OPERATION: &str = "other";
+
+/// The operation label for `name`: the name itself while it is one of the first
+/// [`MAX_OPERATIONS`] distinct names seen by this process, `other` after that.
+pub fn operation_label(name: &str) -> String {
+    static SEEN: OnceLock<RwLock<HashSet<String>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    let known = seen
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .contains(name);
+    if known {
+        return name.to_owned();
+    }
+    let mut seen = seen
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if seen.contains(name) || seen.len() < MAX_OPERATIONS && seen.insert(name.to_owned()) {
+        name.to_owned()
+    } else {
+        OTHER_OPERATION.to_owned()
+    }
+}
 
 /// Logs to stderr in the format `settings` ask for; `RUST_LOG` overrides the default level.
 pub fn init_logging(default: &str, settings: &LogSettings) {
@@ -60,4 +96,20 @@ pub fn prometheus() -> PrometheusHandle {
                 .expect("no other metrics recorder is installed")
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_past_the_cap_are_other_and_known_names_stay() {
+        let first = operation_label("CapProbeFirst");
+        let labels: HashSet<String> = (0..MAX_OPERATIONS * 3)
+            .map(|i| operation_label(&format!("CapProbe{i}")))
+            .collect();
+        assert!(labels.contains(OTHER_OPERATION));
+        assert!(labels.len() <= MAX_OPERATIONS + 1, "{}", labels.len());
+        assert_eq!(operation_label("CapProbeFirst"), first);
+    }
 }

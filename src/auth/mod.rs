@@ -7,6 +7,8 @@
 //! config; their claims name the user and the project, both of which must exist, and the scopes
 //! (`auth.jwt.scope_claim`). A caller comes out `Authenticated`: the `Tenant` scopes everything a
 //! request can reach, the `Scopes` (`scopes`) what it may do there.
+//! Each authenticated request spends from its caller's allowance when per-caller limits are set
+//! (`limit.rs`).
 
 use std::{collections::HashMap, fs, time::Duration};
 
@@ -19,9 +21,11 @@ use uuid::Uuid;
 
 use crate::config::JwtSettings;
 
+mod limit;
 mod scopes;
 mod tenants;
 
+pub use limit::{Caller, CallerLimits, LimitConfigError, retry_after_secs};
 pub use scopes::{Scope, Scopes, UnknownScope};
 pub use tenants::{ApiKeyRow, Tenants};
 
@@ -51,6 +55,8 @@ pub enum AuthError {
     UnknownSubject,
     #[error("credential store unavailable")]
     Store(#[from] sea_orm::DbErr),
+    #[error("too many requests with this credential; retry after {} s", retry_after_secs(*.0))]
+    RateLimited(std::time::Duration),
 }
 
 /// A freshly made API key: the plaintext (shown once) and what is stored.
@@ -137,6 +143,7 @@ pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     /// The keys whose last use was written within `LAST_USED_EVERY`.
     recently_used: moka::future::Cache<Uuid, ()>,
+    limits: Option<CallerLimits>,
 }
 
 impl Authenticator {
@@ -147,6 +154,20 @@ impl Authenticator {
             recently_used: moka::future::Cache::builder()
                 .time_to_live(LAST_USED_EVERY)
                 .build(),
+            limits: None,
+        }
+    }
+
+    /// Holds each caller to `limits`.
+    pub fn with_limits(mut self, limits: Option<CallerLimits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn admit(&self, caller: Caller) -> Result<(), AuthError> {
+        match &self.limits {
+            Some(limits) => limits.admit(caller).map_err(AuthError::RateLimited),
+            None => Ok(()),
         }
     }
 
@@ -182,6 +203,7 @@ impl Authenticator {
                 tracing::error!(key = %key.id, %unknown, "an API key's stored scopes do not parse");
                 Scopes::default()
             });
+            self.admit(Caller::ApiKey(key.id))?;
             self.touch(key.id).await;
             return Ok(Authenticated {
                 tenant: Tenant {
@@ -200,6 +222,7 @@ impl Authenticator {
                 .await?
                 .is_some();
         if known {
+            self.admit(Caller::Subject(caller.tenant.user_id))?;
             Ok(caller)
         } else {
             Err(AuthError::UnknownSubject)

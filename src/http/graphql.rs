@@ -24,13 +24,13 @@ use axum::{
 };
 use http::{
     HeaderMap, HeaderValue, StatusCode,
-    header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE},
+    header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE},
     request::Parts,
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
-    auth::{AuthError, Authenticated},
+    auth::{AuthError, Authenticated, retry_after_secs},
     graphql::{Executed, Loaders, errors::ErrorCode, limits::Checked},
     telemetry::{REQUEST_DURATION, REQUESTS},
 };
@@ -56,6 +56,8 @@ struct Refusal {
     code: &'static str,
     message: String,
     outcome: &'static str,
+    /// Whole seconds to wait before trying again (`Retry-After`, `extensions.retryAfter`).
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -65,6 +67,7 @@ impl Refusal {
             code,
             message: message.into(),
             outcome: "bad_request",
+            retry_after: None,
         }
     }
 
@@ -74,10 +77,16 @@ impl Refusal {
         if let Some(id) = &call.request_id {
             extensions["requestId"] = id.as_str().into();
         }
+        if let Some(seconds) = self.retry_after {
+            extensions["retryAfter"] = seconds.into();
+        }
         let body = json!({ "errors": [{ "message": self.message, "extensions": extensions }] });
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -227,6 +236,15 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authentic
                     "the gateway cannot check credentials right now",
                 )
             }
+            AuthError::RateLimited(wait) => Refusal {
+                outcome: "rate_limited",
+                retry_after: Some(retry_after_secs(wait)),
+                ..Refusal::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::RateLimited.as_str(),
+                    AuthError::RateLimited(wait).to_string(),
+                )
+            },
             other => Refusal {
                 outcome: "unauthenticated",
                 ..Refusal::new(
@@ -381,7 +399,8 @@ fn record(operation: &str, outcome: &'static str, started: Option<Instant>) {
     }
 }
 
-/// The metric label for an operation: its name when it is a valid GraphQL name of sane length.
+/// The metric label for an operation: its name when it is a valid GraphQL name of sane length
+/// and among the distinct names the metrics keep (`other` past them).
 fn operation_label(name: Option<&str>) -> String {
     match name {
         None => "anonymous".into(),
@@ -390,7 +409,7 @@ fn operation_label(name: Option<&str>) -> String {
                 && n.len() <= 64
                 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
         {
-            n.to_owned()
+            crate::telemetry::operation_label(n)
         }
         Some(_) => "invalid".into(),
     }

@@ -48,6 +48,7 @@ use crate::{
 };
 
 pub use cors::{NotAnOrigin, Origins};
+pub use metrics::MetricsAccess;
 pub use playground::PlaygroundConfig;
 
 /// Compression quality for gzip and br alike. Brotli's default (11) is meant for compressing
@@ -79,7 +80,9 @@ pub struct AppState {
     pub origins: Arc<Origins>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The gateway's routes; `/metrics` among them under `metrics`, or not at all when it is `None`
+/// (it has a listener of its own, [`metrics_router`]).
+pub fn router(state: AppState, metrics: Option<MetricsAccess>) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/oauth/{provider}/callback", get(oauth::callback))
@@ -89,12 +92,24 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::receive_at),
         )
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render));
+        .route("/readyz", get(health::readyz));
+    if let Some(access) = metrics {
+        router = router.merge(metrics::routes(access));
+    }
     if state.playground.is_some() {
         router = router.merge(playground::routes());
     }
     let cors = state.origins.layer();
+    layered(router.with_state(state).layer(cors))
+}
+
+/// `/metrics` alone, for the listener `server.metrics_addr` names.
+pub fn metrics_router(access: MetricsAccess) -> Router {
+    layered(metrics::routes(access))
+}
+
+/// The layers every request passes.
+fn layered(router: Router) -> Router {
     let compression =
         CompressionLayer::new()
             .quality(COMPRESSION)
@@ -104,10 +119,8 @@ pub fn router(state: AppState) -> Router {
                 },
             ));
     router
-        .with_state(state)
         .layer(CatchPanicLayer::new())
         .layer(compression)
-        .layer(cors)
         .layer(axum::middleware::from_fn(access::log))
         // Spans name the path only: query strings carry OAuth codes and states (and a webhook
         // endpoint's path may carry its token, so endpoints are left out too). The request id

@@ -3,7 +3,9 @@
 //!
 //! The caller authenticates in `connection_init` with `{"Authorization": "Bearer <key>"}`.
 //! A refused caller's socket is closed with 4403 Forbidden, as graphql-transport-ws asks
-//! (async-graphql itself would close with 1002, which clients read as a protocol error).
+//! (async-graphql itself would close with 1002, which clients read as a protocol error); a
+//! caller over its per-caller limit, with 4429 Too many initialisation requests.
+//!
 //!
 //! Before that, the handshake's `Origin` is checked ([`super::cors::Origins::admits`]): a page
 //! on an origin not allowed is refused with 403, since browsers let any page open a WebSocket.
@@ -12,7 +14,7 @@ use std::{
     str::FromStr,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU16, Ordering},
     },
 };
 
@@ -33,12 +35,15 @@ use http::{
     header::{SEC_WEBSOCKET_PROTOCOL, UPGRADE},
 };
 
-use crate::graphql::Executed;
+use crate::{auth::AuthError, graphql::Executed};
 
 use super::AppState;
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
 const FORBIDDEN: u16 = 4403;
+/// graphql-transport-ws's close code for too many `connection_init`s: the caller is over its
+/// limit.
+const TOO_MANY: u16 = 4429;
 
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
@@ -95,7 +100,8 @@ async fn serve(
                 _ => None,
             })
         });
-    let refused = Arc::new(AtomicBool::new(false));
+    // The close code for a refused `connection_init`; 0 while none was refused.
+    let refused = Arc::new(AtomicU16::new(0));
     let auth = state.auth.clone();
     let on_init = {
         let refused = refused.clone();
@@ -116,7 +122,11 @@ async fn serve(
                     Ok(data)
                 }
                 Err(error) => {
-                    refused.store(true, Ordering::Release);
+                    let code = match error {
+                        AuthError::RateLimited(_) => TOO_MANY,
+                        _ => FORBIDDEN,
+                    };
+                    refused.store(code, Ordering::Release);
                     Err(async_graphql::Error::new(error.to_string()))
                 }
             }
@@ -127,10 +137,9 @@ async fn serve(
         .map(|msg| match msg {
             WsMessage::Text(text) => Message::Text(text.into()),
             WsMessage::Close(code, reason) => {
-                let code = if refused.load(Ordering::Acquire) {
-                    FORBIDDEN
-                } else {
-                    code
+                let code = match refused.load(Ordering::Acquire) {
+                    0 => code,
+                    refused => refused,
                 };
                 Message::Close(Some(CloseFrame {
                     code,

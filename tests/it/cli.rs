@@ -1058,6 +1058,31 @@ async fn a_setting_refused_is_named_and_its_value_never_shown() {
             "vault.write_format",
             "v9-s3cret",
         ),
+        // Lands in the `[server]` table `refused_serve` opens.
+        (
+            "metrics_token = 8675309\n",
+            vec![],
+            "server.metrics_token",
+            "8675309",
+        ),
+        (
+            "",
+            vec![("NEXUS_SERVER__METRICS_ADDR", "s3cr3t-addr")],
+            "server.metrics_addr",
+            "s3cr3t-addr",
+        ),
+        (
+            "",
+            with_key("NEXUS_AUTH__RATE_LIMIT_PER_KEY", "0"),
+            "auth.rate_limit_per_key",
+            "= 0",
+        ),
+        (
+            "",
+            with_key("NEXUS_NET__ALLOWED_TARGETS", "[\"10.0.0.0/33\"]"),
+            "net.allowed_targets[0]",
+            "10.0.0.0/33",
+        ),
     ];
     for (config, env, named, secret) in cases {
         let dir = TempDir::new().unwrap();

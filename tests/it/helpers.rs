@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 pub struct TestApp {
     pub settings: Settings,
     pub origin: String,
+    /// `/metrics`'s own listener, with `server.metrics_addr`.
+    pub metrics_origin: Option<String>,
     pub key: String,
     pub db: DatabaseConnection,
     pub tenants: Tenants,
@@ -155,10 +157,12 @@ pub async fn spawn(mut settings: Settings, prefill_playground: bool) -> TestApp 
         .await
         .expect("application");
     let origin = format!("http://{}", app.local_addr());
+    let metrics_origin = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let (background, signal, server) = serve(app);
     TestApp {
         settings,
         origin,
+        metrics_origin,
         key,
         db,
         tenants,
@@ -181,10 +185,12 @@ pub async fn spawn_on(settings: Settings, db: DatabaseConnection) -> TestApp {
         .await
         .expect("application");
     let origin = format!("http://{}", app.local_addr());
+    let metrics_origin = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let (background, signal, server) = serve(app);
     TestApp {
         settings,
         origin,
+        metrics_origin,
         key,
         db,
         tenants,
