@@ -110,6 +110,30 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     #[serde(default)]
     pub changes: ChangesSettings,
+    #[serde(default)]
+    pub idempotency: IdempotencySettings,
+}
+
+/// Writes run once per `idempotencyKey` (see `crate::idempotency`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// How long a process holds a key's claim while its write runs; a repeat after that (the
+    /// process died mid-write) takes the claim over and looks the write up. Longer than the
+    /// slowest write with its retries.
+    pub lease_secs: u64,
+    /// The `retryAfter` given with a write whose outcome is not known yet
+    /// (`PROVIDER_UNAVAILABLE`), when the provider named no wait.
+    pub retry_after_secs: u64,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            lease_secs: 120,
+            retry_after_secs: 1,
+        }
+    }
 }
 
 /// The change log: the project that provider-wide webhooks feed, and how long events are kept.
