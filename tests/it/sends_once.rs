@@ -534,3 +534,90 @@ async fn a_claim_whose_owner_died_is_settled_by_looking_the_message_up() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_sandbox_refuses_malformed_markers_as_the_providers_do() {
+    let (sandbox, client, tokens) = crate::helpers::sandbox_with_tokens("slack").await;
+    let token = tokens["access_token"].as_str().unwrap();
+    for (metadata, error) in [
+        (json!("not json"), "invalid_metadata_format"),
+        (
+            json!({ "event_type": "nexus send", "event_payload": {} }),
+            "invalid_metadata_schema",
+        ),
+        (
+            json!({ "event_type": "nexus_send" }),
+            "invalid_metadata_schema",
+        ),
+    ] {
+        let answer: Value = client
+            .post(format!("{sandbox}/slack/api/chat.postMessage"))
+            .bearer_auth(token)
+            .json(&json!({ "channel": "C0SBX0000", "text": "hi", "metadata": metadata }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["error"], error, "{metadata}: {answer}");
+    }
+
+    let token = sandbox_token(&sandbox, "outlook").await;
+    let create = |body: Value| {
+        client
+            .post(format!("{sandbox}/microsoft/v1.0/me/messages"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let bad_id = create(json!({ "subject": "x", "internetMessageId": "no-brackets@x" }))
+        .await
+        .unwrap();
+    assert_eq!(bad_id.status(), 400);
+    let unknown = create(json!({ "subject": "x", "colour": "red" }))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    let draft: Value = create(json!({ "subject": "x", "internetMessageId": "<a.b@c>",
+                                      "toRecipients": [{ "emailAddress": { "address": "ada@acme.test" } }] }))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(draft["isDraft"], true, "{draft}");
+    let send = |id: String| {
+        client
+            .post(format!("{sandbox}/microsoft/v1.0/me/messages/{id}/send"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(
+        send(draft["id"].as_str().unwrap().to_owned())
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    // The draft is gone; its sent copy keeps the internetMessageId and is no draft.
+    assert_eq!(
+        send(draft["id"].as_str().unwrap().to_owned())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let found = get_json(
+        &format!("{sandbox}/microsoft/v1.0/me/messages"),
+        &token,
+        &[(
+            "$filter",
+            "internetMessageId eq '<a.b@c>' and isDraft eq false",
+        )],
+    )
+    .await;
+    let sent = found["value"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{found}");
+    assert_ne!(sent[0]["id"], draft["id"]);
+}
