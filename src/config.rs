@@ -115,6 +115,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub net: NetSettings,
+    #[serde(default)]
+    pub idempotency: IdempotencySettings,
 }
 
 /// How log lines are written (to stderr).
@@ -146,6 +148,28 @@ pub struct NetSettings {
     /// Targets allowed whatever their address: CIDRs (`10.20.0.0/16`, `fd12::/48`, one address)
     /// and host names (`hooks.internal.example`, matched exactly, whatever they resolve to).
     pub allowed_targets: Vec<String>,
+}
+
+/// Writes run once per `idempotencyKey` (see `crate::idempotency`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// How long a process holds a key's claim while its write runs; a repeat after that (the
+    /// process died mid-write) takes the claim over and looks the write up. Longer than the
+    /// slowest write with its retries.
+    pub lease_secs: u64,
+    /// The `retryAfter` given with a write whose outcome is not known yet
+    /// (`PROVIDER_UNAVAILABLE`), when the provider named no wait.
+    pub retry_after_secs: u64,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            lease_secs: 120,
+            retry_after_secs: 1,
+        }
+    }
 }
 
 /// The change log: the project that provider-wide webhooks feed, and how long events are kept.

@@ -287,7 +287,11 @@ impl Application {
                 tenants: tenants.clone(),
                 credentials: credentials.clone(),
                 changes: changes.clone(),
-                idempotency: IdempotencyKeys::new(db.clone()),
+                idempotency: IdempotencyKeys::new(
+                    db.clone(),
+                    std::time::Duration::from_secs(settings.idempotency.lease_secs),
+                    std::time::Duration::from_secs(settings.idempotency.retry_after_secs),
+                ),
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
                 read_model: Arc::new(SyncedCopy),

@@ -15,6 +15,7 @@ mod m20261207_000001_add_account_id;
 mod m20261207_000002_scrub_delivery_secrets;
 mod m20261207_130001_api_key_lifecycle;
 mod m20261207_130002_change_event_users;
+mod m20261207_150001_idempotency_claims;
 mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_scrub_delivery_secrets::Migration),
             Box::new(m20261207_130001_api_key_lifecycle::Migration),
             Box::new(m20261207_130002_change_event_users::Migration),
+            Box::new(m20261207_150001_idempotency_claims::Migration),
         ]
     }
 }

@@ -33,7 +33,7 @@ use super::{
     loaders::{AttendeeKey, Loaders},
     types::{EmailAddress, ProviderEnum},
     validate,
-    writes::once,
+    writes::{OnceKey, once},
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -411,10 +411,15 @@ impl CalendarMutation {
             time_zone,
             attendees: input.attendees,
         };
-        let record = once(
+        let key = OnceKey::new(
             ctx,
             "createEvent",
             input.idempotency_key.as_deref(),
+            &serde_json::json!({ "provider": provider.slug(), "write": format!("{write:?}") }),
+        )?;
+        let record = once(
+            ctx,
+            key,
             async move { adapter.create(target, &write).await },
             async |provider, remote_id| event_record(ctx, provider, &remote_id).await,
         )

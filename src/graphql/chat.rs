@@ -29,7 +29,7 @@ use super::{
     loaders::{AuthorMessagesKey, ChatUserKey},
     types::ProviderEnum,
     validate,
-    writes::once,
+    writes::{OnceKey, send_once},
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -419,16 +419,29 @@ impl ChatMutation {
                 ),
             ));
         }
+        let key = OnceKey::new(
+            ctx,
+            "postMessage",
+            input.idempotency_key.as_deref(),
+            &serde_json::json!({
+                "provider": provider.slug(),
+                "channelId": input.channel_id,
+                "text": input.text,
+                "threadId": input.thread_id,
+            }),
+        )?;
         let post = PostMessage {
             channel: input.channel_id,
             text: input.text,
             thread: input.thread_id,
+            marker: key.as_ref().map(OnceKey::marker),
         };
-        let record = once(
+        let record = send_once(
             ctx,
-            "postMessage",
-            input.idempotency_key.as_deref(),
+            provider,
+            key,
             adapter.post(target, &post),
+            async |since| adapter.find_posted(target, &post, since).await,
             async |provider, remote_id| {
                 let adapter = ctx
                     .data_unchecked::<AppContext>()

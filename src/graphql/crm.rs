@@ -22,7 +22,7 @@ use super::{
     relations::{related, related_page},
     types::{Date, Money, ProviderEnum},
     validate,
-    writes::{crm_once, crm_target, same_provider},
+    writes::{OnceKey, crm_once, crm_target, same_provider},
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -885,6 +885,12 @@ async fn create_all(
     Ok(out)
 }
 
+/// A CRM write's input, normalized for its idempotency key: the provider and the write as its
+/// debug form (every field, in declaration order).
+fn crm_input(provider: Provider, write: &CrmWrite) -> serde_json::Value {
+    serde_json::json!({ "provider": provider.slug(), "write": format!("{write:?}") })
+}
+
 #[derive(Default)]
 pub struct CrmMutation;
 
@@ -898,14 +904,13 @@ impl CrmMutation {
     ) -> Result<CreateLeadPayload> {
         let (provider, write, key) = new_lead("input", input)?;
         let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
-        let record = crm_once(
+        let key = OnceKey::new(
             ctx,
             "createLead",
             key.as_deref(),
-            CrmObject::Lead,
-            adapter.create(target, &write),
-        )
-        .await?;
+            &crm_input(provider, &write),
+        )?;
+        let record = crm_once(ctx, key, CrmObject::Lead, adapter.create(target, &write)).await?;
         Ok(CreateLeadPayload {
             lead: written(record, lead)?,
         })
@@ -971,14 +976,13 @@ impl CrmMutation {
     ) -> Result<CreateContactPayload> {
         let (provider, write, key) = new_contact("input", input)?;
         let (adapter, target) = crm_target(ctx, CrmObject::Contact, provider).await?;
-        let record = crm_once(
+        let key = OnceKey::new(
             ctx,
             "createContact",
             key.as_deref(),
-            CrmObject::Contact,
-            adapter.create(target, &write),
-        )
-        .await?;
+            &crm_input(provider, &write),
+        )?;
+        let record = crm_once(ctx, key, CrmObject::Contact, adapter.create(target, &write)).await?;
         Ok(CreateContactPayload {
             contact: written(record, contact)?,
         })
@@ -1075,14 +1079,13 @@ impl CrmMutation {
             contact_ids,
         });
         let (adapter, target) = crm_target(ctx, CrmObject::Deal, provider).await?;
-        let record = crm_once(
+        let key = OnceKey::new(
             ctx,
             "createDeal",
             input.idempotency_key.as_deref(),
-            CrmObject::Deal,
-            adapter.create(target, &write),
-        )
-        .await?;
+            &crm_input(provider, &write),
+        )?;
+        let record = crm_once(ctx, key, CrmObject::Deal, adapter.create(target, &write)).await?;
         Ok(CreateDealPayload {
             deal: written(record, deal)?,
         })

@@ -23,7 +23,7 @@ use super::{
     loaders::{EmailsKey, Loaders},
     types::{EmailAddress, ProviderEnum},
     validate,
-    writes::once,
+    writes::{OnceKey, send_once},
 };
 
 type Page<T> = async_graphql::connection::Connection<MergedCursor, T>;
@@ -295,12 +295,30 @@ impl MailMutation {
             }
             None => None,
         };
+        let lower =
+            |list: &[String]| -> Vec<String> { list.iter().map(|a| a.to_lowercase()).collect() };
+        let key = OnceKey::new(
+            ctx,
+            "sendEmail",
+            input.idempotency_key.as_deref(),
+            &serde_json::json!({
+                "provider": provider.slug(),
+                "to": lower(&input.to),
+                "cc": lower(&input.cc),
+                "bcc": lower(&input.bcc),
+                "subject": input.subject,
+                "text": input.text,
+                "html": input.html,
+                "replyTo": reply_to,
+            }),
+        )?;
         let target = write_target(ctx, Capability::Emails, provider).await?;
         let mail = ctx
             .data_unchecked::<AppContext>()
             .providers
             .mail(provider)
             .map_err(|e| no_adapter(e.provider))?;
+        let message_id = key.as_ref().map(OnceKey::message_id);
         let email = SendEmail {
             to: input.to,
             cc: input.cc,
@@ -309,12 +327,17 @@ impl MailMutation {
             text: input.text,
             html: input.html,
             reply_to,
+            message_id: message_id.clone(),
         };
-        let record = once(
+        let record = send_once(
             ctx,
-            "sendEmail",
-            input.idempotency_key.as_deref(),
+            provider,
+            key,
             mail.send(target, &email),
+            async |_| match &message_id {
+                Some(id) => mail.find_sent(target, id).await,
+                None => Ok(None),
+            },
             async |_, remote_id| {
                 mail.get(target, &remote_id)
                     .await

@@ -1,24 +1,37 @@
-//! How CRM writes run: to a connected, usable provider that keeps the type, once per
-//! idempotency key (a repeat returns the first write's record and writes nothing), with the
-//! provider's refusal reported as the field's or the provider's error.
+//! How writes run once per `idempotencyKey` (the claims are `crate::idempotency`'s), and CRM
+//! writes' target: a connected, usable provider that keeps the type.
+//!
+//! - Sends (`sendEmail`, `postMessage`: [`send_once`]) keep their claim whenever the provider
+//!   may have acted, answer an outcome not known yet with `PROVIDER_UNAVAILABLE` and
+//!   `extensions.retryAfter`, and on the repeat look the message up at the provider (by the
+//!   marker it carries, [`OnceKey::marker`]) before sending again: found, it is the result;
+//!   not found, it is sent, once.
+//! - CRM creates ([`crm_once`]) have no such lookup: a failed one gives its key back, so a
+//!   create that failed after the provider acted may be made again by the repeat.
+//! - Either way, the same key with other input is `BAD_USER_INPUT` (`idempotency key reused
+//!   with different input`), and a repeat of a finished write returns its record, read back.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, Result};
 
-use nexus_core::{ProviderError, Target};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use nexus_core::{ErrorKind, ProviderError, Target};
 
 use crate::{
-    idempotency::{Once, OnceError},
+    idempotency::{self, Claim, KeyRef, OnceError, Pending},
     providers::{
         Cataloged, Provider,
         crm::{Crm, CrmData, CrmObject, Record},
+        record::Sent,
     },
 };
 
 use super::{
     AppContext,
-    errors::{bad_input, internal, upstream_error},
+    errors::{ErrorCode, bad_input, internal, upstream_error},
     lists::{connected, crm_record, no_adapter, not_connected, reauth_required, tenant},
 };
 
@@ -75,30 +88,118 @@ pub fn same_provider(
     Ok(())
 }
 
-/// Runs a CRM `write` once per `key` (see `once`), a repeat reading the record back.
+/// A write's idempotency key, checked, with the hash of the write's normalized input.
+pub struct OnceKey {
+    project: Uuid,
+    operation: &'static str,
+    key: String,
+    hash: String,
+}
+
+impl OnceKey {
+    /// The key of `operation` given in `input.idempotencyKey`, if any, for the write whose
+    /// normalized input is `input`.
+    pub fn new(
+        ctx: &Context<'_>,
+        operation: &'static str,
+        key: Option<&str>,
+        input: &serde_json::Value,
+    ) -> Result<Option<Self>> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        if key.is_empty() || key.len() > 255 {
+            return Err(bad_input(
+                "input.idempotencyKey",
+                "an idempotency key has 1 to 255 characters",
+            ));
+        }
+        Ok(Some(Self {
+            project: tenant(ctx)?.project_id,
+            operation,
+            key: key.to_owned(),
+            hash: idempotency::input_hash(input),
+        }))
+    }
+
+    fn key_ref(&self) -> KeyRef<'_> {
+        KeyRef {
+            project: self.project,
+            operation: self.operation,
+            key: &self.key,
+        }
+    }
+
+    /// The token the provider keeps with the write (see [`idempotency::marker`]).
+    pub fn marker(&self) -> String {
+        idempotency::marker(self.key_ref())
+    }
+
+    /// The key as an RFC 5322 msg-id: `<marker@nexus.idempotency>`.
+    pub fn message_id(&self) -> String {
+        format!("<{}@nexus.idempotency>", self.marker())
+    }
+}
+
+/// Why a claim was refused, as the schema says it.
+fn refused(error: OnceError) -> async_graphql::Error {
+    match error {
+        OnceError::InFlight | OnceError::Reused => {
+            bad_input("input.idempotencyKey", error.to_string())
+        }
+        OnceError::Store(cause) => internal(cause),
+    }
+}
+
+/// A write whose outcome is not known yet (the provider may have acted, or acted and could not
+/// be read back): `PROVIDER_UNAVAILABLE` with `retryAfter`, the key kept for the repeat.
+fn not_known_yet(
+    ctx: &Context<'_>,
+    provider: Provider,
+    cause: &ProviderError,
+) -> async_graphql::Error {
+    let app = ctx.data_unchecked::<AppContext>();
+    let mut error = ProviderError::new(
+        ErrorKind::Unavailable,
+        provider,
+        cause.op,
+        format!(
+            "the write's outcome is not known yet ({}); repeat it with the same idempotencyKey \
+             to get its result",
+            cause.message
+        ),
+    );
+    error.retry_after = Some(
+        cause
+            .retry_after
+            .unwrap_or_else(|| app.idempotency.retry_after()),
+    );
+    upstream_error(&error)
+}
+
+/// Runs a CRM `write` once per `key` (see [`once`]), a repeat reading the record back.
 pub async fn crm_once<F>(
     ctx: &Context<'_>,
-    operation: &'static str,
-    key: Option<&str>,
+    key: Option<OnceKey>,
     object: CrmObject,
     write: F,
 ) -> Result<Record<CrmData>>
 where
     F: Future<Output = Result<Record<CrmData>, ProviderError>>,
 {
-    once(ctx, operation, key, write, async |provider, remote_id| {
+    once(ctx, key, write, async |provider, remote_id| {
         crm_record(ctx, object, provider, &remote_id).await
     })
     .await
 }
 
-/// Runs `write` once per `key` and project: the first call writes and remembers which record it
-/// made; a repeat gets that record back through `reread` (from the provider) without writing. A
-/// write that fails releases the key, so it may be tried again.
+/// Runs `write` once per `key`: the first call writes and remembers which record it made; a
+/// repeat gets that record back through `reread` (from the provider) without writing. A write
+/// that fails releases the key, so it may be tried again; one whose owner died is run again
+/// once its lease has run out.
 pub async fn once<T, F>(
     ctx: &Context<'_>,
-    operation: &'static str,
-    key: Option<&str>,
+    key: Option<OnceKey>,
     write: F,
     reread: impl AsyncFnOnce(Provider, String) -> Result<Option<Record<T>>>,
 ) -> Result<Record<T>>
@@ -108,27 +209,139 @@ where
     let Some(key) = key else {
         return write.await.map_err(|e| upstream_error(&e));
     };
-    if key.is_empty() || key.len() > 255 {
-        return Err(bad_input(
-            "input.idempotencyKey",
-            "an idempotency key has 1 to 255 characters",
-        ));
-    }
-    let project = tenant(ctx)?.project_id;
     let keys = &ctx.data_unchecked::<AppContext>().idempotency;
-    match keys.once(project, operation, key, write).await {
-        Ok(Once::Written(record)) => Ok(record),
-        Ok(Once::Repeat {
+    match keys
+        .claim(key.key_ref(), &key.hash)
+        .await
+        .map_err(refused)?
+    {
+        Claim::Done {
             provider,
             remote_id,
-        }) => reread(provider, remote_id).await?.ok_or_else(|| {
-            super::errors::ErrorCode::NotFound.error("the record this key created is gone")
-        }),
-        Err(OnceError::InFlight) => Err(bad_input(
-            "input.idempotencyKey",
-            OnceError::InFlight.to_string(),
-        )),
-        Err(OnceError::Write(error)) => Err(upstream_error(&error)),
-        Err(OnceError::Store(cause)) => Err(internal(cause)),
+        } => return reread_record(reread, provider, remote_id).await,
+        Claim::New | Claim::TakenOver { .. } => {}
+        Claim::InFlight => return Err(refused(OnceError::InFlight)),
+    }
+    match write.await {
+        Ok(record) => {
+            keys.complete(key.key_ref(), record.provider, &record.remote_id)
+                .await
+                .map_err(internal)?;
+            Ok(record)
+        }
+        Err(error) => {
+            keys.release(key.key_ref()).await.map_err(internal)?;
+            Err(upstream_error(&error))
+        }
+    }
+}
+
+async fn reread_record<T>(
+    reread: impl AsyncFnOnce(Provider, String) -> Result<Option<Record<T>>>,
+    provider: Provider,
+    remote_id: String,
+) -> Result<Record<T>> {
+    reread(provider, remote_id)
+        .await?
+        .ok_or_else(|| ErrorCode::NotFound.error("the record this key created is gone"))
+}
+
+/// Sends once per `key` through `provider`: `send` when nothing with the key went out, else
+/// the message an earlier try left, found with `find` (from the key's first claim on) or read
+/// back by its id with `reread`. See the module's introduction.
+pub async fn send_once<T, F>(
+    ctx: &Context<'_>,
+    provider: Provider,
+    key: Option<OnceKey>,
+    send: F,
+    find: impl AsyncFnOnce(DateTime<Utc>) -> Result<Option<Record<T>>, ProviderError>,
+    reread: impl AsyncFnOnce(Provider, String) -> Result<Option<Record<T>>>,
+) -> Result<Record<T>>
+where
+    F: Future<Output = Result<Sent<T>, ProviderError>>,
+{
+    let Some(once_key) = key else {
+        return match send.await {
+            Ok(Sent::Read(record)) => Ok(record),
+            Ok(Sent::Unread { error, .. }) => Err(upstream_error(&ProviderError {
+                message: format!("sent, but reading it back failed: {}", error.message),
+                ..error
+            })),
+            Err(error) => Err(upstream_error(&error)),
+        };
+    };
+    let keys = &ctx.data_unchecked::<AppContext>().idempotency;
+    let key = once_key.key_ref();
+    let earlier = match keys.claim(key, &once_key.hash).await {
+        Err(error) => return Err(refused(error)),
+        Ok(Claim::InFlight) => return Err(refused(OnceError::InFlight)),
+        Ok(Claim::Done {
+            provider,
+            remote_id,
+        }) => return reread_record(reread, provider, remote_id).await,
+        Ok(Claim::New) => None,
+        Ok(Claim::TakenOver { pending, since }) => Some((pending, since)),
+    };
+    if let Some((pending, since)) = earlier {
+        // Settle what the earlier try left before sending anything.
+        let pending = match pending {
+            Pending::Sent => Pending::Sent,
+            Pending::Running | Pending::Unknown => Pending::Unknown,
+        };
+        match find(since).await {
+            Ok(Some(record)) => {
+                keys.complete(key, record.provider, &record.remote_id)
+                    .await
+                    .map_err(internal)?;
+                return Ok(record);
+            }
+            Ok(None) if pending == Pending::Sent => {
+                keys.leave(key, pending).await.map_err(internal)?;
+                let cause = ProviderError::new(
+                    ErrorKind::Unavailable,
+                    provider,
+                    "lookup",
+                    "the provider took the message but does not show it yet",
+                );
+                return Err(not_known_yet(ctx, provider, &cause));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                keys.leave(key, pending).await.map_err(internal)?;
+                return Err(not_known_yet(ctx, provider, &error));
+            }
+        }
+    }
+    match send.await {
+        Ok(Sent::Read(record)) => {
+            keys.complete(key, record.provider, &record.remote_id)
+                .await
+                .map_err(internal)?;
+            Ok(record)
+        }
+        Ok(Sent::Unread {
+            remote_id: Some(remote_id),
+            error,
+        }) => {
+            keys.complete(key, provider, &remote_id)
+                .await
+                .map_err(internal)?;
+            Err(not_known_yet(ctx, provider, &error))
+        }
+        Ok(Sent::Unread {
+            remote_id: None,
+            error,
+        }) => {
+            keys.leave(key, Pending::Sent).await.map_err(internal)?;
+            Err(not_known_yet(ctx, provider, &error))
+        }
+        Err(error) if error.may_have_acted() => {
+            keys.leave(key, Pending::Unknown).await.map_err(internal)?;
+            Err(not_known_yet(ctx, provider, &error))
+        }
+        Err(error) => {
+            keys.release(key).await.map_err(internal)?;
+            Err(upstream_error(&error))
+        }
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 pub use nexus_core::Chat;
 pub use nexus_core::records::chat::*;
-pub use nexus_core::records::{ListPage, Position, Record, page_after};
+pub use nexus_core::records::{ListPage, Position, Record, Sent, page_after};
 
 use super::{Provider, record::Feed};
 use crate::{
@@ -191,8 +191,17 @@ impl Chat for CachedChat {
         &self,
         target: Target,
         post: &PostMessage,
-    ) -> Result<Record<Message>, ProviderError> {
+    ) -> Result<Sent<Message>, ProviderError> {
         self.inner.post(target, post).await
+    }
+
+    async fn find_posted(
+        &self,
+        target: Target,
+        post: &PostMessage,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Record<Message>>, ProviderError> {
+        self.inner.find_posted(target, post, since).await
     }
 
     async fn scan(

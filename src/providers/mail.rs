@@ -17,7 +17,7 @@ pub use nexus_core::records::mail::*;
 
 use crate::upstream::{ProviderError, Target};
 
-use super::record::{Feed, ListPage, Record};
+use super::record::{Feed, ListPage, Record, Sent};
 
 pub use cache::MailCache;
 
@@ -92,10 +92,18 @@ impl Mail for CachedMail {
         &self,
         target: Target,
         email: &SendEmail,
-    ) -> Result<Record<EmailData>, ProviderError> {
+    ) -> Result<Sent<EmailData>, ProviderError> {
         let sent = self.inner.send(target, email).await;
         self.cache.forget(target.tenant);
         sent
+    }
+
+    async fn find_sent(
+        &self,
+        target: Target,
+        message_id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        self.inner.find_sent(target, message_id).await
     }
 
     async fn modify_labels(

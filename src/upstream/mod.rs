@@ -165,6 +165,7 @@ impl Upstream {
                 "the provider failed repeatedly; calls pause until it recovers",
             );
             error.retry_after = Some(wait);
+            error.never_sent = true;
             return Err(error);
         }
         let result = self.with_retries(target, call, classify).await;
@@ -184,10 +185,11 @@ impl Upstream {
         let budget = &self.inner.budget;
         budget.deposit(target.provider);
         loop {
-            let attempt = match self.with_credentials(target, call, classify).await {
+            let mut attempt = match self.with_credentials(target, call, classify).await {
                 Ok(reply) => return Ok(reply),
                 Err(attempt) => attempt,
             };
+            attempt.error.never_sent = attempt.not_acted_on;
             let Some(wait) = policy.wait(&attempt, call.idempotent, backoff.next()) else {
                 return Err(attempt.error);
             };

@@ -42,6 +42,7 @@ mod sandbox_slack;
 mod sandbox_stripe;
 mod schema;
 mod secrets_manager;
+mod sends_once;
 mod sends_under_faults;
 mod shutdown;
 mod subscriber;

@@ -39,6 +39,9 @@ pub struct ProviderError {
     /// How long the provider asked us to wait, when it said.
     pub retry_after: Option<Duration>,
     pub message: String,
+    /// The request certainly never reached the provider (no connection was made, the breaker
+    /// or our own limiter held it back), though the kind alone would not say so.
+    pub never_sent: bool,
 }
 
 impl ProviderError {
@@ -54,11 +57,20 @@ impl ProviderError {
             op,
             retry_after: None,
             message: message.into(),
+            never_sent: false,
         }
     }
 
     /// Whether trying again later may succeed.
     pub fn temporary(&self) -> bool {
         matches!(self.kind, ErrorKind::RateLimited | ErrorKind::Unavailable)
+    }
+
+    /// Whether the provider may have acted on the request in spite of the failure: a timeout,
+    /// a broken-off answer, a 5xx (a provider may fail after it has acted) or an answer we could
+    /// not read. A refusal (4xx, 429, a grant to renew) or a request that never left proves it
+    /// did not.
+    pub fn may_have_acted(&self) -> bool {
+        !self.never_sent && matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Upstream)
     }
 }

@@ -8,7 +8,7 @@ use crate::{
     providers::{
         calendar::{Calendar, Event, EventPatch, EventQuery, EventWrite},
         mail::{EmailData, LabelChange, Mail, MailRequest, SendEmail},
-        record::{Feed, ListPage, Record},
+        record::{Feed, ListPage, Record, Sent},
     },
     upstream::{ProviderError, Target},
 };
@@ -38,8 +38,16 @@ impl Mail for GoogleProvider {
         &self,
         target: Target,
         email: &SendEmail,
-    ) -> Result<Record<EmailData>, ProviderError> {
+    ) -> Result<Sent<EmailData>, ProviderError> {
         self.send_mail(target, email).await
+    }
+
+    async fn find_sent(
+        &self,
+        target: Target,
+        message_id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        self.find_sent_mail(target, message_id).await
     }
 
     async fn modify_labels(

@@ -38,6 +38,7 @@ fn email(subject: Option<String>, text: Option<String>, html: Option<String>) ->
         text,
         html,
         reply_to: None,
+        message_id: None,
     }
 }
 

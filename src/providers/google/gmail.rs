@@ -20,7 +20,7 @@ use crate::{
     providers::{
         Cataloged, Provider,
         mail::{EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
-        record::{ListPage, Position, Record},
+        record::{ListPage, Position, Record, Sent},
     },
     upstream::{Call, ErrorKind, ProviderError, Reply, Target},
 };
@@ -379,12 +379,13 @@ impl GoogleProvider {
         })
     }
 
-    /// Sends an RFC 5322 message (in the replied message's thread), then reads it back.
+    /// Sends an RFC 5322 message (in the replied message's thread), then reads it back; a
+    /// read-back that fails leaves the sent message's id ([`Sent::Unread`]).
     pub async fn send_mail(
         &self,
         target: Target,
         email: &SendEmail,
-    ) -> Result<Record<EmailData>, ProviderError> {
+    ) -> Result<Sent<EmailData>, ProviderError> {
         let replied = match &email.reply_to {
             Some(id) => Some(self.replied(target, id).await?),
             None => None,
@@ -408,9 +409,49 @@ impl GoogleProvider {
         let id = sent["id"]
             .as_str()
             .ok_or_else(|| unexpected(call.op, "no id for the sent message"))?;
-        self.get_mail(target, id)
+        let unread = |error| Sent::Unread {
+            remote_id: Some(id.to_owned()),
+            error,
+        };
+        Ok(match self.get_mail(target, id).await {
+            Ok(Some(record)) => Sent::Read(record),
+            Ok(None) => unread(unexpected(call.op, "the sent message cannot be read back")),
+            Err(error) => unread(error),
+        })
+    }
+
+    /// The message sent with `message_id`, found with Gmail's `rfc822msgid:` search (trash
+    /// included: a sent message the user deleted was still sent).
+    pub async fn find_sent_mail(
+        &self,
+        target: Target,
+        message_id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        let bare = message_id.trim_start_matches('<').trim_end_matches('>');
+        let mut query = list_query(&format!("rfc822msgid:{bare}"), 10, None);
+        query.push(("includeSpamTrash".to_owned(), "true".to_owned()));
+        let call = Call {
+            query,
+            ..Call::get("messages.list", MESSAGES)
+        };
+        let list: MessageList = self
+            .upstream
+            .send(target, &call, error::classify)
             .await?
-            .ok_or_else(|| unexpected(call.op, "the sent message cannot be read back"))
+            .json(Provider::Gmail, call.op)?;
+        let ids: Vec<String> = list.messages.into_iter().map(|m| m.id).collect();
+        let mut found = self.messages(target, &ids, false).await?;
+        // The sender's copy (SENT) is the one this mailbox sent.
+        let sent = ids
+            .iter()
+            .find(|id| {
+                found
+                    .get(*id)
+                    .is_some_and(|r| r.data.labels.iter().any(|l| l == "SENT"))
+            })
+            .or(ids.first())
+            .cloned();
+        Ok(sent.and_then(|id| found.remove(&id)))
     }
 
     /// Adds and removes labels by name (or id), then reads the message back.

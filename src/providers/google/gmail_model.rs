@@ -260,6 +260,13 @@ pub fn compose(email: &SendEmail, replied: Option<&Replied>, now: DateTime<Utc>)
         (None, None) => String::new(),
     };
     message = message.subject(subject);
+    if let Some(id) = email
+        .message_id
+        .as_deref()
+        .and_then(|v| message_ids(v).next())
+    {
+        message = message.message_id(id);
+    }
     if let Some(id) = replied.and_then(|r| r.message_id.as_deref()) {
         let id: Vec<String> = message_ids(id).collect();
         let earlier = replied.and_then(|r| r.references.as_deref()).unwrap_or("");
@@ -303,6 +310,7 @@ mod tests {
             text: Some("Grüße — plain".into()),
             html: Some("<p>Grüße</p>".into()),
             reply_to: Some("abc".into()),
+            message_id: None,
         };
         let replied = Replied {
             thread_id: Some("t1".into()),
@@ -352,6 +360,7 @@ mod tests {
             text: Some("hi".into()),
             html: None,
             reply_to: None,
+            message_id: None,
         }
     }
 

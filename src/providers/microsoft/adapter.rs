@@ -13,7 +13,7 @@ use crate::{
             PostMessage, UserKey,
         },
         mail::{EmailData, LabelChange, Mail, MailRequest, SendEmail},
-        record::{Feed, ListPage, Record},
+        record::{Feed, ListPage, Record, Sent},
     },
     upstream::{ProviderError, Target},
 };
@@ -50,8 +50,16 @@ impl Mail for MicrosoftProvider {
         &self,
         target: Target,
         email: &SendEmail,
-    ) -> Result<Record<EmailData>, ProviderError> {
+    ) -> Result<Sent<EmailData>, ProviderError> {
         self.send_mail(target, email).await
+    }
+
+    async fn find_sent(
+        &self,
+        target: Target,
+        message_id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        self.find_sent_mail(target, message_id).await
     }
 
     async fn modify_labels(
@@ -165,8 +173,18 @@ impl Chat for MicrosoftProvider {
         &self,
         target: Target,
         post: &PostMessage,
-    ) -> Result<Record<Message>, ProviderError> {
+    ) -> Result<Sent<Message>, ProviderError> {
         self.team_post(target, &self.channels, post).await
+    }
+
+    async fn find_posted(
+        &self,
+        target: Target,
+        post: &PostMessage,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Record<Message>>, ProviderError> {
+        self.team_find_posted(target, &self.channels, post, since)
+            .await
     }
 
     async fn scan(

@@ -21,7 +21,7 @@ use crate::{
     providers::{
         Provider,
         mail::{Address, EmailData, LabelChange, MailFilter, MailRequest, SendEmail},
-        record::{ListPage, Order, Position, Record},
+        record::{ListPage, Order, Position, Record, Sent},
     },
     upstream::{Call, ErrorKind, ProviderError, Target},
 };
@@ -450,12 +450,15 @@ impl MicrosoftProvider {
         }
     }
 
-    /// Sends through `sendMail` (or `reply` in a thread), then reads the sent copy back.
+    /// Sends: a new message as a draft carrying its `internetMessageId`, then the draft's
+    /// `send` (a draft left by an earlier try is sent, not made again); a reply through `reply`.
+    /// The sent copy is then found by its `internetMessageId` (Graph's send answers 202 with no
+    /// body, and the sent copy has an id of its own).
     pub async fn send_mail(
         &self,
         target: Target,
         email: &SendEmail,
-    ) -> Result<Record<EmailData>, ProviderError> {
+    ) -> Result<Sent<EmailData>, ProviderError> {
         let recipients = |list: &[String]| -> Value {
             list.iter()
                 .map(|a| json!({ "emailAddress": { "address": a } }))
@@ -475,54 +478,123 @@ impl MicrosoftProvider {
         if let Some(subject) = &email.subject {
             message["subject"] = json!(subject);
         }
-        let (call, conversation) = match &email.reply_to {
-            Some(id) => {
-                let original = self.get_mail(target, id).await?.ok_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::NotFound,
-                        Provider::Outlook,
-                        "messages.get",
-                        "no message to reply to",
-                    )
-                })?;
-                let call = Call::write(
-                    "messages.reply",
-                    Method::POST,
-                    format!("/v1.0/me/messages/{id}/reply"),
-                    json!({ "message": message }),
-                );
-                (call, original.data.thread_id)
-            }
+        let message_id = match (&email.reply_to, &email.message_id) {
+            (Some(id), _) => return self.reply_mail(target, id, email, message).await,
+            (None, Some(message_id)) => message_id.clone(),
+            (None, None) => format!("<{}@nexus-gateway>", uuid::Uuid::new_v4().simple()),
+        };
+        let draft = match self.with_message_id(target, &message_id, true).await? {
+            Some(draft) => draft.remote_id,
             None => {
-                let call = Call::write(
-                    "sendMail",
+                message["internetMessageId"] = json!(message_id);
+                let create = Call::write(
+                    "messages.create",
                     Method::POST,
-                    "/v1.0/me/sendMail",
-                    json!({ "message": message, "saveToSentItems": true }),
+                    "/v1.0/me/messages",
+                    message,
                 );
-                (call, None)
+                let reply = self.upstream.send(target, &create, error::classify).await?;
+                record(reply.json(Provider::Outlook, create.op)?, create.op)?.remote_id
             }
         };
+        // `send` takes no body (Content-Length: 0).
+        let send = Call {
+            method: Method::POST,
+            idempotent: false,
+            ..Call::get(
+                "messages.sendDraft",
+                format!("/v1.0/me/messages/{draft}/send"),
+            )
+        };
+        self.upstream.send(target, &send, error::classify).await?;
+        Ok(
+            match self.with_message_id(target, &message_id, false).await {
+                Ok(Some(record)) => Sent::Read(record),
+                Ok(None) => Sent::Unread {
+                    remote_id: None,
+                    error: unexpected(send.op, "the sent message is not found by its id yet"),
+                },
+                Err(error) => Sent::Unread {
+                    remote_id: None,
+                    error,
+                },
+            },
+        )
+    }
+
+    /// The message with `internetMessageId` `message_id`: a draft, or a sent one.
+    async fn with_message_id(
+        &self,
+        target: Target,
+        message_id: &str,
+        draft: bool,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        let quoted = message_id.replace('\'', "''");
+        let call = Call::get("messages.list", "/v1.0/me/messages")
+            .query("$select", format!("{SELECT},body,isDraft"))
+            .query(
+                "$filter",
+                format!("internetMessageId eq '{quoted}' and isDraft eq {draft}"),
+            );
+        let (records, _) = self.messages(target, &call).await?;
+        Ok(records.into_iter().next())
+    }
+
+    /// The message this mailbox sent with `internetMessageId` `message_id`, if any.
+    pub async fn find_sent_mail(
+        &self,
+        target: Target,
+        message_id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError> {
+        self.with_message_id(target, message_id, false).await
+    }
+
+    /// Replies through `reply` in the original's conversation, then finds the sent copy: the
+    /// newest in Sent Items to these recipients in that conversation.
+    async fn reply_mail(
+        &self,
+        target: Target,
+        id: &str,
+        email: &SendEmail,
+        message: Value,
+    ) -> Result<Sent<EmailData>, ProviderError> {
+        let original = self.get_mail(target, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::NotFound,
+                Provider::Outlook,
+                "messages.get",
+                "no message to reply to",
+            )
+        })?;
+        let call = Call::write(
+            "messages.reply",
+            Method::POST,
+            format!("/v1.0/me/messages/{id}/reply"),
+            json!({ "message": message }),
+        );
         self.upstream.send(target, &call, error::classify).await?;
-        // Graph answers 202 with no body: the sent copy is the newest in Sent Items to these
-        // recipients (in the replied conversation, or with this subject).
         let find = Call::get("messages.list", "/v1.0/me/mailFolders/sentitems/messages")
             .query("$select", format!("{SELECT},body"))
             .query("$top", "10")
             .query("$orderby", "receivedDateTime desc");
-        let (records, _) = self.messages(target, &find).await?;
         let wanted: Vec<String> = email.to.iter().map(|a| a.to_lowercase()).collect();
-        records
-            .into_iter()
-            .find(|r| {
+        let found = self.messages(target, &find).await.map(|(records, _)| {
+            records.into_iter().find(|r| {
                 let to: Vec<String> = r.data.to.iter().map(|a| a.email.to_lowercase()).collect();
-                let same = match (&conversation, &email.subject) {
-                    (Some(thread), _) => r.data.thread_id.as_ref() == Some(thread),
-                    (None, subject) => r.data.subject == *subject,
-                };
-                to == wanted && same
+                to == wanted && r.data.thread_id == original.data.thread_id
             })
-            .ok_or_else(|| unexpected(call.op, "the sent message is not in Sent Items"))
+        });
+        Ok(match found {
+            Ok(Some(record)) => Sent::Read(record),
+            Ok(None) => Sent::Unread {
+                remote_id: None,
+                error: unexpected(call.op, "the sent message is not in Sent Items"),
+            },
+            Err(error) => Sent::Unread {
+                remote_id: None,
+                error,
+            },
+        })
     }
 
     /// Adds and removes categories, then returns the message as changed.

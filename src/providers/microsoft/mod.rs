@@ -24,6 +24,8 @@ pub const OUTLOOK_OPS: &[&str] = &[
     "messages.reply",
     "messages.update",
     "sendMail",
+    "messages.create",
+    "messages.sendDraft",
     "batch",
     "calendarView",
     "event.get",

@@ -15,6 +15,7 @@
 mod map;
 mod model;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -24,7 +25,7 @@ use crate::{
         Provider,
         chat::{
             Channel, ChannelCache, ChannelQuery, ChannelRef, ChatUser, ListPage, Message,
-            MessageFilter, MessageQuery, PostMessage, Record, page_after,
+            MessageFilter, MessageQuery, PostMessage, Record, Sent, page_after,
         },
     },
     upstream::{Call, ErrorKind, ProviderError, Target},
@@ -37,6 +38,8 @@ use model::{Collection, Team};
 const PAGE: usize = 50;
 /// How deep a join scans each channel (pages of [`PAGE`]).
 const SCAN_PAGES: usize = 10;
+/// The most messages since a claim that looking for the claim's post reads.
+const FIND_DEPTH: usize = 1_000;
 
 fn invalid(op: &'static str, message: &str) -> ProviderError {
     ProviderError::new(ErrorKind::Invalid, Provider::Teams, op, message)
@@ -368,7 +371,7 @@ impl MicrosoftProvider {
         target: Target,
         cache: &ChannelCache,
         post: &PostMessage,
-    ) -> Result<Record<Message>, ProviderError> {
+    ) -> Result<Sent<Message>, ProviderError> {
         let op = "teams.post";
         let Some((team, channel)) = map::split_channel_id(&post.channel) else {
             return Err(invalid(op, "a Teams channel id is `{teamId}/{channelId}`"));
@@ -388,15 +391,60 @@ impl MicrosoftProvider {
         let body = json!({ "body": { "contentType": "text", "content": post.text } });
         let call = Call::write(op, http::Method::POST, path, body);
         let raw: Value = self.teams_call(target, &call).await?;
-        let channel = self.channel_ref(target, cache, &post.channel).await?;
-        map::message(channel, raw).ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::Upstream,
-                Provider::Teams,
-                op,
-                "the posted message came back without an id or time",
-            )
+        let channel = match self.channel_ref(target, cache, &post.channel).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                return Ok(Sent::Unread {
+                    remote_id: None,
+                    error,
+                });
+            }
+        };
+        Ok(match map::message(channel, raw) {
+            Some(record) => Sent::Read(record),
+            None => Sent::Unread {
+                remote_id: None,
+                error: ProviderError::new(
+                    ErrorKind::Upstream,
+                    Provider::Teams,
+                    op,
+                    "the posted message came back without an id or time",
+                ),
+            },
         })
+    }
+
+    /// The message `post` made, if one is in its channel (or thread) since `since`. Graph keeps
+    /// nothing an app can set on a channel message and read back apart from what users see, so
+    /// the match is the message's text, in that place, from then on: two posts of the same text
+    /// to one place within one claim's time are not told apart.
+    pub async fn team_find_posted(
+        &self,
+        target: Target,
+        cache: &ChannelCache,
+        post: &PostMessage,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Record<Message>>, ProviderError> {
+        let thread = post.thread.as_ref().map(|thread| {
+            map::split_message_id(thread)
+                .map_or(thread.as_str(), |id| id.parent.unwrap_or(id.message))
+                .to_owned()
+        });
+        let query = MessageQuery {
+            filter: MessageFilter {
+                channel: Some(post.channel.clone()),
+                thread,
+                after: Some(since),
+                ..MessageFilter::default()
+            },
+            after: None,
+            limit: FIND_DEPTH,
+        };
+        let page = self.team_messages(target, cache, &query).await?;
+        Ok(page
+            .records
+            .into_iter()
+            .find(|m| m.data.text.trim() == post.text.trim()))
     }
 
     /// A Graph user by id or email; `None` when the directory has no such user.

@@ -11,7 +11,7 @@ use crate::{
             Channel, ChannelQuery, Chat, ChatUser, Message, MessageFilter, MessageQuery,
             PostMessage, UserKey,
         },
-        record::{ListPage, Record},
+        record::{ListPage, Record, Sent},
     },
     upstream::{ProviderError, Target},
 };
@@ -53,8 +53,17 @@ impl Chat for SlackProvider {
         &self,
         target: Target,
         post: &PostMessage,
-    ) -> Result<Record<Message>, ProviderError> {
+    ) -> Result<Sent<Message>, ProviderError> {
         SlackProvider::post(self, target, &self.channels, post).await
+    }
+
+    async fn find_posted(
+        &self,
+        target: Target,
+        post: &PostMessage,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Record<Message>>, ProviderError> {
+        SlackProvider::find_posted(self, target, &self.channels, post, since).await
     }
 
     async fn scan(

@@ -10,6 +10,7 @@
 //! - Posting: `chat.postMessage`, `thread_ts` for a reply.
 //! - Users: `users.info` by id, `users.lookupByEmail` by email, `users.list` for many emails.
 
+use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use serde_json::{Value, json};
 
@@ -19,7 +20,7 @@ use crate::{
         chat::{Channel, ChannelQuery},
         chat::{
             ChannelCache, ChannelRef, ChatUser, ListPage, Message, MessageFilter, MessageQuery,
-            Position, PostMessage, Record, page_after,
+            Position, PostMessage, Record, Sent, page_after,
         },
     },
     upstream::{Call, ErrorKind, ProviderError, Target},
@@ -31,6 +32,15 @@ use super::{
     map::{self, ts_of},
     model::{Conversations, History, Members, Posted, UserAnswer},
 };
+
+/// The `event_type` of the metadata a keyed post carries (Slack asks for a short snake_case
+/// name).
+const METADATA_EVENT: &str = "nexus_send";
+
+/// A thread named by a message's remote id (`{channel}:{ts}`) or by its `ts`: the `ts`.
+fn thread_ts(thread: &str) -> &str {
+    map::split_message_id(thread).map_or(thread, |(_, ts)| ts)
+}
 
 /// Slack's largest `conversations.list` and `conversations.history` pages.
 const LIST_LIMIT: usize = 1000;
@@ -322,12 +332,16 @@ impl SlackProvider {
         target: Target,
         cache: &ChannelCache,
         post: &PostMessage,
-    ) -> Result<Record<Message>, ProviderError> {
+    ) -> Result<Sent<Message>, ProviderError> {
         let mut body = json!({ "channel": post.channel, "text": post.text });
         if let Some(thread) = &post.thread {
-            // A message's remote id (`{channel}:{ts}`) names its ts too.
-            let ts = map::split_message_id(thread).map_or(thread.as_str(), |(_, ts)| ts);
-            body["thread_ts"] = json!(ts);
+            body["thread_ts"] = json!(thread_ts(thread));
+        }
+        if let Some(marker) = &post.marker {
+            body["metadata"] = json!({
+                "event_type": METADATA_EVENT,
+                "event_payload": { "key": marker },
+            });
         }
         let call = Call::write(
             "chat.postMessage",
@@ -336,15 +350,76 @@ impl SlackProvider {
             body,
         );
         let posted: Posted = self.call(target, call).await?;
-        let channel = self.channel_ref(target, cache, &posted.channel).await?;
-        map::message(channel, posted.message).ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::Upstream,
-                Provider::Slack,
-                "chat.postMessage",
-                "the posted message came back without a ts",
-            )
+        let channel = match self.channel_ref(target, cache, &posted.channel).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                return Ok(Sent::Unread {
+                    remote_id: None,
+                    error,
+                });
+            }
+        };
+        Ok(match map::message(channel, posted.message) {
+            Some(record) => Sent::Read(record),
+            None => Sent::Unread {
+                remote_id: None,
+                error: ProviderError::new(
+                    ErrorKind::Upstream,
+                    Provider::Slack,
+                    "chat.postMessage",
+                    "the posted message came back without a ts",
+                ),
+            },
         })
+    }
+
+    /// The message `post` made, found by its metadata (`event_type` [`METADATA_EVENT`], the
+    /// marker as `event_payload.key`) among the channel's (or thread's) messages since `since`:
+    /// `conversations.history` (or `.replies`) with `include_all_metadata`, `oldest` a minute
+    /// before `since` (clocks differ) and `latest` a minute from now.
+    pub async fn find_posted(
+        &self,
+        target: Target,
+        cache: &ChannelCache,
+        post: &PostMessage,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Record<Message>>, ProviderError> {
+        let Some(marker) = &post.marker else {
+            return Ok(None);
+        };
+        let slack = chrono::Duration::minutes(1);
+        let (op, path) = match &post.thread {
+            Some(_) => ("conversations.replies", "/api/conversations.replies"),
+            None => ("conversations.history", "/api/conversations.history"),
+        };
+        let mut cursor = String::new();
+        loop {
+            let mut call = Call::get(op, path)
+                .query("channel", post.channel.as_str())
+                .query("include_all_metadata", "true")
+                .query("oldest", ts_of(since - slack))
+                .query("latest", ts_of(Utc::now() + slack))
+                .query("limit", HISTORY_LIMIT.to_string());
+            if let Some(thread) = &post.thread {
+                call = call.query("ts", thread_ts(thread));
+            }
+            if !cursor.is_empty() {
+                call = call.query("cursor", cursor.as_str());
+            }
+            let page: History = self.call(target, call).await?;
+            let found = page.messages.into_iter().find(|m| {
+                m["metadata"]["event_type"] == METADATA_EVENT
+                    && m["metadata"]["event_payload"]["key"] == marker.as_str()
+            });
+            if let Some(raw) = found {
+                let channel = self.channel_ref(target, cache, &post.channel).await?;
+                return Ok(map::message(channel, raw));
+            }
+            cursor = page.response_metadata.next_cursor;
+            if cursor.is_empty() {
+                return Ok(None);
+            }
+        }
     }
 
     /// Every member of the workspace (`users.list`, 1,000 a page): cheaper than a lookup per

@@ -9,7 +9,7 @@ use futures_util::future::try_join_all;
 use crate::{
     ProviderError, Target,
     records::{
-        Feed, ListPage, Record,
+        Feed, ListPage, Record, Sent,
         chat::{Channel, ChannelQuery, ChatUser, Message, MessageQuery, PostMessage, UserKey},
     },
 };
@@ -41,11 +41,22 @@ pub trait Chat: Send + Sync {
         remote_id: &str,
     ) -> Result<Option<Record<Message>>, ProviderError>;
 
+    /// Posts; an error is a post that did not go out or may not have (see
+    /// [`ProviderError::may_have_acted`]), a [`Sent::Unread`] one that went out.
     async fn post(
         &self,
         target: Target,
         post: &PostMessage,
-    ) -> Result<Record<Message>, ProviderError>;
+    ) -> Result<Sent<Message>, ProviderError>;
+
+    /// The message posted with `post.marker` in `post.channel` (and thread) at or after
+    /// `since`, if any.
+    async fn find_posted(
+        &self,
+        target: Target,
+        post: &PostMessage,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Record<Message>>, ProviderError>;
 
     /// Every message of every channel the connection reads (the bot's member channels in
     /// Slack, the joined channels in Teams) sent before `before`, each channel read once and to

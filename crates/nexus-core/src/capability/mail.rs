@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::{
     ProviderError, Target,
     records::{
-        Feed, ListPage, Record,
+        Feed, ListPage, Record, Sent,
         mail::{EmailData, LabelChange, MailRequest, SendEmail},
     },
 };
@@ -40,11 +40,20 @@ pub trait Mail: Send + Sync {
         id: &str,
     ) -> Result<Option<Record<EmailData>>, ProviderError>;
 
+    /// Sends `email`; an error is a send that did not go out or may not have (see
+    /// [`ProviderError::may_have_acted`]), a [`Sent::Unread`] one that went out.
     async fn send(
         &self,
         target: Target,
         email: &SendEmail,
-    ) -> Result<Record<EmailData>, ProviderError>;
+    ) -> Result<Sent<EmailData>, ProviderError>;
+
+    /// The message this mailbox sent with RFC 5322 `message_id` (`<left@right>`), if any.
+    async fn find_sent(
+        &self,
+        target: Target,
+        message_id: &str,
+    ) -> Result<Option<Record<EmailData>>, ProviderError>;
 
     async fn modify_labels(
         &self,

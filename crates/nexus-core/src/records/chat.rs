@@ -126,6 +126,9 @@ pub struct PostMessage {
     pub text: String,
     /// Reply in the thread of this message (its provider id).
     pub thread: Option<String>,
+    /// A token the message carries where the provider keeps one for apps (Slack's message
+    /// metadata), so that it can be found again (`Chat::find_posted`).
+    pub marker: Option<String>,
 }
 
 /// How a user is looked up.

@@ -85,6 +85,9 @@ pub struct SendEmail {
     pub html: Option<String>,
     /// The provider id of the message this one answers, in its thread.
     pub reply_to: Option<String>,
+    /// The RFC 5322 `Message-ID` (`<left@right>`) the message carries, so that it can be found
+    /// again (`Mail::find_sent`); the provider picks one when `None`.
+    pub message_id: Option<String>,
 }
 
 /// Labels to add to and remove from a message (Gmail labels, Outlook categories), by name.

@@ -31,6 +31,18 @@ pub struct Record<T> {
     pub data: T,
 }
 
+/// What a send the provider accepted came to: the message read back, or — when the send went
+/// out but reading it back failed — the provider's id for it where its answer named one. Either
+/// way the message exists: a caller must never send it again.
+#[derive(Debug, Clone)]
+pub enum Sent<T> {
+    Read(Record<T>),
+    Unread {
+        remote_id: Option<String>,
+        error: crate::ProviderError,
+    },
+}
+
 /// Which way a list runs on its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {

@@ -2,6 +2,7 @@
 //! (also Cc and Bcc), `cc:`, `subject:`, `label:`, `is:unread|read|starred|important`,
 //! `in:inbox|sent|trash|spam|anywhere`, `after:` / `before:` (`YYYY/MM/DD` or epoch seconds;
 //! dates at midnight UTC), `newer_than:` / `older_than:` (`3d`, `2m`, `1y`), quoted phrases,
+//! `rfc822msgid:` (the `Message-ID` header, with or without its angle brackets, whole),
 //! `-` for negation, `{a b}` for any of its terms, and bare words matched against the subject,
 //! snippet and addresses.
 //! Everything is case-insensitive.
@@ -17,6 +18,8 @@ enum Term {
     Cc(String),
     Subject(String),
     Label(String),
+    /// A `Message-ID`, without its angle brackets.
+    MessageId(String),
     After(DateTime<Utc>),
     Before(DateTime<Utc>),
     Word(String),
@@ -110,6 +113,13 @@ impl Query {
                         "cc" => Term::Cc(value),
                         "subject" => Term::Subject(value),
                         "label" => Term::Label(value),
+                        "rfc822msgid" => {
+                            let id = value.trim_start_matches('<').trim_end_matches('>');
+                            if id.is_empty() {
+                                return Err(bad());
+                            }
+                            Term::MessageId(id.to_owned())
+                        }
                         "is" => match value.as_str() {
                             "unread" => Term::Label("unread".into()),
                             "read" => {
@@ -181,6 +191,12 @@ fn term_matches(term: &Term, m: &Message) -> bool {
         Term::Cc(v) => any_contains(&s.cc, v),
         Term::Subject(v) => s.subject.to_lowercase().contains(v.as_str()),
         Term::Label(v) => has_label(m, v),
+        Term::MessageId(v) => s.message_id.as_deref().is_some_and(|id| {
+            id.trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_lowercase()
+                == *v
+        }),
         Term::After(t) => m.internal_date >= *t,
         Term::Before(t) => m.internal_date < *t,
         Term::Any(terms) => terms
@@ -198,6 +214,24 @@ fn term_matches(term: &Term, m: &Message) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc822msgid_matches_the_whole_id_with_or_without_brackets() {
+        let now = Utc::now();
+        for q in [
+            "rfc822msgid:abc@x.y",
+            "rfc822msgid:<abc@x.y>",
+            "RFC822MSGID:ABC@x.y",
+        ] {
+            let query = Query::parse(q, now).unwrap();
+            assert_eq!(
+                query.terms,
+                [(false, Term::MessageId("abc@x.y".into()))],
+                "{q}"
+            );
+        }
+        assert!(Query::parse("rfc822msgid:<>", now).is_err());
+    }
 
     #[test]
     fn operators_parse_and_odd_values_are_refused_not_panicked_on() {

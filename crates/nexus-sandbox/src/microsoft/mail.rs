@@ -6,12 +6,19 @@
 //!   10 per page by default, newest first, with `$top $skip $select $filter $search $orderby $count`
 //!   (`$search` with neither `$filter` nor `$orderby`, as at Graph)
 //!   (see `odata`; `$filter` on `from/emailAddress/address`, `receivedDateTime`, `sentDateTime`,
-//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`, and
-//!   `categories/any(c:c eq '…')`).
+//!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`, `internetMessageId`,
+//!   `isDraft`, and `categories/any(c:c eq '…')`).
 //! - `GET /me/messages/{id}`, `DELETE /me/messages/{id}` (204), `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
 //!   `importance`, `inferenceClassification`; read-only properties are 400).
 //! - `POST /me/messages/{id}/reply` → 202, no body: to the sender, `RE:` the subject, in its
 //!   conversation.
+//! - `POST /me/messages` → 201, a draft in Drafts (`isDraft: true`) with the given `subject`,
+//!   `body`, recipients, `importance`, `categories` and `internetMessageId` (settable while the
+//!   message is a draft; an RFC 5322 msg-id, `<left@right>`, else 400); another property is 400
+//!   `RequestBodyRead`. `POST /me/messages/{id}/send` → 202, no body: the draft goes out (its
+//!   recipients checked then) and leaves Drafts; the sent copy, with a new id, is in Sent Items
+//!   and keeps the `internetMessageId`, as each tenant recipient's inbox copy does. A message
+//!   that is no draft cannot be sent again (400 `ErrorInvalidRequest`).
 //! - `POST /me/sendMail` → 202, no body. The sender's copy goes to sent items (unless
 //!   `saveToSentItems` is false); a recipient who is a user of the tenant (any population person)
 //!   finds it in their inbox.
@@ -55,6 +62,8 @@ const FILTERABLE: &[&str] = &[
     "hasAttachments",
     "conversationId",
     "categories",
+    "internetMessageId",
+    "isDraft",
 ];
 
 const SUBJECTS: &[&str] = &[
@@ -572,6 +581,7 @@ fn deliver(
         .unwrap_or_default();
     let now = state.clock.now();
     let from = directory::by_alias(sender);
+    let internet_id = message.get("internetMessageId").and_then(Value::as_str);
     if save {
         let mut mailbox = state.microsoft.mailboxes.lock(sender);
         let mut sent = mailbox.compose(
@@ -586,6 +596,9 @@ fn deliver(
         );
         sent.json["isRead"] = json!(true);
         sent.json["bccRecipients"] = json!(bcc);
+        if let Some(id) = internet_id {
+            sent.json["internetMessageId"] = json!(id);
+        }
         let id = sent.json["id"].as_str().unwrap_or_default().to_owned();
         mailbox.messages.push(sent);
         drop(mailbox);
@@ -613,7 +626,7 @@ fn deliver(
         }
         delivered.push(recipient.alias.clone());
         let mut mailbox = state.microsoft.mailboxes.lock(&recipient.alias);
-        let copy = mailbox.compose(
+        let mut copy = mailbox.compose(
             &from,
             &to,
             &cc,
@@ -623,6 +636,9 @@ fn deliver(
             now,
             "inbox",
         );
+        if let Some(id) = internet_id {
+            copy.json["internetMessageId"] = json!(id);
+        }
         let id = copy.json["id"].as_str().unwrap_or_default().to_owned();
         mailbox.messages.push(copy);
         drop(mailbox);
@@ -653,6 +669,149 @@ pub async fn send(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Gr
         Some(_) => return Err(error::bad_request("Invalid value for 'saveToSentItems'.")),
     };
     deliver(&ctx.state, &admitted.user, message, save)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// Whether `id` is an RFC 5322 msg-id: `<id-left@id-right>`, printable ASCII, no spaces.
+fn msg_id(id: &str) -> bool {
+    id.strip_prefix('<')
+        .and_then(|rest| rest.strip_suffix('>'))
+        .and_then(|inner| inner.split_once('@'))
+        .is_some_and(|(left, right)| {
+            let part = |p: &str| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_graphic() && !"<>@\\\"()[],;:".contains(c))
+            };
+            part(left) && part(right)
+        })
+}
+
+/// The properties a new message may be created with.
+const CREATABLE: &[&str] = &[
+    "subject",
+    "body",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "importance",
+    "categories",
+    "internetMessageId",
+];
+
+/// `POST /me/messages`: 201 with the new draft.
+pub async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::MailWrite)?;
+    let request = json_body(&body)?;
+    let Some(fields) = request.as_object() else {
+        return Err(error::bad_request(
+            "The request body must be a JSON object.",
+        ));
+    };
+    if let Some(key) = fields.keys().find(|k| !CREATABLE.contains(&k.as_str())) {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "RequestBodyRead",
+            format!(
+                "The property '{key}' does not exist on type 'microsoft.graph.message'. Make sure to only use property names that are defined by the type or mark the type as open type."
+            ),
+        ));
+    }
+    let internet_id = match request.get("internetMessageId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if msg_id(id) => Some(id.clone()),
+        Some(_) => {
+            return Err(error::bad_request(
+                "Invalid value for property 'internetMessageId': it must be an RFC 5322 message id (<left@right>).",
+            ));
+        }
+    };
+    let list = |key: &str| -> GraphResult<Vec<Value>> {
+        match request.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) if items.is_empty() => Ok(Vec::new()),
+            Some(_) => recipients(&request, key),
+        }
+    };
+    let (to, cc, bcc) = (
+        list("toRecipients")?,
+        list("ccRecipients")?,
+        list("bccRecipients")?,
+    );
+    let subject = request["subject"].as_str().unwrap_or_default();
+    let content_type = match request
+        .pointer("/body/contentType")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("html") => "html",
+        _ => "text",
+    };
+    let content = request
+        .pointer("/body/content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let now = ctx.state.clock.now();
+    let from = directory::by_alias(&admitted.user);
+    let mut mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
+    let mut draft = mailbox.compose(
+        &from,
+        &to,
+        &cc,
+        subject,
+        content_type,
+        content,
+        now,
+        "drafts",
+    );
+    draft.json["isDraft"] = json!(true);
+    draft.json["isRead"] = json!(true);
+    draft.json["bccRecipients"] = json!(bcc);
+    if let Some(id) = internet_id {
+        draft.json["internetMessageId"] = json!(id);
+    }
+    for key in ["importance", "categories"] {
+        if let Some(value) = request.get(key) {
+            apply_patch(&mut draft.json, &json!({ key: value }))?;
+        }
+    }
+    let json = draft.json.clone();
+    let id = json["id"].as_str().unwrap_or_default().to_owned();
+    mailbox.messages.push(draft);
+    let owner = mailbox.user.clone();
+    drop(mailbox);
+    subscriptions::notify(
+        &ctx.state,
+        &owner,
+        Target::Message { folder: "drafts" },
+        Change::Created,
+        &id,
+    );
+    Ok(admitted.created(json))
+}
+
+/// `POST /me/messages/{id}/send`: 202, no body. The draft goes out and leaves Drafts.
+pub async fn send_draft(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::MailSend)?;
+    let draft = {
+        let mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
+        let index = mailbox.find(&id)?;
+        mailbox.messages[index].json.clone()
+    };
+    if draft["isDraft"] != true {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidRequest",
+            "Only a draft message can be sent.",
+        ));
+    }
+    deliver(&ctx.state, &admitted.user, &draft, true)?;
+    delete_message(&ctx.state, &admitted.user, &id)?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

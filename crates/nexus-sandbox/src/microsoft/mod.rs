@@ -576,7 +576,8 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
         ))
         .with_state(shared);
     let outlook_routes = Router::new()
-        .route("/v1.0/me/messages", get(mail::list))
+        .route("/v1.0/me/messages", get(mail::list).post(mail::create))
+        .route("/v1.0/me/messages/{id}/send", post(mail::send_draft))
         .route(
             "/v1.0/me/messages/{id}",
             get(mail::get).patch(mail::update).delete(mail::delete),

@@ -105,6 +105,46 @@ fn array_arg(call: &Call, name: &str) -> Result<Option<Vec<Value>>, ()> {
     }
 }
 
+/// `chat.postMessage`'s `metadata`: a JSON object (or its JSON text, in a form body) with a
+/// string `event_type` — an alphanumeric name, underscores allowed, as Slack's examples write
+/// them (`task_created`) — and an object `event_payload`. Not JSON, or not an object:
+/// `invalid_metadata_format`; the fields missing or of the wrong type or name:
+/// `invalid_metadata_schema`.
+fn metadata_arg(call: &Call) -> Result<Option<Value>, Failure> {
+    let value = match call.value("metadata") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) if text.is_empty() => return Ok(None),
+        Some(Value::String(text)) => serde_json::from_str::<Value>(text)
+            .map_err(|_| Failure::plain("invalid_metadata_format"))?,
+        Some(other) => other.clone(),
+    };
+    let Some(fields) = value.as_object() else {
+        return Err(Failure::plain("invalid_metadata_format"));
+    };
+    let named = fields
+        .get("event_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| {
+            !t.is_empty()
+                && t.len() <= 255
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    let payload = fields.get("event_payload").is_some_and(Value::is_object);
+    if !named || !payload || fields.len() != 2 {
+        return Err(Failure::plain("invalid_metadata_schema"));
+    }
+    Ok(Some(value))
+}
+
+/// A listed message, with its metadata when the call asked for `include_all_metadata`.
+fn listed(workspace: &Workspace, channel: &str, m: &Message, metadata: bool) -> Value {
+    let mut out = workspace.message_json(channel, m);
+    if let (true, Some(data)) = (metadata, &m.metadata) {
+        out["metadata"] = data.clone();
+    }
+    out
+}
+
 /// `chat.postMessage`: posts as the bot (or a user token's user), to a channel id or name,
 /// optionally in a thread; the message fires a `message` event.
 async fn post_message(State(ctx): State<Ctx>, call: Call) -> Response {
@@ -145,6 +185,7 @@ fn post_message_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
     {
         return Err(Failure::plain("invalid_blocks"));
     }
+    let metadata = metadata_arg(call)?;
     let broadcast = call.flag("reply_broadcast", false)?;
     let now = ctx.state.clock.now();
     let mut workspace = ctx.state.slack.workspaces.lock(&caller.team);
@@ -176,10 +217,11 @@ fn post_message_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
         broadcast: broadcast && thread_ts.is_some(),
         blocks: blocks.map(Value::Array),
         attachments: attachments.map(Value::Array),
+        metadata,
     };
     let event = events::message_event(&mut workspace, &channel, &message);
     workspace.post(&channel.id, message.clone());
-    let shown = workspace.message_json(&channel.id, &message);
+    let shown = listed(&workspace, &channel.id, &message, true);
     drop(workspace);
     events::deliver(&ctx.state, event);
     Ok(json!({ "channel": channel.id, "ts": ts_string(ts), "message": shown }))
@@ -225,6 +267,7 @@ pub fn post_as_member(
         broadcast: false,
         blocks: None,
         attachments: None,
+        metadata: None,
     };
     let event = events::message_event(&mut workspace, &channel, &message);
     workspace.post(&channel.id, message.clone());
@@ -353,6 +396,7 @@ fn conversations_history_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failur
         None,
     )?;
     let window = Window::read(call)?;
+    let metadata = call.flag("include_all_metadata", false)?;
     let limit = call.limit(100, 999)?;
     let start = read_cursor(call, "next_ts")?;
     let start = match start.map(|s| parse_ts(&s)) {
@@ -376,7 +420,7 @@ fn conversations_history_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failur
     let page: Vec<Value> = matching
         .by_ref()
         .take(limit)
-        .map(|m| workspace.message_json(&channel.id, m))
+        .map(|m| listed(&workspace, &channel.id, m, metadata))
         .collect();
     let next = matching.next().map(|m| cursor("next_ts", &ts_string(m.ts)));
     Ok(json!({
@@ -404,6 +448,7 @@ fn conversations_replies_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failur
         None,
     )?;
     let window = Window::read(call)?;
+    let metadata = call.flag("include_all_metadata", false)?;
     let limit = call.limit(1000, 1000)?;
     let start = read_cursor(call, "next_ts")?;
     let start = match start.map(|s| parse_ts(&s)) {
@@ -431,7 +476,7 @@ fn conversations_replies_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failur
     let page: Vec<Value> = matching
         .by_ref()
         .take(limit)
-        .map(|m| workspace.message_json(&channel.id, m))
+        .map(|m| listed(&workspace, &channel.id, m, metadata))
         .collect();
     let next = matching.next().map(|m| cursor("next_ts", &ts_string(m.ts)));
     Ok(json!({

@@ -81,6 +81,9 @@ pub struct Message {
     pub broadcast: bool,
     pub blocks: Option<Value>,
     pub attachments: Option<Value>,
+    /// The app's message metadata (`{event_type, event_payload}`), shown by `conversations.history`
+    /// and `.replies` only with `include_all_metadata`.
+    pub metadata: Option<Value>,
 }
 
 impl Message {
@@ -499,6 +502,7 @@ fn seed_messages(
             broadcast: false,
             blocks: None,
             attachments: None,
+            metadata: None,
         });
         if threaded {
             for r in 0..(1 + (n + channel) % 5) {
@@ -514,6 +518,7 @@ fn seed_messages(
                     broadcast: r == 2,
                     blocks: None,
                     attachments: None,
+                    metadata: None,
                 });
             }
         }
