@@ -21,6 +21,12 @@
 //! per pass but miss hard deletes and records past the recycle bin's retention (and archived
 //! lists, records purged after 90 days), so the id listing is the one that is always right.
 //!
+//! Each page's records are also stored whole in the connection's copy (`copy`, the read model
+//! `SyncedCopy` reads), with the relations the adapter's `associated` gives for them, in the same
+//! transaction; a type whose copy is not complete is listed whole (`Pass::full`), and the pass's
+//! end marks it complete as of the pass's start. Reconciliations remove from the copy what the
+//! listing lacks. First passes run on connect and at startup (`first`).
+//!
 //! Mailboxes, calendars and chats with a change feed (Gmail's history, Google Calendar's sync
 //! tokens, Graph's delta queries for Outlook and Teams channel messages) sync through it instead: each pass appends the changes since the feed's cursor together with
 //! the new cursor.
