@@ -25,7 +25,7 @@ use crate::{
         hooks::ConnectionHooks,
         keeper::Keeper,
         subscriptions::GraphSubscriptions,
-        sync::{SyncedCopy, Syncer, nudge::Nudge},
+        sync::{FirstPass, SyncedCopy, Syncer, nudge::Nudge},
         webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
     },
     config::{ProviderSettings, Settings},
@@ -226,6 +226,9 @@ impl Application {
         let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
             .reconcile_every(reconcile_every(settings));
         syncer.start(settings.changes.sync_interval_secs, &shutdown);
+        if settings.changes.first_pass {
+            syncer.first_passes_at_start(&shutdown);
+        }
         crate::changes::retention::keep(
             changes.clone(),
             settings.changes.retention_days,
@@ -252,6 +255,7 @@ impl Application {
         google_watches
             .clone()
             .start(crate::changes::keeper::EVERY, &shutdown);
+        let first_pass = FirstPass::new(syncer.clone(), settings.changes.first_pass);
         let nudge = Nudge::new(
             syncer,
             db.clone(),
@@ -274,7 +278,8 @@ impl Application {
         .with_nudge(nudge);
         let hooks = ConnectionHooks::new(shutdown.clone())
             .with(graph_subscriptions)
-            .with(google_watches);
+            .with(google_watches)
+            .with(first_pass);
         let jwt = settings
             .auth
             .jwt
@@ -294,7 +299,7 @@ impl Application {
                 ),
                 connect: connect.clone(),
                 loaders: Loaders::shared(registry.clone()),
-                read_model: Arc::new(SyncedCopy),
+                read_model: Arc::new(SyncedCopy::new(db.clone())),
                 passthrough: registry.passthrough(),
                 providers: registry.clone(),
                 hooks: hooks.clone(),

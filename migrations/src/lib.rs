@@ -13,6 +13,7 @@ mod m20261126_000006_create_change_heads;
 mod m20261126_000007_create_provider_subscriptions;
 mod m20261207_000001_add_account_id;
 mod m20261207_000002_scrub_delivery_secrets;
+mod m20261207_110001_create_copy_tables;
 mod m20261207_130001_api_key_lifecycle;
 mod m20261207_130002_change_event_users;
 mod m20261207_150001_idempotency_claims;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_create_provider_subscriptions::Migration),
             Box::new(m20261207_000001_add_account_id::Migration),
             Box::new(m20261207_000002_scrub_delivery_secrets::Migration),
+            Box::new(m20261207_110001_create_copy_tables::Migration),
             Box::new(m20261207_130001_api_key_lifecycle::Migration),
             Box::new(m20261207_130002_change_event_users::Migration),
             Box::new(m20261207_150001_idempotency_claims::Migration),

@@ -31,6 +31,7 @@ mod mail;
 mod metrics;
 mod node;
 mod ops;
+mod read_model;
 mod refresh;
 mod salesforce_outbound;
 mod sandbox_calendar;
