@@ -195,6 +195,7 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
+        let reads = graphql::ReadDefaults::new(&providers);
         let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
@@ -259,6 +260,7 @@ impl Application {
             .as_ref()
             .map(JwtVerifier::from_settings)
             .transpose()?;
+        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(SyncedCopy);
         let schema = graphql::build(
             &settings.graphql,
             Some(AppContext {
@@ -267,8 +269,9 @@ impl Application {
                 changes: changes.clone(),
                 idempotency: IdempotencyKeys::new(db.clone()),
                 connect: connect.clone(),
-                loaders: Loaders::shared(registry.clone()),
-                read_model: Arc::new(SyncedCopy),
+                loaders: Loaders::shared(registry.clone(), read_model.clone()),
+                read_model: read_model.clone(),
+                reads: reads.clone(),
                 passthrough: registry.passthrough(),
                 providers: registry.clone(),
                 hooks: hooks.clone(),
@@ -283,6 +286,7 @@ impl Application {
             schema,
             document_limits: DocumentLimits::new(&settings.graphql),
             providers: registry,
+            read_model,
             connect,
             webhooks,
             hooks,

@@ -19,6 +19,7 @@ use crate::{
 use super::{
     AppContext,
     errors::{bad_input, internal, upstream_error},
+    freshness::MaxAge,
     lists::{connected, crm_record, no_adapter, not_connected, reauth_required, tenant},
 };
 
@@ -87,7 +88,8 @@ where
     F: Future<Output = Result<Record<CrmData>, ProviderError>>,
 {
     once(ctx, operation, key, write, async |provider, remote_id| {
-        crm_record(ctx, object, provider, &remote_id).await
+        let found = crm_record(ctx, object, provider, &remote_id, MaxAge::LIVE).await?;
+        Ok(found.map(|(record, _)| record))
     })
     .await
 }

@@ -224,7 +224,10 @@ async fn execute(
     let executed = Executed::default();
     let mut request = async_graphql::Request::new(query)
         .data(tenant)
-        .data(Loaders::for_request(state.providers.clone()))
+        .data(Loaders::for_request(
+            state.providers.clone(),
+            state.read_model.clone(),
+        ))
         .data(executed.clone());
     if let Some(document) = document {
         request.set_parsed_query(document);

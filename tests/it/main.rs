@@ -25,6 +25,7 @@ mod limits_upstream;
 mod mail;
 mod node;
 mod ops;
+mod reads;
 mod refresh;
 mod salesforce_outbound;
 mod sandbox_calendar;

@@ -1,6 +1,9 @@
 //! The mail capability (Gmail, Outlook).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::{
     ProviderError, Target,
@@ -31,6 +34,29 @@ pub trait Mail: Send + Sync {
             .list_many(target, std::slice::from_ref(request))
             .await?;
         Ok(pages.pop().unwrap_or_else(ListPage::empty))
+    }
+
+    /// Pages as [`Mail::list_many`], where a cache in front of the provider answers only with
+    /// pages fetched within `max_age`; each page with the time it was fetched when a cache
+    /// answered it (`None`: the provider answered now). By default, no cache.
+    async fn list_many_within(
+        &self,
+        target: Target,
+        requests: &[MailRequest],
+        _max_age: Duration,
+    ) -> Result<Vec<(ListPage<EmailData>, Option<DateTime<Utc>>)>, ProviderError> {
+        let pages = self.list_many(target, requests).await?;
+        Ok(pages.into_iter().map(|page| (page, None)).collect())
+    }
+
+    /// One page as [`Mail::list_many_within`] gives many: by default, no cache.
+    async fn list_within(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        _max_age: Duration,
+    ) -> Result<(ListPage<EmailData>, Option<DateTime<Utc>>), ProviderError> {
+        Ok((self.list(target, request).await?, None))
     }
 
     /// One message by its provider id; `None` when there is none.
