@@ -373,7 +373,8 @@ pub struct CalendarQuery;
 
 #[Object]
 impl CalendarQuery {
-    /// Events across Google Calendar and Outlook, earliest start first.
+    /// Events across Google Calendar and Outlook, earliest start first. `maxAge` (seconds, at
+    /// least 0) is checked and passed to nested fields; events are read live for now.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn events(
         &self,
@@ -382,9 +383,6 @@ impl CalendarQuery {
         after: Option<String>,
         filter: Option<EventFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer may be (0: live). Events are read live for now; see docs/reads.md."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Event>> {
         let max_age = MaxAge::parse(max_age)?;

@@ -354,7 +354,8 @@ pub struct ChatQuery;
 
 #[Object]
 impl ChatQuery {
-    /// Messages across Slack and Teams, newest first.
+    /// Messages across Slack and Teams, newest first. `maxAge` (seconds, at least 0) is checked;
+    /// messages are read live for now.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn messages(
         &self,
@@ -363,9 +364,6 @@ impl ChatQuery {
         after: Option<String>,
         filter: Option<MessageFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer may be (0: live). Messages are read live for now; see docs/reads.md."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Message>> {
         let max_age = MaxAge::parse(max_age)?;
@@ -375,7 +373,8 @@ impl ChatQuery {
         Ok(connection(page, Message::from_record))
     }
 
-    /// Channels across Slack and Teams, newest first by created time.
+    /// Channels across Slack and Teams, newest first by created time. `maxAge` (seconds, at
+    /// least 0) is checked; channels are read live for now.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn channels(
         &self,
@@ -384,9 +383,6 @@ impl ChatQuery {
         after: Option<String>,
         filter: Option<ChannelFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer may be (0: live). Channels are read live for now; see docs/reads.md."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Channel>> {
         let max_age = MaxAge::parse(max_age)?;

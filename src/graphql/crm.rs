@@ -589,7 +589,8 @@ pub struct CrmQuery;
 
 #[Object]
 impl CrmQuery {
-    /// Contacts across the connected CRMs, newest first.
+    /// Contacts across the connected CRMs, newest first. `maxAge`: how old, in seconds, each
+    /// CRM's answer from its synced copy may be (0: live; omitted: the CRM's default, 900).
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
         &self,
@@ -598,9 +599,6 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<ContactFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer from the synced copy may be (0: live). Omitted: each provider's default (`[<slug>.reads] max_age_secs`, 900 for CRMs)."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Contact>> {
         let max_age = MaxAge::parse(max_age)?;
@@ -624,7 +622,7 @@ impl CrmQuery {
         Ok(connection(page, contact))
     }
 
-    /// Leads (Salesforce), newest first.
+    /// Leads (Salesforce), newest first. `maxAge` as on `contacts`.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn leads(
         &self,
@@ -633,9 +631,6 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<LeadFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer from the synced copy may be (0: live). Omitted: each provider's default (`[<slug>.reads] max_age_secs`, 900 for CRMs)."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Lead>> {
         let max_age = MaxAge::parse(max_age)?;
@@ -663,7 +658,7 @@ impl CrmQuery {
         Ok(connection(page, lead))
     }
 
-    /// Deals (Salesforce opportunities, HubSpot deals), newest first.
+    /// Deals (Salesforce opportunities, HubSpot deals), newest first. `maxAge` as on `contacts`.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
         &self,
@@ -672,9 +667,6 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<DealFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer from the synced copy may be (0: live). Omitted: each provider's default (`[<slug>.reads] max_age_secs`, 900 for CRMs)."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Deal>> {
         let max_age = MaxAge::parse(max_age)?;
@@ -699,7 +691,8 @@ impl CrmQuery {
         Ok(connection(page, deal))
     }
 
-    /// Companies (Salesforce accounts, HubSpot companies), newest first.
+    /// Companies (Salesforce accounts, HubSpot companies), newest first. `maxAge` as on
+    /// `contacts`.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn companies(
         &self,
@@ -708,9 +701,6 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<CompanyFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, an answer from the synced copy may be (0: live). Omitted: each provider's default (`[<slug>.reads] max_age_secs`, 900 for CRMs)."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Company>> {
         let max_age = MaxAge::parse(max_age)?;

@@ -19,7 +19,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_graphql::{Enum, Result};
 use chrono::{DateTime, Utc};
-use nexus_core::AsOf;
+use nexus_core::{AsOf, records::Fetch};
 
 use crate::{
     config::ProviderSettings,
@@ -127,6 +127,15 @@ impl Origin {
     /// The provider answering now.
     pub fn live() -> Self {
         Origin::Live(Utc::now())
+    }
+
+    /// A page fetched at `fetch.at`, from the provider or kept by a cache since.
+    pub fn of_fetch(fetch: Fetch) -> Self {
+        if fetch.cached {
+            Origin::Cached(fetch.at)
+        } else {
+            Origin::Live(fetch.at)
+        }
     }
 
     pub fn source(&self) -> DataSource {

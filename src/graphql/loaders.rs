@@ -28,6 +28,7 @@ use crate::{
         chat::{self, ChatUser, ListPage, Message, Position, UserKey},
         crm::{CrmData, CrmObject, Record},
         mail::{EmailData, MailFilter, MailRequest},
+        record::Fetch,
     },
     vault::ConnectionState,
 };
@@ -450,8 +451,8 @@ const EMAILS_GATHER: std::time::Duration = std::time::Duration::from_millis(15);
 /// then one of messages).
 pub struct EmailsLoader(Registry);
 
-/// A page of mail, with when it was fetched if a cache answered it.
-pub type MailPage = (ListPage<EmailData>, Option<DateTime<Utc>>);
+/// A page of mail, with when it was fetched and whether a cache kept it.
+pub type MailPage = (ListPage<EmailData>, Fetch);
 
 impl Loader<EmailsKey> for EmailsLoader {
     type Value = Loaded<MailPage>;
@@ -469,7 +470,10 @@ impl Loader<EmailsKey> for EmailsLoader {
                 let target = Target { tenant, provider };
                 let answer = match self.0.mail(provider) {
                     Ok(mail) => mail.list_many_within(target, &requests, max_age).await,
-                    Err(_) => Ok(requests.iter().map(|_| (ListPage::empty(), None)).collect()),
+                    Err(_) => Ok(requests
+                        .iter()
+                        .map(|_| (ListPage::empty(), Fetch::now()))
+                        .collect()),
                 };
                 (keys, answer)
             });
@@ -672,6 +676,6 @@ impl Loaders {
         };
         answer
             .unwrap_or_else(|never| match never {})
-            .unwrap_or_else(|| Ok((ListPage::empty(), None)))
+            .unwrap_or_else(|| Ok((ListPage::empty(), Fetch::now())))
     }
 }

@@ -138,8 +138,8 @@ pub async fn contact_emails(
                 max_age: page.max_age.of(&app.reads, target.provider),
             };
             Some(Box::pin(async move {
-                let (page, cached) = loaders.emails(key).await?;
-                Ok((page, cached.map_or_else(Origin::live, Origin::Cached)))
+                let (page, fetch) = loaders.emails(key).await?;
+                Ok((page, Origin::of_fetch(fetch)))
             }))
         },
     )
@@ -218,7 +218,8 @@ pub struct MailQuery;
 
 #[Object]
 impl MailQuery {
-    /// Mail across Gmail and Outlook, newest first.
+    /// Mail across Gmail and Outlook, newest first. `maxAge`: how old, in seconds, a cached
+    /// page may be (0: live; omitted: the provider's default, 300).
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn emails(
         &self,
@@ -227,9 +228,6 @@ impl MailQuery {
         after: Option<String>,
         filter: Option<EmailFilter>,
         providers: Option<Vec<ProviderEnum>>,
-        #[graphql(
-            desc = "How old, in seconds, a cached answer may be (0: live). Omitted: each provider's default (`[<slug>.reads] max_age_secs`, 300 for Gmail as the spec's cache)."
-        )]
         max_age: Option<i32>,
     ) -> Result<Page<Email>> {
         let max_age = MaxAge::parse(max_age)?;
@@ -275,8 +273,8 @@ impl MailQuery {
                 };
                 let age = max_age.of(&app.reads, target.provider);
                 Some(Box::pin(async move {
-                    let (page, cached) = mail.list_within(target, &request, age).await?;
-                    Ok((page, cached.map_or_else(Origin::live, Origin::Cached)))
+                    let (page, fetch) = mail.list_within(target, &request, age).await?;
+                    Ok((page, Origin::of_fetch(fetch)))
                 }))
             },
         )

@@ -214,16 +214,9 @@ impl ViewerQuery {
         Ok(Viewer)
     }
 
-    /// Any object by its global id, within the caller's project.
-    async fn node(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        #[graphql(
-            desc = "How old, in seconds, an answer from the synced copy may be (0: live). Omitted: the provider's default (`[<slug>.reads] max_age_secs`)."
-        )]
-        max_age: Option<i32>,
-    ) -> Result<Option<Node>> {
+    /// Any object by its global id, within the caller's project. `maxAge`: how old, in seconds,
+    /// a record from the synced copy may be (0: live; omitted: the provider's default).
+    async fn node(&self, ctx: &Context<'_>, id: ID, max_age: Option<i32>) -> Result<Option<Node>> {
         let tenant = tenant(ctx)?;
         let max_age = MaxAge::parse(max_age)?;
         let parsed = GlobalId::parse("id", &id)?;

@@ -11,14 +11,13 @@ mod cache;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 pub use nexus_core::Mail;
 pub use nexus_core::records::mail::*;
 
 use crate::upstream::{ProviderError, Target};
 
-use super::record::{Feed, ListPage, Record};
+use super::record::{Feed, Fetch, ListPage, Record};
 
 pub use cache::MailCache;
 
@@ -66,7 +65,7 @@ impl Mail for CachedMail {
         target: Target,
         requests: &[MailRequest],
         max_age: Duration,
-    ) -> Result<Vec<(ListPage<EmailData>, Option<DateTime<Utc>>)>, ProviderError> {
+    ) -> Result<Vec<(ListPage<EmailData>, Fetch)>, ProviderError> {
         let mut pages = Vec::with_capacity(requests.len());
         let mut missing = Vec::new();
         for (i, request) in requests.iter().enumerate() {
@@ -74,19 +73,22 @@ impl Mail for CachedMail {
             if cached.is_none() {
                 missing.push(i);
             }
-            pages.push(cached.map(|(page, at)| (page, Some(at))));
+            pages.push(cached);
         }
         if !missing.is_empty() {
             let asked: Vec<MailRequest> = missing.iter().map(|i| requests[*i].clone()).collect();
             let fetched = self.inner.list_many(target, &asked).await?;
+            let fetch = Fetch::now();
             for (i, page) in missing.into_iter().zip(fetched) {
-                self.cache.put(target, &requests[i], page.clone()).await;
-                pages[i] = Some((page, None));
+                self.cache
+                    .put(target, &requests[i], page.clone(), fetch)
+                    .await;
+                pages[i] = Some((page, fetch));
             }
         }
         Ok(pages
             .into_iter()
-            .map(|p| p.unwrap_or_else(|| (ListPage::empty(), None)))
+            .map(|p| p.unwrap_or_else(|| (ListPage::empty(), Fetch::now())))
             .collect())
     }
 
@@ -96,13 +98,14 @@ impl Mail for CachedMail {
         target: Target,
         request: &MailRequest,
         max_age: Duration,
-    ) -> Result<(ListPage<EmailData>, Option<DateTime<Utc>>), ProviderError> {
-        if let Some((page, at)) = self.cache.get(target, request, max_age).await {
-            return Ok((page, Some(at)));
+    ) -> Result<(ListPage<EmailData>, Fetch), ProviderError> {
+        if let Some(cached) = self.cache.get(target, request, max_age).await {
+            return Ok(cached);
         }
         let page = self.inner.list(target, request).await?;
-        self.cache.put(target, request, page.clone()).await;
-        Ok((page, None))
+        let fetch = Fetch::now();
+        self.cache.put(target, request, page.clone(), fetch).await;
+        Ok((page, fetch))
     }
 
     async fn get(

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::Tenant,
-    providers::record::ListPage,
+    providers::record::{Fetch, ListPage},
     upstream::{Cache, Target},
 };
 
@@ -46,12 +46,13 @@ impl MailCache {
         target: Target,
         request: &MailRequest,
         max_age: Duration,
-    ) -> Option<(ListPage<EmailData>, DateTime<Utc>)> {
+    ) -> Option<(ListPage<EmailData>, Fetch)> {
         let page = self
             .pages
             .get(target.provider, &key(target, request))
             .await
-            .filter(|(_, at)| (Utc::now() - *at).to_std().unwrap_or_default() <= max_age);
+            .filter(|(_, at)| (Utc::now() - *at).to_std().unwrap_or_default() <= max_age)
+            .map(|(page, at)| (page, Fetch { at, cached: true }));
         metrics::counter!(
             "nexus_mail_cache_total",
             "provider" => target.provider.slug(),
@@ -61,10 +62,16 @@ impl MailCache {
         page
     }
 
-    /// Keeps `page`, fetched now.
-    pub async fn put(&self, target: Target, request: &MailRequest, page: ListPage<EmailData>) {
+    /// Keeps `page`, fetched at `fetch`.
+    pub async fn put(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        page: ListPage<EmailData>,
+        fetch: Fetch,
+    ) {
         self.pages
-            .insert(target.provider, key(target, request), (page, Utc::now()))
+            .insert(target.provider, key(target, request), (page, fetch.at))
             .await;
     }
 

@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use crate::{
     ProviderError, Target,
     records::{
-        Feed, ListPage, Record,
+        Feed, Fetch, ListPage, Record,
         mail::{EmailData, LabelChange, MailRequest, SendEmail},
     },
 };
@@ -37,16 +36,17 @@ pub trait Mail: Send + Sync {
     }
 
     /// Pages as [`Mail::list_many`], where a cache in front of the provider answers only with
-    /// pages fetched within `max_age`; each page with the time it was fetched when a cache
-    /// answered it (`None`: the provider answered now). By default, no cache.
+    /// pages fetched within `max_age`; each page with when it was fetched and whether a cache
+    /// kept it. By default, no cache: every page is fetched now.
     async fn list_many_within(
         &self,
         target: Target,
         requests: &[MailRequest],
         _max_age: Duration,
-    ) -> Result<Vec<(ListPage<EmailData>, Option<DateTime<Utc>>)>, ProviderError> {
+    ) -> Result<Vec<(ListPage<EmailData>, Fetch)>, ProviderError> {
         let pages = self.list_many(target, requests).await?;
-        Ok(pages.into_iter().map(|page| (page, None)).collect())
+        let fetch = Fetch::now();
+        Ok(pages.into_iter().map(|page| (page, fetch)).collect())
     }
 
     /// One page as [`Mail::list_many_within`] gives many: by default, no cache.
@@ -55,8 +55,9 @@ pub trait Mail: Send + Sync {
         target: Target,
         request: &MailRequest,
         _max_age: Duration,
-    ) -> Result<(ListPage<EmailData>, Option<DateTime<Utc>>), ProviderError> {
-        Ok((self.list(target, request).await?, None))
+    ) -> Result<(ListPage<EmailData>, Fetch), ProviderError> {
+        let page = self.list(target, request).await?;
+        Ok((page, Fetch::now()))
     }
 
     /// One message by its provider id; `None` when there is none.
