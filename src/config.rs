@@ -129,6 +129,10 @@ pub struct ChangesSettings {
     /// How old a CRM sync's last reconciliation (the full pass that decides deletions) may grow
     /// before a pass runs one.
     pub full_sync_interval_secs: u64,
+    /// Whether a CRM connection's copy is filled by a first full pass as soon as the connection
+    /// is made, and at startup for connections whose copy is not complete (independent of
+    /// `sync_interval_secs`).
+    pub first_pass: bool,
 }
 
 impl Default for ChangesSettings {
@@ -139,6 +143,7 @@ impl Default for ChangesSettings {
             sync_interval_secs: None,
             subscriber_max_lag: crate::changes::MAX_LAG,
             full_sync_interval_secs: 24 * 60 * 60,
+            first_pass: true,
         }
     }
 }

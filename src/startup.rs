@@ -24,7 +24,7 @@ use crate::{
         hooks::ConnectionHooks,
         keeper::Keeper,
         subscriptions::GraphSubscriptions,
-        sync::{SyncedCopy, Syncer, nudge::Nudge},
+        sync::{FirstPass, SyncedCopy, Syncer, nudge::Nudge},
         webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
     },
     config::{ProviderSettings, Settings},
@@ -205,6 +205,9 @@ impl Application {
         let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
             .reconcile_every(reconcile_every(settings));
         syncer.start(settings.changes.sync_interval_secs, &shutdown);
+        if settings.changes.first_pass {
+            syncer.first_passes_at_start(&shutdown);
+        }
         crate::changes::retention::keep(
             changes.clone(),
             settings.changes.retention_days,
@@ -231,6 +234,7 @@ impl Application {
         google_watches
             .clone()
             .start(crate::changes::keeper::EVERY, &shutdown);
+        let first_pass = FirstPass::new(syncer.clone(), settings.changes.first_pass);
         let nudge = Nudge::new(
             syncer,
             db.clone(),
@@ -253,14 +257,15 @@ impl Application {
         .with_nudge(nudge);
         let hooks = ConnectionHooks::new(shutdown.clone())
             .with(graph_subscriptions)
-            .with(google_watches);
+            .with(google_watches)
+            .with(first_pass);
         let jwt = settings
             .auth
             .jwt
             .as_ref()
             .map(JwtVerifier::from_settings)
             .transpose()?;
-        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(SyncedCopy);
+        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(SyncedCopy::new(db.clone()));
         let schema = graphql::build(
             &settings.graphql,
             Some(AppContext {

@@ -13,6 +13,7 @@ mod m20261126_000006_create_change_heads;
 mod m20261126_000007_create_provider_subscriptions;
 mod m20261207_000001_add_account_id;
 mod m20261207_000002_scrub_delivery_secrets;
+mod m20261207_110001_create_copy_tables;
 mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_create_provider_subscriptions::Migration),
             Box::new(m20261207_000001_add_account_id::Migration),
             Box::new(m20261207_000002_scrub_delivery_secrets::Migration),
+            Box::new(m20261207_110001_create_copy_tables::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
-//! Connection hooks: what a provider needs done when one of its connections is made or is about
-//! to end, so that the OAuth callback and `disconnectProvider` call them alike and name no
-//! provider. A `Keeper` (Graph subscriptions for Outlook and Teams, Google watches for Gmail and
+//! Connection hooks: what a provider needs done when one of its connections is made, is about
+//! to end or has ended, so that the OAuth callback and `disconnectProvider` call them alike and
+//! name no provider (the CRMs' `sync::FirstPass` fills a new connection's copy and erases an
+//! ended one's). A `Keeper` (Graph subscriptions for Outlook and Teams, Google watches for Gmail and
 //! Calendar) is a hook as it is: a connection made brings its pass forward, one ending has its
 //! registrations stopped while its tokens still open. `ConnectionHooks` holds the hooks by
 //! provider, built once at startup; a provider without one has nothing done.
@@ -29,6 +30,10 @@ pub trait ConnectionHook: Send + Sync {
     /// Before a connection is forgotten, while its tokens still open. A failure is the hook's
     /// to log: the connection goes anyway.
     async fn before_disconnect(&self, _target: Target) {}
+
+    /// After a connection is forgotten (its credentials deleted): what the gateway kept of it
+    /// goes. A failure is the hook's to log.
+    async fn after_disconnect(&self, _target: Target) {}
 }
 
 #[async_trait::async_trait]
@@ -96,6 +101,13 @@ impl ConnectionHooks {
     pub async fn before_disconnect(&self, target: Target) {
         for hook in self.of(target.provider) {
             hook.before_disconnect(target).await;
+        }
+    }
+
+    /// Runs the hooks of `target`'s provider after it was disconnected.
+    pub async fn after_disconnect(&self, target: Target) {
+        for hook in self.of(target.provider) {
+            hook.after_disconnect(target).await;
         }
     }
 }

@@ -139,6 +139,9 @@ impl ConnectMutation {
             .await
             .map_err(internal)?;
         if deleted {
+            app.hooks
+                .after_disconnect(Target { tenant, provider })
+                .await;
             Ok(true)
         } else {
             Err(provider_error(

@@ -578,6 +578,51 @@ async fn hubspot_contact_changes(db: &sea_orm::DatabaseConnection) -> (usize, us
     contact_changes(db, "hubspot").await
 }
 
+/// The demo's copy of HubSpot contacts against its log: the copy holds exactly the records the
+/// log has changes of, each as its last logged change left it (the payload of the latest
+/// creation or update). Returns how many the copy holds.
+async fn copy_agrees_with_the_log(db: &sea_orm::DatabaseConnection) -> usize {
+    use nexus::{
+        changes::sync::copy::Stored,
+        store::entities::{change_events, copy_records},
+    };
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let mut last: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for change in change_events::Entity::find()
+        .filter(change_events::Column::Provider.eq("hubspot"))
+        .filter(change_events::Column::Type.eq("Contact"))
+        .order_by_asc(change_events::Column::Seq)
+        .all(db)
+        .await
+        .unwrap()
+    {
+        assert_ne!(change.op, "deleted", "nothing was deleted");
+        last.insert(change.remote_id, change.data);
+    }
+    let copied: std::collections::BTreeMap<String, serde_json::Value> =
+        copy_records::Entity::find()
+            .filter(copy_records::Column::Provider.eq("hubspot"))
+            .filter(copy_records::Column::Type.eq("Contact"))
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| {
+                let stored: Stored = serde_json::from_str(&row.record).unwrap();
+                (row.remote_id, stored.raw)
+            })
+            .collect();
+    assert_eq!(
+        copied.keys().collect::<Vec<_>>(),
+        last.keys().collect::<Vec<_>>(),
+        "the copy holds what the log logged"
+    );
+    for (id, raw) in &copied {
+        assert_eq!(raw, &last[id], "contact {id} as last logged");
+    }
+    copied.len()
+}
+
 /// `provider`'s contact changes in the demo's log: (all, distinct records).
 async fn contact_changes(db: &sea_orm::DatabaseConnection, provider: &str) -> (usize, usize) {
     use nexus::store::entities::change_events;
@@ -671,6 +716,11 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
     std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
     let cut = hubspot_contact_changes(&db).await;
     assert_eq!(cut.0, cut.1, "no record twice before the kill");
+    assert_eq!(
+        copy_agrees_with_the_log(&db).await,
+        cut.1,
+        "the copy stopped where the log did"
+    );
 
     let demo = Demo::start_configured(dir.path(), &args, &env);
     eventually(
@@ -684,6 +734,7 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
     )
     .await;
     assert!(demo.stop().success());
+    assert_eq!(copy_agrees_with_the_log(&db).await, total);
 }
 
 #[tokio::test(flavor = "multi_thread")]

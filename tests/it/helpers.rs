@@ -85,6 +85,8 @@ pub fn test_settings() -> Settings {
     settings.vault.key = Some(Key::generate_hex());
     // Tests that sync turn polling on themselves, so upstream counters stay theirs.
     settings.changes.sync_interval_secs = Some(0);
+    // Likewise the first passes that fill a new connection's copy.
+    settings.changes.first_pass = false;
     settings
 }
 

@@ -25,6 +25,7 @@ mod limits_upstream;
 mod mail;
 mod node;
 mod ops;
+mod read_model;
 mod reads;
 mod refresh;
 mod salesforce_outbound;

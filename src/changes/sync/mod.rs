@@ -35,11 +35,14 @@
 //! gateway's `Shutdown`: at shutdown a poller stops while it waits or between two connections,
 //! never inside a pass.
 
+pub mod copy;
+mod first;
 pub mod nudge;
 mod read_model;
 mod state;
 mod turns;
 
+pub use first::FirstPass;
 pub use read_model::SyncedCopy;
 pub use state::{forget, listed, touch};
 
@@ -47,7 +50,10 @@ use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -188,6 +194,11 @@ impl Syncer {
         }
     }
 
+    /// The provider adapters the passes read.
+    pub fn providers(&self) -> &Registry {
+        &self.providers
+    }
+
     /// Reconciles when the last reconciliation is older than `every`.
     pub fn reconcile_every(mut self, every: Duration) -> Self {
         self.reconcile_every = every;
@@ -226,11 +237,22 @@ impl Syncer {
         let _turn = self.turns.take(target, object.name()).await;
         let mut held = state::load(&self.db, resource).await?;
         let mut checkpoint = held.checkpoint.clone();
-        let mut pass = checkpoint.pass.clone().unwrap_or_else(|| Pass {
-            started: Some(Utc::now()),
-            ..Pass::default()
-        });
-        let since = checkpoint.since.map(|since| since - LOOK_BACK);
+        // A type whose copy is not complete is listed whole; a pass under way that lists less
+        // starts again.
+        let full =
+            !copy::status(&self.db, target, object).await?.complete || checkpoint.since.is_none();
+        let mut pass = match checkpoint.pass.clone() {
+            Some(under_way) if under_way.full || !full || checkpoint.since.is_none() => under_way,
+            _ => Pass {
+                started: Some(Utc::now()),
+                full,
+                ..Pass::default()
+            },
+        };
+        let since = match pass.full {
+            true => None,
+            false => checkpoint.since.map(|since| since - LOOK_BACK),
+        };
         let mut export_lost = false;
         loop {
             let request = ModifiedRequest {
@@ -252,6 +274,7 @@ impl Syncer {
                     );
                     pass = Pass {
                         started: pass.started,
+                        full: pass.full,
                         ..Pass::default()
                     };
                     continue;
@@ -264,6 +287,13 @@ impl Syncer {
                 .max_by(|a, b| Position::compare(Order::OldestFirst, a, b));
             pass.export = page.export.clone();
             let ids: Vec<String> = page.records.iter().map(|r| r.remote_id.clone()).collect();
+            let mut associated = Vec::new();
+            if !ids.is_empty() {
+                for to in copy::associations(target.provider, object) {
+                    let found = adapter.associated(target, object, *to, &ids).await?;
+                    associated.push((*to, found));
+                }
+            }
             let known = state::hashes(
                 &self.db,
                 target.tenant.project_id,
@@ -307,6 +337,7 @@ impl Syncer {
                         &seen,
                     )
                     .await?;
+                    copy::store(txn, target, object, &page.records, &associated, None).await?;
                     moved(state::advance(txn, resource, &mut held, next).await?)
                 })
                 .await;
@@ -332,9 +363,15 @@ impl Syncer {
             },
             rev: checkpoint.rev,
         };
-        if !state::advance(&self.db, resource, &mut held, done.clone()).await? {
+        // The checkpoint's last move and the copy's completion go together.
+        let txn = self.db.begin().await?;
+        if !state::advance(&txn, resource, &mut held, done.clone()).await? {
             return Ok(overtaken(report));
         }
+        if let Some(started) = pass.started {
+            copy::completed(&txn, target, object, started).await?;
+        }
+        txn.commit().await?;
         let due = done.full_at.is_none_or(|at| {
             (Utc::now() - at).to_std().unwrap_or_default() >= self.reconcile_every
         });
@@ -403,6 +440,8 @@ impl Syncer {
                         return Err(SyncError::Overtaken);
                     }
                     state::forget(txn, project, target.provider, kind, &gone).await?;
+                    let unlisted = copy::unlisted(txn, target, object, started, &live).await?;
+                    copy::remove(txn, target, kind, &unlisted).await?;
                     moved(state::reconciled(txn, resource, started).await?)
                 })
                 .await;

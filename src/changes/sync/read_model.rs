@@ -1,107 +1,507 @@
-//! The read model (`nexus_core::ReadModel`) over the sync's copy, `synced_records`.
+//! The read model (`nexus_core::ReadModel`) over the sync's copy (`copy`): lists, records and
+//! relations of a connection's CRM records, answered from the database when that is exactly what
+//! the provider would answer, `NotSynced` otherwise.
 //!
-//! Today that table holds what a sync needs to tell created, updated and deleted apart: per
-//! project, provider, type and remote id, the hash of the record's payload and when it was seen.
-//! It holds no record itself and no relation, and no time the copy of a type was last complete,
-//! so nothing can be answered from it exactly: [`SyncedCopy`] answers
-//! [`Synced::NotSynced`] to every read, and every read goes live, as before. The [readmodel]
-//! issue stores the unified record (and its relations) beside the hash in the same transaction
-//! that moves the checkpoint; this type is where those reads then answer `Synced`.
+//! A type's copy answers when it is complete (a full pass over it has ended) and fresh enough:
+//! `now − pass_at ≤ max_age`, where `pass_at` is the start of its last complete pass — every
+//! creation and update made at the provider before it is in the copy (deletions reach it by a
+//! delivered webhook or at the next reconciliation). A record a write through the gateway
+//! applied later carries its own time in [`AsOf::records`]. A relation answers when both of its
+//! types do.
+//!
+//! Lists answer the filters the copy applies as the provider's search does, and no other:
+//!
+//! | filter | HubSpot | Salesforce |
+//! |---|---|---|
+//! | `updated_after` | every type (`> ` in milliseconds) | every type (`>` in milliseconds) |
+//! | `email` | contacts (equal, without case) | contacts, leads (equal, without case) |
+//! | `stage` | deals (equal, without case) | deals, leads' status (equal, without case) |
+//! | `deal_status` | deals | deals |
+//! | `domain` | companies (`domain` equal, without case) | companies (`Website` contains, without case) |
+//! | `name_contains` | never (HubSpot's token search is not a substring match) | contacts and leads (first or last name contains, without case), deals, companies (name contains) |
+//! | `owner` | never (an owner's email needs the provider's user directory) | never |
+//!
+//! A filter a type does not take is ignored, as the adapters ignore it. Pages run in the live
+//! list's order (created time, then id; see `copy::sort_key`), strictly after the request's
+//! position. A read never fails: an error is logged and answered `NotSynced`.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use async_trait::async_trait;
-use nexus_core::{CopyStatus, ReadModel, Synced, Target};
+use chrono::{DateTime, Utc};
+use nexus_core::{AsOf, CopyStatus, ReadModel, Synced, Target};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+    sea_query::{Condition, LikeExpr},
+};
 
-use crate::providers::crm::{CrmData, CrmObject, ListPage, ListRequest, Record};
+use crate::{
+    providers::{
+        Provider,
+        crm::{CrmData, CrmFilter, CrmObject, ListPage, ListRequest, Record},
+    },
+    store::entities::{copy_links, copy_records},
+};
 
-/// The sync's copy, as a read model: until it stores records, it can answer nothing.
-pub struct SyncedCopy;
+use super::copy::{self, Stored, TypeStatus};
+
+/// `IN` lists at most this long.
+const CHUNK: usize = 300;
+
+/// The sync's copy, as a read model.
+#[derive(Clone)]
+pub struct SyncedCopy {
+    db: DatabaseConnection,
+}
+
+impl SyncedCopy {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The start of the last complete pass over `object`, when the copy is complete and no older
+    /// than `max_age`.
+    async fn fresh(
+        &self,
+        target: Target,
+        object: CrmObject,
+        max_age: Duration,
+    ) -> Result<Option<DateTime<Utc>>, DbErr> {
+        let status = copy::status(&self.db, target, object).await?;
+        Ok(fresh(status, max_age, Utc::now()))
+    }
+
+    async fn try_list(
+        &self,
+        target: Target,
+        request: &ListRequest,
+        max_age: Duration,
+    ) -> Result<Synced<ListPage<CrmData>>, DbErr> {
+        let Some(condition) = condition(target.provider, request.object, &request.filter) else {
+            return Ok(Synced::NotSynced);
+        };
+        let Some(pass) = self.fresh(target, request.object, max_age).await? else {
+            return Ok(Synced::NotSynced);
+        };
+        let mut query = copy_records::Entity::find()
+            .filter(copy::records_of(target))
+            .filter(copy_records::Column::Type.eq(request.object.name()))
+            .filter(condition);
+        if let Some(after) = &request.after {
+            query = query.filter(
+                copy_records::Column::SortKey.lt(copy::sort_key(after.at, &after.remote_id)),
+            );
+        }
+        let rows = query
+            .order_by_desc(copy_records::Column::SortKey)
+            .limit(request.limit as u64 + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() > request.limit;
+        let (records, as_of) =
+            records(target.provider, rows.into_iter().take(request.limit), pass)?;
+        Ok(Synced::Synced {
+            value: ListPage { records, more },
+            as_of,
+        })
+    }
+
+    async fn try_get_many(
+        &self,
+        target: Target,
+        object: CrmObject,
+        ids: &[String],
+        max_age: Duration,
+    ) -> Result<Synced<Vec<Record<CrmData>>>, DbErr> {
+        let Some(pass) = self.fresh(target, object, max_age).await? else {
+            return Ok(Synced::NotSynced);
+        };
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            rows.extend(
+                copy_records::Entity::find()
+                    .filter(copy::records_of(target))
+                    .filter(copy_records::Column::Type.eq(object.name()))
+                    .filter(copy_records::Column::RemoteId.is_in(chunk.iter().cloned()))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        let place: HashMap<&String, usize> =
+            ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+        rows.sort_by_key(|row| place.get(&row.remote_id).copied());
+        let (records, as_of) = records(target.provider, rows, pass)?;
+        Ok(Synced::Synced {
+            value: records,
+            as_of,
+        })
+    }
+
+    async fn try_related(
+        &self,
+        target: Target,
+        from: CrmObject,
+        to: CrmObject,
+        ids: &[String],
+        max_age: Duration,
+    ) -> Result<Synced<HashMap<String, Vec<String>>>, DbErr> {
+        let (Some(a), Some(b)) = (
+            self.fresh(target, from, max_age).await?,
+            self.fresh(target, to, max_age).await?,
+        ) else {
+            return Ok(Synced::NotSynced);
+        };
+        let as_of = AsOf {
+            pass: a.min(b),
+            records: HashMap::new(),
+        };
+        let forward = match (
+            associates(target.provider, from, to),
+            copy::stored_forward(from, to),
+        ) {
+            (true, Some(forward)) => forward,
+            // The provider relates no such records (as its `associated` answers).
+            _ => {
+                return Ok(Synced::Synced {
+                    value: HashMap::new(),
+                    as_of,
+                });
+            }
+        };
+        let (from_type, to_type, side) = match forward {
+            true => (from, to, copy_links::Column::FromId),
+            false => (to, from, copy_links::Column::ToId),
+        };
+        let mut links = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            links.extend(
+                copy_links::Entity::find()
+                    .filter(copy::links_of(target))
+                    .filter(copy_links::Column::FromType.eq(from_type.name()))
+                    .filter(copy_links::Column::ToType.eq(to_type.name()))
+                    .filter(side.is_in(chunk.iter().cloned()))
+                    .order_by_asc(copy_links::Column::Ordinal)
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        for link in links {
+            let (key, value) = match forward {
+                true => (link.from_id, link.to_id),
+                false => (link.to_id, link.from_id),
+            };
+            found.entry(key).or_default().push(value);
+        }
+        if !forward {
+            // Reverse relations list the related records newest first, as the providers do.
+            let wanted: Vec<String> = found
+                .values()
+                .flatten()
+                .cloned()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let mut keys: HashMap<String, Vec<u8>> = HashMap::new();
+            for chunk in wanted.chunks(CHUNK) {
+                let rows: Vec<(String, Vec<u8>)> = copy_records::Entity::find()
+                    .select_only()
+                    .column(copy_records::Column::RemoteId)
+                    .column(copy_records::Column::SortKey)
+                    .filter(copy::records_of(target))
+                    .filter(copy_records::Column::Type.eq(to.name()))
+                    .filter(copy_records::Column::RemoteId.is_in(chunk.iter().cloned()))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await?;
+                keys.extend(rows);
+            }
+            for related in found.values_mut() {
+                related.sort_by(|a, b| keys.get(b).cmp(&keys.get(a)));
+            }
+        }
+        Ok(Synced::Synced {
+            value: found,
+            as_of,
+        })
+    }
+
+    async fn try_written(&self, target: Target, record: &Record<CrmData>) -> Result<(), DbErr> {
+        let object = match &record.data {
+            CrmData::Contact(_) => CrmObject::Contact,
+            CrmData::Lead(_) => CrmObject::Lead,
+            CrmData::Deal(_) => CrmObject::Deal,
+            CrmData::Company(_) => CrmObject::Company,
+        };
+        let txn = self.db.begin().await?;
+        copy::store(
+            &txn,
+            target,
+            object,
+            std::slice::from_ref(record),
+            &[],
+            Some(Utc::now()),
+        )
+        .await?;
+        txn.commit().await
+    }
+}
+
+/// The start of the last complete pass of `status` when it is complete and no older than
+/// `max_age` at `now`.
+fn fresh(status: TypeStatus, max_age: Duration, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let pass = status.pass_at.filter(|_| status.complete)?;
+    let age = (now - pass).to_std().unwrap_or_default();
+    (age <= max_age).then_some(pass)
+}
+
+/// Whether `provider`'s `associated` relates records of `from` to records of `to`.
+fn associates(provider: Provider, from: CrmObject, to: CrmObject) -> bool {
+    use CrmObject::{Company, Contact, Deal};
+    match provider {
+        Provider::Hubspot => {
+            from != to
+                && [from, to]
+                    .iter()
+                    .all(|o| [Contact, Company, Deal].contains(o))
+        }
+        Provider::Salesforce => matches!(
+            (from, to),
+            (Contact, Deal) | (Deal, Contact) | (Company, Contact) | (Company, Deal)
+        ),
+        _ => false,
+    }
+}
+
+/// A LIKE pattern matching `text` anywhere, its wildcards escaped with `!`.
+fn contains(text: &str) -> LikeExpr {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('!')
+}
+
+/// The copy's condition for `filter` on `object` at `provider`, as the provider's search applies
+/// it; `None` when the copy cannot apply it exactly.
+fn condition(provider: Provider, object: CrmObject, filter: &CrmFilter) -> Option<Condition> {
+    use CrmObject::{Company, Contact, Deal, Lead};
+    use copy_records::Column;
+    if filter.owner.is_some() {
+        return None;
+    }
+    let mut all = Condition::all();
+    if let Some(after) = filter.updated_after {
+        all = all.add(Column::UpdatedMs.gt(after.timestamp_millis()));
+    }
+    let email = filter
+        .email
+        .as_ref()
+        .map(|e| Column::Email.eq(e.to_lowercase()));
+    let stage = filter
+        .stage
+        .as_ref()
+        .map(|s| Column::Stage.eq(s.to_lowercase()));
+    let status = filter
+        .deal_status
+        .map(|s| Column::Status.eq(copy::deal_status(s)));
+    let name = match &filter.name_contains {
+        // A line feed separates first and last names in the column: a text holding one could
+        // match across them.
+        Some(text) if text.contains('\n') => return None,
+        Some(text) => Some(Column::Name.like(contains(text))),
+        None => None,
+    };
+    let add = |all: Condition, e: Option<sea_orm::sea_query::SimpleExpr>| match e {
+        Some(e) => all.add(e),
+        None => all,
+    };
+    match provider {
+        Provider::Hubspot => {
+            if name.is_some() && object != Lead {
+                return None;
+            }
+            match object {
+                Contact => all = add(all, email),
+                Deal => all = add(add(all, stage), status),
+                Company => {
+                    let domain = filter
+                        .domain
+                        .as_ref()
+                        .map(|d| Column::Domain.eq(d.to_lowercase()));
+                    all = add(all, domain);
+                }
+                Lead => {}
+            }
+        }
+        Provider::Salesforce => match object {
+            Contact => all = add(add(all, email), name),
+            Lead => all = add(add(add(all, email), name), stage),
+            Deal => all = add(add(add(all, stage), status), name),
+            Company => {
+                let domain = filter
+                    .domain
+                    .as_ref()
+                    .map(|d| Column::Domain.like(contains(d)));
+                all = add(add(all, name), domain);
+            }
+        },
+        _ => return None,
+    }
+    Some(all)
+}
+
+/// The records of `rows`, and when each was true: the pass, or the later time a write through
+/// the gateway applied it.
+fn records(
+    provider: Provider,
+    rows: impl IntoIterator<Item = copy_records::Model>,
+    pass: DateTime<Utc>,
+) -> Result<(Vec<Record<CrmData>>, AsOf), DbErr> {
+    let mut as_of = AsOf {
+        pass,
+        records: HashMap::new(),
+    };
+    let mut records = Vec::new();
+    for row in rows {
+        let stored: Stored = serde_json::from_str(&row.record)
+            .map_err(|e| DbErr::Custom(format!("copy record {}: {e}", row.id)))?;
+        if let Some(applied) = row.applied_at.filter(|at| *at > pass) {
+            as_of.records.insert(row.remote_id.clone(), applied);
+        }
+        records.push(stored.record(provider, row.remote_id));
+    }
+    Ok((records, as_of))
+}
+
+/// An answer, or `NotSynced` with the error logged.
+fn answer<T>(what: &str, target: Target, result: Result<Synced<T>, DbErr>) -> Synced<T> {
+    result.unwrap_or_else(|cause| {
+        tracing::warn!(provider = target.provider.slug(), %cause, what, "the copy did not answer; reading live");
+        Synced::NotSynced
+    })
+}
 
 #[async_trait]
 impl ReadModel for SyncedCopy {
     async fn list(
         &self,
-        _target: Target,
-        _request: &ListRequest,
-        _max_age: Duration,
+        target: Target,
+        request: &ListRequest,
+        max_age: Duration,
     ) -> Synced<ListPage<CrmData>> {
-        Synced::NotSynced
+        answer(
+            "list",
+            target,
+            self.try_list(target, request, max_age).await,
+        )
     }
 
     async fn get_many(
         &self,
-        _target: Target,
-        _object: CrmObject,
-        _ids: &[String],
-        _max_age: Duration,
+        target: Target,
+        object: CrmObject,
+        ids: &[String],
+        max_age: Duration,
     ) -> Synced<Vec<Record<CrmData>>> {
-        Synced::NotSynced
+        answer(
+            "records",
+            target,
+            self.try_get_many(target, object, ids, max_age).await,
+        )
     }
 
     async fn related(
         &self,
-        _target: Target,
-        _from: CrmObject,
-        _to: CrmObject,
-        _ids: &[String],
-        _max_age: Duration,
+        target: Target,
+        from: CrmObject,
+        to: CrmObject,
+        ids: &[String],
+        max_age: Duration,
     ) -> Synced<HashMap<String, Vec<String>>> {
-        Synced::NotSynced
+        answer(
+            "relations",
+            target,
+            self.try_related(target, from, to, ids, max_age).await,
+        )
     }
 
-    async fn status(&self, _target: Target) -> Vec<CopyStatus> {
+    async fn status(&self, target: Target) -> Vec<CopyStatus> {
+        let statuses = copy::statuses(&self.db, target)
+            .await
+            .unwrap_or_else(|cause| {
+                tracing::warn!(provider = target.provider.slug(), %cause, "reading the copy's status");
+                HashMap::new()
+            });
         CrmObject::ALL
             .into_iter()
-            .map(|object| CopyStatus {
-                object,
-                complete: false,
-                as_of: None,
+            .map(|object| {
+                let status = statuses.get(object.name()).copied().unwrap_or_default();
+                CopyStatus {
+                    object,
+                    complete: status.complete,
+                    as_of: status.pass_at.filter(|_| status.complete),
+                }
             })
             .collect()
     }
 
-    async fn written(&self, _target: Target, _record: &Record<CrmData>) {}
+    async fn written(&self, target: Target, record: &Record<CrmData>) {
+        if let Err(cause) = self.try_written(target, record).await {
+            tracing::warn!(provider = target.provider.slug(), %cause, "a write did not reach the copy; the next pass brings it");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use nexus_core::{Provider, Tenant};
-    use uuid::Uuid;
-
     use super::*;
-    use crate::providers::crm::CrmFilter;
 
-    #[tokio::test]
-    async fn a_copy_of_hashes_answers_nothing_and_every_read_goes_live() {
-        let target = Target {
-            tenant: Tenant {
-                user_id: Uuid::new_v4(),
-                project_id: Uuid::new_v4(),
-            },
-            provider: Provider::Hubspot,
+    #[test]
+    fn a_copy_answers_only_when_complete_and_young_enough() {
+        let now = Utc::now();
+        let pass = now - chrono::Duration::seconds(100);
+        let done = TypeStatus {
+            complete: true,
+            pass_at: Some(pass),
         };
-        let request = ListRequest {
-            object: CrmObject::Contact,
-            filter: CrmFilter::default(),
-            after: None,
-            limit: 20,
+        assert_eq!(fresh(done, Duration::from_secs(100), now), Some(pass));
+        assert_eq!(fresh(done, Duration::from_secs(99), now), None);
+        let under_way = TypeStatus {
+            complete: false,
+            pass_at: None,
         };
-        let age = Duration::from_secs(3600);
-        let copy = SyncedCopy;
-        assert!(matches!(
-            copy.list(target, &request, age).await,
-            Synced::NotSynced
-        ));
-        let ids = ["1".to_owned()];
-        assert!(matches!(
-            copy.get_many(target, CrmObject::Contact, &ids, age).await,
-            Synced::NotSynced
-        ));
-        assert!(matches!(
-            copy.related(target, CrmObject::Deal, CrmObject::Contact, &ids, age)
-                .await,
-            Synced::NotSynced
-        ));
+        assert_eq!(fresh(under_way, Duration::from_secs(3600), now), None);
+    }
+
+    #[test]
+    fn filters_the_copy_cannot_apply_exactly_go_live() {
+        let owner = CrmFilter {
+            owner: Some("owner@example.com".into()),
+            ..CrmFilter::default()
+        };
+        let name = CrmFilter {
+            name_contains: Some("ann".into()),
+            ..CrmFilter::default()
+        };
+        let across = CrmFilter {
+            name_contains: Some("ann\nlee".into()),
+            ..CrmFilter::default()
+        };
+        for provider in [Provider::Hubspot, Provider::Salesforce] {
+            assert!(condition(provider, CrmObject::Contact, &owner).is_none());
+            assert!(condition(provider, CrmObject::Contact, &across).is_none());
+        }
+        assert!(condition(Provider::Hubspot, CrmObject::Contact, &name).is_none());
+        assert!(condition(Provider::Salesforce, CrmObject::Contact, &name).is_some());
+        assert!(condition(Provider::Hubspot, CrmObject::Contact, &CrmFilter::default()).is_some());
     }
 }

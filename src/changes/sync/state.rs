@@ -56,6 +56,10 @@ pub struct Pass {
     /// When the pass started.
     #[serde(default)]
     pub started: Option<DateTime<Utc>>,
+    /// The pass lists every record, not only those modified since the checkpoint: the
+    /// connection's copy of the type is not complete yet (a first pass, or after an erasure).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
 }
 
 /// The key of one sync: a connection and a resource (`contacts`, ...).

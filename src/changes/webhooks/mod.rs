@@ -205,7 +205,8 @@ impl Intake {
     /// and the delivery is stored as its receipt and brings the sync's pass forward. A deletion,
     /// which the sync would see only at its next reconciliation, is logged, the record forgotten
     /// so that the reconciliation does not log it again, and the checkpoints touched so that a
-    /// pass that read them before is overtaken rather than racing it.
+    /// pass that read them before is overtaken rather than racing it. A deletion leaves the
+    /// connections' copies in the same transaction, listed or not.
     async fn take_in(
         &self,
         project: Uuid,
@@ -214,6 +215,18 @@ impl Intake {
         change: Change,
     ) -> Result<Appended, DbErr> {
         match (self.listed(connections, &change.kind).await?, change.op) {
+            (false, Op::Deleted) => {
+                let kind = change.kind.clone();
+                let gone = [change.remote_id.clone()];
+                self.log
+                    .append_with(project, Some(receipt), vec![change], async |txn| {
+                        for target in connections {
+                            sync::copy::remove(txn, *target, &kind, &gone).await?;
+                        }
+                        Ok::<_, DbErr>(())
+                    })
+                    .await
+            }
             (false, _) => self.log.append(project, Some(receipt), vec![change]).await,
             (true, Op::Deleted) => {
                 let (provider, kind) = (change.provider, change.kind.clone());
@@ -223,6 +236,7 @@ impl Intake {
                         sync::forget(txn, project, provider, &kind, &gone).await?;
                         for target in connections {
                             sync::touch(txn, *target, &kind).await?;
+                            sync::copy::remove(txn, *target, &kind, &gone).await?;
                         }
                         Ok::<_, DbErr>(())
                     })

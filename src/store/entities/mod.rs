@@ -3,6 +3,10 @@
 pub mod api_keys;
 pub mod change_events;
 pub mod change_heads;
+pub mod copy_links;
+pub mod copy_records;
+pub mod copy_status;
+pub mod copy_terms;
 pub mod idempotency_keys;
 pub mod integration_credentials;
 pub mod oauth_states;

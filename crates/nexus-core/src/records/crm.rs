@@ -58,7 +58,7 @@ impl Sorted for CrmData {
 }
 
 /// A record of any unified CRM type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CrmData {
     Contact(Contact),
     Lead(Lead),
@@ -66,7 +66,7 @@ pub enum CrmData {
     Company(Company),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Contact {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -78,7 +78,7 @@ pub struct Contact {
     pub company_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Lead {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -90,7 +90,7 @@ pub struct Lead {
     pub converted_contact_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum DealStatus {
     #[default]
     Open,
@@ -98,7 +98,7 @@ pub enum DealStatus {
     Lost,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Deal {
     pub name: String,
     /// Amount and ISO 4217 currency.
@@ -109,7 +109,7 @@ pub struct Deal {
     pub company_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Company {
     pub name: String,
     pub domain: Option<String>,
