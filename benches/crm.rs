@@ -17,73 +17,14 @@ mod support;
 use std::{
     collections::BTreeSet,
     process::{Command, Stdio},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    sync::Arc,
 };
 
 use serde_json::{Value, json};
-use support::{Process, env_or, peak_rss_mib, wait_for_file};
+use support::{Process, env_or, load, peak_rss_mib, wait_for_file};
 
 const QUERY: &str =
     "{ contacts(first: 100) { nodes { company { name } deals(first: 5) { nodes { name } } } } }";
-
-struct Run {
-    requests: usize,
-    seconds: f64,
-    latencies: Vec<Duration>,
-}
-
-impl Run {
-    fn report(&mut self, name: &str, rss_mib: f64) -> f64 {
-        self.latencies.sort();
-        let at = |q: f64| {
-            let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
-            self.latencies[i].as_secs_f64() * 1000.0
-        };
-        let rps = self.requests as f64 / self.seconds;
-        println!(
-            "{name:<8} {rps:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   peak RSS {rss_mib:>6.1} MiB   ({} requests)",
-            at(0.50),
-            at(0.99),
-            self.requests
-        );
-        rps
-    }
-}
-
-/// Runs `one` from `concurrency` tasks for `seconds`, timing each call.
-async fn load<F, Fut>(concurrency: u64, seconds: u64, one: F) -> Run
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let one = Arc::new(one);
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let one = one.clone();
-            let latencies = latencies.clone();
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    one().await;
-                    latencies.lock().unwrap().push(t.elapsed());
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let latencies = std::mem::take(&mut *latencies.lock().unwrap());
-    Run {
-        requests: latencies.len(),
-        seconds: started.elapsed().as_secs_f64(),
-        latencies,
-    }
-}
 
 /// The data of the query, fetched from the sandbox directly.
 struct Floor {

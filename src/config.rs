@@ -289,6 +289,9 @@ pub struct ProviderSettings {
     pub rate_limits: Option<bool>,
     /// Capacities over the catalog's, by rate class (an account on a higher tier).
     pub rate_capacity: BTreeMap<String, u32>,
+    /// How old a synced copy or cached page of this provider's records may be for a read that
+    /// gives no `maxAge`, over the catalog's `[<slug>.reads] max_age_secs`.
+    pub max_age_secs: Option<u64>,
     /// Overrides for single connections, by `<project>/<user email>`: an account on its own tier.
     pub connections: BTreeMap<String, ConnectionSettings>,
     /// The secret the provider signs webhooks with (Stripe's endpoint `whsec_…`, Slack's signing

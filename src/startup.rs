@@ -214,6 +214,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{bound}"));
         let origins = Origins::from_settings(&settings.server.cors, &public_origin)
             .map_err(|e| StartupError::Config(e.to_string()))?;
+        let reads = graphql::ReadDefaults::new(&providers);
         let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
@@ -286,6 +287,7 @@ impl Application {
             .as_ref()
             .map(JwtVerifier::from_settings)
             .transpose()?;
+        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(SyncedCopy::new(db.clone()));
         let schema = graphql::build(
             &settings.graphql,
             Some(AppContext {
@@ -298,8 +300,9 @@ impl Application {
                     std::time::Duration::from_secs(settings.idempotency.retry_after_secs),
                 ),
                 connect: connect.clone(),
-                loaders: Loaders::shared(registry.clone()),
-                read_model: Arc::new(SyncedCopy::new(db.clone())),
+                loaders: Loaders::shared(registry.clone(), read_model.clone()),
+                read_model: read_model.clone(),
+                reads: reads.clone(),
                 passthrough: registry.passthrough(),
                 providers: registry.clone(),
                 hooks: hooks.clone(),
@@ -314,6 +317,7 @@ impl Application {
             schema,
             document_limits: DocumentLimits::new(&settings.graphql),
             providers: registry,
+            read_model,
             connect,
             webhooks,
             hooks,

@@ -1,11 +1,12 @@
 //! What the process-level benchmarks share: child processes killed when dropped, the sandbox
 //! started on its own, waiting for a demo's ready file, settings from the environment, and peak
-//! RSS. Each benchmark uses the part it needs.
+//! RSS, and closed-loop load from concurrent tasks. Each benchmark uses the part it needs.
 #![allow(dead_code)]
 
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -75,4 +76,64 @@ pub fn peak_rss_mib(pid: &str) -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The requests of a load run and their latencies.
+pub struct Run {
+    pub requests: usize,
+    pub seconds: f64,
+    pub latencies: Vec<Duration>,
+}
+
+impl Run {
+    /// Prints requests per second, p50, p99 and `rss_mib` under `name`; returns the rate.
+    pub fn report(&mut self, name: &str, rss_mib: f64) -> f64 {
+        self.latencies.sort();
+        let at = |q: f64| {
+            let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
+            self.latencies[i].as_secs_f64() * 1000.0
+        };
+        let rps = self.requests as f64 / self.seconds;
+        println!(
+            "{name:<8} {rps:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   peak RSS {rss_mib:>6.1} MiB   ({} requests)",
+            at(0.50),
+            at(0.99),
+            self.requests
+        );
+        rps
+    }
+}
+
+/// Runs `one` from `concurrency` tasks for `seconds`, timing each call.
+pub async fn load<F, Fut>(concurrency: u64, seconds: u64, one: F) -> Run
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let one = Arc::new(one);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let one = one.clone();
+            let latencies = latencies.clone();
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    one().await;
+                    latencies.lock().unwrap().push(t.elapsed());
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let latencies = std::mem::take(&mut *latencies.lock().unwrap());
+    Run {
+        requests: latencies.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        latencies,
+    }
 }

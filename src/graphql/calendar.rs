@@ -25,10 +25,11 @@ use crate::providers::{
 use super::{
     AppContext,
     errors::{bad_input, upstream_error},
+    freshness::{DataSource, Fetched, MaxAge, Origin},
     ids::GlobalId,
     lists::{
-        MergedCursor, MergedPage, PageArgs, connected, merged_page, no_adapter, not_connected,
-        reauth_required, tenant, write_target,
+        MergedCursor, MergedPage, PageArgs, connected, live, merged_page, no_adapter,
+        not_connected, reauth_required, tenant, write_target,
     },
     loaders::{AttendeeKey, Loaders},
     types::{EmailAddress, ProviderEnum},
@@ -77,12 +78,22 @@ pub struct Event {
     pub organizer: Option<EmailAddress>,
     pub status: Option<String>,
     pub html_link: Option<String>,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 #[ComplexObject]
 impl Event {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Event", self.origin, &self.remote_id)
+    }
+    /// When this event was known to be as shown: when the provider answered (`LIVE`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this event came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -142,9 +153,10 @@ pub struct UpdateEventPayload {
 }
 
 impl Event {
-    fn from_record(record: Record<calendar::Event>) -> Self {
+    fn from_record(record: Record<calendar::Event>, fetched: Fetched) -> Self {
         let (rest, e) = record.split();
         Event {
+            fetched,
             origin: rest.provider,
             remote_id: rest.remote_id,
             created_at: rest.created_at,
@@ -180,9 +192,9 @@ impl Event {
 fn connection(page: MergedPage<calendar::Event>) -> Page<Event> {
     let mut connection = Page::new(page.has_previous, page.has_next);
     connection.edges.extend(
-        page.edges
-            .into_iter()
-            .map(|(cursor, record)| Edge::new(cursor, Event::from_record(record))),
+        page.edges.into_iter().map(|(cursor, record, fetched)| {
+            Edge::new(cursor, Event::from_record(record, fetched))
+        }),
     );
     connection
 }
@@ -228,7 +240,9 @@ async fn events_page(
                 after,
                 limit,
             };
-            Some(Box::pin(async move { adapter.list(target, &query).await }))
+            Some(Box::pin(async move {
+                adapter.list(target, &query).await.map(live)
+            }))
         },
     )
     .await?;
@@ -242,10 +256,8 @@ async fn events_page(
 pub async fn attended(
     ctx: &Context<'_>,
     email: Option<&str>,
-    first: Option<i32>,
-    after: Option<String>,
+    page: PageArgs,
 ) -> Result<Page<Event>> {
-    let page = PageArgs::parse(first, after)?;
     let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) else {
         return Ok(Page::new(page.after.is_some(), false));
     };
@@ -287,14 +299,16 @@ pub async fn attended(
                 .and_then(|mut pages| pages.remove(&target.provider));
             Some(match (after, asked) {
                 (None, Some(task)) => Box::pin(async move {
-                    task.await.unwrap_or_else(|_| {
-                        Err(ProviderError::new(
-                            ErrorKind::Upstream,
-                            target.provider,
-                            "events.attended",
-                            "the lookup stopped before it answered",
-                        ))
-                    })
+                    task.await
+                        .unwrap_or_else(|_| {
+                            Err(ProviderError::new(
+                                ErrorKind::Upstream,
+                                target.provider,
+                                "events.attended",
+                                "the lookup stopped before it answered",
+                            ))
+                        })
+                        .map(live)
                 }),
                 (after, _) => {
                     let query = EventQuery {
@@ -302,7 +316,7 @@ pub async fn attended(
                         after,
                         limit,
                     };
-                    Box::pin(async move { adapter.list(target, &query).await })
+                    Box::pin(async move { adapter.list(target, &query).await.map(live) })
                 }
             })
         },
@@ -359,7 +373,8 @@ pub struct CalendarQuery;
 
 #[Object]
 impl CalendarQuery {
-    /// Events across Google Calendar and Outlook, earliest start first.
+    /// Events across Google Calendar and Outlook, earliest start first. `maxAge` (seconds, at
+    /// least 0) is checked and passed to nested fields; events are read live for now.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn events(
         &self,
@@ -368,13 +383,15 @@ impl CalendarQuery {
         after: Option<String>,
         filter: Option<EventFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Event>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default();
         validate::optional_email("filter.attendee", filter.attendee.as_deref())?;
         validate::range("filter.timeMax", filter.time_min, filter.time_max)?;
         optional_text("filter.text", filter.text.as_deref())?;
         validate::filter_texts(&[("filter.text", filter.text.as_deref())])?;
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let filter = calendar::EventFilter {
             time_min: filter.time_min,
             time_max: filter.time_max,
@@ -425,7 +442,7 @@ impl CalendarMutation {
         )
         .await?;
         Ok(CreateEventPayload {
-            event: Event::from_record(record),
+            event: Event::from_record(record, Fetched::live(MaxAge::default())),
         })
     }
 
@@ -457,7 +474,7 @@ impl CalendarMutation {
             .await
             .map_err(|e| upstream_error(&e))?;
         Ok(UpdateEventPayload {
-            event: Event::from_record(record),
+            event: Event::from_record(record, Fetched::live(MaxAge::default())),
         })
     }
 }
@@ -467,8 +484,13 @@ pub async fn event_node(
     ctx: &Context<'_>,
     provider: Provider,
     remote_id: &str,
+    max_age: MaxAge,
 ) -> Result<Option<Event>> {
-    Ok(event_record(ctx, provider, remote_id)
-        .await?
-        .map(Event::from_record))
+    let record = event_record(ctx, provider, remote_id).await?;
+    let origin = Origin::live();
+    super::freshness::count(provider, "Event", &origin);
+    Ok(record.map(|r| {
+        let fetched = origin.fetched(&r.remote_id, max_age);
+        Event::from_record(r, fetched)
+    }))
 }

@@ -24,8 +24,11 @@ use crate::providers::{
 use super::{
     AppContext,
     errors::{bad_input, upstream_error},
+    freshness::{DataSource, Fetched, MaxAge, Origin},
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, tenant, write_target},
+    lists::{
+        MergedCursor, MergedPage, PageArgs, live, merged_page, no_adapter, tenant, write_target,
+    },
     loaders::{AuthorMessagesKey, ChatUserKey},
     types::ProviderEnum,
     validate,
@@ -71,12 +74,15 @@ pub struct Message {
     /// replies and on parents with replies; `postMessage` takes it to reply in the thread.
     pub thread_id: Option<String>,
     pub reply_count: i32,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 impl Message {
-    pub fn from_record(record: Record<chat::Message>) -> Self {
+    pub fn from_record(record: Record<chat::Message>, fetched: Fetched) -> Self {
         let (rest, data) = record.split();
         Self {
+            fetched,
             origin: rest.provider,
             remote_id: rest.remote_id,
             created_at: rest.created_at,
@@ -99,6 +105,14 @@ impl Message {
 impl Message {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Message", self.origin, &self.remote_id)
+    }
+    /// When this message was known to be as shown: when the provider answered (`LIVE`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this message came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -149,12 +163,15 @@ pub struct Channel {
     pub name: String,
     pub topic: Option<String>,
     pub is_private: bool,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 impl Channel {
-    fn from_record(record: Record<chat::Channel>) -> Self {
+    fn from_record(record: Record<chat::Channel>, fetched: Fetched) -> Self {
         let (rest, data) = record.split();
         Self {
+            fetched,
             origin: rest.provider,
             remote_id: rest.remote_id,
             created_at: rest.created_at,
@@ -171,6 +188,14 @@ impl Channel {
 impl Channel {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Channel", self.origin, &self.remote_id)
+    }
+    /// When this channel was known to be as shown: when the provider answered (`LIVE`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this channel came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -247,13 +272,13 @@ pub struct PostMessagePayload {
 
 fn connection<T, U: async_graphql::OutputType>(
     page: MergedPage<T>,
-    map: fn(Record<T>) -> U,
+    map: fn(Record<T>, Fetched) -> U,
 ) -> Page<U> {
     let mut connection = Page::new(page.has_previous, page.has_next);
     connection.edges.extend(
         page.edges
             .into_iter()
-            .map(|(cursor, record)| Edge::new(cursor, map(record))),
+            .map(|(cursor, record, fetched)| Edge::new(cursor, map(record, fetched))),
     );
     connection
 }
@@ -281,8 +306,10 @@ pub async fn message_page(
             };
             Some(Box::pin(async move {
                 match &query.filter.channel {
-                    Some(channel) if !adapter.owns_channel(channel) => Ok(chat::ListPage::empty()),
-                    _ => adapter.messages(target, &query).await,
+                    Some(channel) if !adapter.owns_channel(channel) => {
+                        Ok(live(chat::ListPage::empty()))
+                    }
+                    _ => adapter.messages(target, &query).await.map(live),
                 }
             }))
         },
@@ -313,7 +340,9 @@ pub async fn contact_messages(
                 after: after.map(|p| (p.at, p.remote_id)),
                 limit,
             };
-            Some(Box::pin(loaders.author_messages(key)))
+            Some(Box::pin(async move {
+                loaders.author_messages(key).await.map(live)
+            }))
         },
     )
     .await?;
@@ -325,7 +354,8 @@ pub struct ChatQuery;
 
 #[Object]
 impl ChatQuery {
-    /// Messages across Slack and Teams, newest first.
+    /// Messages across Slack and Teams, newest first. `maxAge` (seconds, at least 0) is checked;
+    /// messages are read live for now.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn messages(
         &self,
@@ -334,14 +364,17 @@ impl ChatQuery {
         after: Option<String>,
         filter: Option<MessageFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Message>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default().checked()?;
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let page = message_page(ctx, providers.as_deref(), filter, &page).await?;
         Ok(connection(page, Message::from_record))
     }
 
-    /// Channels across Slack and Teams, newest first by created time.
+    /// Channels across Slack and Teams, newest first by created time. `maxAge` (seconds, at
+    /// least 0) is checked; channels are read live for now.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn channels(
         &self,
@@ -350,13 +383,15 @@ impl ChatQuery {
         after: Option<String>,
         filter: Option<ChannelFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Channel>> {
+        let max_age = MaxAge::parse(max_age)?;
         let name_contains = filter.and_then(|f| f.name_contains);
         if let Some(name) = &name_contains {
             validate::non_empty("filter.nameContains", name)?;
             validate::filter_text("filter.nameContains", name)?;
         }
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let app = ctx.data_unchecked::<AppContext>();
         let page = merged_page(
             ctx,
@@ -370,9 +405,9 @@ impl ChatQuery {
                     after,
                     limit,
                 };
-                Some(Box::pin(
-                    async move { adapter.channels(target, &query).await },
-                ))
+                Some(Box::pin(async move {
+                    adapter.channels(target, &query).await.map(live)
+                }))
             },
         )
         .await?;
@@ -457,7 +492,7 @@ impl ChatMutation {
         )
         .await?;
         Ok(PostMessagePayload {
-            message: Message::from_record(record),
+            message: Message::from_record(record, Fetched::live(MaxAge::default())),
         })
     }
 }
@@ -467,6 +502,7 @@ pub async fn message_node(
     ctx: &Context<'_>,
     provider: Provider,
     remote_id: &str,
+    max_age: MaxAge,
 ) -> Result<Option<Message>> {
     let target = write_target(ctx, Capability::Messages, provider).await?;
     let adapter = ctx
@@ -478,5 +514,10 @@ pub async fn message_node(
         .message(target, remote_id)
         .await
         .map_err(|e| upstream_error(&e))?;
-    Ok(record.map(Message::from_record))
+    let origin = Origin::live();
+    super::freshness::count(provider, "Message", &origin);
+    Ok(record.map(|r| {
+        let fetched = origin.fetched(&r.remote_id, max_age);
+        Message::from_record(r, fetched)
+    }))
 }

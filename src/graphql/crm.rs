@@ -13,9 +13,12 @@ use crate::providers::{
     },
 };
 
+use nexus_core::Target;
+
 use super::{
     calendar::Event,
     chat::Message,
+    freshness::{DataSource, Fetched, MaxAge},
     ids::GlobalId,
     lists::{MergedCursor, MergedPage, PageArgs, crm_page},
     mail::Email,
@@ -49,12 +52,23 @@ pub struct Contact {
     /// The company's id where the record names it (Salesforce `AccountId`).
     #[graphql(skip)]
     pub company_id: Option<String>,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 #[ComplexObject]
 impl Contact {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Contact", self.origin, &self.remote_id)
+    }
+    /// When this record was known to be as shown: when the provider answered (`LIVE`), when
+    /// the cached answer was fetched (`CACHED`), or the copy's as-of time (`SYNCED`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this record came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -69,13 +83,13 @@ impl Contact {
         let from = (CrmObject::Contact, self.remote_id.as_str());
         let record = related(
             ctx,
-            self.origin,
+            (self.origin, self.fetched.max_age),
             from,
             self.company_id.as_deref(),
             CrmObject::Company,
         )
         .await?;
-        Ok(record.and_then(|r| company(CrmNode::from_record(r))))
+        Ok(record.and_then(|(r, f)| company(CrmNode::from_record(r, f))))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
@@ -84,7 +98,7 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Deal>> {
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
         let from = (CrmObject::Contact, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Deal, page).await?;
         Ok(connection(page, deal))
@@ -101,7 +115,8 @@ impl Contact {
             .email
             .as_deref()
             .or(self.email_addresses.first().map(String::as_str));
-        super::mail::contact_emails(ctx, address, PageArgs::parse(first, after)?).await
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
+        super::mail::contact_emails(ctx, address, page).await
     }
     /// Events this contact attends.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
@@ -111,7 +126,8 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Event>> {
-        super::calendar::attended(ctx, self.email.as_deref(), first, after).await
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
+        super::calendar::attended(ctx, self.email.as_deref(), page).await
     }
     /// Slack and Teams messages by the user with this contact's email.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
@@ -121,7 +137,7 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Message>> {
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
         match self.email.as_deref() {
             Some(email) => super::chat::contact_messages(ctx, email, page).await,
             None => Ok(Page::new(false, false)),
@@ -147,15 +163,26 @@ pub struct Lead {
     pub title: Option<String>,
     pub status: Option<String>,
     /// Where the lead came from (Salesforce `LeadSource`).
-    pub source: Option<String>,
+    pub lead_source: Option<String>,
     #[graphql(skip)]
     pub converted_contact_id: Option<String>,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 #[ComplexObject]
 impl Lead {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Lead", self.origin, &self.remote_id)
+    }
+    /// When this record was known to be as shown: when the provider answered (`LIVE`), when
+    /// the cached answer was fetched (`CACHED`), or the copy's as-of time (`SYNCED`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this record came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -171,8 +198,9 @@ impl Lead {
             return Ok(None);
         };
         let from = (CrmObject::Lead, self.remote_id.as_str());
-        let record = related(ctx, self.origin, from, Some(id), CrmObject::Contact).await?;
-        Ok(record.and_then(|r| contact(CrmNode::from_record(r))))
+        let scope = (self.origin, self.fetched.max_age);
+        let record = related(ctx, scope, from, Some(id), CrmObject::Contact).await?;
+        Ok(record.and_then(|(r, f)| contact(CrmNode::from_record(r, f))))
     }
 }
 
@@ -202,12 +230,23 @@ pub struct Deal {
     pub close_date: Option<Date>,
     #[graphql(skip)]
     pub company_id: Option<String>,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 #[ComplexObject]
 impl Deal {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Deal", self.origin, &self.remote_id)
+    }
+    /// When this record was known to be as shown: when the provider answered (`LIVE`), when
+    /// the cached answer was fetched (`CACHED`), or the copy's as-of time (`SYNCED`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this record came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -222,13 +261,13 @@ impl Deal {
         let from = (CrmObject::Deal, self.remote_id.as_str());
         let record = related(
             ctx,
-            self.origin,
+            (self.origin, self.fetched.max_age),
             from,
             self.company_id.as_deref(),
             CrmObject::Company,
         )
         .await?;
-        Ok(record.and_then(|r| company(CrmNode::from_record(r))))
+        Ok(record.and_then(|(r, f)| company(CrmNode::from_record(r, f))))
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
@@ -237,7 +276,7 @@ impl Deal {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Contact>> {
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
         let from = (CrmObject::Deal, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Contact, page).await?;
         Ok(connection(page, contact))
@@ -258,12 +297,23 @@ pub struct Company {
     pub domain: Option<String>,
     pub industry: Option<String>,
     pub website: Option<String>,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 #[ComplexObject]
 impl Company {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Company", self.origin, &self.remote_id)
+    }
+    /// When this record was known to be as shown: when the provider answered (`LIVE`), when
+    /// the cached answer was fetched (`CACHED`), or the copy's as-of time (`SYNCED`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this record came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -280,7 +330,7 @@ impl Company {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Contact>> {
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
         let from = (CrmObject::Company, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Contact, page).await?;
         Ok(connection(page, contact))
@@ -292,7 +342,7 @@ impl Company {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Deal>> {
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(self.fetched.max_age);
         let from = (CrmObject::Company, self.remote_id.as_str());
         let page = related_page(ctx, self.origin, from, CrmObject::Deal, page).await?;
         Ok(connection(page, deal))
@@ -309,8 +359,9 @@ fn raw_field(raw: &serde_json::Value, name: &str) -> Option<Json<serde_json::Val
 }
 
 impl Contact {
-    pub fn from_record(r: Record<crm::Contact>) -> Self {
+    pub fn from_record(r: Record<crm::Contact>, fetched: Fetched) -> Self {
         Self {
+            fetched,
             origin: r.provider,
             name: full_name(r.data.first_name.as_deref(), r.data.last_name.as_deref()),
             remote_id: r.remote_id,
@@ -329,8 +380,9 @@ impl Contact {
 }
 
 impl Lead {
-    pub fn from_record(r: Record<crm::Lead>) -> Self {
+    pub fn from_record(r: Record<crm::Lead>, fetched: Fetched) -> Self {
         Self {
+            fetched,
             origin: r.provider,
             name: full_name(r.data.first_name.as_deref(), r.data.last_name.as_deref()),
             remote_id: r.remote_id,
@@ -343,15 +395,16 @@ impl Lead {
             company: r.data.company,
             title: r.data.title,
             status: r.data.status,
-            source: r.data.source,
+            lead_source: r.data.source,
             converted_contact_id: r.data.converted_contact_id,
         }
     }
 }
 
 impl Deal {
-    pub fn from_record(r: Record<crm::Deal>) -> Self {
+    pub fn from_record(r: Record<crm::Deal>, fetched: Fetched) -> Self {
         Self {
+            fetched,
             origin: r.provider,
             remote_id: r.remote_id,
             created_at: r.created_at,
@@ -371,8 +424,9 @@ impl Deal {
 }
 
 impl Company {
-    pub fn from_record(r: Record<crm::Company>) -> Self {
+    pub fn from_record(r: Record<crm::Company>, fetched: Fetched) -> Self {
         Self {
+            fetched,
             origin: r.provider,
             remote_id: r.remote_id,
             created_at: r.created_at,
@@ -395,13 +449,13 @@ pub enum CrmNode {
 }
 
 impl CrmNode {
-    pub fn from_record(record: Record<CrmData>) -> Self {
+    pub fn from_record(record: Record<CrmData>, fetched: Fetched) -> Self {
         let (record, data) = record.split();
         match data {
-            CrmData::Contact(d) => CrmNode::Contact(Contact::from_record(record.with(d))),
-            CrmData::Lead(d) => CrmNode::Lead(Lead::from_record(record.with(d))),
-            CrmData::Deal(d) => CrmNode::Deal(Deal::from_record(record.with(d))),
-            CrmData::Company(d) => CrmNode::Company(Company::from_record(record.with(d))),
+            CrmData::Contact(d) => CrmNode::Contact(Contact::from_record(record.with(d), fetched)),
+            CrmData::Lead(d) => CrmNode::Lead(Lead::from_record(record.with(d), fetched)),
+            CrmData::Deal(d) => CrmNode::Deal(Deal::from_record(record.with(d), fetched)),
+            CrmData::Company(d) => CrmNode::Company(Company::from_record(record.with(d), fetched)),
         }
     }
 }
@@ -435,10 +489,28 @@ fn company(node: CrmNode) -> Option<Company> {
     }
 }
 
-/// A written record as its GraphQL object.
-fn written<T>(record: Record<CrmData>, pick: fn(CrmNode) -> Option<T>) -> Result<T> {
-    pick(CrmNode::from_record(record))
-        .ok_or_else(|| super::errors::internal("the provider answered a write with another type"))
+/// A written record as its GraphQL object (`LIVE`: the provider's answer to the write), given
+/// to the synced copy first so that reads from it have the record at once.
+async fn written<T>(
+    ctx: &Context<'_>,
+    target: Target,
+    record: Record<CrmData>,
+    pick: fn(CrmNode) -> Option<T>,
+) -> Result<T> {
+    write_through(ctx, target, &record).await;
+    pick(CrmNode::from_record(
+        record,
+        Fetched::live(MaxAge::default()),
+    ))
+    .ok_or_else(|| super::errors::internal("the provider answered a write with another type"))
+}
+
+/// Hands a record the gateway wrote to the synced copy (write-through).
+async fn write_through(ctx: &Context<'_>, target: Target, record: &Record<CrmData>) {
+    ctx.data_unchecked::<super::AppContext>()
+        .read_model
+        .written(target, record)
+        .await;
 }
 
 /// One bulk outcome as (index, the record's object, the provider's reason).
@@ -447,7 +519,10 @@ fn outcome<T>(
     pick: fn(CrmNode) -> Option<T>,
 ) -> (i32, Option<T>, Option<String>) {
     match result {
-        Ok(record) => (index, pick(CrmNode::from_record(record)), None),
+        Ok(record) => {
+            let node = CrmNode::from_record(record, Fetched::live(MaxAge::default()));
+            (index, pick(node), None)
+        }
         Err(error) => (index, None, Some(error)),
     }
 }
@@ -458,11 +533,16 @@ fn connection<T: async_graphql::OutputType>(
     pick: fn(CrmNode) -> Option<T>,
 ) -> Page<T> {
     let mut connection = Page::new(page.has_previous, page.has_next);
-    connection
-        .edges
-        .extend(page.edges.into_iter().filter_map(|(cursor, record)| {
-            Some(Edge::new(cursor, pick(CrmNode::from_record(record))?))
-        }));
+    connection.edges.extend(
+        page.edges
+            .into_iter()
+            .filter_map(|(cursor, record, fetched)| {
+                Some(Edge::new(
+                    cursor,
+                    pick(CrmNode::from_record(record, fetched))?,
+                ))
+            }),
+    );
     connection
 }
 
@@ -509,7 +589,8 @@ pub struct CrmQuery;
 
 #[Object]
 impl CrmQuery {
-    /// Contacts across the connected CRMs, newest first.
+    /// Contacts across the connected CRMs, newest first. `maxAge`: how old, in seconds, each
+    /// CRM's answer from its synced copy may be (0: live; omitted: the CRM's default, 900).
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
         &self,
@@ -518,7 +599,9 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<ContactFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Contact>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default();
         validate::filter_texts(&[("filter.nameContains", filter.name_contains.as_deref())])?;
         if let Some(owner) = filter.owner.as_deref() {
@@ -534,12 +617,12 @@ impl CrmQuery {
             updated_after: filter.updated_after,
             ..CrmFilter::default()
         };
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let page = crm_page(ctx, CrmObject::Contact, providers.as_deref(), filter, page).await?;
         Ok(connection(page, contact))
     }
 
-    /// Leads (Salesforce), newest first.
+    /// Leads (Salesforce), newest first. `maxAge` as on `contacts`.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn leads(
         &self,
@@ -548,7 +631,9 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<LeadFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Lead>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default();
         validate::filter_texts(&[
             ("filter.nameContains", filter.name_contains.as_deref()),
@@ -568,12 +653,12 @@ impl CrmQuery {
             stage: filter.status,
             ..CrmFilter::default()
         };
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let page = crm_page(ctx, CrmObject::Lead, providers.as_deref(), filter, page).await?;
         Ok(connection(page, lead))
     }
 
-    /// Deals (Salesforce opportunities, HubSpot deals), newest first.
+    /// Deals (Salesforce opportunities, HubSpot deals), newest first. `maxAge` as on `contacts`.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn deals(
         &self,
@@ -582,7 +667,9 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<DealFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Deal>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default();
         validate::filter_texts(&[
             ("filter.nameContains", filter.name_contains.as_deref()),
@@ -599,12 +686,13 @@ impl CrmQuery {
             deal_status: filter.status.map(Into::into),
             ..CrmFilter::default()
         };
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let page = crm_page(ctx, CrmObject::Deal, providers.as_deref(), filter, page).await?;
         Ok(connection(page, deal))
     }
 
-    /// Companies (Salesforce accounts, HubSpot companies), newest first.
+    /// Companies (Salesforce accounts, HubSpot companies), newest first. `maxAge` as on
+    /// `contacts`.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn companies(
         &self,
@@ -613,7 +701,9 @@ impl CrmQuery {
         after: Option<String>,
         filter: Option<CompanyFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Company>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default();
         validate::filter_texts(&[
             ("filter.nameContains", filter.name_contains.as_deref()),
@@ -629,7 +719,7 @@ impl CrmQuery {
             domain: filter.domain,
             ..CrmFilter::default()
         };
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let page = crm_page(ctx, CrmObject::Company, providers.as_deref(), filter, page).await?;
         Ok(connection(page, company))
     }
@@ -646,7 +736,8 @@ pub struct CreateLeadInput {
     pub company: String,
     pub title: Option<String>,
     pub status: Option<String>,
-    pub source: Option<String>,
+    /// Where the lead came from (Salesforce `LeadSource`).
+    pub lead_source: Option<String>,
     /// Repeating a create with the same key returns the first result and creates nothing.
     pub idempotency_key: Option<String>,
 }
@@ -660,7 +751,8 @@ pub struct UpdateLeadInput {
     pub company: Option<String>,
     pub title: Option<String>,
     pub status: Option<String>,
-    pub source: Option<String>,
+    /// Where the lead came from (Salesforce `LeadSource`).
+    pub lead_source: Option<String>,
 }
 
 #[derive(InputObject, Debug)]
@@ -799,7 +891,7 @@ fn new_lead(field: &str, input: CreateLeadInput) -> Result<(Provider, CrmWrite, 
         Some(input.company),
         input.title,
         input.status,
-        input.source,
+        input.lead_source,
     );
     Ok((input.provider.into(), write, input.idempotency_key))
 }
@@ -879,6 +971,9 @@ async fn create_all(
             .create_many(target, &writes)
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
+        for record in created.iter().filter_map(|r| r.as_ref().ok()) {
+            write_through(ctx, target, record).await;
+        }
         out.extend(indexes.into_iter().map(|i| i as i32).zip(created));
     }
     out.sort_by_key(|(i, _)| *i);
@@ -912,7 +1007,7 @@ impl CrmMutation {
         )?;
         let record = crm_once(ctx, key, CrmObject::Lead, adapter.create(target, &write)).await?;
         Ok(CreateLeadPayload {
-            lead: written(record, lead)?,
+            lead: written(ctx, target, record, lead).await?,
         })
     }
 
@@ -956,7 +1051,7 @@ impl CrmMutation {
             input.company,
             input.title,
             input.status,
-            input.source,
+            input.lead_source,
         );
         let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
         let record = adapter
@@ -964,7 +1059,7 @@ impl CrmMutation {
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
         Ok(UpdateLeadPayload {
-            lead: written(record, lead)?,
+            lead: written(ctx, target, record, lead).await?,
         })
     }
 
@@ -984,7 +1079,7 @@ impl CrmMutation {
         )?;
         let record = crm_once(ctx, key, CrmObject::Contact, adapter.create(target, &write)).await?;
         Ok(CreateContactPayload {
-            contact: written(record, contact)?,
+            contact: written(ctx, target, record, contact).await?,
         })
     }
 
@@ -1039,7 +1134,7 @@ impl CrmMutation {
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
         Ok(UpdateContactPayload {
-            contact: written(record, contact)?,
+            contact: written(ctx, target, record, contact).await?,
         })
     }
 
@@ -1087,7 +1182,7 @@ impl CrmMutation {
         )?;
         let record = crm_once(ctx, key, CrmObject::Deal, adapter.create(target, &write)).await?;
         Ok(CreateDealPayload {
-            deal: written(record, deal)?,
+            deal: written(ctx, target, record, deal).await?,
         })
     }
 
@@ -1116,7 +1211,7 @@ impl CrmMutation {
             .await
             .map_err(|e| super::errors::upstream_error(&e))?;
         Ok(UpdateDealPayload {
-            deal: written(record, deal)?,
+            deal: written(ctx, target, record, deal).await?,
         })
     }
 }

@@ -2,14 +2,23 @@
 //! that feed the list, ask each for its page, merge. Provider adapters plug in here as they land;
 //! a connected provider without an adapter in this build is reported per provider (UNSUPPORTED),
 //! so a list is never silently short.
+//!
+//! Each provider's page comes from the first source young enough for the request's `maxAge`
+//! (`freshness`): for CRM lists and records the synced copy (the read model), else the provider.
+//! Both sources page on the same keyset (the list's key, then the provider's id), so a cursor's
+//! position resumes either; the cursor also records which source each provider's position came
+//! from, and a client paging across a change of source sees every record once.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::Arc,
+};
 
 use async_graphql::{Context, Result, connection::CursorType};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures_util::future::BoxFuture;
 
-use nexus_core::{ProviderError, Target};
+use nexus_core::{ProviderError, Synced, Target};
 
 use crate::{
     auth::Tenant,
@@ -24,6 +33,7 @@ use crate::{
 use super::{
     AppContext,
     errors::{ErrorCode, bad_input, internal, provider_error, upstream_error},
+    freshness::{self, DataSource, Fetched, MaxAge, Origin},
     types::{ProviderEnum, to_providers},
 };
 
@@ -31,11 +41,12 @@ use super::{
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 pub const MAX_PAGE_SIZE: i32 = 100;
 
-/// Validated paging arguments.
+/// Validated paging arguments, and how fresh the page must be.
 #[derive(Debug, Clone)]
 pub struct PageArgs {
     pub first: usize,
     pub after: Option<MergedCursor>,
+    pub max_age: MaxAge,
 }
 
 impl PageArgs {
@@ -56,7 +67,14 @@ impl PageArgs {
         Ok(Self {
             first: first as usize,
             after,
+            max_age: MaxAge::default(),
         })
+    }
+
+    /// The same page, as fresh as `max_age` says (a list's argument, or the parent's for a
+    /// nested connection).
+    pub fn within(self, max_age: MaxAge) -> Self {
+        Self { max_age, ..self }
     }
 }
 
@@ -64,6 +82,10 @@ impl PageArgs {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MergedCursor {
     pub positions: BTreeMap<Provider, Resume>,
+    /// Which source each provider's position came from. Positions are the same keyset for every
+    /// source, so the next page may come from another one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<Provider, DataSource>,
     /// The last record served, in the merged order: a provider with no position yet resumes
     /// after it, so a record that arrives at the top of its list meanwhile is not served late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,22 +202,28 @@ fn report(ctx: &Context<'_>, error: async_graphql::Error) {
     ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
 }
 
-/// A merged page: each edge with the cursor that resumes after it.
+/// A merged page: each edge with the cursor that resumes after it and its record's freshness.
 pub struct MergedPage<T = CrmData> {
-    pub edges: Vec<(MergedCursor, Record<T>)>,
+    pub edges: Vec<(MergedCursor, Record<T>, Fetched)>,
     pub has_previous: bool,
     pub has_next: bool,
 }
 
-/// One provider's page being fetched for a merged list.
-pub type Ask<'a, T> = BoxFuture<'a, Result<ListPage<T>, ProviderError>>;
+/// One provider's page being fetched for a merged list, and where it came from.
+pub type Ask<'a, T> = BoxFuture<'a, Result<(ListPage<T>, Origin), ProviderError>>;
+
+/// A page the provider just gave.
+pub fn live<T>(page: ListPage<T>) -> (ListPage<T>, Origin) {
+    (page, Origin::live())
+}
 
 /// One page of a unified list across the tenant's providers that feed `capability`: every
 /// provider asked in parallel (`ask`: its page of at most `limit` records strictly after the
 /// position, or `None` when this build has no adapter for it) from where the cursor left it,
 /// merged in the list's order (its key, then provider, then the provider's own order). A provider
 /// that fails is reported in `errors` with its code, and the others' records still come back; its
-/// position stays, so the next page asks it again.
+/// position stays, so the next page asks it again. Each answer is counted by its source
+/// (`nexus_reads_total`).
 pub async fn merged_page<'a, T: Sorted>(
     ctx: &Context<'_>,
     capability: Capability,
@@ -222,10 +250,14 @@ pub async fn merged_page<'a, T: Sorted>(
             None => report(ctx, no_adapter(provider)),
         }
     }
+    let type_name = freshness::type_of(capability);
     let mut queues: BTreeMap<Provider, (VecDeque<Record<T>>, bool)> = BTreeMap::new();
+    let mut origins: BTreeMap<Provider, Origin> = BTreeMap::new();
     for (provider, answer) in futures_util::future::join_all(asks).await {
         match answer {
-            Ok(list) => {
+            Ok((list, origin)) => {
+                freshness::count(provider, type_name, &origin);
+                origins.insert(provider, origin);
                 let mut records: VecDeque<Record<T>> = list.records.into();
                 // Asked from its top: what lies before the last record served arrived since.
                 if let (None, Some(bound)) = (cursor.positions.get(&provider), cursor.last) {
@@ -267,11 +299,16 @@ pub async fn merged_page<'a, T: Sorted>(
         cursor
             .positions
             .insert(provider, Resume::At(record.position()));
+        let fetched = match origins.get(&provider) {
+            Some(origin) => origin.fetched(&record.remote_id, page.max_age),
+            None => Fetched::live(page.max_age),
+        };
+        cursor.sources.insert(provider, fetched.source);
         cursor.last = Some(Bound {
             at: T::key(&record),
             provider,
         });
-        edges.push((cursor.clone(), record));
+        edges.push((cursor.clone(), record, fetched));
     }
     for (provider, (queue, more)) in &queues {
         if queue.is_empty() && !more {
@@ -289,7 +326,8 @@ pub async fn merged_page<'a, T: Sorted>(
     })
 }
 
-/// One page of a CRM list across the tenant's CRMs, filters pushed down, newest first; the
+/// One page of a CRM list across the tenant's CRMs, filters pushed down, newest first, each
+/// CRM's part from its synced copy when that is complete and young enough, else live; the
 /// relations the query selects are prefetched for the whole page.
 pub async fn crm_page(
     ctx: &Context<'_>,
@@ -299,6 +337,7 @@ pub async fn crm_page(
     page: PageArgs,
 ) -> Result<MergedPage> {
     let app = ctx.data_unchecked::<AppContext>();
+    let max_age = page.max_age;
     let page = merged_page(
         ctx,
         object.capability(),
@@ -312,29 +351,35 @@ pub async fn crm_page(
                 after,
                 limit,
             };
-            Some(Box::pin(
-                async move { adapter.list(target, &request).await },
-            ))
+            let max_age = page.max_age.of(&app.reads, target.provider);
+            let copy = app.read_model.clone();
+            Some(Box::pin(async move {
+                if !max_age.is_zero()
+                    && let Synced::Synced { value, as_of } =
+                        copy.list(target, &request, max_age).await
+                {
+                    return Ok((value, Origin::Synced(Arc::new(as_of))));
+                }
+                adapter.list(target, &request).await.map(live)
+            }))
         },
     )
     .await?;
-    super::relations::prefetch(
-        ctx,
-        object,
-        &page.edges.iter().map(|(_, r)| r).collect::<Vec<_>>(),
-    )
-    .await;
+    let records: Vec<_> = page.edges.iter().map(|(_, r, _)| r).collect();
+    super::relations::prefetch(ctx, object, &records, max_age).await;
     Ok(page)
 }
 
-/// One CRM record by its provider id, through the connection's adapter; `None` when the provider
-/// has no such record.
+/// One CRM record by its provider id: from the connection's synced copy when it is young
+/// enough for `max_age` and has the record, else through the connection's adapter; `None` when
+/// the provider has no such record.
 pub async fn crm_record(
     ctx: &Context<'_>,
     object: CrmObject,
     provider: Provider,
     remote_id: &str,
-) -> Result<Option<Record<CrmData>>> {
+    max_age: MaxAge,
+) -> Result<Option<(Record<CrmData>, Fetched)>> {
     let app = ctx.data_unchecked::<AppContext>();
     let tenant = tenant(ctx)?;
     let Some(connection) = connected(ctx)
@@ -352,11 +397,28 @@ pub async fn crm_record(
         .crm(provider)
         .map_err(|e| no_adapter(e.provider))?;
     let target = Target { tenant, provider };
+    let ids = [remote_id.to_owned()];
+    let age = max_age.of(&app.reads, provider);
+    if !age.is_zero()
+        && let Synced::Synced { value, as_of } =
+            app.read_model.get_many(target, object, &ids, age).await
+        && let Some(record) = value.into_iter().find(|r| r.remote_id == remote_id)
+    {
+        let origin = Origin::Synced(Arc::new(as_of));
+        freshness::count(provider, object.name(), &origin);
+        let fetched = origin.fetched(remote_id, max_age);
+        return Ok(Some((record, fetched)));
+    }
     let records = adapter
-        .get_many(target, object, &[remote_id.to_owned()])
+        .get_many(target, object, &ids)
         .await
         .map_err(|e| upstream_error(&e))?;
-    Ok(records.into_iter().find(|r| r.remote_id == remote_id))
+    let origin = Origin::live();
+    freshness::count(provider, object.name(), &origin);
+    Ok(records
+        .into_iter()
+        .find(|r| r.remote_id == remote_id)
+        .map(|r| (r, origin.fetched(remote_id, max_age))))
 }
 
 /// The error for a provider the project has not connected.

@@ -4,6 +4,10 @@
 //! only, so a list that prefetches its records' relations (`prefetch`) answers every resolver
 //! below it from memory. Keys carry the tenant, so the shared, uncached loaders that WebSocket
 //! operations use never mix tenants either.
+//!
+//! CRM records and relations are asked of the synced copy first (keys carry how old an answer
+//! may be); the copy's answers cost no provider call, and a record the copy lacks is fetched
+//! live.
 
 use std::{collections::HashMap, convert::Infallible, sync::Arc};
 
@@ -12,9 +16,9 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
-use super::gate::Gate;
+use super::{freshness::Origin, gate::Gate};
 
-use nexus_core::{ProviderError, Target};
+use nexus_core::{ProviderError, ReadModel, Synced, Target};
 
 use crate::{
     auth::Tenant,
@@ -24,6 +28,7 @@ use crate::{
         chat::{self, ChatUser, ListPage, Message, Position, UserKey},
         crm::{CrmData, CrmObject, Record},
         mail::{EmailData, MailFilter, MailRequest},
+        record::Fetch,
     },
     vault::ConnectionState,
 };
@@ -35,6 +40,8 @@ pub struct RecordKey {
     pub provider: Provider,
     pub object: CrmObject,
     pub remote_id: String,
+    /// How old the copy's answer may be (zero: live).
+    pub max_age: std::time::Duration,
 }
 
 /// The ids of one type's records associated with a record of another (HubSpot associations).
@@ -45,6 +52,8 @@ pub struct RelationKey {
     pub from: CrmObject,
     pub to: CrmObject,
     pub remote_id: String,
+    /// How old the copy's answer may be (zero: live).
+    pub max_age: std::time::Duration,
 }
 
 /// A chat user (Slack, Teams) by id or email.
@@ -90,38 +99,69 @@ fn grouped<K, G: Eq + std::hash::Hash>(keys: &[K], group: impl Fn(&K) -> G) -> H
     groups
 }
 
-pub struct RecordLoader(Registry);
+/// CRM records by id: from the copy when it answers, the ids it lacks from the provider.
+pub struct RecordLoader(Registry, Arc<dyn ReadModel>);
+
+impl RecordLoader {
+    /// The records of `ids` with where each came from.
+    async fn fetch(
+        &self,
+        target: Target,
+        object: CrmObject,
+        ids: Vec<String>,
+        max_age: std::time::Duration,
+    ) -> Result<Vec<(Record<CrmData>, Origin)>, ProviderError> {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = ids;
+        if !max_age.is_zero()
+            && let Synced::Synced { value, as_of } =
+                self.1.get_many(target, object, &missing, max_age).await
+        {
+            let origin = Origin::Synced(Arc::new(as_of));
+            super::freshness::count(target.provider, object.name(), &origin);
+            missing.retain(|id| !value.iter().any(|r| &r.remote_id == id));
+            found.extend(value.into_iter().map(|r| (r, origin.clone())));
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let Ok(adapter) = self.0.crm(target.provider) else {
+            return Ok(found);
+        };
+        let records = adapter.get_many(target, object, &missing).await?;
+        let origin = Origin::live();
+        super::freshness::count(target.provider, object.name(), &origin);
+        found.extend(records.into_iter().map(|r| (r, origin.clone())));
+        Ok(found)
+    }
+}
 
 impl Loader<RecordKey> for RecordLoader {
-    type Value = Loaded<Record<CrmData>>;
+    type Value = Loaded<(Record<CrmData>, Origin)>;
     type Error = Infallible;
 
     async fn load(
         &self,
         keys: &[RecordKey],
     ) -> Result<HashMap<RecordKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.object));
-        let calls = groups
-            .into_iter()
-            .map(|((tenant, provider, object), keys)| async move {
-                let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
-                let answer = match self.0.crm(provider) {
-                    Ok(adapter) => {
-                        adapter
-                            .get_many(Target { tenant, provider }, object, &ids)
-                            .await
-                    }
-                    Err(_) => Ok(Vec::new()),
-                };
-                (keys, answer)
-            });
+        let groups = grouped(keys, |k| (k.tenant, k.provider, k.object, k.max_age));
+        let calls =
+            groups
+                .into_iter()
+                .map(|((tenant, provider, object, max_age), keys)| async move {
+                    let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
+                    let answer = self
+                        .fetch(Target { tenant, provider }, object, ids, max_age)
+                        .await;
+                    (keys, answer)
+                });
         let mut out = HashMap::new();
         for (keys, answer) in futures_util::future::join_all(calls).await {
             match answer {
                 Ok(records) => {
-                    let mut by_id: HashMap<String, Record<CrmData>> = records
+                    let mut by_id: HashMap<String, (Record<CrmData>, Origin)> = records
                         .into_iter()
-                        .map(|r| (r.remote_id.clone(), r))
+                        .map(|r| (r.0.remote_id.clone(), r))
                         .collect();
                     for key in keys {
                         if let Some(record) = by_id.remove(&key.remote_id) {
@@ -136,7 +176,29 @@ impl Loader<RecordKey> for RecordLoader {
     }
 }
 
-pub struct RelationLoader(Registry);
+/// Related ids: from the copy when it answers, else from the provider.
+pub struct RelationLoader(Registry, Arc<dyn ReadModel>);
+
+impl RelationLoader {
+    async fn fetch(
+        &self,
+        target: Target,
+        (from, to): (CrmObject, CrmObject),
+        ids: Vec<String>,
+        max_age: std::time::Duration,
+    ) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+        if !max_age.is_zero()
+            && let Synced::Synced { value, .. } =
+                self.1.related(target, from, to, &ids, max_age).await
+        {
+            return Ok(value);
+        }
+        match self.0.crm(target.provider) {
+            Ok(adapter) => adapter.associated(target, from, to, &ids).await,
+            Err(_) => Ok(HashMap::new()),
+        }
+    }
+}
 
 impl Loader<RelationKey> for RelationLoader {
     type Value = Loaded<Vec<String>>;
@@ -146,21 +208,17 @@ impl Loader<RelationKey> for RelationLoader {
         &self,
         keys: &[RelationKey],
     ) -> Result<HashMap<RelationKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.from, k.to));
-        let calls = groups
-            .into_iter()
-            .map(|((tenant, provider, from, to), keys)| async move {
-                let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
-                let answer = match self.0.crm(provider) {
-                    Ok(adapter) => {
-                        adapter
-                            .associated(Target { tenant, provider }, from, to, &ids)
-                            .await
-                    }
-                    Err(_) => Ok(HashMap::new()),
-                };
-                (keys, answer)
-            });
+        let groups = grouped(keys, |k| (k.tenant, k.provider, k.from, k.to, k.max_age));
+        let calls =
+            groups
+                .into_iter()
+                .map(|((tenant, provider, from, to, max_age), keys)| async move {
+                    let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
+                    let answer = self
+                        .fetch(Target { tenant, provider }, (from, to), ids, max_age)
+                        .await;
+                    (keys, answer)
+                });
         let mut out = HashMap::new();
         for (keys, answer) in futures_util::future::join_all(calls).await {
             for key in keys {
@@ -363,6 +421,8 @@ pub struct EmailsKey {
     pub after: Option<(DateTime<Utc>, String)>,
     pub limit: usize,
     pub bodies: bool,
+    /// How old a cached page may be (zero: live).
+    pub max_age: std::time::Duration,
 }
 
 impl EmailsKey {
@@ -391,22 +451,29 @@ const EMAILS_GATHER: std::time::Duration = std::time::Duration::from_millis(15);
 /// then one of messages).
 pub struct EmailsLoader(Registry);
 
+/// A page of mail, with when it was fetched and whether a cache kept it.
+pub type MailPage = (ListPage<EmailData>, Fetch);
+
 impl Loader<EmailsKey> for EmailsLoader {
-    type Value = Loaded<ListPage<EmailData>>;
+    type Value = Loaded<MailPage>;
     type Error = Infallible;
 
     async fn load(
         &self,
         keys: &[EmailsKey],
     ) -> Result<HashMap<EmailsKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider));
+        let groups = grouped(keys, |k| (k.tenant, k.provider, k.max_age));
         let calls = groups
             .into_iter()
-            .map(|((tenant, provider), keys)| async move {
+            .map(|((tenant, provider, max_age), keys)| async move {
                 let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
+                let target = Target { tenant, provider };
                 let answer = match self.0.mail(provider) {
-                    Ok(mail) => mail.list_many(Target { tenant, provider }, &requests).await,
-                    Err(_) => Ok(requests.iter().map(|_| ListPage::empty()).collect()),
+                    Ok(mail) => mail.list_many_within(target, &requests, max_age).await,
+                    Err(_) => Ok(requests
+                        .iter()
+                        .map(|_| (ListPage::empty(), Fetch::now()))
+                        .collect()),
                 };
                 (keys, answer)
             });
@@ -452,14 +519,14 @@ pub enum Loaders {
 
 impl Loaders {
     /// Loaders shared by operations that outlive one request (WebSocket); they never cache.
-    pub fn shared(registry: Registry) -> Self {
+    pub fn shared(registry: Registry, copy: Arc<dyn ReadModel>) -> Self {
         Loaders::Shared {
             records: Arc::new(DataLoader::new(
-                RecordLoader(registry.clone()),
+                RecordLoader(registry.clone(), copy.clone()),
                 tokio::spawn,
             )),
             relations: Arc::new(DataLoader::new(
-                RelationLoader(registry.clone()),
+                RelationLoader(registry.clone(), copy),
                 tokio::spawn,
             )),
             emails: Arc::new(
@@ -482,15 +549,15 @@ impl Loaders {
     }
 
     /// Loaders for one request, remembering what they fetched until it ends.
-    pub fn for_request(registry: Registry) -> Self {
+    pub fn for_request(registry: Registry, copy: Arc<dyn ReadModel>) -> Self {
         Loaders::Request {
             records: Arc::new(DataLoader::with_cache(
-                RecordLoader(registry.clone()),
+                RecordLoader(registry.clone(), copy.clone()),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
             relations: Arc::new(DataLoader::with_cache(
-                RelationLoader(registry.clone()),
+                RelationLoader(registry.clone(), copy),
                 tokio::spawn,
                 HashMapCache::default(),
             )),
@@ -525,7 +592,7 @@ impl Loaders {
     pub async fn records(
         &self,
         keys: impl IntoIterator<Item = RecordKey>,
-    ) -> HashMap<RecordKey, Loaded<Record<CrmData>>> {
+    ) -> HashMap<RecordKey, Loaded<(Record<CrmData>, Origin)>> {
         let answer = match self {
             Loaders::Request { records, .. } => records.load_many(keys).await,
             Loaders::Shared { records, .. } => records.load_many(keys).await,
@@ -602,13 +669,13 @@ impl Loaders {
     }
 
     /// One page of an address's mail in one mailbox.
-    pub async fn emails(&self, key: EmailsKey) -> Loaded<ListPage<EmailData>> {
+    pub async fn emails(&self, key: EmailsKey) -> Loaded<MailPage> {
         let answer = match self {
             Loaders::Request { emails, .. } => emails.load_one(key).await,
             Loaders::Shared { emails, .. } => emails.load_one(key).await,
         };
         answer
             .unwrap_or_else(|never| match never {})
-            .unwrap_or_else(|| Ok(ListPage::empty()))
+            .unwrap_or_else(|| Ok((ListPage::empty(), Fetch::now())))
     }
 }

@@ -18,6 +18,7 @@ use crate::providers::{
 use super::{
     AppContext,
     errors::{bad_input, upstream_error},
+    freshness::{DataSource, Fetched, MaxAge, Origin},
     ids::GlobalId,
     lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, write_target},
     loaders::{EmailsKey, Loaders},
@@ -50,6 +51,8 @@ pub struct Email {
     pub body_html: Option<String>,
     pub labels: Vec<String>,
     pub unread: bool,
+    #[graphql(skip)]
+    pub fetched: Fetched,
 }
 
 fn address(a: mail::Address) -> EmailAddress {
@@ -60,9 +63,10 @@ fn address(a: mail::Address) -> EmailAddress {
 }
 
 impl Email {
-    pub fn from_record(record: Record<EmailData>) -> Self {
+    pub fn from_record(record: Record<EmailData>, fetched: Fetched) -> Self {
         let (rest, data) = record.split();
         Email {
+            fetched,
             origin: rest.provider,
             remote_id: rest.remote_id,
             created_at: rest.created_at,
@@ -88,9 +92,9 @@ impl Email {
 pub fn connection(page: MergedPage<EmailData>) -> Page<Email> {
     let mut connection = Page::new(page.has_previous, page.has_next);
     connection.edges.extend(
-        page.edges
-            .into_iter()
-            .map(|(cursor, record)| Edge::new(cursor, Email::from_record(record))),
+        page.edges.into_iter().map(|(cursor, record, fetched)| {
+            Edge::new(cursor, Email::from_record(record, fetched))
+        }),
     );
     connection
 }
@@ -131,8 +135,12 @@ pub async fn contact_emails(
                 after: after.map(|p| (p.at, p.remote_id)),
                 limit,
                 bodies,
+                max_age: page.max_age.of(&app.reads, target.provider),
             };
-            Some(Box::pin(async move { loaders.emails(key).await }))
+            Some(Box::pin(async move {
+                let (page, fetch) = loaders.emails(key).await?;
+                Ok((page, Origin::of_fetch(fetch)))
+            }))
         },
     )
     .await?;
@@ -143,6 +151,15 @@ pub async fn contact_emails(
 impl Email {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Email", self.origin, &self.remote_id)
+    }
+    /// When this message was known to be as shown: when the provider answered (`LIVE`), or
+    /// when the cached list page holding it was fetched (`CACHED`).
+    async fn fetched_at(&self) -> DateTime<Utc> {
+        self.fetched.at
+    }
+    /// Where this message came from.
+    async fn source(&self) -> DataSource {
+        self.fetched.source
     }
     async fn provider(&self) -> ProviderEnum {
         self.origin.into()
@@ -201,7 +218,8 @@ pub struct MailQuery;
 
 #[Object]
 impl MailQuery {
-    /// Mail across Gmail and Outlook, newest first.
+    /// Mail across Gmail and Outlook, newest first. `maxAge`: how old, in seconds, a cached
+    /// page may be (0: live; omitted: the provider's default, 300).
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn emails(
         &self,
@@ -210,7 +228,9 @@ impl MailQuery {
         after: Option<String>,
         filter: Option<EmailFilter>,
         providers: Option<Vec<ProviderEnum>>,
+        max_age: Option<i32>,
     ) -> Result<Page<Email>> {
+        let max_age = MaxAge::parse(max_age)?;
         let filter = filter.unwrap_or_default();
         validate::filter_texts(&[
             ("filter.subjectContains", filter.subject_contains.as_deref()),
@@ -235,7 +255,7 @@ impl MailQuery {
             unread: filter.unread,
             participant: None,
         };
-        let page = PageArgs::parse(first, after)?;
+        let page = PageArgs::parse(first, after)?.within(max_age);
         let app = ctx.data_unchecked::<AppContext>();
         let bodies = bodies_selected(ctx);
         let page = merged_page(
@@ -251,7 +271,11 @@ impl MailQuery {
                     limit,
                     bodies,
                 };
-                Some(Box::pin(async move { mail.list(target, &request).await }))
+                let age = max_age.of(&app.reads, target.provider);
+                Some(Box::pin(async move {
+                    let (page, fetch) = mail.list_within(target, &request, age).await?;
+                    Ok((page, Origin::of_fetch(fetch)))
+                }))
             },
         )
         .await?;
@@ -346,7 +370,7 @@ impl MailMutation {
         )
         .await?;
         Ok(SendEmailPayload {
-            email: Email::from_record(record),
+            email: Email::from_record(record, Fetched::live(MaxAge::default())),
         })
     }
 
@@ -382,7 +406,7 @@ impl MailMutation {
                 _ => upstream_error(&e),
             })?;
         Ok(ModifyEmailLabelsPayload {
-            email: Email::from_record(record),
+            email: Email::from_record(record, Fetched::live(MaxAge::default())),
         })
     }
 }
@@ -392,6 +416,7 @@ pub async fn email_node(
     ctx: &Context<'_>,
     provider: Provider,
     remote_id: &str,
+    max_age: MaxAge,
 ) -> Result<Option<Email>> {
     let target = write_target(ctx, Capability::Emails, provider).await?;
     let mail = ctx
@@ -403,5 +428,10 @@ pub async fn email_node(
         .get(target, remote_id)
         .await
         .map_err(|e| upstream_error(&e))?;
-    Ok(record.map(Email::from_record))
+    let origin = Origin::live();
+    super::freshness::count(provider, "Email", &origin);
+    Ok(record.map(|r| {
+        let fetched = origin.fetched(&r.remote_id, max_age);
+        Email::from_record(r, fetched)
+    }))
 }

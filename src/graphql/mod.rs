@@ -11,6 +11,7 @@ mod completion;
 mod connect;
 mod crm;
 pub mod errors;
+mod freshness;
 mod gate;
 mod ids;
 pub mod limits;
@@ -42,6 +43,7 @@ use crate::{
     vault::CredentialVault,
 };
 
+pub use freshness::ReadDefaults;
 pub use ids::GlobalId;
 pub use limits::Executed;
 pub use loaders::Loaders;
@@ -64,6 +66,8 @@ pub struct AppContext {
     /// The sync's copy, asked before a provider once it can answer (resolvers fall back to
     /// `providers` on `NotSynced`).
     pub read_model: Arc<dyn ReadModel>,
+    /// Each provider's `maxAge` for reads that give none.
+    pub reads: ReadDefaults,
     /// Raw calls to a provider's API, through the upstream stack.
     pub passthrough: Arc<dyn Passthrough>,
 }

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use crate::providers::{Provider, record::Position};
 
 use super::{
+    freshness::DataSource,
     ids::GlobalId,
     lists::{Bound, MergedCursor, PageArgs, Resume},
 };
@@ -31,14 +32,27 @@ fn resume() -> impl Strategy<Value = Resume> {
     ]
 }
 
+fn source() -> impl Strategy<Value = DataSource> {
+    prop_oneof![
+        Just(DataSource::Live),
+        Just(DataSource::Synced),
+        Just(DataSource::Cached),
+    ]
+}
+
 fn cursor() -> impl Strategy<Value = MergedCursor> {
     (
         proptest::collection::btree_map(provider(), resume(), 0..4),
+        proptest::collection::btree_map(provider(), source(), 0..4),
         proptest::option::of(
             (time(), provider()).prop_map(|(at, provider)| Bound { at, provider }),
         ),
     )
-        .prop_map(|(positions, last)| MergedCursor { positions, last })
+        .prop_map(|(positions, sources, last)| MergedCursor {
+            positions,
+            sources,
+            last,
+        })
 }
 
 proptest! {

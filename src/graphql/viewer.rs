@@ -4,9 +4,11 @@ use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, Result,
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use nexus_core::Target;
+
 use crate::{
     changes::Audience,
-    providers::{Provider, crm::CrmObject},
+    providers::{Cataloged, Provider, crm::CrmObject},
 };
 
 use super::{
@@ -16,6 +18,7 @@ use super::{
     chat::{Channel, Message, message_node},
     crm::{Company, Contact, CrmNode, Deal, Lead},
     errors::{ErrorCode, internal, provider_error},
+    freshness::MaxAge,
     ids::GlobalId,
     lists::{crm_record, has_connection, not_connected, tenant},
     mail::{Email, email_node},
@@ -85,6 +88,38 @@ pub struct ProviderConnection {
     pub status: ConnectionStatus,
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The synced copy of each type the connection's reads may come from (CRM types; empty
+    /// for other providers and for a provider not connected).
+    pub copies: Vec<CopyStatus>,
+}
+
+/// How complete and how old one type's synced copy of a connection is.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct CopyStatus {
+    /// The unified type (`Contact`).
+    #[graphql(name = "type")]
+    pub object: String,
+    /// Whether a first full pass over the type is done: only then do reads come from the copy.
+    pub complete: bool,
+    /// Seconds since the copy's last complete pass began (every change before it is in the
+    /// copy); null before the first.
+    pub age_seconds: Option<i32>,
+}
+
+impl CopyStatus {
+    fn of(provider: Provider, status: nexus_core::CopyStatus) -> Self {
+        let type_name = status.object.name();
+        if let Some(as_of) = status.as_of {
+            super::freshness::copy_age(provider, type_name, as_of);
+        }
+        Self {
+            object: type_name.to_owned(),
+            complete: status.complete,
+            age_seconds: status.as_of.map(|at| {
+                i32::try_from((Utc::now() - at).num_seconds().max(0)).unwrap_or(i32::MAX)
+            }),
+        }
+    }
 }
 
 /// The authenticated caller.
@@ -139,11 +174,28 @@ impl Viewer {
                 }
                 Some(_) => ConnectionStatus::Connected,
             };
+            let copies = match row {
+                Some(_)
+                    if CrmObject::ALL
+                        .iter()
+                        .any(|o| provider.feeds(o.capability())) =>
+                {
+                    let target = Target { tenant, provider };
+                    let statuses = app(ctx).read_model.status(target).await;
+                    statuses
+                        .into_iter()
+                        .filter(|s| provider.feeds(s.object.capability()))
+                        .map(|s| CopyStatus::of(provider, s))
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
             connections.push(ProviderConnection {
                 provider: provider.into(),
                 status,
                 scopes: row.map(|r| r.scopes.clone()).unwrap_or_default(),
                 expires_at: row.and_then(|r| r.expires_at),
+                copies,
             });
         }
         Ok(connections)
@@ -165,9 +217,11 @@ impl ViewerQuery {
         Ok(Viewer)
     }
 
-    /// Any object by its global id, within the caller's project.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+    /// Any object by its global id, within the caller's project. `maxAge`: how old, in seconds,
+    /// a record from the synced copy may be (0: live; omitted: the provider's default).
+    async fn node(&self, ctx: &Context<'_>, id: ID, max_age: Option<i32>) -> Result<Option<Node>> {
         let tenant = tenant(ctx)?;
+        let max_age = MaxAge::parse(max_age)?;
         let parsed = GlobalId::parse("id", &id)?;
         let not_found = || {
             ErrorCode::NotFound.error(format!(
@@ -190,10 +244,10 @@ impl ViewerQuery {
                     "Deal" => CrmObject::Deal,
                     _ => CrmObject::Company,
                 };
-                let record = crm_record(ctx, object, provider, remote_id)
+                let (record, fetched) = crm_record(ctx, object, provider, remote_id, max_age)
                     .await?
                     .ok_or_else(not_found)?;
-                Ok(Some(match CrmNode::from_record(record) {
+                Ok(Some(match CrmNode::from_record(record, fetched) {
                     CrmNode::Contact(c) => Node::Contact(c),
                     CrmNode::Lead(l) => Node::Lead(l),
                     CrmNode::Deal(d) => Node::Deal(d),
@@ -203,9 +257,13 @@ impl ViewerQuery {
             "Email" | "Event" | "Message" => {
                 let (provider, remote_id) = parsed.record().ok_or_else(not_found)?;
                 let node = match parsed.type_name.as_str() {
-                    "Email" => email_node(ctx, provider, remote_id).await?.map(Node::Email),
-                    "Event" => event_node(ctx, provider, remote_id).await?.map(Node::Event),
-                    _ => message_node(ctx, provider, remote_id)
+                    "Email" => email_node(ctx, provider, remote_id, max_age)
+                        .await?
+                        .map(Node::Email),
+                    "Event" => event_node(ctx, provider, remote_id, max_age)
+                        .await?
+                        .map(Node::Event),
+                    _ => message_node(ctx, provider, remote_id, max_age)
                         .await?
                         .map(Node::Message),
                 };

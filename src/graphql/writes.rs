@@ -32,6 +32,7 @@ use crate::{
 use super::{
     AppContext,
     errors::{ErrorCode, bad_input, internal, upstream_error},
+    freshness::MaxAge,
     lists::{connected, crm_record, no_adapter, not_connected, reauth_required, tenant},
 };
 
@@ -188,7 +189,8 @@ where
     F: Future<Output = Result<Record<CrmData>, ProviderError>>,
 {
     once(ctx, key, write, async |provider, remote_id| {
-        crm_record(ctx, object, provider, &remote_id).await
+        let found = crm_record(ctx, object, provider, &remote_id, MaxAge::LIVE).await?;
+        Ok(found.map(|(record, _)| record))
     })
     .await
 }

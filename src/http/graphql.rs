@@ -310,7 +310,10 @@ async fn execute(
     let mut request = async_graphql::Request::new(query)
         .data(caller.tenant)
         .data(caller.scopes)
-        .data(Loaders::for_request(state.providers.clone()))
+        .data(Loaders::for_request(
+            state.providers.clone(),
+            state.read_model.clone(),
+        ))
         .data(executed.clone());
     if let Some(document) = document {
         request.set_parsed_query(document);

@@ -64,6 +64,8 @@ pub struct AppState {
     pub document_limits: DocumentLimits,
     /// The provider adapters, for each request's own loaders.
     pub providers: Registry,
+    /// The synced copy, for each request's own loaders.
+    pub read_model: Arc<dyn nexus_core::ReadModel>,
     pub connect: ConnectFlows,
     pub webhooks: Webhooks,
     /// What each provider needs done right after a connection is made.

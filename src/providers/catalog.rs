@@ -63,6 +63,24 @@ pub struct CatalogEntry {
     /// What the provider's adapter keeps across requests, by cache name (`upstream::Cache`).
     #[serde(default)]
     pub caches: BTreeMap<String, CacheEntry>,
+    /// How reads of the provider's records choose their source (`[x.reads]`).
+    #[serde(default)]
+    pub reads: ReadsEntry,
+}
+
+/// How fresh a read of a provider's records must be when the request says nothing.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadsEntry {
+    /// The oldest a synced copy or a cached page may be for a read that gives no `maxAge`.
+    pub max_age_secs: u64,
+}
+
+impl Default for ReadsEntry {
+    /// A provider without the table: five minutes, the spec's cache lifetime.
+    fn default() -> Self {
+        Self { max_age_secs: 300 }
+    }
 }
 
 /// How one of a provider's caches keeps its entries.

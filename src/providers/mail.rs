@@ -3,12 +3,12 @@
 //! a filtered list, the writes), and the [`Mail`] trait both implement.
 //!
 //! [`CachedMail`] is the layer resolvers get from the registry: an adapter with the list cache
-//! in front of it (`cache`), so the same page asked again within five minutes makes no upstream
-//! call, and a write empties the tenant's cached pages.
+//! in front of it (`cache`), so the same page asked again within five minutes (or the request's
+//! `maxAge`, when shorter) makes no upstream call, and a write empties the tenant's cached pages.
 
 mod cache;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
@@ -17,7 +17,7 @@ pub use nexus_core::records::mail::*;
 
 use crate::upstream::{ProviderError, Target};
 
-use super::record::{Feed, ListPage, Record, Sent};
+use super::record::{Feed, Fetch, ListPage, Record, Sent};
 
 pub use cache::MailCache;
 
@@ -42,27 +42,10 @@ impl Mail for CachedMail {
         target: Target,
         requests: &[MailRequest],
     ) -> Result<Vec<ListPage<EmailData>>, ProviderError> {
-        let mut pages = Vec::with_capacity(requests.len());
-        let mut missing = Vec::new();
-        for (i, request) in requests.iter().enumerate() {
-            let cached = self.cache.get(target, request).await;
-            if cached.is_none() {
-                missing.push(i);
-            }
-            pages.push(cached);
-        }
-        if !missing.is_empty() {
-            let asked: Vec<MailRequest> = missing.iter().map(|i| requests[*i].clone()).collect();
-            let fetched = self.inner.list_many(target, &asked).await?;
-            for (i, page) in missing.into_iter().zip(fetched) {
-                self.cache.put(target, &requests[i], page.clone()).await;
-                pages[i] = Some(page);
-            }
-        }
-        Ok(pages
-            .into_iter()
-            .map(|p| p.unwrap_or_else(ListPage::empty))
-            .collect())
+        let pages = self
+            .list_many_within(target, requests, Duration::MAX)
+            .await?;
+        Ok(pages.into_iter().map(|(page, _)| page).collect())
     }
 
     /// One page, from the cache when the same page was fetched in the last five minutes.
@@ -71,12 +54,58 @@ impl Mail for CachedMail {
         target: Target,
         request: &MailRequest,
     ) -> Result<ListPage<EmailData>, ProviderError> {
-        if let Some(page) = self.cache.get(target, request).await {
-            return Ok(page);
+        let (page, _) = self.list_within(target, request, Duration::MAX).await?;
+        Ok(page)
+    }
+
+    /// A page for each request: the ones cached within `max_age` from the cache (with when they
+    /// were fetched), the others fetched together and cached.
+    async fn list_many_within(
+        &self,
+        target: Target,
+        requests: &[MailRequest],
+        max_age: Duration,
+    ) -> Result<Vec<(ListPage<EmailData>, Fetch)>, ProviderError> {
+        let mut pages = Vec::with_capacity(requests.len());
+        let mut missing = Vec::new();
+        for (i, request) in requests.iter().enumerate() {
+            let cached = self.cache.get(target, request, max_age).await;
+            if cached.is_none() {
+                missing.push(i);
+            }
+            pages.push(cached);
+        }
+        if !missing.is_empty() {
+            let asked: Vec<MailRequest> = missing.iter().map(|i| requests[*i].clone()).collect();
+            let fetched = self.inner.list_many(target, &asked).await?;
+            let fetch = Fetch::now();
+            for (i, page) in missing.into_iter().zip(fetched) {
+                self.cache
+                    .put(target, &requests[i], page.clone(), fetch)
+                    .await;
+                pages[i] = Some((page, fetch));
+            }
+        }
+        Ok(pages
+            .into_iter()
+            .map(|p| p.unwrap_or_else(|| (ListPage::empty(), Fetch::now())))
+            .collect())
+    }
+
+    /// One page, from the cache when the same page was fetched within `max_age`.
+    async fn list_within(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        max_age: Duration,
+    ) -> Result<(ListPage<EmailData>, Fetch), ProviderError> {
+        if let Some(cached) = self.cache.get(target, request, max_age).await {
+            return Ok(cached);
         }
         let page = self.inner.list(target, request).await?;
-        self.cache.put(target, request, page.clone()).await;
-        Ok(page)
+        let fetch = Fetch::now();
+        self.cache.put(target, request, page.clone(), fetch).await;
+        Ok((page, fetch))
     }
 
     async fn get(

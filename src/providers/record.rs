@@ -3,5 +3,6 @@
 //! (`nexus_core::records`), named here too so the providers and the schema keep one path.
 
 pub use nexus_core::records::{
-    ChangeKind, Feed, FeedChange, ListPage, Order, Position, Record, Sent, Sorted, page_after,
+    ChangeKind, Feed, FeedChange, Fetch, ListPage, Order, Position, Record, Sent, Sorted,
+    page_after,
 };

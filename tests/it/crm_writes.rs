@@ -23,7 +23,7 @@ async fn leads_are_created_and_updated_in_salesforce() {
     let (app, _sandbox) = both_crms().await;
     let (_, body) = app
         .graphql(
-            "mutation { createLead(input: { firstName: \"Ida\", lastName: \"Rhodes\", email: \"ida@rhodes.test\", company: \"Rhodes Ltd\", status: \"Open - Not Contacted\", source: \"Web\" }) { lead { id provider name email company status source createdAt } } }",
+            "mutation { createLead(input: { firstName: \"Ida\", lastName: \"Rhodes\", email: \"ida@rhodes.test\", company: \"Rhodes Ltd\", status: \"Open - Not Contacted\", leadSource: \"Web\" }) { lead { id provider name email company status leadSource source fetchedAt createdAt } } }",
             json!({}),
         )
         .await;
@@ -32,6 +32,12 @@ async fn leads_are_created_and_updated_in_salesforce() {
     assert_eq!(lead["provider"], "SALESFORCE");
     assert_eq!(lead["name"], "Ida Rhodes");
     assert_eq!(lead["company"], "Rhodes Ltd");
+    assert_eq!(lead["leadSource"], "Web");
+    assert_eq!(
+        lead["source"], "LIVE",
+        "a mutation's answer is the provider's"
+    );
+    assert!(lead["fetchedAt"].is_string(), "{lead}");
 
     let (_, body) = app
         .graphql(

@@ -70,7 +70,7 @@ async fn a_hubspot_change_reaches_a_subscriber_through_sync_alone() {
 }
 
 /// The syncer `nexus sync` builds for `app`, and the app's one connection of `provider`.
-async fn syncer(app: &TestApp, provider: nexus::providers::Provider) -> (Syncer, Target) {
+pub async fn syncer(app: &TestApp, provider: nexus::providers::Provider) -> (Syncer, Target) {
     let syncer = nexus::startup::syncer(&app.settings, app.db.clone())
         .await
         .unwrap();

@@ -2,11 +2,17 @@
 //! keyed by tenant, provider and the whole request (filter, position, size, bodies), kept in the
 //! `lists` cache for as long as the provider's catalog entry says (five minutes) from when they
 //! were fetched. A tenant's send or label change invalidates every page of that tenant, so its
-//! next list reaches the provider again.
+//! next list reaches the provider again. Each page keeps the time it was fetched: a read that
+//! asks for a younger answer (`maxAge`) passes over it, and one it answers says when it was
+//! fetched (`source: CACHED`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::{
     auth::Tenant,
-    providers::record::ListPage,
+    providers::record::{Fetch, ListPage},
     upstream::{Cache, Target},
 };
 
@@ -18,7 +24,7 @@ type Key = (Tenant, String);
 /// Shared by every request (clones share the entries).
 #[derive(Clone)]
 pub struct MailCache {
-    pages: Cache<Key, ListPage<EmailData>>,
+    pages: Cache<Key, (ListPage<EmailData>, DateTime<Utc>)>,
 }
 
 impl Default for MailCache {
@@ -34,8 +40,19 @@ fn key(target: Target, request: &MailRequest) -> Key {
 }
 
 impl MailCache {
-    pub async fn get(&self, target: Target, request: &MailRequest) -> Option<ListPage<EmailData>> {
-        let page = self.pages.get(target.provider, &key(target, request)).await;
+    /// The page of `request` and when it was fetched, if that was within `max_age`.
+    pub async fn get(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        max_age: Duration,
+    ) -> Option<(ListPage<EmailData>, Fetch)> {
+        let page = self
+            .pages
+            .get(target.provider, &key(target, request))
+            .await
+            .filter(|(_, at)| (Utc::now() - *at).to_std().unwrap_or_default() <= max_age)
+            .map(|(page, at)| (page, Fetch { at, cached: true }));
         metrics::counter!(
             "nexus_mail_cache_total",
             "provider" => target.provider.slug(),
@@ -45,9 +62,16 @@ impl MailCache {
         page
     }
 
-    pub async fn put(&self, target: Target, request: &MailRequest, page: ListPage<EmailData>) {
+    /// Keeps `page`, fetched at `fetch`.
+    pub async fn put(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        page: ListPage<EmailData>,
+        fetch: Fetch,
+    ) {
         self.pages
-            .insert(target.provider, key(target, request), page)
+            .insert(target.provider, key(target, request), (page, fetch.at))
             .await;
     }
 

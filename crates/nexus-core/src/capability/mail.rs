@@ -1,11 +1,13 @@
 //! The mail capability (Gmail, Outlook).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::{
     ProviderError, Target,
     records::{
-        Feed, ListPage, Record, Sent,
+        Feed, Fetch, ListPage, Record, Sent,
         mail::{EmailData, LabelChange, MailRequest, SendEmail},
     },
 };
@@ -31,6 +33,31 @@ pub trait Mail: Send + Sync {
             .list_many(target, std::slice::from_ref(request))
             .await?;
         Ok(pages.pop().unwrap_or_else(ListPage::empty))
+    }
+
+    /// Pages as [`Mail::list_many`], where a cache in front of the provider answers only with
+    /// pages fetched within `max_age`; each page with when it was fetched and whether a cache
+    /// kept it. By default, no cache: every page is fetched now.
+    async fn list_many_within(
+        &self,
+        target: Target,
+        requests: &[MailRequest],
+        _max_age: Duration,
+    ) -> Result<Vec<(ListPage<EmailData>, Fetch)>, ProviderError> {
+        let pages = self.list_many(target, requests).await?;
+        let fetch = Fetch::now();
+        Ok(pages.into_iter().map(|page| (page, fetch)).collect())
+    }
+
+    /// One page as [`Mail::list_many_within`] gives many: by default, no cache.
+    async fn list_within(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        _max_age: Duration,
+    ) -> Result<(ListPage<EmailData>, Fetch), ProviderError> {
+        let page = self.list(target, request).await?;
+        Ok((page, Fetch::now()))
     }
 
     /// One message by its provider id; `None` when there is none.

@@ -148,6 +148,24 @@ impl<T> ListPage<T> {
     }
 }
 
+/// When a page was fetched from its provider, and whether a cache kept it since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fetch {
+    pub at: DateTime<Utc>,
+    /// Served from a cache of an earlier request's answer.
+    pub cached: bool,
+}
+
+impl Fetch {
+    /// Fetched from the provider just now.
+    pub fn now() -> Self {
+        Self {
+            at: Utc::now(),
+            cached: false,
+        }
+    }
+}
+
 /// Keeps the page of `records` (already in list order) that comes after `after`, at most
 /// `limit`; `more` when some were left over or the source has more.
 pub fn page_after<T: Sorted>(
