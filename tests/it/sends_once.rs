@@ -31,6 +31,8 @@ const MAX_TRIES: usize = 60;
 enum Via {
     Gmail,
     Outlook,
+    /// Outlook replies (`replyToId`): drafts made with `createReply`.
+    OutlookReply,
     Slack,
     Teams,
 }
@@ -39,7 +41,7 @@ impl Via {
     fn enum_value(self) -> &'static str {
         match self {
             Via::Gmail => "GMAIL",
-            Via::Outlook => "OUTLOOK",
+            Via::Outlook | Via::OutlookReply => "OUTLOOK",
             Via::Slack => "SLACK",
             Via::Teams => "TEAMS",
         }
@@ -48,7 +50,7 @@ impl Via {
     fn slug(self) -> &'static str {
         match self {
             Via::Gmail => "gmail",
-            Via::Outlook => "outlook",
+            Via::Outlook | Via::OutlookReply => "outlook",
             Via::Slack => "slack",
             Via::Teams => "teams",
         }
@@ -58,7 +60,7 @@ impl Via {
     fn send_route(self) -> &'static str {
         match self {
             Via::Gmail => "/google/gmail/v1/users/{userId}/messages/send",
-            Via::Outlook => "/microsoft/v1.0/me/messages/{id}/send",
+            Via::Outlook | Via::OutlookReply => "/microsoft/v1.0/me/messages/{id}/send",
             Via::Slack => "/api/chat.postMessage",
             Via::Teams => "/microsoft/v1.0/teams/{team}/channels/{channel}/messages",
         }
@@ -112,7 +114,23 @@ async fn clear_faults(sandbox: &str) {
 }
 
 /// The after-effect faults on the send and random 5xx on every other call of the provider.
+/// Outlook replies also meet after-effect faults where a reply is made: `createReply` (a draft
+/// the gateway does not hear of) and `reply` (a reply sent with no marker, the way the gateway
+/// once replied).
 async fn faulty(sandbox: &str, via: Via) {
+    if via == Via::OutlookReply {
+        for path in [
+            "/microsoft/v1.0/me/messages/{id}/createReply",
+            "/microsoft/v1.0/me/messages/{id}/reply",
+        ] {
+            fault(
+                sandbox,
+                json!({ "provider": "outlook", "path": path, "status": 503,
+                        "error_rate": 0.3, "after_effect": true }),
+            )
+            .await;
+        }
+    }
     fault(
         sandbox,
         json!({ "provider": via.slug(), "path": via.send_route(), "status": 503,
@@ -178,11 +196,28 @@ async fn teams_channel(app: &TestApp) -> (String, String) {
     (id, path)
 }
 
+/// The Outlook email the reply tests answer: `(its id, its conversation)`.
+async fn outlook_original(app: &TestApp) -> (String, String) {
+    let (_, body) = app
+        .graphql(
+            "{ emails(first: 1, providers: [OUTLOOK]) { nodes { id threadId } } }",
+            json!({}),
+        )
+        .await;
+    let original = &body["data"]["emails"]["nodes"][0];
+    let id = original["id"].as_str().unwrap_or_else(|| panic!("{body}"));
+    let thread = original["threadId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    (id.to_owned(), thread.to_owned())
+}
+
 fn urlencoding(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
-/// Where a send goes: the GraphQL mutation and its input for the `i`th key of run `tag`.
+/// Where a send goes: the GraphQL mutation and its input for the `i`th key of run `tag`, to
+/// `channel` (for Outlook replies, the email answered).
 fn send_of(via: Via, channel: &str, tag: &str, i: usize) -> (&'static str, Value) {
     let text = format!("once-{tag}-{i:03}");
     let key = format!("{tag}-{i:03}");
@@ -191,6 +226,12 @@ fn send_of(via: Via, channel: &str, tag: &str, i: usize) -> (&'static str, Value
             SEND,
             json!({ "input": { "provider": via.enum_value(), "to": ["ada@acme.test"],
                                "subject": text, "text": "exactly once", "idempotencyKey": key } }),
+        ),
+        // A reply's subject is the original's: the text tells the keys apart.
+        Via::OutlookReply => (
+            SEND,
+            json!({ "input": { "provider": "OUTLOOK", "to": ["ada@acme.test"], "text": text,
+                               "replyToId": channel, "idempotencyKey": key } }),
         ),
         Via::Slack | Via::Teams => (
             POST,
@@ -233,13 +274,9 @@ async fn until_sent(app: &TestApp, query: &str, variables: Value) -> Outcome {
 }
 
 /// Every message of run `tag` in the sandbox's store: its text (or subject) → remote ids as the
-/// gateway names them.
-async fn stored(
-    via: Via,
-    sandbox: &str,
-    teams_path: &str,
-    tag: &str,
-) -> HashMap<String, Vec<String>> {
+/// gateway names them. `place` is the Teams channel's sandbox path, or the conversation Outlook
+/// replies went to.
+async fn stored(via: Via, sandbox: &str, place: &str, tag: &str) -> HashMap<String, Vec<String>> {
     let needle = format!("once-{tag}-");
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     match via {
@@ -296,6 +333,34 @@ async fn stored(
                 }
             }
         }
+        Via::OutlookReply => {
+            let token = sandbox_token(sandbox, "outlook").await;
+            let filter = format!("conversationId eq '{place}'");
+            let mut url = format!("{sandbox}/microsoft/v1.0/me/mailFolders/sentitems/messages");
+            let mut query = vec![
+                ("$filter", filter.as_str()),
+                ("$select", "body"),
+                ("$top", "100"),
+            ];
+            loop {
+                let page = get_json(&url, &token, &query).await;
+                for m in page["value"].as_array().unwrap() {
+                    let text = m["body"]["content"].as_str().unwrap_or_default();
+                    if text.starts_with(&needle) {
+                        out.entry(text.to_owned())
+                            .or_default()
+                            .push(m["id"].as_str().unwrap().to_owned());
+                    }
+                }
+                match page["@odata.nextLink"].as_str() {
+                    Some(next) => {
+                        url = next.to_owned();
+                        query.clear();
+                    }
+                    None => break,
+                }
+            }
+        }
         Via::Slack => {
             let token = sandbox_token(sandbox, "slack").await;
             let history = get_json(
@@ -317,7 +382,7 @@ async fn stored(
         }
         Via::Teams => {
             let token = sandbox_token(sandbox, "teams").await;
-            let mut url = format!("{sandbox}{teams_path}");
+            let mut url = format!("{sandbox}{place}");
             let mut query = vec![("$top", "50")];
             loop {
                 let page = get_json(&url, &token, &query).await;
@@ -346,9 +411,10 @@ async fn stored(
 /// message; then counts what the sandbox holds.
 async fn hundred_keys_under_faults(via: Via) {
     let (app, sandbox) = connected(via).await;
-    let (channel, teams_path) = match via {
+    let (channel, place) = match via {
         Via::Teams => teams_channel(&app).await,
         Via::Slack => ("C0SBX0000".to_owned(), String::new()),
+        Via::OutlookReply => outlook_original(&app).await,
         Via::Gmail | Via::Outlook => (String::new(), String::new()),
     };
     faulty(&sandbox, via).await;
@@ -362,7 +428,7 @@ async fn hundred_keys_under_faults(via: Via) {
     .await;
     clear_faults(&sandbox).await;
 
-    let store = stored(via, &sandbox, &teams_path, &tag).await;
+    let store = stored(via, &sandbox, &place, &tag).await;
     let mut duplicates = 0;
     let mut lost = 0;
     let mut wrong = 0;
@@ -402,6 +468,11 @@ async fn a_hundred_gmail_sends_under_faults_each_go_out_once() {
 #[tokio::test]
 async fn a_hundred_outlook_sends_under_faults_each_go_out_once() {
     hundred_keys_under_faults(Via::Outlook).await;
+}
+
+#[tokio::test]
+async fn a_hundred_outlook_replies_under_faults_each_go_out_once() {
+    hundred_keys_under_faults(Via::OutlookReply).await;
 }
 
 #[tokio::test]
@@ -631,4 +702,159 @@ async fn the_sandbox_refuses_malformed_markers_as_the_providers_do() {
     let sent = found["value"].as_array().unwrap();
     assert_eq!(sent.len(), 1, "{found}");
     assert_ne!(sent[0]["id"], draft["id"]);
+}
+
+/// Graph's answer to a request: status and JSON body (`null` when there is none).
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_sandbox_makes_outlook_reply_drafts_and_refuses_what_graph_refuses() {
+    let (sandbox, client, _) = crate::helpers::sandbox_with_tokens("slack").await;
+    let token = sandbox_token(&sandbox, "outlook").await;
+    let graph = format!("{sandbox}/microsoft/v1.0/me");
+    let inbox = get_json(
+        &format!("{graph}/mailFolders/inbox/messages"),
+        &token,
+        &[("$top", "1")],
+    )
+    .await;
+    let original = &inbox["value"][0];
+    let original_id = original["id"].as_str().unwrap();
+
+    // An unknown message has no reply; a malformed id is refused as such.
+    let unknown = "AAMkAGbm8tc3VjaC1tZXNzYWdl";
+    let (status, body) = answer(
+        client
+            .post(format!("{graph}/messages/{unknown}/createReply"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("ErrorItemNotFound")),
+        "{body}"
+    );
+    let (status, body) = answer(
+        client
+            .post(format!("{graph}/messages/not-an-id/createReply"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("ErrorInvalidIdMalformed")),
+        "{body}"
+    );
+
+    // The reply draft: to the original's sender, `RE:` its subject, in its conversation.
+    let (status, draft) = answer(
+        client
+            .post(format!("{graph}/messages/{original_id}/createReply"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 201, "{draft}");
+    assert_eq!(draft["isDraft"], true);
+    assert_eq!(draft["conversationId"], original["conversationId"]);
+    let mut subject = original["subject"].as_str().unwrap();
+    while let Some(rest) = subject.get(..3).filter(|p| p.eq_ignore_ascii_case("re:")) {
+        subject = subject[rest.len()..].trim_start();
+    }
+    assert_eq!(draft["subject"], format!("RE: {subject}"));
+    assert_eq!(
+        draft["toRecipients"][0]["emailAddress"]["address"],
+        original["from"]["emailAddress"]["address"]
+    );
+    let draft_id = draft["id"].as_str().unwrap();
+    let patch = |id: &str, body: Value| {
+        client
+            .patch(format!("{graph}/messages/{id}"))
+            .bearer_auth(&token)
+            .json(&body)
+    };
+
+    // A malformed internetMessageId is refused as `POST /me/messages` refuses it.
+    let (status, refused) = answer(patch(
+        draft_id,
+        json!({ "internetMessageId": "no-brackets@x" }),
+    ))
+    .await;
+    let (create_status, create_refused) = answer(
+        client
+            .post(format!("{graph}/messages"))
+            .bearer_auth(&token)
+            .json(&json!({ "subject": "x", "internetMessageId": "no-brackets@x" })),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        (
+            status,
+            &refused["error"]["code"],
+            &refused["error"]["message"]
+        ),
+        (
+            create_status,
+            &create_refused["error"]["code"],
+            &create_refused["error"]["message"]
+        )
+    );
+
+    let marker = "<reply.once@nexus.idempotency>";
+    let (status, patched) = answer(patch(
+        draft_id,
+        json!({ "internetMessageId": marker,
+                "body": { "contentType": "Text", "content": "once, as a reply" } }),
+    ))
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["internetMessageId"], marker);
+    let (status, _) = answer(
+        client
+            .post(format!("{graph}/messages/{draft_id}/send"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 202);
+
+    // The sent reply is found by its marker, in the original's conversation, and no longer
+    // takes an internetMessageId.
+    let found = get_json(
+        &format!("{graph}/messages"),
+        &token,
+        &[(
+            "$filter",
+            "internetMessageId eq '<reply.once@nexus.idempotency>' and isDraft eq false",
+        )],
+    )
+    .await;
+    let sent = found["value"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{found}");
+    assert_eq!(sent[0]["conversationId"], original["conversationId"]);
+    assert_eq!(sent[0]["body"]["content"], "once, as a reply");
+    for id in [sent[0]["id"].as_str().unwrap(), original_id] {
+        let (status, refused) =
+            answer(patch(id, json!({ "internetMessageId": "<other@x>" }))).await;
+        assert_eq!(
+            (
+                status,
+                refused["error"]["code"].as_str(),
+                refused["error"]["message"].as_str()
+            ),
+            (
+                400,
+                Some("ErrorInvalidPropertyUpdateSentMessage"),
+                Some("Update is not allowed for this type of item.")
+            ),
+            "{refused}"
+        );
+    }
 }

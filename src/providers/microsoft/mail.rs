@@ -9,8 +9,10 @@
 //!
 //! Many lists at once (Contact.emails) travel in Graph JSON batches (`$batch`, 20 calls each).
 //!
-//! Sending is `POST /me/sendMail` (202, no body; the sent copy is read back from Sent Items) or
-//! `POST /me/messages/{id}/reply` in a thread; labels are categories, set with a PATCH.
+//! Sending makes a draft carrying the send's `internetMessageId` (`POST /me/messages`, or for a
+//! reply `POST /me/messages/{id}/createReply` then a PATCH), then sends it
+//! (`POST /me/messages/{id}/send`, 202, no body); the sent copy is found by that id. Labels are
+//! categories, set with a PATCH.
 
 use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
 use http::Method;
@@ -450,10 +452,12 @@ impl MicrosoftProvider {
         }
     }
 
-    /// Sends: a new message as a draft carrying its `internetMessageId`, then the draft's
-    /// `send` (a draft left by an earlier try is sent, not made again); a reply through `reply`.
-    /// The sent copy is then found by its `internetMessageId` (Graph's send answers 202 with no
-    /// body, and the sent copy has an id of its own).
+    /// Sends: the message as a draft carrying its `internetMessageId`, then the draft's `send`
+    /// (a draft left by an earlier try is sent, not made again). A new message's draft is made
+    /// with `POST /me/messages`; a reply's with `createReply`, then given its `internetMessageId`,
+    /// body and recipients with a PATCH (Graph takes `internetMessageId` only while the message
+    /// is a draft). The sent copy is then found by its `internetMessageId` (Graph's send answers
+    /// 202 with no body, and the sent copy has an id of its own).
     pub async fn send_mail(
         &self,
         target: Target,
@@ -469,33 +473,42 @@ impl MicrosoftProvider {
             (None, Some(text)) => ("Text", text.clone()),
             (None, None) => ("Text", String::new()),
         };
+        let message_id = email
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("<{}@nexus-gateway>", uuid::Uuid::new_v4().simple()));
         let mut message = json!({
             "body": { "contentType": content_type, "content": content },
-            "toRecipients": recipients(&email.to),
-            "ccRecipients": recipients(&email.cc),
-            "bccRecipients": recipients(&email.bcc),
+            "internetMessageId": message_id,
         });
-        if let Some(subject) = &email.subject {
-            message["subject"] = json!(subject);
+        for (key, list) in [
+            ("toRecipients", &email.to),
+            ("ccRecipients", &email.cc),
+            ("bccRecipients", &email.bcc),
+        ] {
+            // A reply's draft is already addressed to the original's sender.
+            if email.reply_to.is_none() || !list.is_empty() {
+                message[key] = recipients(list);
+            }
         }
-        let message_id = match (&email.reply_to, &email.message_id) {
-            (Some(id), _) => return self.reply_mail(target, id, email, message).await,
-            (None, Some(message_id)) => message_id.clone(),
-            (None, None) => format!("<{}@nexus-gateway>", uuid::Uuid::new_v4().simple()),
-        };
         let draft = match self.with_message_id(target, &message_id, true).await? {
             Some(draft) => draft.remote_id,
-            None => {
-                message["internetMessageId"] = json!(message_id);
-                let create = Call::write(
-                    "messages.create",
-                    Method::POST,
-                    "/v1.0/me/messages",
-                    message,
-                );
-                let reply = self.upstream.send(target, &create, error::classify).await?;
-                record(reply.json(Provider::Outlook, create.op)?, create.op)?.remote_id
-            }
+            None => match &email.reply_to {
+                Some(original) => self.reply_draft(target, original, message).await?,
+                None => {
+                    if let Some(subject) = &email.subject {
+                        message["subject"] = json!(subject);
+                    }
+                    let create = Call::write(
+                        "messages.create",
+                        Method::POST,
+                        "/v1.0/me/messages",
+                        message,
+                    );
+                    let reply = self.upstream.send(target, &create, error::classify).await?;
+                    record(reply.json(Provider::Outlook, create.op)?, create.op)?.remote_id
+                }
+            },
         };
         // `send` takes no body (Content-Length: 0).
         let send = Call {
@@ -520,6 +533,48 @@ impl MicrosoftProvider {
                 },
             },
         )
+    }
+
+    /// A reply to `original` as a draft: `createReply` (to the original's sender, `RE:` its
+    /// subject, in its conversation), then a PATCH with `changes` (the `internetMessageId`, the
+    /// body and any recipients given). A try that fails between the two leaves a draft without
+    /// the marker, which is never sent.
+    async fn reply_draft(
+        &self,
+        target: Target,
+        original: &str,
+        changes: Value,
+    ) -> Result<String, ProviderError> {
+        let create = Call::write(
+            "messages.createReply",
+            Method::POST,
+            format!("/v1.0/me/messages/{original}/createReply"),
+            json!({}),
+        );
+        let draft = match self.upstream.send(target, &create, error::classify).await {
+            Ok(reply) => record(reply.json(Provider::Outlook, create.op)?, create.op)?.remote_id,
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                return Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    Provider::Outlook,
+                    create.op,
+                    "no message to reply to",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        // Setting the same properties again leaves the draft as it is: harmless to repeat.
+        let update = Call {
+            idempotent: true,
+            ..Call::write(
+                "messages.update",
+                Method::PATCH,
+                format!("/v1.0/me/messages/{draft}"),
+                changes,
+            )
+        };
+        self.upstream.send(target, &update, error::classify).await?;
+        Ok(draft)
     }
 
     /// The message with `internetMessageId` `message_id`: a draft, or a sent one.
@@ -547,54 +602,6 @@ impl MicrosoftProvider {
         message_id: &str,
     ) -> Result<Option<Record<EmailData>>, ProviderError> {
         self.with_message_id(target, message_id, false).await
-    }
-
-    /// Replies through `reply` in the original's conversation, then finds the sent copy: the
-    /// newest in Sent Items to these recipients in that conversation.
-    async fn reply_mail(
-        &self,
-        target: Target,
-        id: &str,
-        email: &SendEmail,
-        message: Value,
-    ) -> Result<Sent<EmailData>, ProviderError> {
-        let original = self.get_mail(target, id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::NotFound,
-                Provider::Outlook,
-                "messages.get",
-                "no message to reply to",
-            )
-        })?;
-        let call = Call::write(
-            "messages.reply",
-            Method::POST,
-            format!("/v1.0/me/messages/{id}/reply"),
-            json!({ "message": message }),
-        );
-        self.upstream.send(target, &call, error::classify).await?;
-        let find = Call::get("messages.list", "/v1.0/me/mailFolders/sentitems/messages")
-            .query("$select", format!("{SELECT},body"))
-            .query("$top", "10")
-            .query("$orderby", "receivedDateTime desc");
-        let wanted: Vec<String> = email.to.iter().map(|a| a.to_lowercase()).collect();
-        let found = self.messages(target, &find).await.map(|(records, _)| {
-            records.into_iter().find(|r| {
-                let to: Vec<String> = r.data.to.iter().map(|a| a.email.to_lowercase()).collect();
-                to == wanted && r.data.thread_id == original.data.thread_id
-            })
-        });
-        Ok(match found {
-            Ok(Some(record)) => Sent::Read(record),
-            Ok(None) => Sent::Unread {
-                remote_id: None,
-                error: unexpected(call.op, "the sent message is not in Sent Items"),
-            },
-            Err(error) => Sent::Unread {
-                remote_id: None,
-                error,
-            },
-        })
     }
 
     /// Adds and removes categories, then returns the message as changed.

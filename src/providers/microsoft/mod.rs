@@ -21,7 +21,7 @@ use crate::{providers::chat::ChannelCache, upstream::Upstream};
 pub const OUTLOOK_OPS: &[&str] = &[
     "messages.list",
     "messages.get",
-    "messages.reply",
+    "messages.createReply",
     "messages.update",
     "sendMail",
     "messages.create",

@@ -9,9 +9,12 @@
 //!   `isRead`, `subject`, `importance`, `hasAttachments`, `conversationId`, `internetMessageId`,
 //!   `isDraft`, and `categories/any(c:c eq '…')`).
 //! - `GET /me/messages/{id}`, `DELETE /me/messages/{id}` (204), `PATCH /me/messages/{id}` (`isRead`, `categories`, `flag`,
-//!   `importance`, `inferenceClassification`; read-only properties are 400).
+//!   `importance`, `inferenceClassification`; on a draft also `subject`, `body`, recipients and
+//!   `internetMessageId`, which on a sent item is 400 `ErrorInvalidPropertyUpdateSentMessage`;
+//!   read-only properties are 400).
 //! - `POST /me/messages/{id}/reply` → 202, no body: to the sender, `RE:` the subject, in its
-//!   conversation.
+//!   conversation. `POST /me/messages/{id}/createReply` → 201, the same reply as a draft, to be
+//!   changed (PATCH) and sent (`send`); an unknown message is 404 `ErrorItemNotFound`.
 //! - `POST /me/messages` → 201, a draft in Drafts (`isDraft: true`) with the given `subject`,
 //!   `body`, recipients, `importance`, `categories` and `internetMessageId` (settable while the
 //!   message is a draft; an RFC 5322 msg-id, `<left@right>`, else 400); another property is 400
@@ -460,6 +463,24 @@ fn apply_patch(message: &mut Value, patch: &Value) -> GraphResult<()> {
                 .as_str()
                 .is_some_and(|s| ["focused", "other"].contains(&s)),
             "subject" | "body" if message["isDraft"] == true => true,
+            "toRecipients" | "ccRecipients" | "bccRecipients" if message["isDraft"] == true => {
+                recipients(patch, key)?;
+                true
+            }
+            // Settable only while the message is a draft (Graph refuses it on a sent item).
+            "internetMessageId" if message["isDraft"] != true => {
+                return Err(GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidPropertyUpdateSentMessage",
+                    "Update is not allowed for this type of item.",
+                ));
+            }
+            "internetMessageId" => {
+                if !value.as_str().is_some_and(msg_id) {
+                    return Err(malformed_message_id());
+                }
+                true
+            }
             _ => {
                 return Err(GraphError::new(
                     StatusCode::BAD_REQUEST,
@@ -545,13 +566,19 @@ fn recipients(message: &Value, key: &str) -> GraphResult<Vec<Value>> {
         .collect()
 }
 
-/// Sends a message as `sender` (an alias): the sent copy and every tenant recipient's inbox copy.
+/// Sends a message as `sender` (an alias): the sent copy and every tenant recipient's inbox copy,
+/// in the conversation its subject names unless it is a draft that already has one (a reply
+/// made with `createReply` stays in the original's).
 fn deliver(
     state: &Arc<SandboxState>,
     sender: &str,
     message: &Value,
     save: bool,
 ) -> GraphResult<()> {
+    let conversation = message
+        .get("conversationId")
+        .filter(|_| message["isDraft"] == true)
+        .cloned();
     let to = recipients(message, "toRecipients")?;
     let cc = recipients(message, "ccRecipients")?;
     let bcc = recipients(message, "bccRecipients")?;
@@ -599,6 +626,9 @@ fn deliver(
         if let Some(id) = internet_id {
             sent.json["internetMessageId"] = json!(id);
         }
+        if let Some(conversation) = &conversation {
+            sent.json["conversationId"] = conversation.clone();
+        }
         let id = sent.json["id"].as_str().unwrap_or_default().to_owned();
         mailbox.messages.push(sent);
         drop(mailbox);
@@ -638,6 +668,9 @@ fn deliver(
         );
         if let Some(id) = internet_id {
             copy.json["internetMessageId"] = json!(id);
+        }
+        if let Some(conversation) = &conversation {
+            copy.json["conversationId"] = conversation.clone();
         }
         let id = copy.json["id"].as_str().unwrap_or_default().to_owned();
         mailbox.messages.push(copy);
@@ -687,6 +720,13 @@ fn msg_id(id: &str) -> bool {
         })
 }
 
+/// The refusal of an `internetMessageId` that is no RFC 5322 msg-id.
+fn malformed_message_id() -> GraphError {
+    error::bad_request(
+        "Invalid value for property 'internetMessageId': it must be an RFC 5322 message id (<left@right>).",
+    )
+}
+
 /// The properties a new message may be created with.
 const CREATABLE: &[&str] = &[
     "subject",
@@ -720,11 +760,7 @@ pub async fn create(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> 
     let internet_id = match request.get("internetMessageId") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) if msg_id(id) => Some(id.clone()),
-        Some(_) => {
-            return Err(error::bad_request(
-                "Invalid value for property 'internetMessageId': it must be an RFC 5322 message id (<left@right>).",
-            ));
-        }
+        Some(_) => return Err(malformed_message_id()),
     };
     let list = |key: &str| -> GraphResult<Vec<Value>> {
         match request.get(key) {
@@ -858,6 +894,85 @@ pub async fn reply(
     }
     deliver(&ctx.state, &admitted.user, &message, true)?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /me/messages/{id}/createReply`: `{"message"?: {...}, "comment"?: "..."}` → 201 with the
+/// reply as a draft in Drafts: to the original's sender unless the message names recipients,
+/// `RE: <original>` in the original's conversation, the comment its body when the message has
+/// none. It is sent with `POST /me/messages/{draft}/send` once changed as wanted.
+pub async fn create_reply(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::MailWrite)?;
+    let request = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
+    let message = match request.get("message") {
+        Some(m) if m.is_object() => m.clone(),
+        None | Some(Value::Null) => json!({}),
+        Some(_) => return Err(error::bad_request("'message' must be an object.")),
+    };
+    let now = ctx.state.clock.now();
+    let from = directory::by_alias(&admitted.user);
+    let mut mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
+    let index = mailbox.find(&id)?;
+    let original = mailbox.messages[index].json.clone();
+    let named = |key: &str| -> GraphResult<Option<Vec<Value>>> {
+        let list = recipients(&message, key)?;
+        Ok((!list.is_empty()).then_some(list))
+    };
+    let to = named("toRecipients")?.unwrap_or_else(|| vec![original["from"].clone()]);
+    let cc = named("ccRecipients")?.unwrap_or_default();
+    let bcc = named("bccRecipients")?.unwrap_or_default();
+    let subject = format!(
+        "RE: {}",
+        thread_subject(original["subject"].as_str().unwrap_or_default())
+    );
+    let (content_type, content) = match message.get("body") {
+        Some(body) => (
+            match body["contentType"].as_str().map(str::to_ascii_lowercase) {
+                Some(t) if t == "html" => "html",
+                _ => "text",
+            },
+            body["content"].as_str().unwrap_or_default().to_owned(),
+        ),
+        None => (
+            "text",
+            request["comment"].as_str().unwrap_or_default().to_owned(),
+        ),
+    };
+    let mut draft = mailbox.compose(
+        &from,
+        &to,
+        &cc,
+        &subject,
+        content_type,
+        &content,
+        now,
+        "drafts",
+    );
+    draft.json["isDraft"] = json!(true);
+    draft.json["isRead"] = json!(true);
+    draft.json["bccRecipients"] = json!(bcc);
+    draft.json["conversationId"] = original["conversationId"].clone();
+    let json = draft.json.clone();
+    let draft_id = json["id"].as_str().unwrap_or_default().to_owned();
+    mailbox.messages.push(draft);
+    let owner = mailbox.user.clone();
+    drop(mailbox);
+    subscriptions::notify(
+        &ctx.state,
+        &owner,
+        Target::Message { folder: "drafts" },
+        Change::Created,
+        &draft_id,
+    );
+    Ok(admitted.created(json))
 }
 
 /// Where a delta sync stands: changes after `since` up to `high`, `skip` of them already sent.

@@ -594,6 +594,10 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
         .route("/v1.0/me/sendMail", post(mail::send))
         .route("/v1.0/me/messages/{id}/reply", post(mail::reply))
         .route(
+            "/v1.0/me/messages/{id}/createReply",
+            post(mail::create_reply),
+        )
+        .route(
             "/v1.0/me/events",
             get(calendar::list).post(calendar::create),
         )
