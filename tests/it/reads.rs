@@ -390,6 +390,15 @@ async fn a_burst_of_150_hubspot_lists_is_answered_from_the_copy_without_a_hubspo
                 && l.contains("type=\"Contact\"")),
         "the copy's age reported"
     );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("nexus_backfill_records_total{")
+                && l.contains("provider=\"hubspot\"")
+                && l.contains("type=\"Contact\"")
+                && l.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok()) >= Some(400.0)),
+        "the first pass's progress counted: HubSpot's 400 contacts read"
+    );
 }
 
 #[tokio::test]
@@ -483,6 +492,43 @@ async fn with_hubspot_webhooks_an_edit_reaches_the_copy_through_the_nudge() {
         let node = &body["data"]["node"];
         (node["source"] == "SYNCED" && node["title"] == "Pushed by webhook").then_some(())
     })
+    .await;
+}
+
+#[tokio::test]
+async fn a_contact_deleted_at_hubspot_leaves_the_copy_with_the_webhook() {
+    let (app, sandbox) = synced_crms().await;
+    copy_complete(&app, "HUBSPOT", &["Contact"]).await;
+    let registered = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/webhooks"))
+        .json(&json!({ "provider": "hubspot", "url": app.url("/webhooks/hubspot") }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    const NEWEST: &str =
+        "{ contacts(first: 5, providers: [HUBSPOT], maxAge: 3600) { nodes { remoteId source } } }";
+    let (_, body) = app.graphql(NEWEST, json!({})).await;
+    let listed = nodes(&body, "contacts");
+    assert!(listed.iter().all(|c| c["source"] == "SYNCED"), "{body}");
+    let gone = listed[0]["remoteId"].clone();
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "hubspot", "object": "contacts", "op": "delete", "id": gone }),
+    )
+    .await;
+    // No reconciliation runs here (a day away): only the delivery can take it out of the copy.
+    eventually(
+        "the deletion in the copy",
+        Duration::from_secs(30),
+        async || {
+            let (_, body) = app.graphql(NEWEST, json!({})).await;
+            let listed = nodes(&body, "contacts");
+            (listed.iter().all(|c| c["source"] == "SYNCED")
+                && !listed.iter().any(|c| c["remoteId"] == gone))
+            .then_some(())
+        },
+    )
     .await;
 }
 

@@ -7,6 +7,11 @@
 //! stores into it again: each page's transaction stores only for a connection that exists).
 //!
 //! `changes.first_pass = false` turns both off (tests that count every provider call).
+//!
+//! Their progress is in the metrics: `nexus_backfills_running{provider,type}` (first passes under
+//! way) and `nexus_backfill_records_total{provider,type}` (records they have read).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{
     changes::hooks::ConnectionHook,
@@ -41,7 +46,21 @@ impl Syncer {
                     continue;
                 }
             }
-            match self.pass(target, object, &|_| {}).await {
+            let labels = [
+                ("provider", target.provider.slug()),
+                ("type", object.name()),
+            ];
+            let running = metrics::gauge!("nexus_backfills_running", &labels);
+            running.increment(1.0);
+            let counted = AtomicUsize::new(0);
+            let progress = |seen: usize| {
+                let before = counted.swap(seen, Ordering::Relaxed);
+                metrics::counter!("nexus_backfill_records_total", &labels)
+                    .increment(seen.saturating_sub(before) as u64);
+            };
+            let passed = self.pass(target, object, &progress).await;
+            running.decrement(1.0);
+            match passed {
                 Ok(report) => tracing::info!(
                     provider = target.provider.slug(),
                     resource = report.resource,
