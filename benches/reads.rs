@@ -3,8 +3,8 @@
 //!
 //! The sandbox runs in its own process (`nexus sandbox`, limits off so the live run measures the
 //! gateway, not the quota), the gateway in another (`nexus demo --sandbox-url`, both CRMs
-//! connected through the real OAuth flow, its own HubSpot limiting off as in the `crm` bench). The
-//! bench waits until both CRMs' contact copies are complete (`viewer.connections.copies`), then
+//! connected through the real OAuth flow, its own HubSpot and Salesforce limiting off, so the live
+//! run measures the gateway and not Salesforce's daily quota). The bench waits until both CRMs' contact copies are complete (`viewer.connections.copies`), then
 //! runs the synced load (every record must say `source: SYNCED`) and counts the provider calls the
 //! sandbox answered meanwhile, then the live load. Requests per second, p50/p99 latency and the
 //! gateway's peak RSS (VmHWM) are printed. On SQLite (the demo's default), and on PostgreSQL too
@@ -99,6 +99,7 @@ fn run(binary: &str, sandbox_url: &str, database_url: Option<&str>, name: &str) 
         .arg(dir.path())
         .env("RUST_LOG", "warn")
         .env("NEXUS_PROVIDERS__HUBSPOT__RATE_LIMITS", "false")
+        .env("NEXUS_PROVIDERS__SALESFORCE__RATE_LIMITS", "false")
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null());
     if let Some(url) = database_url {
