@@ -280,6 +280,17 @@ async fn synced_crms() -> (TestApp, String) {
     (app, sandbox)
 }
 
+/// Registers the gateway's HubSpot webhook endpoint with the sandbox.
+async fn hubspot_webhooks(app: &TestApp, sandbox: &str) {
+    let registered = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/webhooks"))
+        .json(&json!({ "provider": "hubspot", "url": app.url("/webhooks/hubspot") }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+}
+
 /// Waits until `provider`'s copies of `types` are complete (its first full pass done).
 async fn copy_complete(app: &TestApp, provider: &str, types: &[&str]) {
     let query = "{ viewer { connections { provider copies { type complete ageSeconds } } } }";
@@ -461,13 +472,7 @@ async fn an_edit_at_the_provider_shows_per_max_age_until_the_next_pass_brings_it
 async fn with_hubspot_webhooks_an_edit_reaches_the_copy_through_the_nudge() {
     let (app, sandbox) = synced_crms().await;
     copy_complete(&app, "HUBSPOT", &["Contact"]).await;
-    let registered = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox/webhooks"))
-        .json(&json!({ "provider": "hubspot", "url": app.url("/webhooks/hubspot") }))
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success());
+    hubspot_webhooks(&app, &sandbox).await;
     let (_, body) = app
         .graphql(
             "{ contacts(first: 1, providers: [HUBSPOT]) { nodes { id remoteId } } }",
@@ -499,13 +504,7 @@ async fn with_hubspot_webhooks_an_edit_reaches_the_copy_through_the_nudge() {
 async fn a_contact_deleted_at_hubspot_leaves_the_copy_with_the_webhook() {
     let (app, sandbox) = synced_crms().await;
     copy_complete(&app, "HUBSPOT", &["Contact"]).await;
-    let registered = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox/webhooks"))
-        .json(&json!({ "provider": "hubspot", "url": app.url("/webhooks/hubspot") }))
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success());
+    hubspot_webhooks(&app, &sandbox).await;
     const NEWEST: &str =
         "{ contacts(first: 5, providers: [HUBSPOT], maxAge: 3600) { nodes { remoteId source } } }";
     let (_, body) = app.graphql(NEWEST, json!({})).await;
