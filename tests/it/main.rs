@@ -32,6 +32,7 @@ mod metrics;
 mod node;
 mod ops;
 mod read_model;
+mod readiness;
 mod reads;
 mod refresh;
 mod salesforce_outbound;
