@@ -44,6 +44,7 @@ mod sandbox_salesforce;
 mod sandbox_slack;
 mod sandbox_stripe;
 mod schema;
+mod schema_guard;
 mod secrets_manager;
 mod sends_once;
 mod sends_under_faults;
