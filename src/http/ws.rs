@@ -6,9 +6,13 @@
 //! (async-graphql itself would close with 1002, which clients read as a protocol error); a
 //! caller over its per-caller limit, with 4429 Too many initialisation requests.
 //!
-//!
 //! Before that, the handshake's `Origin` is checked ([`super::cors::Origins::admits`]): a page
 //! on an origin not allowed is refused with 403, since browsers let any page open a WebSocket.
+//!
+//! Each socket is a task recorded by [`crate::shutdown::Shutdown`]: when the gateway stops
+//! (SIGTERM), once the HTTP requests in flight are done, every open socket is closed with 1001
+//! Going Away and a reason, so clients know to reconnect (elsewhere) instead of seeing the
+//! connection drop (1006); the stop waits for those close frames to go out.
 
 use std::{
     str::FromStr,
@@ -44,6 +48,10 @@ const FORBIDDEN: u16 = 4403;
 /// graphql-transport-ws's close code for too many `connection_init`s: the caller is over its
 /// limit.
 const TOO_MANY: u16 = 4429;
+/// RFC 6455's close code for an endpoint going away: the server is shutting down.
+const GOING_AWAY: u16 = 1001;
+/// The reason sent with [`GOING_AWAY`].
+const SHUTTING_DOWN: &str = "the gateway is shutting down";
 
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
@@ -82,7 +90,10 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, socket, protocol))
+        .on_upgrade(move |socket| async move {
+            let shutdown = state.shutdown.clone();
+            shutdown.spawn("websocket", serve(state, socket, protocol));
+        })
 }
 
 async fn serve(
@@ -148,8 +159,22 @@ async fn serve(
             }
         });
     futures_util::pin_mut!(output);
-    while let Some(message) = output.next().await {
-        if sink.send(message).await.is_err() {
+    let shutdown = state.shutdown.clone();
+    loop {
+        let (message, last) = tokio::select! {
+            message = output.next() => match message {
+                Some(message) => (message, false),
+                None => break,
+            },
+            () = shutdown.cancelled() => {
+                let going = CloseFrame {
+                    code: GOING_AWAY,
+                    reason: SHUTTING_DOWN.into(),
+                };
+                (Message::Close(Some(going)), true)
+            }
+        };
+        if sink.send(message).await.is_err() || last {
             break;
         }
     }

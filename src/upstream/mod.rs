@@ -1,10 +1,11 @@
 //! The upstream stack: every call to a provider goes through [`Upstream::send`], which wraps one
 //! reqwest request in, outermost first: trace (a span and a log line per call, never a token) →
-//! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
-//! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
-//! connection: wait for room, or fail with `retryAfter`; a quota the provider reports spent in
-//! its answers, read with the reader startup hands over for it, fails calls at once) → timeout (per
-//! provider and call, from config);
+//! retry (`retry`: the provider's temporary failures only, never the gateway's own refusals) →
+//! credentials (a live session from the vault; on the provider's expired-token answer, one
+//! shared refresh and one more try) → rate limit (the catalog's classes, per connection: wait for
+//! room, or fail with `retryAfter`; a quota the provider reports spent in its answers, read with
+//! the reader startup hands over for it, fails calls at once) → timeout (per provider and call,
+//! from config);
 //! around them all, a circuit breaker per connection (`breaker`) that only an unavailable provider
 //! trips, never its answer to a request of ours it refused; retries draw on a budget per
 //! provider (`budget`). What adapters keep across requests lives in one facility (`cache`),
@@ -212,10 +213,8 @@ impl Upstream {
         classify: Classify,
     ) -> Result<Reply, Attempt> {
         let flows = &self.inner.flows;
-        let token_failure = |e| Attempt {
-            error: error::from_token(target.provider, call.op, e),
-            not_acted_on: true,
-        };
+        let token_failure =
+            |e| Attempt::upstream(error::from_token(target.provider, call.op, e), true);
         let session = flows
             .session(target.tenant, target.provider)
             .await
@@ -228,15 +227,15 @@ impl Upstream {
                     .map_err(token_failure)?;
                 match self.once(target, &session, call, classify).await {
                     Ok(reply) => Ok(reply),
-                    Err(Refused::Expired) => Err(Attempt {
-                        error: ProviderError::new(
+                    Err(Refused::Expired) => Err(Attempt::upstream(
+                        ProviderError::new(
                             ErrorKind::ReauthRequired,
                             target.provider,
                             call.op,
                             "the provider refused a freshly refreshed token",
                         ),
-                        not_acted_on: true,
-                    }),
+                        true,
+                    )),
                     Err(Refused::Failed(attempt)) => Err(attempt),
                 }
             }
@@ -297,17 +296,14 @@ impl Upstream {
                     "the provider's rate limit has no room for this call in time",
                 );
                 error.retry_after = Some(wait);
-                return Err(Refused::Failed(Attempt {
-                    error,
-                    not_acted_on: true,
-                }));
+                return Err(Refused::Failed(Attempt::refused_here(error)));
             }
         };
         let failed = |kind, message: &str, not_acted_on| {
-            Refused::Failed(Attempt {
-                error: ProviderError::new(kind, provider, call.op, message),
+            Refused::Failed(Attempt::upstream(
+                ProviderError::new(kind, provider, call.op, message),
                 not_acted_on,
-            })
+            ))
         };
         let Some(base) = self.base_url(provider, session) else {
             return Err(failed(
@@ -402,10 +398,10 @@ impl Upstream {
                 let mut error = ProviderError::new(kind, provider, call.op, message);
                 // The provider's own `Retry-After` wins over what the adapter reads elsewhere.
                 error.retry_after = reply.retry_after().or(retry_after);
-                Err(Refused::Failed(Attempt {
-                    not_acted_on: kind == ErrorKind::RateLimited,
+                Err(Refused::Failed(Attempt::upstream(
                     error,
-                }))
+                    kind == ErrorKind::RateLimited,
+                )))
             }
         }
     }
