@@ -17,6 +17,7 @@ mod connect;
 mod connections;
 mod crm;
 mod crm_writes;
+mod federation;
 mod field_errors;
 mod google_push;
 mod graph_delta;
