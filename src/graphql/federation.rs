@@ -17,14 +17,14 @@
 //!
 //! async-graphql adds `_service` and `_entities` as soon as one entity resolver is in the
 //! schema, so these resolvers live in their own object, merged into the query root of the
-//! federated schema only ([`FederatedQuery`], chosen by `graphql.federation`).
+//! federated schema only (`FederatedQuery`, chosen by `graphql.federation`).
 
-use async_graphql::{Context, ID, MergedObject, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
 
 use crate::providers::{Capability, Cataloged, Provider, crm::CrmObject};
 
 use super::{
-    AppContext, Loaders, Query,
+    AppContext, Loaders,
     calendar::{Event, event_node},
     chat::{Message, message_node},
     crm::{Company, Contact, CrmNode, Deal, Lead},
@@ -35,10 +35,6 @@ use super::{
     loaders::RecordKey,
     mail::{Email, email_node},
 };
-
-/// The query root of the federated schema: the plain one and the entity resolvers.
-#[derive(MergedObject, Default)]
-pub struct FederatedQuery(Query, EntityQuery);
 
 /// `_entities`' resolvers, one per entity type, each keyed by `id`.
 #[derive(Default)]

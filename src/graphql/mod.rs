@@ -76,15 +76,27 @@ pub struct AppContext {
     pub passthrough: Arc<dyn Passthrough>,
 }
 
-#[derive(MergedObject, Default)]
-pub struct Query(
-    viewer::ViewerQuery,
-    crm::CrmQuery,
-    mail::MailQuery,
-    calendar::CalendarQuery,
-    chat::ChatQuery,
-    changes::ChangesQuery,
-);
+/// A query root of the domains' parts, in one list for both roots (the plain one, and the
+/// federated one that adds the entity resolvers); `$meta` after the derive.
+macro_rules! query_root {
+    ($name:ident $(#[$meta:meta])* $(, $extra:ty)*) => {
+        #[derive(MergedObject, Default)]
+        $(#[$meta])*
+        pub struct $name(
+            viewer::ViewerQuery,
+            crm::CrmQuery,
+            mail::MailQuery,
+            calendar::CalendarQuery,
+            chat::ChatQuery,
+            changes::ChangesQuery,
+            $($extra),*
+        );
+    };
+}
+
+query_root!(Query);
+// Named `Query` too: a subgraph's SDL has no `schema` block to name its roots.
+query_root!(FederatedQuery #[graphql(name = "Query")], federation::EntityQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -96,7 +108,7 @@ pub struct Mutation(
 );
 
 pub type PlainSchema = Schema<Query, Mutation, subscription::Subscription>;
-pub type FederatedSchema = Schema<federation::FederatedQuery, Mutation, subscription::Subscription>;
+pub type FederatedSchema = Schema<FederatedQuery, Mutation, subscription::Subscription>;
 
 /// The schema the gateway serves, picked at startup by `graphql.federation`: the plain API, or
 /// the same parts as an Apollo Federation v2 subgraph (`_service`, `_entities`, `@key`).
@@ -138,11 +150,7 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     let subscription = subscription::Subscription;
     if settings.federation {
         AppSchema::Federated(finish(
-            Schema::build(
-                federation::FederatedQuery::default(),
-                Mutation::default(),
-                subscription,
-            ),
+            Schema::build(FederatedQuery::default(), Mutation::default(), subscription),
             settings,
             context,
         ))
