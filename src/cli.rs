@@ -61,7 +61,11 @@ enum Command {
         port: u16,
     },
     /// Print the GraphQL schema (SDL).
-    Schema,
+    Schema {
+        /// The Apollo Federation v2 subgraph SDL (`_service { sdl }`) instead of the plain one.
+        #[arg(long)]
+        federation: bool,
+    },
     /// Apply the database migrations.
     Migrate,
     /// Run one incremental sync pass over every CRM and mailbox connection (or one provider's,
@@ -142,11 +146,16 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
-    let quiet = matches!(cli.command, Command::Schema | Command::Keys { .. });
+    let quiet = matches!(cli.command, Command::Schema { .. } | Command::Keys { .. });
     let level = if quiet { "warn" } else { "info" };
     match cli.command {
-        Command::Schema => {
-            print!("{}", crate::graphql::sdl());
+        Command::Schema { federation } => {
+            let sdl = if federation {
+                crate::graphql::federation_sdl()
+            } else {
+                crate::graphql::sdl()
+            };
+            print!("{sdl}");
             return Ok(());
         }
         #[cfg(feature = "demo")]
@@ -166,7 +175,7 @@ async fn run(cli: Cli) -> CliResult {
         .or_else(|| settings.database.data_dir.clone())
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
     match cli.command {
-        Command::Schema => unreachable!("handled above"),
+        Command::Schema { .. } => unreachable!("handled above"),
         #[cfg(feature = "demo")]
         Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Serve => {

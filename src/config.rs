@@ -439,6 +439,9 @@ pub struct GraphqlSettings {
     pub max_tokens: usize,
     /// Field selections with fragment spreads expanded, counted before validation.
     pub max_fields: usize,
+    /// Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`, `@key`
+    /// on the record types); off, the plain schema has neither (docs/federation.md).
+    pub federation: bool,
 }
 
 impl Default for GraphqlSettings {
@@ -452,6 +455,7 @@ impl Default for GraphqlSettings {
             max_aliases: 15,
             max_tokens: 1_000,
             max_fields: 5_000,
+            federation: false,
         }
     }
 }

@@ -18,6 +18,7 @@ mod connections;
 mod crm;
 mod crm_writes;
 mod deploy;
+mod federation;
 mod field_errors;
 mod google_push;
 mod graph_delta;
