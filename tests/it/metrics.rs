@@ -210,7 +210,11 @@ fn sample(metrics: &str, family: &str, labels: &[&str]) -> Option<f64> {
 
 #[tokio::test]
 async fn every_family_has_help_and_the_process_subscribers_webhooks_and_sync_lag_are_shown() {
-    let (app, _sandbox) = crate::connect::pointed_at_sandbox(false).await;
+    let (app, _sandbox) = crate::connect::pointed_at_sandbox_with(false, |settings| {
+        settings.changes.first_pass = true;
+        settings.changes.sync_interval_secs = Some(0);
+    })
+    .await;
     let back = crate::connect::consent(
         &crate::connect::connect_link(&app, "HUBSPOT", None).await,
         "approve",

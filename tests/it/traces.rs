@@ -129,7 +129,9 @@ fn demo(dir: &Path, collector: &str) -> (Demo, String) {
     }
 }
 
-#[tokio::test]
+// The receiver runs on the test's runtime while the test thread waits for the process: two
+// workers keep it answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_query_is_one_trace_from_the_callers_span_to_the_providers_call() {
     let (collector, received) = receiver().await;
     let dir = TempDir::new().unwrap();
@@ -144,7 +146,7 @@ async fn one_query_is_one_trace_from_the_callers_span_to_the_providers_call() {
         .bearer_auth(key.trim())
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
         .json(&json!({
-            "query": "query Traced { contacts(first: 3, providers: [HUBSPOT], maxAge: 0) { nodes { id deals { id } } } }",
+            "query": "query Traced { contacts(first: 3, providers: [HUBSPOT], maxAge: 0) { nodes { id deals(first: 5) { nodes { id } } } } }",
             "operationName": "Traced",
         }))
         .send()
@@ -213,7 +215,17 @@ async fn one_query_is_one_trace_from_the_callers_span_to_the_providers_call() {
     let request = ours
         .iter()
         .find(|s| s.kind == SpanKind::Server as i32)
-        .unwrap_or_else(|| panic!("no request span in {names:?}"));
+        .unwrap_or_else(|| {
+            panic!(
+                "no request span in {names:?}; received {} spans: {:?}",
+                received.spans.len(),
+                received
+                    .spans
+                    .iter()
+                    .map(|(_, s)| (s.name.as_str(), hex(&s.trace_id)))
+                    .collect::<Vec<_>>()
+            )
+        });
     assert_eq!(hex(&request.parent_span_id), caller_span);
     assert_eq!(request.name, "POST /graphql");
     assert_eq!(
