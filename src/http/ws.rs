@@ -165,8 +165,9 @@ async fn serve(
 
 /// `message` with `extensions.requestId` set on each error it carries.
 fn with_request_id(message: String, id: &str) -> String {
-    // Only a message with errors is read and written again.
-    if !message.contains("\"error") {
+    // Only a message that may carry errors (`error`, `connection_error`, `errors`) is read and
+    // written again.
+    if !message.contains("error") {
         return message;
     }
     let Ok(mut parsed) = serde_json::from_str::<serde_json::Value>(&message) else {
