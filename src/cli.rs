@@ -160,7 +160,7 @@ async fn run(cli: Cli) -> CliResult {
         }
         #[cfg(feature = "demo")]
         Command::Sandbox { port } => {
-            crate::telemetry::init_logging(level, &Default::default());
+            crate::telemetry::init_logging(level, &Default::default(), &Default::default())?;
             let sandbox = nexus_sandbox::start(([127, 0, 0, 1], port).into()).await?;
             println!("Nexus sandbox on {}", sandbox.origin());
             shutdown_signal().await;
@@ -169,12 +169,20 @@ async fn run(cli: Cli) -> CliResult {
         _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    crate::telemetry::init_logging(level, &settings.log);
+    crate::telemetry::init_logging(level, &settings.log, &settings.telemetry)?;
     let data_dir = cli
         .data_dir
         .or_else(|| settings.database.data_dir.clone())
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
-    match cli.command {
+    let result = run_command(cli.command, settings, data_dir).await;
+    // The spans not exported yet go out before the process ends (`telemetry.otlp_endpoint`).
+    crate::telemetry::traces::flush().await;
+    result
+}
+
+/// The command, once settings and logging are in place.
+async fn run_command(command: Command, settings: Settings, data_dir: PathBuf) -> CliResult {
+    match command {
         Command::Schema { .. } => unreachable!("handled above"),
         #[cfg(feature = "demo")]
         Command::Sandbox { .. } => unreachable!("handled above"),

@@ -114,6 +114,8 @@ pub struct Settings {
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    #[serde(default)]
     pub net: NetSettings,
     #[serde(default)]
     pub idempotency: IdempotencySettings,
@@ -126,6 +128,33 @@ pub struct LogSettings {
     /// `json` (one object a line, for a log pipeline) or `pretty` (for people); `pretty` when
     /// stderr is a terminal and `json` otherwise when unset.
     pub format: Option<LogFormat>,
+}
+
+/// Traces exported over OTLP/HTTP (see `crate::telemetry::traces`); off unless an endpoint is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// The collector's base URL (`http://otel-collector:4318`); spans go to `/v1/traces` below
+    /// it, as `OTEL_EXPORTER_OTLP_ENDPOINT` means. Unset: no traces.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` on every span.
+    pub service_name: String,
+    /// The share of new traces kept (0.0..=1.0); a request that arrives with a `traceparent`
+    /// follows its caller's sampling decision.
+    pub sample_ratio: f64,
+    /// How long one export to the collector may take.
+    pub export_timeout_ms: u64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "nexus-gateway".into(),
+            sample_ratio: 1.0,
+            export_timeout_ms: 10_000,
+        }
+    }
 }
 
 /// The shape of a log line.

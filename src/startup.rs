@@ -194,7 +194,8 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
         let metrics_access = MetricsAccess::new(settings.server.metrics_token.as_ref())
-            .map_err(StartupError::Config)?;
+            .map_err(StartupError::Config)?
+            .with_sync_lag(db.clone());
         let metrics_listener = match settings.server.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)

@@ -6,6 +6,10 @@
 //! (async-graphql itself would close with 1002, which clients read as a protocol error); a
 //! caller over its per-caller limit, with 4429 Too many initialisation requests.
 //!
+//! Every error sent on the socket — an `error` message, and the `errors` of a `next` (or legacy
+//! `data`) payload — carries the handshake's request id as `extensions.requestId`, as errors
+//! over HTTP do: the `x-request-id` of the upgrade request, which its log lines carry.
+//!
 //! Before that, the handshake's `Origin` is checked ([`super::cors::Origins::admits`]): a page
 //! on an origin not allowed is refused with 403, since browsers let any page open a WebSocket.
 //!
@@ -68,6 +72,7 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         )
             .into_response();
     }
+    let request_id = super::access::request_id(request.headers()).map(str::to_owned);
     let (mut parts, _body) = request.into_parts();
     let protocol = parts
         .headers
@@ -92,7 +97,7 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             let shutdown = state.shutdown.clone();
-            shutdown.spawn("websocket", serve(state, socket, protocol));
+            shutdown.spawn("websocket", serve(state, socket, protocol, request_id));
         })
 }
 
@@ -100,6 +105,7 @@ async fn serve(
     state: AppState,
     socket: axum::extract::ws::WebSocket,
     protocol: WebSocketProtocols,
+    request_id: Option<String>,
 ) {
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -146,7 +152,10 @@ async fn serve(
     let output = WebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(on_init)
         .map(|msg| match msg {
-            WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Text(text) => match &request_id {
+                Some(id) => Message::Text(with_request_id(text, id).into()),
+                None => Message::Text(text.into()),
+            },
             WsMessage::Close(code, reason) => {
                 let code = match refused.load(Ordering::Acquire) {
                     0 => code,
@@ -177,5 +186,75 @@ async fn serve(
         if sink.send(message).await.is_err() || last {
             break;
         }
+    }
+}
+
+/// `message` with `extensions.requestId` set on each error it carries.
+fn with_request_id(message: String, id: &str) -> String {
+    // Only a message that may carry errors (`error`, `connection_error`, `errors`) is read and
+    // written again.
+    if !message.contains("error") {
+        return message;
+    }
+    let Ok(mut parsed) = serde_json::from_str::<serde_json::Value>(&message) else {
+        return message;
+    };
+    let kind = parsed["type"].as_str().map(str::to_owned);
+    let errors = match kind.as_deref() {
+        Some("error" | "connection_error") => parsed.get_mut("payload"),
+        Some("next" | "data") => parsed
+            .get_mut("payload")
+            .and_then(|payload| payload.get_mut("errors")),
+        _ => None,
+    };
+    let errors: Vec<&mut serde_json::Value> = match errors {
+        Some(serde_json::Value::Array(errors)) => errors.iter_mut().collect(),
+        Some(error @ serde_json::Value::Object(_)) => vec![error],
+        _ => return message,
+    };
+    for error in errors {
+        let Some(error) = error.as_object_mut() else {
+            continue;
+        };
+        let extensions = error
+            .entry("extensions")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions.insert("requestId".into(), id.into());
+        }
+    }
+    serde_json::to_string(&parsed).unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::with_request_id;
+
+    fn marked(message: Value) -> Value {
+        serde_json::from_str(&with_request_id(message.to_string(), "req-1")).unwrap()
+    }
+
+    #[test]
+    fn errors_of_every_kind_carry_the_request_id() {
+        let error = marked(json!({"id": "1", "type": "error", "payload": [{"message": "bad"}]}));
+        assert_eq!(error["payload"][0]["extensions"]["requestId"], "req-1");
+        let next = marked(json!({"id": "1", "type": "next", "payload": {
+            "data": null,
+            "errors": [{"message": "x", "extensions": {"code": "SUBSCRIBER_BEHIND"}}]
+        }}));
+        assert_eq!(
+            next["payload"]["errors"][0]["extensions"]["requestId"],
+            "req-1"
+        );
+        assert_eq!(
+            next["payload"]["errors"][0]["extensions"]["code"],
+            "SUBSCRIBER_BEHIND"
+        );
+        let legacy = marked(json!({"type": "connection_error", "payload": {"message": "no"}}));
+        assert_eq!(legacy["payload"]["extensions"]["requestId"], "req-1");
+        let data = json!({"id": "1", "type": "next", "payload": {"data": {"error": 1}}});
+        assert_eq!(marked(data.clone()), data);
     }
 }

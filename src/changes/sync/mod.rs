@@ -43,6 +43,7 @@
 
 pub mod copy;
 mod first;
+pub mod lag;
 pub mod nudge;
 mod read_model;
 mod state;
