@@ -14,6 +14,7 @@ pub mod errors;
 mod freshness;
 mod gate;
 mod ids;
+mod introspection;
 pub mod limits;
 mod lists;
 mod loaders;
@@ -105,12 +106,17 @@ pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSche
     .limit_directives(settings.max_directives)
     // The scope check first: an extension added earlier wraps the later ones, and the limits
     // would otherwise relabel its refusal as a validation failure.
-    .extension(scopes::ScopeCheck)
-    .extension(limits::DocumentLimits::new(settings))
-    .extension(completion::Completion);
+    .extension(scopes::ScopeCheck);
     if !settings.introspection {
-        builder = builder.disable_introspection().disable_suggestions();
+        // Before the limits, which would relabel its refusal as a validation failure.
+        builder = builder
+            .disable_introspection()
+            .disable_suggestions()
+            .extension(introspection::IntrospectionOff);
     }
+    builder = builder
+        .extension(limits::DocumentLimits::new(settings))
+        .extension(completion::Completion);
     if let Some(context) = context {
         builder = builder.data(context);
     }

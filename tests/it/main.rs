@@ -31,6 +31,7 @@ mod mail;
 mod metrics;
 mod node;
 mod ops;
+mod playground_serve;
 mod read_model;
 mod reads;
 mod refresh;
