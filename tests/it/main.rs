@@ -14,6 +14,7 @@ mod chat;
 mod cli;
 mod comms_nodes;
 mod connect;
+mod connect_errors;
 mod connections;
 mod crm;
 mod crm_writes;
