@@ -109,7 +109,7 @@ function arrivalNotice() {
   const provider = params.get('provider');
   const name = provider && SLUG.test(provider) ? ` ${providerName(provider.toUpperCase())}` : '';
   const description = (params.get('error_description') ?? '').slice(0, 300);
-  return { text: `Could not connect${name}: ${description || error} (${error.slice(0, 64)})`, error: true };
+  return { text: `Could not connect${name}: ${description || error.slice(0, 64)}`, error: true };
 }
 
 // Holds what the panel needs outside GraphiQL (settings, the post-consent notice) and handles
