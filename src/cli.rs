@@ -71,7 +71,8 @@ enum Command {
     /// Run one incremental sync pass over every CRM and mailbox connection (or one provider's,
     /// or one project's), appending what changed to the change log.
     Sync {
-        /// Only this provider (`hubspot`, `salesforce`).
+        /// Only this provider (`salesforce`, `hubspot`, `gmail`, `google_calendar`, `outlook`,
+        /// `slack`, `teams`).
         #[arg(long)]
         provider: Option<String>,
         /// Only this project, by name.
@@ -212,6 +213,8 @@ async fn run_command(command: Command, settings: Settings, data_dir: PathBuf) ->
             project,
             full,
         } => {
+            #[cfg(feature = "demo")]
+            let settings = demo_folder(settings, &data_dir).await?;
             let db = open_database(&settings, &data_dir).await?;
             let result = sync(&settings, db.clone(), provider, project, full).await;
             db.close().await?;
@@ -261,9 +264,38 @@ async fn run_command(command: Command, settings: Settings, data_dir: PathBuf) ->
     Ok(())
 }
 
-/// `nexus sync`: one pass per connection and type. On a terminal a progress bar (indicatif)
-/// shows the records read so far; elsewhere (pipes, tests) only a plain line per pass is
-/// written, on stderr.
+/// The settings for a command on `data_dir`, with the demo's setup when the folder is a demo's
+/// (`demo::adopt`). The demo's sandbox runs inside `nexus demo` (or `nexus sandbox`): without it,
+/// the demo's connections have nothing to read, and the command stops here.
+#[cfg(feature = "demo")]
+async fn demo_folder(mut settings: Settings, data_dir: &std::path::Path) -> CliResult<Settings> {
+    let Some(sandbox) = crate::demo::adopt(&mut settings, data_dir) else {
+        return Ok(settings);
+    };
+    let answered = reqwest::Client::new()
+        .get(format!("{sandbox}/_sandbox/counters"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    if answered {
+        eprintln!(
+            "{} is a demo's data folder: syncing from its sandbox at {sandbox}",
+            data_dir.display()
+        );
+        return Ok(settings);
+    }
+    Err(format!(
+        "the demo's sandbox at {sandbox} does not answer: start the demo on this folder \
+         (nexus demo --data-dir {}) and run the sync while it runs",
+        data_dir.display()
+    )
+    .into())
+}
+
+/// `nexus sync`: one pass per connection and type. A line per connection names the types it
+/// syncs; on a terminal a progress bar (indicatif) shows the type being synced and its records
+/// read so far; elsewhere (pipes, tests) only a plain line per pass is written, on stderr.
 async fn sync(
     settings: &Settings,
     db: sea_orm::DatabaseConnection,
@@ -288,14 +320,28 @@ async fn sync(
         None => None,
     };
     let syncer = crate::startup::syncer(settings, db).await?.full(full);
+    if let Some(provider) = provider
+        && syncer.resources(provider).is_empty()
+    {
+        eprintln!(
+            "{provider}: nothing to sync: its changes arrive through its webhook \
+             (/webhooks/{provider}), not by polling"
+        );
+        return Ok(());
+    }
     let targets = syncer.targets(provider, project).await?;
     if targets.is_empty() {
-        eprintln!("no connection to sync");
+        match provider {
+            Some(provider) => eprintln!("no {provider} connection to sync"),
+            None => eprintln!("no connection to sync"),
+        }
     }
     let terminal = std::io::stderr().is_terminal();
     let mut failed = 0;
     for target in targets {
         let slug = target.provider.slug();
+        let resources = syncer.resources(target.provider);
+        let what = format!("{slug}: syncing {}", resources.join(", "));
         let bar = if terminal {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
@@ -317,6 +363,7 @@ async fn sync(
                 eprintln!("{line}");
             }
         };
+        say(what);
         let progress = |resource: &str, seen: usize| {
             bar.set_message(resource.to_owned());
             bar.set_position(seen as u64);

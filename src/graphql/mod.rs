@@ -15,6 +15,7 @@ mod federation;
 mod freshness;
 mod gate;
 mod ids;
+mod introspection;
 pub mod limits;
 mod lists;
 mod loaders;
@@ -175,12 +176,17 @@ fn finish<Q: ObjectType + 'static>(
         .limit_directives(settings.max_directives)
         // The scope check first: an extension added earlier wraps the later ones, and the limits
         // would otherwise relabel its refusal as a validation failure.
-        .extension(scopes::ScopeCheck)
+        .extension(scopes::ScopeCheck);
+    if !settings.introspection {
+        // Before the limits, which would relabel its refusal as a validation failure.
+        builder = builder
+            .disable_introspection()
+            .disable_suggestions()
+            .extension(introspection::IntrospectionOff);
+    }
+    builder = builder
         .extension(limits::DocumentLimits::new(settings))
         .extension(completion::Completion);
-    if !settings.introspection {
-        builder = builder.disable_introspection().disable_suggestions();
-    }
     if let Some(context) = context {
         builder = builder.data(context);
     }

@@ -556,43 +556,56 @@ impl Syncer {
         Ok(report)
     }
 
-    /// A pass over every type `target`'s provider keeps.
+    /// The unified types a pass over `provider`'s connections syncs, in the order it syncs
+    /// them: its CRM objects, then its mail, calendar and chat feeds (`Email`, `Event`,
+    /// `Message`). Empty when this build syncs nothing of it.
+    pub fn resources(&self, provider: Provider) -> Vec<&'static str> {
+        let mut resources: Vec<&'static str> = CrmObject::ALL
+            .into_iter()
+            .filter(|o| provider.feeds(o.capability()) && self.providers.has(provider, Kind::Crm))
+            .map(|o| o.name())
+            .collect();
+        let feeds = [
+            (
+                "Email",
+                self.providers.mail(provider).is_ok_and(|m| m.feeds()),
+            ),
+            (
+                "Event",
+                self.providers.calendar(provider).is_ok_and(|c| c.feeds()),
+            ),
+            (
+                "Message",
+                self.providers.chat(provider).is_ok_and(|c| c.feeds()),
+            ),
+        ];
+        resources.extend(
+            feeds
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(kind, _)| kind),
+        );
+        resources
+    }
+
+    /// A pass over every type `target`'s provider keeps ([`resources`](Self::resources));
+    /// `progress` hears the type being synced and the records read of it so far.
     pub async fn connection(
         &self,
         target: Target,
         progress: &(dyn Fn(&'static str, usize) + Sync),
     ) -> Vec<Result<PassReport, SyncError>> {
         let mut reports = Vec::new();
-        for object in CrmObject::ALL {
-            if target.provider.feeds(object.capability())
-                && self.providers.has(target.provider, Kind::Crm)
-            {
-                reports.push(
-                    self.pass(target, object, &|n| progress(object.name(), n))
-                        .await,
-                );
+        for resource in self.resources(target.provider) {
+            progress(resource, 0);
+            let report = match CrmObject::ALL.into_iter().find(|o| o.name() == resource) {
+                Some(object) => self.pass(target, object, &|n| progress(resource, n)).await,
+                None => self.feed_pass(target, resource).await,
+            };
+            if let Ok(done) = &report {
+                progress(resource, done.seen);
             }
-        }
-        if self
-            .providers
-            .mail(target.provider)
-            .is_ok_and(|m| m.feeds())
-        {
-            reports.push(self.feed_pass(target, "Email").await);
-        }
-        if self
-            .providers
-            .calendar(target.provider)
-            .is_ok_and(|c| c.feeds())
-        {
-            reports.push(self.feed_pass(target, "Event").await);
-        }
-        if self
-            .providers
-            .chat(target.provider)
-            .is_ok_and(|c| c.feeds())
-        {
-            reports.push(self.feed_pass(target, "Message").await);
+            reports.push(report);
         }
         reports
     }
@@ -628,10 +641,7 @@ impl Syncer {
 
     /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed).
     fn syncs(&self, provider: Provider) -> bool {
-        self.providers.has(provider, Kind::Crm)
-            || self.providers.mail(provider).is_ok_and(|m| m.feeds())
-            || self.providers.calendar(provider).is_ok_and(|c| c.feeds())
-            || self.providers.chat(provider).is_ok_and(|c| c.feeds())
+        !self.resources(provider).is_empty()
     }
 
     /// Passes over every connection of `provider` every `every`, until shutdown: the poller
