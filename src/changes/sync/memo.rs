@@ -80,7 +80,7 @@ pub struct KeptPage {
     pub applied: HashMap<String, DateTime<Utc>>,
 }
 
-/// One connection's type: its status, and the pages read from it, by request.
+/// A kept page's key: the connection, the type, and the request (filter, position, limit).
 type PageKey = (Target, CrmObject, String);
 
 /// The answers kept, each with the version it was read at.
