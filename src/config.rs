@@ -222,6 +222,10 @@ pub struct ChangesSettings {
     /// is made, and at startup for connections whose copy is not complete (independent of
     /// `sync_interval_secs`).
     pub first_pass: bool,
+    /// How long the copy's answers are kept in memory between writes (0: not kept). The
+    /// gateway's own writers drop them at once; a write by another process is seen within
+    /// this time.
+    pub copy_memo_secs: u64,
 }
 
 impl Default for ChangesSettings {
@@ -233,6 +237,7 @@ impl Default for ChangesSettings {
             subscriber_max_lag: crate::changes::MAX_LAG,
             full_sync_interval_secs: 24 * 60 * 60,
             first_pass: true,
+            copy_memo_secs: 2,
         }
     }
 }
@@ -498,6 +503,9 @@ pub struct AuthSettings {
     pub rate_limit_per_key: Option<u32>,
     /// Requests a caller may make at once above the steady rate; `rate_limit_per_key` when unset.
     pub rate_limit_burst: Option<u32>,
+    /// How long an API key found is remembered (5 when unset; 0: read on every request). A key
+    /// revoked by another process (`nexus keys revoke`) is refused within this time.
+    pub key_cache_secs: Option<u64>,
 }
 
 /// JWT callers: HS256 with a shared secret, or RS256 against a JWKS document.

@@ -288,7 +288,11 @@ impl Application {
             .as_ref()
             .map(JwtVerifier::from_settings)
             .transpose()?;
-        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(SyncedCopy::new(db.clone()));
+        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(
+            SyncedCopy::new(db.clone()).memo_for(std::time::Duration::from_secs(
+                settings.changes.copy_memo_secs,
+            )),
+        );
         let schema = graphql::build(
             &settings.graphql,
             Some(AppContext {
@@ -323,7 +327,14 @@ impl Application {
             webhooks,
             hooks,
             public_origin,
-            auth: Authenticator::new(tenants, jwt).with_limits(caller_limits),
+            auth: Authenticator::new(tenants, jwt)
+                .with_key_cache(
+                    settings
+                        .auth
+                        .key_cache_secs
+                        .map_or(crate::auth::KEY_CACHE, std::time::Duration::from_secs),
+                )
+                .with_limits(caller_limits),
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,
             playground: settings.playground.enabled.then(|| {

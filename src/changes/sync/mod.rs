@@ -44,6 +44,7 @@
 pub mod copy;
 mod first;
 pub mod lag;
+pub mod memo;
 pub mod nudge;
 mod read_model;
 mod state;
@@ -349,6 +350,7 @@ impl Syncer {
                     moved(state::advance(txn, resource, &mut held, next).await?)
                 })
                 .await;
+            memo::changed(target, object.name());
             if !went_in(stored)? {
                 return Ok(overtaken(report));
             }
@@ -380,6 +382,7 @@ impl Syncer {
             copy::completed(&txn, target, object, started).await?;
         }
         txn.commit().await?;
+        memo::changed(target, object.name());
         let due = done.full_at.is_none_or(|at| {
             (Utc::now() - at).to_std().unwrap_or_default() >= self.reconcile_every
         });
@@ -454,6 +457,7 @@ impl Syncer {
                     moved(state::reconciled(txn, resource, started).await?)
                 })
                 .await;
+            memo::changed(target, kind);
             if went_in(decided)? {
                 return Ok(gone.len());
             }
