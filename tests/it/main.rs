@@ -36,6 +36,7 @@ mod reads;
 mod refresh;
 mod salesforce_outbound;
 mod sandbox_calendar;
+mod sandbox_fields;
 mod sandbox_gmail;
 mod sandbox_graph;
 mod sandbox_hubspot;
