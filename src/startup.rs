@@ -18,6 +18,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::{net::TcpListener, time::Instant};
 
 use crate::{
+    agents::{audit::AuditLog, mcp::McpParts},
     auth::{Authenticator, CallerLimits, JwtConfigError, JwtVerifier, Tenants},
     changes::{
         Bus, ChangeLog,
@@ -304,6 +305,8 @@ impl Application {
                 read_model: read_model.clone(),
                 reads: reads.clone(),
                 passthrough: registry.passthrough(),
+                passthrough_settings: settings.passthrough,
+                audit: AuditLog::new(db.clone()),
                 providers: registry.clone(),
                 hooks: hooks.clone(),
                 endpoints: WebhookEndpoints::new(
@@ -313,6 +316,17 @@ impl Application {
             }),
         );
         crate::telemetry::prometheus();
+        let auth = Authenticator::new(tenants, jwt).with_limits(caller_limits);
+        let mcp = settings.mcp.enabled.then(|| {
+            crate::agents::mcp::service(McpParts {
+                schema: schema.clone(),
+                providers: registry.clone(),
+                read_model: read_model.clone(),
+                auth: auth.clone(),
+                audit: AuditLog::new(db.clone()),
+                settings: settings.mcp.clone(),
+            })
+        });
         let state = AppState {
             schema,
             document_limits: DocumentLimits::new(&settings.graphql),
@@ -322,7 +336,7 @@ impl Application {
             webhooks,
             hooks,
             public_origin,
-            auth: Authenticator::new(tenants, jwt).with_limits(caller_limits),
+            auth,
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,
             playground: settings.playground.enabled.then(|| {
@@ -332,6 +346,7 @@ impl Application {
             }),
             shutdown: shutdown.clone(),
             origins: Arc::new(origins),
+            mcp,
         };
         let (main_metrics, metrics) = match metrics_listener {
             Some(listener) => (None, Some((listener, http::metrics_router(metrics_access)))),

@@ -4,6 +4,7 @@
 //! Resolvers reach the outside world only through `AppContext` (repositories) and, as adapters
 //! land, the providers' capability traits; never reqwest, SQL or tokens.
 
+mod audit;
 mod calendar;
 mod changes;
 mod chat;
@@ -18,6 +19,7 @@ pub mod limits;
 mod lists;
 mod loaders;
 mod mail;
+mod passthrough;
 #[cfg(test)]
 mod proptests;
 mod relations;
@@ -70,6 +72,10 @@ pub struct AppContext {
     pub reads: ReadDefaults,
     /// Raw calls to a provider's API, through the upstream stack.
     pub passthrough: Arc<dyn Passthrough>,
+    /// How much of a raw call's answer is returned.
+    pub passthrough_settings: crate::agents::PassthroughSettings,
+    /// Raw provider calls and MCP tool calls, recorded.
+    pub audit: crate::agents::audit::AuditLog,
 }
 
 #[derive(MergedObject, Default)]
@@ -80,6 +86,8 @@ pub struct Query(
     calendar::CalendarQuery,
     chat::ChatQuery,
     changes::ChangesQuery,
+    passthrough::PassthroughQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -89,6 +97,7 @@ pub struct Mutation(
     mail::MailMutation,
     calendar::CalendarMutation,
     chat::ChatMutation,
+    passthrough::PassthroughMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;
