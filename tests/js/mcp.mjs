@@ -45,12 +45,14 @@ async function main() {
     }),
   });
   let sdkRefused = false;
+  let sdkError = null;
   try {
     await connect(null);
   } catch (e) {
-    sdkRefused = /401|nauthorized/.test(String(e?.message ?? e));
+    sdkRefused = true;
+    sdkError = String(e?.message ?? e);
   }
-  out.unauthorized = { status: raw.status, wwwAuthenticate: raw.headers.get('www-authenticate'), sdkRefused };
+  out.unauthorized = { status: raw.status, wwwAuthenticate: raw.headers.get('www-authenticate'), sdkRefused, sdkError };
 
   const { client, transport } = await connect(writeKey);
   out.protocolVersion = transport.protocolVersion ?? null;

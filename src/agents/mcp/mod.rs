@@ -607,7 +607,9 @@ impl Nexus {
                     .as_ref()
                     .and_then(|x| x.get("code"))
                     .and_then(|v| v.clone().into_json().ok())
-                    .unwrap_or(json!("INTERNAL"));
+                    // Resolvers' errors all carry a code; only the checks before execution
+                    // (parse, validation, variables) leave it out.
+                    .unwrap_or(json!("GRAPHQL_VALIDATION_FAILED"));
                 json!({ "code": code, "message": e.message, "path": e.path })
             })
             .collect();

@@ -17,7 +17,7 @@ pub const DEAL: &str =
 pub const COMPANY: &str = "id provider remoteId name domain industry website updatedAt";
 pub const EMAIL: &str = "id provider remoteId threadId subject from { name email } to { name email } date snippet labels unread";
 pub const EVENT: &str = "id provider remoteId title start end allDay location organizer { name email } attendees { email } status";
-pub const MESSAGE: &str = "id provider remoteId text sentAt threadId replyCount channel { remoteId name } author { name email }";
+pub const MESSAGE: &str = "id provider remoteId text sentAt threadId replyCount channel { id name } author { id name email }";
 
 /// A search over one kind of CRM record.
 #[derive(Debug, Deserialize, JsonSchema)]
