@@ -119,6 +119,10 @@ pub struct Settings {
     pub net: NetSettings,
     #[serde(default)]
     pub idempotency: IdempotencySettings,
+    #[serde(default)]
+    pub mcp: crate::agents::McpSettings,
+    #[serde(default)]
+    pub passthrough: crate::agents::PassthroughSettings,
 }
 
 /// How log lines are written (to stderr).

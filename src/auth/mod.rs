@@ -140,7 +140,13 @@ pub async fn create_api_key_with(
 pub struct Authenticated {
     pub tenant: Tenant,
     pub scopes: Scopes,
+    /// The API key the caller used; none for a JWT.
+    pub key: Option<KeyId>,
 }
+
+/// The id of the API key a request was made with (the audit log's "who").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub Uuid);
 
 /// Turns `Authorization` header values into callers.
 #[derive(Clone)]
@@ -253,6 +259,7 @@ impl Authenticator {
                     project_id: key.project_id,
                 },
                 scopes,
+                key: Some(KeyId(key.id)),
             });
         }
         let jwt = self.jwt.as_ref().ok_or(AuthError::JwtDisabled)?;
@@ -372,6 +379,7 @@ impl JwtVerifier {
                 project_id: id(&self.project_claim)?,
             },
             scopes,
+            key: None,
         })
     }
 }

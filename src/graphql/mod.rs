@@ -4,6 +4,7 @@
 //! Resolvers reach the outside world only through `AppContext` (repositories) and, as adapters
 //! land, the providers' capability traits; never reqwest, SQL or tokens.
 
+mod audit;
 mod calendar;
 mod changes;
 mod chat;
@@ -20,6 +21,7 @@ pub mod limits;
 mod lists;
 mod loaders;
 mod mail;
+mod passthrough;
 #[cfg(test)]
 mod proptests;
 mod relations;
@@ -75,6 +77,10 @@ pub struct AppContext {
     pub reads: ReadDefaults,
     /// Raw calls to a provider's API, through the upstream stack.
     pub passthrough: Arc<dyn Passthrough>,
+    /// How much of a raw call's answer is returned.
+    pub passthrough_settings: crate::agents::PassthroughSettings,
+    /// Raw provider calls and MCP tool calls, recorded.
+    pub audit: crate::agents::audit::AuditLog,
 }
 
 /// A query root of the domains' parts, in one list for both roots (the plain one, and the
@@ -90,6 +96,8 @@ macro_rules! query_root {
             calendar::CalendarQuery,
             chat::ChatQuery,
             changes::ChangesQuery,
+            passthrough::PassthroughQuery,
+            audit::AuditQuery,
             $($extra),*
         );
     };
@@ -106,6 +114,7 @@ pub struct Mutation(
     mail::MailMutation,
     calendar::CalendarMutation,
     chat::ChatMutation,
+    passthrough::PassthroughMutation,
 );
 
 pub type PlainSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -317,6 +317,9 @@ async fn execute(
             state.read_model.clone(),
         ))
         .data(executed.clone());
+    if let Some(key) = caller.key {
+        request = request.data(key);
+    }
     if let Some(document) = document {
         request.set_parsed_query(document);
         request = request.data(Checked);

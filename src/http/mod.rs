@@ -80,6 +80,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// The origins whose pages may call the API (the WebSocket handshake checks them).
     pub origins: Arc<Origins>,
+    /// The MCP server at `/mcp`, when `mcp.enabled`.
+    pub mcp: Option<Router>,
 }
 
 /// The gateway's routes; `/metrics` among them under `metrics`, or not at all when it is `None`
@@ -102,7 +104,12 @@ pub fn router(state: AppState, metrics: Option<MetricsAccess>) -> Router {
         router = router.merge(playground::routes());
     }
     let cors = state.origins.layer();
-    layered(router.with_state(state).layer(cors))
+    let mcp = state.mcp.clone();
+    let mut router = router.with_state(state);
+    if let Some(mcp) = mcp {
+        router = router.merge(mcp);
+    }
+    layered(router.layer(cors))
 }
 
 /// `/metrics` alone, for the listener `server.metrics_addr` names.
