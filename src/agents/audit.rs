@@ -59,6 +59,9 @@ pub struct After {
     pub id: Uuid,
 }
 
+/// An entry as the log holds it, with its id and time: what [`AuditLog::page`] returns.
+pub type Recorded = audit_log::Model;
+
 /// The log, in the database.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -97,7 +100,7 @@ impl AuditLog {
         project: Uuid,
         first: u64,
         after: Option<After>,
-    ) -> Result<(Vec<audit_log::Model>, bool), DbErr> {
+    ) -> Result<(Vec<Recorded>, bool), DbErr> {
         let mut query = Entity::find().filter(Column::ProjectId.eq(project));
         if let Some(after) = after {
             query = query.filter(

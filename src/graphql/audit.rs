@@ -14,7 +14,10 @@ use super::{
     lists::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, tenant},
     scopes::scopes,
 };
-use crate::{agents::audit::After, auth::Scope, store::entities::audit_log::Model as AuditRow};
+use crate::{
+    agents::audit::{After, Recorded},
+    auth::Scope,
+};
 
 /// A position in the audit log: the last entry seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +71,8 @@ pub struct AuditEntry {
     pub duration_ms: i64,
 }
 
-impl From<AuditRow> for AuditEntry {
-    fn from(row: AuditRow) -> Self {
+impl From<Recorded> for AuditEntry {
+    fn from(row: Recorded) -> Self {
         Self {
             id: ID(row.id.to_string()),
             kind: row.kind,

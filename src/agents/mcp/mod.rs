@@ -89,7 +89,9 @@ pub fn service(parts: McpParts) -> axum::Router {
     );
     axum::Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(auth, authenticate))
+        // On the route only: a layer would also wrap the fallback, which the merged router
+        // would then answer every unknown path with (401 instead of 404).
+        .route_layer(axum::middleware::from_fn_with_state(auth, authenticate))
 }
 
 /// Lets a request through with its caller in its extensions (where tools find it), or answers
