@@ -1,6 +1,6 @@
 //! The deployment files are true to the gateway: `deploy/nexus.example.toml` loads with the
 //! real settings loader (which refuses unknown keys), its commented-out settings too; its
-//! provider endpoints are the catalog's; and `deploy/nexus.service` passes
+//! provider endpoints are the catalog's; every setting docs/configuration.md lists is in it; and `deploy/nexus.service` passes
 //! `systemd-analyze verify` without a warning, where systemd is installed.
 
 use std::{path::Path, process::Command};
@@ -57,6 +57,37 @@ fn the_example_config_loads_with_every_key_known() {
         let parsed: Provider = slug.parse().unwrap_or_else(|e| panic!("{slug}: {e}"));
         nexus::limits::validate(parsed, provider).unwrap_or_else(|e| panic!("{slug}: {e}"));
     }
+}
+
+/// Every setting docs/configuration.md's tables list (those without a `<placeholder>`) is in the
+/// example, set or commented out, under its own table: a setting added without a line there fails.
+#[test]
+fn the_example_config_lists_every_documented_setting() {
+    let docs = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let example = uncommented(&example());
+    let mut table = String::new();
+    let mut present = std::collections::BTreeSet::new();
+    for line in example.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = name.to_string();
+        } else if let Some((key, _)) = line.split_once('=') {
+            present.insert(format!("{table}.{}", key.trim()));
+        }
+    }
+    let missing: Vec<&str> = docs
+        .lines()
+        .filter_map(|line| {
+            line.strip_prefix("| `")?
+                .split_once('`')
+                .map(|(key, _)| key)
+        })
+        .filter(|key| key.contains('.') && !key.contains('<') && !key.starts_with("nexus "))
+        .filter(|key| !present.contains(*key))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in deploy/nexus.example.toml: {missing:?}"
+    );
 }
 
 #[test]
