@@ -2,7 +2,8 @@
 //! (`tests/js/mcp.mjs`, Streamable HTTP) against a gateway on the sandbox: the tools listed,
 //! a read tool's result capped with a cursor that continues it, a write tool that reaches
 //! HubSpot, the refusals (no key: HTTP 401 before `initialize`; a read-only key on a write:
-//! FORBIDDEN), and each tool call in the audit log. Needs `tests/js/node_modules` (`npm ci`);
+//! FORBIDDEN), and each tool call in the audit log; then every tool once (`tests/js/mcp-tools.mjs`),
+//! each write seen at its provider. Needs `tests/js/node_modules` (`npm ci`);
 //! skips without it unless `NEXUS_TEST_STRICT=1`.
 
 use nexus::auth::{KeySpec, Scope, create_api_key_with};
@@ -12,6 +13,7 @@ use tokio::process::Command;
 use crate::{
     crm::{both_crms_with, counters},
     helpers::{TestApp, require, root},
+    mail::mailboxes,
 };
 
 fn sdk_ready() -> bool {
@@ -200,4 +202,88 @@ async fn no_key_is_refused_with_a_bearer_challenge_before_initialize() {
         response.headers().get("www-authenticate").unwrap(),
         "Bearer"
     );
+}
+
+/// Successful calls of one sandbox route, any 2xx status.
+fn succeeded(counters: &Value, provider: &str, route: &str) -> u64 {
+    counters[provider][route]
+        .as_object()
+        .map(|by_status| {
+            by_status
+                .iter()
+                .filter(|(status, _)| status.starts_with('2'))
+                .filter_map(|(_, n)| n.as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn every_tool_answers_through_the_sdk_and_each_write_reaches_its_provider() {
+    if !sdk_ready() {
+        return;
+    }
+    let (app, sandbox) = mailboxes(&["GOOGLE_CALENDAR", "SLACK", "HUBSPOT"]).await;
+    let writer = key_with(&app, &[Scope::Read, Scope::Write]).await;
+    let before = counters(&sandbox).await;
+
+    let output = Command::new("node")
+        .arg(root().join("tests/js/mcp-tools.mjs"))
+        .args([&app.url("/mcp"), &writer])
+        .output()
+        .await
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("null"))
+        .unwrap_or_else(|_| panic!("not JSON: {stdout}\n{stderr}"));
+    let after = counters(&sandbox).await;
+
+    for (tool, answer) in seen.as_object().unwrap() {
+        assert_eq!(answer["isError"], false, "{tool}: {answer}");
+        let errors = answer["result"]["errors"].as_array();
+        assert!(errors.is_none_or(|e| e.is_empty()), "{tool}: {answer}");
+    }
+    for list in [
+        "list_connections",
+        "search_contacts",
+        "search_deals",
+        "search_companies",
+        "list_emails",
+        "list_events",
+        "list_messages",
+    ] {
+        let items = seen[list]["result"]["items"].as_array();
+        assert!(
+            items.is_some_and(|i| !i.is_empty()),
+            "{list}: {}",
+            seen[list]
+        );
+    }
+    assert!(seen["contact_timeline"]["result"]["items"].is_array());
+    assert_eq!(
+        seen["get_record"]["result"]["id"],
+        seen["search_deals"]["result"]["items"][0]["id"]
+    );
+    assert_eq!(seen["update_record"]["result"]["firstName"], "Renamed");
+
+    for (provider, route) in [
+        ("hubspot", "PATCH /crm/v3/objects/contacts/{id}"),
+        (
+            "gmail",
+            "POST /google/gmail/v1/users/{userId}/messages/send",
+        ),
+        (
+            "google_calendar",
+            "POST /google/calendar/v3/calendars/{calendarId}/events",
+        ),
+        ("slack", "POST /api/chat.postMessage"),
+    ] {
+        assert_eq!(
+            succeeded(&after, provider, route) - succeeded(&before, provider, route),
+            1,
+            "{provider} {route}"
+        );
+    }
 }
