@@ -3,7 +3,7 @@
 //! a read tool's result capped with a cursor that continues it, a write tool that reaches
 //! HubSpot, the refusals (no key: HTTP 401 before `initialize`; a read-only key on a write:
 //! FORBIDDEN), and each tool call in the audit log; then every tool once (`tests/js/mcp-tools.mjs`),
-//! each write seen at its provider. Needs `tests/js/node_modules` (`npm ci`);
+//! each write seen at its provider, and bad input refused as BAD_USER_INPUT. Needs `tests/js/node_modules` (`npm ci`);
 //! skips without it unless `NEXUS_TEST_STRICT=1`.
 
 use nexus::auth::{KeySpec, Scope, create_api_key_with};
@@ -240,7 +240,17 @@ async fn every_tool_answers_through_the_sdk_and_each_write_reaches_its_provider(
         .unwrap_or_else(|_| panic!("not JSON: {stdout}\n{stderr}"));
     let after = counters(&sandbox).await;
 
-    for (tool, answer) in seen.as_object().unwrap() {
+    for (call, answer) in seen["refusals"].as_object().unwrap() {
+        assert_eq!(answer["isError"], true, "{call}: {answer}");
+        let text = answer["text"].as_str().unwrap();
+        assert!(text.contains("BAD_USER_INPUT"), "{call}: {answer}");
+    }
+    for (tool, answer) in seen
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "refusals")
+    {
         assert_eq!(answer["isError"], false, "{tool}: {answer}");
         let errors = answer["result"]["errors"].as_array();
         assert!(errors.is_none_or(|e| e.is_empty()), "{tool}: {answer}");

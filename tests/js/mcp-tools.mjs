@@ -63,8 +63,26 @@ async function main() {
     provider: 'SLACK', channelId: 'C0SBX0000',
     text: 'Posted by an agent', idempotencyKey: `mcp-post-${stamp}`,
   });
+  // Bad input from the agent: a tool error naming it, never a crash.
+  const refusals = {};
+  for (const [name, args] of [
+    ['search_contacts', { limit: 2, cursor: 'not-a-cursor' }],
+    ['get_record', { id: 'not-an-id' }],
+    ['search_contacts', { limit: -5 }],
+    ['create_record', { type: 'spaceship', provider: 'HUBSPOT', fields: {}, idempotencyKey: `bad-${stamp}` }],
+  ]) {
+    try {
+      const answer = await client.callTool({ name, arguments: args });
+      refusals[`${name} ${JSON.stringify(args)}`] = {
+        isError: answer.isError ?? false,
+        text: (answer.content ?? []).map((c) => c.text ?? '').join('\n'),
+      };
+    } catch (e) {
+      refusals[`${name} ${JSON.stringify(args)}`] = { isError: true, text: String(e?.message ?? e) };
+    }
+  }
   await client.close();
-  console.log(JSON.stringify(out));
+  console.log(JSON.stringify({ ...out, refusals }));
 }
 
 main().catch((e) => {
