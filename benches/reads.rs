@@ -11,7 +11,8 @@
 //! when `NEXUS_TEST_POSTGRES_URL` names a server (a fresh database is created on it).
 //!
 //! `cargo bench --bench reads` (`READS_BENCH_SECONDS`, default 15; `READS_BENCH_CONCURRENCY`,
-//! default 50).
+//! default 50; `READS_BENCH_GATEWAY_PRELOAD`, a shared library preloaded into the gateway alone,
+//! such as another allocator to compare). The gateway's CPU time per request is printed too.
 
 mod support;
 
@@ -21,7 +22,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use support::{Process, env_or, load, peak_rss_mib, wait_for_file};
+use support::{Process, cpu_seconds, env_or, load, peak_rss_mib, wait_for_file};
 
 const SYNCED: &str = "{ contacts(first: 100) { nodes { id name email source } } }";
 const LIVE: &str = "{ contacts(first: 100, maxAge: 0) { nodes { id name email source } } }";
@@ -105,6 +106,9 @@ fn run(binary: &str, sandbox_url: &str, database_url: Option<&str>, name: &str) 
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }
+    if let Ok(library) = std::env::var("READS_BENCH_GATEWAY_PRELOAD") {
+        command.env("LD_PRELOAD", library);
+    }
     let mut gateway = Process(command.spawn().unwrap());
     let origin = wait_for_file(&dir.path().join("gateway-url"), &mut gateway);
     let key = std::fs::read_to_string(dir.path().join("demo-api-key"))
@@ -143,12 +147,20 @@ fn run(binary: &str, sandbox_url: &str, database_url: Option<&str>, name: &str) 
                 }
             }
         };
+        let cpu_per_request = |cpu_before: f64, requests: usize| {
+            let ms = (cpu_seconds(&pid) - cpu_before) * 1000.0 / requests as f64;
+            println!("         gateway CPU {ms:.2} ms a request (user + system)");
+        };
         let before = crm_calls(&client, sandbox_url).await;
+        let cpu_before = cpu_seconds(&pid);
         let mut synced = load(concurrency, seconds, request(SYNCED, "SYNCED")).await;
+        cpu_per_request(cpu_before, synced.requests);
         let upstream = crm_calls(&client, sandbox_url).await - before;
         synced.report("synced", peak_rss_mib(&pid));
         println!("         {upstream} CRM calls reached the sandbox during the synced run");
+        let cpu_before = cpu_seconds(&pid);
         let mut live = load(concurrency, seconds, request(LIVE, "LIVE")).await;
+        cpu_per_request(cpu_before, live.requests);
         live.report("live", peak_rss_mib(&pid));
     });
     drop(gateway);

@@ -78,6 +78,25 @@ pub fn peak_rss_mib(pid: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The CPU time (user + system) a process has used so far, in seconds, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces): utime and
+    // stime are the 12th and 13th of them, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// The requests of a load run and their latencies.
 pub struct Run {
     pub requests: usize,

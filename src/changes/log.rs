@@ -3,6 +3,14 @@
 //! makes a project's appenders commit in sequence order, so readers never see a number appear
 //! behind one they have already read. A webhook's receipt (the provider's event id) is inserted
 //! in the same transaction: a redelivered event is acknowledged and stored once.
+//!
+//! Within one gateway, a project's appenders first take their turn on an in-memory lock and only
+//! then open their transaction: waiting for the head's row lock inside a transaction would hold a
+//! pooled connection for as long as the appenders ahead take (a burst of webhook deliveries, the
+//! first sync passes' pages), and enough such waiters starve the reads of connections. The row
+//! lock still orders appenders across gateways sharing the database.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -149,11 +157,32 @@ pub enum LogError {
 /// How far behind the head a live follower may fall, by default, before it is told to resume.
 pub const MAX_LAG: i64 = 10_000;
 
+/// How many turn locks a gateway keeps: projects share one when their ids fall on the same,
+/// which only makes them wait for each other's appends (short transactions), never wrong.
+const TURNS: usize = 64;
+
+/// The in-memory turn locks of appenders, one per group of projects (a fixed number, so the
+/// set never grows with the projects).
+#[derive(Clone)]
+struct Turns(Arc<[tokio::sync::Mutex<()>]>);
+
+impl Turns {
+    fn new() -> Self {
+        Self((0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+
+    /// The lock `project`'s appenders take turns on.
+    fn of(&self, project: Uuid) -> &tokio::sync::Mutex<()> {
+        &self.0[(project.as_u128() % self.0.len() as u128) as usize]
+    }
+}
+
 #[derive(Clone)]
 pub struct ChangeLog {
     db: DatabaseConnection,
     bus: Bus,
     max_lag: i64,
+    turns: Turns,
 }
 
 impl ChangeLog {
@@ -162,6 +191,7 @@ impl ChangeLog {
             db,
             bus,
             max_lag: MAX_LAG,
+            turns: Turns::new(),
         }
     }
 
@@ -201,6 +231,9 @@ impl ChangeLog {
         changes: Vec<Change>,
         also: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), E>,
     ) -> Result<Appended, E> {
+        // Held until the transaction ends: the next appender of the project waits here, without
+        // a connection.
+        let _turn = self.turns.of(project_id).lock().await;
         let txn = self.db.begin().await?;
         if let Some(receipt) = receipt {
             let inserted = webhook_receipts::Entity::insert(webhook_receipts::ActiveModel {

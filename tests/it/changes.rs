@@ -719,6 +719,101 @@ async fn on_postgresql_a_subscriber_of_one_gateway_sees_changes_taken_in_by_anot
     subscriber.close().await;
 }
 
+/// A burst of deliveries to one project on PostgreSQL: the appenders queue for the log inside
+/// the gateway, so none holds a pooled connection while it waits for the head's row lock (the
+/// database shows no session waiting on a lock), and the reads made meanwhile all succeed.
+#[tokio::test]
+async fn on_postgresql_a_burst_of_deliveries_waits_for_the_log_without_holding_connections() {
+    use sea_orm::ConnectionTrait;
+    use secrecy::ExposeSecret;
+
+    let Some(url) = crate::helpers::postgres_url().await else {
+        return;
+    };
+    let watcher = sea_orm::Database::connect(url.expose_secret())
+        .await
+        .unwrap();
+    let mut settings = test_settings();
+    settings.database.url = Some(url);
+    settings.changes.default_project = Some("acme".into());
+    settings
+        .providers
+        .entry("stripe".into())
+        .or_default()
+        .webhook_secret = Some(SECRET.to_owned().into());
+    let app = spawn_app_with(settings).await;
+
+    let deliveries: i64 = 120;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let now = Utc::now().timestamp();
+    let burst = async {
+        let statuses = futures_util::future::join_all((0..deliveries).map(|i| {
+            let body = event(
+                &format!("evt_burst_{i}"),
+                "customer.updated",
+                json!({ "id": format!("cus_{i}") }),
+            );
+            let app = &app;
+            async move { deliver(app, &body, SECRET, now).await.0 }
+        }))
+        .await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        statuses
+    };
+    let reads = async {
+        let mut answers = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let round = futures_util::future::join_all(
+                (0..8).map(|_| app.graphql("{ viewer { user { email } } }", json!({}))),
+            )
+            .await;
+            answers.extend(round);
+        }
+        answers
+    };
+    let lock_waits = async {
+        let mut most = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let row = watcher
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    "SELECT count(*) AS waiting FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            most = most.max(row.try_get::<i64>("", "waiting").unwrap());
+            tokio::task::yield_now().await;
+        }
+        most
+    };
+    let (statuses, answers, most_waiting) = tokio::join!(burst, reads, lock_waits);
+
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(!answers.is_empty());
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    assert_eq!(
+        most_waiting, 0,
+        "sessions waited on a row lock while holding a connection"
+    );
+    let stored = watcher
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(*) AS stored FROM change_events",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "stored")
+        .unwrap();
+    assert_eq!(stored, deliveries);
+    watcher.close().await.ok();
+}
+
 #[tokio::test]
 async fn a_project_connects_its_own_stripe_endpoint_and_receives_on_it() {
     let app = spawn_app_with(test_settings()).await;
