@@ -222,4 +222,26 @@ mod tests {
         ));
         assert!(responses(&throttled, 1).is_none());
     }
+
+    #[test]
+    fn a_lookup_that_finds_nothing_does_not_fail_the_batch() {
+        let reply = answer(json!({ "responses": [
+            { "id": "0", "status": 200, "body": { "id": "a" } },
+            { "id": "1", "status": 404, "body": { "error": { "code": "ErrorItemNotFound" } } },
+            { "id": "2", "status": 400, "body": { "error": { "code": "ErrorInvalidIdMalformed" } } },
+        ] }));
+        assert!(matches!(classify_lookups(&reply), Verdict::Success));
+        assert!(!matches!(classify(&reply), Verdict::Success));
+        let denied = answer(json!({ "responses": [
+            { "id": "0", "status": 404, "body": {} },
+            { "id": "1", "status": 403, "body": { "error": { "code": "ErrorAccessDenied" } } },
+        ] }));
+        assert!(matches!(
+            classify_lookups(&denied),
+            Verdict::Failure {
+                kind: ErrorKind::Forbidden,
+                ..
+            }
+        ));
+    }
 }
