@@ -153,7 +153,7 @@ pub struct UpdateEventPayload {
 }
 
 impl Event {
-    fn from_record(record: Record<calendar::Event>, fetched: Fetched) -> Self {
+    pub(super) fn from_record(record: Record<calendar::Event>, fetched: Fetched) -> Self {
         let (rest, e) = record.split();
         Event {
             fetched,

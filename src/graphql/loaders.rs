@@ -21,7 +21,11 @@ use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 use tracing::Instrument;
 
-use super::{freshness::Origin, gate::Gate};
+use super::{
+    freshness::Origin,
+    gate::Gate,
+    items::{ItemKey, ItemLoader},
+};
 
 use nexus_core::{ProviderError, ReadModel, Synced, Target};
 
@@ -557,6 +561,7 @@ pub enum Loaders {
         gate: Arc<Gate>,
         chat_users: Arc<DataLoader<ChatUserLoader, HashMapCache>>,
         author_messages: Arc<DataLoader<AuthorMessagesLoader, HashMapCache>>,
+        items: Arc<Items<HashMapCache>>,
     },
     Shared {
         records: Arc<DataLoader<RecordLoader, NoCache>>,
@@ -566,7 +571,40 @@ pub enum Loaders {
         gate: Arc<Gate>,
         chat_users: Arc<DataLoader<ChatUserLoader, NoCache>>,
         author_messages: Arc<DataLoader<AuthorMessagesLoader, NoCache>>,
+        items: Arc<Items<NoCache>>,
     },
+}
+
+/// The loaders of emails, events and chat messages by id (federation's `_entities`).
+pub struct Items<C: async_graphql::dataloader::CacheFactory> {
+    emails: DataLoader<ItemLoader<EmailData>, C>,
+    events: DataLoader<ItemLoader<Event>, C>,
+    messages: DataLoader<ItemLoader<Message>, C>,
+}
+
+impl<C: async_graphql::dataloader::CacheFactory> Items<C> {
+    fn new(registry: &Registry, cache: impl Fn() -> C) -> Self {
+        Self {
+            emails: DataLoader::with_cache(ItemLoader::new(registry.clone()), spawn, cache()),
+            events: DataLoader::with_cache(ItemLoader::new(registry.clone()), spawn, cache()),
+            messages: DataLoader::with_cache(ItemLoader::new(registry.clone()), spawn, cache()),
+        }
+    }
+}
+
+/// One record by id through an items loader: `None` when the provider has no such record.
+async fn item<T, C>(
+    loader: &DataLoader<ItemLoader<T>, C>,
+    key: ItemKey,
+) -> Option<Loaded<(Record<T>, Origin)>>
+where
+    T: super::items::Item,
+    C: async_graphql::dataloader::CacheFactory,
+{
+    loader
+        .load_one(key)
+        .await
+        .unwrap_or_else(|never| match never {})
 }
 
 impl Loaders {
@@ -587,6 +625,7 @@ impl Loaders {
             attended: Arc::new(DataLoader::new(AttendedLoader(registry.clone()), spawn)),
             gate: Arc::default(),
             chat_users: Arc::new(DataLoader::new(ChatUserLoader(registry.clone()), spawn)),
+            items: Arc::new(Items::new(&registry, || NoCache)),
             author_messages: Arc::new(DataLoader::new(AuthorMessagesLoader::new(registry), spawn)),
         }
     }
@@ -624,6 +663,7 @@ impl Loaders {
                 spawn,
                 HashMapCache::default(),
             )),
+            items: Arc::new(Items::new(&registry, HashMapCache::default)),
             author_messages: Arc::new(DataLoader::with_cache(
                 AuthorMessagesLoader::new(registry),
                 spawn,
@@ -695,6 +735,31 @@ impl Loaders {
         answer
             .unwrap_or_else(|never| match never {})
             .unwrap_or_else(|| Ok(ListPage::empty()))
+    }
+
+    /// An email by id, batched with the others asked for together; `None` when there is none.
+    pub async fn email(&self, key: ItemKey) -> Option<Loaded<(Record<EmailData>, Origin)>> {
+        match self {
+            Loaders::Request { items, .. } => item(&items.emails, key).await,
+            Loaders::Shared { items, .. } => item(&items.emails, key).await,
+        }
+    }
+
+    /// An event by id, batched with the others asked for together; `None` when there is none.
+    pub async fn event(&self, key: ItemKey) -> Option<Loaded<(Record<Event>, Origin)>> {
+        match self {
+            Loaders::Request { items, .. } => item(&items.events, key).await,
+            Loaders::Shared { items, .. } => item(&items.events, key).await,
+        }
+    }
+
+    /// A chat message by id, batched with the others asked for together; `None` when there is
+    /// none.
+    pub async fn message(&self, key: ItemKey) -> Option<Loaded<(Record<Message>, Origin)>> {
+        match self {
+            Loaders::Request { items, .. } => item(&items.messages, key).await,
+            Loaders::Shared { items, .. } => item(&items.messages, key).await,
+        }
     }
 
     /// The tenant's connections as `read` finds them: once per request (so the resolvers of a

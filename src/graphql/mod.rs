@@ -17,6 +17,7 @@ mod freshness;
 mod gate;
 mod ids;
 mod introspection;
+mod items;
 pub mod limits;
 mod lists;
 mod loaders;

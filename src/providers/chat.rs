@@ -187,6 +187,14 @@ impl Chat for CachedChat {
         self.inner.message(target, remote_id).await
     }
 
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Message>>, ProviderError> {
+        self.inner.get_many(target, ids).await
+    }
+
     async fn post(
         &self,
         target: Target,

@@ -116,6 +116,14 @@ impl Mail for CachedMail {
         self.inner.get(target, id).await
     }
 
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<EmailData>>, ProviderError> {
+        self.inner.get_many(target, ids).await
+    }
+
     /// Sends, then forgets the tenant's cached lists (sent or not: a failure may have sent).
     async fn send(
         &self,

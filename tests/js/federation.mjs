@@ -17,8 +17,11 @@
 //    reading the sandbox's counters (`<sandboxOrigin>/_sandbox/counters`) before and after it.
 //
 // stderr: what failed. stdout: one final JSON line:
-//   {"composed":true,"listed":[{id,provider,name,accountManager}],"entities":[{id,provider,
-//    name,email,accountManager}],"entityRequests":N,"upstream":{"hubspot":{route:count},..}}
+//   {"composed":true,"links":{"nexus":"v2.5","accounts":"v2.3"},"supergraphLinks":[url,..],
+//    "listed":[{id,provider,name,accountManager}],"entities":[{id,provider,name,email,
+//    accountManager}],"entityRequests":N,"upstream":{"hubspot":{route:count},..}}
+// (`links`: the federation version each subgraph's SDL links, so the test sees Nexus's v2.5
+// composed beside a v2.3 subgraph; `supergraphLinks`: the specs the supergraph links.)
 // Exit 0 when every step answered without errors, 1 when one did not, 2 on bad usage.
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
@@ -52,6 +55,10 @@ const ACCOUNTS_SDL = `
     accountManager: String!
   }
 `;
+
+/** The federation version an SDL links (`v2.5`), or null. */
+const federationVersion = (typeDefs) =>
+  typeDefs.match(/https:\/\/specs\.apollo\.dev\/federation\/(v[0-9.]+)/)?.[1] ?? null;
 
 /** The accounts subgraph's own value for a contact: derived from the id it was given. */
 const managerOf = (id) => `manager-of:${id}`;
@@ -193,6 +200,8 @@ async function main() {
     console.log(
       JSON.stringify({
         composed: true,
+        links: { nexus: federationVersion(sdl), accounts: federationVersion(ACCOUNTS_SDL) },
+        supergraphLinks: [...composed.supergraphSdl.matchAll(/@link\(url: "([^"]+)"/g)].map((m) => m[1]),
         listed: nodes,
         entities,
         entityRequests,

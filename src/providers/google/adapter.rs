@@ -34,6 +34,14 @@ impl Mail for GoogleProvider {
         self.get_mail(target, id).await
     }
 
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<EmailData>>, ProviderError> {
+        self.get_mail_many(target, ids).await
+    }
+
     async fn send(
         &self,
         target: Target,
@@ -93,6 +101,14 @@ impl Calendar for GoogleProvider {
 
     async fn get(&self, target: Target, id: &str) -> Result<Option<Record<Event>>, ProviderError> {
         self.get_event(target, id).await
+    }
+
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Event>>, ProviderError> {
+        self.get_event_many(target, ids).await
     }
 
     async fn create(

@@ -46,6 +46,14 @@ impl Mail for MicrosoftProvider {
         self.get_mail(target, id).await
     }
 
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<EmailData>>, ProviderError> {
+        self.get_mail_many(target, ids).await
+    }
+
     async fn send(
         &self,
         target: Target,
@@ -105,6 +113,14 @@ impl Calendar for MicrosoftProvider {
 
     async fn get(&self, target: Target, id: &str) -> Result<Option<Record<Event>>, ProviderError> {
         self.get_event(target, id).await
+    }
+
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Event>>, ProviderError> {
+        self.get_event_many(target, ids).await
     }
 
     async fn create(

@@ -6,14 +6,21 @@
 //! expired token in any is the batch's (the stack refreshes and sends it again), a throttled
 //! or unavailable one makes the batch so (the stack waits its `Retry-After` and retries — a
 //! batch of reads is harmless to repeat).
+//!
+//! Reads by id ([`MicrosoftProvider::lookups`]) go twenty to a batch; a call answered `404` (or
+//! `400` for an id Graph finds malformed) is a record that is not there, left out of the
+//! answer, not a failed batch ([`classify_lookups`]).
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use crate::upstream::{Call, ErrorKind, Reply, Verdict};
+use crate::{
+    providers::Provider,
+    upstream::{Call, ErrorKind, ProviderError, Reply, Target, Verdict},
+};
 
-use super::error;
+use super::{MicrosoftProvider, error};
 
 /// Graph takes at most this many calls in one batch.
 pub const MAX_REQUESTS: usize = 20;
@@ -105,6 +112,75 @@ pub fn classify(reply: &Reply) -> Verdict {
     failure.unwrap_or(Verdict::Success)
 }
 
+/// As [`classify`], but a call that found no record (`404`, or `400` for a malformed id) does
+/// not fail the batch: reads by id leave such records out.
+pub fn classify_lookups(reply: &Reply) -> Verdict {
+    let outer = error::classify(reply);
+    if !matches!(outer, Verdict::Success) {
+        return outer;
+    }
+    let Some(answers) = replies(reply) else {
+        return Verdict::failure(ErrorKind::Upstream, "unreadable batch answer");
+    };
+    let mut failure = None;
+    for (_, answer) in &answers {
+        if absent(answer) {
+            continue;
+        }
+        match error::classify(answer) {
+            Verdict::TokenExpired => return Verdict::TokenExpired,
+            Verdict::Success => {}
+            other => {
+                failure.get_or_insert(other);
+            }
+        }
+    }
+    failure.unwrap_or(Verdict::Success)
+}
+
+/// Whether a call's answer says its record is not there.
+fn absent(answer: &Reply) -> bool {
+    matches!(
+        answer.status,
+        StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
+    )
+}
+
+impl MicrosoftProvider {
+    /// The bodies of the records `calls` (GETs by id) read, through `$batch`, twenty calls to a
+    /// batch; calls that found no record are left out.
+    pub(super) async fn lookups(
+        &self,
+        target: Target,
+        provider: Provider,
+        calls: &[Call],
+    ) -> Result<Vec<Value>, ProviderError> {
+        let mut found = Vec::with_capacity(calls.len());
+        for chunk in calls.chunks(MAX_REQUESTS) {
+            let batch = call(&chunk.iter().collect::<Vec<_>>());
+            let reply = self.upstream.send(target, &batch, classify_lookups).await?;
+            let answers = replies(&reply).ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Upstream,
+                    provider,
+                    batch.op,
+                    "an unreadable batch answer",
+                )
+            })?;
+            for (id, answer) in answers {
+                if absent(&answer) || id >= chunk.len() {
+                    continue;
+                }
+                let body = serde_json::from_slice(&answer.body).map_err(|e| {
+                    ProviderError::new(ErrorKind::Upstream, provider, chunk[id].op, e.to_string())
+                })?;
+                found.push(body);
+            }
+        }
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +221,27 @@ mod tests {
             }
         ));
         assert!(responses(&throttled, 1).is_none());
+    }
+
+    #[test]
+    fn a_lookup_that_finds_nothing_does_not_fail_the_batch() {
+        let reply = answer(json!({ "responses": [
+            { "id": "0", "status": 200, "body": { "id": "a" } },
+            { "id": "1", "status": 404, "body": { "error": { "code": "ErrorItemNotFound" } } },
+            { "id": "2", "status": 400, "body": { "error": { "code": "ErrorInvalidIdMalformed" } } },
+        ] }));
+        assert!(matches!(classify_lookups(&reply), Verdict::Success));
+        assert!(!matches!(classify(&reply), Verdict::Success));
+        let denied = answer(json!({ "responses": [
+            { "id": "0", "status": 404, "body": {} },
+            { "id": "1", "status": 403, "body": { "error": { "code": "ErrorAccessDenied" } } },
+        ] }));
+        assert!(matches!(
+            classify_lookups(&denied),
+            Verdict::Failure {
+                kind: ErrorKind::Forbidden,
+                ..
+            }
+        ));
     }
 }

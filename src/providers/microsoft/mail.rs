@@ -107,6 +107,14 @@ fn unexpected(op: &'static str, message: impl Into<String>) -> ProviderError {
     ProviderError::new(ErrorKind::Upstream, Provider::Outlook, op, message)
 }
 
+/// Whether `id` can be a Graph message id (base64url-like), so it names no other path.
+fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '='))
+}
+
 /// A Graph message as a unified record.
 fn record(raw: Value, op: &'static str) -> Result<Record<EmailData>, ProviderError> {
     let m: Message =
@@ -470,6 +478,29 @@ impl MicrosoftProvider {
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Messages by id through `$batch` (twenty to a batch); ids of no message are left out.
+    pub async fn get_mail_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<EmailData>>, ProviderError> {
+        let mut ids: Vec<&String> = ids.iter().filter(|id| is_id(id)).collect();
+        ids.sort();
+        ids.dedup();
+        let calls: Vec<Call> = ids
+            .iter()
+            .map(|id| {
+                Call::get("messages.get", format!("/v1.0/me/messages/{id}"))
+                    .query("$select", format!("{SELECT},body"))
+            })
+            .collect();
+        self.lookups(target, Provider::Outlook, &calls)
+            .await?
+            .into_iter()
+            .map(|raw| record(raw, "messages.get"))
+            .collect()
     }
 
     /// Sends: the message as a draft carrying its `internetMessageId`, then the draft's `send`

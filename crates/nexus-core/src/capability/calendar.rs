@@ -32,6 +32,15 @@ pub trait Calendar: Send + Sync {
     /// One event by its provider id; `None` when there is none.
     async fn get(&self, target: Target, id: &str) -> Result<Option<Record<Event>>, ProviderError>;
 
+    /// Events by their provider ids, fetched together (Google's batch endpoint, Graph's
+    /// `$batch`, each in batches as large as the provider takes); ids of no event (or of a
+    /// cancelled one) are absent from the answer, which is in no particular order.
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Event>>, ProviderError>;
+
     async fn create(
         &self,
         target: Target,

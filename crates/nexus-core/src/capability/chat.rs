@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt, future::try_join_all, stream};
 
 use crate::{
     ProviderError, Target,
@@ -13,6 +13,9 @@ use crate::{
         chat::{Channel, ChannelQuery, ChatUser, Message, MessageQuery, PostMessage, UserKey},
     },
 };
+
+/// The most single-message reads [`Chat::get_many`] has in flight at once by default.
+pub const LOOKUPS_AT_ONCE: usize = 4;
 
 /// A chat workspace: messages newest first, channels, posting, the people who write, and
 /// (where the provider keeps one) a change feed.
@@ -40,6 +43,24 @@ pub trait Chat: Send + Sync {
         target: Target,
         remote_id: &str,
     ) -> Result<Option<Record<Message>>, ProviderError>;
+
+    /// Messages by their remote ids; ids of no message are absent from the answer, which is in
+    /// no particular order. By default each is read with [`message`](Self::message), at most
+    /// [`LOOKUPS_AT_ONCE`] at a time: Slack has no read by many ids (each is a
+    /// `conversations.history` or `conversations.replies` call bounded to the message's own
+    /// time), and a Teams message's channel and thread decide its call.
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Message>>, ProviderError> {
+        let found: Vec<Option<Record<Message>>> = stream::iter(ids.to_vec())
+            .map(|id| async move { self.message(target, &id).await })
+            .buffered(LOOKUPS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
 
     /// Posts; an error is a post that did not go out or may not have (see
     /// [`ProviderError::may_have_acted`]), a [`Sent::Unread`] one that went out.

@@ -67,6 +67,15 @@ pub trait Mail: Send + Sync {
         id: &str,
     ) -> Result<Option<Record<EmailData>>, ProviderError>;
 
+    /// Messages by their provider ids, fetched together (Gmail's batch endpoint, Graph's
+    /// `$batch`, each in batches as large as the provider takes); ids of no message are absent
+    /// from the answer, which is in no particular order.
+    async fn get_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<EmailData>>, ProviderError>;
+
     /// Sends `email`; an error is a send that did not go out or may not have (see
     /// [`ProviderError::may_have_acted`]), a [`Sent::Unread`] one that went out.
     async fn send(

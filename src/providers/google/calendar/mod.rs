@@ -261,6 +261,60 @@ impl GoogleProvider {
         Ok(map::record(raw).filter(|r| r.data.status.as_deref() != Some("cancelled")))
     }
 
+    /// Events by id: `events.get` calls through the batch endpoint, `BATCH_SIZE` to a batch
+    /// (weighed by the tier of its size, as searches are); ids of no event or of a cancelled
+    /// one are left out.
+    pub async fn get_event_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Event>>, ProviderError> {
+        let mut paths: Vec<String> = ids
+            .iter()
+            .filter_map(|id| segment(id))
+            .map(|id| format!("{EVENTS}/{id}"))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let mut found = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(BATCH_SIZE) {
+            let op = BATCH_TIERS
+                .iter()
+                .find(|(size, _)| chunk.len() <= *size)
+                .map_or(BATCH_TIERS[BATCH_TIERS.len() - 1].1, |(_, op)| op);
+            let call = batch::call(op, BATCH, chunk);
+            let reply = self.upstream.send(target, &call, batch::classify).await?;
+            let answers = batch::answers(&reply, chunk.len()).ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Upstream,
+                    Provider::GoogleCalendar,
+                    op,
+                    "an unreadable batch answer",
+                )
+            })?;
+            for inner in answers {
+                let inner = inner.ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::Upstream,
+                        Provider::GoogleCalendar,
+                        op,
+                        "a batch answer lacks a part",
+                    )
+                })?;
+                match batch::part_error(Provider::GoogleCalendar, "events.get", &inner) {
+                    Some(e) if e.kind == ErrorKind::NotFound => continue,
+                    Some(e) => return Err(e),
+                    None => {}
+                }
+                let raw: serde_json::Value = inner.json(Provider::GoogleCalendar, "events.get")?;
+                found.extend(
+                    map::record(raw).filter(|r| r.data.status.as_deref() != Some("cancelled")),
+                );
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn create_event(
         &self,
         target: Target,

@@ -224,6 +224,27 @@ impl MicrosoftProvider {
         }
     }
 
+    /// Events by id through `$batch` (twenty to a batch); ids of no event are left out.
+    pub async fn get_event_many(
+        &self,
+        target: Target,
+        ids: &[String],
+    ) -> Result<Vec<Record<Event>>, ProviderError> {
+        let mut ids: Vec<&str> = ids.iter().filter_map(|id| segment(id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let calls: Vec<Call> = ids
+            .iter()
+            .map(|id| Call::get("event.get", format!("{EVENTS}/{id}")))
+            .collect();
+        Ok(self
+            .lookups(target, Provider::Outlook, &calls)
+            .await?
+            .into_iter()
+            .filter_map(map::record)
+            .collect())
+    }
+
     pub async fn create_event(
         &self,
         target: Target,
