@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::providers::{
     Provider,
     crm::{
-        self, ContactWrite, CrmData, CrmFilter, CrmObject, CrmWrite, DealWrite, LeadWrite, Record,
-        full_name,
+        self, ContactWrite, CrmData, CrmFilter, CrmObject, CrmWrite, CustomFields, DealWrite,
+        LeadWrite, Record, full_name,
     },
 };
 
@@ -18,6 +18,7 @@ use nexus_core::Target;
 use super::{
     calendar::Event,
     chat::Message,
+    fields,
     freshness::{DataSource, Fetched, MaxAge},
     ids::GlobalId,
     lists::{MergedCursor, MergedPage, PageArgs, crm_page},
@@ -553,6 +554,9 @@ pub struct ContactFilter {
     /// The owner's email (Salesforce OwnerId's user, HubSpot hubspot_owner_id's owner).
     pub owner: Option<String>,
     pub updated_after: Option<DateTime<Utc>>,
+    /// Custom fields equal to these values (`{"Tier__c": "Gold"}`), with `providers` naming
+    /// one CRM.
+    pub custom_fields: Option<Json<serde_json::Value>>,
 }
 
 #[derive(InputObject, Debug, Default)]
@@ -563,6 +567,9 @@ pub struct LeadFilter {
     pub email: Option<String>,
     pub name_contains: Option<String>,
     pub updated_after: Option<DateTime<Utc>>,
+    /// Custom fields equal to these values (`{"Tier__c": "Gold"}`), with `providers` naming
+    /// one CRM.
+    pub custom_fields: Option<Json<serde_json::Value>>,
 }
 
 #[derive(InputObject, Debug, Default)]
@@ -573,6 +580,9 @@ pub struct DealFilter {
     pub stage: Option<String>,
     pub status: Option<DealStatus>,
     pub updated_after: Option<DateTime<Utc>>,
+    /// Custom fields equal to these values (`{"Tier__c": "Gold"}`), with `providers` naming
+    /// one CRM.
+    pub custom_fields: Option<Json<serde_json::Value>>,
 }
 
 #[derive(InputObject, Debug, Default)]
@@ -610,11 +620,15 @@ impl CrmQuery {
         if let Some(email) = filter.email.as_deref() {
             validate::email("filter.email", email)?;
         }
+        let custom = fields::entries("filter.customFields", filter.custom_fields)?;
+        let custom =
+            fields::for_filter(ctx, CrmObject::Contact, providers.as_deref(), custom).await?;
         let filter = CrmFilter {
             email: filter.email,
             owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
+            custom,
             ..CrmFilter::default()
         };
         let page = PageArgs::parse(first, after)?.within(max_age);
@@ -645,12 +659,15 @@ impl CrmQuery {
         if let Some(email) = filter.email.as_deref() {
             validate::email("filter.email", email)?;
         }
+        let custom = fields::entries("filter.customFields", filter.custom_fields)?;
+        let custom = fields::for_filter(ctx, CrmObject::Lead, providers.as_deref(), custom).await?;
         let filter = CrmFilter {
             email: filter.email,
             owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
             stage: filter.status,
+            custom,
             ..CrmFilter::default()
         };
         let page = PageArgs::parse(first, after)?.within(max_age);
@@ -678,12 +695,15 @@ impl CrmQuery {
         if let Some(owner) = filter.owner.as_deref() {
             validate::email("filter.owner", owner)?;
         }
+        let custom = fields::entries("filter.customFields", filter.custom_fields)?;
+        let custom = fields::for_filter(ctx, CrmObject::Deal, providers.as_deref(), custom).await?;
         let filter = CrmFilter {
             owner: filter.owner,
             name_contains: filter.name_contains,
             updated_after: filter.updated_after,
             stage: filter.stage,
             deal_status: filter.status.map(Into::into),
+            custom,
             ..CrmFilter::default()
         };
         let page = PageArgs::parse(first, after)?.within(max_age);
@@ -738,6 +758,9 @@ pub struct CreateLeadInput {
     pub status: Option<String>,
     /// Where the lead came from (Salesforce `LeadSource`).
     pub lead_source: Option<String>,
+    /// Custom field values by the provider's names (`fields` lists them): checked before any
+    /// write; an unknown, standard or read-only field is refused.
+    pub custom_fields: Option<Json<serde_json::Value>>,
     /// Repeating a create with the same key returns the first result and creates nothing.
     pub idempotency_key: Option<String>,
 }
@@ -753,6 +776,9 @@ pub struct UpdateLeadInput {
     pub status: Option<String>,
     /// Where the lead came from (Salesforce `LeadSource`).
     pub lead_source: Option<String>,
+    /// Custom field values by the provider's names (`fields` lists them): checked before any
+    /// write; an unknown, standard or read-only field is refused.
+    pub custom_fields: Option<Json<serde_json::Value>>,
 }
 
 #[derive(InputObject, Debug)]
@@ -764,6 +790,9 @@ pub struct CreateContactInput {
     pub phone: Option<String>,
     pub title: Option<String>,
     pub company_id: Option<ID>,
+    /// Custom field values by the provider's names (`fields` lists them): checked before any
+    /// write; an unknown, standard or read-only field is refused.
+    pub custom_fields: Option<Json<serde_json::Value>>,
     pub idempotency_key: Option<String>,
 }
 
@@ -776,6 +805,9 @@ pub struct UpdateContactInput {
     pub phone: Option<String>,
     pub title: Option<String>,
     pub company_id: Option<ID>,
+    /// Custom field values by the provider's names (`fields` lists them): checked before any
+    /// write; an unknown, standard or read-only field is refused.
+    pub custom_fields: Option<Json<serde_json::Value>>,
 }
 
 #[derive(InputObject, Debug)]
@@ -793,6 +825,9 @@ pub struct CreateDealInput {
     pub close_date: Option<Date>,
     pub company_id: Option<ID>,
     pub contact_ids: Option<Vec<ID>>,
+    /// Custom field values by the provider's names (`fields` lists them): checked before any
+    /// write; an unknown, standard or read-only field is refused.
+    pub custom_fields: Option<Json<serde_json::Value>>,
     pub idempotency_key: Option<String>,
 }
 
@@ -804,6 +839,9 @@ pub struct UpdateDealInput {
     pub stage: Option<String>,
     pub close_date: Option<Date>,
     pub company_id: Option<ID>,
+    /// Custom field values by the provider's names (`fields` lists them): checked before any
+    /// write; an unknown, standard or read-only field is refused.
+    pub custom_fields: Option<Json<serde_json::Value>>,
 }
 
 #[derive(SimpleObject)]
@@ -867,6 +905,7 @@ fn lead_write(
     title: Option<String>,
     status: Option<String>,
     source: Option<String>,
+    custom: CustomFields,
 ) -> CrmWrite {
     CrmWrite::Lead(LeadWrite {
         first_name,
@@ -876,7 +915,21 @@ fn lead_write(
         title,
         status,
         source,
+        custom,
     })
+}
+
+/// Checks a write's custom fields against the connection's (before any write call) and puts
+/// them in the provider's spelling.
+async fn check_custom(
+    adapter: &std::sync::Arc<dyn crm::Crm>,
+    target: Target,
+    path: &str,
+    write: &mut CrmWrite,
+) -> Result<()> {
+    let custom = fields::for_write(adapter, target, write.object(), path, write.custom()).await?;
+    write.set_custom(custom);
+    Ok(())
 }
 
 /// A validated create of a lead.
@@ -892,6 +945,7 @@ fn new_lead(field: &str, input: CreateLeadInput) -> Result<(Provider, CrmWrite, 
         input.title,
         input.status,
         input.lead_source,
+        fields::entries(&format!("{field}.customFields"), input.custom_fields)?,
     );
     Ok((input.provider.into(), write, input.idempotency_key))
 }
@@ -911,6 +965,7 @@ fn new_contact(
         phone: input.phone,
         title: input.title,
         company_id: company_of(provider, input.company_id.as_ref())?,
+        custom: fields::entries(&format!("{field}.customFields"), input.custom_fields)?,
     });
     Ok((provider, write, input.idempotency_key))
 }
@@ -966,7 +1021,10 @@ async fn create_all(
     let mut out = Vec::new();
     for (provider, group) in groups {
         let (adapter, target) = crm_target(ctx, object, provider).await?;
-        let (indexes, writes): (Vec<usize>, Vec<CrmWrite>) = group.into_iter().unzip();
+        let (indexes, mut writes): (Vec<usize>, Vec<CrmWrite>) = group.into_iter().unzip();
+        for (i, write) in indexes.iter().zip(&mut writes) {
+            check_custom(&adapter, target, &format!("inputs.{i}.customFields"), write).await?;
+        }
         let created = adapter
             .create_many(target, &writes)
             .await
@@ -997,8 +1055,9 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: CreateLeadInput,
     ) -> Result<CreateLeadPayload> {
-        let (provider, write, key) = new_lead("input", input)?;
+        let (provider, mut write, key) = new_lead("input", input)?;
         let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
+        check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let key = OnceKey::new(
             ctx,
             "createLead",
@@ -1044,7 +1103,7 @@ impl CrmMutation {
         if let Some(last) = &input.last_name {
             validate::non_empty("input.lastName", last)?;
         }
-        let write = lead_write(
+        let mut write = lead_write(
             input.first_name,
             input.last_name,
             input.email,
@@ -1052,8 +1111,10 @@ impl CrmMutation {
             input.title,
             input.status,
             input.lead_source,
+            fields::entries("input.customFields", input.custom_fields)?,
         );
         let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
+        check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let record = adapter
             .update(target, &id, &write)
             .await
@@ -1069,8 +1130,9 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: CreateContactInput,
     ) -> Result<CreateContactPayload> {
-        let (provider, write, key) = new_contact("input", input)?;
+        let (provider, mut write, key) = new_contact("input", input)?;
         let (adapter, target) = crm_target(ctx, CrmObject::Contact, provider).await?;
+        check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let key = OnceKey::new(
             ctx,
             "createContact",
@@ -1120,15 +1182,17 @@ impl CrmMutation {
         if let Some(last) = &input.last_name {
             validate::non_empty("input.lastName", last)?;
         }
-        let write = CrmWrite::Contact(ContactWrite {
+        let mut write = CrmWrite::Contact(ContactWrite {
             first_name: input.first_name,
             last_name: input.last_name,
             email: input.email,
             phone: input.phone,
             title: input.title,
             company_id: company_of(provider, input.company_id.as_ref())?,
+            custom: fields::entries("input.customFields", input.custom_fields)?,
         });
         let (adapter, target) = crm_target(ctx, CrmObject::Contact, provider).await?;
+        check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let record = adapter
             .update(target, &id, &write)
             .await
@@ -1165,15 +1229,17 @@ impl CrmMutation {
             same_provider("input.contactIds", provider, &record)?;
             contact_ids.push(record.1);
         }
-        let write = CrmWrite::Deal(DealWrite {
+        let mut write = CrmWrite::Deal(DealWrite {
             name: Some(input.name),
             amount: input.amount.map(|m| (m.amount, m.currency.to_uppercase())),
             stage: Some(stage),
             close_date: input.close_date.map(|d| d.0),
             company_id: company_of(provider, input.company_id.as_ref())?,
             contact_ids,
+            custom: fields::entries("input.customFields", input.custom_fields)?,
         });
         let (adapter, target) = crm_target(ctx, CrmObject::Deal, provider).await?;
+        check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let key = OnceKey::new(
             ctx,
             "createDeal",
@@ -1197,15 +1263,17 @@ impl CrmMutation {
         if let Some(name) = &input.name {
             validate::non_empty("input.name", name)?;
         }
-        let write = CrmWrite::Deal(DealWrite {
+        let mut write = CrmWrite::Deal(DealWrite {
             name: input.name,
             amount: input.amount.map(|m| (m.amount, m.currency.to_uppercase())),
             stage: input.stage,
             close_date: input.close_date.map(|d| d.0),
             company_id: company_of(provider, input.company_id.as_ref())?,
             contact_ids: Vec::new(),
+            custom: fields::entries("input.customFields", input.custom_fields)?,
         });
         let (adapter, target) = crm_target(ctx, CrmObject::Deal, provider).await?;
+        check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let record = adapter
             .update(target, &id, &write)
             .await

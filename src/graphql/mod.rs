@@ -13,6 +13,7 @@ mod connect;
 mod crm;
 pub mod errors;
 mod federation;
+mod fields;
 mod freshness;
 mod gate;
 mod ids;
@@ -93,6 +94,7 @@ macro_rules! query_root {
         pub struct $name(
             viewer::ViewerQuery,
             crm::CrmQuery,
+            fields::FieldsQuery,
             mail::MailQuery,
             calendar::CalendarQuery,
             chat::ChatQuery,

@@ -9,6 +9,7 @@ pub mod calendar;
 mod catalog;
 pub mod chat;
 pub mod crm;
+pub mod fields;
 pub mod google;
 pub mod hubspot;
 pub mod mail;

@@ -18,6 +18,7 @@ mod connect_errors;
 mod connections;
 mod crm;
 mod crm_writes;
+mod custom_fields;
 mod deploy;
 mod federation;
 mod field_errors;

@@ -20,6 +20,7 @@
 //! | `domain` | companies (`domain` equal, without case) | companies (`Website` contains, without case) |
 //! | `name_contains` | never (HubSpot's token search is not a substring match) | contacts and leads (first or last name contains, without case), deals, companies (name contains) |
 //! | `owner` | never (an owner's email needs the provider's user directory) | never |
+//! | `custom` | never (the copy keeps custom fields only in the raw record) | never |
 //!
 //! A filter a type does not take is ignored, as the adapters ignore it. Pages run in the live
 //! list's order (created time, then id; see `copy::sort_key`), strictly after the request's
@@ -375,7 +376,7 @@ fn contains(text: &str) -> LikeExpr {
 fn condition(provider: Provider, object: CrmObject, filter: &CrmFilter) -> Option<Condition> {
     use CrmObject::{Company, Contact, Deal, Lead};
     use copy_records::Column;
-    if filter.owner.is_some() {
+    if filter.owner.is_some() || !filter.custom.is_empty() {
         return None;
     }
     let mut all = Condition::all();

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::{
     providers::crm::{
-        Created, Crm, CrmData, CrmObject, CrmWrite, IdPage, ListPage, ListRequest, ModifiedPage,
-        ModifiedRequest, Record,
+        Created, Crm, CrmData, CrmObject, CrmWrite, FieldInfo, IdPage, ListPage, ListRequest,
+        ModifiedPage, ModifiedRequest, Record,
     },
     upstream::{ProviderError, Target},
 };
@@ -67,6 +67,14 @@ impl Crm for HubspotProvider {
         writes: &[CrmWrite],
     ) -> Result<Vec<Created>, ProviderError> {
         HubspotProvider::create_many(self, target, writes).await
+    }
+
+    async fn fields(
+        &self,
+        target: Target,
+        object: CrmObject,
+    ) -> Result<std::sync::Arc<Vec<FieldInfo>>, ProviderError> {
+        HubspotProvider::fields(self, target, object).await
     }
 
     async fn modified(

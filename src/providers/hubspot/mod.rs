@@ -6,6 +6,7 @@
 
 mod adapter;
 mod error;
+mod fields;
 mod map;
 mod model;
 mod sync;
@@ -18,7 +19,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::upstream::{Call, ProviderError, Target, Upstream};
+use crate::{
+    providers::fields::FieldCache,
+    upstream::{Call, ProviderError, Target, Upstream},
+};
 
 /// Every op the adapter's calls use (`Call::op`), for the catalog check: each is counted by a
 /// rate class or listed as uncounted.
@@ -26,6 +30,7 @@ pub const OPS: &[&str] = &[
     "search",
     "list",
     "owners",
+    "properties",
     "batch.read",
     "associations.batch.read",
     "associations.default",
@@ -45,6 +50,8 @@ const SEARCH_LIMIT: usize = 200;
 #[derive(Clone)]
 pub struct HubspotProvider {
     upstream: Upstream,
+    /// Each connection's properties, for its custom ones.
+    fields: FieldCache,
 }
 
 fn filter(property: &str, operator: &str, value: impl Into<Value>) -> Value {
@@ -66,6 +73,14 @@ fn pushed_down(object: CrmObject, filter: &CrmFilter, owners: &[String]) -> Vec<
     };
     if let Some(after) = filter.updated_after {
         filters.push(filter_gt(modified, after.timestamp_millis()));
+    }
+    for (name, value) in &filter.custom {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        filters.push(self::filter(name, "EQ", value));
     }
     match object {
         CrmObject::Contact => {
@@ -147,9 +162,11 @@ fn within_millisecond(millis: i64, after: Option<&Position>) -> Vec<Vec<Value>> 
     vec![filters]
 }
 
-/// A search body: (keyset and filters) in OR-ed groups, sorted descending by `sort`.
+/// A search body: (keyset and filters) in OR-ed groups, sorted descending by `sort`, asking for
+/// `properties`.
 fn search_body(
     request: &ListRequest,
+    properties: &[String],
     owners: &[String],
     keyset: &[Vec<Value>],
     sort: &str,
@@ -168,7 +185,7 @@ fn search_body(
     json!({
         "filterGroups": groups,
         "sorts": [{ "propertyName": sort, "direction": "DESCENDING" }],
-        "properties": map::properties(request.object),
+        "properties": properties,
         "limit": fetch,
     })
 }
@@ -179,7 +196,10 @@ fn numeric(id: &str) -> u128 {
 
 impl HubspotProvider {
     pub fn new(upstream: Upstream) -> Self {
-        Self { upstream }
+        Self {
+            upstream,
+            fields: FieldCache::default(),
+        }
     }
 
     /// One page of a list, newest first.
@@ -209,8 +229,10 @@ impl HubspotProvider {
             }
             None => Vec::new(),
         };
+        let properties = self.read_properties(target, request.object).await?;
         let body = search_body(
             request,
+            &properties,
             &owners,
             &after_position(after),
             "createdate",
@@ -222,7 +244,14 @@ impl HubspotProvider {
             if records.iter().all(|r| r.created_at == last) {
                 // One millisecond fills the page: page through it by id instead.
                 let keyset = within_millisecond(last.timestamp_millis(), after);
-                let body = search_body(request, &owners, &keyset, "hs_object_id", fetch);
+                let body = search_body(
+                    request,
+                    &properties,
+                    &owners,
+                    &keyset,
+                    "hs_object_id",
+                    fetch,
+                );
                 records = self.search(target, request.object, object, body).await?;
             } else {
                 // HubSpot orders records of one millisecond arbitrarily: a group cut by the
@@ -321,13 +350,14 @@ impl HubspotProvider {
         let Some(object_type) = map::object_type(object) else {
             return Ok(Vec::new());
         };
+        let properties = self.read_properties(target, object).await?;
         let mut records = Vec::new();
         for chunk in ids.chunks(100) {
             let call = Call::post_read(
                 "batch.read",
                 format!("/crm/v3/objects/{object_type}/batch/read"),
                 json!({
-                    "properties": map::properties(object),
+                    "properties": properties,
                     "inputs": chunk.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
                 }),
             );

@@ -61,7 +61,7 @@ fn keyset(property: &str, request: &ModifiedRequest) -> Vec<Vec<Value>> {
     }
 }
 
-fn body(object: CrmObject, groups: Vec<Vec<Value>>, sort: &str, limit: usize) -> Value {
+fn body(properties: &[String], groups: Vec<Vec<Value>>, sort: &str, limit: usize) -> Value {
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|filters| json!({ "filters": filters }))
@@ -69,7 +69,7 @@ fn body(object: CrmObject, groups: Vec<Vec<Value>>, sort: &str, limit: usize) ->
     json!({
         "filterGroups": groups,
         "sorts": [{ "propertyName": sort, "direction": "ASCENDING" }],
-        "properties": map::properties(object),
+        "properties": properties,
         "limit": limit,
     })
 }
@@ -114,7 +114,8 @@ impl HubspotProvider {
         };
         let property = modified_property(request.object);
         let limit = request.limit.clamp(1, SEARCH_LIMIT);
-        let search = |groups, sort| body(request.object, groups, sort, limit);
+        let properties = self.read_properties(target, request.object).await?;
+        let search = |groups, sort| body(&properties, groups, sort, limit);
         let mut records = self
             .modified_search(
                 target,

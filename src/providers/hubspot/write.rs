@@ -22,7 +22,7 @@ const CONTACT_TO_COMPANY: u32 = 279;
 const DEAL_TO_COMPANY: u32 = 341;
 const DEAL_TO_CONTACT: u32 = 3;
 
-/// The properties of a write.
+/// The properties of a write: the mapped ones, then its custom properties as given.
 fn properties(write: &CrmWrite) -> Map<String, Value> {
     let mut out = Map::new();
     let mut put = |name: &str, value: &Option<String>| {
@@ -53,6 +53,9 @@ fn properties(write: &CrmWrite) -> Map<String, Value> {
             );
         }
         CrmWrite::Lead(_) => {}
+    }
+    for (name, value) in write.custom() {
+        out.insert(name.clone(), value.clone());
     }
     out
 }

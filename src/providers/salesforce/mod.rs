@@ -7,6 +7,7 @@
 
 mod adapter;
 mod error;
+mod fields;
 mod jobs;
 mod map;
 mod soql;
@@ -22,13 +23,17 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::upstream::{Call, ProviderError, Target, Upstream};
+use crate::{
+    providers::fields::FieldCache,
+    upstream::{Call, ProviderError, Target, Upstream},
+};
 
 /// Every op the adapter's calls use (`Call::op`), for the catalog check: each is counted by a
 /// rate class or listed as uncounted.
 pub const OPS: &[&str] = &[
     "query",
     "query.more",
+    "describe",
     "lead.create",
     "lead.update",
     "sobject.create",
@@ -58,6 +63,8 @@ const IDS_PER_QUERY: usize = 200;
 #[derive(Clone)]
 pub struct SalesforceProvider {
     upstream: Upstream,
+    /// Each connection's describe, for its custom fields.
+    fields: FieldCache,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +77,10 @@ struct QueryPage {
 
 impl SalesforceProvider {
     pub fn new(upstream: Upstream) -> Self {
-        Self { upstream }
+        Self {
+            upstream,
+            fields: FieldCache::default(),
+        }
     }
 
     /// Every row of a query, following `nextRecordsUrl` when the result spans batches.
@@ -157,12 +167,14 @@ impl SalesforceProvider {
             }
             None => Vec::new(),
         };
+        let custom = self.custom_fields(target, request.object).await?;
         let soql = soql::list(
             request.object,
             &request.filter,
             &owners,
             request.after.as_ref(),
             request.limit + 1,
+            &custom,
         );
         let mut records = self.query(target, request.object, soql).await?;
         let more = records.len() > request.limit;
@@ -177,10 +189,11 @@ impl SalesforceProvider {
         object: CrmObject,
         ids: &[String],
     ) -> Result<Vec<Record<CrmData>>, ProviderError> {
+        let custom = self.custom_fields(target, object).await?;
         let mut records = Vec::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
             records.extend(
-                self.query(target, object, soql::by_ids(object, chunk))
+                self.query(target, object, soql::by_ids(object, chunk, &custom))
                     .await?,
             );
         }

@@ -69,6 +69,29 @@ pub fn fields(object: CrmObject) -> &'static str {
     }
 }
 
+/// The SELECT list of `object`: the fields the adapter maps, then the connection's custom
+/// fields (from its describe).
+fn select(object: CrmObject, custom: &[String]) -> String {
+    let mut out = fields(object).to_owned();
+    for name in custom {
+        out.push_str(", ");
+        out.push_str(name);
+    }
+    out
+}
+
+/// A JSON value as a SOQL literal: strings quoted, numbers and booleans bare, null as `null`
+/// (arrays and objects, which no field holds, as quoted JSON text).
+fn value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => quote(s),
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        other => quote(&other.to_string()),
+    }
+}
+
 /// The WHERE conditions of `filter` that apply to `object` (ANDed); `owners` are the ids of the
 /// users `filter.owner` names.
 fn conditions(object: CrmObject, filter: &CrmFilter, owners: &[String]) -> Vec<String> {
@@ -79,6 +102,9 @@ fn conditions(object: CrmObject, filter: &CrmFilter, owners: &[String]) -> Vec<S
     }
     if let Some(after) = filter.updated_after {
         out.push(format!("LastModifiedDate > {}", datetime(after)));
+    }
+    for (name, v) in &filter.custom {
+        out.push(format!("{name} = {}", value(v)));
     }
     match object {
         CrmObject::Contact | CrmObject::Lead => {
@@ -130,6 +156,7 @@ pub fn list(
     owners: &[String],
     after: Option<&Position>,
     limit: usize,
+    custom: &[String],
 ) -> String {
     let mut conditions = conditions(object, filter, owners);
     if let Some(p) = after {
@@ -139,7 +166,7 @@ pub fn list(
             quote(&p.remote_id)
         ));
     }
-    let mut soql = format!("SELECT {} FROM {}", fields(object), sobject(object));
+    let mut soql = format!("SELECT {} FROM {}", select(object, custom), sobject(object));
     if !conditions.is_empty() {
         soql.push_str(" WHERE ");
         soql.push_str(&conditions.join(" AND "));
@@ -159,16 +186,22 @@ pub fn modified(
     since: Option<DateTime<Utc>>,
     after: Option<&Position>,
     limit: usize,
+    custom: &[String],
 ) -> String {
     format!(
         "{} ORDER BY SystemModstamp, Id LIMIT {limit}",
-        export(object, since, after)
+        export(object, since, after, custom)
     )
 }
 
 /// The records of [`modified`] in no order and without a limit, as a Bulk API 2.0 query job
 /// takes them.
-pub fn export(object: CrmObject, since: Option<DateTime<Utc>>, after: Option<&Position>) -> String {
+pub fn export(
+    object: CrmObject,
+    since: Option<DateTime<Utc>>,
+    after: Option<&Position>,
+    custom: &[String],
+) -> String {
     let mut conditions = Vec::new();
     if let Some(since) = since {
         conditions.push(format!("SystemModstamp >= {}", datetime(since)));
@@ -180,7 +213,7 @@ pub fn export(object: CrmObject, since: Option<DateTime<Utc>>, after: Option<&Po
             quote(&p.remote_id)
         ));
     }
-    let mut soql = format!("SELECT {} FROM {}", fields(object), sobject(object));
+    let mut soql = format!("SELECT {} FROM {}", select(object, custom), sobject(object));
     if !conditions.is_empty() {
         soql.push_str(" WHERE ");
         soql.push_str(&conditions.join(" AND "));
@@ -204,11 +237,11 @@ pub fn users_by_email(email: &str) -> String {
 }
 
 /// Records by id.
-pub fn by_ids(object: CrmObject, ids: &[String]) -> String {
+pub fn by_ids(object: CrmObject, ids: &[String], custom: &[String]) -> String {
     let list: Vec<String> = ids.iter().map(|id| quote(id)).collect();
     format!(
         "SELECT {} FROM {} WHERE Id IN ({})",
-        fields(object),
+        select(object, custom),
         sobject(object),
         list.join(", ")
     )
@@ -269,7 +302,7 @@ mod tests {
             ..CrmFilter::default()
         };
         assert_eq!(
-            list(CrmObject::Contact, &filter, &[], Some(&after), 21),
+            list(CrmObject::Contact, &filter, &[], Some(&after), 21, &[]),
             "SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp FROM Contact WHERE Email = 'a@b.test' AND (CreatedDate < 2024-05-02T12:00:00.000Z OR (CreatedDate = 2024-05-02T12:00:00.000Z AND Id < '003A')) ORDER BY CreatedDate DESC, Id DESC LIMIT 21"
         );
     }
@@ -286,7 +319,8 @@ mod tests {
                 CrmObject::Company,
                 Some(at("2030-12-31T23:58:00Z")),
                 Some(&after),
-                201
+                201,
+                &[]
             ),
             "SELECT Id, Name, Website, Industry, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp FROM Account WHERE SystemModstamp >= 2030-12-31T23:58:00.000Z AND ((SystemModstamp > 2031-01-01T00:00:00.000Z) OR (SystemModstamp = 2031-01-01T00:00:00.000Z AND Id > '0035e0000000200AAA')) ORDER BY SystemModstamp, Id LIMIT 201"
         );

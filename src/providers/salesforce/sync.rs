@@ -113,17 +113,19 @@ impl SalesforceProvider {
         if let Some(export) = &request.export {
             return self.export_page(target, object, export).await;
         }
+        let custom = self.custom_fields(target, object).await?;
         let soql = soql::modified(
             object,
             request.since,
             request.after.as_ref(),
             request.limit + 1,
+            &custom,
         );
         let mut records = self.query(target, object, soql).await?;
         let more = records.len() > request.limit;
         if more && request.since.is_none() && request.after.is_none() {
             let job = self
-                .open_export(target, soql::export(object, None, None))
+                .open_export(target, soql::export(object, None, None, &custom))
                 .await?;
             return self
                 .export_page(target, object, &Export { job, locator: None })

@@ -25,7 +25,7 @@ use super::{
 /// Records per sObject Collections call.
 pub const COLLECTION_LIMIT: usize = 200;
 
-/// The sObject fields of a write.
+/// The sObject fields of a write: the mapped ones, then its custom fields as given.
 pub fn fields(write: &CrmWrite) -> Map<String, Value> {
     let mut out = Map::new();
     let mut put = |name: &str, value: Option<Value>| {
@@ -63,6 +63,9 @@ pub fn fields(write: &CrmWrite) -> Map<String, Value> {
             );
             put("AccountId", text(&d.company_id));
         }
+    }
+    for (name, value) in write.custom() {
+        out.insert(name.clone(), value.clone());
     }
     out
 }

@@ -9,7 +9,7 @@ use crate::{
     records::{
         ListPage, Record,
         crm::{
-            Created, CrmData, CrmObject, CrmWrite, IdPage, ListRequest, ModifiedPage,
+            Created, CrmData, CrmObject, CrmWrite, FieldInfo, IdPage, ListRequest, ModifiedPage,
             ModifiedRequest,
         },
     },
@@ -63,6 +63,14 @@ pub trait Crm: Send + Sync {
         target: Target,
         writes: &[CrmWrite],
     ) -> Result<Vec<Created>, ProviderError>;
+
+    /// The fields records of `object` have at this connection, standard and custom, as the CRM
+    /// describes them (an adapter keeps the list for the catalog's `fields` cache lifetime).
+    async fn fields(
+        &self,
+        target: Target,
+        object: CrmObject,
+    ) -> Result<std::sync::Arc<Vec<FieldInfo>>, ProviderError>;
 
     /// Sync hook: one page of the records of one type modified since a time, in (modification
     /// time, id) order (see [`ModifiedRequest`]).

@@ -139,6 +139,27 @@ pub struct CrmFilter {
     pub stage: Option<String>,
     pub deal_status: Option<DealStatus>,
     pub domain: Option<String>,
+    /// Custom fields equal to these values, by their provider names (checked against the
+    /// connection's [`FieldInfo`] list before the adapter sees them).
+    pub custom: CustomFields,
+}
+
+/// Custom field values by their provider names (Salesforce `Tier__c`, HubSpot `customer_tier`).
+pub type CustomFields = serde_json::Map<String, serde_json::Value>;
+
+/// One field of a connection's records, as its CRM describes it (Salesforce describe, HubSpot
+/// properties).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldInfo {
+    /// The provider's name, as writes and `field(name:)` take it.
+    pub name: String,
+    pub label: String,
+    /// The provider's type (`string`, `picklist`, `double`, `enumeration`, `number`, …).
+    pub kind: String,
+    /// Whether a client may write it (not a formula, calculated or system field).
+    pub writable: bool,
+    /// Defined by the customer rather than the CRM.
+    pub custom: bool,
 }
 
 /// One page of a list, asked of one provider.
@@ -216,6 +237,24 @@ pub enum CrmWrite {
 }
 
 impl CrmWrite {
+    /// The write's custom field values.
+    pub fn custom(&self) -> &CustomFields {
+        match self {
+            CrmWrite::Contact(w) => &w.custom,
+            CrmWrite::Lead(w) => &w.custom,
+            CrmWrite::Deal(w) => &w.custom,
+        }
+    }
+
+    /// Replaces the write's custom field values.
+    pub fn set_custom(&mut self, custom: CustomFields) {
+        match self {
+            CrmWrite::Contact(w) => w.custom = custom,
+            CrmWrite::Lead(w) => w.custom = custom,
+            CrmWrite::Deal(w) => w.custom = custom,
+        }
+    }
+
     pub fn object(&self) -> CrmObject {
         match self {
             CrmWrite::Contact(_) => CrmObject::Contact,
@@ -234,6 +273,8 @@ pub struct ContactWrite {
     pub title: Option<String>,
     /// The remote id of the contact's company.
     pub company_id: Option<String>,
+    /// Custom field values, checked against the connection's field list.
+    pub custom: CustomFields,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -245,6 +286,8 @@ pub struct LeadWrite {
     pub title: Option<String>,
     pub status: Option<String>,
     pub source: Option<String>,
+    /// Custom field values, checked against the connection's field list.
+    pub custom: CustomFields,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -256,6 +299,8 @@ pub struct DealWrite {
     pub company_id: Option<String>,
     /// Remote ids of contacts to relate the deal to (on create).
     pub contact_ids: Vec<String>,
+    /// Custom field values, checked against the connection's field list.
+    pub custom: CustomFields,
 }
 
 /// One record of a bulk create: the created record, or why the provider refused it.

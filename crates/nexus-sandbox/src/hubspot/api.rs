@@ -406,6 +406,22 @@ pub fn update_record(
     ))
 }
 
+/// The properties a create or update answers with, as HubSpot's do: the type's defaults and
+/// every property the request wrote.
+fn answered(object: ObjectType, input: &Value) -> Vec<String> {
+    let written = input
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.keys().cloned());
+    object
+        .default_properties()
+        .iter()
+        .map(|p| (*p).to_owned())
+        .chain(written)
+        .collect()
+}
+
 fn json_body(bytes: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| error::validation(&format!("Invalid input JSON: {e}")))
@@ -428,7 +444,7 @@ pub async fn create(
         let mut store = ctx.state.hubspot.lock(&admitted.account);
         let (id, events) = create_record(&ctx, &mut store, object, &input, "API")?;
         let record = store.get(object, id).ok_or_else(error::not_found)?;
-        let json = record.to_json(object, None);
+        let json = record.to_json(object, Some(&answered(object, &input)));
         drop(store);
         emit(&ctx.state, events);
         Ok::<_, ApiError>(json)
@@ -463,7 +479,7 @@ pub async fn update(
         let json = store
             .get(object, id)
             .ok_or_else(error::not_found)?
-            .to_json(object, None);
+            .to_json(object, Some(&answered(object, &input)));
         drop(store);
         emit(&ctx.state, events);
         Ok::<_, ApiError>(json)

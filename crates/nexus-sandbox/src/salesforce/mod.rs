@@ -8,6 +8,7 @@
 
 mod bulk;
 mod collections;
+mod describe;
 mod outbound;
 pub mod soql;
 pub mod store;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<Ctx> {
             &data("/sobjects/{object}/{id}"),
             get(read).patch(update).delete(remove),
         )
+        .route(&data("/sobjects/{object}/describe"), get(describe::get))
         .route(&data("/query"), get(query))
         .route(&data("/query/{locator}"), get(query_more))
         .route(

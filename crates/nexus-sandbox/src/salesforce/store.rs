@@ -81,6 +81,9 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "Region__c",
+                "Lead_Score__c",
+                "Days_Open__c",
             ],
             Self::Contact => &[
                 "Id",
@@ -95,6 +98,9 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "Tier__c",
+                "NPS_Score__c",
+                "Lifetime_Value__c",
             ],
             Self::Account => &[
                 "Id",
@@ -106,6 +112,8 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "Segment__c",
+                "Open_Deal_Total__c",
             ],
             Self::Opportunity => &[
                 "Id",
@@ -120,6 +128,8 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "Forecast_Notes__c",
+                "Days_To_Close__c",
             ],
             Self::OpportunityContactRole => &[
                 "Id",
@@ -158,7 +168,9 @@ impl SObject {
         }
     }
 
-    /// Fields no client may write (a Lead's or Contact's `Name` is compound, an Account's is not).
+    /// Fields no client may write (a Lead's or Contact's `Name` is compound, an Account's is not;
+    /// the custom formula fields `Days_Open__c`, `Lifetime_Value__c`, `Open_Deal_Total__c` and
+    /// `Days_To_Close__c` are calculated).
     pub fn read_only(self) -> &'static [&'static str] {
         match self {
             Self::Lead | Self::Contact => &[
@@ -168,8 +180,17 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "Days_Open__c",
+                "Lifetime_Value__c",
             ],
-            Self::Account | Self::OpportunityContactRole => {
+            Self::Account => &[
+                "Id",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+                "Open_Deal_Total__c",
+            ],
+            Self::OpportunityContactRole => {
                 &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
             }
             Self::User => &[
@@ -186,6 +207,7 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "Days_To_Close__c",
             ],
         }
     }

@@ -58,7 +58,7 @@ proptest! {
 
     #[test]
     fn ids_in_a_list_stay_one_literal_each(ids in proptest::collection::vec(any::<String>(), 1..5)) {
-        let soql = super::by_ids(crate::providers::crm::CrmObject::Contact, &ids);
+        let soql = super::by_ids(crate::providers::crm::CrmObject::Contact, &ids, &[]);
         let mut rest = soql.split_once(" IN (").expect("an IN list").1;
         let mut read = Vec::new();
         loop {
