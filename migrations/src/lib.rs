@@ -17,6 +17,7 @@ mod m20261207_110001_create_copy_tables;
 mod m20261207_130001_api_key_lifecycle;
 mod m20261207_130002_change_event_users;
 mod m20261207_150001_idempotency_claims;
+mod m20261207_170001_copy_comms_columns;
 mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_130001_api_key_lifecycle::Migration),
             Box::new(m20261207_130002_change_event_users::Migration),
             Box::new(m20261207_150001_idempotency_claims::Migration),
+            Box::new(m20261207_170001_copy_comms_columns::Migration),
         ]
     }
 }

@@ -304,12 +304,22 @@ pub async fn message_page(
                 after,
                 limit,
             };
+            let age = page.max_age.of(&app.reads, target.provider);
+            let copy = app.read_model.clone();
             Some(Box::pin(async move {
                 match &query.filter.channel {
                     Some(channel) if !adapter.owns_channel(channel) => {
                         Ok(live(chat::ListPage::empty()))
                     }
-                    _ => adapter.messages(target, &query).await.map(live),
+                    _ => {
+                        if !age.is_zero()
+                            && let nexus_core::Synced::Synced { value, as_of } =
+                                copy.messages(target, &query, age).await
+                        {
+                            return Ok((value, Origin::Synced(std::sync::Arc::new(as_of))));
+                        }
+                        adapter.messages(target, &query).await.map(live)
+                    }
                 }
             }))
         },
@@ -354,8 +364,8 @@ pub struct ChatQuery;
 
 #[Object]
 impl ChatQuery {
-    /// Messages across Slack and Teams, newest first. `maxAge` (seconds, at least 0) is checked;
-    /// messages are read live for now.
+    /// Messages across Slack and Teams, newest first. `maxAge`: how old, in seconds, the synced
+    /// copy may be (0: live); a Slack channel answers from the copy once it is backfilled.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn messages(
         &self,

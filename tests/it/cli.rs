@@ -723,6 +723,53 @@ async fn copy_agrees_with_the_log(db: &sea_orm::DatabaseConnection) -> usize {
     copied.len()
 }
 
+/// The demo's mail copy against Gmail's checkpoint and log: the copy is complete exactly when
+/// the feed's cursor is stored (one transaction sets both), and no message the log saw deleted
+/// is in the copy. Returns whether the mail copy is complete.
+async fn mail_agrees_with_its_checkpoint(db: &sea_orm::DatabaseConnection) -> bool {
+    use nexus::store::entities::{change_events, copy_records, copy_status, sync_checkpoints};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let complete = copy_status::Entity::find()
+        .filter(copy_status::Column::Provider.eq("gmail"))
+        .filter(copy_status::Column::Type.eq("Email"))
+        .one(db)
+        .await
+        .unwrap()
+        .is_some_and(|row| row.complete);
+    let cursor = sync_checkpoints::Entity::find()
+        .filter(sync_checkpoints::Column::Provider.eq("gmail"))
+        .filter(sync_checkpoints::Column::Resource.eq("Email"))
+        .one(db)
+        .await
+        .unwrap()
+        .map(|row| serde_json::from_str::<serde_json::Value>(&row.cursor).unwrap());
+    let fed = cursor.is_some_and(|c| c["feed"].is_string());
+    assert_eq!(
+        complete, fed,
+        "the mail copy is complete exactly when its cursor is stored"
+    );
+    let copied = copy_records::Entity::find()
+        .filter(copy_records::Column::Provider.eq("gmail"))
+        .filter(copy_records::Column::Type.eq("Email"))
+        .all(db)
+        .await
+        .unwrap();
+    for deleted in change_events::Entity::find()
+        .filter(change_events::Column::Provider.eq("gmail"))
+        .filter(change_events::Column::Op.eq("deleted"))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        assert!(
+            copied.iter().all(|row| row.remote_id != deleted.remote_id),
+            "{} deleted and gone from the copy",
+            deleted.remote_id
+        );
+    }
+    complete
+}
+
 /// `provider`'s contact changes in the demo's log: (all, distinct records).
 async fn contact_changes(db: &sea_orm::DatabaseConnection, provider: &str) -> (usize, usize) {
     use nexus::store::entities::change_events;
@@ -821,6 +868,7 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
         cut.1,
         "the copy stopped where the log did"
     );
+    mail_agrees_with_its_checkpoint(&db).await;
 
     let demo = Demo::start_configured(dir.path(), &args, &env);
     eventually(
@@ -835,6 +883,10 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
     .await;
     assert!(demo.stop().success());
     assert_eq!(copy_agrees_with_the_log(&db).await, total);
+    assert!(
+        mail_agrees_with_its_checkpoint(&db).await,
+        "the mailbox's copy completed after the restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -246,7 +246,7 @@ pub(super) fn links_of(target: Target) -> Condition {
     )
 }
 
-fn terms_of(target: Target) -> Condition {
+pub(super) fn terms_of(target: Target) -> Condition {
     scope(
         target,
         copy_terms::Column::UserId,
@@ -255,7 +255,7 @@ fn terms_of(target: Target) -> Condition {
     )
 }
 
-fn status_of(target: Target) -> Condition {
+fn status_rows(target: Target) -> Condition {
     scope(
         target,
         copy_status::Column::UserId,
@@ -266,7 +266,7 @@ fn status_of(target: Target) -> Condition {
 
 /// Whether `target`'s connection still exists; on PostgreSQL its row is share-locked until the
 /// transaction ends, so a disconnection waits for a page being stored and then erases it too.
-async fn connected(db: &impl ConnectionTrait, target: Target) -> Result<bool, DbErr> {
+pub(super) async fn connected(db: &impl ConnectionTrait, target: Target) -> Result<bool, DbErr> {
     let found = integration_credentials::Entity::find()
         .select_only()
         .column(integration_credentials::Column::Id)
@@ -353,6 +353,8 @@ pub async fn store(
             stage: Set(columns.stage),
             status: Set(columns.status),
             domain: Set(columns.domain),
+            channel: Set(None),
+            thread: Set(None),
             record: Set(text),
             applied_at: Set(applied),
             stored_at: Set(now),
@@ -586,7 +588,7 @@ pub async fn remove(
     kind: &str,
     ids: &[String],
 ) -> Result<(), DbErr> {
-    if CrmObject::ALL.into_iter().all(|o| o.name() != kind) {
+    if CrmObject::ALL.into_iter().all(|o| o.name() != kind) && !super::comms::is_comms(kind) {
         return Ok(());
     }
     for chunk in ids.chunks(CHUNK) {
@@ -653,7 +655,7 @@ pub async fn erase(db: &impl ConnectionTrait, target: Target) -> Result<(), DbEr
         .exec(db)
         .await?;
     copy_status::Entity::delete_many()
-        .filter(status_of(target))
+        .filter(status_rows(target))
         .exec(db)
         .await?;
     Ok(())
@@ -672,7 +674,7 @@ pub async fn statuses(
     target: Target,
 ) -> Result<HashMap<String, TypeStatus>, DbErr> {
     Ok(copy_status::Entity::find()
-        .filter(status_of(target))
+        .filter(status_rows(target))
         .all(db)
         .await?
         .into_iter()
@@ -694,18 +696,34 @@ pub async fn status(
     target: Target,
     object: CrmObject,
 ) -> Result<TypeStatus, DbErr> {
-    Ok(statuses(db, target)
+    status_of(db, target, object.name()).await
+}
+
+/// The status of `kind` (a type's name, or a part of one: `Message/C123`) in `target`'s copy.
+pub async fn status_of(
+    db: &impl ConnectionTrait,
+    target: Target,
+    kind: &str,
+) -> Result<TypeStatus, DbErr> {
+    Ok(copy_status::Entity::find()
+        .filter(status_rows(target))
+        .filter(copy_status::Column::Type.eq(kind))
+        .one(db)
         .await?
-        .remove(object.name())
+        .map(|row| TypeStatus {
+            complete: row.complete,
+            pass_at: row.pass_at,
+        })
         .unwrap_or_default())
 }
 
-/// Records that a pass over `object` started at `started` completed: the copy holds every
-/// creation and update made before then — unless the connection is gone.
+/// Records that a pass over `kind` (a type's name, or a part of one) started at `started`
+/// completed: the copy holds every creation and update made before then — unless the
+/// connection is gone.
 pub async fn completed(
     db: &impl ConnectionTrait,
     target: Target,
-    object: CrmObject,
+    kind: &str,
     started: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if !connected(db, target).await? {
@@ -716,7 +734,7 @@ pub async fn completed(
         user_id: Set(target.tenant.user_id),
         project_id: Set(target.tenant.project_id),
         provider: Set(target.provider.slug().to_owned()),
-        r#type: Set(object.name().to_owned()),
+        r#type: Set(kind.to_owned()),
         complete: Set(true),
         pass_at: Set(Some(started)),
         updated_at: Set(Utc::now()),

@@ -42,12 +42,18 @@ use sea_orm::{
 use crate::{
     providers::{
         Provider,
+        calendar::{Event, EventQuery},
+        chat::{Message, MessageQuery},
         crm::{CrmData, CrmFilter, CrmObject, ListPage, ListRequest, Record},
+        mail::{EmailData, MailRequest},
     },
     store::entities::{copy_links, copy_records},
 };
 
-use super::copy::{self, Stored, TypeStatus};
+use super::{
+    comms::Windows,
+    copy::{self, Stored, TypeStatus},
+};
 
 /// `IN` lists at most this long.
 const CHUNK: usize = 300;
@@ -55,12 +61,22 @@ const CHUNK: usize = 300;
 /// The sync's copy, as a read model.
 #[derive(Clone)]
 pub struct SyncedCopy {
-    db: DatabaseConnection,
+    pub(super) db: DatabaseConnection,
+    /// What the copies of mail, events and messages hold (`comms_read`).
+    pub(super) windows: Windows,
 }
 
 impl SyncedCopy {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            windows: Windows::default(),
+        }
+    }
+
+    /// The copy with these windows of mail, events and messages.
+    pub fn with_windows(self, windows: Windows) -> Self {
+        Self { windows, ..self }
     }
 
     /// The start of the last complete pass over `object`, when the copy is complete and no older
@@ -458,6 +474,71 @@ impl ReadModel for SyncedCopy {
         if let Err(cause) = self.try_written(target, record).await {
             tracing::warn!(provider = target.provider.slug(), %cause, "a write did not reach the copy; the next pass brings it");
         }
+    }
+
+    async fn emails(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        max_age: Duration,
+    ) -> Synced<ListPage<EmailData>> {
+        answer(
+            "emails",
+            target,
+            self.try_emails(target, request, max_age).await,
+        )
+    }
+
+    async fn emails_of(
+        &self,
+        target: Target,
+        participants: &[String],
+        max_age: Duration,
+    ) -> Synced<HashMap<String, Vec<Record<EmailData>>>> {
+        answer(
+            "contact emails",
+            target,
+            self.try_emails_of(target, participants, max_age).await,
+        )
+    }
+
+    async fn events(
+        &self,
+        target: Target,
+        query: &EventQuery,
+        max_age: Duration,
+    ) -> Synced<ListPage<Event>> {
+        answer(
+            "events",
+            target,
+            self.try_events(target, query, max_age).await,
+        )
+    }
+
+    async fn events_of(
+        &self,
+        target: Target,
+        attendees: &[String],
+        max_age: Duration,
+    ) -> Synced<HashMap<String, Vec<Record<Event>>>> {
+        answer(
+            "contact events",
+            target,
+            self.try_events_of(target, attendees, max_age).await,
+        )
+    }
+
+    async fn messages(
+        &self,
+        target: Target,
+        query: &MessageQuery,
+        max_age: Duration,
+    ) -> Synced<ListPage<Message>> {
+        answer(
+            "messages",
+            target,
+            self.try_messages(target, query, max_age).await,
+        )
     }
 }
 
