@@ -61,13 +61,18 @@ enum Command {
         port: u16,
     },
     /// Print the GraphQL schema (SDL).
-    Schema,
+    Schema {
+        /// The Apollo Federation v2 subgraph SDL (`_service { sdl }`) instead of the plain one.
+        #[arg(long)]
+        federation: bool,
+    },
     /// Apply the database migrations.
     Migrate,
     /// Run one incremental sync pass over every CRM and mailbox connection (or one provider's,
     /// or one project's), appending what changed to the change log.
     Sync {
-        /// Only this provider (`hubspot`, `salesforce`).
+        /// Only this provider (`salesforce`, `hubspot`, `gmail`, `google_calendar`, `outlook`,
+        /// `slack`, `teams`).
         #[arg(long)]
         provider: Option<String>,
         /// Only this project, by name.
@@ -142,16 +147,21 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
-    let quiet = matches!(cli.command, Command::Schema | Command::Keys { .. });
+    let quiet = matches!(cli.command, Command::Schema { .. } | Command::Keys { .. });
     let level = if quiet { "warn" } else { "info" };
     match cli.command {
-        Command::Schema => {
-            print!("{}", crate::graphql::sdl());
+        Command::Schema { federation } => {
+            let sdl = if federation {
+                crate::graphql::federation_sdl()
+            } else {
+                crate::graphql::sdl()
+            };
+            print!("{sdl}");
             return Ok(());
         }
         #[cfg(feature = "demo")]
         Command::Sandbox { port } => {
-            crate::telemetry::init_logging(level, &Default::default());
+            crate::telemetry::init_logging(level, &Default::default(), &Default::default())?;
             let sandbox = nexus_sandbox::start(([127, 0, 0, 1], port).into()).await?;
             println!("Nexus sandbox on {}", sandbox.origin());
             shutdown_signal().await;
@@ -160,13 +170,21 @@ async fn run(cli: Cli) -> CliResult {
         _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    crate::telemetry::init_logging(level, &settings.log);
+    crate::telemetry::init_logging(level, &settings.log, &settings.telemetry)?;
     let data_dir = cli
         .data_dir
         .or_else(|| settings.database.data_dir.clone())
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
-    match cli.command {
-        Command::Schema => unreachable!("handled above"),
+    let result = run_command(cli.command, settings, data_dir).await;
+    // The spans not exported yet go out before the process ends (`telemetry.otlp_endpoint`).
+    crate::telemetry::traces::flush().await;
+    result
+}
+
+/// The command, once settings and logging are in place.
+async fn run_command(command: Command, settings: Settings, data_dir: PathBuf) -> CliResult {
+    match command {
+        Command::Schema { .. } => unreachable!("handled above"),
         #[cfg(feature = "demo")]
         Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Serve => {
@@ -195,6 +213,8 @@ async fn run(cli: Cli) -> CliResult {
             project,
             full,
         } => {
+            #[cfg(feature = "demo")]
+            let settings = demo_folder(settings, &data_dir).await?;
             let db = open_database(&settings, &data_dir).await?;
             let result = sync(&settings, db.clone(), provider, project, full).await;
             db.close().await?;
@@ -244,9 +264,38 @@ async fn run(cli: Cli) -> CliResult {
     Ok(())
 }
 
-/// `nexus sync`: one pass per connection and type. On a terminal a progress bar (indicatif)
-/// shows the records read so far; elsewhere (pipes, tests) only a plain line per pass is
-/// written, on stderr.
+/// The settings for a command on `data_dir`, with the demo's setup when the folder is a demo's
+/// (`demo::adopt`). The demo's sandbox runs inside `nexus demo` (or `nexus sandbox`): without it,
+/// the demo's connections have nothing to read, and the command stops here.
+#[cfg(feature = "demo")]
+async fn demo_folder(mut settings: Settings, data_dir: &std::path::Path) -> CliResult<Settings> {
+    let Some(sandbox) = crate::demo::adopt(&mut settings, data_dir) else {
+        return Ok(settings);
+    };
+    let answered = reqwest::Client::new()
+        .get(format!("{sandbox}/_sandbox/counters"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    if answered {
+        eprintln!(
+            "{} is a demo's data folder: syncing from its sandbox at {sandbox}",
+            data_dir.display()
+        );
+        return Ok(settings);
+    }
+    Err(format!(
+        "the demo's sandbox at {sandbox} does not answer: start the demo on this folder \
+         (nexus demo --data-dir {}) and run the sync while it runs",
+        data_dir.display()
+    )
+    .into())
+}
+
+/// `nexus sync`: one pass per connection and type. A line per connection names the types it
+/// syncs; on a terminal a progress bar (indicatif) shows the type being synced and its records
+/// read so far; elsewhere (pipes, tests) only a plain line per pass is written, on stderr.
 async fn sync(
     settings: &Settings,
     db: sea_orm::DatabaseConnection,
@@ -271,14 +320,28 @@ async fn sync(
         None => None,
     };
     let syncer = crate::startup::syncer(settings, db).await?.full(full);
+    if let Some(provider) = provider
+        && syncer.resources(provider).is_empty()
+    {
+        eprintln!(
+            "{provider}: nothing to sync: its changes arrive through its webhook \
+             (/webhooks/{provider}), not by polling"
+        );
+        return Ok(());
+    }
     let targets = syncer.targets(provider, project).await?;
     if targets.is_empty() {
-        eprintln!("no connection to sync");
+        match provider {
+            Some(provider) => eprintln!("no {provider} connection to sync"),
+            None => eprintln!("no connection to sync"),
+        }
     }
     let terminal = std::io::stderr().is_terminal();
     let mut failed = 0;
     for target in targets {
         let slug = target.provider.slug();
+        let resources = syncer.resources(target.provider);
+        let what = format!("{slug}: syncing {}", resources.join(", "));
         let bar = if terminal {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
@@ -300,6 +363,7 @@ async fn sync(
                 eprintln!("{line}");
             }
         };
+        say(what);
         let progress = |resource: &str, seen: usize| {
             bar.set_message(resource.to_owned());
             bar.set_position(seen as u64);

@@ -114,9 +114,15 @@ pub struct Settings {
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    #[serde(default)]
     pub net: NetSettings,
     #[serde(default)]
     pub idempotency: IdempotencySettings,
+    #[serde(default)]
+    pub mcp: crate::agents::McpSettings,
+    #[serde(default)]
+    pub passthrough: crate::agents::PassthroughSettings,
 }
 
 /// How log lines are written (to stderr).
@@ -126,6 +132,33 @@ pub struct LogSettings {
     /// `json` (one object a line, for a log pipeline) or `pretty` (for people); `pretty` when
     /// stderr is a terminal and `json` otherwise when unset.
     pub format: Option<LogFormat>,
+}
+
+/// Traces exported over OTLP/HTTP (see `crate::telemetry::traces`); off unless an endpoint is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// The collector's base URL (`http://otel-collector:4318`); spans go to `/v1/traces` below
+    /// it, as `OTEL_EXPORTER_OTLP_ENDPOINT` means. Unset: no traces.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` on every span.
+    pub service_name: String,
+    /// The share of new traces kept (0.0..=1.0); a request that arrives with a `traceparent`
+    /// follows its caller's sampling decision.
+    pub sample_ratio: f64,
+    /// How long one export to the collector may take.
+    pub export_timeout_ms: u64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "nexus-gateway".into(),
+            sample_ratio: 1.0,
+            export_timeout_ms: 10_000,
+        }
+    }
 }
 
 /// The shape of a log line.
@@ -193,6 +226,10 @@ pub struct ChangesSettings {
     /// is made, and at startup for connections whose copy is not complete (independent of
     /// `sync_interval_secs`).
     pub first_pass: bool,
+    /// How long the copy's answers are kept in memory between writes (0: not kept). The
+    /// gateway's own writers drop them at once; a write by another process is seen within
+    /// this time.
+    pub copy_memo_secs: u64,
 }
 
 impl Default for ChangesSettings {
@@ -204,6 +241,7 @@ impl Default for ChangesSettings {
             subscriber_max_lag: crate::changes::MAX_LAG,
             full_sync_interval_secs: 24 * 60 * 60,
             first_pass: true,
+            copy_memo_secs: 2,
         }
     }
 }
@@ -446,6 +484,9 @@ pub struct GraphqlSettings {
     pub max_tokens: usize,
     /// Field selections with fragment spreads expanded, counted before validation.
     pub max_fields: usize,
+    /// Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`, `@key`
+    /// on the record types); off, the plain schema has neither (docs/federation.md).
+    pub federation: bool,
 }
 
 impl Default for GraphqlSettings {
@@ -459,6 +500,7 @@ impl Default for GraphqlSettings {
             max_aliases: 15,
             max_tokens: 1_000,
             max_fields: 5_000,
+            federation: false,
         }
     }
 }
@@ -472,6 +514,9 @@ pub struct AuthSettings {
     pub rate_limit_per_key: Option<u32>,
     /// Requests a caller may make at once above the steady rate; `rate_limit_per_key` when unset.
     pub rate_limit_burst: Option<u32>,
+    /// How long an API key found is remembered (5 when unset; 0: read on every request). A key
+    /// revoked by another process (`nexus keys revoke`) is refused within this time.
+    pub key_cache_secs: Option<u64>,
 }
 
 /// JWT callers: HS256 with a shared secret, or RS256 against a JWKS document.

@@ -4,6 +4,10 @@
 //! to `/webhooks/gmail`, Calendar channels opened on `/webhooks/google_calendar`), serves the gateway,
 //! connects every simulated provider for the demo project through the real connect flow (over
 //! HTTP, as a browser would), and writes `gateway-url` last: its presence means ready.
+//!
+//! Other commands run on a folder the demo made (`nexus sync`) take the demo's setup from it
+//! ([`adopt`]): its encryption key and its sandbox (`sandbox-url`), so they reach what the
+//! demo's connections were made with, never the real providers.
 
 use std::{fs, io::Write, path::Path};
 
@@ -86,6 +90,26 @@ pub async fn run(settings: &mut Settings, data_dir: &Path, options: DemoOptions)
     let _ = fs::remove_file(&ready_file);
     result??;
     Ok(())
+}
+
+/// What a command run on a data folder the demo made takes from it: the sandbox the demo
+/// recorded in `sandbox-url` (every simulated provider pointed at it, where config has not set
+/// otherwise) and the demo's `encryption-key` (when no key is configured). The sandbox's origin
+/// when the folder is the demo's; `None`, and the settings untouched, otherwise.
+pub fn adopt(settings: &mut Settings, data_dir: &Path) -> Option<String> {
+    let sandbox = fs::read_to_string(data_dir.join("sandbox-url")).ok()?;
+    let sandbox = sandbox.trim().trim_end_matches('/').to_owned();
+    let vault = &mut settings.vault;
+    let key_file = data_dir.join("encryption-key");
+    if vault.key.is_none()
+        && vault.key_file.is_none()
+        && vault.aws_secret_id.is_none()
+        && key_file.exists()
+    {
+        vault.key_file = Some(key_file);
+    }
+    point_at_sandbox(settings, &sandbox);
+    Some(sandbox)
 }
 
 /// Points every provider the sandbox simulates at it, where config has not set otherwise: its

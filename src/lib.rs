@@ -16,6 +16,7 @@
 //! - [`upstream`]: the stack every provider call goes through — credentials, retries, timeouts.
 //! - [`shutdown`]: the signal every background loop watches, and the record of those loops.
 
+pub mod agents;
 pub mod auth;
 pub mod changes;
 pub mod cli;

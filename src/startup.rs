@@ -18,6 +18,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::{net::TcpListener, time::Instant};
 
 use crate::{
+    agents::{audit::AuditLog, mcp::McpParts},
     auth::{Authenticator, CallerLimits, JwtConfigError, JwtVerifier, Tenants},
     changes::{
         Bus, ChangeLog,
@@ -207,7 +208,8 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
         let metrics_access = MetricsAccess::new(settings.server.metrics_token.as_ref())
-            .map_err(StartupError::Config)?;
+            .map_err(StartupError::Config)?
+            .with_sync_lag(db.clone());
         let metrics_listener = match settings.server.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -304,7 +306,9 @@ impl Application {
             .map(JwtVerifier::from_settings)
             .transpose()?;
         let read_model: Arc<dyn nexus_core::ReadModel> =
-            Arc::new(SyncedCopy::new(db.clone()).with_windows(windows));
+            Arc::new(SyncedCopy::new(db.clone()).with_windows(windows).memo_for(
+                std::time::Duration::from_secs(settings.changes.copy_memo_secs),
+            ));
         let schema = graphql::build(
             &settings.graphql,
             Some(AppContext {
@@ -321,6 +325,8 @@ impl Application {
                 read_model: read_model.clone(),
                 reads: reads.clone(),
                 passthrough: registry.passthrough(),
+                passthrough_settings: settings.passthrough,
+                audit: AuditLog::new(db.clone()),
                 providers: registry.clone(),
                 hooks: hooks.clone(),
                 endpoints: WebhookEndpoints::new(
@@ -330,6 +336,24 @@ impl Application {
             }),
         );
         crate::telemetry::prometheus();
+        let auth = Authenticator::new(tenants, jwt)
+            .with_key_cache(
+                settings
+                    .auth
+                    .key_cache_secs
+                    .map_or(crate::auth::KEY_CACHE, std::time::Duration::from_secs),
+            )
+            .with_limits(caller_limits);
+        let mcp = settings.mcp.enabled.then(|| {
+            crate::agents::mcp::service(McpParts {
+                schema: schema.clone(),
+                providers: registry.clone(),
+                read_model: read_model.clone(),
+                auth: auth.clone(),
+                audit: AuditLog::new(db.clone()),
+                settings: settings.mcp.clone(),
+            })
+        });
         let state = AppState {
             schema,
             document_limits: DocumentLimits::new(&settings.graphql),
@@ -339,7 +363,7 @@ impl Application {
             webhooks,
             hooks,
             public_origin,
-            auth: Authenticator::new(tenants, jwt).with_limits(caller_limits),
+            auth,
             db: db.clone(),
             body_limit: settings.server.body_limit_bytes,
             playground: settings.playground.enabled.then(|| {
@@ -349,6 +373,7 @@ impl Application {
             }),
             shutdown: shutdown.clone(),
             origins: Arc::new(origins),
+            mcp,
         };
         let (main_metrics, metrics) = match metrics_listener {
             Some(listener) => (None, Some((listener, http::metrics_router(metrics_access)))),

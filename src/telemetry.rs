@@ -1,4 +1,6 @@
-//! Logs (tracing, to stderr) and metrics (the `metrics` facade, rendered as Prometheus text).
+//! Logs (tracing, to stderr), traces (tracing's spans over OTLP, [`traces`], when a collector is
+//! configured) and metrics (the `metrics` facade, rendered as Prometheus text; every family is
+//! described in [`described`], and the process's own figures come from [`process`]).
 //!
 //! Every distinct label value is a series the recorder keeps for the life of the process, and
 //! the operation name is the client's to choose: [`operation_label`] labels at most
@@ -19,9 +21,13 @@ use std::{
 };
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
-use crate::config::{LogFormat, LogSettings};
+use crate::config::{LogFormat, LogSettings, TelemetrySettings};
+
+pub mod described;
+pub mod process;
+pub mod traces;
 
 /// Request latency buckets, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -60,8 +66,13 @@ pub fn operation_label(name: &str) -> String {
     }
 }
 
-/// Logs to stderr in the format `settings` ask for; `RUST_LOG` overrides the default level.
-pub fn init_logging(default: &str, settings: &LogSettings) {
+/// Logs to stderr in the format `settings` ask for (`RUST_LOG` overrides the default level), and
+/// exports spans when `telemetry` names a collector. Must run on the runtime.
+pub fn init_logging(
+    default: &str,
+    settings: &LogSettings,
+    telemetry: &TelemetrySettings,
+) -> Result<(), traces::TracesError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let terminal = std::io::stderr().is_terminal();
     let format = settings.format.unwrap_or(if terminal {
@@ -69,19 +80,27 @@ pub fn init_logging(default: &str, settings: &LogSettings) {
     } else {
         LogFormat::Json
     });
-    let builder = fmt()
-        .with_env_filter(filter)
+    let logs = fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(terminal);
-    let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder
+    // Each layer has its own filter: the log level decides what is written, not which spans
+    // are exported.
+    let logs = match format {
+        LogFormat::Pretty => logs.with_filter(filter).boxed(),
+        LogFormat::Json => logs
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(true)
-            .try_init(),
+            .with_filter(filter)
+            .boxed(),
     };
+    let registry = tracing_subscriber::registry().with(logs);
+    let _ = match traces::layer(telemetry)? {
+        Some(traces) => registry.with(traces).try_init(),
+        None => registry.try_init(),
+    };
+    Ok(())
 }
 
 /// The process-wide Prometheus recorder (installed on first use).
@@ -93,6 +112,7 @@ pub fn prometheus() -> PrometheusHandle {
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), LATENCY_BUCKETS)
                 .expect("latency buckets are not empty")
                 .install_recorder()
+                .inspect(|_| described::describe())
                 .expect("no other metrics recorder is installed")
         })
         .clone()

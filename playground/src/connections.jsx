@@ -1,9 +1,15 @@
 // The "Connections" panel: a GraphiQL sidebar plugin listing every provider of the catalog with
 // the caller's connection to it (`viewer.connections`), a Connect button that sends the browser to
 // the provider's consent page (`connectProvider`), and a Disconnect button (`disconnectProvider`).
-// After consent the gateway redirects back to /playground/?connected=<slug>: the page then opens
-// the panel with a "Connected <provider>" notice and drops the parameter from the URL.
-import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+// After consent the gateway redirects back to /playground/?connected=<slug> (or, refused, with
+// ?error=…&error_description=…&provider=<slug>): the page then opens the panel with a notice and
+// drops the parameters from the URL.
+//
+// The panel calls the gateway with the same headers as the operations: the settings' (the demo's
+// key) overridden by the Headers editor's, read when a call is made. Under `nexus serve` the key a
+// person types into the Headers editor is the one the panel uses; the list reloads when it changes.
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import { useEditorContext } from '@graphiql/react';
 import './connections.css';
 
 const TITLE = 'Connections';
@@ -31,14 +37,27 @@ const NOT_OAUTH = {
 const providerName = (p) =>
   NAMES[p] ?? p.toLowerCase().replace(/(^|_)(\w)/g, (_, sep, c) => (sep ? ' ' : '') + c.toUpperCase());
 
-// POSTs an operation to the endpoint with the settings' headers; resolves to `data`, rejects with
-// the first error as "CODE: message".
-async function request(settings, query, variables) {
+// The Headers editor's headers (an object of strings); none when it is empty or not valid JSON.
+function editorHeaders(headerEditor) {
+  const text = headerEditor?.getValue()?.trim();
+  if (!text) return {};
+  try {
+    const parsed = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+// POSTs an operation to the endpoint with `headers`; resolves to `data`, rejects with the first
+// error as "CODE: message".
+async function request(settings, headers, query, variables) {
   const res = await fetch(settings.httpUrl, {
     method: 'POST',
     credentials: 'same-origin',
     headers: {
-      ...settings.headers,
+      ...headers,
       'Content-Type': 'application/json',
       Accept: 'application/graphql-response+json, application/json',
     },
@@ -76,19 +95,33 @@ function relativeExpiry(expiresAt) {
 
 const ConnectionsContext = createContext(null);
 
-// Holds what the panel needs outside GraphiQL (settings, the post-consent notice) and handles
-// ?connected=<slug> on load. Wrap <GraphiQL> in it.
-export function ConnectionsProvider({ settings, children }) {
-  const [notice, setNotice] = useState(() => {
-    const slug = new URLSearchParams(window.location.search).get('connected');
-    return slug && /^[a-z0-9_]{1,64}$/.test(slug) ? `Connected ${providerName(slug.toUpperCase())}` : null;
-  });
+// What the gateway's callback said in the address bar: ?connected=<slug>, or a refusal
+// (?error=<RFC 6749 code>&error_description=…&provider=<slug>).
+const RETURN_PARAMS = ['connected', 'error', 'error_description', 'provider'];
+const SLUG = /^[a-z0-9_]{1,64}$/;
 
-  // Drop ?connected= from the address bar so a reload does not repeat the notice.
+function arrivalNotice() {
+  const params = new URLSearchParams(window.location.search);
+  const slug = params.get('connected');
+  if (slug && SLUG.test(slug)) return { text: `Connected ${providerName(slug.toUpperCase())}`, error: false };
+  const error = params.get('error');
+  if (!error) return null;
+  const provider = params.get('provider');
+  const name = provider && SLUG.test(provider) ? ` ${providerName(provider.toUpperCase())}` : '';
+  const description = (params.get('error_description') ?? '').slice(0, 300);
+  return { text: `Could not connect${name}: ${description || error.slice(0, 64)}`, error: true };
+}
+
+// Holds what the panel needs outside GraphiQL (settings, the post-consent notice) and handles
+// the callback's parameters on load. Wrap <GraphiQL> in it.
+export function ConnectionsProvider({ settings, children }) {
+  const [notice, setNotice] = useState(arrivalNotice);
+
+  // Drop the callback's parameters from the address bar so a reload does not repeat the notice.
   useEffect(() => {
     const url = new URL(window.location.href);
-    if (!url.searchParams.has('connected')) return;
-    url.searchParams.delete('connected');
+    if (!RETURN_PARAMS.some((p) => url.searchParams.has(p))) return;
+    RETURN_PARAMS.forEach((p) => url.searchParams.delete(p));
     window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
   }, []);
 
@@ -112,27 +145,60 @@ export function ConnectionsProvider({ settings, children }) {
   return <ConnectionsContext.Provider value={value}>{children}</ConnectionsContext.Provider>;
 }
 
+// How long the Headers editor must stay unchanged before the list reloads with its headers.
+const HEADERS_SETTLE_MS = 400;
+
 function ConnectionsPanel() {
   const { settings, notice, dismissNotice } = useContext(ConnectionsContext);
+  const { headerEditor } = useEditorContext({ nonNull: true });
   const [connections, setConnections] = useState(null);
   const [loadError, setLoadError] = useState(null);
   const [busy, setBusy] = useState(null); // provider with a mutation in flight
   const [errors, setErrors] = useState({}); // provider -> last error message
 
+  // The operations' headers: the settings' overridden by the Headers editor's.
+  const headers = useCallback(() => ({ ...settings.headers, ...editorHeaders(headerEditor) }), [settings, headerEditor]);
+  const call = useCallback((query, variables) => request(settings, headers(), query, variables), [settings, headers]);
+
   const refresh = useCallback(
     () =>
-      request(settings, LIST).then(
+      call(LIST).then(
         (data) => {
           setConnections(data.viewer.connections);
           setLoadError(null);
         },
-        (error) => setLoadError(error.message),
+        (error) => {
+          setConnections(null);
+          setLoadError(error.message);
+        },
       ),
-    [settings],
+    [call],
   );
   useEffect(() => {
     refresh();
   }, [refresh]);
+
+  // Reload when the headers the panel would send change (a key typed or pasted, another tab).
+  const sent = useRef(null);
+  useEffect(() => {
+    if (!headerEditor) return undefined;
+    sent.current = JSON.stringify(headers());
+    let timer;
+    const onChange = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const now = JSON.stringify(headers());
+        if (now === sent.current) return;
+        sent.current = now;
+        refresh();
+      }, HEADERS_SETTLE_MS);
+    };
+    headerEditor.on('change', onChange);
+    return () => {
+      clearTimeout(timer);
+      headerEditor.off('change', onChange);
+    };
+  }, [headerEditor, headers, refresh]);
 
   const setError = (provider, message) => setErrors((all) => ({ ...all, [provider]: message }));
 
@@ -140,7 +206,7 @@ function ConnectionsPanel() {
     setBusy(provider);
     setError(provider, null);
     try {
-      const data = await request(settings, CONNECT, {
+      const data = await call(CONNECT, {
         p: provider,
         r: `${window.location.origin}${import.meta.env.BASE_URL}`,
       });
@@ -155,7 +221,7 @@ function ConnectionsPanel() {
     setBusy(provider);
     setError(provider, null);
     try {
-      await request(settings, DISCONNECT, { p: provider });
+      await call(DISCONNECT, { p: provider });
     } catch (error) {
       setError(provider, error.message);
     }
@@ -172,8 +238,11 @@ function ConnectionsPanel() {
         </button>
       </div>
       {notice && (
-        <p className="nexus-connections-notice" role="status">
-          <span>{notice}</span>
+        <p
+          className={notice.error ? 'nexus-connections-notice nexus-connections-error' : 'nexus-connections-notice'}
+          role={notice.error ? 'alert' : 'status'}
+        >
+          <span>{notice.text}</span>
           <button type="button" onClick={dismissNotice} aria-label="Dismiss">
             ×
           </button>

@@ -1,34 +1,19 @@
 import { StrictMode, useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
-import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import 'graphiql/style.css';
 import './playground.css';
 import { ConnectionsProvider, connectionsPlugin } from './connections.jsx';
 import { EXAMPLES } from './examples.js';
+import { createFetcher } from './fetcher.js';
+import { referencePlugin } from './reference.jsx';
 import { loadSettings, scopedStorage } from './settings.js';
 
-// Shown in GraphiQL's sidebar after its Documentation Explorer and History.
+// Shown in GraphiQL's sidebar after the documentation pane (reference.jsx) and History.
 const PLUGINS = [connectionsPlugin];
 
 function Playground({ settings }) {
-  const fetcher = useMemo(
-    () =>
-      createGraphiQLFetcher({
-        url: settings.httpUrl,
-        // Subscriptions: graphql-ws (graphql-transport-ws) client created per
-        // subscription; connectionParams = these headers merged with the ones
-        // in the headers editor, e.g. {"Authorization":"Bearer nxk_..."}.
-        subscriptionUrl: settings.wsUrl,
-        wsConnectionParams: settings.headers,
-        // Baseline headers for HTTP (introspection may run before the headers
-        // editor exists); the headers editor's values override them.
-        headers: settings.headers,
-        // The gateway answers plain JSON; no multipart incremental delivery.
-        enableIncrementalDelivery: false,
-      }),
-    [settings],
-  );
+  const fetcher = useMemo(() => createFetcher(settings), [settings]);
   const headersText = useMemo(
     () => (Object.keys(settings.headers).length ? JSON.stringify(settings.headers, null, 2) : ''),
     [settings],
@@ -45,10 +30,12 @@ function Playground({ settings }) {
         fetcher={fetcher}
         defaultTabs={defaultTabs}
         defaultHeaders={headersText}
-        defaultEditorToolsVisibility={headersText ? 'headers' : false}
+        // Open on the Headers editor: under `nexus serve` that is where the caller's key goes.
+        defaultEditorToolsVisibility="headers"
         shouldPersistHeaders
         storage={storage ?? undefined}
         plugins={PLUGINS}
+        referencePlugin={referencePlugin}
       >
         <GraphiQL.Logo>Nexus Gateway</GraphiQL.Logo>
       </GraphiQL>

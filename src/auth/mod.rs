@@ -7,6 +7,12 @@
 //! config; their claims name the user and the project, both of which must exist, and the scopes
 //! (`auth.jwt.scope_claim`). A caller comes out `Authenticated`: the `Tenant` scopes everything a
 //! request can reach, the `Scopes` (`scopes`) what it may do there.
+//!
+//! A key found is remembered for `auth.key_cache_secs` (default 5 s), so a busy key costs one
+//! database read that often rather than one per request. Its expiry is checked on every request;
+//! a revocation made by this process (`Tenants::revoke_key`) holds at once, one made by another
+//! (`nexus keys revoke`, another gateway on the database) within that time. Unknown keys are not
+//! remembered.
 //! Each authenticated request spends from its caller's allowance when per-caller limits are set
 //! (`limit.rs`).
 
@@ -19,7 +25,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::config::JwtSettings;
+use crate::{config::JwtSettings, store::entities::api_keys};
 
 mod limit;
 mod scopes;
@@ -134,7 +140,13 @@ pub async fn create_api_key_with(
 pub struct Authenticated {
     pub tenant: Tenant,
     pub scopes: Scopes,
+    /// The API key the caller used; none for a JWT.
+    pub key: Option<KeyId>,
 }
+
+/// The id of the API key a request was made with (the audit log's "who").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub Uuid);
 
 /// Turns `Authorization` header values into callers.
 #[derive(Clone)]
@@ -143,8 +155,13 @@ pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     /// The keys whose last use was written within `LAST_USED_EVERY`.
     recently_used: moka::future::Cache<Uuid, ()>,
+    /// Keys found, by hash, with the revocation count they were read at (`None`: not kept).
+    keys: Option<moka::future::Cache<String, (u64, api_keys::Model)>>,
     limits: Option<CallerLimits>,
 }
+
+/// How long a key found is remembered unless `auth.key_cache_secs` says otherwise.
+pub const KEY_CACHE: Duration = Duration::from_secs(5);
 
 impl Authenticator {
     pub fn new(tenants: Tenants, jwt: Option<JwtVerifier>) -> Self {
@@ -154,8 +171,40 @@ impl Authenticator {
             recently_used: moka::future::Cache::builder()
                 .time_to_live(LAST_USED_EVERY)
                 .build(),
+            keys: None,
             limits: None,
         }
+        .with_key_cache(KEY_CACHE)
+    }
+
+    /// Remembers keys found for `ttl` (not at all when zero).
+    pub fn with_key_cache(mut self, ttl: Duration) -> Self {
+        self.keys = (!ttl.is_zero()).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build()
+        });
+        self
+    }
+
+    /// The live key with this hash: remembered, or read (and then remembered).
+    async fn key(&self, hash: &str) -> Result<Option<api_keys::Model>, sea_orm::DbErr> {
+        let Some(keys) = &self.keys else {
+            return self.tenants.active_key(hash).await;
+        };
+        let revocations = tenants::revocations();
+        if let Some((at, key)) = keys.get(hash).await
+            && at == revocations
+        {
+            return Ok(Some(key));
+        }
+        let key = self.tenants.active_key(hash).await?;
+        if let Some(key) = &key {
+            keys.insert(hash.to_owned(), (revocations, key.clone()))
+                .await;
+        }
+        Ok(key)
     }
 
     /// Holds each caller to `limits`.
@@ -193,8 +242,7 @@ impl Authenticator {
             .ok_or(AuthError::Malformed)?;
         if credential.starts_with(API_KEY_PREFIX) {
             let key = self
-                .tenants
-                .active_key(&hash_key(credential))
+                .key(&hash_key(credential))
                 .await?
                 .filter(|key| key.expires_at.is_none_or(|t| t > chrono::Utc::now()))
                 .ok_or(AuthError::InvalidKey)?;
@@ -211,6 +259,7 @@ impl Authenticator {
                     project_id: key.project_id,
                 },
                 scopes,
+                key: Some(KeyId(key.id)),
             });
         }
         let jwt = self.jwt.as_ref().ok_or(AuthError::JwtDisabled)?;
@@ -330,6 +379,7 @@ impl JwtVerifier {
                 project_id: id(&self.project_claim)?,
             },
             scopes,
+            key: None,
         })
     }
 }

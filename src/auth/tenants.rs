@@ -1,5 +1,7 @@
 //! Users, projects and API keys: the rows behind a `Tenant`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -25,6 +27,15 @@ pub struct ApiKeyRow {
     pub expires_at: Option<DateTime<Utc>>,
     /// Recorded at most once a minute, so up to a minute behind.
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// How many keys this process has revoked: a key remembered before the count moved is looked up
+/// again (`Authenticator`'s key cache), so a revocation made in this process holds at once.
+static REVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of revocations this process has made so far.
+pub fn revocations() -> u64 {
+    REVOCATIONS.load(Ordering::SeqCst)
 }
 
 /// Repository of users, projects and API keys.
@@ -186,6 +197,7 @@ impl Tenants {
             .filter(api_keys::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        REVOCATIONS.fetch_add(1, Ordering::SeqCst);
         Ok(result.rows_affected == 1)
     }
 }

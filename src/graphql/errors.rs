@@ -10,7 +10,7 @@ use nexus_core::{ErrorKind, ProviderError};
 
 use crate::providers::{Cataloged, Provider};
 
-/// The codes of DESIGN.md, plus the two that mark requests refused before execution.
+/// The codes of DESIGN.md, plus the three that mark requests refused before execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     Unauthenticated,
@@ -31,6 +31,8 @@ pub enum ErrorCode {
     GraphqlParseFailed,
     /// The document is invalid for the schema, breaks an abuse limit, or its variables do not coerce.
     GraphqlValidationFailed,
+    /// An introspection query while `graphql.introspection` is off.
+    IntrospectionDisabled,
 }
 
 impl ErrorCode {
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::SubscriberBehind => "SUBSCRIBER_BEHIND",
             ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
         }
     }
 

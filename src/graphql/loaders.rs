@@ -5,6 +5,9 @@
 //! below it from memory. Keys carry the tenant, so the shared, uncached loaders that WebSocket
 //! operations use never mix tenants either.
 //!
+//! Each batch runs in a `loader.batch` span (the loader, the number of keys), the parent of the
+//! provider calls it makes, so a trace shows which calls one batch made.
+//!
 //! CRM records and relations are asked of the synced copy first (keys carry how old an answer
 //! may be); the copy's answers cost no provider call, and a record the copy lacks is fetched
 //! live.
@@ -14,7 +17,9 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use super::{freshness::Origin, gate::Gate};
 
@@ -90,6 +95,23 @@ pub struct AttendeeKey {
     pub max_age: std::time::Duration,
 }
 
+/// The span of one loader's batch, for traces: the loader and how many keys it got.
+fn batch(loader: &'static str, keys: usize) -> tracing::Span {
+    tracing::debug_span!(
+        "loader.batch",
+        otel.name = %format_args!("load {loader}"),
+        otel.kind = "internal",
+        loader,
+        keys,
+    )
+}
+
+/// Starts a batch as a task of its own, in the trace of the resolver that asked for it (the
+/// task would otherwise begin a trace of its own).
+fn spawn(batch: BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(crate::telemetry::traces::in_current_trace(batch))
+}
+
 /// What a key gets: its answer, or its batch's provider error.
 pub type Loaded<T> = Result<T, ProviderError>;
 
@@ -147,35 +169,41 @@ impl Loader<RecordKey> for RecordLoader {
         &self,
         keys: &[RecordKey],
     ) -> Result<HashMap<RecordKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.object, k.max_age));
-        let calls =
-            groups
-                .into_iter()
-                .map(|((tenant, provider, object, max_age), keys)| async move {
-                    let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
-                    let answer = self
-                        .fetch(Target { tenant, provider }, object, ids, max_age)
-                        .await;
-                    (keys, answer)
-                });
-        let mut out = HashMap::new();
-        for (keys, answer) in futures_util::future::join_all(calls).await {
-            match answer {
-                Ok(records) => {
-                    let mut by_id: HashMap<String, (Record<CrmData>, Origin)> = records
-                        .into_iter()
-                        .map(|r| (r.0.remote_id.clone(), r))
-                        .collect();
-                    for key in keys {
-                        if let Some(record) = by_id.remove(&key.remote_id) {
-                            out.insert(key.clone(), Ok(record));
+        async move {
+            let groups = grouped(keys, |k| (k.tenant, k.provider, k.object, k.max_age));
+            let calls =
+                groups
+                    .into_iter()
+                    .map(|((tenant, provider, object, max_age), keys)| async move {
+                        let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
+                        let answer = self
+                            .fetch(Target { tenant, provider }, object, ids, max_age)
+                            .await;
+                        (keys, answer)
+                    });
+            let mut out = HashMap::new();
+            for (keys, answer) in futures_util::future::join_all(calls).await {
+                match answer {
+                    Ok(records) => {
+                        let mut by_id: HashMap<String, (Record<CrmData>, Origin)> = records
+                            .into_iter()
+                            .map(|r| (r.0.remote_id.clone(), r))
+                            .collect();
+                        for key in keys {
+                            if let Some(record) = by_id.remove(&key.remote_id) {
+                                out.insert(key.clone(), Ok(record));
+                            }
                         }
                     }
+                    Err(error) => {
+                        out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone()))))
+                    }
                 }
-                Err(error) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone())))),
             }
+            Ok(out)
         }
-        Ok(out)
+        .instrument(batch("records", keys.len()))
+        .await
     }
 }
 
@@ -211,28 +239,31 @@ impl Loader<RelationKey> for RelationLoader {
         &self,
         keys: &[RelationKey],
     ) -> Result<HashMap<RelationKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.from, k.to, k.max_age));
-        let calls =
-            groups
-                .into_iter()
-                .map(|((tenant, provider, from, to, max_age), keys)| async move {
+        async move {
+            let groups = grouped(keys, |k| (k.tenant, k.provider, k.from, k.to, k.max_age));
+            let calls = groups.into_iter().map(
+                |((tenant, provider, from, to, max_age), keys)| async move {
                     let ids: Vec<String> = keys.iter().map(|k| k.remote_id.clone()).collect();
                     let answer = self
                         .fetch(Target { tenant, provider }, (from, to), ids, max_age)
                         .await;
                     (keys, answer)
-                });
-        let mut out = HashMap::new();
-        for (keys, answer) in futures_util::future::join_all(calls).await {
-            for key in keys {
-                let value = match &answer {
-                    Ok(found) => Ok(found.get(&key.remote_id).cloned().unwrap_or_default()),
-                    Err(error) => Err(error.clone()),
-                };
-                out.insert(key.clone(), value);
+                },
+            );
+            let mut out = HashMap::new();
+            for (keys, answer) in futures_util::future::join_all(calls).await {
+                for key in keys {
+                    let value = match &answer {
+                        Ok(found) => Ok(found.get(&key.remote_id).cloned().unwrap_or_default()),
+                        Err(error) => Err(error.clone()),
+                    };
+                    out.insert(key.clone(), value);
+                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .instrument(batch("relations", keys.len()))
+        .await
     }
 }
 
@@ -248,28 +279,32 @@ impl Loader<ChatUserKey> for ChatUserLoader {
         &self,
         keys: &[ChatUserKey],
     ) -> Result<HashMap<ChatUserKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider));
-        let calls = groups
-            .into_iter()
-            .map(|((tenant, provider), keys)| async move {
-                let wanted: Vec<UserKey> = keys.iter().map(|k| k.key.clone()).collect();
-                let answer = match self.0.chat(provider) {
-                    Ok(adapter) => adapter.users(Target { tenant, provider }, &wanted).await,
-                    Err(_) => Ok(HashMap::new()),
-                };
-                (keys, answer)
-            });
-        let mut out = HashMap::new();
-        for (keys, answer) in futures_util::future::join_all(calls).await {
-            for key in keys {
-                let value = match &answer {
-                    Ok(found) => Ok(found.get(&key.key).cloned()),
-                    Err(error) => Err(error.clone()),
-                };
-                out.insert(key.clone(), value);
+        async move {
+            let groups = grouped(keys, |k| (k.tenant, k.provider));
+            let calls = groups
+                .into_iter()
+                .map(|((tenant, provider), keys)| async move {
+                    let wanted: Vec<UserKey> = keys.iter().map(|k| k.key.clone()).collect();
+                    let answer = match self.0.chat(provider) {
+                        Ok(adapter) => adapter.users(Target { tenant, provider }, &wanted).await,
+                        Err(_) => Ok(HashMap::new()),
+                    };
+                    (keys, answer)
+                });
+            let mut out = HashMap::new();
+            for (keys, answer) in futures_util::future::join_all(calls).await {
+                for key in keys {
+                    let value = match &answer {
+                        Ok(found) => Ok(found.get(&key.key).cloned()),
+                        Err(error) => Err(error.clone()),
+                    };
+                    out.insert(key.clone(), value);
+                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .instrument(batch("chat_users", keys.len()))
+        .await
     }
 }
 
@@ -341,34 +376,39 @@ impl Loader<AuthorMessagesKey> for AuthorMessagesLoader {
         &self,
         keys: &[AuthorMessagesKey],
     ) -> Result<HashMap<AuthorMessagesKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.after.clone(), k.limit));
-        let calls = groups
-            .into_iter()
-            .map(|((tenant, provider, after, limit), keys)| async move {
-                let emails = keys
-                    .iter()
-                    .map(|k| UserKey::Email(k.email.clone()))
-                    .collect();
-                let after = after.map(|(at, remote_id)| Position { at, remote_id });
-                let answer = self
-                    .pages(Target { tenant, provider }, emails, after, limit)
-                    .await;
-                (keys, answer)
-            });
-        let mut out = HashMap::new();
-        for (keys, answer) in futures_util::future::join_all(calls).await {
-            for key in keys {
-                let value = match &answer {
-                    Ok(pages) => Ok(pages
-                        .get(&UserKey::Email(key.email.clone()))
-                        .cloned()
-                        .unwrap_or_else(ListPage::empty)),
-                    Err(error) => Err(error.clone()),
-                };
-                out.insert(key.clone(), value);
+        async move {
+            let groups = grouped(keys, |k| (k.tenant, k.provider, k.after.clone(), k.limit));
+            let calls =
+                groups
+                    .into_iter()
+                    .map(|((tenant, provider, after, limit), keys)| async move {
+                        let emails = keys
+                            .iter()
+                            .map(|k| UserKey::Email(k.email.clone()))
+                            .collect();
+                        let after = after.map(|(at, remote_id)| Position { at, remote_id });
+                        let answer = self
+                            .pages(Target { tenant, provider }, emails, after, limit)
+                            .await;
+                        (keys, answer)
+                    });
+            let mut out = HashMap::new();
+            for (keys, answer) in futures_util::future::join_all(calls).await {
+                for key in keys {
+                    let value = match &answer {
+                        Ok(pages) => Ok(pages
+                            .get(&UserKey::Email(key.email.clone()))
+                            .cloned()
+                            .unwrap_or_else(ListPage::empty)),
+                        Err(error) => Err(error.clone()),
+                    };
+                    out.insert(key.clone(), value);
+                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .instrument(batch("author_messages", keys.len()))
+        .await
     }
 }
 
@@ -385,49 +425,55 @@ impl Loader<AttendeeKey> for AttendedLoader {
         &self,
         keys: &[AttendeeKey],
     ) -> Result<HashMap<AttendeeKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.limit, k.max_age));
-        let calls =
-            groups
-                .into_iter()
-                .map(|((tenant, provider, limit, max_age), keys)| async move {
-                    let emails: Vec<String> = keys.iter().map(|k| k.email.clone()).collect();
-                    let target = Target { tenant, provider };
-                    if !max_age.is_zero()
-                        && let Synced::Synced { value, as_of } =
-                            self.1.events_of(target, &emails, max_age).await
-                    {
-                        let origin = Origin::Synced(Arc::new(as_of));
-                        let pages: Vec<_> = emails
-                            .iter()
-                            .map(|e| {
-                                let found = value.get(e).cloned().unwrap_or_default();
-                                (page_after(found, None, limit, false), origin.clone())
-                            })
-                            .collect();
-                        return (keys, Ok(pages));
-                    }
-                    let answer = match self.0.calendar(provider) {
-                        Ok(adapter) => adapter.attended(target, &emails, limit).await,
-                        Err(_) => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
-                    }
-                    .map(|pages| {
-                        let origin = Origin::live();
-                        pages.into_iter().map(|p| (p, origin.clone())).collect()
+        async move {
+            let groups = grouped(keys, |k| (k.tenant, k.provider, k.limit, k.max_age));
+            let calls =
+                groups
+                    .into_iter()
+                    .map(|((tenant, provider, limit, max_age), keys)| async move {
+                        let emails: Vec<String> = keys.iter().map(|k| k.email.clone()).collect();
+                        let target = Target { tenant, provider };
+                        if !max_age.is_zero()
+                            && let Synced::Synced { value, as_of } =
+                                self.1.events_of(target, &emails, max_age).await
+                        {
+                            let origin = Origin::Synced(Arc::new(as_of));
+                            let pages: Vec<_> = emails
+                                .iter()
+                                .map(|e| {
+                                    let found = value.get(e).cloned().unwrap_or_default();
+                                    (page_after(found, None, limit, false), origin.clone())
+                                })
+                                .collect();
+                            return (keys, Ok(pages));
+                        }
+                        let answer = match self.0.calendar(provider) {
+                            Ok(adapter) => adapter.attended(target, &emails, limit).await,
+                            Err(_) => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
+                        }
+                        .map(|pages| {
+                            let origin = Origin::live();
+                            pages.into_iter().map(|p| (p, origin.clone())).collect()
+                        });
+                        (keys, answer)
                     });
-                    (keys, answer)
-                });
-        let mut out = HashMap::new();
-        for (keys, answer) in futures_util::future::join_all(calls).await {
-            match answer {
-                Ok(pages) => out.extend(
-                    keys.into_iter()
-                        .zip(pages)
-                        .map(|(k, page)| (k.clone(), Ok(page))),
-                ),
-                Err(error) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone())))),
+            let mut out = HashMap::new();
+            for (keys, answer) in futures_util::future::join_all(calls).await {
+                match answer {
+                    Ok(pages) => out.extend(
+                        keys.into_iter()
+                            .zip(pages)
+                            .map(|(k, page)| (k.clone(), Ok(page))),
+                    ),
+                    Err(error) => {
+                        out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone()))))
+                    }
+                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .instrument(batch("attended", keys.len()))
+        .await
     }
 }
 
@@ -483,60 +529,66 @@ impl Loader<EmailsKey> for EmailsLoader {
         &self,
         keys: &[EmailsKey],
     ) -> Result<HashMap<EmailsKey, Self::Value>, Infallible> {
-        let groups = grouped(keys, |k| (k.tenant, k.provider, k.max_age));
-        let calls = groups
-            .into_iter()
-            .map(|((tenant, provider, max_age), keys)| async move {
-                let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
-                let target = Target { tenant, provider };
-                let participants: Vec<String> =
-                    keys.iter().map(|k| k.participant.clone()).collect();
-                // The copy keeps no bodies: a page that selects them reads live.
-                if !max_age.is_zero()
-                    && keys.iter().all(|k| !k.bodies)
-                    && let Synced::Synced { value, as_of } =
-                        self.1.emails_of(target, &participants, max_age).await
-                {
-                    let origin = Origin::Synced(Arc::new(as_of));
-                    let pages: Vec<_> = requests
-                        .iter()
-                        .zip(&participants)
-                        .map(|(request, who)| {
-                            let found = value.get(who).cloned().unwrap_or_default();
-                            let page =
-                                page_after(found, request.after.as_ref(), request.limit, false);
-                            (page, origin.clone())
-                        })
-                        .collect();
-                    return (keys, Ok(pages));
-                }
-                let answer = match self.0.mail(provider) {
-                    Ok(mail) => mail.list_many_within(target, &requests, max_age).await,
-                    Err(_) => Ok(requests
-                        .iter()
-                        .map(|_| (ListPage::empty(), Fetch::now()))
-                        .collect()),
-                }
-                .map(|pages| {
-                    pages
-                        .into_iter()
-                        .map(|(page, fetch)| (page, Origin::of_fetch(fetch)))
-                        .collect()
+        async move {
+            let groups = grouped(keys, |k| (k.tenant, k.provider, k.max_age));
+            let calls = groups
+                .into_iter()
+                .map(|((tenant, provider, max_age), keys)| async move {
+                    let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
+                    let target = Target { tenant, provider };
+                    let participants: Vec<String> =
+                        keys.iter().map(|k| k.participant.clone()).collect();
+                    // The copy keeps no bodies: a page that selects them reads live.
+                    if !max_age.is_zero()
+                        && keys.iter().all(|k| !k.bodies)
+                        && let Synced::Synced { value, as_of } =
+                            self.1.emails_of(target, &participants, max_age).await
+                    {
+                        let origin = Origin::Synced(Arc::new(as_of));
+                        let pages: Vec<_> = requests
+                            .iter()
+                            .zip(&participants)
+                            .map(|(request, who)| {
+                                let found = value.get(who).cloned().unwrap_or_default();
+                                let page =
+                                    page_after(found, request.after.as_ref(), request.limit, false);
+                                (page, origin.clone())
+                            })
+                            .collect();
+                        return (keys, Ok(pages));
+                    }
+                    let answer = match self.0.mail(provider) {
+                        Ok(mail) => mail.list_many_within(target, &requests, max_age).await,
+                        Err(_) => Ok(requests
+                            .iter()
+                            .map(|_| (ListPage::empty(), Fetch::now()))
+                            .collect()),
+                    }
+                    .map(|pages| {
+                        pages
+                            .into_iter()
+                            .map(|(page, fetch)| (page, Origin::of_fetch(fetch)))
+                            .collect()
+                    });
+                    (keys, answer)
                 });
-                (keys, answer)
-            });
-        let mut out = HashMap::new();
-        for (keys, answer) in futures_util::future::join_all(calls).await {
-            match answer {
-                Ok(pages) => out.extend(
-                    keys.into_iter()
-                        .zip(pages)
-                        .map(|(k, page)| (k.clone(), Ok(page))),
-                ),
-                Err(error) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone())))),
+            let mut out = HashMap::new();
+            for (keys, answer) in futures_util::future::join_all(calls).await {
+                match answer {
+                    Ok(pages) => out.extend(
+                        keys.into_iter()
+                            .zip(pages)
+                            .map(|(k, page)| (k.clone(), Ok(page))),
+                    ),
+                    Err(error) => {
+                        out.extend(keys.into_iter().map(|k| (k.clone(), Err(error.clone()))))
+                    }
+                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .instrument(batch("emails", keys.len()))
+        .await
     }
 }
 
@@ -571,29 +623,23 @@ impl Loaders {
         Loaders::Shared {
             records: Arc::new(DataLoader::new(
                 RecordLoader(registry.clone(), copy.clone()),
-                tokio::spawn,
+                spawn,
             )),
             relations: Arc::new(DataLoader::new(
                 RelationLoader(registry.clone(), copy.clone()),
-                tokio::spawn,
+                spawn,
             )),
             emails: Arc::new(
-                DataLoader::new(EmailsLoader(registry.clone(), copy.clone()), tokio::spawn)
+                DataLoader::new(EmailsLoader(registry.clone(), copy.clone()), spawn)
                     .delay(EMAILS_GATHER),
             ),
             attended: Arc::new(DataLoader::new(
-                AttendedLoader(registry.clone(), copy.clone()),
-                tokio::spawn,
+                AttendedLoader(registry.clone(), copy),
+                spawn,
             )),
             gate: Arc::default(),
-            chat_users: Arc::new(DataLoader::new(
-                ChatUserLoader(registry.clone()),
-                tokio::spawn,
-            )),
-            author_messages: Arc::new(DataLoader::new(
-                AuthorMessagesLoader::new(registry),
-                tokio::spawn,
-            )),
+            chat_users: Arc::new(DataLoader::new(ChatUserLoader(registry.clone()), spawn)),
+            author_messages: Arc::new(DataLoader::new(AuthorMessagesLoader::new(registry), spawn)),
         }
     }
 
@@ -602,18 +648,18 @@ impl Loaders {
         Loaders::Request {
             records: Arc::new(DataLoader::with_cache(
                 RecordLoader(registry.clone(), copy.clone()),
-                tokio::spawn,
+                spawn,
                 HashMapCache::default(),
             )),
             relations: Arc::new(DataLoader::with_cache(
                 RelationLoader(registry.clone(), copy.clone()),
-                tokio::spawn,
+                spawn,
                 HashMapCache::default(),
             )),
             emails: Arc::new(
                 DataLoader::with_cache(
                     EmailsLoader(registry.clone(), copy.clone()),
-                    tokio::spawn,
+                    spawn,
                     HashMapCache::default(),
                 )
                 .delay(EMAILS_GATHER),
@@ -621,18 +667,18 @@ impl Loaders {
             connections: Arc::default(),
             attended: Arc::new(DataLoader::with_cache(
                 AttendedLoader(registry.clone(), copy.clone()),
-                tokio::spawn,
+                spawn,
                 HashMapCache::default(),
             )),
             gate: Arc::default(),
             chat_users: Arc::new(DataLoader::with_cache(
                 ChatUserLoader(registry.clone()),
-                tokio::spawn,
+                spawn,
                 HashMapCache::default(),
             )),
             author_messages: Arc::new(DataLoader::with_cache(
                 AuthorMessagesLoader::new(registry),
-                tokio::spawn,
+                spawn,
                 HashMapCache::default(),
             )),
         }

@@ -4,6 +4,7 @@
 //! Resolvers reach the outside world only through `AppContext` (repositories) and, as adapters
 //! land, the providers' capability traits; never reqwest, SQL or tokens.
 
+mod audit;
 mod calendar;
 mod changes;
 mod chat;
@@ -11,13 +12,16 @@ mod completion;
 mod connect;
 mod crm;
 pub mod errors;
+mod federation;
 mod freshness;
 mod gate;
 mod ids;
+mod introspection;
 pub mod limits;
 mod lists;
 mod loaders;
 mod mail;
+mod passthrough;
 #[cfg(test)]
 mod proptests;
 mod relations;
@@ -30,7 +34,10 @@ mod writes;
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, Schema};
+use async_graphql::{
+    Data, Executor, MergedObject, ObjectType, Request, Response, Schema, SchemaBuilder,
+    futures_util::stream::BoxStream, registry::SDLExportOptions,
+};
 use nexus_core::{Passthrough, ReadModel};
 
 use crate::{
@@ -70,17 +77,35 @@ pub struct AppContext {
     pub reads: ReadDefaults,
     /// Raw calls to a provider's API, through the upstream stack.
     pub passthrough: Arc<dyn Passthrough>,
+    /// How much of a raw call's answer is returned.
+    pub passthrough_settings: crate::agents::PassthroughSettings,
+    /// Raw provider calls and MCP tool calls, recorded.
+    pub audit: crate::agents::audit::AuditLog,
 }
 
-#[derive(MergedObject, Default)]
-pub struct Query(
-    viewer::ViewerQuery,
-    crm::CrmQuery,
-    mail::MailQuery,
-    calendar::CalendarQuery,
-    chat::ChatQuery,
-    changes::ChangesQuery,
-);
+/// A query root of the domains' parts, in one list for both roots (the plain one, and the
+/// federated one that adds the entity resolvers); `$meta` after the derive.
+macro_rules! query_root {
+    ($name:ident $(#[$meta:meta])* $(, $extra:ty)*) => {
+        #[derive(MergedObject, Default)]
+        $(#[$meta])*
+        pub struct $name(
+            viewer::ViewerQuery,
+            crm::CrmQuery,
+            mail::MailQuery,
+            calendar::CalendarQuery,
+            chat::ChatQuery,
+            changes::ChangesQuery,
+            passthrough::PassthroughQuery,
+            audit::AuditQuery,
+            $($extra),*
+        );
+    };
+}
+
+query_root!(Query);
+// Named `Query` too: a subgraph's SDL has no `schema` block to name its roots.
+query_root!(FederatedQuery #[graphql(name = "Query")], federation::EntityQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -89,37 +114,114 @@ pub struct Mutation(
     mail::MailMutation,
     calendar::CalendarMutation,
     chat::ChatMutation,
+    passthrough::PassthroughMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;
+pub type PlainSchema = Schema<Query, Mutation, subscription::Subscription>;
+pub type FederatedSchema = Schema<FederatedQuery, Mutation, subscription::Subscription>;
 
-/// The schema with its limits; `context` is absent only when printing the SDL.
-pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSchema {
-    let mut builder = Schema::build(
-        Query::default(),
-        Mutation::default(),
-        subscription::Subscription,
-    )
-    .limit_complexity(settings.max_complexity)
-    .limit_recursive_depth(settings.max_recursive_depth)
-    .limit_directives(settings.max_directives)
-    // The scope check first: an extension added earlier wraps the later ones, and the limits
-    // would otherwise relabel its refusal as a validation failure.
-    .extension(scopes::ScopeCheck)
-    .extension(limits::DocumentLimits::new(settings))
-    .extension(completion::Completion);
-    if !settings.introspection {
-        builder = builder.disable_introspection().disable_suggestions();
+/// The schema the gateway serves, picked at startup by `graphql.federation`: the plain API, or
+/// the same parts as an Apollo Federation v2 subgraph (`_service`, `_entities`, `@key`).
+#[derive(Clone)]
+pub enum AppSchema {
+    Plain(PlainSchema),
+    Federated(FederatedSchema),
+}
+
+impl AppSchema {
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        match self {
+            AppSchema::Plain(schema) => schema.execute(request).await,
+            AppSchema::Federated(schema) => schema.execute(request).await,
+        }
     }
+}
+
+impl Executor for AppSchema {
+    fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
+        AppSchema::execute(self, request)
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        match self {
+            AppSchema::Plain(schema) => Executor::execute_stream(schema, request, session_data),
+            AppSchema::Federated(schema) => Executor::execute_stream(schema, request, session_data),
+        }
+    }
+}
+
+/// The schema with its limits, plain or federated as `settings.federation` says; `context` is
+/// absent only when printing the SDL.
+pub fn build(settings: &GraphqlSettings, context: Option<AppContext>) -> AppSchema {
+    let subscription = subscription::Subscription;
+    if settings.federation {
+        AppSchema::Federated(finish(
+            Schema::build(FederatedQuery::default(), Mutation::default(), subscription),
+            settings,
+            context,
+        ))
+    } else {
+        AppSchema::Plain(finish(
+            Schema::build(Query::default(), Mutation::default(), subscription),
+            settings,
+            context,
+        ))
+    }
+}
+
+/// A schema root with the limits, extensions and context every schema has.
+fn finish<Q: ObjectType + 'static>(
+    builder: SchemaBuilder<Q, Mutation, subscription::Subscription>,
+    settings: &GraphqlSettings,
+    context: Option<AppContext>,
+) -> Schema<Q, Mutation, subscription::Subscription> {
+    let mut builder = builder
+        .limit_complexity(settings.max_complexity)
+        .limit_recursive_depth(settings.max_recursive_depth)
+        .limit_directives(settings.max_directives)
+        // The scope check first: an extension added earlier wraps the later ones, and the limits
+        // would otherwise relabel its refusal as a validation failure.
+        .extension(scopes::ScopeCheck);
+    if !settings.introspection {
+        // Before the limits, which would relabel its refusal as a validation failure.
+        builder = builder
+            .disable_introspection()
+            .disable_suggestions()
+            .extension(introspection::IntrospectionOff);
+    }
+    builder = builder
+        .extension(limits::DocumentLimits::new(settings))
+        .extension(completion::Completion);
     if let Some(context) = context {
         builder = builder.data(context);
     }
     builder.finish()
 }
 
-/// The SDL that `nexus schema` prints and `schema.graphql` holds.
+/// The SDL that `nexus schema` prints and `schema.graphql` holds: the plain API.
 pub fn sdl() -> String {
-    build(&GraphqlSettings::default(), None).sdl()
+    match build(&GraphqlSettings::default(), None) {
+        AppSchema::Plain(schema) => schema.sdl(),
+        AppSchema::Federated(schema) => schema.sdl(),
+    }
+}
+
+/// The subgraph SDL that `nexus schema --federation` prints, `schema.federation.graphql` holds
+/// and `_service { sdl }` answers.
+pub fn federation_sdl() -> String {
+    let settings = GraphqlSettings {
+        federation: true,
+        ..GraphqlSettings::default()
+    };
+    let options = SDLExportOptions::new().federation().compose_directive();
+    match build(&settings, None) {
+        AppSchema::Plain(schema) => schema.sdl_with_options(options),
+        AppSchema::Federated(schema) => schema.sdl_with_options(options),
+    }
 }
 
 /// Checks an email address as the schema's inputs do (for the CLI's `--user`).

@@ -10,7 +10,10 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 
-use crate::changes::{Audience, FollowError, Op, Selection, follow};
+use crate::{
+    changes::{Audience, FollowError, Op, Selection, follow},
+    telemetry::described::{InFlight, SUBSCRIPTIONS_OPEN},
+};
 
 use super::{
     AppContext,
@@ -80,7 +83,12 @@ impl Subscription {
         let events = follow(log, project_id, after, selection)
             .await
             .map_err(cursor_error)?;
-        Ok(events.map(|event| event.map(ChangeEvent::from).map_err(stopped)))
+        // Counted open (`nexus_subscriptions_open`) until the stream is dropped.
+        let open = InFlight::new(metrics::gauge!(SUBSCRIPTIONS_OPEN));
+        Ok(events.map(move |event| {
+            let _open = &open;
+            event.map(ChangeEvent::from).map_err(stopped)
+        }))
     }
 
     /// A beat every `intervalMs` milliseconds (10..=60000); completes after `count` beats

@@ -3,7 +3,8 @@
 //! codes and states; a webhook endpoint's token is cut from it too), `status`, `duration_ms`,
 //! and what the handler learned on the way: the GraphQL `operation` name, the caller's
 //! `project_id` and `user_id` (never their credential). The line is written inside the request's
-//! span, so it carries the span's `request_id` as every other line of the request does.
+//! span, so it carries the span's `request_id` as every other line of the request does; the
+//! status goes on the span too (`http.response.status_code`, for traces).
 
 use std::time::Instant;
 
@@ -35,6 +36,11 @@ pub async fn log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = super::webhooks::loggable(request.uri().path()).into_owned();
     let response = next.run(request).await;
+    let span = tracing::Span::current();
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     let accessed = response.extensions().get::<Accessed>();
     let tenant = accessed.and_then(|a| a.tenant);
     tracing::info!(

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use async_graphql::{
     ServerError, Variables,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
     body::{Body, to_bytes},
@@ -28,6 +28,7 @@ use http::{
     request::Parts,
 };
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use crate::{
     auth::{AuthError, Authenticated, retry_after_secs},
@@ -306,6 +307,7 @@ async fn execute(
             .into_response(media, "unknown", call);
         }
     };
+    let span = operation_span(document.as_ref(), params.operation_name.as_deref());
     let executed = Executed::default();
     let mut request = async_graphql::Request::new(query)
         .data(caller.tenant)
@@ -315,6 +317,9 @@ async fn execute(
             state.read_model.clone(),
         ))
         .data(executed.clone());
+    if let Some(key) = caller.key {
+        request = request.data(key);
+    }
     if let Some(document) = document {
         request.set_parsed_query(document);
         request = request.data(Checked);
@@ -330,7 +335,7 @@ async fn execute(
             request.extensions.insert(key, value);
         }
     }
-    let mut response = state.schema.execute(request).await;
+    let mut response = state.schema.execute(request).instrument(span).await;
     let named = executed.operation().or(requested_name.as_deref());
     let operation = operation_label(named);
     call.accessed.operation = named.map(|_| operation.clone());
@@ -456,18 +461,47 @@ impl Params {
         let Ok(document) = async_graphql::parser::parse_query(&self.query) else {
             return false;
         };
-        let ty = match (&document.operations, &self.operation_name) {
-            (DocumentOperations::Single(op), _) => Some(op.node.ty),
-            (DocumentOperations::Multiple(ops), Some(name)) => {
-                ops.get(name.as_str()).map(|op| op.node.ty)
-            }
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                ops.values().next().map(|op| op.node.ty)
-            }
-            _ => None,
-        };
-        ty == Some(OperationType::Mutation)
+        picked(&document, self.operation_name.as_deref()).map(|(_, ty)| ty)
+            == Some(OperationType::Mutation)
     }
+}
+
+/// The operation a request runs: the one `name` names, or the document's only one; its name
+/// and type.
+fn picked<'d>(
+    document: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(Option<&'d str>, OperationType)> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some((None, op.node.ty)),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .get_key_value(name)
+            .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.as_str()), op.node.ty)),
+        _ => None,
+    }
+}
+
+/// The span of the operation's execution, for traces: `graphql.operation.type` and `.name`.
+fn operation_span(document: Option<&ExecutableDocument>, name: Option<&str>) -> tracing::Span {
+    let picked = document.and_then(|document| picked(document, name));
+    let name = picked.and_then(|(named, _)| named).or(name);
+    let ty = picked.map(|(_, ty)| ty.to_string());
+    let span_name = match (&ty, name) {
+        (Some(ty), Some(name)) => format!("{ty} {name}"),
+        (Some(ty), None) => ty.clone(),
+        (None, _) => "operation".to_owned(),
+    };
+    tracing::debug_span!(
+        "graphql.operation",
+        otel.name = span_name,
+        otel.kind = "internal",
+        graphql.operation.name = name,
+        "graphql.operation.type" = ty.as_deref(),
+    )
 }
 
 fn object_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, Value>>, String> {

@@ -1,4 +1,6 @@
-//! `/metrics`: Prometheus text — GraphQL requests by operation and outcome, and their latency.
+//! `/metrics`: Prometheus text — every family the gateway records, each with its `# HELP` line
+//! (`telemetry::described`), the process's own figures, read as the metrics are rendered, and the
+//! sync lag, read from the database then (`changes::sync::lag`).
 //!
 //! It is served on the main listener, or, with `server.metrics_addr`, on a listener of its own
 //! (an address only the scraper reaches) while the main one answers 404 there. With
@@ -15,15 +17,19 @@ use http::{
     HeaderMap, HeaderValue, StatusCode,
     header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE},
 };
+use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Who may read `/metrics`: anyone, or whoever shows the token.
+/// Who may read `/metrics`: anyone, or whoever shows the token; and the database the sync lag
+/// is read from.
 #[derive(Clone, Default)]
 pub struct MetricsAccess {
     /// The SHA-256 of the token, when one is required.
     token: Option<[u8; 32]>,
+    /// Where the sync lag is read, when the gateway has a database.
+    db: Option<DatabaseConnection>,
 }
 
 impl MetricsAccess {
@@ -36,7 +42,13 @@ impl MetricsAccess {
             Some(token) => Some(digest(token.expose_secret())),
             None => None,
         };
-        Ok(Self { token })
+        Ok(Self { token, db: None })
+    }
+
+    /// Reads the sync lag from `db` for each render.
+    pub fn with_sync_lag(mut self, db: DatabaseConnection) -> Self {
+        self.db = Some(db);
+        self
     }
 
     fn allows(&self, headers: &HeaderMap) -> bool {
@@ -63,11 +75,11 @@ fn digest(token: &str) -> [u8; 32] {
 pub fn routes<S: Clone + Send + Sync + 'static>(access: MetricsAccess) -> Router<S> {
     Router::new().route(
         "/metrics",
-        get(move |headers: HeaderMap| async move { render(&access, &headers) }),
+        get(move |headers: HeaderMap| async move { render(&access, &headers).await }),
     )
 }
 
-fn render(access: &MetricsAccess, headers: &HeaderMap) -> Response {
+async fn render(access: &MetricsAccess, headers: &HeaderMap) -> Response {
     if !access.allows(headers) {
         let mut response = (
             StatusCode::UNAUTHORIZED,
@@ -80,6 +92,13 @@ fn render(access: &MetricsAccess, headers: &HeaderMap) -> Response {
         return response;
     }
     let handle = crate::telemetry::prometheus();
+    crate::telemetry::process::collect();
+    if let Some(db) = &access.db
+        && let Err(cause) = crate::changes::sync::lag::refresh(db).await
+    {
+        // The other families are still worth a scrape; the lag keeps its last values.
+        tracing::warn!(%cause, "reading the sync lag");
+    }
     handle.run_upkeep();
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -80,6 +80,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// The origins whose pages may call the API (the WebSocket handshake checks them).
     pub origins: Arc<Origins>,
+    /// The MCP server at `/mcp`, when `mcp.enabled`.
+    pub mcp: Option<Router>,
 }
 
 /// The gateway's routes; `/metrics` among them under `metrics`, or not at all when it is `None`
@@ -102,7 +104,12 @@ pub fn router(state: AppState, metrics: Option<MetricsAccess>) -> Router {
         router = router.merge(playground::routes());
     }
     let cors = state.origins.layer();
-    layered(router.with_state(state).layer(cors))
+    let mcp = state.mcp.clone();
+    let mut router = router.with_state(state);
+    if let Some(mcp) = mcp {
+        router = router.merge(mcp);
+    }
+    layered(router.layer(cors))
 }
 
 /// `/metrics` alone, for the listener `server.metrics_addr` names.
@@ -126,17 +133,24 @@ fn layered(router: Router) -> Router {
         .layer(axum::middleware::from_fn(access::log))
         // Spans name the path only: query strings carry OAuth codes and states (and a webhook
         // endpoint's path may carry its token, so endpoints are left out too). The request id
-        // is in the span, so every line logged for the request carries it.
+        // is in the span, so every line logged for the request carries it. Exported as a
+        // trace's server span, it continues the caller's trace (`traceparent`).
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let path = webhooks::loggable(request.uri().path());
                 let request_id = access::request_id(request.headers()).unwrap_or_default();
-                tracing::info_span!(
+                let span = tracing::info_span!(
                     "request",
+                    otel.name = %format_args!("{} {path}", request.method()),
+                    otel.kind = "server",
                     request_id,
                     method = %request.method(),
-                    path = %path
-                )
+                    path = %path,
+                    http.response.status_code = tracing::field::Empty,
+                    otel.status_code = tracing::field::Empty,
+                );
+                crate::telemetry::traces::continue_trace(&span, request.headers());
+                span
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -1,6 +1,10 @@
 //! `GET /oauth/{provider}/callback`: where providers send the browser back. Success redirects to
-//! the flow's `redirectAfter` (checked against the allowed origins when the flow started) or
-//! shows a page; any refusal shows a clear page and stores nothing. A connection stored runs its
+//! the flow's `redirectAfter` (checked against the allowed origins when the flow started) with
+//! `connected=<provider>`, or shows a page. A refusal (consent denied, a link unknown, used or
+//! expired, a code the provider would not exchange) stores nothing and, as OAuth clients expect
+//! (RFC 6749, 4.1.2.1), returns to the flow's `redirectAfter` with `error`, `error_description`
+//! and `provider` — when the flow named one and its origin is still allowed; otherwise, or when
+//! the state is unknown (so is the flow), it shows a clear page. A connection stored runs its
 //! provider's hooks (`changes::hooks`: a Graph or Google registration pass brought forward).
 
 use std::collections::HashMap;
@@ -12,7 +16,7 @@ use axum::{
 };
 
 use crate::{
-    oauth::CallbackError,
+    oauth::{CallbackError, Refused},
     providers::{Cataloged, Provider},
     upstream::Target,
 };
@@ -93,21 +97,40 @@ pub async fn callback(
                 ),
             ),
         },
-        Err(CallbackError::Store(cause)) => {
-            tracing::error!(%cause, provider = provider.slug(), "storing a connection");
-            page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Connection failed",
-                "The connection could not be stored; try again.",
-            )
-        }
-        Err(refused) => {
-            tracing::info!(provider = provider.slug(), reason = %refused, "connect callback refused");
-            page(
-                StatusCode::BAD_REQUEST,
-                "Connection failed",
-                &refused.to_string(),
-            )
+        Err(Refused {
+            error,
+            redirect_after,
+        }) => {
+            match &error {
+                CallbackError::Store(cause) => {
+                    tracing::error!(%cause, provider = provider.slug(), "storing a connection")
+                }
+                refused => {
+                    tracing::info!(provider = provider.slug(), reason = %refused, "connect callback refused")
+                }
+            }
+            let back = redirect_after
+                .filter(|target| state.connect.allows_redirect(target))
+                .and_then(|target| url::Url::parse(&target).ok());
+            match (back, &error) {
+                (Some(mut url), _) => {
+                    url.query_pairs_mut()
+                        .append_pair("error", error.oauth_code())
+                        .append_pair("error_description", &error.to_string())
+                        .append_pair("provider", provider.slug());
+                    Redirect::to(url.as_str()).into_response()
+                }
+                (None, CallbackError::Store(_)) => page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Connection failed",
+                    "The connection could not be stored; try again.",
+                ),
+                (None, refused) => page(
+                    StatusCode::BAD_REQUEST,
+                    "Connection failed",
+                    &refused.to_string(),
+                ),
+            }
         }
     }
 }

@@ -8,6 +8,9 @@
 //! endpoint, a Salesforce connection's outbound messages), answered alike; an unknown endpoint
 //! 404. A provider that expects its own answer format gets it from its `ProviderWebhook`
 //! (Salesforce's SOAP `Ack` and faults).
+//!
+//! Deliveries are counted by provider and outcome (`nexus_webhook_deliveries_total`), and those
+//! being handled are gauged (`nexus_webhook_deliveries_in_flight`).
 
 use axum::{
     Json,
@@ -21,6 +24,7 @@ use serde_json::json;
 use crate::{
     changes::webhooks::{Delivery, Outcome, Refusal, WebhookError},
     providers::Provider,
+    telemetry::described::{InFlight, WEBHOOK_DELIVERIES, WEBHOOK_DELIVERIES_IN_FLIGHT},
 };
 
 use super::AppState;
@@ -75,6 +79,10 @@ async fn take(
         )
             .into_response();
     };
+    let _in_flight = InFlight::new(metrics::gauge!(
+        WEBHOOK_DELIVERIES_IN_FLIGHT,
+        "provider" => provider.slug()
+    ));
     let delivery = Delivery {
         url: format!("{}{}", state.public_origin, uri),
         headers: &headers,
@@ -90,6 +98,12 @@ async fn take(
         None => state.webhooks.receive(provider, delivery).await,
     };
     log(provider, &received);
+    metrics::counter!(
+        WEBHOOK_DELIVERIES,
+        "provider" => provider.slug(),
+        "outcome" => outcome(&received)
+    )
+    .increment(1);
     if let Some(reply) = state.webhooks.reply(provider, &received) {
         return (
             reply.status,
@@ -129,6 +143,20 @@ async fn take(
         ),
     };
     answer.into_response()
+}
+
+/// The metrics' name for what became of a delivery.
+fn outcome(received: &Result<Outcome, WebhookError>) -> &'static str {
+    match received {
+        Ok(Outcome::Stored(_)) => "stored",
+        Ok(Outcome::Duplicate) => "duplicate",
+        Ok(Outcome::Challenge(_)) => "challenge",
+        Ok(Outcome::Accepted(_)) => "accepted",
+        Err(WebhookError::Refused(Refusal::Unauthenticated(_))) => "unauthenticated",
+        Err(WebhookError::Refused(_)) => "refused",
+        Err(WebhookError::NotServed(_)) => "not_served",
+        Err(WebhookError::Unreadable(_) | WebhookError::Store(_)) => "unavailable",
+    }
 }
 
 /// Logs a delivery refused or not stored.

@@ -6,9 +6,17 @@
 //! (async-graphql itself would close with 1002, which clients read as a protocol error); a
 //! caller over its per-caller limit, with 4429 Too many initialisation requests.
 //!
+//! Every error sent on the socket — an `error` message, and the `errors` of a `next` (or legacy
+//! `data`) payload — carries the handshake's request id as `extensions.requestId`, as errors
+//! over HTTP do: the `x-request-id` of the upgrade request, which its log lines carry.
 //!
 //! Before that, the handshake's `Origin` is checked ([`super::cors::Origins::admits`]): a page
 //! on an origin not allowed is refused with 403, since browsers let any page open a WebSocket.
+//!
+//! Each socket is a task recorded by [`crate::shutdown::Shutdown`]: when the gateway stops
+//! (SIGTERM), once the HTTP requests in flight are done, every open socket is closed with 1001
+//! Going Away and a reason, so clients know to reconnect (elsewhere) instead of seeing the
+//! connection drop (1006); the stop waits for those close frames to go out.
 
 use std::{
     str::FromStr,
@@ -44,6 +52,10 @@ const FORBIDDEN: u16 = 4403;
 /// graphql-transport-ws's close code for too many `connection_init`s: the caller is over its
 /// limit.
 const TOO_MANY: u16 = 4429;
+/// RFC 6455's close code for an endpoint going away: the server is shutting down.
+const GOING_AWAY: u16 = 1001;
+/// The reason sent with [`GOING_AWAY`].
+const SHUTTING_DOWN: &str = "the gateway is shutting down";
 
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
@@ -60,6 +72,7 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         )
             .into_response();
     }
+    let request_id = super::access::request_id(request.headers()).map(str::to_owned);
     let (mut parts, _body) = request.into_parts();
     let protocol = parts
         .headers
@@ -82,13 +95,17 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, socket, protocol))
+        .on_upgrade(move |socket| async move {
+            let shutdown = state.shutdown.clone();
+            shutdown.spawn("websocket", serve(state, socket, protocol, request_id));
+        })
 }
 
 async fn serve(
     state: AppState,
     socket: axum::extract::ws::WebSocket,
     protocol: WebSocketProtocols,
+    request_id: Option<String>,
 ) {
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -135,7 +152,10 @@ async fn serve(
     let output = WebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(on_init)
         .map(|msg| match msg {
-            WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Text(text) => match &request_id {
+                Some(id) => Message::Text(with_request_id(text, id).into()),
+                None => Message::Text(text.into()),
+            },
             WsMessage::Close(code, reason) => {
                 let code = match refused.load(Ordering::Acquire) {
                     0 => code,
@@ -148,9 +168,93 @@ async fn serve(
             }
         });
     futures_util::pin_mut!(output);
-    while let Some(message) = output.next().await {
-        if sink.send(message).await.is_err() {
+    let shutdown = state.shutdown.clone();
+    loop {
+        let (message, last) = tokio::select! {
+            message = output.next() => match message {
+                Some(message) => (message, false),
+                None => break,
+            },
+            () = shutdown.cancelled() => {
+                let going = CloseFrame {
+                    code: GOING_AWAY,
+                    reason: SHUTTING_DOWN.into(),
+                };
+                (Message::Close(Some(going)), true)
+            }
+        };
+        if sink.send(message).await.is_err() || last {
             break;
         }
+    }
+}
+
+/// `message` with `extensions.requestId` set on each error it carries.
+fn with_request_id(message: String, id: &str) -> String {
+    // Only a message that may carry errors (`error`, `connection_error`, `errors`) is read and
+    // written again.
+    if !message.contains("error") {
+        return message;
+    }
+    let Ok(mut parsed) = serde_json::from_str::<serde_json::Value>(&message) else {
+        return message;
+    };
+    let kind = parsed["type"].as_str().map(str::to_owned);
+    let errors = match kind.as_deref() {
+        Some("error" | "connection_error") => parsed.get_mut("payload"),
+        Some("next" | "data") => parsed
+            .get_mut("payload")
+            .and_then(|payload| payload.get_mut("errors")),
+        _ => None,
+    };
+    let errors: Vec<&mut serde_json::Value> = match errors {
+        Some(serde_json::Value::Array(errors)) => errors.iter_mut().collect(),
+        Some(error @ serde_json::Value::Object(_)) => vec![error],
+        _ => return message,
+    };
+    for error in errors {
+        let Some(error) = error.as_object_mut() else {
+            continue;
+        };
+        let extensions = error
+            .entry("extensions")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions.insert("requestId".into(), id.into());
+        }
+    }
+    serde_json::to_string(&parsed).unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::with_request_id;
+
+    fn marked(message: Value) -> Value {
+        serde_json::from_str(&with_request_id(message.to_string(), "req-1")).unwrap()
+    }
+
+    #[test]
+    fn errors_of_every_kind_carry_the_request_id() {
+        let error = marked(json!({"id": "1", "type": "error", "payload": [{"message": "bad"}]}));
+        assert_eq!(error["payload"][0]["extensions"]["requestId"], "req-1");
+        let next = marked(json!({"id": "1", "type": "next", "payload": {
+            "data": null,
+            "errors": [{"message": "x", "extensions": {"code": "SUBSCRIBER_BEHIND"}}]
+        }}));
+        assert_eq!(
+            next["payload"]["errors"][0]["extensions"]["requestId"],
+            "req-1"
+        );
+        assert_eq!(
+            next["payload"]["errors"][0]["extensions"]["code"],
+            "SUBSCRIBER_BEHIND"
+        );
+        let legacy = marked(json!({"type": "connection_error", "payload": {"message": "no"}}));
+        assert_eq!(legacy["payload"]["extensions"]["requestId"], "req-1");
+        let data = json!({"id": "1", "type": "next", "payload": {"data": {"error": 1}}});
+        assert_eq!(marked(data.clone()), data);
     }
 }

@@ -309,6 +309,9 @@ impl Limits {
             .collect();
         // Slots in flight last: a call waiting for a window's room must not hold one.
         classes.sort_by_key(|(_, c)| matches!(c.engine, Engine::Concurrent(_)));
+        // The upstream call's span (for traces) names the classes that count it.
+        let names: Vec<&str> = classes.iter().map(|(_, c)| c.name.as_str()).collect();
+        tracing::Span::current().record("rate_class", names.join(","));
         for (index, class) in classes {
             let cost = class.cost(op, parts);
             metrics::counter!("nexus_rate_checks_total", "provider" => provider.slug(), "class" => class.name.clone())

@@ -1,6 +1,10 @@
 //! The second half of a connect flow: the provider sends the browser back with a code and our
 //! state. The state must be known, unused, unexpired and for this provider (else nothing is
 //! stored); then the code is exchanged (with the PKCE verifier) and the credential sealed.
+//!
+//! A flow that stores nothing says why ([`CallbackError`], with its RFC 6749 error code) and,
+//! once the state is known, where the flow meant to return ([`Refused::redirect_after`]), so the
+//! browser can go back to the app with `error` and `error_description` as OAuth clients expect.
 
 use chrono::{Duration, Utc};
 use oauth2::{
@@ -56,6 +60,54 @@ pub enum CallbackError {
     Store(#[from] VaultError),
 }
 
+impl CallbackError {
+    /// The RFC 6749 (4.1.2.1) error code the app is told: the provider's own when it sent one
+    /// of those, `access_denied` for another refusal at the provider, `invalid_request` for a
+    /// link that cannot be used, `server_error` when the code was not exchanged, and
+    /// `temporarily_unavailable` when the connection could not be stored.
+    pub fn oauth_code(&self) -> &'static str {
+        const PROVIDER_CODES: &[&str] = &[
+            "invalid_request",
+            "unauthorized_client",
+            "access_denied",
+            "unsupported_response_type",
+            "invalid_scope",
+            "server_error",
+            "temporarily_unavailable",
+        ];
+        match self {
+            CallbackError::Denied(code) => PROVIDER_CODES
+                .iter()
+                .find(|c| **c == code.as_str())
+                .copied()
+                .unwrap_or("access_denied"),
+            CallbackError::UnknownState
+            | CallbackError::Replayed
+            | CallbackError::Expired
+            | CallbackError::MissingCode => "invalid_request",
+            CallbackError::Exchange => "server_error",
+            CallbackError::Store(_) => "temporarily_unavailable",
+        }
+    }
+}
+
+/// A callback that stored nothing: why, and where its flow meant to return (known once the
+/// state is: never for an unknown one).
+#[derive(Debug)]
+pub struct Refused {
+    pub error: CallbackError,
+    pub redirect_after: Option<String>,
+}
+
+impl From<CallbackError> for Refused {
+    fn from(error: CallbackError) -> Self {
+        Refused {
+            error,
+            redirect_after: None,
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for CallbackError {
     fn from(e: sea_orm::DbErr) -> Self {
         CallbackError::Store(VaultError::Store(e))
@@ -103,14 +155,33 @@ impl ConnectFlows {
         state: &str,
         code: Option<&str>,
         denied: Option<&str>,
-    ) -> Result<Connected, CallbackError> {
+    ) -> Result<Connected, Refused> {
         let hash = hex::encode(Sha256::digest(state.as_bytes()));
         let row = oauth_states::Entity::find()
             .filter(oauth_states::Column::StateHash.eq(hash))
             .one(&self.db)
-            .await?
+            .await
+            .map_err(CallbackError::from)?
             .filter(|r| r.provider == provider.slug())
             .ok_or(CallbackError::UnknownState)?;
+        let redirect_after = row.redirect_after.clone();
+        self.complete(provider, row, code, denied)
+            .await
+            .map_err(|error| Refused {
+                error,
+                redirect_after,
+            })
+    }
+
+    /// The rest of [`finish`](Self::finish) once the state is known: claimed once, unexpired,
+    /// granted, and its code exchanged.
+    async fn complete(
+        &self,
+        provider: Provider,
+        row: oauth_states::Model,
+        code: Option<&str>,
+        denied: Option<&str>,
+    ) -> Result<Connected, CallbackError> {
         let now = Utc::now();
         let claimed = oauth_states::Entity::update_many()
             .col_expr(oauth_states::Column::ConsumedAt, Expr::value(now))

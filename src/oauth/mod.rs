@@ -27,7 +27,7 @@ mod client;
 mod refresh;
 mod revoke;
 
-pub use callback::{CallbackError, Connected};
+pub use callback::{CallbackError, Connected, Refused};
 use client::Http;
 pub use refresh::{Session, TokenError};
 
@@ -111,6 +111,12 @@ impl ConnectFlows {
         format!("{}/oauth/{}/callback", self.public_origin, provider.slug())
     }
 
+    /// Whether the browser may be sent to `target` after a flow: an absolute URL on one of
+    /// `oauth.allowed_redirect_origins` or the gateway's own origin.
+    pub fn allows_redirect(&self, target: &str) -> bool {
+        origin_of(target).is_some_and(|o| self.allowed_origins.contains(&o))
+    }
+
     /// The provider's authorize URL for this caller, and the stored one-time state behind it.
     pub async fn start(
         &self,
@@ -132,7 +138,7 @@ impl ConnectFlows {
                     provider.slug(),
                 ))?;
         if let Some(target) = redirect_after
-            && !origin_of(target).is_some_and(|o| self.allowed_origins.contains(&o))
+            && !self.allows_redirect(target)
         {
             return Err(ConnectError::RedirectNotAllowed);
         }

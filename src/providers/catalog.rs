@@ -364,9 +364,14 @@ impl Catalog {
     /// The rate classes checked against the adapters' ops (`providers::ops`), provider by
     /// provider: the first disagreement, named.
     pub fn check_ops(&self) -> Result<(), OpsMismatch> {
-        self.entries
-            .iter()
-            .try_for_each(|(provider, entry)| entry.check_ops(*provider, super::ops(*provider)))
+        self.entries.iter().try_for_each(|(provider, entry)| {
+            // A provider with an adapter takes raw calls too, which a class must count.
+            let mut ops = super::ops(*provider).to_vec();
+            if !ops.is_empty() {
+                ops.push(super::passthrough::OP);
+            }
+            entry.check_ops(*provider, &ops)
+        })
     }
 }
 

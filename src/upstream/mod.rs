@@ -1,14 +1,19 @@
 //! The upstream stack: every call to a provider goes through [`Upstream::send`], which wraps one
 //! reqwest request in, outermost first: trace (a span and a log line per call, never a token) →
-//! retry (`retry`) → credentials (a live session from the vault; on the provider's expired-token
-//! answer, one shared refresh and one more try) → rate limit (the catalog's classes, per
-//! connection: wait for room, or fail with `retryAfter`; a quota the provider reports spent in
-//! its answers, read with the reader startup hands over for it, fails calls at once) → timeout (per
-//! provider and call, from config);
+//! retry (`retry`: the provider's temporary failures only, never the gateway's own refusals) →
+//! credentials (a live session from the vault; on the provider's expired-token answer, one
+//! shared refresh and one more try) → rate limit (the catalog's classes, per connection: wait for
+//! room, or fail with `retryAfter`; a quota the provider reports spent in its answers, read with
+//! the reader startup hands over for it, fails calls at once) → timeout (per provider and call,
+//! from config);
 //! around them all, a circuit breaker per connection (`breaker`) that only an unavailable provider
 //! trips, never its answer to a request of ours it refused; retries draw on a budget per
 //! provider (`budget`). What adapters keep across requests lives in one facility (`cache`),
 //! configured per provider by the catalog.
+//!
+//! Each call runs in an `upstream` span (provider, op, the rate classes that counted it, retries
+//! and the time waited for backoff and for the rate limiter, outcome); with traces on, its
+//! requests carry that span's `traceparent` to the provider.
 //!
 //! Adapters describe a call ([`Call`]) and read the provider's answer into a [`Verdict`]; they
 //! never sleep, retry, refresh or count on their own.
@@ -20,7 +25,14 @@ mod call;
 mod error;
 mod retry;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use secrecy::ExposeSecret;
 use tracing::Instrument;
@@ -114,15 +126,28 @@ impl Upstream {
             call.op,
             call.parts
         );
-        let span =
-            tracing::debug_span!("upstream", provider = target.provider.slug(), op = call.op);
+        let span = tracing::debug_span!(
+            "upstream",
+            otel.name = %format_args!("{} {}", target.provider.slug(), call.op),
+            otel.kind = "client",
+            provider = target.provider.slug(),
+            op = call.op,
+            rate_class = tracing::field::Empty,
+            retries = tracing::field::Empty,
+            retry_wait_ms = tracing::field::Empty,
+            rate_wait_ms = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         async {
             let started = std::time::Instant::now();
-            let result = self.with_breaker(target, call, classify).await;
+            let waits = Waits::default();
+            let result = self.with_breaker(target, call, classify, &waits).await;
             let outcome = match &result {
                 Ok(reply) => reply.status.as_str().to_owned(),
                 Err(e) => format!("{:?}", e.kind),
             };
+            waits.record(&tracing::Span::current(), &outcome, result.is_ok());
             tracing::debug!(%outcome, elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
             metrics::counter!(
                 "nexus_upstream_calls_total",
@@ -150,6 +175,7 @@ impl Upstream {
         target: Target,
         call: &Call,
         classify: Classify,
+        waits: &Waits,
     ) -> Result<Reply, ProviderError> {
         let key = (
             target.provider,
@@ -168,7 +194,7 @@ impl Upstream {
             error.never_sent = true;
             return Err(error);
         }
-        let result = self.with_retries(target, call, classify).await;
+        let result = self.with_retries(target, call, classify, waits).await;
         let unavailable = matches!(&result, Err(e) if counts_against_breaker(e));
         breakers.record(key, unavailable, std::time::Instant::now());
         result
@@ -179,13 +205,14 @@ impl Upstream {
         target: Target,
         call: &Call,
         classify: Classify,
+        waits: &Waits,
     ) -> Result<Reply, ProviderError> {
         let policy = self.policy();
         let mut backoff = policy.backoff();
         let budget = &self.inner.budget;
         budget.deposit(target.provider);
         loop {
-            let mut attempt = match self.with_credentials(target, call, classify).await {
+            let mut attempt = match self.with_credentials(target, call, classify, waits).await {
                 Ok(reply) => return Ok(reply),
                 Err(attempt) => attempt,
             };
@@ -201,6 +228,7 @@ impl Upstream {
             metrics::counter!("nexus_upstream_retries_total", "provider" => target.provider.slug(), "op" => call.op)
                 .increment(1);
             tracing::debug!(wait_ms = wait.as_millis() as u64, kind = ?attempt.error.kind, "retrying");
+            waits.retried(wait);
             tokio::time::sleep(wait).await;
         }
     }
@@ -210,33 +238,32 @@ impl Upstream {
         target: Target,
         call: &Call,
         classify: Classify,
+        waits: &Waits,
     ) -> Result<Reply, Attempt> {
         let flows = &self.inner.flows;
-        let token_failure = |e| Attempt {
-            error: error::from_token(target.provider, call.op, e),
-            not_acted_on: true,
-        };
+        let token_failure =
+            |e| Attempt::upstream(error::from_token(target.provider, call.op, e), true);
         let session = flows
             .session(target.tenant, target.provider)
             .await
             .map_err(token_failure)?;
-        match self.once(target, &session, call, classify).await {
+        match self.once(target, &session, call, classify, waits).await {
             Err(Refused::Expired) => {
                 let session = flows
                     .session_after_expired(target.tenant, target.provider, &session)
                     .await
                     .map_err(token_failure)?;
-                match self.once(target, &session, call, classify).await {
+                match self.once(target, &session, call, classify, waits).await {
                     Ok(reply) => Ok(reply),
-                    Err(Refused::Expired) => Err(Attempt {
-                        error: ProviderError::new(
+                    Err(Refused::Expired) => Err(Attempt::upstream(
+                        ProviderError::new(
                             ErrorKind::ReauthRequired,
                             target.provider,
                             call.op,
                             "the provider refused a freshly refreshed token",
                         ),
-                        not_acted_on: true,
-                    }),
+                        true,
+                    )),
                     Err(Refused::Failed(attempt)) => Err(attempt),
                 }
             }
@@ -279,15 +306,18 @@ impl Upstream {
         session: &Session,
         call: &Call,
         classify: Classify,
+        waits: &Waits,
     ) -> Result<Reply, Refused> {
         let provider = target.provider;
         let max_wait = Duration::from_millis(self.inner.settings.max_retry_wait_ms);
-        let permit = match self
+        let asked = std::time::Instant::now();
+        let acquired = self
             .inner
             .limits
             .acquire(provider, target.tenant, call.op, &call.parts, max_wait)
-            .await
-        {
+            .await;
+        waits.rate_limited(asked.elapsed());
+        let permit = match acquired {
             Ok(permit) => permit,
             Err(wait) => {
                 let mut error = ProviderError::new(
@@ -297,17 +327,14 @@ impl Upstream {
                     "the provider's rate limit has no room for this call in time",
                 );
                 error.retry_after = Some(wait);
-                return Err(Refused::Failed(Attempt {
-                    error,
-                    not_acted_on: true,
-                }));
+                return Err(Refused::Failed(Attempt::refused_here(error)));
             }
         };
         let failed = |kind, message: &str, not_acted_on| {
-            Refused::Failed(Attempt {
-                error: ProviderError::new(kind, provider, call.op, message),
+            Refused::Failed(Attempt::upstream(
+                ProviderError::new(kind, provider, call.op, message),
                 not_acted_on,
-            })
+            ))
         };
         let Some(base) = self.base_url(provider, session) else {
             return Err(failed(
@@ -317,11 +344,14 @@ impl Upstream {
             ));
         };
         let url = format!("{}{}", base.trim_end_matches('/'), call.path);
+        let mut traced = http::HeaderMap::new();
+        crate::telemetry::traces::inject(&mut traced);
         let mut request = self
             .inner
             .http
             .request(call.method.clone(), url)
             .bearer_auth(session.access_token.expose_secret())
+            .headers(traced)
             .timeout(self.timeout(provider, call.op));
         if !call.query.is_empty() {
             request = request.query(&call.query);
@@ -402,10 +432,10 @@ impl Upstream {
                 let mut error = ProviderError::new(kind, provider, call.op, message);
                 // The provider's own `Retry-After` wins over what the adapter reads elsewhere.
                 error.retry_after = reply.retry_after().or(retry_after);
-                Err(Refused::Failed(Attempt {
-                    not_acted_on: kind == ErrorKind::RateLimited,
+                Err(Refused::Failed(Attempt::upstream(
                     error,
-                }))
+                    kind == ErrorKind::RateLimited,
+                )))
             }
         }
     }
@@ -418,6 +448,38 @@ impl Upstream {
 /// caller's bad input must never pause the connection for every other caller.
 fn counts_against_breaker(error: &ProviderError) -> bool {
     error.kind == ErrorKind::Unavailable
+}
+
+/// What one call waited for, for its span: retries and their backoff, and the rate limiter.
+#[derive(Default)]
+struct Waits {
+    retries: AtomicU64,
+    retry_wait_ms: AtomicU64,
+    rate_wait_ms: AtomicU64,
+}
+
+impl Waits {
+    fn retried(&self, wait: Duration) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        self.retry_wait_ms
+            .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn rate_limited(&self, waited: Duration) {
+        self.rate_wait_ms
+            .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Puts the totals, and the call's outcome, on its span.
+    fn record(&self, span: &tracing::Span, outcome: &str, ok: bool) {
+        span.record("retries", self.retries.load(Ordering::Relaxed));
+        span.record("retry_wait_ms", self.retry_wait_ms.load(Ordering::Relaxed));
+        span.record("rate_wait_ms", self.rate_wait_ms.load(Ordering::Relaxed));
+        span.record("outcome", outcome);
+        if !ok {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
 }
 
 /// Why one try did not succeed.

@@ -3,6 +3,10 @@
 //! refusal that proves the provider did nothing: 429, or a connection never made), honouring the
 //! provider's `Retry-After`, else exponential backoff with full jitter (backon). A wait that would
 //! go past the call's budget is not taken: the error goes up with its `retryAfter`.
+//!
+//! The gateway's own refusals are never retried: a call its rate classes could not fit within
+//! the longest wait has already waited that long, and trying again would only wait out the same
+//! limit once more. It goes up at once as `RATE_LIMITED` with its `retryAfter`.
 
 use std::time::Duration;
 
@@ -16,6 +20,28 @@ pub struct Attempt {
     pub error: ProviderError,
     /// The provider certainly did not act on the request (it refused it, or it never arrived).
     pub not_acted_on: bool,
+    /// The gateway's own limits refused the call before it was sent: final, never retried.
+    pub refused_here: bool,
+}
+
+impl Attempt {
+    /// A failure of the call at the provider (or on the way to it): retried by the rules.
+    pub fn upstream(error: ProviderError, not_acted_on: bool) -> Self {
+        Self {
+            error,
+            not_acted_on,
+            refused_here: false,
+        }
+    }
+
+    /// The gateway's own refusal of the call (its rate classes had no room in time).
+    pub fn refused_here(error: ProviderError) -> Self {
+        Self {
+            error,
+            not_acted_on: true,
+            refused_here: true,
+        }
+    }
 }
 
 /// The retry rules of one provider.
@@ -45,7 +71,7 @@ impl RetryPolicy {
         backoff: Option<Duration>,
     ) -> Option<Duration> {
         let error = &attempt.error;
-        if !error.temporary() {
+        if attempt.refused_here || !error.temporary() {
             return None;
         }
         let harmless = idempotent || attempt.not_acted_on || error.kind == ErrorKind::RateLimited;
@@ -66,10 +92,7 @@ mod tests {
     fn attempt(kind: ErrorKind, retry_after: Option<u64>, not_acted_on: bool) -> Attempt {
         let mut error = ProviderError::new(kind, Provider::Hubspot, "test", "x");
         error.retry_after = retry_after.map(Duration::from_secs);
-        Attempt {
-            error,
-            not_acted_on,
-        }
+        Attempt::upstream(error, not_acted_on)
     }
 
     fn policy() -> RetryPolicy {
@@ -123,6 +146,23 @@ mod tests {
         assert_eq!(
             p.wait(&attempt(ErrorKind::Unavailable, None, false), true, None),
             None
+        );
+    }
+
+    #[test]
+    fn the_gateways_own_refusal_is_final_even_with_a_short_wait() {
+        let mut error = ProviderError::new(ErrorKind::RateLimited, Provider::Hubspot, "test", "x");
+        error.retry_after = Some(Duration::from_millis(300));
+        let some = Some(Duration::from_millis(100));
+        assert_eq!(
+            policy().wait(&Attempt::refused_here(error.clone()), true, some),
+            None
+        );
+        assert!(
+            policy()
+                .wait(&Attempt::upstream(error, true), true, some)
+                .is_some(),
+            "the provider's own 429 with the same wait is retried"
         );
     }
 

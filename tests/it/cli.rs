@@ -1255,3 +1255,115 @@ async fn secrets_made_only_of_digits_are_read_as_written() {
     terminate(&child.0);
     assert!(child.0.wait().unwrap().success());
 }
+
+/// Every request the sandbox at `origin` has answered for `provider`, whatever the outcome.
+async fn sandbox_calls(origin: &str, provider: &str) -> u64 {
+    fn sum(value: &serde_json::Value) -> u64 {
+        match value {
+            serde_json::Value::Number(n) => n.as_u64().unwrap_or(0),
+            serde_json::Value::Object(map) => map.values().map(sum).sum(),
+            _ => 0,
+        }
+    }
+    let counters: serde_json::Value = reqwest::get(format!("{origin}/_sandbox/counters"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    sum(&counters[provider])
+}
+
+// The demo starts while this thread waits for it: the sandbox needs a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_on_a_demo_folder_reads_the_demos_sandbox_with_its_key_and_says_what_it_syncs() {
+    let dir = TempDir::new().unwrap();
+    // The sync below makes the initial load: the demo's own first passes stay off.
+    let demo = Demo::start_configured(dir.path(), &[], &[("NEXUS_CHANGES__FIRST_PASS", "false")]);
+    let sandbox = std::fs::read_to_string(dir.path().join("sandbox-url"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let hubspot_before = sandbox_calls(&sandbox, "hubspot").await;
+
+    // No settings at all: the folder is the demo's, and that is enough.
+    let synced = run(nexus(dir.path()).args(["sync", "--project", "demo"]));
+    let lines = String::from_utf8_lossy(&synced.stderr).to_string();
+    assert!(synced.status.success(), "{lines}");
+    assert!(
+        lines.contains(&format!("syncing from its sandbox at {sandbox}")),
+        "{lines}"
+    );
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.starts_with("hubspot: syncing Contact, ")),
+        "{lines}"
+    );
+    let contacts = lines
+        .lines()
+        .find(|l| l.starts_with("hubspot Contact: "))
+        .unwrap_or_else(|| panic!("{lines}"));
+    assert!(
+        !contacts.contains(" 0 records") && contacts.ends_with("changes appended"),
+        "{contacts}"
+    );
+    for line in [
+        "gmail: syncing Email",
+        "google_calendar: syncing Event",
+        "outlook: syncing Email, Event",
+        "teams: syncing Message",
+    ] {
+        assert!(lines.lines().any(|l| l == line), "{line}: {lines}");
+    }
+    for line in [
+        "gmail Email: ",
+        "google_calendar Event: ",
+        "teams Message: ",
+    ] {
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.starts_with(line) && l.ends_with("changes appended")),
+            "{line}: {lines}"
+        );
+    }
+    assert!(
+        sandbox_calls(&sandbox, "hubspot").await > hubspot_before,
+        "read from the demo's sandbox"
+    );
+
+    // One provider: it says what it syncs, and syncs only that.
+    let teams = run(nexus(dir.path()).args(["sync", "--provider", "teams"]));
+    let lines = String::from_utf8_lossy(&teams.stderr).to_string();
+    assert!(teams.status.success(), "{lines}");
+    assert!(
+        lines.lines().any(|l| l == "teams: syncing Message"),
+        "{lines}"
+    );
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.starts_with("teams Message: ") && l.ends_with("changes appended")),
+        "{lines}"
+    );
+    assert!(!lines.contains("hubspot"), "{lines}");
+    // Slack's changes come through its Events API webhook: the sync says so, and calls nothing.
+    let slack_before = sandbox_calls(&sandbox, "slack").await;
+    let slack = run(nexus(dir.path()).args(["sync", "--provider", "slack"]));
+    let lines = String::from_utf8_lossy(&slack.stderr).to_string();
+    assert!(slack.status.success(), "{lines}");
+    let said = "slack: nothing to sync: its changes arrive through its webhook (/webhooks/slack), \
+                not by polling";
+    assert!(lines.lines().any(|l| l == said), "{lines}");
+    assert!(!lines.contains("no connection"), "{lines}");
+    assert_eq!(sandbox_calls(&sandbox, "slack").await, slack_before);
+    assert!(demo.stop().success());
+
+    // The demo stopped, so did its sandbox: the sync says so instead of calling anyone else.
+    let stopped = run(nexus(dir.path()).arg("sync"));
+    assert!(!stopped.status.success());
+    let message = String::from_utf8_lossy(&stopped.stderr);
+    assert!(message.contains("does not answer"), "{message}");
+    assert!(message.contains("nexus demo --data-dir"), "{message}");
+}

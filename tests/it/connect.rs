@@ -277,9 +277,11 @@ async fn the_whole_flow_stores_a_sealed_credential_and_returns_to_the_app() {
     );
     assert!(rows[0].metadata.get("access_token").is_none());
 
-    let (status, page, _) = callback(&back).await;
-    assert_eq!(status, 400, "a replayed state is refused");
-    assert!(page.contains("already used"));
+    let (status, _, location) = callback(&back).await;
+    assert_eq!(status, 303, "a replayed state is refused, back to the app");
+    let refused = query_of(location.as_deref().unwrap());
+    assert_eq!(refused["error"], "invalid_request");
+    assert!(refused["error_description"].contains("already used"));
     let forged = back.replace("state=", "state=forged");
     let (status, page, _) = callback(&forged).await;
     assert_eq!(status, 400);

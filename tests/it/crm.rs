@@ -17,7 +17,9 @@ pub async fn both_crms() -> (TestApp, String) {
     both_crms_with(|_| {}).await
 }
 
-async fn both_crms_with(adjust: impl FnOnce(&mut nexus::config::Settings)) -> (TestApp, String) {
+pub async fn both_crms_with(
+    adjust: impl FnOnce(&mut nexus::config::Settings),
+) -> (TestApp, String) {
     let (app, sandbox) = pointed_at_sandbox_with(false, adjust).await;
     for provider in ["HUBSPOT", "SALESFORCE"] {
         let back = consent(&connect_link(&app, provider, None).await, "approve").await;

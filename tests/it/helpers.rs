@@ -89,6 +89,10 @@ pub fn test_settings() -> Settings {
     settings.changes.sync_interval_secs = Some(0);
     // Likewise the first passes that fill a new connection's copy.
     settings.changes.first_pass = false;
+    // What the gateway keeps in memory (the copy's answers, API keys found) is kept for an hour,
+    // so that every test that writes and then reads proves the writers drop it.
+    settings.changes.copy_memo_secs = 3600;
+    settings.auth.key_cache_secs = Some(3600);
     settings
 }
 

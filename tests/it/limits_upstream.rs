@@ -634,3 +634,67 @@ async fn on_postgresql_a_spent_daily_quota_stays_spent_across_a_restart() {
         .unwrap();
     assert_refused_until_tomorrow(&answer.json::<Value>().await.unwrap(), "SALESFORCE");
 }
+
+/// A burst over a tiny local limit: the calls that cannot fit within `max_retry_wait_ms` are
+/// refused by the gateway with `RATE_LIMITED` at once, and the retry layer leaves that refusal
+/// alone (it used to try it again, so a refusal took up to twice the longest wait).
+#[tokio::test]
+async fn the_gateways_own_rate_limit_refusals_are_never_retried() {
+    let logs = crate::helpers::captured_logs();
+    let (app, _sandbox) = connected(&["HUBSPOT"], |settings| {
+        let hubspot = settings.providers.entry("hubspot".into()).or_default();
+        hubspot.rate_capacity.insert("secondly".into(), 1);
+        settings.upstream.max_retry_wait_ms = 1500;
+    })
+    .await;
+    let prefix = format!("burst-{}-", uuid::Uuid::new_v4().simple());
+    let searches = (0..6).map(|i| {
+        let (app, id) = (&app, format!("{prefix}{i}"));
+        async move {
+            let query = format!(
+                "{{ contacts(first: 1, providers: [HUBSPOT], filter: {{ nameContains: \"{i}\" }}) {{ nodes {{ id }} }} }}"
+            );
+            let response = app
+                .client
+                .post(app.url("/graphql"))
+                .bearer_auth(&app.key)
+                .header("x-request-id", id)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    });
+    let answers = futures_util::future::join_all(searches).await;
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|body| body["errors"][0]["extensions"]["code"] == "RATE_LIMITED")
+        .collect();
+    assert!(!refused.is_empty(), "one search a second: {answers:?}");
+    for body in &refused {
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(extensions["provider"], "HUBSPOT", "{body}");
+        assert!(extensions["retryAfter"].as_u64().is_some(), "{body}");
+    }
+    let retried: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|line| line.contains(&prefix) && line.contains("retrying"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        retried.is_empty(),
+        "the burst's calls were retried: {retried:#?}"
+    );
+    // The control: the calls' own lines carry the requests' ids, so a retry's would too.
+    let calls = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains(&prefix) && l.contains("upstream call"))
+        .count();
+    assert!(
+        calls > 0,
+        "the burst's upstream calls are in the captured logs"
+    );
+}

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// A `nexus serve` on a free port with its stderr read line by line.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    origin: String,
+    pub(crate) origin: String,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -32,7 +32,7 @@ fn nexus(dir: &Path) -> Command {
     command
 }
 
-fn create_key(dir: &Path) -> String {
+pub(crate) fn create_key(dir: &Path) -> String {
     let out = nexus(dir)
         .args([
             "keys",
@@ -52,7 +52,11 @@ fn create_key(dir: &Path) -> String {
 impl Served {
     /// Starts `nexus serve` with `env` and waits for the line that says where it listens, read
     /// by `addr`.
-    fn start(dir: &Path, env: &[(&str, &str)], addr: impl Fn(&str) -> Option<String>) -> Served {
+    pub(crate) fn start(
+        dir: &Path,
+        env: &[(&str, &str)],
+        addr: impl Fn(&str) -> Option<String>,
+    ) -> Served {
         let mut child = nexus(dir)
             .arg("serve")
             .env("NEXUS_SERVER__PORT", "0")
@@ -93,7 +97,7 @@ impl Served {
     }
 
     /// Stops the process (SIGTERM) and returns every line it wrote.
-    fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// A gateway pointed at a fresh sandbox with Gmail and Outlook (and `more`) connected.
-async fn mailboxes(more: &[&str]) -> (TestApp, String) {
+pub(crate) async fn mailboxes(more: &[&str]) -> (TestApp, String) {
     let (app, sandbox) = pointed_at_sandbox(false).await;
     for provider in ["GMAIL", "OUTLOOK"].iter().chain(more) {
         let back = consent(&connect_link(&app, provider, None).await, "approve").await;
@@ -26,7 +26,7 @@ async fn mailboxes(more: &[&str]) -> (TestApp, String) {
     (app, sandbox)
 }
 
-const EMAILS: &str =
+pub(crate) const EMAILS: &str =
     "query($first: Int, $after: String, $filter: EmailFilter, $providers: [Provider!]) {
   emails(first: $first, after: $after, filter: $filter, providers: $providers) {
     pageInfo { hasNextPage endCursor }
@@ -39,14 +39,14 @@ const GMAIL_GET: &str = "GET /google/gmail/v1/users/{userId}/messages/{id}";
 const GMAIL_LIST: &str = "GET /google/gmail/v1/users/{userId}/messages";
 const GMAIL_BATCH: &str = "POST /google/batch/gmail/v1";
 const GMAIL_SEND: &str = "POST /google/gmail/v1/users/{userId}/messages/send";
-const OUTLOOK_LIST: &str = "GET /microsoft/v1.0/me/messages";
+pub(crate) const OUTLOOK_LIST: &str = "GET /microsoft/v1.0/me/messages";
 const GRAPH_BATCH: &str = "POST /v1.0/$batch";
 
 fn date(node: &Value) -> DateTime<Utc> {
     node["date"].as_str().unwrap().parse().unwrap()
 }
 
-async fn emails(app: &TestApp, variables: Value) -> Vec<Value> {
+pub(crate) async fn emails(app: &TestApp, variables: Value) -> Vec<Value> {
     let (status, body) = app.graphql(EMAILS, variables).await;
     assert_eq!(status, 200);
     assert!(body["errors"].is_null(), "{body}");
@@ -155,7 +155,7 @@ async fn gmail_raw(sandbox: &str, id: &str) -> Vec<u8> {
         .unwrap()
 }
 
-fn addresses(node: &Value, field: &str) -> Vec<String> {
+pub(crate) fn addresses(node: &Value, field: &str) -> Vec<String> {
     node[field]
         .as_array()
         .map(|list| {
@@ -167,7 +167,7 @@ fn addresses(node: &Value, field: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn from(node: &Value) -> String {
+pub(crate) fn from(node: &Value) -> String {
     node["from"]["email"]
         .as_str()
         .unwrap_or_default()

@@ -195,3 +195,148 @@ async fn metrics_token_is_required_when_set_and_never_logged() {
     }
     assert!(!logs.text().contains(token), "the token was logged");
 }
+
+/// The value of the first sample of `family` whose labels include every one of `labels`.
+fn sample(metrics: &str, family: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|line| labels.iter().all(|l| line.contains(l)))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn every_family_has_help_and_the_process_subscribers_webhooks_and_sync_lag_are_shown() {
+    let (app, _sandbox) = crate::connect::pointed_at_sandbox_with(false, |settings| {
+        settings.changes.first_pass = true;
+        settings.changes.sync_interval_secs = Some(0);
+    })
+    .await;
+    let back = crate::connect::consent(
+        &crate::connect::connect_link(&app, "HUBSPOT", None).await,
+        "approve",
+    )
+    .await;
+    assert_eq!(crate::connect::callback(&back).await.0, 200);
+    let subscriber = crate::subscriber::Subscriber::start(
+        &app,
+        &app.key,
+        "subscription { changes { cursor } }",
+        json!({}),
+    )
+    .await;
+    let refused = app
+        .client
+        .post(app.url("/webhooks/hubspot"))
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    app.graphql("query HelpProbe { __typename }", json!({}))
+        .await;
+
+    // The first pass runs on connect; once it is done, the lag of HubSpot's contacts shows.
+    let metrics = crate::helpers::eventually(
+        "the sync lag of HubSpot contacts",
+        std::time::Duration::from_secs(60),
+        async || {
+            let text = app
+                .client
+                .get(app.url("/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            sample(
+                &text,
+                "nexus_sync_lag_seconds",
+                &["provider=\"hubspot\"", "type=\"Contact\""],
+            )
+            .is_some()
+            .then_some(text)
+        },
+    )
+    .await;
+
+    let lag = sample(
+        &metrics,
+        "nexus_sync_lag_seconds",
+        &["provider=\"hubspot\"", "type=\"Contact\""],
+    )
+    .unwrap();
+    assert!((0.0..3600.0).contains(&lag), "{lag}");
+    let synced = sample(
+        &metrics,
+        "nexus_sync_connections",
+        &["provider=\"hubspot\"", "type=\"Contact\""],
+    );
+    assert!(synced >= Some(1.0), "{synced:?}");
+    // No family without its help text.
+    let typed: Vec<&str> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+    assert!(typed.len() > 10, "{metrics}");
+    for family in &typed {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("# HELP {family} "))),
+            "{family} has no HELP line"
+        );
+    }
+    // The process's own figures.
+    for family in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        let value = sample(&metrics, family, &[]).unwrap_or_else(|| panic!("{family}"));
+        assert!(
+            value > 0.0 || family == "process_cpu_seconds_total",
+            "{family}"
+        );
+    }
+    // An open subscription, and a delivery refused.
+    assert!(sample(&metrics, "nexus_subscriptions_open", &[]) >= Some(1.0));
+    assert!(
+        sample(
+            &metrics,
+            "nexus_webhook_deliveries_total",
+            &["provider=\"hubspot\"", "outcome=\"refused\""]
+        ) >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "nexus_webhook_deliveries_in_flight",
+            &["provider=\"hubspot\""]
+        )
+        .is_some()
+    );
+    // Labels name providers, types and outcomes, never a user, project or connection.
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let Some(labels) = line
+            .split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+        else {
+            continue;
+        };
+        for value in labels.0.split(',').filter_map(|l| l.split_once('=')) {
+            let value = value.1.trim_matches('"');
+            assert!(
+                uuid::Uuid::parse_str(value).is_err(),
+                "an id as a label: {line}"
+            );
+        }
+    }
+    subscriber.close().await;
+}

@@ -133,6 +133,14 @@ async fn the_playgrounds_connect_button_runs_the_whole_flow_in_chromium() {
         assert_eq!(report["before"], "NOT_CONNECTED");
         assert_eq!(report["after"], "CONNECTED");
     }
+    // Denied at the provider: back on the playground, the panel says so.
+    let (ok, report, stderr) = script("connect.mjs", &[&app.origin, "GMAIL", "--deny"]).await;
+    assert!(ok, "GMAIL denied: {stderr}\n{report}");
+    assert_eq!(report["after"], "NOT_CONNECTED");
+    assert_eq!(
+        report["notice"],
+        "Could not connect Gmail: access was not granted (access_denied)"
+    );
     let (_, body) = app
         .graphql(
             "{ viewer { connections { provider status } } }",

@@ -591,6 +591,15 @@ async fn paging_300_contacts_from_the_copy_matches_live_and_survives_source_chan
 async fn a_created_contact_is_in_the_next_synced_list() {
     let (app, _sandbox) = synced_crms().await;
     copy_complete(&app, "HUBSPOT", &["Contact"]).await;
+    const NEWEST: &str = "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id source } } }";
+    // Read once before: the page the gateway keeps in memory must not hide the new contact.
+    let (_, before) = app.graphql(NEWEST, json!({})).await;
+    assert!(
+        nodes(&before, "contacts")
+            .iter()
+            .all(|c| c["source"] == "SYNCED"),
+        "{before}"
+    );
     let (_, body) = app
         .graphql(
             "mutation { createContact(input: { provider: HUBSPOT, firstName: \"Wanda\", lastName: \"Through\", email: \"wanda@through.test\" }) { contact { id source } } }",
@@ -606,12 +615,7 @@ async fn a_created_contact_is_in_the_next_synced_list() {
             json!({}),
         )
         .await;
-    let (_, list) = app
-        .graphql(
-            "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id source } } }",
-            json!({}),
-        )
-        .await;
+    let (_, list) = app.graphql(NEWEST, json!({})).await;
     let list = nodes(&list, "contacts");
     assert!(list.iter().all(|c| c["source"] == "SYNCED"), "{list:?}");
     assert!(

@@ -1,4 +1,5 @@
-//! `schema.graphql` is `nexus schema`'s output, and the names DESIGN.md promises are in it.
+//! `schema.graphql` is `nexus schema`'s output, `schema.federation.graphql` is
+//! `nexus schema --federation`'s, and the names DESIGN.md promises are in the plain one.
 
 use crate::helpers::root;
 
@@ -15,6 +16,24 @@ fn schema_graphql_is_the_generated_sdl() {
         printed == committed,
         "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
     );
+}
+
+#[test]
+fn schema_federation_graphql_is_the_generated_subgraph_sdl() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nexus"))
+        .args(["schema", "--federation"])
+        .output()
+        .expect("nexus schema --federation");
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(root().join("schema.federation.graphql")).unwrap_or_default();
+    assert!(
+        printed == committed,
+        "schema.federation.graphql is stale: run \
+         `cargo run -- schema --federation > schema.federation.graphql`"
+    );
+    assert!(printed.contains("type Contact implements Node @key(fields: \"id\") {"));
 }
 
 #[test]

@@ -17,22 +17,45 @@ pub struct Subscriber {
 impl Subscriber {
     /// Opens a socket to `app`, authenticated with `key`, and starts `query` as subscription "1".
     pub async fn start(app: &TestApp, key: &str, query: &str, variables: Value) -> Self {
-        Self::open(app, key, query, variables, false).await
+        Self::open(app, key, query, variables, false, None).await
+    }
+
+    /// Like `start`, the handshake sent with `x-request-id: request_id`.
+    pub async fn start_identified(
+        app: &TestApp,
+        key: &str,
+        request_id: &str,
+        query: &str,
+        variables: Value,
+    ) -> Self {
+        Self::open(app, key, query, variables, false, Some(request_id)).await
     }
 
     /// Like `start`, over a socket with a small receive buffer: a subscriber that stops reading
     /// soon holds up the server's writes, as a slow consumer across the internet would.
     pub async fn start_narrow(app: &TestApp, key: &str, query: &str, variables: Value) -> Self {
-        Self::open(app, key, query, variables, true).await
+        Self::open(app, key, query, variables, true, None).await
     }
 
-    async fn open(app: &TestApp, key: &str, query: &str, variables: Value, narrow: bool) -> Self {
+    async fn open(
+        app: &TestApp,
+        key: &str,
+        query: &str,
+        variables: Value,
+        narrow: bool,
+        request_id: Option<&str>,
+    ) -> Self {
         let url = app.url("/graphql").replacen("http://", "ws://", 1);
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "sec-websocket-protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
+        if let Some(id) = request_id {
+            request
+                .headers_mut()
+                .insert("x-request-id", HeaderValue::from_str(id).unwrap());
+        }
         let mut socket = if narrow {
             let address = app.origin.trim_start_matches("http://").parse().unwrap();
             let tcp = TcpSocket::new_v4().unwrap();

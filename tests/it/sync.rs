@@ -498,3 +498,39 @@ async fn google_calendar_changes_arrive_through_its_sync_tokens() {
     assert_eq!(ops, vec!["CREATED", "UPDATED"], "{nodes:?}");
     assert_eq!(nodes.last().unwrap()["data"]["summary"], "Synced again");
 }
+
+/// What `nexus sync`'s progress bar shows for a connection: each type it syncs by name, as the
+/// pass over it starts and with the records it read, mailboxes' feeds as much as CRM objects.
+#[tokio::test]
+async fn a_connections_progress_names_each_type_with_its_count() {
+    let (app, _sandbox) = connected("OUTLOOK", 0).await;
+    let (syncer, target) = syncer(&app, nexus::providers::Provider::Outlook).await;
+    assert_eq!(
+        syncer.resources(nexus::providers::Provider::Outlook),
+        ["Email", "Event"]
+    );
+    let heard = std::sync::Mutex::new(Vec::new());
+    let reports = syncer
+        .connection(target, &|resource, seen| {
+            heard.lock().unwrap().push((resource, seen))
+        })
+        .await;
+    let reports: Vec<_> = reports.into_iter().map(Result::unwrap).collect();
+    let heard = heard.into_inner().unwrap();
+    for report in &reports {
+        let of_it: Vec<_> = heard
+            .iter()
+            .filter(|(r, _)| *r == report.resource)
+            .collect();
+        assert_eq!(of_it.first(), Some(&&(report.resource, 0)), "{heard:?}");
+        assert_eq!(
+            of_it.last(),
+            Some(&&(report.resource, report.seen)),
+            "{heard:?}"
+        );
+    }
+    assert_eq!(
+        reports.iter().map(|r| r.resource).collect::<Vec<_>>(),
+        ["Email", "Event"]
+    );
+}

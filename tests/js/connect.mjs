@@ -9,6 +9,9 @@
 // /playground/?connected=<slug>, and waits until the panel (opened again by the page, with a
 // "Connected <provider>" notice) shows the provider CONNECTED. With a screenshot prefix, writes
 // <prefix>-before.png and <prefix>-after.png of the panel.
+// With --deny, refuses instead (the consent form's deny button): the gateway's callback returns to
+// /playground/?error=access_denied&error_description=…&provider=<slug>, and the panel (opened again)
+// must show a "Could not connect <provider>: …" notice and the provider still NOT_CONNECTED.
 // Every request leaving loopback (127.0.0.0/8, localhost, [::1]) is aborted and recorded (the
 // requests a redirect leads to cannot be aborted, only recorded: they fail the run all the same).
 // stdout, final line:
@@ -20,7 +23,8 @@ import { isLoopback, launch } from './browser.mjs';
 
 const CONNECTED_DEADLINE_MS = 30_000;
 const TOTAL_DEADLINE_MS = 120_000;
-const [origin, provider, screenshotPrefix] = process.argv.slice(2);
+const deny = process.argv.includes('--deny');
+const [origin, provider, screenshotPrefix] = process.argv.slice(2).filter((a) => a !== '--deny');
 if (!origin || !provider) {
   console.error('usage: node connect.mjs <gatewayOrigin> <providerEnum> [screenshotPrefix]');
   process.exit(2);
@@ -144,10 +148,17 @@ async function main() {
     problems.push(`the consent page is not on loopback: ${out.consentPage}`);
     return;
   }
-  const approve = page.getByRole('button', { name: 'Approve', exact: true });
+  // The refusal is labelled as each provider labels it (Deny, Cancel): the form's deny button.
+  const approve = deny
+    ? page.locator('button[name="decision"][value="deny"]')
+    : page.getByRole('button', { name: 'Approve', exact: true });
   await approve.waitFor({ state: 'visible', timeout: 10_000 });
   const approvedAt = Date.now();
   await approve.click();
+  if (deny) {
+    await denied();
+    return;
+  }
 
   // Back through the gateway's callback to /playground/?connected=<slug>; the page reopens the
   // panel, which loads the list again.
@@ -180,6 +191,27 @@ async function main() {
   if (!out.notice || !out.notice.startsWith('Connected')) {
     problems.push(`no "Connected …" notice in the panel (got ${JSON.stringify(out.notice)})`);
   }
+}
+
+// After Deny: back on the playground with the callback's error, shown in the reopened panel.
+async function denied() {
+  const notice = page.locator('.nexus-connections-notice[role="alert"] span');
+  try {
+    await notice.waitFor({ state: 'visible', timeout: CONNECTED_DEADLINE_MS });
+  } catch {
+    problems.push(`no error notice in the panel within ${CONNECTED_DEADLINE_MS / 1000} s (now at ${page.url()})`);
+    return;
+  }
+  out.notice = await notice.textContent();
+  await row().waitFor({ state: 'visible', timeout: 10_000 });
+  out.after = await row().getAttribute('data-status');
+  out.finalUrl = page.url();
+  const back = `${gatewayOrigin}/playground/?error=access_denied`;
+  if (!visited.some((u) => u.startsWith(back) && u.includes(`provider=${slug}`))) {
+    problems.push(`the browser did not come back to ${back}…&provider=${slug}`);
+  }
+  if (new URL(out.finalUrl).search) problems.push(`the callback's parameters are still in the address bar: ${out.finalUrl}`);
+  if (out.after !== 'NOT_CONNECTED') problems.push(`${provider} is ${out.after} after Deny`);
 }
 
 async function cleanup() {

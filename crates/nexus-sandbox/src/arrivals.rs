@@ -1,8 +1,9 @@
 //! When each call reached the sandbox and when it was answered, by the sandbox's own clock:
 //! `GET /_sandbox/arrivals?provider=hubspot&route=POST /crm/v3/objects/contacts/search` →
-//! `[{"route", "status", "arrived", "answered"}]` (RFC 3339, milliseconds), oldest first. This is
-//! the provider's view of time that a `Retry-After` is counted in, for checking that a client
-//! came back no sooner than asked. The latest calls are kept (at most [`KEPT`]).
+//! `[{"route", "status", "arrived", "answered"}]` (RFC 3339, milliseconds), oldest first, with the
+//! call's W3C `traceparent` when it came with one. This is the provider's view of time that a
+//! `Retry-After` is counted in, for checking that a client came back no sooner than asked, and
+//! of the trace a client's call belonged to. The latest calls are kept (at most [`KEPT`]).
 
 use std::{collections::VecDeque, sync::Mutex};
 
@@ -19,6 +20,7 @@ struct Arrival {
     status: u16,
     arrived: DateTime<Utc>,
     answered: DateTime<Utc>,
+    traceparent: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -30,8 +32,8 @@ impl Arrivals {
         provider: &'static str,
         route: &str,
         status: u16,
-        arrived: DateTime<Utc>,
-        answered: DateTime<Utc>,
+        (arrived, answered): (DateTime<Utc>, DateTime<Utc>),
+        traceparent: Option<String>,
     ) {
         let mut all = self.0.lock().expect("arrivals lock");
         if all.len() == KEPT {
@@ -43,6 +45,7 @@ impl Arrivals {
             status,
             arrived,
             answered,
+            traceparent,
         });
     }
 
@@ -53,12 +56,16 @@ impl Arrivals {
         all.iter()
             .filter(|a| a.provider == provider && route.is_none_or(|r| a.route == r))
             .map(|a| {
-                json!({
+                let mut arrival = json!({
                     "route": a.route,
                     "status": a.status,
                     "arrived": at(&a.arrived),
                     "answered": at(&a.answered),
-                })
+                });
+                if let Some(traceparent) = &a.traceparent {
+                    arrival["traceparent"] = traceparent.as_str().into();
+                }
+                arrival
             })
             .collect()
     }
@@ -77,10 +84,10 @@ mod tests {
         let arrivals = Arrivals::default();
         let t0 = Utc::now();
         let later = t0 + chrono::Duration::milliseconds(2_500);
-        arrivals.record("hubspot", "POST /search", 429, t0, t0);
-        arrivals.record("gmail", "GET /messages", 200, t0, t0);
-        arrivals.record("hubspot", "POST /search", 200, later, later);
-        arrivals.record("hubspot", "GET /owners", 200, later, later);
+        arrivals.record("hubspot", "POST /search", 429, (t0, t0), None);
+        arrivals.record("gmail", "GET /messages", 200, (t0, t0), None);
+        arrivals.record("hubspot", "POST /search", 200, (later, later), None);
+        arrivals.record("hubspot", "GET /owners", 200, (later, later), None);
         let found = arrivals.of("hubspot", Some("POST /search"));
         let statuses: Vec<_> = found
             .as_array()
@@ -91,7 +98,7 @@ mod tests {
         assert_eq!(statuses, [429, 200]);
         assert_eq!(arrivals.of("hubspot", None).as_array().unwrap().len(), 3);
         for _ in 0..KEPT {
-            arrivals.record("slack", "GET /api/users.info", 200, t0, t0);
+            arrivals.record("slack", "GET /api/users.info", 200, (t0, t0), None);
         }
         assert_eq!(
             arrivals.of("hubspot", None),

@@ -162,11 +162,30 @@ pub fn route(ctx: &Ctx, request: &Request) -> String {
 
 /// Counts an answer given by a middleware in front of this one (Outlook's concurrency refusals),
 /// as if it had passed through here.
-pub fn count(ctx: &Ctx, route: &str, status: u16, arrived: chrono::DateTime<chrono::Utc>) {
+pub fn count(
+    ctx: &Ctx,
+    route: &str,
+    status: u16,
+    arrived: chrono::DateTime<chrono::Utc>,
+    traceparent: Option<String>,
+) {
     ctx.state.counters.record(ctx.provider, route, status);
-    ctx.state
-        .arrivals
-        .record(ctx.provider, route, status, arrived, ctx.state.clock.now());
+    ctx.state.arrivals.record(
+        ctx.provider,
+        route,
+        status,
+        (arrived, ctx.state.clock.now()),
+        traceparent,
+    );
+}
+
+/// The W3C `traceparent` a call came with, kept with its arrival.
+pub fn traceparent(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The middleware every provider's routes pass: faults first, then counting what was answered.
@@ -174,6 +193,7 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
     let (path, template) = path_and_template(&ctx, &request);
     let route = route(&ctx, &request);
     let arrived = ctx.state.clock.now();
+    let traceparent = traceparent(&request);
 
     let query = decoded_query(&request);
     let decision = ctx
@@ -200,7 +220,13 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
             }
         }
     };
-    count(&ctx, &route, response.status().as_u16(), arrived);
+    count(
+        &ctx,
+        &route,
+        response.status().as_u16(),
+        arrived,
+        traceparent,
+    );
     response
 }
 

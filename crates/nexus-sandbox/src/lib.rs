@@ -23,6 +23,7 @@ pub mod salesforce;
 pub mod slack;
 pub mod stripe;
 mod tokens;
+mod unknown_path;
 mod webhooks;
 mod window;
 
@@ -174,6 +175,7 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .nest("/microsoft", microsoft::router(state.clone()))
         .merge(google::routes(state.clone()))
         .nest("/_sandbox", admin::routes().with_state(state))
+        .fallback(unknown_path::answer)
 }
 
 /// A sandbox serving on a loopback port.

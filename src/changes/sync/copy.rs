@@ -34,7 +34,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Condition, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -640,8 +640,9 @@ pub async fn unlisted(
     Ok(ids.into_iter().filter(|id| !live.contains(id)).collect())
 }
 
-/// Erases `target`'s copy: records, relations, terms and status.
-pub async fn erase(db: &impl ConnectionTrait, target: Target) -> Result<(), DbErr> {
+/// Erases `target`'s copy: records, relations, terms and status, each statement committed on
+/// its own (no transaction, so that the read model's memory is told after the last one).
+pub async fn erase(db: &DatabaseConnection, target: Target) -> Result<(), DbErr> {
     copy_records::Entity::delete_many()
         .filter(records_of(target))
         .exec(db)
@@ -654,11 +655,12 @@ pub async fn erase(db: &impl ConnectionTrait, target: Target) -> Result<(), DbEr
         .filter(terms_of(target))
         .exec(db)
         .await?;
-    copy_status::Entity::delete_many()
+    let erased = copy_status::Entity::delete_many()
         .filter(status_rows(target))
         .exec(db)
-        .await?;
-    Ok(())
+        .await;
+    super::memo::erased(target);
+    erased.map(drop)
 }
 
 /// A type's copy of one connection: complete or not, and the start of its last complete pass.

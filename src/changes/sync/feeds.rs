@@ -36,7 +36,7 @@ use crate::{
 use super::{
     Change, Op, PassReport, SyncError, Syncer,
     comms::{self, EMAIL, EVENT, MESSAGE},
-    copy, moved, overtaken,
+    copy, memo, moved, overtaken,
     state::{self, Checkpoint, Resource},
     went_in,
 };
@@ -286,6 +286,7 @@ impl Syncer {
                 comms::store(txn, target, &page.records).await
             })
             .await?;
+        memo::changed(target, T::KIND);
         Ok((
             page.records.iter().map(|r| r.remote_id.clone()).collect(),
             page.records.last().map(Record::position),
@@ -373,6 +374,7 @@ impl Syncer {
                 moved(state::advance(txn, resource, &mut held, next).await?)
             })
             .await;
+        memo::changed(target, kind);
         if !went_in(stored)? {
             return Ok(overtaken(report));
         }

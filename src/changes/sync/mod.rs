@@ -46,6 +46,8 @@ mod comms_read;
 pub mod copy;
 mod feeds;
 mod first;
+pub mod lag;
+pub mod memo;
 pub mod nudge;
 mod read_model;
 mod slack;
@@ -371,6 +373,7 @@ impl Syncer {
                     moved(state::advance(txn, resource, &mut held, next).await?)
                 })
                 .await;
+            memo::changed(target, object.name());
             if !went_in(stored)? {
                 return Ok(overtaken(report));
             }
@@ -402,6 +405,7 @@ impl Syncer {
             copy::completed(&txn, target, object.name(), started).await?;
         }
         txn.commit().await?;
+        memo::changed(target, object.name());
         let due = done.full_at.is_none_or(|at| {
             (Utc::now() - at).to_std().unwrap_or_default() >= self.reconcile_every
         });
@@ -476,6 +480,7 @@ impl Syncer {
                     moved(state::reconciled(txn, resource, started).await?)
                 })
                 .await;
+            memo::changed(target, kind);
             if went_in(decided)? {
                 return Ok(gone.len());
             }
@@ -483,43 +488,56 @@ impl Syncer {
         Err(SyncError::Overtaken)
     }
 
-    /// A pass over every type `target`'s provider keeps.
+    /// The unified types a pass over `provider`'s connections syncs, in the order it syncs
+    /// them: its CRM objects, then its mail, calendar and chat feeds (`Email`, `Event`,
+    /// `Message`). Empty when this build syncs nothing of it.
+    pub fn resources(&self, provider: Provider) -> Vec<&'static str> {
+        let mut resources: Vec<&'static str> = CrmObject::ALL
+            .into_iter()
+            .filter(|o| provider.feeds(o.capability()) && self.providers.has(provider, Kind::Crm))
+            .map(|o| o.name())
+            .collect();
+        let feeds = [
+            (
+                "Email",
+                self.providers.mail(provider).is_ok_and(|m| m.feeds()),
+            ),
+            (
+                "Event",
+                self.providers.calendar(provider).is_ok_and(|c| c.feeds()),
+            ),
+            (
+                "Message",
+                self.providers.chat(provider).is_ok_and(|c| c.feeds()),
+            ),
+        ];
+        resources.extend(
+            feeds
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(kind, _)| kind),
+        );
+        resources
+    }
+
+    /// A pass over every type `target`'s provider keeps ([`resources`](Self::resources));
+    /// `progress` hears the type being synced and the records read of it so far.
     pub async fn connection(
         &self,
         target: Target,
         progress: &(dyn Fn(&'static str, usize) + Sync),
     ) -> Vec<Result<PassReport, SyncError>> {
         let mut reports = Vec::new();
-        for object in CrmObject::ALL {
-            if target.provider.feeds(object.capability())
-                && self.providers.has(target.provider, Kind::Crm)
-            {
-                reports.push(
-                    self.pass(target, object, &|n| progress(object.name(), n))
-                        .await,
-                );
+        for resource in self.resources(target.provider) {
+            progress(resource, 0);
+            let report = match CrmObject::ALL.into_iter().find(|o| o.name() == resource) {
+                Some(object) => self.pass(target, object, &|n| progress(resource, n)).await,
+                None => self.feed_pass(target, resource).await,
+            };
+            if let Ok(done) = &report {
+                progress(resource, done.seen);
             }
-        }
-        if self
-            .providers
-            .mail(target.provider)
-            .is_ok_and(|m| m.feeds())
-        {
-            reports.push(self.feed_pass(target, "Email").await);
-        }
-        if self
-            .providers
-            .calendar(target.provider)
-            .is_ok_and(|c| c.feeds())
-        {
-            reports.push(self.feed_pass(target, "Event").await);
-        }
-        if self
-            .providers
-            .chat(target.provider)
-            .is_ok_and(|c| c.feeds())
-        {
-            reports.push(self.feed_pass(target, "Message").await);
+            reports.push(report);
         }
         if target.provider == Provider::Slack && self.providers.chat(target.provider).is_ok() {
             reports.push(self.slack_pass(target).await);
@@ -559,10 +577,7 @@ impl Syncer {
     /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed,
     /// Slack's paced backfill).
     fn syncs(&self, provider: Provider) -> bool {
-        self.providers.has(provider, Kind::Crm)
-            || self.providers.mail(provider).is_ok_and(|m| m.feeds())
-            || self.providers.calendar(provider).is_ok_and(|c| c.feeds())
-            || self.providers.chat(provider).is_ok_and(|c| c.feeds())
+        !self.resources(provider).is_empty()
             || (provider == Provider::Slack && self.providers.chat(provider).is_ok())
     }
 

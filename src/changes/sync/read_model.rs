@@ -27,6 +27,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::Arc,
     time::Duration,
 };
 
@@ -53,15 +54,22 @@ use crate::{
 use super::{
     comms::Windows,
     copy::{self, Stored, TypeStatus},
+    memo::{self, KeptPage, Memo},
 };
 
 /// `IN` lists at most this long.
 const CHUNK: usize = 300;
 
+/// How long answers are kept in memory by default (`changes.copy_memo_secs`), and how many list
+/// pages at most.
+const MEMO_TTL: Duration = Duration::from_secs(2);
+const MEMO_PAGES: u64 = 2_000;
+
 /// The sync's copy, as a read model.
 #[derive(Clone)]
 pub struct SyncedCopy {
     pub(super) db: DatabaseConnection,
+    memo: Memo,
     /// What the copies of mail, events and messages hold (`comms_read`).
     pub(super) windows: Windows,
 }
@@ -70,6 +78,7 @@ impl SyncedCopy {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
+            memo: Memo::new(MEMO_TTL, MEMO_PAGES),
             windows: Windows::default(),
         }
     }
@@ -77,6 +86,27 @@ impl SyncedCopy {
     /// The copy with these windows of mail, events and messages.
     pub fn with_windows(self, windows: Windows) -> Self {
         Self { windows, ..self }
+    }
+
+    /// Answers kept in memory at most `ttl` (`changes.copy_memo_secs`; none when zero).
+    pub fn memo_for(mut self, ttl: Duration) -> Self {
+        self.memo = Memo::new(ttl, MEMO_PAGES);
+        self
+    }
+
+    /// `object`'s status in `target`'s copy as of `version`.
+    async fn status(
+        &self,
+        target: Target,
+        object: CrmObject,
+        version: u64,
+    ) -> Result<TypeStatus, DbErr> {
+        if let Some(status) = self.memo.status(target, object, version).await {
+            return Ok(status);
+        }
+        let status = copy::status(&self.db, target, object).await?;
+        self.memo.keep_status(target, object, version, status).await;
+        Ok(status)
     }
 
     /// The start of the last complete pass over `object`, when the copy is complete and no older
@@ -87,7 +117,9 @@ impl SyncedCopy {
         object: CrmObject,
         max_age: Duration,
     ) -> Result<Option<DateTime<Utc>>, DbErr> {
-        let status = copy::status(&self.db, target, object).await?;
+        let status = self
+            .status(target, object, memo::version(target, object))
+            .await?;
         Ok(fresh(status, max_age, Utc::now()))
     }
 
@@ -100,9 +132,45 @@ impl SyncedCopy {
         let Some(condition) = condition(target.provider, request.object, &request.filter) else {
             return Ok(Synced::NotSynced);
         };
-        let Some(pass) = self.fresh(target, request.object, max_age).await? else {
+        let object = request.object;
+        let version = memo::version(target, object);
+        let status = self.status(target, object, version).await?;
+        let Some(pass) = fresh(status, max_age, Utc::now()) else {
             return Ok(Synced::NotSynced);
         };
+        let key = format!("{:?}|{:?}|{}", request.filter, request.after, request.limit);
+        let kept = match self.memo.page(target, object, &key, version).await {
+            Some(kept) => kept,
+            None => {
+                let kept = Arc::new(self.read_page(target, request, condition).await?);
+                self.memo
+                    .keep_page(target, object, key, version, kept.clone())
+                    .await;
+                kept
+            }
+        };
+        let as_of = AsOf {
+            pass,
+            records: kept
+                .applied
+                .iter()
+                .filter(|(_, at)| **at > pass)
+                .map(|(id, at)| (id.clone(), *at))
+                .collect(),
+        };
+        Ok(Synced::Synced {
+            value: kept.page.clone(),
+            as_of,
+        })
+    }
+
+    /// A list page read from the database and decoded.
+    async fn read_page(
+        &self,
+        target: Target,
+        request: &ListRequest,
+        condition: Condition,
+    ) -> Result<KeptPage, DbErr> {
         let mut query = copy_records::Entity::find()
             .filter(copy::records_of(target))
             .filter(copy_records::Column::Type.eq(request.object.name()))
@@ -118,11 +186,17 @@ impl SyncedCopy {
             .all(&self.db)
             .await?;
         let more = rows.len() > request.limit;
-        let (records, as_of) =
-            records(target.provider, rows.into_iter().take(request.limit), pass)?;
-        Ok(Synced::Synced {
-            value: ListPage { records, more },
-            as_of,
+        let mut applied = HashMap::new();
+        let mut records = Vec::with_capacity(request.limit.min(rows.len()));
+        for row in rows.into_iter().take(request.limit) {
+            if let Some(at) = row.applied_at {
+                applied.insert(row.remote_id.clone(), at);
+            }
+            records.push(decode(target.provider, row)?);
+        }
+        Ok(KeptPage {
+            page: ListPage { records, more },
+            applied,
         })
     }
 
@@ -263,7 +337,9 @@ impl SyncedCopy {
             Some(Utc::now()),
         )
         .await?;
-        txn.commit().await
+        let committed = txn.commit().await;
+        memo::changed(target, object.name());
+        committed
     }
 }
 
@@ -388,14 +464,19 @@ fn records(
     };
     let mut records = Vec::new();
     for row in rows {
-        let stored: Stored = serde_json::from_str(&row.record)
-            .map_err(|e| DbErr::Custom(format!("copy record {}: {e}", row.id)))?;
         if let Some(applied) = row.applied_at.filter(|at| *at > pass) {
             as_of.records.insert(row.remote_id.clone(), applied);
         }
-        records.push(stored.record(provider, row.remote_id));
+        records.push(decode(provider, row)?);
     }
     Ok((records, as_of))
+}
+
+/// The record a row of the copy holds.
+fn decode(provider: Provider, row: copy_records::Model) -> Result<Record<CrmData>, DbErr> {
+    let stored: Stored = serde_json::from_str(&row.record)
+        .map_err(|e| DbErr::Custom(format!("copy record {}: {e}", row.id)))?;
+    Ok(stored.record(provider, row.remote_id))
 }
 
 /// An answer, or `NotSynced` with the error logged.

@@ -199,6 +199,14 @@ pub struct Intake {
     nudge: Option<Nudge>,
 }
 
+/// Tells the read model's memory that `connections`' copies of `kind` changed (after the
+/// transaction that changed them).
+fn copy_changed(connections: &[Target], kind: &str) {
+    for target in connections {
+        sync::memo::changed(*target, kind);
+    }
+}
+
 impl Intake {
     fn nudge_connection(&self, target: Target) {
         if let Some(nudge) = &self.nudge {
@@ -238,21 +246,25 @@ impl Intake {
                 let kind = change.kind.clone();
                 let gone = [change.remote_id.clone()];
                 let changes = for_each_user(connections, project, &change);
-                self.log
+                let appended = self
+                    .log
                     .append_with(project, Some(receipt), changes, async |txn| {
                         for target in connections {
                             sync::copy::remove(txn, *target, &kind, &gone).await?;
                         }
                         Ok::<_, DbErr>(())
                     })
-                    .await
+                    .await;
+                copy_changed(connections, &kind);
+                appended
             }
             (false, _) => {
                 let changes = for_each_user(connections, project, &change);
                 match slack::message_record(&change) {
                     // A Slack message posted or edited reaches the copy with its receipt.
                     Some(record) => {
-                        self.log
+                        let appended = self
+                            .log
                             .append_with(project, Some(receipt), changes, async |txn| {
                                 for target in connections {
                                     let one = std::slice::from_ref(&record);
@@ -260,7 +272,9 @@ impl Intake {
                                 }
                                 Ok::<_, DbErr>(())
                             })
-                            .await
+                            .await;
+                        copy_changed(connections, &change.kind);
+                        appended
                     }
                     None => self.log.append(project, Some(receipt), changes).await,
                 }
@@ -269,7 +283,8 @@ impl Intake {
                 let (provider, kind) = (change.provider, change.kind.clone());
                 let gone = [change.remote_id.clone()];
                 let changes = for_each_user(connections, project, &change);
-                self.log
+                let appended = self
+                    .log
                     .append_with(project, Some(receipt), changes, async |txn| {
                         sync::forget(txn, project, provider, &kind, &gone).await?;
                         for target in connections {
@@ -278,7 +293,9 @@ impl Intake {
                         }
                         Ok::<_, DbErr>(())
                     })
-                    .await
+                    .await;
+                copy_changed(connections, &kind);
+                appended
             }
             (true, _) => self.log.append(project, Some(receipt), Vec::new()).await,
         }

@@ -2,7 +2,10 @@
 //! well-known folder lists `/me/mailFolders/{folder}/messages`) with the filter in `$filter`
 //! (`from/emailAddress/address`, `receivedDateTime`, `isRead`, `contains(subject, …)`) and, for
 //! recipients, in `$search` (`to:`, `participants:`) — Graph refuses `$orderby` beside
-//! `$search`, and sorts such results newest first itself. Paging is by position
+//! `$search`, and sorts such results newest first itself. Beside `$orderby=receivedDateTime desc`
+//! Graph takes a `$filter` only when its first clause is on `receivedDateTime` (else 400
+//! `InefficientFilter`), so the date clauses go first, and a filter without one opens with the
+//! always-true `receivedDateTime ge 1900-01-01T00:00:00Z`. Paging is by position
 //! (`receivedDateTime`, then id, newest first): a page asks `receivedDateTime le` the position's
 //! time and drops what is at or before it; Graph counts in whole seconds, so a page never ends
 //! inside a second's messages unless they alone fill it (then that second is read whole).
@@ -33,6 +36,9 @@ use super::{MicrosoftProvider, error, graph_batch};
 pub(super) const SELECT: &str = "id,conversationId,subject,from,toRecipients,ccRecipients,bccRecipients,receivedDateTime,bodyPreview,categories,isRead";
 /// Most messages one Graph list call returns.
 const MAX_TOP: usize = 1000;
+
+/// A `receivedDateTime` clause every message passes, to open a `$filter` that has none.
+const ALWAYS_RECEIVED: &str = "receivedDateTime ge 1900-01-01T00:00:00Z";
 
 /// Well-known folders a label may name.
 const FOLDERS: &[&str] = &["inbox", "sentitems", "drafts", "deleteditems"];
@@ -291,7 +297,7 @@ fn list_call(pushed: &Pushed, top: usize, bodies: bool) -> Call {
         .query("$top", top.clamp(1, MAX_TOP).to_string());
     if pushed.search.is_empty() {
         if !pushed.filter.is_empty() {
-            call = call.query("$filter", pushed.filter.join(" and "));
+            call = call.query("$filter", sortable_filter(&pushed.filter));
         }
         call = call.query("$orderby", "receivedDateTime desc");
     } else {
@@ -299,6 +305,20 @@ fn list_call(pushed: &Pushed, top: usize, bodies: bool) -> Call {
         call = call.query("$search", format!("\"{}\"", pushed.search.join(" ")));
     }
     call
+}
+
+/// The `$filter` clauses joined so that Graph sorts them by `receivedDateTime`: the clauses on
+/// it first, or the always-true one when there is none.
+fn sortable_filter(clauses: &[String]) -> String {
+    let (mut dated, other): (Vec<&str>, Vec<&str>) = clauses
+        .iter()
+        .map(String::as_str)
+        .partition(|c| c.starts_with("receivedDateTime "));
+    if dated.is_empty() {
+        dated.push(ALWAYS_RECEIVED);
+    }
+    dated.extend(other);
+    dated.join(" and ")
 }
 
 /// How many a page's list call asks for: one more than the page, and room for what the
@@ -673,8 +693,19 @@ mod tests {
         assert_eq!(
             param(&call, "$filter"),
             Some(
-                "from/emailAddress/address eq 'ana@acme.example' and contains(subject,'Q3 review') and isRead eq false and categories/any(c:c eq 'Customer') and receivedDateTime ge 2026-03-01T08:00:00Z"
+                "receivedDateTime ge 2026-03-01T08:00:00Z and from/emailAddress/address eq 'ana@acme.example' and contains(subject,'Q3 review') and isRead eq false and categories/any(c:c eq 'Customer')"
             )
+        );
+        let unread = MailFilter {
+            unread: Some(true),
+            ..MailFilter::default()
+        };
+        assert_eq!(
+            param(
+                &list_call(&pushed_down(&unread, None), 11, false),
+                "$filter"
+            ),
+            Some("receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false")
         );
         assert_eq!(param(&call, "$orderby"), Some("receivedDateTime desc"));
         assert_eq!(param(&call, "$search"), None);

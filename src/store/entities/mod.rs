@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table of `migrations/`.
 
 pub mod api_keys;
+pub mod audit_log;
 pub mod change_events;
 pub mod change_heads;
 pub mod copy_links;

@@ -225,9 +225,17 @@ fn properties_of(
     };
     let mut properties = BTreeMap::new();
     let mut unknown = Vec::new();
+    let mut read_only = Vec::new();
     for (name, v) in map {
         if !object.known_properties().contains(&name.as_str()) || name == "hs_object_id" {
             unknown.push(name.clone());
+            continue;
+        }
+        if super::properties::of(object)
+            .iter()
+            .any(|p| p.name == name && p.read_only && p.custom)
+        {
+            read_only.push(name.clone());
             continue;
         }
         let text = match v {
@@ -237,10 +245,11 @@ fn properties_of(
         };
         properties.insert(name.clone(), text);
     }
-    if !unknown.is_empty() {
+    if !unknown.is_empty() || !read_only.is_empty() {
         let errors: Vec<Value> = unknown
             .iter()
             .map(|p| json!({ "isValid": false, "message": format!("Property \"{p}\" does not exist"), "error": "PROPERTY_DOESNT_EXIST", "name": p }))
+            .chain(read_only.iter().map(|p| json!({ "isValid": false, "message": format!("\"{p}\" is a read only property; its value cannot be set."), "error": "READ_ONLY_VALUE", "name": p })))
             .collect();
         return Err(error::respond(
             StatusCode::BAD_REQUEST,

@@ -6,6 +6,7 @@
 mod api;
 pub mod error;
 pub mod owners;
+mod properties;
 mod search;
 pub mod store;
 
@@ -59,6 +60,8 @@ pub fn routes() -> Router<Ctx> {
         .route("/crm/v3/owners", get(owners::list))
         .route("/crm/v3/objects/{object}", get(api::list).post(api::create))
         .route("/crm/v3/objects/{object}/search", post(search::search))
+        .route("/crm/v3/properties/{object}", get(properties::list))
+        .route("/crm/v3/properties/{object}/{name}", get(properties::get))
         .route("/crm/v3/objects/{object}/batch/{action}", post(api::batch))
         .route(
             "/crm/v3/objects/{object}/{id}",

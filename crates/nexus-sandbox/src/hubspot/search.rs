@@ -1,7 +1,8 @@
 //! `POST /crm/v3/objects/{object}/search`: filter groups (ORed) of filters (ANDed), sorts, a
 //! free-text `query`, paging by offset, and HubSpot's caps — 5 groups, 10 filters a group,
-//! 25 in all, 200 a page, 10,000 results in all: a page reaching past the cap is refused with
-//! 400 (the cap is the portal's `search_cap`, which tests may lower).
+//! 25 in all (the limits since the August 2024 changelog), one sort rule (CRM search docs, "Sort
+//! search results"), 200 a page, 10,000 results in all: a page reaching past the cap is refused
+//! with 400 (the cap is the portal's `search_cap`, which tests may lower).
 
 use std::cmp::Ordering;
 
@@ -27,6 +28,7 @@ const MAX_GROUPS: usize = 5;
 const MAX_FILTERS_PER_GROUP: usize = 10;
 const MAX_FILTERS: usize = 25;
 const MAX_LIMIT: usize = 200;
+const MAX_SORTS: usize = 1;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,6 +178,11 @@ fn run(ctx: &Ctx, portal: &str, object: &str, body: &Bytes) -> Result<Value, Api
     {
         return Err(error::validation(&format!(
             "Too many filters: at most {MAX_GROUPS} filterGroups, {MAX_FILTERS_PER_GROUP} filters in a group and {MAX_FILTERS} in all"
+        )));
+    }
+    if request.sorts.len() > MAX_SORTS {
+        return Err(error::validation(&format!(
+            "Too many sorts: at most {MAX_SORTS} sort is allowed in a search request"
         )));
     }
     let limit = request.limit.unwrap_or(10);

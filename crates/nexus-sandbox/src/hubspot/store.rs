@@ -81,7 +81,8 @@ impl ObjectType {
         }
     }
 
-    /// Every property the portal defines for the type.
+    /// Every property the portal defines for the type (HubSpot's and the custom ones of
+    /// `properties`).
     pub fn known_properties(self) -> &'static [&'static str] {
         match self {
             Self::Contacts => &[
@@ -96,6 +97,9 @@ impl ObjectType {
                 "lifecyclestage",
                 "hs_object_id",
                 "lastmodifieddate",
+                "customer_tier",
+                "nps_score",
+                "days_as_contact",
             ],
             Self::Companies => &[
                 "createdate",
@@ -107,6 +111,8 @@ impl ObjectType {
                 "hubspot_owner_id",
                 "hs_object_id",
                 "hs_lastmodifieddate",
+                "segment",
+                "open_deal_total",
             ],
             Self::Deals => &[
                 "createdate",
@@ -121,6 +127,8 @@ impl ObjectType {
                 "hs_is_closed_won",
                 "hs_object_id",
                 "hs_lastmodifieddate",
+                "forecast_notes",
+                "days_to_close_estimate",
             ],
         }
     }

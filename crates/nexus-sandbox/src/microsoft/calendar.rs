@@ -919,6 +919,12 @@ pub async fn delta(
 ) -> GraphResult {
     let admitted = admit(&ctx, &headers, Need::CalendarRead)?;
     let options = Options::parse(query.as_deref(), &[])?;
+    if options.get("$skip").is_some() {
+        // Delta pages by `$skiptoken` only (Graph docs, event-delta, "Query parameters").
+        return Err(error::bad_request(
+            "The query parameter '$skip' is not supported with delta queries.",
+        ));
+    }
     let (from, to) = window(&options)?;
     let zone = preferred_zone(&headers);
     let mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);

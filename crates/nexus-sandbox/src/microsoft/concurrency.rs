@@ -82,7 +82,13 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
     let key = format!("{}|{}", grant.provider, grant.account);
     let Some(slot) = state.microsoft.in_flight.take(key) else {
         let arrived = state.clock.now();
-        faults::count(&ctx, &faults::route(&ctx, &request), 429, arrived);
+        faults::count(
+            &ctx,
+            &faults::route(&ctx, &request),
+            429,
+            arrived,
+            faults::traceparent(&request),
+        );
         return error::throttled(
             "ApplicationThrottled",
             "Application is over its MailboxConcurrency limit.",

@@ -134,6 +134,17 @@ pub fn bad_request(message: impl Into<String>) -> GraphError {
     GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
+/// 400 `InefficientFilter`: `$filter` with `$orderby` where the sorted property is not also
+/// filtered on, first (Graph docs, user-list-messages, "Using filter and orderby in the same
+/// query").
+pub fn inefficient_filter() -> GraphError {
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "InefficientFilter",
+        "The restriction or sort order is too complex for this operation.",
+    )
+}
+
 /// 429, after Graph's throttling sample; `code` is `ApplicationThrottled` for Outlook's
 /// mailbox limit and `TooManyRequests` for Teams.
 pub fn throttled(code: &'static str, message: &str, retry_after_s: u64) -> GraphError {

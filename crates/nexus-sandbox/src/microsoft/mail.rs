@@ -1102,6 +1102,12 @@ pub async fn delta(
             "$search is not supported on delta queries.",
         ));
     }
+    if options.get("$skip").is_some() {
+        // Delta pages by `$skiptoken` only (Graph docs, message-delta, "Query parameters").
+        return Err(error::bad_request(
+            "The query parameter '$skip' is not supported with delta queries.",
+        ));
+    }
     let mailbox = ctx.state.microsoft.mailboxes.lock(&admitted.user);
     let folder = mailbox.folder(&folder).ok_or_else(error::item_not_found)?;
     let state = DeltaState::from_options(&options, mailbox.seq)?;

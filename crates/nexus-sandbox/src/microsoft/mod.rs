@@ -29,7 +29,7 @@ mod batch;
 mod calendar;
 mod concurrency;
 pub mod directory;
-mod error;
+pub mod error;
 mod identity;
 mod mail;
 mod odata;

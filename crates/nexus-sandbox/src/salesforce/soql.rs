@@ -6,7 +6,9 @@
 //! Salesforce refuses it. Literals: quoted strings, numbers, `true`/`false`, `null`, dates and
 //! datetimes. Text compares case-insensitively; datetimes compare as instants whatever their offset
 //! notation (`+0000` or `Z`). Aggregates, relationship fields and date literals like `TODAY` are
-//! refused with MALFORMED_QUERY.
+//! refused with MALFORMED_QUERY. As at Salesforce, a date or datetime field compared with a quoted
+//! value is INVALID_FIELD ("should not be enclosed in quotes"), and OFFSET above 2,000 is
+//! NUMBER_OUTSIDE_VALID_RANGE (SOQL reference, "OFFSET").
 
 use std::cmp::Ordering;
 
@@ -27,14 +29,39 @@ pub enum SoqlError {
         "No such column '{field}' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."
     )]
     InvalidField { field: String, object: String },
+    #[error(
+        "\n{field} {op} '{value}'\n^\nERROR at Row:1:Column:1\nvalue of filter criterion for field '{field}' must be of type {kind} and should not be enclosed in quotes"
+    )]
+    QuotedDate {
+        field: String,
+        op: &'static str,
+        value: String,
+        kind: &'static str,
+    },
+    #[error("Maximum SOQL offset allowed is {MAX_OFFSET}")]
+    OffsetOutOfRange,
 }
+
+/// The largest OFFSET Salesforce takes.
+pub const MAX_OFFSET: usize = 2000;
+
+/// Standard fields holding a datetime, and those holding a date: compared only with unquoted
+/// literals.
+const DATETIME_FIELDS: &[&str] = &["CreatedDate", "LastModifiedDate", "SystemModstamp"];
+const DATE_FIELDS: &[&str] = &[
+    "CloseDate",
+    "ConvertedDate",
+    "LastActivityDate",
+    "Birthdate",
+];
 
 impl SoqlError {
     pub fn error_code(&self) -> &'static str {
         match self {
             SoqlError::Malformed(_) => "MALFORMED_QUERY",
             SoqlError::InvalidType(_) => "INVALID_TYPE",
-            SoqlError::InvalidField { .. } => "INVALID_FIELD",
+            SoqlError::InvalidField { .. } | SoqlError::QuotedDate { .. } => "INVALID_FIELD",
+            SoqlError::OffsetOutOfRange => "NUMBER_OUTSIDE_VALID_RANGE",
         }
     }
 }
@@ -388,6 +415,9 @@ pub fn parse(soql: &str) -> Result<Query, SoqlError> {
     } else {
         None
     };
+    if offset.is_some_and(|o| o > MAX_OFFSET) {
+        return Err(SoqlError::OffsetOutOfRange);
+    }
     if p.at < p.tokens.len() {
         return Err(p.unexpected());
     }
@@ -531,8 +561,49 @@ fn order(a: Option<&Value>, b: Option<&Value>, o: &Order) -> Ordering {
     }
 }
 
+impl Condition {
+    /// INVALID_FIELD for a date or datetime field compared with a quoted value.
+    fn check_quotes(&self) -> Result<(), SoqlError> {
+        match self {
+            Condition::And(c) | Condition::Or(c) => c.iter().try_for_each(Condition::check_quotes),
+            Condition::Not(c) => c.check_quotes(),
+            Condition::Compare(field, op, Literal::Text(value)) => {
+                let is = |list: &[&str]| list.iter().any(|f| f.eq_ignore_ascii_case(field));
+                let kind = if is(DATETIME_FIELDS) {
+                    "dateTime"
+                } else if is(DATE_FIELDS) {
+                    "date"
+                } else {
+                    return Ok(());
+                };
+                Err(SoqlError::QuotedDate {
+                    field: field.clone(),
+                    op: op.symbol(),
+                    value: value.clone(),
+                    kind,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
 impl Query {
-    /// INVALID_FIELD for any field not among `known` (case-insensitive).
+    /// INVALID_FIELD for any field not among `known` (case-insensitive), or for a date or
+    /// datetime field compared with a quoted value.
     pub fn check_fields(&self, known: &[&str]) -> Result<(), SoqlError> {
         let mut used: Vec<&str> = self.fields.iter().map(String::as_str).collect();
         used.extend(self.order_by.iter().map(|o| o.field.as_str()));
@@ -547,7 +618,7 @@ impl Query {
                 field: field.to_owned(),
                 object: self.object.clone(),
             }),
-            None => Ok(()),
+            None => self.filter.as_ref().map_or(Ok(()), Condition::check_quotes),
         }
     }
 

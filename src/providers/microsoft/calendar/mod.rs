@@ -2,7 +2,9 @@
 //!
 //! Lists read `GET /me/calendarView?startDateTime&endDateTime` — single events and the
 //! occurrences of series, overlapping the window — ordered by `$orderby=start/dateTime`, the
-//! text pushed down as `$filter=contains(subject,'…')`. The view needs both ends: without a
+//! text pushed down as `$filter=contains(subject,'…')`, behind the always-true
+//! `start/dateTime ge '1900-01-01T00:00:00'` (Graph refuses a `$filter` beside `$orderby` unless
+//! it opens with the sorted property: 400 `InefficientFilter`). The view needs both ends: without a
 //! `timeMin` it starts at the Unix epoch, without a `timeMax` it reaches `HORIZON_DAYS` ahead
 //! (series without an end would be endless). As with Google, the window bounds an event's end,
 //! so a list resumes from a position by starting the window just before it and dropping what
@@ -88,7 +90,10 @@ fn view_params(
     {
         params.push((
             "$filter".into(),
-            format!("contains(subject,'{}')", text.replace('\'', "''")),
+            format!(
+                "start/dateTime ge '1900-01-01T00:00:00' and contains(subject,'{}')",
+                text.replace('\'', "''")
+            ),
         ));
     }
     Some(params)

@@ -1,0 +1,66 @@
+//! Request ids over WebSocket: every error sent on a graphql-transport-ws socket — a refused
+//! `subscribe` (an `error` message) and a resolver's error (in the `errors` of a `next` payload,
+//! or an `error` message) — carries the handshake's `x-request-id` as `extensions.requestId`,
+//! as errors over HTTP do.
+
+use serde_json::{Value, json};
+
+use crate::{helpers::spawn_app, subscriber::Subscriber};
+
+/// The error objects of an `error` or `next` message.
+fn errors(message: &Value) -> Vec<Value> {
+    match message["type"].as_str() {
+        Some("error") => message["payload"].as_array().cloned().unwrap_or_default(),
+        Some("next") => message["payload"]["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn websocket_errors_carry_the_handshakes_request_id() {
+    let app = spawn_app().await;
+
+    // Refused before it runs: a field the schema lacks.
+    let mut invalid = Subscriber::start_identified(
+        &app,
+        &app.key,
+        "ws-req-invalid",
+        "subscription { changes { noSuchField } }",
+        json!({}),
+    )
+    .await;
+    let message = invalid.message().await;
+    let refused = errors(&message);
+    assert!(!refused.is_empty(), "{message}");
+    for error in &refused {
+        assert_eq!(
+            error["extensions"]["requestId"], "ws-req-invalid",
+            "{message}"
+        );
+    }
+    invalid.close().await;
+
+    // Refused by the resolver: a cursor that is not one, on `after`.
+    let mut bad_cursor = Subscriber::start_identified(
+        &app,
+        &app.key,
+        "ws-req-cursor",
+        "subscription($after: String) { changes(after: $after) { cursor } }",
+        json!({ "after": "not-a-cursor" }),
+    )
+    .await;
+    let message = bad_cursor.message().await;
+    let refused = errors(&message);
+    assert!(!refused.is_empty(), "{message}");
+    for error in &refused {
+        assert_eq!(
+            error["extensions"]["requestId"], "ws-req-cursor",
+            "{message}"
+        );
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{message}");
+    }
+    bad_cursor.close().await;
+}
