@@ -20,6 +20,7 @@ use crate::providers::{
     Capability, Cataloged, Provider,
     chat::{self, ChannelQuery, MessageQuery, PostMessage, Record, UserKey},
 };
+use crate::upstream::{ErrorKind, ProviderError};
 
 use super::{
     AppContext,
@@ -283,6 +284,20 @@ fn connection<T, U: async_graphql::OutputType>(
     connection
 }
 
+/// The refusal of a read of every channel while the provider's backfill is under way: typed
+/// `RATE_LIMITED` for that provider, with when to ask again (the class's next window).
+fn backfilling(provider: Provider) -> ProviderError {
+    let mut error = ProviderError::new(
+        ErrorKind::RateLimited,
+        provider,
+        "conversations.history",
+        "the channels are being backfilled into the copy; messages of every channel answer from \
+         it once each channel is, one channel's messages (filter.channel) are read live meanwhile",
+    );
+    error.retry_after = Some(std::time::Duration::from_secs(60));
+    error
+}
+
 /// One merged page of messages across the tenant's chat providers (or those named), the
 /// filter pushed down to each; a channel filter asks only the provider that owns the channel.
 pub async fn message_page(
@@ -317,6 +332,14 @@ pub async fn message_page(
                                 copy.messages(target, &query, age).await
                         {
                             return Ok((value, Origin::Synced(std::sync::Arc::new(as_of))));
+                        }
+                        // Every channel's history live, while a backfill spends the same
+                        // class: the read could not fit, and would starve the backfill.
+                        if !age.is_zero()
+                            && query.filter.channel.is_none()
+                            && copy.backfilling(target, "Message").await
+                        {
+                            return Err(backfilling(target.provider));
                         }
                         adapter.messages(target, &query).await.map(live)
                     }

@@ -1367,3 +1367,114 @@ async fn sync_on_a_demo_folder_reads_the_demos_sandbox_with_its_key_and_says_wha
     assert!(message.contains("does not answer"), "{message}");
     assert!(message.contains("nexus demo --data-dir"), "{message}");
 }
+
+/// The ids of the demo's Gmail copy.
+async fn copied_mail(db: &sea_orm::DatabaseConnection) -> std::collections::BTreeSet<String> {
+    use nexus::store::entities::copy_records;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    copy_records::Entity::find()
+        .select_only()
+        .column(copy_records::Column::RemoteId)
+        .filter(copy_records::Column::Provider.eq("gmail"))
+        .filter(copy_records::Column::Type.eq("Email"))
+        .into_tuple::<String>()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_pass_killed_midway_leaves_copy_log_and_checkpoint_agreeing() {
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let origin = sandbox.origin();
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: serde_json::Value| {
+        http.post(format!("{origin}/_sandbox{path}"))
+            .json(&body)
+            .send()
+    };
+    // Each listed page of the mailbox takes a while, so the kill lands between two of the
+    // window's pages (a page a transaction).
+    admin(
+        "/faults",
+        json!({ "provider": "gmail", "path": "/google/gmail/v1/users/me/messages",
+                "error_rate": 0.0, "latency_ms": 1_500 }),
+    )
+    .await
+    .unwrap();
+    let dir = TempDir::new().unwrap();
+    let args = ["--sandbox-url", origin.as_str()];
+    // A window wide enough for the whole seeded mailbox (several pages).
+    let env = [
+        ("NEXUS_CHANGES__SYNC_INTERVAL_SECS", "1"),
+        ("NEXUS_PROVIDERS__GMAIL__SYNC_WINDOW_DAYS", "3650"),
+    ];
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("nexus.db").display()
+    ))
+    .await
+    .unwrap();
+    eventually(
+        "the mailbox's first page in the copy",
+        Duration::from_secs(120),
+        async || (!copied_mail(&db).await.is_empty()).then_some(()),
+    )
+    .await;
+    drop(demo); // SIGKILL, mid-pass
+    std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
+    let cut = copied_mail(&db).await;
+    assert!(
+        !mail_agrees_with_its_checkpoint(&db).await,
+        "the cut pass left the copy incomplete and the feed without a cursor"
+    );
+
+    http.delete(format!("{origin}/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap();
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    eventually(
+        "the mailbox's copy complete after the restart",
+        Duration::from_secs(180),
+        async || mail_agrees_with_its_checkpoint(&db).await.then_some(()),
+    )
+    .await;
+    assert!(demo.stop().success());
+    let copied = copied_mail(&db).await;
+    assert!(cut.is_subset(&copied), "what the cut pass stored stays");
+
+    // The copy holds exactly what Gmail lists (trash and spam left out, as Gmail's list does).
+    let tokens: serde_json::Value = admin("/tokens", json!({ "provider": "gmail" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let mut listed = std::collections::BTreeSet::new();
+    let mut page_token: Option<String> = None;
+    loop {
+        let mut request = http
+            .get(format!("{origin}/google/gmail/v1/users/me/messages"))
+            .bearer_auth(token)
+            .query(&[("maxResults", "500")]);
+        if let Some(next) = &page_token {
+            request = request.query(&[("pageToken", next)]);
+        }
+        let page: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+        for message in page["messages"].as_array().into_iter().flatten() {
+            listed.insert(message["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextPageToken"].as_str() {
+            Some(next) => page_token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(copied, listed, "the copy is the mailbox's listing");
+}

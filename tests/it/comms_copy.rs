@@ -7,7 +7,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use nexus::store::entities::{copy_records, copy_status, copy_terms};
+use nexus::store::entities::{copy_records, copy_status, copy_terms, provider_subscriptions};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -161,6 +161,16 @@ async fn watched_gmail() -> (TestApp, String) {
         .unwrap();
     assert!(response.status().is_success());
     connect(&app, &["GMAIL"]).await;
+    // Pushes come once the mailbox is watched (the gateway syncs it first, then watches it).
+    eventually("the mailbox watched", Duration::from_secs(30), async || {
+        let watches = provider_subscriptions::Entity::find()
+            .filter(provider_subscriptions::Column::Provider.eq("gmail"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        (watches > 0).then_some(())
+    })
+    .await;
     (app, sandbox)
 }
 
@@ -206,7 +216,7 @@ async fn an_email_received_reaches_the_synced_list_by_push_and_a_deleted_one_lea
     )
     .await;
 
-    // Deleted at Gmail (as a mail client would), then gone from the copy.
+    // Deleted at Gmail (moved to the trash, as a mail client deletes), then gone from the copy.
     let tokens: Value = reqwest::Client::new()
         .post(format!("{sandbox}/_sandbox/tokens"))
         .json(&json!({ "provider": "gmail" }))
@@ -218,7 +228,9 @@ async fn an_email_received_reaches_the_synced_list_by_push_and_a_deleted_one_lea
         .unwrap();
     let token = tokens["access_token"].as_str().expect("a sandbox token");
     let deleted = reqwest::Client::new()
-        .delete(format!("{sandbox}/google/gmail/v1/users/me/messages/{id}"))
+        .post(format!(
+            "{sandbox}/google/gmail/v1/users/me/messages/{id}/trash"
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -286,7 +298,7 @@ async fn disconnecting_a_mailbox_erases_its_copy() {
 
 #[tokio::test]
 async fn unfiltered_messages_come_from_slack_and_teams_without_rate_limits() {
-    let (app, _sandbox) = pointed_at_sandbox_with(false, copying).await;
+    let (app, sandbox) = pointed_at_sandbox_with(false, copying).await;
     connect(&app, &["SLACK", "TEAMS"]).await;
     // Until Slack's channels are backfilled, its part is read live or named in an error, never
     // silently missing.
@@ -308,20 +320,65 @@ async fn unfiltered_messages_come_from_slack_and_teams_without_rate_limits() {
 
     until_synced(&app, "messages", "SLACK").await;
     until_synced(&app, "messages", "TEAMS").await;
-    let (_, body) = app
-        .graphql(
-            "{ messages(first: 50) { nodes { provider source text } } }",
-            json!({}),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "no RATE_LIMITED: {body}");
-    let list = nodes(&body, "messages");
-    assert_eq!(list.len(), 50, "{body}");
-    for provider in ["SLACK", "TEAMS"] {
-        assert!(
-            list.iter().any(|n| n["provider"] == provider),
-            "{provider} in {body}"
-        );
+    // Page by page from the newest (the sandbox's Teams messages are newer than Slack's): every
+    // page from the copies, without an error, until both providers have appeared.
+    let mut seen = std::collections::HashSet::new();
+    let mut after = Value::Null;
+    for _ in 0..40 {
+        let (_, body) = app
+            .graphql(
+                "query($after: String) { messages(first: 50, after: $after) {
+                   nodes { provider source } pageInfo { hasNextPage endCursor } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "no RATE_LIMITED: {body}");
+        let list = nodes(&body, "messages");
+        assert!(list.iter().all(|n| n["source"] == "SYNCED"), "{body}");
+        seen.extend(list.iter().map(|n| n["provider"].as_str().unwrap().to_owned()));
+        let info = &body["data"]["messages"]["pageInfo"];
+        if seen.len() == 2 || info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].clone();
     }
-    assert!(list.iter().all(|n| n["source"] == "SYNCED"), "{body}");
+    assert!(
+        seen.contains("SLACK") && seen.contains("TEAMS"),
+        "Slack and Teams messages: {seen:?}"
+    );
+
+    // The backfill stayed within Slack's tier: no history call drew a 429.
+    let arrivals: Value = reqwest::Client::new()
+        .get(format!("{sandbox}/_sandbox/arrivals?provider=slack"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<&Value> = arrivals
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["route"]
+                .as_str()
+                .unwrap()
+                .contains("conversations.history")
+        })
+        .collect();
+    assert!(!history.is_empty());
+    assert!(
+        history.iter().all(|a| a["status"] != 429),
+        "no conversations.history call refused: {history:?}"
+    );
+    // Every channel the bot is in is backfilled.
+    let channels = copy_status::Entity::find()
+        .filter(copy_status::Column::Provider.eq("slack"))
+        .filter(copy_status::Column::Type.starts_with("Message/"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(!channels.is_empty());
+    assert!(channels.iter().all(|c| c.complete));
 }

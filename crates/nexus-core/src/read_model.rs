@@ -101,6 +101,12 @@ pub trait ReadModel: Send + Sync {
     /// (write-through). A failure is logged, never returned: the next pass brings the record.
     async fn written(&self, target: Target, record: &Record<CrmData>);
 
+    /// Whether a backfill is filling the connection's copy of `kind` (`Message`) and has not
+    /// completed it: a read that would need the whole of it live waits for it instead.
+    async fn backfilling(&self, _target: Target, _kind: &str) -> bool {
+        false
+    }
+
     /// One page of a mailbox's messages (metadata: bodies are not kept), in the live list's
     /// order, when the mailbox's copy covers the request (complete, fresh, inside its window,
     /// a filter it applies as the provider does).

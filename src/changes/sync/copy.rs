@@ -760,6 +760,47 @@ pub async fn completed(
     Ok(())
 }
 
+/// Whether a backfill of `kind` began in `target`'s copy ([`started`]) and has not completed.
+pub async fn filling(db: &impl ConnectionTrait, target: Target, kind: &str) -> Result<bool, DbErr> {
+    Ok(copy_status::Entity::find()
+        .filter(status_rows(target))
+        .filter(copy_status::Column::Type.eq(kind))
+        .one(db)
+        .await?
+        .is_some_and(|row| !row.complete))
+}
+
+/// Records that a backfill of `kind` began, when its copy has no status yet: the copy is
+/// then known to be filling (`complete` false) until [`completed`] marks it.
+pub async fn started(db: &impl ConnectionTrait, target: Target, kind: &str) -> Result<(), DbErr> {
+    if !connected(db, target).await? {
+        return Ok(());
+    }
+    copy_status::Entity::insert(copy_status::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(target.tenant.user_id),
+        project_id: Set(target.tenant.project_id),
+        provider: Set(target.provider.slug().to_owned()),
+        r#type: Set(kind.to_owned()),
+        complete: Set(false),
+        pass_at: Set(None),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            copy_status::Column::UserId,
+            copy_status::Column::ProjectId,
+            copy_status::Column::Provider,
+            copy_status::Column::Type,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::cmp::Ordering;

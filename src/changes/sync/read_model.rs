@@ -557,6 +557,15 @@ impl ReadModel for SyncedCopy {
         }
     }
 
+    async fn backfilling(&self, target: Target, kind: &str) -> bool {
+        copy::filling(&self.db, target, kind)
+            .await
+            .unwrap_or_else(|cause| {
+                tracing::warn!(provider = target.provider.slug(), %cause, "reading a copy's status");
+                false
+            })
+    }
+
     async fn emails(
         &self,
         target: Target,
