@@ -335,7 +335,10 @@ async fn unfiltered_messages_come_from_slack_and_teams_without_rate_limits() {
         assert!(body["errors"].is_null(), "no RATE_LIMITED: {body}");
         let list = nodes(&body, "messages");
         assert!(list.iter().all(|n| n["source"] == "SYNCED"), "{body}");
-        seen.extend(list.iter().map(|n| n["provider"].as_str().unwrap().to_owned()));
+        seen.extend(
+            list.iter()
+                .map(|n| n["provider"].as_str().unwrap().to_owned()),
+        );
         let info = &body["data"]["messages"]["pageInfo"];
         if seen.len() == 2 || info["hasNextPage"] != true {
             break;
