@@ -330,6 +330,13 @@ pub struct ProviderSettings {
     /// How old a synced copy or cached page of this provider's records may be for a read that
     /// gives no `maxAge`, over the catalog's `[<slug>.reads] max_age_secs`.
     pub max_age_secs: Option<u64>,
+    /// How many days of mail or chat messages the synced copy holds, over the catalog's
+    /// `[<slug>.reads] window_days` (90).
+    pub sync_window_days: Option<u64>,
+    /// How many days back and ahead the synced copy of a calendar reaches, over the catalog's
+    /// `window_past_days` (30) and `window_future_days` (365).
+    pub sync_window_past_days: Option<u64>,
+    pub sync_window_future_days: Option<u64>,
     /// Overrides for single connections, by `<project>/<user email>`: an account on its own tier.
     pub connections: BTreeMap<String, ConnectionSettings>,
     /// The secret the provider signs webhooks with (Stripe's endpoint `whsec_…`, Slack's signing

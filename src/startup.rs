@@ -26,7 +26,7 @@ use crate::{
         hooks::ConnectionHooks,
         keeper::Keeper,
         subscriptions::GraphSubscriptions,
-        sync::{FirstPass, SyncedCopy, Syncer, nudge::Nudge},
+        sync::{FirstPass, SyncedCopy, Syncer, comms::Windows, nudge::Nudge},
         webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
     },
     config::{ProviderSettings, Settings},
@@ -153,6 +153,15 @@ fn adapters(
     Ok((connect, registry))
 }
 
+/// Slack's `conversations_history` capacity when the config overrides the catalog's (the pace
+/// of Slack's backfill).
+fn slack_capacity(settings: &Settings) -> Option<u32> {
+    settings
+        .providers
+        .get(Provider::Slack.slug())
+        .and_then(|p| p.rate_capacity.get("conversations_history").copied())
+}
+
 fn reconcile_every(settings: &Settings) -> std::time::Duration {
     std::time::Duration::from_secs(settings.changes.full_sync_interval_secs)
 }
@@ -166,9 +175,13 @@ pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Synce
         .public_url
         .clone()
         .unwrap_or_else(|| "http://localhost".into());
+    let windows = Windows::new(&providers);
     let (_, registry) = adapters(settings, &db, &vault, providers, &origin)?;
     let log = ChangeLog::new(db.clone(), Bus::default());
-    Ok(Syncer::new(registry, log, db).reconcile_every(reconcile_every(settings)))
+    Ok(Syncer::new(registry, log, db)
+        .reconcile_every(reconcile_every(settings))
+        .windows(windows)
+        .slack_capacity(slack_capacity(settings)))
 }
 
 impl Application {
@@ -217,6 +230,7 @@ impl Application {
         let origins = Origins::from_settings(&settings.server.cors, &public_origin)
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let reads = graphql::ReadDefaults::new(&providers);
+        let windows = Windows::new(&providers);
         let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
@@ -227,7 +241,9 @@ impl Application {
         }
         crate::changes::relay::spawn(&db, changes.bus().clone(), &shutdown);
         let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
-            .reconcile_every(reconcile_every(settings));
+            .reconcile_every(reconcile_every(settings))
+            .windows(windows.clone())
+            .slack_capacity(slack_capacity(settings));
         syncer.start(settings.changes.sync_interval_secs, &shutdown);
         if settings.changes.first_pass {
             syncer.first_passes_at_start(&shutdown);
@@ -289,11 +305,10 @@ impl Application {
             .as_ref()
             .map(JwtVerifier::from_settings)
             .transpose()?;
-        let read_model: Arc<dyn nexus_core::ReadModel> = Arc::new(
-            SyncedCopy::new(db.clone()).memo_for(std::time::Duration::from_secs(
-                settings.changes.copy_memo_secs,
-            )),
-        );
+        let read_model: Arc<dyn nexus_core::ReadModel> =
+            Arc::new(SyncedCopy::new(db.clone()).with_windows(windows).memo_for(
+                std::time::Duration::from_secs(settings.changes.copy_memo_secs),
+            ));
         let schema = graphql::build(
             &settings.graphql,
             Some(AppContext {

@@ -240,13 +240,31 @@ async fn events_page(
                 after,
                 limit,
             };
+            let age = page.max_age.of(&app.reads, target.provider);
+            let copy = app.read_model.clone();
             Some(Box::pin(async move {
-                adapter.list(target, &query).await.map(live)
+                synced_or_live(&*copy, &*adapter, target, &query, age).await
             }))
         },
     )
     .await?;
     Ok(connection(merged))
+}
+
+/// One calendar's page from its synced copy when that answers `query` within `age`, else live.
+async fn synced_or_live(
+    copy: &dyn nexus_core::ReadModel,
+    adapter: &dyn Calendar,
+    target: Target,
+    query: &EventQuery,
+    age: std::time::Duration,
+) -> Result<(calendar::ListPage<calendar::Event>, Origin), ProviderError> {
+    if !age.is_zero()
+        && let nexus_core::Synced::Synced { value, as_of } = copy.events(target, query, age).await
+    {
+        return Ok((value, Origin::Synced(std::sync::Arc::new(as_of))));
+    }
+    adapter.list(target, query).await.map(live)
 }
 
 /// The events `email` attends, across the tenant's calendars. First pages come through the
@@ -276,6 +294,7 @@ pub async fn attended(
                 provider,
                 email: email.clone(),
                 limit: page.first,
+                max_age: page.max_age.of(&app.reads, provider),
             };
             let task = tokio::spawn(async move { loaders.attended(key).await });
             first_pages.insert(provider, task);
@@ -299,16 +318,14 @@ pub async fn attended(
                 .and_then(|mut pages| pages.remove(&target.provider));
             Some(match (after, asked) {
                 (None, Some(task)) => Box::pin(async move {
-                    task.await
-                        .unwrap_or_else(|_| {
-                            Err(ProviderError::new(
-                                ErrorKind::Upstream,
-                                target.provider,
-                                "events.attended",
-                                "the lookup stopped before it answered",
-                            ))
-                        })
-                        .map(live)
+                    task.await.unwrap_or_else(|_| {
+                        Err(ProviderError::new(
+                            ErrorKind::Upstream,
+                            target.provider,
+                            "events.attended",
+                            "the lookup stopped before it answered",
+                        ))
+                    })
                 }),
                 (after, _) => {
                     let query = EventQuery {
@@ -316,7 +333,11 @@ pub async fn attended(
                         after,
                         limit,
                     };
-                    Box::pin(async move { adapter.list(target, &query).await.map(live) })
+                    let age = page.max_age.of(&app.reads, target.provider);
+                    let copy = app.read_model.clone();
+                    Box::pin(
+                        async move { synced_or_live(&*copy, &*adapter, target, &query, age).await },
+                    )
                 }
             })
         },

@@ -20,6 +20,7 @@ use crate::providers::{
     Capability, Cataloged, Provider,
     chat::{self, ChannelQuery, MessageQuery, PostMessage, Record, UserKey},
 };
+use crate::upstream::{ErrorKind, ProviderError};
 
 use super::{
     AppContext,
@@ -283,6 +284,20 @@ fn connection<T, U: async_graphql::OutputType>(
     connection
 }
 
+/// The refusal of a read of every channel while the provider's backfill is under way: typed
+/// `RATE_LIMITED` for that provider, with when to ask again (the class's next window).
+fn backfilling(provider: Provider) -> ProviderError {
+    let mut error = ProviderError::new(
+        ErrorKind::RateLimited,
+        provider,
+        "conversations.history",
+        "the channels are being backfilled into the copy; messages of every channel answer from \
+         it once each channel is, one channel's messages (filter.channel) are read live meanwhile",
+    );
+    error.retry_after = Some(std::time::Duration::from_secs(60));
+    error
+}
+
 /// One merged page of messages across the tenant's chat providers (or those named), the
 /// filter pushed down to each; a channel filter asks only the provider that owns the channel.
 pub async fn message_page(
@@ -304,12 +319,30 @@ pub async fn message_page(
                 after,
                 limit,
             };
+            let age = page.max_age.of(&app.reads, target.provider);
+            let copy = app.read_model.clone();
             Some(Box::pin(async move {
                 match &query.filter.channel {
                     Some(channel) if !adapter.owns_channel(channel) => {
                         Ok(live(chat::ListPage::empty()))
                     }
-                    _ => adapter.messages(target, &query).await.map(live),
+                    _ => {
+                        if !age.is_zero()
+                            && let nexus_core::Synced::Synced { value, as_of } =
+                                copy.messages(target, &query, age).await
+                        {
+                            return Ok((value, Origin::Synced(std::sync::Arc::new(as_of))));
+                        }
+                        // Every channel's history live, while a backfill spends the same
+                        // class: the read could not fit, and would starve the backfill.
+                        if !age.is_zero()
+                            && query.filter.channel.is_none()
+                            && copy.backfilling(target, "Message").await
+                        {
+                            return Err(backfilling(target.provider));
+                        }
+                        adapter.messages(target, &query).await.map(live)
+                    }
                 }
             }))
         },
@@ -354,8 +387,8 @@ pub struct ChatQuery;
 
 #[Object]
 impl ChatQuery {
-    /// Messages across Slack and Teams, newest first. `maxAge` (seconds, at least 0) is checked;
-    /// messages are read live for now.
+    /// Messages across Slack and Teams, newest first. `maxAge`: how old, in seconds, the synced
+    /// copy may be (0: live); a Slack channel answers from the copy once it is backfilled.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn messages(
         &self,

@@ -38,6 +38,7 @@ use crate::{
         crm::{CrmData, CrmObject, Record},
         mail::{EmailData, MailFilter, MailRequest},
         record::Fetch,
+        record::page_after,
     },
     vault::ConnectionState,
 };
@@ -94,6 +95,8 @@ pub struct AttendeeKey {
     /// Lower-cased.
     pub email: String,
     pub limit: usize,
+    /// How old the copy's answer may be (zero: live).
+    pub max_age: std::time::Duration,
 }
 
 /// The span of one loader's batch, for traces: the loader and how many keys it got.
@@ -413,12 +416,13 @@ impl Loader<AuthorMessagesKey> for AuthorMessagesLoader {
     }
 }
 
-/// Events by attendee: the addresses that arrive together go to each calendar in one call of
-/// its adapter (Google: one batch of searches; Outlook: one calendar view split by attendee).
-pub struct AttendedLoader(Registry);
+/// Events by attendee: the addresses that arrive together are asked of each calendar's synced
+/// copy at once (one join for all of them), else go to the calendar in one call of its adapter
+/// (Google: one batch of searches; Outlook: one calendar view split by attendee).
+pub struct AttendedLoader(Registry, Arc<dyn ReadModel>);
 
 impl Loader<AttendeeKey> for AttendedLoader {
-    type Value = Loaded<ListPage<Event>>;
+    type Value = Loaded<(ListPage<Event>, Origin)>;
     type Error = Infallible;
 
     async fn load(
@@ -426,21 +430,37 @@ impl Loader<AttendeeKey> for AttendedLoader {
         keys: &[AttendeeKey],
     ) -> Result<HashMap<AttendeeKey, Self::Value>, Infallible> {
         async move {
-            let groups = grouped(keys, |k| (k.tenant, k.provider, k.limit));
-            let calls = groups
-                .into_iter()
-                .map(|((tenant, provider, limit), keys)| async move {
-                    let emails: Vec<String> = keys.iter().map(|k| k.email.clone()).collect();
-                    let answer = match self.0.calendar(provider) {
-                        Ok(adapter) => {
-                            adapter
-                                .attended(Target { tenant, provider }, &emails, limit)
-                                .await
+            let groups = grouped(keys, |k| (k.tenant, k.provider, k.limit, k.max_age));
+            let calls =
+                groups
+                    .into_iter()
+                    .map(|((tenant, provider, limit, max_age), keys)| async move {
+                        let emails: Vec<String> = keys.iter().map(|k| k.email.clone()).collect();
+                        let target = Target { tenant, provider };
+                        if !max_age.is_zero()
+                            && let Synced::Synced { value, as_of } =
+                                self.1.events_of(target, &emails, max_age).await
+                        {
+                            let origin = Origin::Synced(Arc::new(as_of));
+                            let pages: Vec<_> = emails
+                                .iter()
+                                .map(|e| {
+                                    let found = value.get(e).cloned().unwrap_or_default();
+                                    (page_after(found, None, limit, false), origin.clone())
+                                })
+                                .collect();
+                            return (keys, Ok(pages));
                         }
-                        Err(_) => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
-                    };
-                    (keys, answer)
-                });
+                        let answer = match self.0.calendar(provider) {
+                            Ok(adapter) => adapter.attended(target, &emails, limit).await,
+                            Err(_) => Ok(emails.iter().map(|_| ListPage::empty()).collect()),
+                        }
+                        .map(|pages| {
+                            let origin = Origin::live();
+                            pages.into_iter().map(|p| (p, origin.clone())).collect()
+                        });
+                        (keys, answer)
+                    });
             let mut out = HashMap::new();
             for (keys, answer) in futures_util::future::join_all(calls).await {
                 match answer {
@@ -497,12 +517,13 @@ impl EmailsKey {
 /// milliseconds, and one search batch for all of them saves far more than the wait.
 const EMAILS_GATHER: std::time::Duration = std::time::Duration::from_millis(15);
 
-/// Pages of many addresses' mail, searched together per mailbox (one Gmail batch of searches,
-/// then one of messages).
-pub struct EmailsLoader(Registry);
+/// Pages of many addresses' mail: from each mailbox's synced copy at once when it answers (one
+/// join for every address of the batch), else searched together per mailbox (one Gmail batch of
+/// searches, then one of messages).
+pub struct EmailsLoader(Registry, Arc<dyn ReadModel>);
 
-/// A page of mail, with when it was fetched and whether a cache kept it.
-pub type MailPage = (ListPage<EmailData>, Fetch);
+/// A page of mail, with where it came from.
+pub type MailPage = (ListPage<EmailData>, Origin);
 
 impl Loader<EmailsKey> for EmailsLoader {
     type Value = Loaded<MailPage>;
@@ -519,13 +540,40 @@ impl Loader<EmailsKey> for EmailsLoader {
                 .map(|((tenant, provider, max_age), keys)| async move {
                     let requests: Vec<MailRequest> = keys.iter().map(|k| k.request()).collect();
                     let target = Target { tenant, provider };
+                    let participants: Vec<String> =
+                        keys.iter().map(|k| k.participant.clone()).collect();
+                    // The copy keeps no bodies: a page that selects them reads live.
+                    if !max_age.is_zero()
+                        && keys.iter().all(|k| !k.bodies)
+                        && let Synced::Synced { value, as_of } =
+                            self.1.emails_of(target, &participants, max_age).await
+                    {
+                        let origin = Origin::Synced(Arc::new(as_of));
+                        let pages: Vec<_> = requests
+                            .iter()
+                            .zip(&participants)
+                            .map(|(request, who)| {
+                                let found = value.get(who).cloned().unwrap_or_default();
+                                let page =
+                                    page_after(found, request.after.as_ref(), request.limit, false);
+                                (page, origin.clone())
+                            })
+                            .collect();
+                        return (keys, Ok(pages));
+                    }
                     let answer = match self.0.mail(provider) {
                         Ok(mail) => mail.list_many_within(target, &requests, max_age).await,
                         Err(_) => Ok(requests
                             .iter()
                             .map(|_| (ListPage::empty(), Fetch::now()))
                             .collect()),
-                    };
+                    }
+                    .map(|pages| {
+                        pages
+                            .into_iter()
+                            .map(|(page, fetch)| (page, Origin::of_fetch(fetch)))
+                            .collect()
+                    });
                     (keys, answer)
                 });
             let mut out = HashMap::new();
@@ -616,13 +664,17 @@ impl Loaders {
                 spawn,
             )),
             relations: Arc::new(DataLoader::new(
-                RelationLoader(registry.clone(), copy),
+                RelationLoader(registry.clone(), copy.clone()),
                 spawn,
             )),
             emails: Arc::new(
-                DataLoader::new(EmailsLoader(registry.clone()), spawn).delay(EMAILS_GATHER),
+                DataLoader::new(EmailsLoader(registry.clone(), copy.clone()), spawn)
+                    .delay(EMAILS_GATHER),
             ),
-            attended: Arc::new(DataLoader::new(AttendedLoader(registry.clone()), spawn)),
+            attended: Arc::new(DataLoader::new(
+                AttendedLoader(registry.clone(), copy),
+                spawn,
+            )),
             gate: Arc::default(),
             chat_users: Arc::new(DataLoader::new(ChatUserLoader(registry.clone()), spawn)),
             items: Arc::new(Items::new(&registry, || NoCache)),
@@ -639,13 +691,13 @@ impl Loaders {
                 HashMapCache::default(),
             )),
             relations: Arc::new(DataLoader::with_cache(
-                RelationLoader(registry.clone(), copy),
+                RelationLoader(registry.clone(), copy.clone()),
                 spawn,
                 HashMapCache::default(),
             )),
             emails: Arc::new(
                 DataLoader::with_cache(
-                    EmailsLoader(registry.clone()),
+                    EmailsLoader(registry.clone(), copy.clone()),
                     spawn,
                     HashMapCache::default(),
                 )
@@ -653,7 +705,7 @@ impl Loaders {
             ),
             connections: Arc::default(),
             attended: Arc::new(DataLoader::with_cache(
-                AttendedLoader(registry.clone()),
+                AttendedLoader(registry.clone(), copy.clone()),
                 spawn,
                 HashMapCache::default(),
             )),
@@ -721,7 +773,7 @@ impl Loaders {
 
     /// One address's first events in one calendar, batched with the other addresses asked for
     /// in the same wave of resolvers (see `gate`).
-    pub async fn attended(&self, key: AttendeeKey) -> Loaded<ListPage<Event>> {
+    pub async fn attended(&self, key: AttendeeKey) -> Loaded<(ListPage<Event>, Origin)> {
         let answer = match self {
             Loaders::Request { attended, gate, .. } => {
                 gate.pass().await;
@@ -734,7 +786,7 @@ impl Loaders {
         };
         answer
             .unwrap_or_else(|never| match never {})
-            .unwrap_or_else(|| Ok(ListPage::empty()))
+            .unwrap_or_else(|| Ok((ListPage::empty(), Origin::live())))
     }
 
     /// An email by id, batched with the others asked for together; `None` when there is none.
@@ -784,6 +836,6 @@ impl Loaders {
         };
         answer
             .unwrap_or_else(|never| match never {})
-            .unwrap_or_else(|| Ok((ListPage::empty(), Fetch::now())))
+            .unwrap_or_else(|| Ok((ListPage::empty(), Origin::live())))
     }
 }

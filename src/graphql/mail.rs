@@ -8,6 +8,8 @@ use async_graphql::{
     ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge,
 };
 use chrono::{DateTime, Utc};
+use nexus_core::Synced;
+use std::sync::Arc;
 
 use crate::providers::{
     Capability, Provider,
@@ -137,10 +139,7 @@ pub async fn contact_emails(
                 bodies,
                 max_age: page.max_age.of(&app.reads, target.provider),
             };
-            Some(Box::pin(async move {
-                let (page, fetch) = loaders.emails(key).await?;
-                Ok((page, Origin::of_fetch(fetch)))
-            }))
+            Some(Box::pin(async move { loaders.emails(key).await }))
         },
     )
     .await?;
@@ -152,8 +151,9 @@ impl Email {
     pub async fn id(&self) -> ID {
         GlobalId::for_record("Email", self.origin, &self.remote_id)
     }
-    /// When this message was known to be as shown: when the provider answered (`LIVE`), or
-    /// when the cached list page holding it was fetched (`CACHED`).
+    /// When this message was known to be as shown: when the provider answered (`LIVE`), when
+    /// the cached list page holding it was fetched (`CACHED`), or the copy's as-of time
+    /// (`SYNCED`).
     async fn fetched_at(&self) -> DateTime<Utc> {
         self.fetched.at
     }
@@ -218,8 +218,10 @@ pub struct MailQuery;
 
 #[Object]
 impl MailQuery {
-    /// Mail across Gmail and Outlook, newest first. `maxAge`: how old, in seconds, a cached
-    /// page may be (0: live; omitted: the provider's default, 300).
+    /// Mail across Gmail and Outlook, newest first. `maxAge`: how old, in seconds, the synced
+    /// copy or a cached page may be (0: live; omitted: the provider's default, 300). The copy
+    /// holds the window (90 days by default); older bounds, KQL-only filters at Outlook and
+    /// selected bodies read live.
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn emails(
         &self,
@@ -272,7 +274,14 @@ impl MailQuery {
                     bodies,
                 };
                 let age = max_age.of(&app.reads, target.provider);
+                let copy = app.read_model.clone();
                 Some(Box::pin(async move {
+                    if !age.is_zero()
+                        && let Synced::Synced { value, as_of } =
+                            copy.emails(target, &request, age).await
+                    {
+                        return Ok((value, Origin::Synced(Arc::new(as_of))));
+                    }
                     let (page, fetch) = mail.list_within(target, &request, age).await?;
                     Ok((page, Origin::of_fetch(fetch)))
                 }))

@@ -74,12 +74,39 @@ pub struct CatalogEntry {
 pub struct ReadsEntry {
     /// The oldest a synced copy or a cached page may be for a read that gives no `maxAge`.
     pub max_age_secs: u64,
+    /// How many days of mail or chat messages the synced copy holds.
+    #[serde(default = "window_days")]
+    pub window_days: u64,
+    /// How many days back the synced copy of a calendar reaches...
+    #[serde(default = "window_past_days")]
+    pub window_past_days: u64,
+    /// ...and how many days ahead.
+    #[serde(default = "window_future_days")]
+    pub window_future_days: u64,
+}
+
+fn window_days() -> u64 {
+    90
+}
+
+fn window_past_days() -> u64 {
+    30
+}
+
+fn window_future_days() -> u64 {
+    365
 }
 
 impl Default for ReadsEntry {
-    /// A provider without the table: five minutes, the spec's cache lifetime.
+    /// A provider without the table: five minutes, the spec's cache lifetime; 90 days of mail
+    /// and messages, events from 30 days back to 365 ahead.
     fn default() -> Self {
-        Self { max_age_secs: 300 }
+        Self {
+            max_age_secs: 300,
+            window_days: window_days(),
+            window_past_days: window_past_days(),
+            window_future_days: window_future_days(),
+        }
     }
 }
 

@@ -723,6 +723,53 @@ async fn copy_agrees_with_the_log(db: &sea_orm::DatabaseConnection) -> usize {
     copied.len()
 }
 
+/// The demo's mail copy against Gmail's checkpoint and log: the copy is complete exactly when
+/// the feed's cursor is stored (one transaction sets both), and no message the log saw deleted
+/// is in the copy. Returns whether the mail copy is complete.
+async fn mail_agrees_with_its_checkpoint(db: &sea_orm::DatabaseConnection) -> bool {
+    use nexus::store::entities::{change_events, copy_records, copy_status, sync_checkpoints};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let complete = copy_status::Entity::find()
+        .filter(copy_status::Column::Provider.eq("gmail"))
+        .filter(copy_status::Column::Type.eq("Email"))
+        .one(db)
+        .await
+        .unwrap()
+        .is_some_and(|row| row.complete);
+    let cursor = sync_checkpoints::Entity::find()
+        .filter(sync_checkpoints::Column::Provider.eq("gmail"))
+        .filter(sync_checkpoints::Column::Resource.eq("Email"))
+        .one(db)
+        .await
+        .unwrap()
+        .map(|row| serde_json::from_str::<serde_json::Value>(&row.cursor).unwrap());
+    let fed = cursor.is_some_and(|c| c["feed"].is_string());
+    assert_eq!(
+        complete, fed,
+        "the mail copy is complete exactly when its cursor is stored"
+    );
+    let copied = copy_records::Entity::find()
+        .filter(copy_records::Column::Provider.eq("gmail"))
+        .filter(copy_records::Column::Type.eq("Email"))
+        .all(db)
+        .await
+        .unwrap();
+    for deleted in change_events::Entity::find()
+        .filter(change_events::Column::Provider.eq("gmail"))
+        .filter(change_events::Column::Op.eq("deleted"))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        assert!(
+            copied.iter().all(|row| row.remote_id != deleted.remote_id),
+            "{} deleted and gone from the copy",
+            deleted.remote_id
+        );
+    }
+    complete
+}
+
 /// `provider`'s contact changes in the demo's log: (all, distinct records).
 async fn contact_changes(db: &sea_orm::DatabaseConnection, provider: &str) -> (usize, usize) {
     use nexus::store::entities::change_events;
@@ -821,6 +868,7 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
         cut.1,
         "the copy stopped where the log did"
     );
+    mail_agrees_with_its_checkpoint(&db).await;
 
     let demo = Demo::start_configured(dir.path(), &args, &env);
     eventually(
@@ -835,6 +883,10 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
     .await;
     assert!(demo.stop().success());
     assert_eq!(copy_agrees_with_the_log(&db).await, total);
+    assert!(
+        mail_agrees_with_its_checkpoint(&db).await,
+        "the mailbox's copy completed after the restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1314,4 +1366,115 @@ async fn sync_on_a_demo_folder_reads_the_demos_sandbox_with_its_key_and_says_wha
     let message = String::from_utf8_lossy(&stopped.stderr);
     assert!(message.contains("does not answer"), "{message}");
     assert!(message.contains("nexus demo --data-dir"), "{message}");
+}
+
+/// The ids of the demo's Gmail copy.
+async fn copied_mail(db: &sea_orm::DatabaseConnection) -> std::collections::BTreeSet<String> {
+    use nexus::store::entities::copy_records;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    copy_records::Entity::find()
+        .select_only()
+        .column(copy_records::Column::RemoteId)
+        .filter(copy_records::Column::Provider.eq("gmail"))
+        .filter(copy_records::Column::Type.eq("Email"))
+        .into_tuple::<String>()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_pass_killed_midway_leaves_copy_log_and_checkpoint_agreeing() {
+    let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let origin = sandbox.origin();
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: serde_json::Value| {
+        http.post(format!("{origin}/_sandbox{path}"))
+            .json(&body)
+            .send()
+    };
+    // Each listed page of the mailbox takes a while, so the kill lands between two of the
+    // window's pages (a page a transaction).
+    admin(
+        "/faults",
+        json!({ "provider": "gmail", "path": "/google/gmail/v1/users/me/messages",
+                "error_rate": 0.0, "latency_ms": 1_500 }),
+    )
+    .await
+    .unwrap();
+    let dir = TempDir::new().unwrap();
+    let args = ["--sandbox-url", origin.as_str()];
+    // A window wide enough for the whole seeded mailbox (several pages).
+    let env = [
+        ("NEXUS_CHANGES__SYNC_INTERVAL_SECS", "1"),
+        ("NEXUS_PROVIDERS__GMAIL__SYNC_WINDOW_DAYS", "3650"),
+    ];
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("nexus.db").display()
+    ))
+    .await
+    .unwrap();
+    eventually(
+        "the mailbox's first page in the copy",
+        Duration::from_secs(120),
+        async || (!copied_mail(&db).await.is_empty()).then_some(()),
+    )
+    .await;
+    drop(demo); // SIGKILL, mid-pass
+    std::fs::remove_file(dir.path().join("gateway-url")).unwrap();
+    let cut = copied_mail(&db).await;
+    assert!(
+        !mail_agrees_with_its_checkpoint(&db).await,
+        "the cut pass left the copy incomplete and the feed without a cursor"
+    );
+
+    http.delete(format!("{origin}/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap();
+    let demo = Demo::start_configured(dir.path(), &args, &env);
+    eventually(
+        "the mailbox's copy complete after the restart",
+        Duration::from_secs(180),
+        async || mail_agrees_with_its_checkpoint(&db).await.then_some(()),
+    )
+    .await;
+    assert!(demo.stop().success());
+    let copied = copied_mail(&db).await;
+    assert!(cut.is_subset(&copied), "what the cut pass stored stays");
+
+    // The copy holds exactly what Gmail lists (trash and spam left out, as Gmail's list does).
+    let tokens: serde_json::Value = admin("/tokens", json!({ "provider": "gmail" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let mut listed = std::collections::BTreeSet::new();
+    let mut page_token: Option<String> = None;
+    loop {
+        let mut request = http
+            .get(format!("{origin}/google/gmail/v1/users/me/messages"))
+            .bearer_auth(token)
+            .query(&[("maxResults", "500")]);
+        if let Some(next) = &page_token {
+            request = request.query(&[("pageToken", next)]);
+        }
+        let page: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+        for message in page["messages"].as_array().into_iter().flatten() {
+            listed.insert(message["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextPageToken"].as_str() {
+            Some(next) => page_token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(copied, listed, "the copy is the mailbox's listing");
 }

@@ -12,6 +12,7 @@ mod caller_limits;
 mod changes;
 mod chat;
 mod cli;
+mod comms_copy;
 mod comms_nodes;
 mod connect;
 mod connect_errors;

@@ -13,7 +13,10 @@ use crate::{
     Target,
     records::{
         ListPage, Record,
+        calendar::{Event, EventQuery},
+        chat::{Message, MessageQuery},
         crm::{CrmData, CrmObject, ListRequest},
+        mail::{EmailData, MailRequest},
     },
 };
 
@@ -97,4 +100,65 @@ pub trait ReadModel: Send + Sync {
     /// A record the gateway just created or updated at the provider, so the copy has it at once
     /// (write-through). A failure is logged, never returned: the next pass brings the record.
     async fn written(&self, target: Target, record: &Record<CrmData>);
+
+    /// Whether a backfill is filling the connection's copy of `kind` (`Message`) and has not
+    /// completed it: a read that would need the whole of it live waits for it instead.
+    async fn backfilling(&self, _target: Target, _kind: &str) -> bool {
+        false
+    }
+
+    /// One page of a mailbox's messages (metadata: bodies are not kept), in the live list's
+    /// order, when the mailbox's copy covers the request (complete, fresh, inside its window,
+    /// a filter it applies as the provider does).
+    async fn emails(
+        &self,
+        _target: Target,
+        _request: &MailRequest,
+        _max_age: Duration,
+    ) -> Synced<ListPage<EmailData>> {
+        Synced::NotSynced
+    }
+
+    /// The messages of a mailbox from or to each of `participants` (lower-cased), newest first:
+    /// the join behind `Contact.emails`, answered for the whole page of contacts at once.
+    async fn emails_of(
+        &self,
+        _target: Target,
+        _participants: &[String],
+        _max_age: Duration,
+    ) -> Synced<HashMap<String, Vec<Record<EmailData>>>> {
+        Synced::NotSynced
+    }
+
+    /// One page of a calendar's events, as [`Self::emails`] answers mail.
+    async fn events(
+        &self,
+        _target: Target,
+        _query: &EventQuery,
+        _max_age: Duration,
+    ) -> Synced<ListPage<Event>> {
+        Synced::NotSynced
+    }
+
+    /// The events of a calendar each of `attendees` (lower-cased) attends or organizes, earliest
+    /// first: the join behind `Contact.events`.
+    async fn events_of(
+        &self,
+        _target: Target,
+        _attendees: &[String],
+        _max_age: Duration,
+    ) -> Synced<HashMap<String, Vec<Record<Event>>>> {
+        Synced::NotSynced
+    }
+
+    /// One page of a chat's messages, as [`Self::emails`] answers mail; with Slack, only when
+    /// every channel the page reads is backfilled.
+    async fn messages(
+        &self,
+        _target: Target,
+        _query: &MessageQuery,
+        _max_age: Duration,
+    ) -> Synced<ListPage<Message>> {
+        Synced::NotSynced
+    }
 }

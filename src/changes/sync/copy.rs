@@ -246,7 +246,7 @@ pub(super) fn links_of(target: Target) -> Condition {
     )
 }
 
-fn terms_of(target: Target) -> Condition {
+pub(super) fn terms_of(target: Target) -> Condition {
     scope(
         target,
         copy_terms::Column::UserId,
@@ -255,7 +255,7 @@ fn terms_of(target: Target) -> Condition {
     )
 }
 
-fn status_of(target: Target) -> Condition {
+fn status_rows(target: Target) -> Condition {
     scope(
         target,
         copy_status::Column::UserId,
@@ -266,7 +266,7 @@ fn status_of(target: Target) -> Condition {
 
 /// Whether `target`'s connection still exists; on PostgreSQL its row is share-locked until the
 /// transaction ends, so a disconnection waits for a page being stored and then erases it too.
-async fn connected(db: &impl ConnectionTrait, target: Target) -> Result<bool, DbErr> {
+pub(super) async fn connected(db: &impl ConnectionTrait, target: Target) -> Result<bool, DbErr> {
     let found = integration_credentials::Entity::find()
         .select_only()
         .column(integration_credentials::Column::Id)
@@ -353,6 +353,8 @@ pub async fn store(
             stage: Set(columns.stage),
             status: Set(columns.status),
             domain: Set(columns.domain),
+            channel: Set(None),
+            thread: Set(None),
             record: Set(text),
             applied_at: Set(applied),
             stored_at: Set(now),
@@ -586,7 +588,7 @@ pub async fn remove(
     kind: &str,
     ids: &[String],
 ) -> Result<(), DbErr> {
-    if CrmObject::ALL.into_iter().all(|o| o.name() != kind) {
+    if CrmObject::ALL.into_iter().all(|o| o.name() != kind) && !super::comms::is_comms(kind) {
         return Ok(());
     }
     for chunk in ids.chunks(CHUNK) {
@@ -654,7 +656,7 @@ pub async fn erase(db: &DatabaseConnection, target: Target) -> Result<(), DbErr>
         .exec(db)
         .await?;
     let erased = copy_status::Entity::delete_many()
-        .filter(status_of(target))
+        .filter(status_rows(target))
         .exec(db)
         .await;
     super::memo::erased(target);
@@ -674,7 +676,7 @@ pub async fn statuses(
     target: Target,
 ) -> Result<HashMap<String, TypeStatus>, DbErr> {
     Ok(copy_status::Entity::find()
-        .filter(status_of(target))
+        .filter(status_rows(target))
         .all(db)
         .await?
         .into_iter()
@@ -696,18 +698,34 @@ pub async fn status(
     target: Target,
     object: CrmObject,
 ) -> Result<TypeStatus, DbErr> {
-    Ok(statuses(db, target)
+    status_of(db, target, object.name()).await
+}
+
+/// The status of `kind` (a type's name, or a part of one: `Message/C123`) in `target`'s copy.
+pub async fn status_of(
+    db: &impl ConnectionTrait,
+    target: Target,
+    kind: &str,
+) -> Result<TypeStatus, DbErr> {
+    Ok(copy_status::Entity::find()
+        .filter(status_rows(target))
+        .filter(copy_status::Column::Type.eq(kind))
+        .one(db)
         .await?
-        .remove(object.name())
+        .map(|row| TypeStatus {
+            complete: row.complete,
+            pass_at: row.pass_at,
+        })
         .unwrap_or_default())
 }
 
-/// Records that a pass over `object` started at `started` completed: the copy holds every
-/// creation and update made before then — unless the connection is gone.
+/// Records that a pass over `kind` (a type's name, or a part of one) started at `started`
+/// completed: the copy holds every creation and update made before then — unless the
+/// connection is gone.
 pub async fn completed(
     db: &impl ConnectionTrait,
     target: Target,
-    object: CrmObject,
+    kind: &str,
     started: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if !connected(db, target).await? {
@@ -718,7 +736,7 @@ pub async fn completed(
         user_id: Set(target.tenant.user_id),
         project_id: Set(target.tenant.project_id),
         provider: Set(target.provider.slug().to_owned()),
-        r#type: Set(object.name().to_owned()),
+        r#type: Set(kind.to_owned()),
         complete: Set(true),
         pass_at: Set(Some(started)),
         updated_at: Set(Utc::now()),
@@ -735,6 +753,47 @@ pub async fn completed(
             copy_status::Column::PassAt,
             copy_status::Column::UpdatedAt,
         ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Whether a backfill of `kind` began in `target`'s copy ([`started`]) and has not completed.
+pub async fn filling(db: &impl ConnectionTrait, target: Target, kind: &str) -> Result<bool, DbErr> {
+    Ok(copy_status::Entity::find()
+        .filter(status_rows(target))
+        .filter(copy_status::Column::Type.eq(kind))
+        .one(db)
+        .await?
+        .is_some_and(|row| !row.complete))
+}
+
+/// Records that a backfill of `kind` began, when its copy has no status yet: the copy is
+/// then known to be filling (`complete` false) until [`completed`] marks it.
+pub async fn started(db: &impl ConnectionTrait, target: Target, kind: &str) -> Result<(), DbErr> {
+    if !connected(db, target).await? {
+        return Ok(());
+    }
+    copy_status::Entity::insert(copy_status::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(target.tenant.user_id),
+        project_id: Set(target.tenant.project_id),
+        provider: Set(target.provider.slug().to_owned()),
+        r#type: Set(kind.to_owned()),
+        complete: Set(false),
+        pass_at: Set(None),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            copy_status::Column::UserId,
+            copy_status::Column::ProjectId,
+            copy_status::Column::Provider,
+            copy_status::Column::Type,
+        ])
+        .do_nothing()
         .to_owned(),
     )
     .exec_without_returning(db)

@@ -1,8 +1,9 @@
-//! First passes: a connection's CRM copy is filled as soon as the connection exists — when it
+//! First passes: a connection's copy is filled as soon as the connection exists — when it
 //! is made (a [`ConnectionHook`]) and, for connections made before, when the gateway starts —
 //! whatever the polling interval (`changes.sync_interval_secs = 0` stops only the polling). A
-//! first pass lists every record of each type whose copy is not complete and marks the copy
-//! complete as it ends; types already complete are left to the poll and the nudges. A
+//! first pass lists every record of each CRM type whose copy is not complete, or the window of
+//! a mailbox, calendar or chat with a change feed (`feeds`), and marks the copy complete as it
+//! ends; types already complete are left to the poll and the nudges. A
 //! disconnection erases the connection's copy (after its credentials are gone, so no pass
 //! stores into it again: each page's transaction stores only for a connection that exists).
 //!
@@ -20,17 +21,120 @@ use crate::{
     upstream::Target,
 };
 
-use super::{Syncer, copy};
+use super::{Syncer, comms, copy};
 
 /// What the first passes' tasks are named (`Shutdown::running` counts them).
 pub const TASK: &str = "first sync";
 
-/// The CRMs: the providers whose connections have a copy.
-const CRMS: [Provider; 2] = [Provider::Hubspot, Provider::Salesforce];
+/// The providers whose connections have a copy: the CRMs, the mailboxes, calendars and chats.
+const COPIED: [Provider; 7] = [
+    Provider::Hubspot,
+    Provider::Salesforce,
+    Provider::Gmail,
+    Provider::GoogleCalendar,
+    Provider::Outlook,
+    Provider::Teams,
+    Provider::Slack,
+];
 
 impl Syncer {
-    /// A pass over each CRM type of `target`'s connection whose copy is not complete.
+    /// A pass over each type of `target`'s connection whose copy is not complete.
     pub async fn first_passes(&self, target: Target) {
+        self.first_crm_passes(target).await;
+        for kind in self.feed_kinds(target.provider) {
+            self.first_feed_pass(target, kind).await;
+        }
+        if target.provider == Provider::Slack {
+            self.first_slack_pass(target).await;
+        }
+    }
+
+    /// Slack's backfill when its copy is not complete.
+    async fn first_slack_pass(&self, target: Target) {
+        if self.providers.chat(target.provider).is_err() {
+            return;
+        }
+        match copy::status_of(&self.db, target, comms::MESSAGE).await {
+            Ok(status) if status.complete => return,
+            Ok(_) => {}
+            Err(cause) => {
+                tracing::warn!(%cause, "reading a copy's status");
+                return;
+            }
+        }
+        let labels = [
+            ("provider", target.provider.slug()),
+            ("type", comms::MESSAGE),
+        ];
+        let running = metrics::gauge!("nexus_backfills_running", &labels);
+        running.increment(1.0);
+        let passed = self.slack_pass(target).await;
+        running.decrement(1.0);
+        match passed {
+            Ok(report) => {
+                metrics::counter!("nexus_backfill_records_total", &labels)
+                    .increment(report.seen as u64);
+                tracing::info!(records = report.seen, "Slack backfill done");
+            }
+            Err(cause) => tracing::warn!(
+                %cause,
+                "Slack's backfill stopped; the next pass resumes it from each channel's oldest stored message"
+            ),
+        }
+    }
+
+    /// The types `provider`'s change feeds keep.
+    fn feed_kinds(&self, provider: Provider) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        if self.providers.mail(provider).is_ok_and(|m| m.feeds()) {
+            kinds.push(comms::EMAIL);
+        }
+        if self.providers.calendar(provider).is_ok_and(|c| c.feeds()) {
+            kinds.push(comms::EVENT);
+        }
+        if self.providers.chat(provider).is_ok_and(|c| c.feeds()) {
+            kinds.push(comms::MESSAGE);
+        }
+        kinds
+    }
+
+    /// A feed pass over `kind` when its copy is not complete: it reads the window whole.
+    async fn first_feed_pass(&self, target: Target, kind: &'static str) {
+        match copy::status_of(&self.db, target, kind).await {
+            Ok(status) if status.complete => return,
+            Ok(_) => {}
+            Err(cause) => {
+                tracing::warn!(%cause, "reading a copy's status");
+                return;
+            }
+        }
+        let labels = [("provider", target.provider.slug()), ("type", kind)];
+        let running = metrics::gauge!("nexus_backfills_running", &labels);
+        running.increment(1.0);
+        let passed = self.feed_pass(target, kind).await;
+        running.decrement(1.0);
+        match passed {
+            Ok(report) => {
+                metrics::counter!("nexus_backfill_records_total", &labels)
+                    .increment(report.seen as u64);
+                tracing::info!(
+                    provider = target.provider.slug(),
+                    resource = kind,
+                    records = report.seen,
+                    "first pass done"
+                );
+            }
+            Err(cause) => tracing::warn!(
+                provider = target.provider.slug(),
+                resource = kind,
+                %cause,
+                "a first pass failed; the next pass reads the window again"
+            ),
+        }
+    }
+
+    /// A pass over each CRM type of `target`'s connection whose copy is not complete.
+    async fn first_crm_passes(&self, target: Target) {
         if !self.providers.has(target.provider, Kind::Crm) {
             return;
         }
@@ -77,14 +181,14 @@ impl Syncer {
         }
     }
 
-    /// First passes over every existing CRM connection whose copy is not complete, as a task of
+    /// First passes over every existing connection whose copy is not complete, as a task of
     /// `shutdown` (stopped between two connections at shutdown).
     pub fn first_passes_at_start(&self, shutdown: &Shutdown) {
         let this = self.clone();
         let stop = shutdown.clone();
         shutdown.spawn(TASK, async move {
             let mut targets = Vec::new();
-            for provider in CRMS {
+            for provider in COPIED {
                 match this.targets(Some(provider), None).await {
                     Ok(found) => targets.extend(found),
                     Err(cause) => tracing::warn!(%cause, "listing connections to sync first"),
@@ -116,7 +220,7 @@ impl FirstPass {
 #[async_trait::async_trait]
 impl ConnectionHook for FirstPass {
     fn providers(&self) -> &[Provider] {
-        &CRMS
+        &COPIED
     }
 
     async fn after_connect(&self, target: Target, shutdown: &Shutdown) {

@@ -41,16 +41,20 @@
 //! gateway's `Shutdown`: at shutdown a poller stops while it waits or between two connections,
 //! never inside a pass.
 
+pub mod comms;
+mod comms_read;
 pub mod copy;
+mod feeds;
 mod first;
 pub mod lag;
 pub mod memo;
 pub mod nudge;
 mod read_model;
+mod slack;
 mod state;
 mod turns;
 
-pub use first::FirstPass;
+pub use first::{FirstPass, TASK as FIRST_PASS_TASK};
 pub use read_model::SyncedCopy;
 pub use state::{forget, listed, touch};
 
@@ -70,7 +74,7 @@ use crate::{
     providers::{
         Cataloged, Kind, Provider, Registry,
         crm::{Crm, CrmObject, ModifiedRequest, Position},
-        record::{ChangeKind, Feed, Order},
+        record::Order,
     },
     shutdown::Shutdown,
     store::entities::integration_credentials,
@@ -184,6 +188,10 @@ pub struct Syncer {
     full: bool,
     /// One pass at a time per connection and resource.
     turns: Turns,
+    /// What the copies of mail, events and messages hold.
+    windows: comms::Windows,
+    /// Slack's `conversations_history` capacity when the config overrides the catalog's.
+    slack_capacity: Option<u32>,
 }
 
 fn hash(raw: &serde_json::Value) -> String {
@@ -199,7 +207,22 @@ impl Syncer {
             reconcile_every: RECONCILE_EVERY,
             full: false,
             turns: Turns::default(),
+            windows: comms::Windows::default(),
+            slack_capacity: None,
         }
+    }
+
+    /// Paces Slack's backfill to this `conversations_history` capacity (the config's
+    /// `rate_capacity` override) instead of the catalog's.
+    pub fn slack_capacity(mut self, capacity: Option<u32>) -> Self {
+        self.slack_capacity = capacity;
+        self
+    }
+
+    /// Keeps these windows of mail, events and messages in the copy.
+    pub fn windows(mut self, windows: comms::Windows) -> Self {
+        self.windows = windows;
+        self
     }
 
     /// The provider adapters the passes read.
@@ -379,7 +402,7 @@ impl Syncer {
             return Ok(overtaken(report));
         }
         if let Some(started) = pass.started {
-            copy::completed(&txn, target, object, started).await?;
+            copy::completed(&txn, target, object.name(), started).await?;
         }
         txn.commit().await?;
         memo::changed(target, object.name());
@@ -465,101 +488,6 @@ impl Syncer {
         Err(SyncError::Overtaken)
     }
 
-    /// The change feed of `kind` (`Email`, `Event`) at `target`'s provider after `cursor`, where
-    /// the provider has one this build reads.
-    async fn feed(
-        &self,
-        target: Target,
-        kind: &'static str,
-        cursor: Option<&str>,
-    ) -> Result<Option<Feed>, ProviderError> {
-        let p = target.provider;
-        match kind {
-            "Email" => match self.providers.mail(p) {
-                Ok(mail) => mail.changes(target, cursor).await,
-                Err(_) => Ok(None),
-            },
-            "Message" => match self.providers.chat(p) {
-                Ok(chat) => chat.changes(target, cursor).await,
-                Err(_) => Ok(None),
-            },
-            _ => match self.providers.calendar(p) {
-                Ok(calendar) => calendar.changes(target, cursor).await,
-                Err(_) => Ok(None),
-            },
-        }
-    }
-
-    /// A pass over a change feed (Gmail's history, Google Calendar's sync tokens): the changes
-    /// since the feed's cursor, appended in one transaction with the new cursor. The first pass
-    /// only sets the cursor; a cursor the provider no longer keeps starts the feed again from now.
-    pub async fn feed_pass(
-        &self,
-        target: Target,
-        kind: &'static str,
-    ) -> Result<PassReport, SyncError> {
-        let mut report = PassReport {
-            provider: target.provider,
-            resource: kind,
-            seen: 0,
-            changes: 0,
-            reconciled: false,
-            deleted: 0,
-            overtaken: false,
-        };
-        let resource = Resource { target, name: kind };
-        let _turn = self.turns.take(target, kind).await;
-        let mut held = state::load(&self.db, resource).await?;
-        let Some(feed) = self
-            .feed(target, kind, held.checkpoint.feed.as_deref())
-            .await?
-        else {
-            return Ok(report);
-        };
-        if feed.restarted {
-            tracing::warn!(
-                provider = target.provider.slug(),
-                resource = kind,
-                "the change feed restarted from now; changes in between are not listed"
-            );
-        }
-        let now = chrono::Utc::now();
-        let changes: Vec<Change> = feed
-            .changes
-            .into_iter()
-            .map(|c| Change {
-                user_id: Some(target.tenant.user_id),
-                op: match c.kind {
-                    ChangeKind::Created => Op::Created,
-                    ChangeKind::Updated => Op::Updated,
-                    ChangeKind::Deleted => Op::Deleted,
-                },
-                provider: target.provider,
-                kind: kind.to_owned(),
-                remote_id: c.remote_id,
-                data: c.raw,
-                occurred_at: now,
-            })
-            .collect();
-        let appended = changes.len();
-        let next = Checkpoint {
-            feed: Some(feed.cursor),
-            ..held.checkpoint.clone()
-        };
-        let stored = self
-            .log
-            .append_with(target.tenant.project_id, None, changes, async |txn| {
-                moved(state::advance(txn, resource, &mut held, next).await?)
-            })
-            .await;
-        if !went_in(stored)? {
-            return Ok(overtaken(report));
-        }
-        report.seen = appended;
-        report.changes = appended;
-        Ok(report)
-    }
-
     /// The unified types a pass over `provider`'s connections syncs, in the order it syncs
     /// them: its CRM objects, then its mail, calendar and chat feeds (`Email`, `Event`,
     /// `Message`). Empty when this build syncs nothing of it.
@@ -611,6 +539,9 @@ impl Syncer {
             }
             reports.push(report);
         }
+        if target.provider == Provider::Slack && self.providers.chat(target.provider).is_ok() {
+            reports.push(self.slack_pass(target).await);
+        }
         reports
     }
 
@@ -643,9 +574,11 @@ impl Syncer {
             .collect())
     }
 
-    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed).
+    /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed,
+    /// Slack's paced backfill).
     fn syncs(&self, provider: Provider) -> bool {
         !self.resources(provider).is_empty()
+            || (provider == Provider::Slack && self.providers.chat(provider).is_ok())
     }
 
     /// Passes over every connection of `provider` every `every`, until shutdown: the poller

@@ -44,12 +44,16 @@ use sea_orm::{
 use crate::{
     providers::{
         Provider,
+        calendar::{Event, EventQuery},
+        chat::{Message, MessageQuery},
         crm::{CrmData, CrmFilter, CrmObject, ListPage, ListRequest, Record},
+        mail::{EmailData, MailRequest},
     },
     store::entities::{copy_links, copy_records},
 };
 
 use super::{
+    comms::Windows,
     copy::{self, Stored, TypeStatus},
     memo::{self, KeptPage, Memo},
 };
@@ -65,8 +69,10 @@ const MEMO_PAGES: u64 = 2_000;
 /// The sync's copy, as a read model.
 #[derive(Clone)]
 pub struct SyncedCopy {
-    db: DatabaseConnection,
+    pub(super) db: DatabaseConnection,
     memo: Memo,
+    /// What the copies of mail, events and messages hold (`comms_read`).
+    pub(super) windows: Windows,
 }
 
 impl SyncedCopy {
@@ -74,7 +80,13 @@ impl SyncedCopy {
         Self {
             db,
             memo: Memo::new(MEMO_TTL, MEMO_PAGES),
+            windows: Windows::default(),
         }
+    }
+
+    /// The copy with these windows of mail, events and messages.
+    pub fn with_windows(self, windows: Windows) -> Self {
+        Self { windows, ..self }
     }
 
     /// Answers kept in memory at most `ttl` (`changes.copy_memo_secs`; none when zero).
@@ -544,6 +556,80 @@ impl ReadModel for SyncedCopy {
         if let Err(cause) = self.try_written(target, record).await {
             tracing::warn!(provider = target.provider.slug(), %cause, "a write did not reach the copy; the next pass brings it");
         }
+    }
+
+    async fn backfilling(&self, target: Target, kind: &str) -> bool {
+        copy::filling(&self.db, target, kind)
+            .await
+            .unwrap_or_else(|cause| {
+                tracing::warn!(provider = target.provider.slug(), %cause, "reading a copy's status");
+                false
+            })
+    }
+
+    async fn emails(
+        &self,
+        target: Target,
+        request: &MailRequest,
+        max_age: Duration,
+    ) -> Synced<ListPage<EmailData>> {
+        answer(
+            "emails",
+            target,
+            self.try_emails(target, request, max_age).await,
+        )
+    }
+
+    async fn emails_of(
+        &self,
+        target: Target,
+        participants: &[String],
+        max_age: Duration,
+    ) -> Synced<HashMap<String, Vec<Record<EmailData>>>> {
+        answer(
+            "contact emails",
+            target,
+            self.try_emails_of(target, participants, max_age).await,
+        )
+    }
+
+    async fn events(
+        &self,
+        target: Target,
+        query: &EventQuery,
+        max_age: Duration,
+    ) -> Synced<ListPage<Event>> {
+        answer(
+            "events",
+            target,
+            self.try_events(target, query, max_age).await,
+        )
+    }
+
+    async fn events_of(
+        &self,
+        target: Target,
+        attendees: &[String],
+        max_age: Duration,
+    ) -> Synced<HashMap<String, Vec<Record<Event>>>> {
+        answer(
+            "contact events",
+            target,
+            self.try_events_of(target, attendees, max_age).await,
+        )
+    }
+
+    async fn messages(
+        &self,
+        target: Target,
+        query: &MessageQuery,
+        max_age: Duration,
+    ) -> Synced<ListPage<Message>> {
+        answer(
+            "messages",
+            target,
+            self.try_messages(target, query, max_age).await,
+        )
     }
 }
 

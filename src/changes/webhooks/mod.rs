@@ -260,7 +260,24 @@ impl Intake {
             }
             (false, _) => {
                 let changes = for_each_user(connections, project, &change);
-                self.log.append(project, Some(receipt), changes).await
+                match slack::message_record(&change) {
+                    // A Slack message posted or edited reaches the copy with its receipt.
+                    Some(record) => {
+                        let appended = self
+                            .log
+                            .append_with(project, Some(receipt), changes, async |txn| {
+                                for target in connections {
+                                    let one = std::slice::from_ref(&record);
+                                    sync::comms::store(txn, *target, one).await?;
+                                }
+                                Ok::<_, DbErr>(())
+                            })
+                            .await;
+                        copy_changed(connections, &change.kind);
+                        appended
+                    }
+                    None => self.log.append(project, Some(receipt), changes).await,
+                }
             }
             (true, Op::Deleted) => {
                 let (provider, kind) = (change.provider, change.kind.clone());

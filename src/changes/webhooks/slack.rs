@@ -17,7 +17,10 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::{
     changes::{Appended, Change, Op, Receipt},
     config::Settings,
-    providers::Provider,
+    providers::{
+        Provider,
+        chat::{Message, Record},
+    },
 };
 
 use super::{
@@ -136,6 +139,28 @@ pub fn read(body: &[u8]) -> Result<Delivery, Refusal> {
         }
         _ => Err(Refusal::Malformed("not an Events API envelope")),
     }
+}
+
+/// The channel message a delivered change carries, as the chat adapter maps one: a post, or
+/// an edit's new version. A thread reply (not in a channel's history, so not in its list) and
+/// any other event give none.
+pub fn message_record(change: &Change) -> Option<Record<Message>> {
+    if change.provider != Provider::Slack || change.kind != "Message" || change.op == Op::Deleted {
+        return None;
+    }
+    let event = &change.data["event"];
+    let channel = event["channel"].as_str()?;
+    let message = match event["subtype"].as_str() {
+        Some("message_changed") => event["message"].clone(),
+        _ => event.clone(),
+    };
+    let ts = message["ts"].as_str()?;
+    let reply = message["thread_ts"].as_str().is_some_and(|t| t != ts)
+        && message["subtype"].as_str() != Some("thread_broadcast");
+    if reply {
+        return None;
+    }
+    crate::providers::slack::channel_message(channel, message)
 }
 
 /// Slack's Events API, signed with the app's signing secret and routed by team.

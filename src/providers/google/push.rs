@@ -85,7 +85,9 @@ impl GoogleProvider {
             .email_address)
     }
 
-    /// Watches the mailbox's INBOX, publishing to `topic` (replacing a watch already there).
+    /// Watches the whole mailbox, publishing to `topic` (replacing a watch already there): the
+    /// copy holds sent mail and sees mail leave the inbox (trash, archive), which a watch of
+    /// INBOX alone would not push.
     pub async fn gmail_watch(
         &self,
         target: Target,
@@ -95,7 +97,7 @@ impl GoogleProvider {
             "watch",
             Method::POST,
             format!("{GMAIL}/watch"),
-            json!({ "topicName": topic, "labelIds": ["INBOX"], "labelFilterBehavior": "include" }),
+            json!({ "topicName": topic }),
         );
         // Watching again only replaces the watch.
         call.idempotent = true;

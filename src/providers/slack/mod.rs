@@ -10,7 +10,20 @@ mod model;
 /// How this provider's error answers read (the registry hands it to the passthrough).
 pub use error::classify;
 
-use crate::{providers::chat::ChannelCache, upstream::Upstream};
+use crate::{
+    providers::chat::{ChannelCache, ChannelRef, Message, Record},
+    upstream::Upstream,
+};
+
+/// A channel's message as this adapter maps one from Slack's message object (a history entry,
+/// an Events API `message` event); the channel's name is not in the object.
+pub fn channel_message(channel: &str, raw: serde_json::Value) -> Option<Record<Message>> {
+    let channel = ChannelRef {
+        id: channel.to_owned(),
+        name: None,
+    };
+    map::message(channel, raw)
+}
 
 /// Every op the adapter's calls use (`Call::op`: Slack's method names), for the catalog check:
 /// each is counted by a rate class or listed as uncounted.

@@ -23,6 +23,8 @@ pub struct Model {
     pub stage: Option<String>,
     pub status: Option<String>,
     pub domain: Option<String>,
+    pub channel: Option<String>,
+    pub thread: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub record: String,
     pub applied_at: Option<DateTimeUtc>,

@@ -7,11 +7,12 @@
 //! those at or before the position itself (`Gather`).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{ListPage, Order, Position, Record, Sorted};
 
 /// A calendar event, in UTC instants; `time_zone` is the IANA zone it was scheduled in.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Event {
     pub title: Option<String>,
     pub description: Option<String>,
@@ -38,7 +39,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Response {
     #[default]
     NeedsAction,
@@ -47,14 +48,14 @@ pub enum Response {
     Declined,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attendee {
     pub email: String,
     pub name: Option<String>,
     pub response: Response,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Person {
     pub email: String,
     pub name: Option<String>,

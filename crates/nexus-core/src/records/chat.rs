@@ -10,11 +10,12 @@
 //!   Graph call on a channel names the team too.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{ListPage, Order, Position, Record, Sorted, page_after};
 
 /// A chat message.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Message {
     pub text: String,
     pub channel: ChannelRef,
@@ -28,7 +29,7 @@ pub struct Message {
 }
 
 /// The channel a message is in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelRef {
     pub id: String,
     pub name: Option<String>,

@@ -3,18 +3,19 @@
 //! [`Position`]), and the writes ([`SendEmail`], [`LabelChange`]).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{Order, Position, Record, Sorted};
 
 /// A person on a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub name: Option<String>,
     pub email: String,
 }
 
 /// One message.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailData {
     pub thread_id: Option<String>,
     pub subject: Option<String>,
