@@ -657,7 +657,7 @@ pub async fn erase(db: &DatabaseConnection, target: Target) -> Result<(), DbErr>
         .filter(status_of(target))
         .exec(db)
         .await;
-    super::memo::erased(target);
+    super::memo::erased(db, target).await;
     erased.map(drop)
 }
 
