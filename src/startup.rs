@@ -150,6 +150,7 @@ fn adapters(
     registry
         .check()
         .map_err(|e| StartupError::Config(e.to_string()))?;
+    registry.mail_cache().share_through(db.clone());
     Ok((connect, registry))
 }
 
@@ -239,7 +240,10 @@ impl Application {
         if let Some(limits) = &caller_limits {
             limits.keep(&shutdown);
         }
-        crate::changes::relay::spawn(&db, changes.bus().clone(), &shutdown);
+        let caches = crate::changes::stale::Caches {
+            mail: registry.mail_cache().clone(),
+        };
+        crate::changes::relay::spawn(&db, changes.bus().clone(), caches, &shutdown);
         let syncer = Syncer::new(registry.clone(), changes.clone(), db.clone())
             .reconcile_every(reconcile_every(settings))
             .windows(windows.clone())

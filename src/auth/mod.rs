@@ -11,8 +11,8 @@
 //! A key found is remembered for `auth.key_cache_secs` (default 5 s), so a busy key costs one
 //! database read that often rather than one per request. Its expiry is checked on every request;
 //! a revocation made by this process (`Tenants::revoke_key`) holds at once, one made by another
-//! (`nexus keys revoke`, another gateway on the database) within that time. Unknown keys are not
-//! remembered.
+//! (`nexus keys revoke`, another gateway on the database) as soon as its notification arrives on
+//! PostgreSQL (`changes::stale`), and within that time at worst. Unknown keys are not remembered.
 //! Each authenticated request spends from its caller's allowance when per-caller limits are set
 //! (`limit.rs`).
 
@@ -33,7 +33,7 @@ mod tenants;
 
 pub use limit::{Caller, CallerLimits, LimitConfigError, retry_after_secs};
 pub use scopes::{Scope, Scopes, UnknownScope};
-pub use tenants::{ApiKeyRow, Tenants};
+pub use tenants::{ApiKeyRow, Tenants, revoked_elsewhere};
 
 /// How often, at most, a key's `last_used_at` is written: a busy key costs one write a minute,
 /// not one per request.

@@ -10,7 +10,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::KeySpec;
-use crate::store::entities::{api_keys, projects, users};
+use crate::{
+    changes::stale::{self, Stale},
+    store::entities::{api_keys, projects, users},
+};
 
 /// An API key as listed: never the key itself, only its prefix.
 #[derive(Debug, Clone)]
@@ -29,13 +32,20 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-/// How many keys this process has revoked: a key remembered before the count moved is looked up
-/// again (`Authenticator`'s key cache), so a revocation made in this process holds at once.
+/// How many revocations this process has made or heard of: a key remembered before the count
+/// moved is looked up again (`Authenticator`'s key cache), so a revocation made in this process
+/// holds at once, and one made by another process on PostgreSQL as soon as its notification
+/// arrives (`changes::stale`).
 static REVOCATIONS: AtomicU64 = AtomicU64::new(0);
 
-/// The number of revocations this process has made so far.
+/// The number of revocations this process has made or heard of so far.
 pub fn revocations() -> u64 {
     REVOCATIONS.load(Ordering::SeqCst)
+}
+
+/// Another process revoked a key (or may have, while this one was not listening).
+pub fn revoked_elsewhere() {
+    REVOCATIONS.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Repository of users, projects and API keys.
@@ -198,6 +208,7 @@ impl Tenants {
             .exec(&self.db)
             .await?;
         REVOCATIONS.fetch_add(1, Ordering::SeqCst);
+        stale::tell(&self.db, Stale::Keys).await;
         Ok(result.rows_affected == 1)
     }
 }

@@ -17,6 +17,7 @@ pub mod keeper;
 mod log;
 pub mod relay;
 pub mod retention;
+pub mod stale;
 pub mod subscriptions;
 pub mod sync;
 pub mod webhooks;

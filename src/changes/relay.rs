@@ -4,6 +4,10 @@
 //! listening connection drops, the relay reconnects and wakes every follower, since
 //! announcements may have been missed meanwhile; followers read the log itself, so nothing is
 //! lost either way. SQLite serves one process, whose bus is all it needs.
+//!
+//! The same listening connection hears what other processes made stale in memory (`stale`'s
+//! channel) and drops it from this process's caches; after the connection dropped, it drops
+//! everything they keep, since notifications may have been missed meanwhile.
 
 use std::time::Duration;
 
@@ -13,7 +17,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Bus;
+use super::{
+    Bus,
+    stale::{self, Caches},
+};
 use crate::shutdown::Shutdown;
 
 /// The channel appends notify on.
@@ -36,9 +43,9 @@ pub async fn notify(txn: &DatabaseTransaction, project_id: Uuid, seq: i64) -> Re
     Ok(())
 }
 
-/// On PostgreSQL, relays other processes' appends to `bus` until shutdown. The relay holds no
-/// transaction, so it stops wherever it waits.
-pub fn spawn(db: &DatabaseConnection, bus: Bus, shutdown: &Shutdown) {
+/// On PostgreSQL, relays other processes' appends to `bus` and what they made stale to `caches`
+/// until shutdown. The relay holds no transaction, so it stops wherever it waits.
+pub fn spawn(db: &DatabaseConnection, bus: Bus, caches: Caches, shutdown: &Shutdown) {
     if db.get_database_backend() != DbBackend::Postgres {
         return;
     }
@@ -47,30 +54,41 @@ pub fn spawn(db: &DatabaseConnection, bus: Bus, shutdown: &Shutdown) {
     shutdown.spawn("change relay", async move {
         tokio::select! {
             () = stop.cancelled() => {}
-            () = relay(&pool, &bus) => {}
+            () = relay(&pool, &bus, &caches) => {}
         }
     });
 }
 
 /// Listens, and listens again after each failure.
-async fn relay(pool: &sea_orm::sqlx::PgPool, bus: &Bus) {
+async fn relay(pool: &sea_orm::sqlx::PgPool, bus: &Bus, caches: &Caches) {
     loop {
-        match listen(pool, bus).await {
+        match listen(pool, bus, caches).await {
             Ok(()) => return,
             Err(cause) => {
                 tracing::warn!(%cause, "listening for changes of other processes; again shortly");
                 tokio::time::sleep(RECONNECT_AFTER).await;
                 bus.wake_all();
+                caches.forget_all();
             }
         }
     }
 }
 
-async fn listen(pool: &sea_orm::sqlx::PgPool, bus: &Bus) -> Result<(), sea_orm::sqlx::Error> {
+async fn listen(
+    pool: &sea_orm::sqlx::PgPool,
+    bus: &Bus,
+    caches: &Caches,
+) -> Result<(), sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, stale::CHANNEL]).await?;
     loop {
         let notification = listener.recv().await?;
+        if notification.channel() == stale::CHANNEL {
+            if let Some(stale) = stale::heard(notification.payload()) {
+                caches.drop_stale(stale);
+            }
+            continue;
+        }
         let parsed = notification
             .payload()
             .split_once(':')

@@ -476,3 +476,6 @@ pub async fn write_target(
         provider,
     })
 }
+
+#[cfg(test)]
+mod cursor_versions;

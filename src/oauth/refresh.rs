@@ -1,7 +1,10 @@
 //! Keeping access tokens alive: `session` hands out a token that is good for at least the
 //! catalog's margin, refreshing first when it is not (proactive); `session_after_expired` is the
 //! reactive path, taken by the upstream stack when a provider answers that the token it was given
-//! has expired. Concurrent callers of one connection share one refresh (a per-connection lock in the process; the vault's version column fences processes).
+//! has expired. Concurrent callers of one connection share one refresh: a per-connection lock in
+//! the process and, on PostgreSQL, an advisory lock across processes, so that several gateways
+//! finding one token expired make one call to the token endpoint; the vault's version column
+//! still fences every write of the tokens.
 //! A rotated refresh token replaces the old one; when the provider returns none, the old one is
 //! kept. A refused refresh (invalid_grant, HubSpot's BAD_REFRESH_TOKEN) marks the connection
 //! REAUTH_REQUIRED, and later calls fail fast.
@@ -12,7 +15,11 @@ use chrono::{Duration, Utc};
 use oauth2::{
     ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse as _, TokenUrl,
 };
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait,
+};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
@@ -140,6 +147,53 @@ impl ConnectFlows {
         let key = (tenant.user_id, tenant.project_id, provider);
         let flight = self.flights.lock().await.entry(key).or_default().clone();
         let _in_flight = flight.lock().await;
+        let across = self.hold_across_processes(tenant, provider).await?;
+        let refreshed = self
+            .refresh_held(tenant, provider, seen_version, refused_by_provider)
+            .await;
+        if let Some(held) = across
+            && let Err(cause) = held.commit().await
+        {
+            tracing::warn!(%cause, "releasing a refresh's lock");
+        }
+        refreshed
+    }
+
+    /// On PostgreSQL, holds the connection's refresh lock across processes until the returned
+    /// transaction ends: a transaction-scoped advisory lock keyed by the connection, so that of
+    /// several gateways (or `nexus sync`) finding the same token expired, one calls the token
+    /// endpoint and the others, let in after it committed, find its token. The lock goes with
+    /// the transaction, also when a caller gives up midway (the rollback is sent as the
+    /// connection returns to the pool) or the process dies. SQLite serves one process, whose
+    /// per-connection lock is enough.
+    async fn hold_across_processes(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+    ) -> Result<Option<DatabaseTransaction>, TokenError> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let store = |e: DbErr| TokenError::Store(VaultError::Store(e));
+        let txn = self.db.begin().await.map_err(store)?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [lock_key(tenant, provider).into()],
+        ))
+        .await
+        .map_err(store)?;
+        Ok(Some(txn))
+    }
+
+    /// The refresh, with the connection's locks held.
+    async fn refresh_held(
+        &self,
+        tenant: Tenant,
+        provider: Provider,
+        seen_version: i64,
+        refused_by_provider: bool,
+    ) -> Result<Session, TokenError> {
         // Whoever held the lock before us may have refreshed already.
         let credential = self.usable(tenant, provider).await?;
         if credential.version != seen_version
@@ -245,6 +299,20 @@ impl ConnectFlows {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The advisory lock of a connection's refresh: the first eight bytes of a digest of the
+/// connection (two connections sharing a key only wait for each other).
+fn lock_key(tenant: Tenant, provider: Provider) -> i64 {
+    let digest = Sha256::new()
+        .chain_update(b"nexus refresh\0")
+        .chain_update(tenant.user_id.as_bytes())
+        .chain_update(tenant.project_id.as_bytes())
+        .chain_update(provider.slug().as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// Whether the token endpoint refused the refresh token itself (so the user must connect again),

@@ -131,7 +131,7 @@ impl Mail for CachedMail {
         email: &SendEmail,
     ) -> Result<Sent<EmailData>, ProviderError> {
         let sent = self.inner.send(target, email).await;
-        self.cache.forget(target.tenant);
+        self.cache.forget(target.tenant).await;
         sent
     }
 
@@ -150,7 +150,7 @@ impl Mail for CachedMail {
         change: &LabelChange,
     ) -> Result<Record<EmailData>, ProviderError> {
         let changed = self.inner.modify_labels(target, id, change).await;
-        self.cache.forget(target.tenant);
+        self.cache.forget(target.tenant).await;
         changed
     }
 

@@ -121,6 +121,7 @@ struct Adapters {
     passthrough: Arc<ProviderPassthrough>,
     google: Arc<GoogleProvider>,
     microsoft: Arc<MicrosoftProvider>,
+    mail_cache: MailCache,
 }
 
 /// What [`Registry::new`] fills, one adapter at a time.
@@ -198,6 +199,7 @@ impl Registry {
                 passthrough: Arc::new(ProviderPassthrough::new(upstream, b.classify)),
                 google,
                 microsoft,
+                mail_cache: b.mail_cache,
             }),
         }
     }
@@ -261,6 +263,11 @@ impl Registry {
     }
 
     /// Raw calls to every provider this registry has an adapter for.
+    /// The list cache in front of every mail adapter.
+    pub fn mail_cache(&self) -> &MailCache {
+        &self.inner.mail_cache
+    }
+
     pub fn passthrough(&self) -> Arc<dyn Passthrough> {
         self.inner.passthrough.clone()
     }

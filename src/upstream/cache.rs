@@ -104,6 +104,13 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    /// Drops every entry, of every provider.
+    pub fn forget_all(&self) {
+        for store in self.stores.values() {
+            store.invalidate_all();
+        }
+    }
+
     /// Drops every entry of `tenant`, of every provider.
     pub fn forget(&self, tenant: Tenant) {
         for store in self.stores.values() {

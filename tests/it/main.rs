@@ -59,6 +59,7 @@ mod schema_guard;
 mod secrets_manager;
 mod sends_once;
 mod sends_under_faults;
+mod several_gateways;
 mod shutdown;
 mod strict_gateway;
 mod subscriber;

@@ -659,7 +659,7 @@ pub async fn erase(db: &DatabaseConnection, target: Target) -> Result<(), DbErr>
         .filter(status_rows(target))
         .exec(db)
         .await;
-    super::memo::erased(target);
+    super::memo::erased(db, target).await;
     erased.map(drop)
 }
 

@@ -11,11 +11,12 @@
 //! Moving the version after the commit is what makes this safe: a reader that read the version
 //! before a write committed stamps its answer with the old version, whatever the rows it read.
 //!
-//! The versions live in this process only. Another process writing the same database (a second
-//! gateway, `nexus sync`) is not seen; a kept answer is therefore also dropped after
-//! `reads.copy_memo_secs` (default 2 s), which bounds how long such a write stays unseen. Several
-//! gateways on one database would need the versions shared (a version column the writers move in
-//! their transaction and the readers check, or a notification such as PostgreSQL's `NOTIFY`).
+//! The versions live in each process. On PostgreSQL, a writer also tells the other processes on
+//! the database (other gateways, `nexus sync`) which copy it changed (`changes::stale`), and each
+//! moves its own version of that copy ([`moved`]) when it hears it; after its listening
+//! connection was lost, a process moves every version ([`moved_all`]). A kept answer is also
+//! dropped after `reads.copy_memo_secs` (default 2 s), which bounds how long a write stays unseen
+//! should a notification be missed.
 
 use std::{
     collections::HashMap,
@@ -28,13 +29,19 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use nexus_core::Target;
+use sea_orm::DatabaseConnection;
 
 use crate::providers::crm::{CrmData, CrmObject, ListPage};
 
 use super::copy::TypeStatus;
+use crate::changes::stale::{self, Stale};
 
 /// The process-wide write clock: each committed write to a copy takes the next tick.
 static CLOCK: AtomicU64 = AtomicU64::new(1);
+
+/// The tick at which every kept answer was last given up (after notifications may have been
+/// missed): no version is older.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The tick of the last committed write to each connection's copy of each type (0: none seen).
 static VERSIONS: LazyLock<RwLock<HashMap<Target, [u64; CrmObject::ALL.len()]>>> =
@@ -50,12 +57,30 @@ fn slot(object: CrmObject) -> usize {
 /// The version of `target`'s copy of `object`: read it before reading the database.
 pub fn version(target: Target, object: CrmObject) -> u64 {
     let versions = VERSIONS.read().unwrap_or_else(|e| e.into_inner());
-    versions.get(&target).map_or(0, |v| v[slot(object)])
+    let own = versions.get(&target).map_or(0, |v| v[slot(object)]);
+    own.max(EPOCH.load(Ordering::SeqCst))
 }
 
-/// A write to `target`'s copy of the type named `kind` committed (any type when the name is not
-/// a CRM type's: the safe side).
-pub fn changed(target: Target, kind: &str) {
+/// A write to `target`'s copy of the type named `kind` committed on `db` (any type when the name
+/// is not a CRM type's: the safe side): moves the version here, then tells the other processes.
+pub async fn changed(db: &DatabaseConnection, target: Target, kind: &str) {
+    moved(target, kind);
+    stale::tell(db, Stale::copy(target, kind)).await;
+}
+
+/// `target`'s whole copy was erased on `db` (its connection ended).
+pub async fn erased(db: &DatabaseConnection, target: Target) {
+    changed(db, target, "").await;
+}
+
+/// Moves every version: no answer kept so far is used again.
+pub fn moved_all() {
+    EPOCH.store(CLOCK.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
+}
+
+/// Moves the version of `target`'s copy of the type named `kind` (every type when the name is
+/// not a CRM type's), here only: a write committed, here or in another process.
+pub fn moved(target: Target, kind: &str) {
     let objects: Vec<CrmObject> = match CrmObject::ALL.into_iter().find(|o| o.name() == kind) {
         Some(object) => vec![object],
         None => CrmObject::ALL.to_vec(),
@@ -66,11 +91,6 @@ pub fn changed(target: Target, kind: &str) {
     for object in objects {
         held[slot(object)] = tick;
     }
-}
-
-/// `target`'s whole copy was erased (its connection ended).
-pub fn erased(target: Target) {
-    changed(target, "");
 }
 
 /// A list page as the copy answered it, with what its freshness needs.
@@ -182,12 +202,12 @@ mod tests {
     fn a_write_moves_its_type_only_and_an_erasure_every_type() {
         let (a, b) = (target(), target());
         assert_eq!(version(a, CrmObject::Contact), 0);
-        changed(a, "Contact");
+        moved(a, "Contact");
         let contact = version(a, CrmObject::Contact);
         assert_ne!(contact, 0);
         assert_eq!(version(a, CrmObject::Deal), 0);
         assert_eq!(version(b, CrmObject::Contact), 0);
-        erased(a);
+        moved(a, "");
         assert!(version(a, CrmObject::Contact) > contact);
         assert_ne!(version(a, CrmObject::Deal), 0);
     }
@@ -204,7 +224,7 @@ mod tests {
         memo.keep_status(a, CrmObject::Contact, before, status)
             .await;
         assert!(memo.status(a, CrmObject::Contact, before).await.is_some());
-        changed(a, "Contact");
+        moved(a, "Contact");
         let after = version(a, CrmObject::Contact);
         assert!(memo.status(a, CrmObject::Contact, after).await.is_none());
     }

@@ -373,7 +373,7 @@ impl Syncer {
                     moved(state::advance(txn, resource, &mut held, next).await?)
                 })
                 .await;
-            memo::changed(target, object.name());
+            memo::changed(&self.db, target, object.name()).await;
             if !went_in(stored)? {
                 return Ok(overtaken(report));
             }
@@ -405,7 +405,7 @@ impl Syncer {
             copy::completed(&txn, target, object.name(), started).await?;
         }
         txn.commit().await?;
-        memo::changed(target, object.name());
+        memo::changed(&self.db, target, object.name()).await;
         let due = done.full_at.is_none_or(|at| {
             (Utc::now() - at).to_std().unwrap_or_default() >= self.reconcile_every
         });
@@ -480,7 +480,7 @@ impl Syncer {
                     moved(state::reconciled(txn, resource, started).await?)
                 })
                 .await;
-            memo::changed(target, kind);
+            memo::changed(&self.db, target, kind).await;
             if went_in(decided)? {
                 return Ok(gone.len());
             }

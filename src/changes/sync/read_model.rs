@@ -339,7 +339,7 @@ impl SyncedCopy {
         )
         .await?;
         let committed = txn.commit().await;
-        memo::changed(target, object.name());
+        memo::changed(&self.db, target, object.name()).await;
         committed
     }
 }

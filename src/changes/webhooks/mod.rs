@@ -199,11 +199,11 @@ pub struct Intake {
     nudge: Option<Nudge>,
 }
 
-/// Tells the read model's memory that `connections`' copies of `kind` changed (after the
-/// transaction that changed them).
-fn copy_changed(connections: &[Target], kind: &str) {
+/// Tells the read model's memory, here and in the other processes on `db`, that `connections`'
+/// copies of `kind` changed (after the transaction that changed them).
+async fn copy_changed(db: &DatabaseConnection, connections: &[Target], kind: &str) {
     for target in connections {
-        sync::memo::changed(*target, kind);
+        sync::memo::changed(db, *target, kind).await;
     }
 }
 
@@ -255,7 +255,7 @@ impl Intake {
                         Ok::<_, DbErr>(())
                     })
                     .await;
-                copy_changed(connections, &kind);
+                copy_changed(&self.db, connections, &kind).await;
                 appended
             }
             (false, _) => {
@@ -294,7 +294,7 @@ impl Intake {
                         Ok::<_, DbErr>(())
                     })
                     .await;
-                copy_changed(connections, &kind);
+                copy_changed(&self.db, connections, &kind).await;
                 appended
             }
             (true, _) => self.log.append(project, Some(receipt), Vec::new()).await,

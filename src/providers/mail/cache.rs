@@ -5,13 +5,21 @@
 //! next list reaches the provider again. Each page keeps the time it was fetched: a read that
 //! asks for a younger answer (`maxAge`) passes over it, and one it answers says when it was
 //! fetched (`source: CACHED`).
+//!
+//! Once told the database ([`MailCache::share_through`]), a tenant's pages dropped here are
+//! dropped in the other processes on it too (`changes::stale`, PostgreSQL only).
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::Tenant,
+    changes::stale::{self, Stale},
     providers::record::{Fetch, ListPage},
     upstream::{Cache, Target},
 };
@@ -25,12 +33,15 @@ type Key = (Tenant, String);
 #[derive(Clone)]
 pub struct MailCache {
     pages: Cache<Key, (ListPage<EmailData>, DateTime<Utc>)>,
+    /// The database other processes listen on, once the gateway has told it.
+    shared: Arc<OnceLock<DatabaseConnection>>,
 }
 
 impl Default for MailCache {
     fn default() -> Self {
         Self {
             pages: Cache::new("lists"),
+            shared: Arc::default(),
         }
     }
 }
@@ -75,8 +86,27 @@ impl MailCache {
             .await;
     }
 
-    /// Drops every page of `tenant`, of every provider.
-    pub fn forget(&self, tenant: Tenant) {
+    /// From now on, tells the other processes on `db` about the tenants whose pages it drops
+    /// (every clone of this cache, once).
+    pub fn share_through(&self, db: DatabaseConnection) {
+        let _ = self.shared.set(db);
+    }
+
+    /// Drops every page of `tenant`, of every provider, here and in the other processes.
+    pub async fn forget(&self, tenant: Tenant) {
+        self.forget_here(tenant);
+        if let Some(db) = self.shared.get() {
+            stale::tell(db, Stale::mail(tenant)).await;
+        }
+    }
+
+    /// Drops every page of `tenant`, of every provider, here only.
+    pub fn forget_here(&self, tenant: Tenant) {
         self.pages.forget(tenant);
+    }
+
+    /// Drops every page.
+    pub fn forget_all(&self) {
+        self.pages.forget_all();
     }
 }
