@@ -43,7 +43,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: None,
-            timeout_ms: 250,
+            timeout_ms: 1000,
         }
     }
 }

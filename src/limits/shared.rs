@@ -10,7 +10,8 @@
 //! A call that cannot get an answer from Redis within `redis.timeout_ms` counts Redis as
 //! unreachable: the gateway logs it once, sets `nexus_limits_degraded` to 1, tells `/readyz`,
 //! and counts in its own memory with each capacity divided by `limits.assumed_instances` — so
-//! the gateways together stay within the allowance, never unlimited. While degraded, one call a
+//! the gateways together stay within the allowance, never unlimited. A window class's local
+//! share starts one window after Redis was lost: the window Redis counted last may be full. While degraded, one call a
 //! second (or a `/readyz`) tries Redis again; the first answer puts the limits back on Redis.
 //! Places held in flight carry a lease ([`LEASE`]), so that a gateway that dies mid-call does
 //! not hold them for ever.
@@ -63,22 +64,25 @@ pub struct Shared {
     assumed_instances: u32,
     scripts: Scripts,
     degraded: AtomicBool,
+    /// When Redis was last found unreachable.
+    lost_at: Mutex<Instant>,
     next_probe: Mutex<Instant>,
 }
 
 impl Shared {
     /// A connection that is made on first use (an unreachable Redis at startup only degrades).
     pub fn new(settings: SharedSettings) -> Result<Arc<Self>, String> {
+        // No response timeout in the manager: one would drop the connection, and every call on
+        // it, at the first slow answer. Each call's own timeout decides instead.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
-            .set_response_timeout(Some(settings.timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_max_delay(PROBE_EVERY);
         let redis = settings
             .client
             .get_connection_manager_lazy(config)
             .map_err(|e| format!("Redis connection: {}", e.category()))?;
-        metrics::gauge!(DEGRADED).set(0.0);
         Ok(Arc::new(Self {
             redis,
             timeout: settings.timeout,
@@ -90,6 +94,7 @@ impl Shared {
                 slots_take: Script::new(include_str!("scripts/slots_take.lua")),
             },
             degraded: AtomicBool::new(false),
+            lost_at: Mutex::new(Instant::now()),
             next_probe: Mutex::new(Instant::now()),
         }))
     }
@@ -124,17 +129,18 @@ impl Shared {
 
     /// Takes in whether Redis answered: logs and flags the change, once each way.
     fn outcome(&self, answer: Result<(), String>) {
+        // Set on every answer, not only on a change: the gauge exists once `/metrics` does.
+        metrics::gauge!(DEGRADED).set(if answer.is_ok() { 0.0 } else { 1.0 });
         match answer {
             Ok(()) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
-                    metrics::gauge!(DEGRADED).set(0.0);
                     tracing::info!("Redis answers again: rate limits are shared again");
                 }
             }
             Err(reason) => {
                 *self.next_probe.lock().expect("probe lock") = Instant::now() + PROBE_EVERY;
                 if !self.degraded.swap(true, Ordering::Relaxed) {
-                    metrics::gauge!(DEGRADED).set(1.0);
+                    *self.lost_at.lock().expect("lost lock") = Instant::now();
                     tracing::error!(
                         %reason,
                         assumed_instances = self.assumed_instances,
@@ -259,7 +265,15 @@ impl Backend for Redis {
         };
         match answer {
             Some(verdict) => verdict,
-            None => self.fallback.admit(class, key, cost).await,
+            None => {
+                // The window Redis last counted may be full: the local share starts when it
+                // has passed, so that the switch does not spend the allowance twice.
+                let lost = self.shared.lost_at.lock().expect("lost lock").elapsed();
+                match class.window.checked_sub(lost) {
+                    Some(left) if !left.is_zero() => Err(Some(left)),
+                    _ => self.fallback.admit(class, key, cost).await,
+                }
+            }
         }
     }
 

@@ -261,7 +261,11 @@ async fn offer(
     until: impl Future<Output = ()>,
 ) -> Arc<Outcomes> {
     let outcomes = Arc::new(Outcomes::default());
-    let client = reqwest::Client::new();
+    // Idle connections are dropped well before the gateways' own idle timeout closes them.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
     let mut tasks = Vec::new();
     tokio::pin!(until);
