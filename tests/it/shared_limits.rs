@@ -497,8 +497,9 @@ async fn with_redis_stopped_mid_run_each_gateway_keeps_to_its_share_and_recovers
         })
         .await;
     }
-    let outage = Utc::now();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Each share starts a window after Redis was lost: HubSpot's longest here is 10 s.
+    let outage = Utc::now() + chrono::Duration::seconds(10);
+    tokio::time::sleep(Duration::from_secs(15)).await;
     let back = Utc::now();
 
     fleet.redis.restart().await;
