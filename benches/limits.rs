@@ -20,6 +20,12 @@
 //!
 //! `cargo bench --bench limits` (`LIMITS_BENCH_SECONDS`, `LIMITS_BENCH_SLACK_SECONDS` to
 //! shorten; `LIMITS_BENCH_ONLY=hubspot|gmail|slack` for one scenario).
+//!
+//! `cargo bench --bench limits -- --gateways 3`: the same offer spread over three gateways on
+//! one database (the demo's SQLite file) and one Redis (`limits.backend = "redis"`, a
+//! `redis-server` of the bench's own on a free port; `redis-server` must be on PATH): the
+//! `nexus demo` and two `nexus serve` processes pointed at its sandbox, each query sent to the
+//! next gateway in turn. What the sandbox served is still measured against one allowance.
 
 mod support;
 
@@ -118,7 +124,7 @@ async fn counters(client: &reqwest::Client, sandbox: &str) -> Value {
 
 async fn run(
     client: &reqwest::Client,
-    origin: &str,
+    origins: &[String],
     key: &str,
     sandbox: &str,
     scenario: &Scenario,
@@ -139,6 +145,7 @@ async fn run(
     while started.elapsed() < Duration::from_secs(seconds) {
         ticker.tick().await;
         i += 1;
+        let origin = &origins[i as usize % origins.len()];
         let request = client
             .post(format!("{origin}/graphql"))
             .bearer_auth(key)
@@ -176,8 +183,9 @@ async fn run(
     let served = at_offer_end - before;
     let allowed = scenario.capacity * (offered_for / scenario.window).ceil();
     println!(
-        "{}: offered {i} queries in {offered_for:.1} s ({:.1}/s); served {}, refused RATE_LIMITED {}, other errors {}",
+        "{} through {} gateway(s): offered {i} queries in {offered_for:.1} s ({:.1}/s); served {}, refused RATE_LIMITED {}, other errors {}",
         scenario.provider,
+        origins.len(),
         scenario.offered,
         ok.load(Ordering::Relaxed),
         limited.load(Ordering::Relaxed),
@@ -206,42 +214,142 @@ fn gmail_mix(ids: Vec<String>) -> impl Fn(u64) -> String {
                     .unwrap()
                     .to_rfc3339();
             format!(
-                "{{ emails(first: 10, providers: [GMAIL], filter: {{ before: \"{before}\" }}) {{ nodes {{ subject }} }} }}"
+                "{{ emails(first: 10, providers: [GMAIL], maxAge: 0, filter: {{ before: \"{before}\" }}) {{ nodes {{ subject }} }} }}"
             )
         }
         _ => format!(
-            "{{ node(id: \"{}\") {{ ... on Email {{ subject }} }} }}",
+            "{{ node(id: \"{}\", maxAge: 0) {{ ... on Email {{ subject }} }} }}",
             ids[i as usize % ids.len()]
         ),
     }
+}
+
+/// `--gateways N` (1 by default).
+fn gateways() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--gateways")
+        .and_then(|i| args.get(i + 1))
+        .map_or(1, |n| n.parse().expect("--gateways takes a number"))
+}
+
+/// A free port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `redis-server` of the bench's own (nothing saved), and its URL.
+fn redis_server() -> (Process, String) {
+    let port = free_port();
+    let server = Process(
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (apt-get install redis-server)"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("redis://127.0.0.1:{port}"))
+}
+
+/// Settings for `nexus serve` beside the demo in `dir`: its database, key and sandbox, no
+/// polling of its own.
+fn serve_config(dir: &std::path::Path, sandbox: &str) -> std::path::PathBuf {
+    let mut file = format!(
+        "[vault]\nkey_file = \"{}\"\n\n[changes]\nsync_interval_secs = 0\nfirst_pass = false\n",
+        dir.join("encryption-key").display()
+    );
+    for provider in nexus::providers::Provider::ALL {
+        let Some(paths) = &provider.entry().sandbox else {
+            continue;
+        };
+        let app = nexus_sandbox::App::for_provider(provider.slug());
+        file.push_str(&format!(
+            "\n[providers.{}]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthorize_url = \"{sandbox}{}\"\ntoken_url = \"{sandbox}{}\"\nbase_url = \"{sandbox}{}\"\n",
+            provider.slug(),
+            app.client_id,
+            app.client_secret,
+            paths.authorize_path,
+            paths.token_path,
+            paths.base_path,
+        ));
+    }
+    let path = dir.join("serve.toml");
+    std::fs::write(&path, file).unwrap();
+    path
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let gateways = gateways();
     let seconds = env_or("LIMITS_BENCH_SECONDS", 60);
     let slack_seconds = env_or("LIMITS_BENCH_SLACK_SECONDS", 150);
     let binary = env!("CARGO_BIN_EXE_nexus");
     let (_sandbox, sandbox_url) = support::sandbox(binary);
     let dir = tempfile::TempDir::new().unwrap();
-    let mut gateway = Process(
-        Command::new(binary)
-            .args([
-                "demo",
-                "--port",
-                "0",
-                "--sandbox-url",
-                &sandbox_url,
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let redis = (gateways > 1).then(redis_server);
+    let shared = |command: &mut Command| {
+        if let Some((_, url)) = &redis {
+            command
+                .env("NEXUS_LIMITS__BACKEND", "redis")
+                .env("NEXUS_LIMITS__ASSUMED_INSTANCES", gateways.to_string())
+                .env("NEXUS_REDIS__URL", url);
+        }
+    };
+    let mut demo = Command::new(binary);
+    demo.args([
+        "demo",
+        "--port",
+        "0",
+        "--sandbox-url",
+        &sandbox_url,
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::null());
+    shared(&mut demo);
+    let mut gateway = Process(demo.spawn().unwrap());
     let origin = wait_for_file(&dir.path().join("gateway-url"), &mut gateway);
+    let config = serve_config(dir.path(), &sandbox_url);
+    let mut others = Vec::new();
+    let mut origins = vec![origin.clone()];
+    for _ in 1..gateways {
+        let port = free_port();
+        let mut serve = Command::new(binary);
+        serve
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("serve")
+            .env("NEXUS_SERVER__PORT", port.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        shared(&mut serve);
+        let mut process = Process(serve.spawn().unwrap());
+        let origin = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Listening once built (migrations run, Redis set up): requests wait in the backlog.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(process.0.try_wait().unwrap().is_none(), "a gateway ended");
+            assert!(Instant::now() < deadline, "a gateway did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        others.push(process);
+        origins.push(origin);
+    }
     let key = std::fs::read_to_string(dir.path().join("demo-api-key"))
         .unwrap()
         .trim()
@@ -288,7 +396,7 @@ fn main() {
             Scenario {
                 provider: "hubspot",
                 query: Box::new(|_| {
-                    "{ contacts(first: 5, providers: [HUBSPOT]) { nodes { id } } }".into()
+                    "{ contacts(first: 5, providers: [HUBSPOT], maxAge: 0) { nodes { id } } }".into()
                 }),
                 capacity: 4.0,
                 window: 1.0,
@@ -313,7 +421,7 @@ fn main() {
                 provider: "slack",
                 query: Box::new(move |_| {
                     format!(
-                        "{{ messages(first: 5, providers: [SLACK], filter: {{ channel: \"{channel}\" }}) {{ nodes {{ id }} }} }}"
+                        "{{ messages(first: 5, providers: [SLACK], maxAge: 0, filter: {{ channel: \"{channel}\" }}) {{ nodes {{ id }} }} }}"
                     )
                 }),
                 capacity: 50.0,
@@ -325,14 +433,16 @@ fn main() {
             },
         ];
         println!(
-            "10× each allowance, the sandbox's limits and the gateway's on ({seconds} s; Slack {slack_seconds} s)"
+            "10× each allowance through {gateways} gateway(s), the sandbox's limits and the gateways' on ({seconds} s; Slack {slack_seconds} s)"
         );
         let only = std::env::var("LIMITS_BENCH_ONLY").ok();
         for scenario in &scenarios {
             if only.as_deref().is_none_or(|p| p == scenario.provider) {
-                run(&client, &origin, &key, &sandbox_url, scenario).await;
+                run(&client, &origins, &key, &sandbox_url, scenario).await;
             }
         }
     });
+    drop(others);
     drop(gateway);
+    drop(redis);
 }

@@ -123,6 +123,11 @@ pub struct Settings {
     pub mcp: crate::agents::McpSettings,
     #[serde(default)]
     pub passthrough: crate::agents::PassthroughSettings,
+    /// Where the rate limits count: this process, or Redis shared by every gateway.
+    #[serde(default)]
+    pub limits: crate::limits::settings::LimitsSettings,
+    #[serde(default)]
+    pub redis: crate::limits::settings::RedisSettings,
 }
 
 /// How log lines are written (to stderr).

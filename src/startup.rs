@@ -122,6 +122,14 @@ pub struct Application {
     shutdown: Shutdown,
 }
 
+/// The shared limits' connection to Redis when `limits.backend = "redis"` (checked: it needs
+/// `redis.url` and `limits.assumed_instances`).
+fn shared_limits(settings: &Settings) -> Result<Option<Arc<crate::limits::Shared>>, StartupError> {
+    crate::limits::settings::shared(&settings.limits, &settings.redis)
+        .and_then(|shared| shared.map(crate::limits::Shared::new).transpose())
+        .map_err(StartupError::Config)
+}
+
 /// The connect flows and the provider adapters behind the upstream stack.
 fn adapters(
     settings: &Settings,
@@ -129,6 +137,7 @@ fn adapters(
     vault: &Vault,
     providers: BTreeMap<Provider, ProviderSettings>,
     public_origin: &str,
+    shared: Option<Arc<crate::limits::Shared>>,
 ) -> Result<(ConnectFlows, Registry), StartupError> {
     let connect = ConnectFlows::new(
         db.clone(),
@@ -144,6 +153,7 @@ fn adapters(
         settings.upstream.clone(),
         crate::providers::usage_readers(),
         db.clone(),
+        shared,
     )
     .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
     let registry = Registry::new(upstream);
@@ -177,7 +187,8 @@ pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Synce
         .clone()
         .unwrap_or_else(|| "http://localhost".into());
     let windows = Windows::new(&providers);
-    let (_, registry) = adapters(settings, &db, &vault, providers, &origin)?;
+    let shared = shared_limits(settings)?;
+    let (_, registry) = adapters(settings, &db, &vault, providers, &origin, shared)?;
     let log = ChangeLog::new(db.clone(), Bus::default());
     Ok(Syncer::new(registry, log, db)
         .reconcile_every(reconcile_every(settings))
@@ -232,7 +243,15 @@ impl Application {
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let reads = graphql::ReadDefaults::new(&providers);
         let windows = Windows::new(&providers);
-        let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
+        let shared = shared_limits(settings)?;
+        let (connect, registry) = adapters(
+            settings,
+            &db,
+            &vault,
+            providers,
+            &public_origin,
+            shared.clone(),
+        )?;
         let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
             .with_max_lag(settings.changes.subscriber_max_lag);
@@ -378,6 +397,7 @@ impl Application {
             shutdown: shutdown.clone(),
             origins: Arc::new(origins),
             mcp,
+            shared_limits: shared,
         };
         let (main_metrics, metrics) = match metrics_listener {
             Some(listener) => (None, Some((listener, http::metrics_router(metrics_access)))),

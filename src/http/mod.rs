@@ -82,6 +82,9 @@ pub struct AppState {
     pub origins: Arc<Origins>,
     /// The MCP server at `/mcp`, when `mcp.enabled`.
     pub mcp: Option<Router>,
+    /// The shared limits' Redis, when `limits.backend = "redis"` (`/readyz` says when it is
+    /// unreachable).
+    pub shared_limits: Option<Arc<crate::limits::Shared>>,
 }
 
 /// The gateway's routes; `/metrics` among them under `metrics`, or not at all when it is `None`

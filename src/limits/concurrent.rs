@@ -9,21 +9,13 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
+
+use super::backend::{Held, Taken};
 
 pub struct Concurrent<K> {
     capacity: u32,
     slots: Mutex<HashMap<K, Arc<Semaphore>>>,
-}
-
-/// How taking slots went.
-pub enum Taken {
-    /// At once.
-    Free(OwnedSemaphorePermit),
-    /// After waiting for others to finish.
-    Waited(OwnedSemaphorePermit),
-    /// Not within the wait allowed.
-    TimedOut,
 }
 
 impl<K: Hash + Eq + Clone> Concurrent<K> {
@@ -46,10 +38,10 @@ impl<K: Hash + Eq + Clone> Concurrent<K> {
             .or_insert_with(|| Arc::new(Semaphore::new(self.capacity as usize)))
             .clone();
         if let Ok(permit) = semaphore.clone().try_acquire_many_owned(n) {
-            return Taken::Free(permit);
+            return Taken::Free(Held::Slots(permit));
         }
         match tokio::time::timeout(max_wait, semaphore.acquire_many_owned(n)).await {
-            Ok(Ok(permit)) => Taken::Waited(permit),
+            Ok(Ok(permit)) => Taken::Waited(Held::Slots(permit)),
             // (The semaphore is never closed.)
             Ok(Err(_)) | Err(_) => Taken::TimedOut,
         }

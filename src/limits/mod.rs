@@ -24,11 +24,15 @@
 //! `nexus_rate_waits_total` (waits for room), `nexus_rate_limited_total` (refused) and
 //! `nexus_quota_remaining`; the stack adds the 429s received, retries and breakers.
 
+mod backend;
 mod concurrent;
 mod daily;
+mod local;
 mod named;
 mod reported;
 mod rolling;
+pub mod settings;
+mod shared;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -37,7 +41,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -47,65 +50,49 @@ use crate::{
     providers::{Cataloged, Provider, RateClassEntry, RateKind},
 };
 
-use concurrent::{Concurrent, Taken};
+use backend::{Backend, Held, Taken};
 use reported::Reports;
 pub use reported::{ReadUsage, Usage};
-use rolling::{Rolling, Ticket};
-use tokio::sync::OwnedSemaphorePermit;
+pub use shared::{DEGRADED, Shared};
 
 /// Whose allowance a call spends: one connection (a user's grant in a project).
 type Key = (Uuid, Uuid);
 
-enum Engine {
-    Gcra(DefaultKeyedRateLimiter<Key>),
-    Rolling(Rolling<Key>),
-    Concurrent(Concurrent<Key>),
-    /// Counted in the database, per UTC day.
-    Daily {
-        capacity: u32,
-    },
-}
-
 /// One rate class of one provider.
-struct Class {
+pub struct Class {
+    /// Its place among every class (the local backend's engines are in this order).
+    id: usize,
     provider: Provider,
     /// The one connection (`<project>/<user email>`) it counts, for a connection's own
     /// capacity; every connection of the provider otherwise.
     connection: Option<Arc<str>>,
     name: String,
+    kind: RateKind,
     window: Duration,
+    capacity: u32,
     /// The adapter calls (by op name) it counts; every call when absent.
     ops: Option<Vec<String>>,
     weights: BTreeMap<String, u32>,
-    engine: Engine,
 }
 
 impl Class {
-    fn new(provider: Provider, name: &str, entry: &RateClassEntry, capacity: u32) -> Self {
-        let window = Duration::from_millis(entry.window_ms.max(1));
-        let capacity = capacity.max(1);
-        let engine = match entry.kind {
-            RateKind::Daily => Engine::Daily { capacity },
-            RateKind::Concurrent => Engine::Concurrent(Concurrent::new(capacity)),
-            RateKind::Rolling => Engine::Rolling(Rolling::new(window, capacity)),
-            // A call admitted here reaches the provider a little later, and not always in the
-            // order admitted: a window a margin longer keeps the provider's own count in bounds.
-            RateKind::Gcra => {
-                let (burst, period) = gcra(window + MARGIN, capacity);
-                let quota = Quota::with_period(period)
-                    .expect("a positive period")
-                    .allow_burst(burst);
-                Engine::Gcra(RateLimiter::keyed(quota))
-            }
-        };
+    fn new(
+        id: usize,
+        provider: Provider,
+        name: &str,
+        entry: &RateClassEntry,
+        capacity: u32,
+    ) -> Self {
         Self {
+            id,
             provider,
             connection: None,
             name: name.to_owned(),
-            window,
+            kind: entry.kind,
+            window: Duration::from_millis(entry.window_ms.max(1)),
+            capacity: capacity.max(1),
             ops: entry.ops.clone(),
             weights: entry.weights.clone(),
-            engine,
         }
     }
 
@@ -128,25 +115,6 @@ impl Class {
             weight(op)
         } else {
             parts.iter().map(|p| weight(p)).fold(0, u32::saturating_add)
-        }
-    }
-
-    /// Admits the call now (with its place in a rolling window), or says how long until it
-    /// could (`None`: never).
-    fn check(&self, key: &Key, cost: u32) -> Result<Option<Ticket>, Option<Duration>> {
-        match &self.engine {
-            Engine::Daily { .. } | Engine::Concurrent(_) => Ok(None),
-            Engine::Rolling(r) => r.check(key, cost, Instant::now()).map(Some),
-            Engine::Gcra(g) => {
-                let Some(n) = NonZeroU32::new(cost) else {
-                    return Ok(None);
-                };
-                match g.check_key_n(key, n) {
-                    Ok(Ok(())) => Ok(None),
-                    Ok(Err(not_until)) => Err(Some(not_until.wait_time_from(g.clock().now()))),
-                    Err(_) => Err(None),
-                }
-            }
         }
     }
 }
@@ -190,23 +158,20 @@ fn gcra(window: Duration, capacity: u32) -> (NonZeroU32, Duration) {
     (NonZeroU32::new(burst).expect("at least 1"), period)
 }
 
-/// A call's admission: its places in the rolling windows, held from its answer (when the permit
-/// is dropped) for one window more.
+/// A call's admission: what it holds in each class (places in rolling windows, slots of
+/// concurrency classes), given back when its answer is in (when the permit is dropped); a
+/// rolling window's place is held from then on for one window more.
 pub struct Permit<'a> {
     limits: &'a Limits,
     key: Key,
-    tickets: Vec<(usize, Ticket)>,
-    /// Slots of concurrency classes, given back with the permit.
-    slots: Vec<OwnedSemaphorePermit>,
+    held: Vec<(usize, Held)>,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let now = Instant::now();
-        for (index, ticket) in &self.tickets {
-            if let Engine::Rolling(r) = &self.limits.classes[*index].engine {
-                r.finish(&self.key, *ticket, now);
-            }
+        for (index, held) in self.held.drain(..) {
+            let class = &self.limits.classes[index];
+            self.limits.backend.give_back(class, &self.key, held);
         }
     }
 }
@@ -214,6 +179,8 @@ impl Drop for Permit<'_> {
 /// Every provider's rate classes.
 pub struct Limits {
     classes: Vec<Class>,
+    /// Where the window and concurrency classes count.
+    backend: Box<dyn Backend>,
     /// Providers with classes of single connections, whose callers' names are looked up.
     named: HashSet<Provider>,
     names: named::Names,
@@ -225,8 +192,12 @@ pub struct Limits {
 impl Limits {
     /// The catalog's classes, with config's capacities over them, and a class of its own for
     /// each connection config gives a capacity of its own; a provider whose `rate_limits` is off
-    /// gets none.
-    pub fn new(settings: &BTreeMap<Provider, ProviderSettings>, db: DatabaseConnection) -> Self {
+    /// gets none. They count in Redis when `shared` is given, else in this process.
+    pub fn new(
+        settings: &BTreeMap<Provider, ProviderSettings>,
+        db: DatabaseConnection,
+        shared: Option<Arc<Shared>>,
+    ) -> Self {
         let mut classes = Vec::new();
         let mut named = HashSet::new();
         for provider in Provider::ALL {
@@ -239,7 +210,7 @@ impl Limits {
                 let capacity = overrides
                     .and_then(|s| s.rate_capacity.get(name).copied())
                     .unwrap_or(entry.capacity);
-                classes.push(Class::new(provider, name, entry, capacity));
+                classes.push(Class::new(classes.len(), provider, name, entry, capacity));
             }
             for (connection, own) in overrides.iter().flat_map(|s| &s.connections) {
                 let connection: Arc<str> = named::normalized(connection).into();
@@ -248,14 +219,19 @@ impl Limits {
                         named.insert(provider);
                         classes.push(Class {
                             connection: Some(connection.clone()),
-                            ..Class::new(provider, name, entry, *capacity)
+                            ..Class::new(classes.len(), provider, name, entry, *capacity)
                         });
                     }
                 }
             }
         }
+        let backend: Box<dyn Backend> = match shared {
+            Some(shared) => Box::new(shared::Redis::new(shared, &classes)),
+            None => Box::new(local::Local::new(&classes, 1)),
+        };
         Self {
             classes,
+            backend,
             named,
             names: named::Names::new(db.clone()),
             reports: Reports::default(),
@@ -279,8 +255,7 @@ impl Limits {
         let mut permit = Permit {
             limits: self,
             key,
-            tickets: Vec::new(),
-            slots: Vec::new(),
+            held: Vec::new(),
         };
         if let Some(spent) = self.reports.spent(provider, key) {
             metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => spent.class)
@@ -308,7 +283,7 @@ impl Limits {
             })
             .collect();
         // Slots in flight last: a call waiting for a window's room must not hold one.
-        classes.sort_by_key(|(_, c)| matches!(c.engine, Engine::Concurrent(_)));
+        classes.sort_by_key(|(_, c)| c.kind == RateKind::Concurrent);
         // The upstream call's span (for traces) names the classes that count it.
         let names: Vec<&str> = classes.iter().map(|(_, c)| c.name.as_str()).collect();
         tracing::Span::current().record("rate_class", names.join(","));
@@ -316,14 +291,14 @@ impl Limits {
             let cost = class.cost(op, parts);
             metrics::counter!("nexus_rate_checks_total", "provider" => provider.slug(), "class" => class.name.clone())
                 .increment(1);
-            if let Engine::Concurrent(slots) = &class.engine {
+            if class.kind == RateKind::Concurrent {
                 let left = max_wait.saturating_sub(started.elapsed());
-                match slots.take(&key, cost, left).await {
-                    Taken::Free(slot) => permit.slots.push(slot),
-                    Taken::Waited(slot) => {
+                match self.backend.take(class, &key, cost, left).await {
+                    Taken::Free(slots) => permit.held.push((index, slots)),
+                    Taken::Waited(slots) => {
                         metrics::counter!("nexus_rate_waits_total", "provider" => provider.slug(), "class" => class.name.clone())
                             .increment(1);
-                        permit.slots.push(slot);
+                        permit.held.push((index, slots));
                     }
                     Taken::TimedOut => {
                         metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => class.name.clone())
@@ -333,7 +308,8 @@ impl Limits {
                 }
                 continue;
             }
-            if let Engine::Daily { capacity } = class.engine {
+            if class.kind == RateKind::Daily {
+                let capacity = class.capacity;
                 let scope = format!("{}:{}:{}", provider.slug(), key.0, key.1);
                 match self
                     .daily
@@ -360,9 +336,9 @@ impl Limits {
                 }
             }
             loop {
-                match class.check(&key, cost) {
-                    Ok(ticket) => {
-                        permit.tickets.extend(ticket.map(|t| (index, t)));
+                match self.backend.admit(class, &key, cost).await {
+                    Ok(held) => {
+                        permit.held.push((index, held));
                         break;
                     }
                     Err(wait) => {
@@ -407,18 +383,7 @@ impl Limits {
 
     /// Forgets connections that have been quiet for a window (call from time to time).
     pub fn retain_recent(&self) {
-        let now = Instant::now();
-        for class in &self.classes {
-            match &class.engine {
-                Engine::Gcra(g) => {
-                    g.retain_recent();
-                    g.shrink_to_fit();
-                }
-                Engine::Rolling(r) => r.retain_recent(now),
-                Engine::Concurrent(c) => c.retain_recent(),
-                Engine::Daily { .. } => {}
-            }
-        }
+        self.backend.retain_recent();
     }
 }
 

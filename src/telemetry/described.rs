@@ -100,6 +100,12 @@ pub const FAMILIES: &[(&str, Kind, Option<Unit>, &str)] = &[
         "Upstream calls refused by the gateway's own rate limiting (no room in time, or the quota spent), by provider and class.",
     ),
     (
+        crate::limits::DEGRADED,
+        Kind::Gauge,
+        None,
+        "1 while the shared rate limits' Redis is unreachable and this gateway counts its share of each allowance (capacity / limits.assumed_instances) in memory; 0 while they count in Redis. Absent with limits.backend = \"local\".",
+    ),
+    (
         "nexus_quota_remaining",
         Kind::Gauge,
         None,

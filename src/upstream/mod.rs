@@ -80,6 +80,7 @@ impl Upstream {
         settings: UpstreamSettings,
         usage: BTreeMap<Provider, ReadUsage>,
         db: sea_orm::DatabaseConnection,
+        shared_limits: Option<Arc<crate::limits::Shared>>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
@@ -90,7 +91,7 @@ impl Upstream {
             inner: Arc::new(Inner {
                 http,
                 flows,
-                limits: Limits::new(&providers, db),
+                limits: Limits::new(&providers, db, shared_limits),
                 breakers: Breakers::new(
                     settings.breaker_failures,
                     Duration::from_millis(settings.breaker_cooldown_ms),
