@@ -129,6 +129,7 @@ fn adapters(
     vault: &Vault,
     providers: BTreeMap<Provider, ProviderSettings>,
     public_origin: &str,
+    changes: &ChangeLog,
 ) -> Result<(ConnectFlows, Registry), StartupError> {
     let connect = ConnectFlows::new(
         db.clone(),
@@ -137,7 +138,8 @@ fn adapters(
         &settings.oauth,
         public_origin.to_owned(),
     )
-    .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+    .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?
+    .with_lifecycle(changes.clone());
     let upstream = Upstream::new(
         connect.clone(),
         providers,
@@ -166,8 +168,8 @@ pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Synce
         .public_url
         .clone()
         .unwrap_or_else(|| "http://localhost".into());
-    let (_, registry) = adapters(settings, &db, &vault, providers, &origin)?;
     let log = ChangeLog::new(db.clone(), Bus::default());
+    let (_, registry) = adapters(settings, &db, &vault, providers, &origin, &log)?;
     Ok(Syncer::new(registry, log, db).reconcile_every(reconcile_every(settings)))
 }
 
@@ -217,10 +219,11 @@ impl Application {
         let origins = Origins::from_settings(&settings.server.cors, &public_origin)
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let reads = graphql::ReadDefaults::new(&providers);
-        let (connect, registry) = adapters(settings, &db, &vault, providers, &public_origin)?;
-        let tenants = Tenants::new(db.clone());
         let changes = ChangeLog::new(db.clone(), Bus::default())
             .with_max_lag(settings.changes.subscriber_max_lag);
+        let (connect, registry) =
+            adapters(settings, &db, &vault, providers, &public_origin, &changes)?;
+        let tenants = Tenants::new(db.clone());
         let shutdown = Shutdown::new();
         if let Some(limits) = &caller_limits {
             limits.keep(&shutdown);
@@ -408,9 +411,11 @@ impl Application {
         // The grace period's end, once the signal has come.
         let (stopping_tx, stopping) = tokio::sync::watch::channel(None::<Instant>);
         let grace = self.grace;
+        let draining = self.shutdown.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            draining.drain();
             stopping_tx.send_replace(Some(Instant::now() + grace));
         };
         // `/metrics`'s own listener stops accepting with the main one.
