@@ -215,6 +215,7 @@ async fn run(
         }
     };
     let cursors = EventCursors::default();
+    let executed = Executed::default();
     let mut request = async_graphql::Request::new(query)
         .data(caller.tenant)
         .data(caller.scopes)
@@ -222,7 +223,7 @@ async fn run(
             state.providers.clone(),
             state.read_model.clone(),
         ))
-        .data(Executed::default())
+        .data(executed.clone())
         .data(cursors.clone());
     if let Some(key) = caller.key {
         request = request.data(key);
@@ -248,6 +249,11 @@ async fn run(
     Executor::execute_stream(&state.schema, request, None)
         .map(move |mut response| {
             mark(&mut response.errors, request_id.as_deref());
+            // Errors from before execution (parse, validation) name no field and carry no code
+            // of their own: they are coded as over `/graphql`.
+            if !executed.get() {
+                coded(&mut response.errors);
+            }
             let event = next(&response);
             match cursors.take() {
                 Some(id) => event.id(id),
@@ -263,14 +269,19 @@ fn refused(
     request_id: Option<&str>,
 ) -> stream::BoxStream<'static, Event> {
     mark(&mut errors, request_id);
-    for error in &mut errors {
+    coded(&mut errors);
+    let event = next(&json!({ "errors": errors }));
+    stream::once(async move { event }).boxed()
+}
+
+/// Codes `GRAPHQL_VALIDATION_FAILED` each error that names no field and has no code.
+fn coded(errors: &mut [ServerError]) {
+    for error in errors.iter_mut().filter(|e| e.path.is_empty()) {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
             extensions.set("code", ErrorCode::GraphqlValidationFailed.as_str());
         }
     }
-    let event = next(&json!({ "errors": errors }));
-    stream::once(async move { event }).boxed()
 }
 
 /// A `next` event carrying `result` as JSON.

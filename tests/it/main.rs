@@ -58,6 +58,7 @@ mod secrets_manager;
 mod sends_once;
 mod sends_under_faults;
 mod shutdown;
+mod sse;
 mod strict_gateway;
 mod subscriber;
 mod sync;
