@@ -15,6 +15,10 @@
 //! still running at the deadline is dropped with the runtime; an open transaction then rolls
 //! back, and every loop resumes from what it last stored.
 //!
+//! Answers that stream until the client leaves (GraphQL over SSE) are HTTP requests the drain
+//! would wait on: they watch [`Shutdown::draining`], which `run_until_stopped` fires when the
+//! signal comes, before the drain.
+//!
 //! A clone is the same signal and the same record: hand one to each part that starts tasks.
 
 use std::{
@@ -31,6 +35,8 @@ use tracing::Instrument;
 #[derive(Clone, Default)]
 pub struct Shutdown {
     token: CancellationToken,
+    /// Cancelled when the signal comes, before the HTTP server drains.
+    draining: CancellationToken,
     tracker: TaskTracker,
     /// How many tasks of each name run.
     running: Arc<Mutex<HashMap<&'static str, usize>>>,
@@ -103,6 +109,21 @@ impl Shutdown {
     /// Resolves once shutdown has begun; loops `select!` on it where they wait.
     pub async fn cancelled(&self) {
         self.token.cancelled().await;
+    }
+
+    /// Tells the answers that never end on their own (event streams) that the server is about
+    /// to drain: they end now, so that the drain does not wait on them for the whole grace
+    /// period. `stop` implies it.
+    pub fn drain(&self) {
+        self.draining.cancel();
+    }
+
+    /// Resolves once the server drains (`drain`) or shutdown has begun.
+    pub async fn draining(&self) {
+        tokio::select! {
+            () = self.draining.cancelled() => {}
+            () = self.token.cancelled() => {}
+        }
     }
 
     /// Whether shutdown has begun; loops check it between units of work.

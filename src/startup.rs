@@ -138,6 +138,7 @@ fn adapters(
     providers: BTreeMap<Provider, ProviderSettings>,
     public_origin: &str,
     shared: Option<Arc<crate::limits::Shared>>,
+    changes: &ChangeLog,
 ) -> Result<(ConnectFlows, Registry), StartupError> {
     let connect = ConnectFlows::new(
         db.clone(),
@@ -146,7 +147,8 @@ fn adapters(
         &settings.oauth,
         public_origin.to_owned(),
     )
-    .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+    .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?
+    .with_lifecycle(changes.clone());
     let upstream = Upstream::new(
         connect.clone(),
         providers,
@@ -188,8 +190,8 @@ pub async fn syncer(settings: &Settings, db: DatabaseConnection) -> Result<Synce
         .unwrap_or_else(|| "http://localhost".into());
     let windows = Windows::new(&providers);
     let shared = shared_limits(settings)?;
-    let (_, registry) = adapters(settings, &db, &vault, providers, &origin, shared)?;
     let log = ChangeLog::new(db.clone(), Bus::default());
+    let (_, registry) = adapters(settings, &db, &vault, providers, &origin, shared, &log)?;
     Ok(Syncer::new(registry, log, db)
         .reconcile_every(reconcile_every(settings))
         .windows(windows)
@@ -244,6 +246,8 @@ impl Application {
         let reads = graphql::ReadDefaults::new(&providers);
         let windows = Windows::new(&providers);
         let shared = shared_limits(settings)?;
+        let changes = ChangeLog::new(db.clone(), Bus::default())
+            .with_max_lag(settings.changes.subscriber_max_lag);
         let (connect, registry) = adapters(
             settings,
             &db,
@@ -251,10 +255,9 @@ impl Application {
             providers,
             &public_origin,
             shared.clone(),
+            &changes,
         )?;
         let tenants = Tenants::new(db.clone());
-        let changes = ChangeLog::new(db.clone(), Bus::default())
-            .with_max_lag(settings.changes.subscriber_max_lag);
         let shutdown = Shutdown::new();
         if let Some(limits) = &caller_limits {
             limits.keep(&shutdown);
@@ -447,9 +450,11 @@ impl Application {
         // The grace period's end, once the signal has come.
         let (stopping_tx, stopping) = tokio::sync::watch::channel(None::<Instant>);
         let grace = self.grace;
+        let draining = self.shutdown.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            draining.drain();
             stopping_tx.send_replace(Some(Instant::now() + grace));
         };
         // `/metrics`'s own listener stops accepting with the main one.

@@ -14,6 +14,7 @@ mod follow;
 pub mod google_watch;
 pub mod hooks;
 pub mod keeper;
+pub mod lifecycle;
 mod log;
 pub mod relay;
 pub mod retention;

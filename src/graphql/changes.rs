@@ -107,6 +107,11 @@ pub fn parse_cursor(after: Option<String>) -> Result<Option<i64>> {
         .transpose()
 }
 
+/// The sequence number a change cursor names; none when `text` is not one.
+pub fn parse_change_cursor(text: &str) -> Option<i64> {
+    ChangeCursor::decode_cursor(text).ok().map(|c| c.0)
+}
+
 #[derive(Default)]
 pub struct ChangesQuery;
 

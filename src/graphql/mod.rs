@@ -52,10 +52,12 @@ use crate::{
     vault::CredentialVault,
 };
 
+pub use changes::parse_change_cursor;
 pub use freshness::ReadDefaults;
 pub use ids::GlobalId;
 pub use limits::Executed;
 pub use loaders::Loaders;
+pub use subscription::{EventCursors, ResumeAfter};
 
 /// What resolvers may use, shared by every request.
 #[derive(Clone)]

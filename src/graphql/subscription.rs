@@ -1,8 +1,17 @@
 //! Subscriptions: `changes`, the project's change log replayed from a cursor and then followed
 //! live (see `crate::changes::follow`), and `heartbeat`, which proves the WebSocket path end to
 //! end (auth in `connection_init`, events, completion).
+//!
+//! Two pieces of request data let a transport other than the WebSocket carry `changes` the
+//! way it needs (GraphQL over SSE, `crate::http::sse`): [`ResumeAfter`], a position that
+//! overrides the `after` argument (SSE's `Last-Event-ID`), and [`EventCursors`], where the
+//! subscription leaves the cursor of each event it yields, for the transport to send beside it
+//! (SSE's `id:`).
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use async_graphql::{
     Context, ErrorExtensions, Result, SimpleObject, Subscription, connection::CursorType,
@@ -23,6 +32,27 @@ use super::{
     scopes::scopes,
     types::{ChangeOp, ProviderEnum, to_providers},
 };
+
+/// Request data: resume `changes` after this sequence number, whatever its `after` says.
+#[derive(Debug, Clone, Copy)]
+pub struct ResumeAfter(pub i64);
+
+/// Request data: the cursor of the last event `changes` yielded, until the transport takes it.
+/// A subscription's results are executed one at a time, each as its event comes, so when the
+/// transport receives a result, the cursor here is that result's.
+#[derive(Debug, Clone, Default)]
+pub struct EventCursors(Arc<Mutex<Option<String>>>);
+
+impl EventCursors {
+    fn put(&self, cursor: String) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(cursor);
+    }
+
+    /// The cursor of the result just received, if it was an event.
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
 
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Heartbeat {
@@ -50,7 +80,10 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// The project's changes: with `after`, every event after that cursor and then each new one
-    /// as it happens; without, from the live tail. Only the events the caller may see: those
+    /// as it happens; without, from the live tail. Over SSE (`/graphql/stream`), a
+    /// `Last-Event-ID` header stands for `after`, and each event's `id:` is its cursor.
+    /// Lifecycle events (`connection.created`, `sync.failed`, ... with `op: UPDATED`) come with
+    /// the records' changes unless `types` leaves them out. Only the events the caller may see: those
     /// from its own connections and the project's own (the default project's Stripe webhooks),
     /// or every member's with the `changes:project` scope; a resumed subscription skips the
     /// others exactly as a live one does. Narrowed to `providers`, `types` (`Contact`,
@@ -70,7 +103,8 @@ impl Subscription {
         let tenant = tenant(ctx)?;
         let project_id = tenant.project_id;
         let log = ctx.data_unchecked::<AppContext>().changes.clone();
-        let after = match parse_cursor(after)? {
+        let resumed = ctx.data_opt::<ResumeAfter>().map(|r| r.0);
+        let after = match resumed.map_or_else(|| parse_cursor(after), |r| Ok(Some(r)))? {
             Some(after) => after,
             None => log.head(project_id).await.map_err(internal)?,
         };
@@ -85,9 +119,14 @@ impl Subscription {
             .map_err(cursor_error)?;
         // Counted open (`nexus_subscriptions_open`) until the stream is dropped.
         let open = InFlight::new(metrics::gauge!(SUBSCRIPTIONS_OPEN));
+        let cursors = ctx.data_opt::<EventCursors>().cloned();
         Ok(events.map(move |event| {
             let _open = &open;
-            event.map(ChangeEvent::from).map_err(stopped)
+            let event = event.map(ChangeEvent::from).map_err(stopped)?;
+            if let Some(cursors) = &cursors {
+                cursors.put(ChangeCursor(event.seq).encode_cursor());
+            }
+            Ok(event)
         }))
     }
 

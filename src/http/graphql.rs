@@ -44,15 +44,15 @@ use super::{
 };
 
 /// The GraphQL request parameters, validated.
-struct Params {
-    query: String,
-    operation_name: Option<String>,
-    variables: Option<Map<String, Value>>,
-    extensions: Option<Map<String, Value>>,
+pub(super) struct Params {
+    pub(super) query: String,
+    pub(super) operation_name: Option<String>,
+    pub(super) variables: Option<Map<String, Value>>,
+    pub(super) extensions: Option<Map<String, Value>>,
 }
 
 /// A response that ends a request before it reaches the schema.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -62,7 +62,7 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -72,7 +72,12 @@ impl Refusal {
         }
     }
 
-    fn into_response(self, media: ResponseMedia, operation: &str, call: &Call) -> Response {
+    pub(super) fn into_response(
+        self,
+        media: ResponseMedia,
+        operation: &str,
+        call: &Call,
+    ) -> Response {
         record(operation, self.outcome, None);
         let mut extensions = json!({ "code": self.code });
         if let Some(id) = &call.request_id {
@@ -98,17 +103,17 @@ impl Refusal {
     }
 }
 
-const BAD_REQUEST: &str = "BAD_REQUEST";
+pub(super) const BAD_REQUEST: &str = "BAD_REQUEST";
 
 /// One request on its way to an answer: the id its errors carry, and what the access line
 /// reports about it.
-struct Call {
-    request_id: Option<String>,
-    accessed: Accessed,
+pub(super) struct Call {
+    pub(super) request_id: Option<String>,
+    pub(super) accessed: Accessed,
 }
 
 impl Call {
-    fn new(headers: &HeaderMap) -> Self {
+    pub(super) fn new(headers: &HeaderMap) -> Self {
         Self {
             request_id: access::request_id(headers).map(str::to_owned),
             accessed: Accessed::default(),
@@ -129,7 +134,7 @@ impl Call {
     }
 
     /// The answer, with what the access line reports.
-    fn finish(self, mut response: Response) -> Response {
+    pub(super) fn finish(self, mut response: Response) -> Response {
         response.extensions_mut().insert(self.accessed);
         response
     }
@@ -222,7 +227,10 @@ async fn get_call(state: &AppState, request: &Parts, call: &mut Call) -> Respons
     execute(state, media, caller, params, started, call).await
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authenticated, Refusal> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Authenticated, Refusal> {
     let header = headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
     state
         .auth
@@ -424,7 +432,7 @@ fn operation_label(name: Option<&str>) -> String {
 }
 
 impl Params {
-    fn from_map(mut map: Map<String, Value>) -> Result<Self, String> {
+    pub(super) fn from_map(mut map: Map<String, Value>) -> Result<Self, String> {
         let query = match map.remove("query") {
             Some(Value::String(q)) => q,
             Some(_) => return Err("`query` must be a string".into()),

@@ -1,4 +1,5 @@
-//! The HTTP face: axum routes for GraphQL (HTTP and WebSocket), OAuth callbacks, health,
+//! The HTTP face: axum routes for GraphQL (HTTP, WebSocket, and Server-Sent Events on
+//! `/graphql/stream`), OAuth callbacks, health,
 //! metrics and the playground, wrapped in the layers every request passes (request id, trace,
 //! access log, CORS, compression, panic guard).
 //!
@@ -15,6 +16,7 @@ mod metrics;
 mod oauth;
 mod playground;
 pub mod serve;
+mod sse;
 mod webhooks;
 mod ws;
 
@@ -92,6 +94,7 @@ pub struct AppState {
 pub fn router(state: AppState, metrics: Option<MetricsAccess>) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/stream", post(sse::post))
         .route("/oauth/{provider}/callback", get(oauth::callback))
         .route("/webhooks/{provider}", post(webhooks::receive))
         .route(

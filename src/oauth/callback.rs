@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     auth::Tenant,
+    changes::lifecycle::Lifecycle,
     providers::{Cataloged, Provider},
     store::entities::oauth_states,
     vault::{Binding, TokenSet, VaultError},
@@ -313,12 +314,20 @@ impl ConnectFlows {
             .upsert(row.user_id, row.project_id, provider, &tokens)
             .await?;
         tracing::info!(provider = provider.slug(), "provider connected");
+        let tenant = Tenant {
+            user_id: row.user_id,
+            project_id: row.project_id,
+        };
+        self.tell(
+            Lifecycle::ConnectionCreated,
+            tenant,
+            provider,
+            serde_json::json!({ "scopes": tokens.scopes, "expiresAt": tokens.expires_at }),
+        )
+        .await;
         Ok(Connected {
             provider,
-            tenant: Tenant {
-                user_id: row.user_id,
-                project_id: row.project_id,
-            },
+            tenant,
             redirect_after: row.redirect_after,
         })
     }

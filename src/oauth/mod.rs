@@ -1,7 +1,9 @@
 //! Connect flows: `connectProvider` builds the provider's authorize URL (the catalog's scopes,
 //! PKCE S256 where the provider takes it) with a one-time `state` bound to the caller's user and
 //! project and stored hashed, with its sealed PKCE verifier, for ten minutes; `callback` checks
-//! it, exchanges the code and seals the credential.
+//! it, exchanges the code and seals the credential. What happens to a connection — made,
+//! refreshed, refused a refresh, ended — is told in the change log as a lifecycle event
+//! (`changes::lifecycle`) once `with_lifecycle` gives the flows a log.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -67,6 +69,8 @@ pub struct ConnectFlows {
     public_origin: String,
     allowed_origins: Vec<String>,
     ttl: Duration,
+    /// Where connection lifecycle events go (`changes::lifecycle`); none tells nobody.
+    lifecycle: Option<crate::changes::ChangeLog>,
 }
 
 fn origin_of(url: &str) -> Option<String> {
@@ -98,7 +102,30 @@ impl ConnectFlows {
             public_origin: public_origin.trim_end_matches('/').to_owned(),
             allowed_origins,
             ttl: Duration::from_secs(settings.state_ttl_secs),
+            lifecycle: None,
         })
+    }
+
+    /// Tells `log` what happens to connections: made, refreshed, needing the user again, ended
+    /// (`changes::lifecycle`).
+    pub fn with_lifecycle(mut self, log: crate::changes::ChangeLog) -> Self {
+        self.lifecycle = Some(log);
+        self
+    }
+
+    /// Appends a lifecycle event of `tenant`'s connection to `provider`, when told to.
+    async fn tell(
+        &self,
+        kind: crate::changes::lifecycle::Lifecycle,
+        tenant: Tenant,
+        provider: Provider,
+        details: serde_json::Value,
+    ) {
+        use crate::changes::lifecycle::{LifecycleEvent, tell};
+        if let Some(log) = &self.lifecycle {
+            let event = LifecycleEvent::connection(kind, tenant, provider, details);
+            tell(log, tenant.project_id, event).await;
+        }
     }
 
     /// Where a provider sends the browser back.

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Tenant,
+    changes::lifecycle::Lifecycle,
     providers::{Cataloged, Provider},
     vault::{Credential, CredentialVault, TokenSet, VaultError},
 };
@@ -241,6 +242,13 @@ impl ConnectFlows {
                 self.credentials
                     .mark_reauth_required(tenant.user_id, tenant.project_id, provider)
                     .await?;
+                self.tell(
+                    Lifecycle::ConnectionReauthRequired,
+                    tenant,
+                    provider,
+                    serde_json::json!({ "reason": "the provider refused the refresh token" }),
+                )
+                .await;
                 return Err(TokenError::ReauthRequired(provider.slug()));
             }
             Err(_) => {
@@ -286,6 +294,13 @@ impl ConnectFlows {
         {
             Ok(version) => {
                 tracing::info!(provider = provider.slug(), "token refreshed");
+                self.tell(
+                    Lifecycle::ConnectionRefreshed,
+                    tenant,
+                    provider,
+                    serde_json::json!({ "expiresAt": tokens.expires_at }),
+                )
+                .await;
                 Ok(Session {
                     access_token: tokens.access_token,
                     metadata: tokens.metadata,

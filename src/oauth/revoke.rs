@@ -1,11 +1,13 @@
 //! `disconnectProvider`: take the provider's tokens back where it can (its revocation endpoint
 //! from the catalog), then forget the connection. A revocation that fails is logged and the row
-//! is deleted all the same — the user asked to disconnect.
+//! is deleted all the same — the user asked to disconnect. A connection that was there ends with
+//! a `connection.disconnected` lifecycle event.
 
 use secrecy::ExposeSecret;
 
 use crate::{
     auth::Tenant,
+    changes::lifecycle::Lifecycle,
     providers::{Cataloged, Provider, RevokeMethod},
     vault::VaultError,
 };
@@ -89,8 +91,19 @@ impl ConnectFlows {
                 }
             }
         }
-        self.credentials
+        let deleted = self
+            .credentials
             .delete(tenant.user_id, tenant.project_id, provider)
-            .await
+            .await?;
+        if deleted {
+            self.tell(
+                Lifecycle::ConnectionDisconnected,
+                tenant,
+                provider,
+                serde_json::json!({}),
+            )
+            .await;
+        }
+        Ok(deleted)
     }
 }

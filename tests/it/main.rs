@@ -63,6 +63,7 @@ mod sends_under_faults;
 mod several_gateways;
 mod shared_limits;
 mod shutdown;
+mod sse;
 mod strict_gateway;
 mod subscriber;
 mod sync;

@@ -9,6 +9,9 @@
 //!
 //! `changes.first_pass = false` turns both off (tests that count every provider call).
 //!
+//! A connection's first passes end with a `sync.completed` lifecycle event (`"first": true`),
+//! or `sync.failed` (`sync::told`).
+//!
 //! Their progress is in the metrics: `nexus_backfills_running{provider,type}` (first passes under
 //! way) and `nexus_backfill_records_total{provider,type}` (records they have read).
 
@@ -138,6 +141,7 @@ impl Syncer {
         if !self.providers.has(target.provider, Kind::Crm) {
             return;
         }
+        let mut passes = Vec::new();
         for object in crate::providers::crm::CrmObject::ALL {
             if !target.provider.feeds(object.capability()) {
                 continue;
@@ -164,7 +168,7 @@ impl Syncer {
             };
             let passed = self.pass(target, object, &progress).await;
             running.decrement(1.0);
-            match passed {
+            match &passed {
                 Ok(report) => tracing::info!(
                     provider = target.provider.slug(),
                     resource = report.resource,
@@ -178,6 +182,11 @@ impl Syncer {
                     "a first pass failed; the next pass lists every record again"
                 ),
             }
+            passes.push((object.name(), passed));
+        }
+        if !passes.is_empty() {
+            let ends = super::ended(passes.iter().map(|(name, passed)| (*name, passed)), true);
+            self.told.tell(&self.log, target, ends).await;
         }
     }
 

@@ -36,6 +36,9 @@
 //! it, so the pass that stores second stores nothing and stops (`SyncError::Overtaken`, reported
 //! as a pass that ended early).
 //!
+//! A pass over a connection (every type it keeps) tells the change log how it ended, as a
+//! `sync.completed` or `sync.failed` lifecycle event, within the bounds `told` keeps.
+//!
 //! Passes run on a timer per provider (the catalog's `sync_interval_secs`, or
 //! `changes.sync_interval_secs`) and on demand (`nexus sync`). The timers are tasks of the
 //! gateway's `Shutdown`: at shutdown a poller stops while it waits or between two connections,
@@ -52,6 +55,7 @@ pub mod nudge;
 mod read_model;
 mod slack;
 mod state;
+mod told;
 mod turns;
 
 pub use first::{FirstPass, TASK as FIRST_PASS_TASK};
@@ -83,6 +87,7 @@ use crate::{
 
 use super::{Appended, Change, ChangeLog, Op};
 use state::{Checkpoint, Pass, Resource};
+use told::{Ended, Told};
 use turns::Turns;
 
 /// Records asked for per page.
@@ -147,6 +152,34 @@ fn went_in(stored: Result<Appended, SyncError>) -> Result<bool, SyncError> {
     }
 }
 
+/// How a connection's passes ended, for its lifecycle event: failed when one failed (another
+/// pass overtaking this one is no failure), else completed with the changes appended.
+fn ended<'r>(
+    reports: impl IntoIterator<Item = (&'static str, &'r Result<PassReport, SyncError>)>,
+    first: bool,
+) -> Ended {
+    let mut resources = Vec::new();
+    let mut error = None;
+    let mut changes = 0;
+    for (resource, report) in reports {
+        match report {
+            Ok(report) => changes += report.changes,
+            Err(SyncError::Overtaken) => {}
+            Err(e) => {
+                error.get_or_insert_with(|| match e {
+                    SyncError::Provider(e) => e.to_string(),
+                    _ => "the gateway's database failed".to_owned(),
+                });
+                resources.push(resource);
+            }
+        }
+    }
+    match error {
+        Some(error) => Ended::Failed { resources, error },
+        None => Ended::Completed { changes, first },
+    }
+}
+
 /// A pass's report when another pass overtook it: what it stored until then.
 fn overtaken(report: PassReport) -> PassReport {
     tracing::info!(
@@ -192,6 +225,8 @@ pub struct Syncer {
     windows: comms::Windows,
     /// Slack's `conversations_history` capacity when the config overrides the catalog's.
     slack_capacity: Option<u32>,
+    /// What the passes' ends told the log last (`sync.completed`, `sync.failed`).
+    told: Told,
 }
 
 fn hash(raw: &serde_json::Value) -> String {
@@ -209,6 +244,7 @@ impl Syncer {
             turns: Turns::default(),
             windows: comms::Windows::default(),
             slack_capacity: None,
+            told: Told::default(),
         }
     }
 
@@ -542,6 +578,9 @@ impl Syncer {
         if target.provider == Provider::Slack && self.providers.chat(target.provider).is_ok() {
             reports.push(self.slack_pass(target).await);
         }
+        let resources = self.resources(target.provider);
+        let ends = ended(resources.into_iter().zip(&reports), false);
+        self.told.tell(&self.log, target, ends).await;
         reports
     }
 
