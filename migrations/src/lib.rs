@@ -18,6 +18,7 @@ mod m20261207_130001_api_key_lifecycle;
 mod m20261207_130002_change_event_users;
 mod m20261207_150001_idempotency_claims;
 mod m20261207_190001_create_audit_log;
+mod m20261207_210001_create_webhook_endpoints;
 mod ownership;
 
 /// The ordered list of migrations; `nexus migrate` and every start-up run it.
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_130002_change_event_users::Migration),
             Box::new(m20261207_150001_idempotency_claims::Migration),
             Box::new(m20261207_190001_create_audit_log::Migration),
+            Box::new(m20261207_210001_create_webhook_endpoints::Migration),
         ]
     }
 }

@@ -30,6 +30,7 @@ mod subscription;
 mod types;
 mod validate;
 mod viewer;
+mod webhooks;
 mod writes;
 
 use std::sync::Arc;
@@ -81,6 +82,8 @@ pub struct AppContext {
     pub passthrough_settings: crate::agents::PassthroughSettings,
     /// Raw provider calls and MCP tool calls, recorded.
     pub audit: crate::agents::audit::AuditLog,
+    /// Partners' webhook endpoints the change log is pushed to.
+    pub outbound: crate::changes::outbound::Endpoints,
 }
 
 /// A query root of the domains' parts, in one list for both roots (the plain one, and the
@@ -98,6 +101,7 @@ macro_rules! query_root {
             changes::ChangesQuery,
             passthrough::PassthroughQuery,
             audit::AuditQuery,
+            webhooks::WebhooksQuery,
             $($extra),*
         );
     };
@@ -115,6 +119,7 @@ pub struct Mutation(
     calendar::CalendarMutation,
     chat::ChatMutation,
     passthrough::PassthroughMutation,
+    webhooks::WebhooksMutation,
 );
 
 pub type PlainSchema = Schema<Query, Mutation, subscription::Subscription>;
