@@ -44,7 +44,9 @@ impl CursorType for WebhookCursor {
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| "not base64")?;
         let text = std::str::from_utf8(&bytes).map_err(|_| "not utf-8")?;
-        let rest = text.strip_prefix("webhook:").ok_or("not a webhook cursor")?;
+        let rest = text
+            .strip_prefix("webhook:")
+            .ok_or("not a webhook cursor")?;
         let (micros, id) = rest.split_once(':').ok_or("not a webhook cursor")?;
         let at = micros
             .parse()
@@ -56,7 +58,11 @@ impl CursorType for WebhookCursor {
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("webhook:{}:{}", self.0.0.timestamp_micros(), self.0.1))
+        URL_SAFE_NO_PAD.encode(format!(
+            "webhook:{}:{}",
+            self.0.0.timestamp_micros(),
+            self.0.1
+        ))
     }
 }
 

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    TestApp, captured_logs, eventually, first_code, from_the_start, require, root,
-    spawn_app_with, test_settings, wait_until_up,
+    TestApp, captured_logs, eventually, first_code, from_the_start, require, root, spawn_app_with,
+    test_settings, wait_until_up,
 };
 
 const STRIPE_SECRET: &str = "whsec_nexus_outbound_test";
@@ -160,7 +160,10 @@ fn distinct(got: &[Received]) -> Vec<String> {
 /// Verifies each delivery with the official library, once per secret.
 async fn verified(deliveries: &[Received], secrets: &[&str]) -> Option<Vec<Vec<bool>>> {
     let modules = root().join("tests/js/node_modules/standardwebhooks");
-    if !require(modules.exists(), "tests/js/node_modules (run `npm ci` in tests/js)") {
+    if !require(
+        modules.exists(),
+        "tests/js/node_modules (run `npm ci` in tests/js)",
+    ) {
         return None;
     }
     let dir = TempDir::new().unwrap();
@@ -242,7 +245,10 @@ async fn create(app: &TestApp, url: &str) -> (String, String) {
     assert!(created["endpoint"]["types"].is_null());
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
-    (created["endpoint"]["id"].as_str().unwrap().to_owned(), secret)
+    (
+        created["endpoint"]["id"].as_str().unwrap().to_owned(),
+        secret,
+    )
 }
 
 #[tokio::test]
@@ -263,7 +269,8 @@ async fn deliveries_verify_with_the_standard_webhooks_library_replay_and_rotate(
     assert_eq!(first["data"]["provider"], "STRIPE");
     assert_eq!(first["data"]["op"], "UPDATED");
     assert_eq!(first["data"]["connection"]["provider"], "STRIPE");
-    assert_eq!(first["data"]["record"]["object"]["amount_paid"], 1);
+    // The record: what the provider sent (Stripe's event).
+    assert_eq!(first["data"]["record"]["data"]["object"]["amount_paid"], 1);
     if let Some(results) = verified(&got, &[&secret]).await {
         assert_eq!(results, vec![vec![true]; 3]);
     }
@@ -281,7 +288,10 @@ async fn deliveries_verify_with_the_standard_webhooks_library_replay_and_rotate(
             json!({ "id": id }),
         )
         .await;
-    let nodes = body["data"]["webhookDeliveries"]["nodes"].as_array().unwrap().clone();
+    let nodes = body["data"]["webhookDeliveries"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(nodes.len(), 3, "{body}");
     assert!(nodes.iter().all(|n| n["status"] == 204), "{body}");
     assert_eq!(nodes[0]["webhookId"], got[2].id.as_str(), "newest first");
@@ -313,7 +323,12 @@ async fn deliveries_verify_with_the_standard_webhooks_library_replay_and_rotate(
     assert_ne!(rotated, secret);
     stripe_event(&app.origin, 4).await;
     let all = receiver.until(7).await;
-    assert_eq!(all[6].signature.split(' ').count(), 2, "{}", all[6].signature);
+    assert_eq!(
+        all[6].signature.split(' ').count(),
+        2,
+        "{}",
+        all[6].signature
+    );
     if let Some(results) = verified(&all[6..7], &[&secret, &rotated]).await {
         assert_eq!(results, vec![vec![true, true]]);
     }
@@ -392,7 +407,10 @@ async fn a_receiver_that_fails_for_a_while_gets_every_event_in_order() {
             json!({ "id": id }),
         )
         .await;
-    let nodes = body["data"]["webhookDeliveries"]["nodes"].as_array().unwrap().clone();
+    let nodes = body["data"]["webhookDeliveries"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert!(nodes.iter().any(|n| n["status"] == 500), "{body}");
     assert!(nodes.iter().any(|n| n["error"] == "timed out"), "{body}");
     assert!(nodes.iter().any(|n| n["status"] == 204), "{body}");
@@ -418,7 +436,10 @@ async fn an_endpoint_failing_past_retry_for_is_disabled_with_a_lifecycle_event()
         },
     )
     .await;
-    assert_eq!(disabled["data"]["webhookEndpoints"]["nodes"][0]["id"], id.as_str());
+    assert_eq!(
+        disabled["data"]["webhookEndpoints"]["nodes"][0]["id"],
+        id.as_str()
+    );
     let (_, body) = app
         .graphql(
             "{ changes(first: 10) { nodes { type op provider data } } }",
@@ -440,7 +461,10 @@ async fn an_endpoint_failing_past_retry_for_is_disabled_with_a_lifecycle_event()
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(body["data"]["updateWebhookEndpoint"]["enabled"], true, "{body}");
+    assert_eq!(
+        body["data"]["updateWebhookEndpoint"]["enabled"], true,
+        "{body}"
+    );
     let got = receiver.until_delivered(1).await;
     assert_eq!(got.last().unwrap().json()["type"], "stripe:invoice.paid");
 }
@@ -475,7 +499,11 @@ async fn private_and_loopback_targets_are_refused_before_any_connection() {
     let (_, body) = app
         .graphql("{ webhookEndpoints { nodes { id } } }", json!({}))
         .await;
-    assert_eq!(body["data"]["webhookEndpoints"]["nodes"], json!([]), "{body}");
+    assert_eq!(
+        body["data"]["webhookEndpoints"]["nodes"],
+        json!([]),
+        "{body}"
+    );
     assert_eq!(connections.load(Ordering::SeqCst), 0);
 }
 
@@ -488,7 +516,11 @@ async fn endpoints_belong_to_their_maker_and_bad_input_is_named() {
     let (_, body) = app
         .graphql_as(&bob, "{ webhookEndpoints { nodes { id } } }", json!({}))
         .await;
-    assert_eq!(body["data"]["webhookEndpoints"]["nodes"], json!([]), "{body}");
+    assert_eq!(
+        body["data"]["webhookEndpoints"]["nodes"],
+        json!([]),
+        "{body}"
+    );
     let (_, body) = app
         .graphql_as(
             &bob,
@@ -574,7 +606,14 @@ async fn a_gateway_killed_mid_delivery_loses_nothing() {
     let key = Command::new(env!("CARGO_BIN_EXE_nexus"))
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["keys", "create", "--project", "acme", "--user", "ada@acme.test"])
+        .args([
+            "keys",
+            "create",
+            "--project",
+            "acme",
+            "--user",
+            "ada@acme.test",
+        ])
         .env_remove("DATABASE_URL")
         .env("INTEGRATION_TOKEN_ENCRYPTION_KEY", "cd".repeat(32))
         .output()
@@ -629,7 +668,10 @@ async fn a_gateway_killed_mid_delivery_loses_nothing() {
     assert_eq!(ids.len(), 5, "every event, none lost: {got:?}");
     let seqs: Vec<i64> = got.iter().map(Received::seq).collect();
     assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "{seqs:?}");
-    assert_eq!(got[2].id, got[3].id, "the event in flight was delivered again");
+    assert_eq!(
+        got[2].id, got[3].id,
+        "the event in flight was delivered again"
+    );
     if let Some(results) = verified(&got, &[&secret]).await {
         assert!(results.iter().all(|r| r == &vec![true]), "{results:?}");
     }

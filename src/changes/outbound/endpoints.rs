@@ -378,7 +378,8 @@ impl Endpoints {
         let mut active = row.into_active_model();
         active.secret = Set(sealed);
         active.previous_secret = Set((overlap_secs > 0).then_some(previous));
-        active.previous_until = Set((overlap_secs > 0).then(|| now + Duration::seconds(overlap_secs)));
+        active.previous_until =
+            Set((overlap_secs > 0).then(|| now + Duration::seconds(overlap_secs)));
         active.updated_at = Set(now);
         let row = active.update(&self.db).await?;
         Ok((Endpoint::from(&row), secret))

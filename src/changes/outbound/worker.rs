@@ -35,10 +35,7 @@ use crate::{
     store::entities::{webhook_deliveries, webhook_endpoints},
 };
 
-use super::{
-    Endpoints, lease::Leases, payload,
-    signing::signature_header,
-};
+use super::{Endpoints, lease::Leases, payload, signing::signature_header};
 
 /// The most of an answer's body read and kept.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -469,7 +466,10 @@ impl Deliverer {
                 async |txn: &DatabaseTransaction| {
                     webhook_endpoints::Entity::update_many()
                         .col_expr(webhook_endpoints::Column::Enabled, Expr::value(false))
-                        .col_expr(webhook_endpoints::Column::UpdatedAt, Expr::value(Utc::now()))
+                        .col_expr(
+                            webhook_endpoints::Column::UpdatedAt,
+                            Expr::value(Utc::now()),
+                        )
                         .filter(webhook_endpoints::Column::Id.eq(id))
                         .filter(webhook_endpoints::Column::LeaseOwner.eq(me))
                         .exec(txn)
