@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    TestApp, captured_logs, eventually, first_code, from_the_start, require, root, spawn_app_with,
-    test_settings, wait_until_up,
+    TestApp, backends, captured_logs, eventually, first_code, from_the_start, require, root,
+    spawn_app_with, test_settings, wait_until_up,
 };
 
 const STRIPE_SECRET: &str = "whsec_nexus_outbound_test";
@@ -378,10 +378,19 @@ async fn deliveries_verify_with_the_standard_webhooks_library_replay_and_rotate(
 
 #[tokio::test]
 async fn a_receiver_that_fails_for_a_while_gets_every_event_in_order() {
-    let app = spawn_app_with(settings()).await;
+    for (backend, url) in backends().await {
+        let mut settings = settings();
+        settings.database.url = url;
+        let app = spawn_app_with(settings).await;
+        eprintln!("{backend}");
+        fails_for_a_while(&app).await;
+    }
+}
+
+async fn fails_for_a_while(app: &TestApp) {
     let (receiver, url) = Receiver::start().await;
     receiver.set(FAIL);
-    create(&app, &url).await;
+    create(app, &url).await;
     for n in 1..=5 {
         stripe_event(&app.origin, n).await;
     }
@@ -562,6 +571,25 @@ async fn endpoints_belong_to_their_maker_and_bad_input_is_named() {
         )
         .await;
     assert_eq!(body["data"]["deleteWebhookEndpoint"], true, "{body}");
+}
+
+#[tokio::test]
+async fn with_two_gateways_on_one_database_one_delivers_each_event_once_in_order() {
+    let mut settings = settings();
+    // Renewed every 2 s: a loaded machine does not let the lease lapse mid-delivery.
+    settings.webhooks.lease_secs = 6;
+    let first = spawn_app_with(settings).await;
+    let second = crate::helpers::spawn_on(first.settings.clone(), first.db.clone()).await;
+    let (receiver, url) = Receiver::start().await;
+    create(&first, &url).await;
+    for n in 1..=10 {
+        let gateway = if n % 2 == 0 { &first } else { &second };
+        stripe_event(&gateway.origin, n).await;
+    }
+    let got = receiver.until_delivered(10).await;
+    let seqs: Vec<i64> = got.iter().map(Received::seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(got.len(), 10, "one delivery per event: {seqs:?}");
 }
 
 /// Kills a child with SIGKILL on drop, should the test fail first.
