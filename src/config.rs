@@ -128,6 +128,8 @@ pub struct Settings {
     pub limits: crate::limits::settings::LimitsSettings,
     #[serde(default)]
     pub redis: crate::limits::settings::RedisSettings,
+    #[serde(default)]
+    pub webhooks: WebhooksSettings,
 }
 
 /// How log lines are written (to stderr).
@@ -186,6 +188,44 @@ pub struct NetSettings {
     /// Targets allowed whatever their address: CIDRs (`10.20.0.0/16`, `fd12::/48`, one address)
     /// and host names (`hooks.internal.example`, matched exactly, whatever they resolve to).
     pub allowed_targets: Vec<String>,
+}
+
+/// Outbound webhooks: the change log pushed to partners' endpoints (`changes::outbound`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksSettings {
+    /// `true` lets endpoints be loopback, private or link-local addresses (a receiver on the
+    /// gateway's own network, or tests); cloud metadata addresses stay refused unless
+    /// `net.allowed_targets` names them, and `net.allowed_targets` applies here too.
+    pub allow_private_targets: bool,
+    /// How long an event is retried before its endpoint is disabled (with a
+    /// `webhook_endpoint.disabled` event).
+    pub retry_for_secs: u64,
+    /// The wait before the first retry; each next wait doubles, with jitter.
+    pub retry_min_delay_ms: u64,
+    /// The longest wait between two retries.
+    pub retry_max_delay_ms: u64,
+    /// How long one delivery may take, answer included.
+    pub timeout_ms: u64,
+    /// How long a gateway holds an endpoint (renewed while it delivers); another gateway takes
+    /// the endpoint over once a lease has run out.
+    pub lease_secs: u64,
+    /// Delivery attempts are kept this many days in the log `webhookDeliveries` reads.
+    pub deliveries_kept_days: u32,
+}
+
+impl Default for WebhooksSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            retry_for_secs: 86_400,
+            retry_min_delay_ms: 1_000,
+            retry_max_delay_ms: 3_600_000,
+            timeout_ms: 10_000,
+            lease_secs: 30,
+            deliveries_kept_days: 7,
+        }
+    }
 }
 
 /// Writes run once per `idempotencyKey` (see `crate::idempotency`).

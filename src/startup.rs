@@ -25,6 +25,7 @@ use crate::{
         google_watch::GoogleWatches,
         hooks::ConnectionHooks,
         keeper::Keeper,
+        outbound::{Bells, Deliverer, Endpoints},
         subscriptions::GraphSubscriptions,
         sync::{FirstPass, SyncedCopy, Syncer, comms::Windows, nudge::Nudge},
         webhooks::{Webhooks, endpoints::WebhookEndpoints, google},
@@ -175,6 +176,47 @@ fn slack_capacity(settings: &Settings) -> Option<u32> {
         .and_then(|p| p.rate_capacity.get("conversations_history").copied())
 }
 
+/// The partners' webhook endpoints, and their delivery worker started: targets pass the `[net]`
+/// guard with `webhooks.allow_private_targets` as its rule for private addresses.
+fn outbound_webhooks(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    vault: &Vault,
+    changes: &ChangeLog,
+    shutdown: &Shutdown,
+) -> Result<Endpoints, StartupError> {
+    let guard = crate::net::UrlGuard::from_settings(&crate::config::NetSettings {
+        allow_private_targets: settings.webhooks.allow_private_targets,
+        allowed_targets: settings.net.allowed_targets.clone(),
+    })
+    .map_err(|e| StartupError::Config(e.to_string()))?;
+    let timeout = Duration::from_millis(settings.webhooks.timeout_ms.max(1));
+    let client = guard
+        .client_from(
+            guard
+                .client_builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(timeout)
+                .connect_timeout(timeout),
+        )
+        .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+    let endpoints = Endpoints::new(
+        db.clone(),
+        vault.clone(),
+        changes.clone(),
+        guard,
+        Bells::default(),
+    );
+    Deliverer::new(
+        endpoints.clone(),
+        client,
+        settings.webhooks.clone(),
+        shutdown.clone(),
+    )
+    .start();
+    Ok(endpoints)
+}
+
 fn reconcile_every(settings: &Settings) -> std::time::Duration {
     std::time::Duration::from_secs(settings.changes.full_sync_interval_secs)
 }
@@ -307,6 +349,7 @@ impl Application {
             crate::changes::sync::nudge::DELAY,
             shutdown.clone(),
         );
+        let outbound = outbound_webhooks(settings, &db, &vault, &changes, &shutdown)?;
         let credentials = CredentialVault::new(db.clone(), vault);
         let webhooks = Webhooks::new(
             changes.clone(),
@@ -359,6 +402,7 @@ impl Application {
                     credentials.clone(),
                     connect.public_origin().to_owned(),
                 ),
+                outbound,
             }),
         );
         crate::telemetry::prometheus();

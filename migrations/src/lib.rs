@@ -18,6 +18,7 @@ mod m20261207_130001_api_key_lifecycle;
 mod m20261207_130002_change_event_users;
 mod m20261207_150001_idempotency_claims;
 mod m20261207_190001_create_audit_log;
+mod m20261207_210001_create_webhook_endpoints;
 mod m20261207_210701_copy_comms_columns;
 mod ownership;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_130002_change_event_users::Migration),
             Box::new(m20261207_150001_idempotency_claims::Migration),
             Box::new(m20261207_190001_create_audit_log::Migration),
+            Box::new(m20261207_210001_create_webhook_endpoints::Migration),
             Box::new(m20261207_210701_copy_comms_columns::Migration),
         ]
     }

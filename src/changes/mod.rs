@@ -6,7 +6,8 @@
 //! duplicate at the switch, and a slow reader only ever delays itself. On PostgreSQL, the
 //! `relay` carries announcements between processes through LISTEN/NOTIFY. An event from a
 //! connection is its user's (`audience`): readers see their own events and the project's, or
-//! all of them with the `changes:project` scope.
+//! all of them with the `changes:project` scope. `outbound` pushes the log to partners'
+//! webhook endpoints.
 
 mod audience;
 mod bus;
@@ -16,6 +17,7 @@ pub mod hooks;
 pub mod keeper;
 pub mod lifecycle;
 mod log;
+pub mod outbound;
 pub mod relay;
 pub mod retention;
 pub mod stale;

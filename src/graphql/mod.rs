@@ -32,6 +32,7 @@ mod subscription;
 mod types;
 mod validate;
 mod viewer;
+mod webhooks;
 mod writes;
 
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct AppContext {
     pub passthrough_settings: crate::agents::PassthroughSettings,
     /// Raw provider calls and MCP tool calls, recorded.
     pub audit: crate::agents::audit::AuditLog,
+    /// Partners' webhook endpoints the change log is pushed to.
+    pub outbound: crate::changes::outbound::Endpoints,
 }
 
 /// A query root of the domains' parts, in one list for both roots (the plain one, and the
@@ -103,6 +106,7 @@ macro_rules! query_root {
             changes::ChangesQuery,
             passthrough::PassthroughQuery,
             audit::AuditQuery,
+            webhooks::WebhooksQuery,
             $($extra),*
         );
     };
@@ -120,6 +124,7 @@ pub struct Mutation(
     calendar::CalendarMutation,
     chat::ChatMutation,
     passthrough::PassthroughMutation,
+    webhooks::WebhooksMutation,
 );
 
 pub type PlainSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -72,3 +72,4 @@ mod traces;
 mod url_guard;
 mod vault;
 mod walls;
+mod webhooks_out;

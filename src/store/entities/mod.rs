@@ -17,4 +17,6 @@ pub mod quota_usage;
 pub mod sync_checkpoints;
 pub mod synced_records;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 pub mod webhook_receipts;
