@@ -1,7 +1,9 @@
 //! A connection's CRM field lists (Salesforce describe, HubSpot properties), kept across
-//! requests for the catalog's `fields` cache lifetime: the adapters read custom fields through
-//! them (a list's SELECT or `properties` names the connection's custom fields), and the schema
-//! checks `customFields` against them before any write.
+//! requests for the catalog's `fields` cache lifetime. The schema loads them (`fields`, and the
+//! checks of `customFields` before any write or filter); the adapters' reads select the custom
+//! fields of a list already kept (a list's SELECT or `properties` names them), so a read never
+//! costs an extra call, and a record's custom values come back once its connection's list is
+//! known.
 
 use std::sync::Arc;
 
@@ -41,12 +43,20 @@ impl FieldCache {
             .await
             .map_err(|e| (*e).clone())
     }
+
+    /// The connection's fields of `object` when kept, without loading them.
+    pub async fn known(&self, target: Target, object: CrmObject) -> Option<Arc<Vec<FieldInfo>>> {
+        self.inner
+            .get(target.provider, &(target.tenant, object))
+            .await
+    }
 }
 
-/// The names of the custom fields among `fields`.
-pub fn custom_names(fields: &[FieldInfo]) -> Vec<String> {
+/// The names of the custom fields among `fields` (none when the list is not known).
+pub fn custom_names(fields: Option<&[FieldInfo]>) -> Vec<String> {
     fields
-        .iter()
+        .into_iter()
+        .flatten()
         .filter(|f| f.custom)
         .map(|f| f.name.clone())
         .collect()

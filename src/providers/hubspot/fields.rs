@@ -2,7 +2,7 @@
 //! property's `name`, `label`, `type`, whether it is HubSpot's own (`hubspotDefined`; custom
 //! ones lack it) and whether a client may write it (not `modificationMetadata.readOnlyValue`,
 //! not `calculated`). Kept in the adapter's [`FieldCache`](crate::providers::fields::FieldCache);
-//! reads ask for the custom ones besides the properties they map.
+//! reads ask for the custom ones of a kept list besides the properties they map.
 
 use serde::Deserialize;
 
@@ -65,7 +65,8 @@ impl HubspotProvider {
             .await
     }
 
-    /// The properties a read asks for: the ones the adapter maps, then the custom ones.
+    /// The properties a read asks for: the ones the adapter maps, then the custom ones when the
+    /// connection's properties are kept.
     pub(super) async fn read_properties(
         &self,
         target: Target,
@@ -75,7 +76,8 @@ impl HubspotProvider {
             .iter()
             .map(|p| (*p).to_owned())
             .collect();
-        out.extend(custom_names(&self.fields(target, object).await?));
+        let known = self.fields.known(target, object).await;
+        out.extend(custom_names(known.as_deref().map(Vec::as_slice)));
         Ok(out)
     }
 

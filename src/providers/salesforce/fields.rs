@@ -1,7 +1,7 @@
 //! A connection's fields through the sObject describe (`GET /sobjects/{type}/describe`): each
 //! field's `name`, `label`, `type`, `custom`, and whether a client may write it (`createable`
 //! or `updateable`). Kept in the adapter's [`FieldCache`](crate::providers::fields::FieldCache);
-//! reads select the custom ones besides the fields they map.
+//! reads select the custom ones of a kept describe besides the fields they map.
 
 use serde::Deserialize;
 
@@ -47,13 +47,14 @@ impl SalesforceProvider {
             .await
     }
 
-    /// The names of `object`'s custom fields at this connection.
+    /// The names of `object`'s custom fields at this connection, when its describe is kept.
     pub(super) async fn custom_fields(
         &self,
         target: Target,
         object: CrmObject,
     ) -> Result<Vec<String>, ProviderError> {
-        Ok(custom_names(&self.fields(target, object).await?))
+        let known = self.fields.known(target, object).await;
+        Ok(custom_names(known.as_deref().map(Vec::as_slice)))
     }
 
     async fn describe(
