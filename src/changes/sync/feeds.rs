@@ -286,7 +286,7 @@ impl Syncer {
                 comms::store(txn, target, &page.records).await
             })
             .await?;
-        memo::changed(target, T::KIND);
+        memo::changed(&self.db, target, T::KIND).await;
         Ok((
             page.records.iter().map(|r| r.remote_id.clone()).collect(),
             page.records.last().map(Record::position),
@@ -374,7 +374,7 @@ impl Syncer {
                 moved(state::advance(txn, resource, &mut held, next).await?)
             })
             .await;
-        memo::changed(target, kind);
+        memo::changed(&self.db, target, kind).await;
         if !went_in(stored)? {
             return Ok(overtaken(report));
         }

@@ -253,7 +253,7 @@ impl Syncer {
                         Ok::<_, sea_orm::DbErr>(())
                     })
                     .await?;
-                memo::changed(target, MESSAGE);
+                memo::changed(&self.db, target, MESSAGE).await;
                 report.seen += page.records.len();
                 channel.after = page.records.last().map(Record::position);
                 channel.complete = ends;
@@ -266,7 +266,7 @@ impl Syncer {
                 copy::completed(txn, target, MESSAGE, started).await
             })
             .await?;
-        memo::changed(target, MESSAGE);
+        memo::changed(&self.db, target, MESSAGE).await;
         Ok(report)
     }
 }

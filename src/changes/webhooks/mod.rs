@@ -273,7 +273,7 @@ impl Intake {
                                 Ok::<_, DbErr>(())
                             })
                             .await;
-                        copy_changed(connections, &change.kind);
+                        copy_changed(&self.db, connections, &change.kind).await;
                         appended
                     }
                     None => self.log.append(project, Some(receipt), changes).await,
