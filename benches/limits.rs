@@ -268,6 +268,7 @@ fn serve_config(dir: &std::path::Path, sandbox: &str) -> std::path::PathBuf {
         "[vault]\nkey_file = \"{}\"\n\n[changes]\nsync_interval_secs = 0\nfirst_pass = false\n",
         dir.join("encryption-key").display()
     );
+    use nexus::providers::Cataloged;
     for provider in nexus::providers::Provider::ALL {
         let Some(paths) = &provider.entry().sandbox else {
             continue;
