@@ -346,6 +346,13 @@ async fn three_gateways_on_one_expired_token_make_one_token_call() {
         .await
         .unwrap();
     let path = "/services/oauth2/token";
+    // A slow token endpoint: every gateway finds the token expired while the first refresh runs.
+    admin(
+        &cluster.sandbox,
+        "/faults",
+        json!({ "provider": "salesforce", "path": path, "error_rate": 0.0, "latency_ms": 500 }),
+    )
+    .await;
     let calls = cluster.token_calls("salesforce", path).await;
 
     let query = "{ leads(first: 1, maxAge: 0) { nodes { id } } }";
