@@ -905,7 +905,6 @@ fn lead_write(
     title: Option<String>,
     status: Option<String>,
     source: Option<String>,
-    custom: CustomFields,
 ) -> CrmWrite {
     CrmWrite::Lead(LeadWrite {
         first_name,
@@ -915,7 +914,7 @@ fn lead_write(
         title,
         status,
         source,
-        custom,
+        custom: CustomFields::new(),
     })
 }
 
@@ -937,7 +936,7 @@ fn new_lead(field: &str, input: CreateLeadInput) -> Result<(Provider, CrmWrite, 
     validate::non_empty(&format!("{field}.lastName"), &input.last_name)?;
     validate::non_empty(&format!("{field}.company"), &input.company)?;
     validate::optional_email(&format!("{field}.email"), input.email.as_deref())?;
-    let write = lead_write(
+    let mut write = lead_write(
         input.first_name,
         Some(input.last_name),
         input.email,
@@ -945,8 +944,11 @@ fn new_lead(field: &str, input: CreateLeadInput) -> Result<(Provider, CrmWrite, 
         input.title,
         input.status,
         input.lead_source,
-        fields::entries(&format!("{field}.customFields"), input.custom_fields)?,
     );
+    write.set_custom(fields::entries(
+        &format!("{field}.customFields"),
+        input.custom_fields,
+    )?);
     Ok((input.provider.into(), write, input.idempotency_key))
 }
 
@@ -1111,8 +1113,8 @@ impl CrmMutation {
             input.title,
             input.status,
             input.lead_source,
-            fields::entries("input.customFields", input.custom_fields)?,
         );
+        write.set_custom(fields::entries("input.customFields", input.custom_fields)?);
         let (adapter, target) = crm_target(ctx, CrmObject::Lead, provider).await?;
         check_custom(&adapter, target, "input.customFields", &mut write).await?;
         let record = adapter
