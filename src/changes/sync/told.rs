@@ -56,9 +56,12 @@ struct Last {
     completed_at: Option<Instant>,
 }
 
+/// A connection: its user, project and provider.
+type Connection = (Uuid, Uuid, Provider);
+
 #[derive(Clone, Default)]
 pub struct Told {
-    last: Arc<Mutex<HashMap<(Uuid, Uuid, Provider), Last>>>,
+    last: Arc<Mutex<HashMap<Connection, Last>>>,
 }
 
 impl Told {
