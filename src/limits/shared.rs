@@ -361,17 +361,20 @@ impl Backend for Redis {
         let shared = self.shared.clone();
         let kind = class.kind;
         let window = class.window;
+        let answered = Instant::now();
         runtime.spawn(async move {
             let mut redis = shared.redis.clone();
             let given = async {
                 match kind {
+                    // The window runs from the answer, not from when this task gets to run:
+                    // on a loaded host that can be a good part of a one-second window later.
                     RateKind::Rolling => shared
                         .scripts
                         .rolling_finish
                         .key(&redis_key)
                         .arg(&id)
                         .arg(cost)
-                        .arg(micros(window))
+                        .arg(micros(window.saturating_sub(answered.elapsed())))
                         .invoke_async::<i64>(&mut redis)
                         .await
                         .map(drop),
