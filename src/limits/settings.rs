@@ -34,8 +34,8 @@ pub struct LimitsSettings {
 pub struct RedisSettings {
     /// `redis://host:6379/0` (or `rediss://` for TLS); a password in it stays out of logs.
     pub url: Option<SecretString>,
-    /// How long one limiter call to Redis (connecting included) may take before this gateway
-    /// counts Redis as unreachable and falls back to its local share.
+    /// How long connecting to Redis may take; Redis silent for 3 × this while a call waits
+    /// (or a failed connection) makes this gateway fall back to its local share.
     pub timeout_ms: u64,
 }
 

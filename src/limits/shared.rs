@@ -7,8 +7,13 @@
 //! provider account's allowance (a connection's own capacity, where config sets one, stands in
 //! for its provider's class of that name, so the key is the same).
 //!
-//! A call that cannot get an answer from Redis within `redis.timeout_ms` counts Redis as
-//! unreachable: the gateway logs it once, sets `nexus_limits_degraded` to 1, tells `/readyz`,
+//! Redis counts as unreachable when its connection fails (refused, closed) or when it has sent
+//! no answer at all for [`SILENT_TIMEOUTS`] × `redis.timeout_ms` while a call waited. A slow
+//! answer is not an outage: on a loaded machine a round trip can take longer than the timeout,
+//! and a call that waits out one timeout keeps waiting as long as Redis answers anything (its
+//! answers come in order on the one connection, so this call's comes too). Flipping on every slow
+//! answer would cost far more than the wait: each flip holds window classes for a window. Once
+//! unreachable, the gateway logs it once, sets `nexus_limits_degraded` to 1, tells `/readyz`,
 //! and counts in its own memory with each capacity divided by `limits.assumed_instances` — so
 //! the gateways together stay within the allowance, never unlimited. A window class's local
 //! share starts one window after Redis was lost: the window Redis counted last may be full. While degraded, one call a
@@ -40,6 +45,9 @@ use super::{
 /// How long a call in flight may hold its place or slots before they are given back without it.
 pub const LEASE: Duration = Duration::from_secs(120);
 
+/// How many timeouts (`redis.timeout_ms`) without any answer from Redis make it unreachable.
+pub const SILENT_TIMEOUTS: u32 = 3;
+
 /// How often a degraded gateway tries Redis again.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
@@ -67,6 +75,8 @@ pub struct Shared {
     /// When Redis was last found unreachable.
     lost_at: Mutex<Instant>,
     next_probe: Mutex<Instant>,
+    /// When Redis last answered anything.
+    heard_at: Mutex<Instant>,
 }
 
 impl Shared {
@@ -96,6 +106,7 @@ impl Shared {
             degraded: AtomicBool::new(false),
             lost_at: Mutex::new(Instant::now()),
             next_probe: Mutex::new(Instant::now()),
+            heard_at: Mutex::new(Instant::now()),
         }))
     }
 
@@ -105,9 +116,7 @@ impl Shared {
         if self.usable() {
             let mut redis = self.redis.clone();
             let command = redis::cmd("PING");
-            let ping = command.query_async::<String>(&mut redis);
-            let answered = matches!(tokio::time::timeout(self.timeout, ping).await, Ok(Ok(_)));
-            self.outcome(answered.then_some(()).ok_or("no answer to PING".into()));
+            self.ask(command.query_async::<String>(&mut redis)).await;
         }
         !self.degraded.load(Ordering::Relaxed)
     }
@@ -151,8 +160,8 @@ impl Shared {
         }
     }
 
-    /// Runs `script` with `key` and `args`, within the timeout; `None` when Redis did not
-    /// answer (and the gateway is degraded from then on).
+    /// Runs `script` with `key` and `args`; `None` when Redis is unreachable (and the gateway
+    /// is degraded from then on).
     async fn run(&self, script: &Script, key: &str, args: &[String]) -> Option<i64> {
         if !self.usable() {
             return None;
@@ -162,19 +171,34 @@ impl Shared {
             invocation.arg(arg);
         }
         let mut redis = self.redis.clone();
-        let answer = tokio::time::timeout(self.timeout, invocation.invoke_async(&mut redis)).await;
-        match answer {
-            Ok(Ok(value)) => {
-                self.outcome(Ok(()));
-                Some(value)
-            }
-            Ok(Err(error)) => {
-                self.outcome(Err(error.category().to_owned()));
-                None
-            }
-            Err(_) => {
-                self.outcome(Err(format!("no answer within {:?}", self.timeout)));
-                None
+        self.ask(invocation.invoke_async(&mut redis)).await
+    }
+
+    /// Waits for Redis's answer to `request`; `None` when its connection failed, or when Redis
+    /// has been silent for [`SILENT_TIMEOUTS`] timeouts since the request was sent (a degraded
+    /// gateway's try waits one timeout only).
+    async fn ask<T>(&self, request: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+        let sent = Instant::now();
+        let silence = self.timeout * SILENT_TIMEOUTS;
+        tokio::pin!(request);
+        loop {
+            match tokio::time::timeout(self.timeout, &mut request).await {
+                Ok(Ok(value)) => {
+                    *self.heard_at.lock().expect("heard lock") = Instant::now();
+                    self.outcome(Ok(()));
+                    return Some(value);
+                }
+                Ok(Err(error)) => {
+                    self.outcome(Err(error.category().to_owned()));
+                    return None;
+                }
+                Err(_) => {
+                    let heard = (*self.heard_at.lock().expect("heard lock")).max(sent);
+                    if self.degraded.load(Ordering::Relaxed) || heard.elapsed() >= silence {
+                        self.outcome(Err(format!("no answer for {:?}", heard.elapsed())));
+                        return None;
+                    }
+                }
             }
         }
     }
@@ -337,17 +361,20 @@ impl Backend for Redis {
         let shared = self.shared.clone();
         let kind = class.kind;
         let window = class.window;
+        let answered = Instant::now();
         runtime.spawn(async move {
             let mut redis = shared.redis.clone();
             let given = async {
                 match kind {
+                    // The window runs from the answer, not from when this task gets to run:
+                    // on a loaded host that can be a good part of a one-second window later.
                     RateKind::Rolling => shared
                         .scripts
                         .rolling_finish
                         .key(&redis_key)
                         .arg(&id)
                         .arg(cost)
-                        .arg(micros(window))
+                        .arg(micros(window.saturating_sub(answered.elapsed())))
                         .invoke_async::<i64>(&mut redis)
                         .await
                         .map(drop),

@@ -412,6 +412,10 @@ async fn three_gateways_on_redis_spend_one_allowance_without_a_429() {
         );
         assert_eq!(outcomes.other.load(Ordering::Relaxed), 0, "{name}");
     }
+    for gateway in &fleet.gateways {
+        let (status, body, gauge) = health(gateway).await;
+        assert_eq!((status, body.as_str(), gauge), (200, "ready", Some(0.0)));
+    }
     assert_eq!(
         fleet.refusals(&["hubspot", "gmail", "slack"]).await,
         0,

@@ -1,5 +1,5 @@
 -- A rolling window's call has its answer: its place (`<id>:<cost>`, ARGV 1 and 2) is held for
--- one window (ARGV 3, microseconds) more from now, by Redis's clock.
+-- ARGV 3 microseconds more from now, by Redis's clock (the window less the time since the answer).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local place = ARGV[1] .. ':' .. ARGV[2]
