@@ -20,7 +20,7 @@ use crate::providers::{
     Capability, Cataloged, Provider,
     chat::{self, ChannelQuery, MessageQuery, PostMessage, Record, UserKey},
 };
-use crate::upstream::{ErrorKind, ProviderError};
+use nexus_core::{ErrorKind, ProviderError};
 
 use super::{
     AppContext,

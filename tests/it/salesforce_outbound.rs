@@ -91,7 +91,7 @@ async fn stored(app: &TestApp) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["provider"] == "SALESFORCE")
+        .filter(|n| n["provider"] == "SALESFORCE" && !crate::helpers::is_lifecycle(n))
         .map(|n| {
             let text = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
             (text("op"), text("type"), text("remoteId"))

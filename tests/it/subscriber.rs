@@ -108,11 +108,17 @@ impl Subscriber {
     }
 
     /// The payload of the next `next` message; panics on an error or completion.
+    /// The next record change; lifecycle events (`connection.created`, `sync.completed`, ...)
+    /// are passed over (tests/it/sse.rs covers them).
     pub async fn next(&mut self) -> Value {
-        let message = self.message().await;
-        assert_eq!(message["type"], "next", "{message}");
-        assert!(message["payload"]["errors"].is_null(), "{message}");
-        message["payload"].clone()
+        loop {
+            let message = self.message().await;
+            assert_eq!(message["type"], "next", "{message}");
+            assert!(message["payload"]["errors"].is_null(), "{message}");
+            if !crate::helpers::is_lifecycle(&message["payload"]["data"]["changes"]) {
+                return message["payload"].clone();
+            }
+        }
     }
 
     pub async fn close(mut self) {

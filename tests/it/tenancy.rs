@@ -27,7 +27,13 @@ const PAGE: &str = "query { changes(first: 100) { nodes { id cursor provider typ
 async fn page(app: &TestApp, key: &str) -> Vec<Value> {
     let (status, body) = app.graphql_as(key, PAGE, json!({})).await;
     assert_eq!(status, 200, "{body}");
-    body["data"]["changes"]["nodes"].as_array().unwrap().clone()
+    body["data"]["changes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !crate::helpers::is_lifecycle(e))
+        .cloned()
+        .collect()
 }
 
 fn providers(events: &[Value]) -> Vec<&str> {
