@@ -24,7 +24,7 @@ use tokio::{
 };
 
 use crate::{
-    connect::{callback, connect_link, consent, pointed_at_sandbox, pointed_at_sandbox_with},
+    connect::{callback, connect_link, consent, pointed_at_sandbox_with},
     helpers::{
         TestApp, eventually, from_the_start, require, root, spawn_app, spawn_app_with,
         test_settings,
@@ -406,7 +406,13 @@ async fn a_refused_refresh_reaches_websocket_and_sse_subscribers_as_reauth_requi
     if !node_ready() {
         return;
     }
-    let (app, sandbox) = pointed_at_sandbox(false).await;
+    // The third channel: a webhook endpoint on a loopback receiver (allowed for the test).
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.webhooks.allow_private_targets = true;
+    })
+    .await;
+    let (receiver, url) = crate::webhooks_out::Receiver::start().await;
+    let (_, secret) = crate::webhooks_out::create(&app, &url).await;
     let back = consent(&connect_link(&app, "SALESFORCE", None).await, "approve").await;
     assert_eq!(callback(&back).await.0, 200);
     let (ada, _) = app.tenant("acme", "ada@acme.test").await;
@@ -471,6 +477,33 @@ async fn a_refused_refresh_reaches_websocket_and_sse_subscribers_as_reauth_requi
         assert_eq!(reauth["data"]["provider"], "salesforce");
         let text = reauth["data"].to_string();
         assert!(!text.contains("token\":"), "no token in {text}");
+    }
+
+    // The webhook endpoint got the same three, signed as the Standard Webhooks library checks.
+    let delivered = eventually(
+        "connection.reauth_required delivered to the webhook endpoint",
+        std::time::Duration::from_secs(30),
+        async || {
+            let got = receiver.until(1).await;
+            got.iter()
+                .any(|r| r.json()["type"] == "connection.reauth_required")
+                .then_some(got)
+        },
+    )
+    .await;
+    let types: Vec<String> = delivered
+        .iter()
+        .filter_map(|r| r.json()["type"].as_str().map(str::to_owned))
+        .filter(|t| t.starts_with("connection."))
+        .collect();
+    assert_eq!(types, expected, "webhook: {types:?}");
+    let reauth = delivered
+        .iter()
+        .find(|r| r.json()["type"] == "connection.reauth_required")
+        .unwrap();
+    assert_eq!(reauth.json()["data"]["provider"], "SALESFORCE");
+    if let Some(checks) = crate::webhooks_out::verified(&delivered, &[&secret]).await {
+        assert!(checks.iter().all(|c| c == &vec![true]), "{checks:?}");
     }
 
     // Ending the connection is told too.

@@ -33,7 +33,7 @@ const CREATE: &str = "mutation($url: String!, $types: [String!], $providers: [Pr
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     id: String,
     timestamp: String,
     signature: String,
@@ -41,7 +41,7 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 
@@ -65,7 +65,7 @@ const HANG: u8 = 2;
 
 /// A loopback receiver that records every request and answers as told.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     mode: Arc<AtomicU8>,
     answered_2xx: Arc<AtomicUsize>,
@@ -99,7 +99,7 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
 }
 
 impl Receiver {
-    async fn start() -> (Receiver, String) {
+    pub(crate) async fn start() -> (Receiver, String) {
         let receiver = Receiver::default();
         let app = axum::Router::new()
             .route("/hooks", post(receive))
@@ -119,7 +119,7 @@ impl Receiver {
     }
 
     /// Waits until `n` requests have come.
-    async fn until(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn until(&self, n: usize) -> Vec<Received> {
         eventually(
             &format!("{n} requests at the receiver"),
             Duration::from_secs(30),
@@ -158,7 +158,7 @@ fn distinct(got: &[Received]) -> Vec<String> {
 }
 
 /// Verifies each delivery with the official library, once per secret.
-async fn verified(deliveries: &[Received], secrets: &[&str]) -> Option<Vec<Vec<bool>>> {
+pub(crate) async fn verified(deliveries: &[Received], secrets: &[&str]) -> Option<Vec<Vec<bool>>> {
     let modules = root().join("tests/js/node_modules/standardwebhooks");
     if !require(
         modules.exists(),
@@ -235,7 +235,7 @@ async fn stripe_event(origin: &str, n: usize) {
 }
 
 /// Creates an endpoint; its id and secret.
-async fn create(app: &TestApp, url: &str) -> (String, String) {
+pub(crate) async fn create(app: &TestApp, url: &str) -> (String, String) {
     let (status, body) = app.graphql(CREATE, json!({ "url": url })).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["errors"].is_null(), "{body}");
