@@ -343,6 +343,7 @@ fn default_scopes(connection: &str) -> &'static [&'static str] {
             "User.ReadBasic.All",
             "Team.ReadBasic.All",
             "Channel.ReadBasic.All",
+            "TeamMember.Read.All",
             "ChannelMessage.Read.All",
             "ChannelMessage.Send",
             "Chat.ReadWrite",

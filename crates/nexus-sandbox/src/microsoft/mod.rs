@@ -7,8 +7,8 @@
 //!   `microsoft` names the shared part. A token reaches what its scopes allow, whichever app
 //!   asked for it; anything else is Graph's 403.
 //! - Graph: `/microsoft/v1.0/...` — `/me`, `/users/{id}` (`directory`), mail (`mail`), events and
-//!   calendar view (`calendar`), joined teams, channels, channel messages and replies, chats
-//!   (`teams`), change-notification subscriptions (`subscriptions`), JSON batching of up to 20
+//!   calendar view (`calendar`), joined teams, channels (list and get), team members, channel
+//!   messages and replies, chats (`teams`), change-notification subscriptions (`subscriptions`), JSON batching of up to 20
 //!   calls in one (`/v1.0/$batch`, `batch`). Lists page with
 //!   `@odata.nextLink` and several pages of seeded data; OData query options in `odata`.
 //! - Limits (`admit`): Outlook's 10,000 requests per 10 minutes per app per mailbox (and four
@@ -189,6 +189,7 @@ pub enum Need {
     CalendarWrite,
     JoinedTeams,
     Channels,
+    TeamMembers,
     ChannelMessagesRead,
     ChannelMessagesSend,
     ChatsRead,
@@ -236,6 +237,7 @@ impl Need {
                 "ChannelSettings.ReadWrite.All",
                 "Directory.Read.All",
             ],
+            Need::TeamMembers => &["TeamMember.Read.All", "TeamMember.ReadWrite.All"],
             Need::ChannelMessagesRead => &["ChannelMessage.Read.All"],
             Need::ChannelMessagesSend => &["ChannelMessage.Send", "Group.ReadWrite.All"],
             Need::ChatsRead => &["Chat.ReadBasic", "Chat.Read", "Chat.ReadWrite"],
@@ -250,6 +252,7 @@ impl Need {
             self,
             Need::JoinedTeams
                 | Need::Channels
+                | Need::TeamMembers
                 | Need::ChannelMessagesRead
                 | Need::ChannelMessagesSend
                 | Need::ChatsRead
@@ -279,7 +282,7 @@ impl Need {
             Need::ChatMessagesRead => &["teams_any", "teams_get_chat_message"],
             Need::ChannelMessagesSend => &["teams_any", "teams_post_channel_message"],
             Need::ChatMessagesSend => &["teams_any", "teams_post_chat_message"],
-            Need::ChatsRead => &["teams_any"],
+            Need::ChatsRead | Need::TeamMembers => &["teams_any"],
             _ => &[],
         }
     }
@@ -621,6 +624,8 @@ pub fn router(state: std::sync::Arc<SandboxState>) -> Router {
     let teams_routes = Router::new()
         .route("/v1.0/me/joinedTeams", get(teams::joined))
         .route("/v1.0/teams/{team}/channels", get(teams::channels))
+        .route("/v1.0/teams/{team}/channels/{channel}", get(teams::channel))
+        .route("/v1.0/teams/{team}/members", get(teams::members))
         .route(
             "/v1.0/teams/{team}/channels/{channel}/messages",
             get(teams::channel_messages).post(teams::post_channel_message),

@@ -534,6 +534,21 @@ pub async fn joined(State(ctx): State<Ctx>, headers: HeaderMap) -> GraphResult {
     Ok(admitted.json(json!({ "@odata.context": format!("{}/$metadata#teams", graph_base(&ctx)), "@odata.count": value.len(), "value": value })))
 }
 
+/// A channel as Graph shows it.
+fn channel_json(c: &Channel) -> Value {
+    json!({
+        "id": c.id,
+        "createdDateTime": ms_stamp(c.created),
+        "displayName": c.name,
+        "description": c.description,
+        "isFavoriteByDefault": c.name == "General",
+        "email": "",
+        "tenantId": TENANT_ID,
+        "webUrl": format!("https://teams.microsoft.com/l/channel/{}/{}?groupId={}&tenantId={TENANT_ID}", urlencode(&c.id), urlencode(c.name), c.team),
+        "membershipType": "standard",
+    })
+}
+
 /// `GET /teams/{id}/channels`.
 pub async fn channels(
     State(ctx): State<Ctx>,
@@ -548,19 +563,152 @@ pub async fn channels(
         .channels
         .iter()
         .filter(|c| c.team == team)
-        .map(|c| json!({
-            "id": c.id,
-            "createdDateTime": ms_stamp(c.created),
-            "displayName": c.name,
-            "description": c.description,
-            "isFavoriteByDefault": c.name == "General",
-            "email": "",
-            "tenantId": TENANT_ID,
-            "webUrl": format!("https://teams.microsoft.com/l/channel/{}/{}?groupId={team}&tenantId={TENANT_ID}", urlencode(&c.id), urlencode(c.name)),
-            "membershipType": "standard",
-        }))
+        .map(channel_json)
         .collect();
     Ok(admitted.json(json!({ "@odata.context": format!("{}/$metadata#teams('{team}')/channels", graph_base(&ctx)), "@odata.count": value.len(), "value": value })))
+}
+
+/// `GET /teams/{id}/channels/{id}`: one channel, `$select` honoured; an unknown channel is
+/// 404 `NotFound`.
+pub async fn channel(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path((team, channel)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::Channels)?;
+    let options = Options::parse(query.as_deref(), &[])?;
+    let user = directory::by_alias(&admitted.user);
+    let tenant = ctx.state.microsoft.teams.lock(TENANT_ID);
+    let found = tenant.channel(&team, &channel, &user)?;
+    let mut body = options.project(channel_json(found));
+    body["@odata.context"] = json!(format!(
+        "{}/$metadata#teams('{team}')/channels/$entity",
+        graph_base(&ctx)
+    ));
+    Ok(admitted.json(body))
+}
+
+/// Team members' own page sizes (Graph, team-list-members: "The default and maximum page
+/// sizes are 100 and 999 objects").
+const MEMBERS_DEFAULT_TOP: usize = 100;
+const MEMBERS_MAX_TOP: usize = 999;
+/// The properties a members `$filter` may name.
+const MEMBER_FILTERS: &[&str] = &["userId", "displayName", "email", "roles"];
+
+/// A team member as Graph shows it: an `aadUserConversationMember`; the team's first two
+/// members by population order are its owners.
+fn member_json(team: &Team, user: &User, owner: bool) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.aadUserConversationMember",
+        "id": base64::engine::general_purpose::STANDARD.encode(format!("0##{}##{}", team.id, user.id)),
+        "roles": if owner { json!(["owner"]) } else { json!([]) },
+        "displayName": user.display_name,
+        "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
+        "userId": user.id,
+        "email": user.mail,
+        "tenantId": TENANT_ID,
+    })
+}
+
+/// A members `$filter` as Graph's examples write it — `(microsoft.graph.aadUserConversationMember/userId eq '…')`
+/// — with the parentheses and the type cast taken off, so the clause names the property.
+fn member_filter(raw: &str) -> String {
+    let mut filter = raw.trim();
+    while let Some(inner) = filter.strip_prefix('(').and_then(|f| f.strip_suffix(')')) {
+        filter = inner.trim();
+    }
+    filter.replace("microsoft.graph.aadUserConversationMember/", "")
+}
+
+/// `GET /teams/{id}/members`: the team's members (`$filter` on `userId`, `displayName`,
+/// `email` or `roles/any(r:r eq 'owner')`; `$select`; `$top` 1–999, default 100), paged by
+/// `@odata.nextLink` with an opaque `$skiptoken` (`$skip` is refused: only the links Graph
+/// returns page this list).
+pub async fn members(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(team): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
+) -> GraphResult {
+    let admitted = admit(&ctx, &headers, Need::TeamMembers)?;
+    let sent: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let query_without = |dropped: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(sent.iter().filter(|(k, _)| k != dropped))
+            .finish()
+    };
+    let mut options = Options::parse(Some(&query_without("$filter")), &[])?;
+    options.pairs = sent.clone();
+    if let Some(raw) = options.get("$filter").map(member_filter) {
+        let only = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("$filter", &raw)
+            .finish();
+        options.filter = Options::parse(Some(&only), MEMBER_FILTERS)?.filter;
+    }
+    if options.get("$skip").is_some() {
+        return Err(bad_request(
+            "The query specified in the URI is not valid. Query option 'Skip' is not allowed.",
+        ));
+    }
+    let top = options.top.unwrap_or(MEMBERS_DEFAULT_TOP);
+    if top > MEMBERS_MAX_TOP {
+        return Err(bad_request(format!(
+            "Invalid page size requested. The maximum $top is {MEMBERS_MAX_TOP}."
+        )));
+    }
+    let start = match options.get("$skiptoken") {
+        None => 0,
+        Some(token) => URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| {
+                s.strip_prefix("members|")
+                    .and_then(|n| n.parse::<usize>().ok())
+            })
+            .ok_or_else(|| bad_request("The $skiptoken is invalid."))?,
+    };
+    let user = directory::by_alias(&admitted.user);
+    let found = ctx
+        .state
+        .microsoft
+        .teams
+        .lock(TENANT_ID)
+        .team(&team, &user)?
+        .clone();
+    let members: Vec<Value> = (0..PEOPLE)
+        .filter_map(directory::person)
+        .filter(|u| is_member(&found, u))
+        .enumerate()
+        .map(|(n, u)| member_json(&found, &u, n < 2))
+        .filter(|m| options.matches(m))
+        .collect();
+    let total = members.len();
+    let value: Vec<Value> = members
+        .into_iter()
+        .skip(start)
+        .take(top)
+        .map(|m| options.project(m))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/$metadata#teams('{team}')/members", graph_base(&ctx)),
+        "@odata.count": value.len(),
+        "value": value,
+    });
+    if start + top < total {
+        let token = URL_SAFE_NO_PAD.encode(format!("members|{}", start + top));
+        body["@odata.nextLink"] = json!(options.link(
+            &url_of(&ctx, &uri),
+            &[("$skiptoken", token)],
+            &["$skiptoken"]
+        ));
+    }
+    Ok(admitted.json(body))
 }
 
 fn entries<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<(DateTime<Utc>, String, Value)> {

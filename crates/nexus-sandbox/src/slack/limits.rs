@@ -24,12 +24,15 @@ pub fn per_minute(method: &str) -> u32 {
     match method {
         "conversations.list" | "users.list" => TIER_2,
         "chat.postMessage"
+        | "chat.update"
+        | "chat.delete"
+        | "reactions.add"
         | "conversations.history"
         | "conversations.replies"
         | "conversations.info"
         | "users.lookupByEmail"
         | "auth.revoke" => TIER_3,
-        "users.info" => TIER_4,
+        "users.info" | "conversations.members" => TIER_4,
         "auth.test" => AUTH_TEST,
         _ => TIER_1,
     }
@@ -92,6 +95,10 @@ mod tests {
         assert_eq!(per_minute("conversations.list"), 20);
         assert_eq!(per_minute("users.info"), 100);
         assert_eq!(per_minute("conversations.history"), 50);
+        assert_eq!(per_minute("chat.update"), 50);
+        assert_eq!(per_minute("chat.delete"), 50);
+        assert_eq!(per_minute("reactions.add"), 50);
+        assert_eq!(per_minute("conversations.members"), 100);
     }
 
     #[test]

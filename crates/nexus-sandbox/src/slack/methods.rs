@@ -1,7 +1,7 @@
 //! The Web API methods over the workspace: `chat.postMessage`, `conversations.list`,
 //! `conversations.history`, `conversations.replies`, `conversations.info`, `users.info`,
-//! `users.list` and `users.lookupByEmail`. Lists page with opaque cursors (Base64 of
-//! `channel:<id>`, `user:<id>`, `next_ts:<ts>`, as Slack's look) in
+//! `conversations.members`, `users.list` and `users.lookupByEmail`. Lists page with opaque cursors (Base64 of
+//! `channel:<id>`, `user:<id>`, `member:<id>`, `next_ts:<ts>`, as Slack's look) in
 //! `response_metadata.next_cursor`, an empty string on the last page.
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use super::{
 };
 
 /// Slack's longest message text.
-const MAX_TEXT: usize = 40_000;
+pub(super) const MAX_TEXT: usize = 40_000;
 const MAX_ATTACHMENTS: usize = 100;
 const MAX_BLOCKS: usize = 50;
 
@@ -39,6 +39,10 @@ pub fn routes(router: Router<Ctx>) -> Router<Ctx> {
         .route(
             "/api/conversations.replies",
             get(conversations_replies).post(conversations_replies),
+        )
+        .route(
+            "/api/conversations.members",
+            get(conversations_members).post(conversations_members),
         )
         .route(
             "/api/conversations.info",
@@ -76,7 +80,7 @@ fn next_cursor(next: Option<String>) -> Value {
 }
 
 /// Whether the caller sees a channel at all: public ones always; private ones when a member.
-fn visible(channel: &Channel, caller: &Caller) -> bool {
+pub(super) fn visible(channel: &Channel, caller: &Caller) -> bool {
     !channel.private || channel.members.iter().any(|m| m == caller.actor())
 }
 
@@ -92,7 +96,7 @@ fn find_channel<'a>(
 }
 
 /// A JSON-or-string argument that must be an array (`blocks`, `attachments`).
-fn array_arg(call: &Call, name: &str) -> Result<Option<Vec<Value>>, ()> {
+pub(super) fn array_arg(call: &Call, name: &str) -> Result<Option<Vec<Value>>, ()> {
     let value = match call.value(name) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) if s.is_empty() => return Ok(None),
@@ -218,6 +222,7 @@ fn post_message_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
         blocks: blocks.map(Value::Array),
         attachments: attachments.map(Value::Array),
         metadata,
+        ..Message::default()
     };
     let event = events::message_event(&mut workspace, &channel, &message);
     workspace.post(&channel.id, message.clone());
@@ -268,6 +273,7 @@ pub fn post_as_member(
         blocks: None,
         attachments: None,
         metadata: None,
+        ..Message::default()
     };
     let event = events::message_event(&mut workspace, &channel, &message);
     workspace.post(&channel.id, message.clone());
@@ -502,6 +508,51 @@ fn conversations_info_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> 
     let workspace = ctx.state.slack.workspaces.lock(&caller.team);
     let channel = find_channel(&workspace, call, &caller)?;
     Ok(json!({ "channel": workspace.channel_json(channel) }))
+}
+
+/// `conversations.members`: the member ids of a conversation named by id, in id order; `limit`
+/// default 100, at most 1000 (a `limit` that is not a whole number is `invalid_limit`).
+async fn conversations_members(State(ctx): State<Ctx>, call: Call) -> Response {
+    respond(&call, conversations_members_outcome(&ctx, &call))
+}
+
+fn conversations_members_outcome(ctx: &Ctx, call: &Call) -> Result<Value, Failure> {
+    let caller = admit(
+        ctx,
+        call,
+        "conversations.members",
+        &["channels:read", "groups:read"],
+        None,
+    )?;
+    let limit = match call.given("limit").map(|l| l.parse::<usize>()) {
+        None | Some(Ok(0)) => 100,
+        Some(Ok(n)) => n.min(1000),
+        Some(Err(_)) => return Err(Failure::plain("invalid_limit")),
+    };
+    let after = read_cursor(call, "member")?;
+    let workspace = ctx.state.slack.workspaces.lock(&caller.team);
+    let channel = call
+        .given("channel")
+        .and_then(|id| workspace.channels.iter().find(|c| c.id == id))
+        .filter(|c| visible(c, &caller))
+        .ok_or_else(|| Failure::plain("channel_not_found"))?;
+    let scope = if channel.private {
+        "groups:read"
+    } else {
+        "channels:read"
+    };
+    if !caller.has(scope) {
+        return Err(Failure::missing_scope(scope, &caller.scopes));
+    }
+    let mut ids: Vec<&str> = channel.members.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut matching = ids
+        .into_iter()
+        .filter(|id| after.as_deref().is_none_or(|a| *id >= a));
+    let page: Vec<&str> = matching.by_ref().take(limit).collect();
+    let next = matching.next().map(|id| cursor("member", id));
+    Ok(json!({ "members": page, "response_metadata": next_cursor(next) }))
 }
 
 /// `users.info`: a member (or the bot); `profile.email` only with `users:read.email`.

@@ -1,8 +1,9 @@
 //! Slack's Web API and Events API, simulated for one workspace (team `T0SBX0001`, "Nexus
 //! Sandbox") under `/slack`: OAuth v2 with token rotation (12-hour `xoxe.xoxb-1-…` bot tokens,
 //! `xoxe-1-…` refresh tokens replaced on every refresh), `auth.test` and `auth.revoke`,
-//! `chat.postMessage`, `conversations.list|history|replies|info` and
-//! `users.info|list|lookupByEmail`, with Slack's `ok:false` errors, per-method tiers answered
+//! `chat.postMessage|update|delete`, `reactions.add`,
+//! `conversations.list|history|replies|info|members` and `users.info|list|lookupByEmail`, with
+//! Slack's `ok:false` errors, per-method tiers answered
 //! with 429 `ratelimited`, and Events API deliveries signed with v0 signatures.
 //!
 //! The app: client `sandbox-slack-client` / `sandbox-slack-secret`, app id `A0SBX0001`, bot user
@@ -10,6 +11,7 @@
 //! verification token [`VERIFICATION_TOKEN`]. Token rotation is on for this app.
 
 mod args;
+mod edits;
 pub mod error;
 mod events;
 
@@ -80,6 +82,7 @@ pub const BOT_SCOPES: &[&str] = &[
     "users:read",
     "users:read.email",
     "files:write",
+    "reactions:write",
 ];
 
 /// Slack's own state beside the workspaces: user scopes asked for at consent (by code),
@@ -126,7 +129,7 @@ pub fn routes() -> Router<Ctx> {
         )
         .route("/api/auth.test", get(oauth::test).post(oauth::test))
         .route("/api/auth.revoke", get(oauth::revoke).post(oauth::revoke));
-    methods::routes(router).route("/api/{method}", get(unknown).post(unknown))
+    edits::routes(methods::routes(router)).route("/api/{method}", get(unknown).post(unknown))
 }
 
 /// A method the sandbox does not know: Slack's `unknown_method`.

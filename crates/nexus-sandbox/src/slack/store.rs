@@ -19,6 +19,9 @@ pub const APP_ID: &str = "A0SBX0001";
 pub const BOT_NAME: &str = "nexus";
 pub const TEAM_NAME: &str = "Nexus Sandbox";
 pub const TEAM_DOMAIN: &str = "nexus-sandbox";
+/// Who a deleted thread parent's tombstone is shown as, and its text.
+pub const SLACKBOT: &str = "USLACKBOT";
+pub const TOMBSTONE_TEXT: &str = "This message was deleted.";
 
 /// Time zones members live in: (tz, label, offset in seconds).
 const ZONES: &[(&str, &str, i64)] = &[
@@ -70,7 +73,7 @@ pub struct Channel {
     pub members: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Message {
     pub ts: i64,
     pub user: String,
@@ -84,6 +87,12 @@ pub struct Message {
     /// The app's message metadata (`{event_type, event_payload}`), shown by `conversations.history`
     /// and `.replies` only with `include_all_metadata`.
     pub metadata: Option<Value>,
+    /// Who last edited the text with `chat.update`, and when (a `ts`).
+    pub edited: Option<(String, i64)>,
+    /// Reactions in the order first added: the emoji name and who reacted, in order.
+    pub reactions: Vec<(String, Vec<String>)>,
+    /// A deleted thread parent that keeps its replies: Slack's tombstone.
+    pub tombstone: bool,
 }
 
 impl Message {
@@ -434,6 +443,34 @@ impl Workspace {
         if let Some(attachments) = &message.attachments {
             out["attachments"] = attachments.clone();
         }
+        if let Some((user, ts)) = &message.edited {
+            out["edited"] = json!({ "user": user, "ts": ts_string(*ts) });
+        }
+        if !message.reactions.is_empty() {
+            out["reactions"] = message
+                .reactions
+                .iter()
+                .map(|(name, users)| json!({ "name": name, "users": users, "count": users.len() }))
+                .collect();
+        }
+        if message.tombstone {
+            if let Some(fields) = out.as_object_mut() {
+                for gone in [
+                    "bot_id",
+                    "app_id",
+                    "bot_profile",
+                    "blocks",
+                    "attachments",
+                    "edited",
+                ] {
+                    fields.remove(gone);
+                }
+            }
+            out["subtype"] = json!("tombstone");
+            out["hidden"] = json!(true);
+            out["user"] = json!(SLACKBOT);
+            out["text"] = json!(TOMBSTONE_TEXT);
+        }
         if message.is_reply() {
             let parent = message.thread_ts.unwrap_or(message.ts);
             out["thread_ts"] = json!(ts_string(parent));
@@ -503,6 +540,7 @@ fn seed_messages(
             blocks: None,
             attachments: None,
             metadata: None,
+            ..Message::default()
         });
         if threaded {
             for r in 0..(1 + (n + channel) % 5) {
@@ -519,6 +557,7 @@ fn seed_messages(
                     blocks: None,
                     attachments: None,
                     metadata: None,
+                    ..Message::default()
                 });
             }
         }
