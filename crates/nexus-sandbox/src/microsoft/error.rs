@@ -171,6 +171,7 @@ pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
             retry_after.unwrap_or(10),
         ),
         401 => unauthenticated(super::BearerError::Expired),
+        404 => resource_not_found("The requested resource does not exist."),
         503 => GraphError::new(
             status,
             "ServiceNotAvailable",

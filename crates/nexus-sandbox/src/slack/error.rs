@@ -126,14 +126,18 @@ pub fn respond(call: &Call, outcome: Result<Value, Failure>) -> Response {
     }
 }
 
-/// A fault's answer: a 429 as Slack limits; any other status with Slack's error envelope.
+/// A fault's answer: a 429 as Slack limits; any other status with Slack's error envelope (a
+/// 404 as `unknown_method`, the one error Slack answers with that status).
 pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Failure::ratelimited(retry_after.unwrap_or(30)).answer(&Call::default());
     }
+    // Slack's only 404 is for a method it does not know.
     let error = if status.is_server_error() {
         "internal_error"
+    } else if status == StatusCode::NOT_FOUND {
+        "unknown_method"
     } else {
         "request_error"
     };
