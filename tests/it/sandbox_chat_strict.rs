@@ -449,7 +449,7 @@ async fn graph_gets_a_channel_and_lists_team_members_with_graphs_errors() {
         page["@odata.nextLink"]
             .as_str()
             .unwrap()
-            .contains("$skiptoken="),
+            .contains("skiptoken="),
         "{page}"
     );
     let first = &page["value"][0];
@@ -466,14 +466,9 @@ async fn graph_gets_a_channel_and_lists_team_members_with_graphs_errors() {
         .await;
     assert_eq!(all["value"].as_array().unwrap().len(), 480);
     assert!(all.get("@odata.nextLink").is_none(), "one page");
-    assert_eq!(
-        all["value"][0]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
-        ["@odata.type", "displayName", "id"]
-    );
+    let mut keys: Vec<&String> = all["value"][0].as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["@odata.type", "displayName", "id"]);
     let email = first["email"].as_str().unwrap();
     let (_, _, by_email) = g
         .get(&format!(
@@ -542,8 +537,12 @@ async fn every_slack_and_graph_404_carries_the_providers_body() {
     let g = sandbox("teams").await;
     let (_, _, teams) = g.get("/microsoft/v1.0/me/joinedTeams").await;
     let team = teams["value"][0]["id"].as_str().unwrap().to_owned();
+    // Outside `/v1.0` no Graph route answers: Graph's error JSON, without the ids that the
+    // Graph routes' envelope stamps into `innerError`.
+    let (status, _, body) = g.get("/microsoft/nothing").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "ResourceNotFound", "{body}");
     for (path, code) in [
-        ("/microsoft/nothing".to_owned(), "ResourceNotFound"),
         (
             "/microsoft/v1.0/teams/00000000-0000-0000-0000-000000000000/channels".to_owned(),
             "NotFound",
