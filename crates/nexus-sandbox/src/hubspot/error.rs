@@ -115,6 +115,13 @@ pub fn rate_limited(policy: Policy, portal: &str, retry_after_s: u64) -> ApiErro
 /// A fault's answer, shaped as HubSpot's.
 pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::NOT_FOUND {
+        return ApiError {
+            retry_after,
+            ..not_found()
+        }
+        .into_response();
+    }
     if status == StatusCode::TOO_MANY_REQUESTS {
         return rate_limited(
             Policy::TenSecondlyRolling,

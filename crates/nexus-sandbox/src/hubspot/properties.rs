@@ -9,7 +9,7 @@
 //! property per object (`days_to_close`-like), which writes refuse.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -464,19 +464,28 @@ impl Property {
     }
 }
 
-/// `GET /crm/v3/properties/{objectType}`: `{"results": [...]}`, every property of the type.
+/// `GET /crm/v3/properties/{objectType}?archived`: `{"results": [...]}`, every property of the
+/// type; with `archived=true` the archived ones, of which the portal has none. `properties`
+/// (the property attributes to return) is accepted and every attribute returned.
 pub async fn list(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     Path(object): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let admitted = match admit(&ctx, &headers, Class::Standard) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
+    let archived = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "archived" && v == "true");
     match object_type(&object) {
         Ok(object) => {
-            let results: Vec<Value> = of(object).iter().map(Property::to_json).collect();
+            let results: Vec<Value> = of(object)
+                .iter()
+                .filter(|_| !archived)
+                .map(Property::to_json)
+                .collect();
             admitted.respond(StatusCode::OK, json!({ "results": results }))
         }
         Err(r) => admitted.finish(r),

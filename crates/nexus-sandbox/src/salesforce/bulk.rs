@@ -185,19 +185,26 @@ pub async fn create_query(
     if operation != "query" && operation != "queryAll" {
         return admitted.finish(invalid_job("operation must be query or queryAll"));
     }
-    let (query, object) = match parse_query(request.query.as_deref().unwrap_or_default()) {
+    let now = sf_time(ctx.state.clock.now());
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
+    let (query, object) = match parse_query(request.query.as_deref().unwrap_or_default(), &store) {
         Ok(v) => v,
         Err(e) => return admitted.finish(e),
     };
-    let now = sf_time(ctx.state.clock.now());
-    let mut store = ctx.state.salesforce.lock(&admitted.account);
-    let rows = query.run(
-        store
-            .records
-            .get(&object)
-            .into_iter()
-            .flat_map(|m| m.values()),
+    if !query.is_flat() {
+        return admitted.finish(invalid_job(
+            "Bulk API 2.0 query jobs take neither COUNT() nor parent-to-child subqueries",
+        ));
+    }
+    let hits = query.select(
+        &*store,
+        object.name(),
+        store.scan(object, operation == "queryAll"),
     );
+    let rows: Vec<Map<String, Value>> = hits
+        .into_iter()
+        .map(|r| query.flat(&*store, object.name(), r))
+        .collect();
     let id = job_id(&mut store);
     let mut job = Job::new(
         id.clone(),
@@ -208,7 +215,7 @@ pub async fn create_query(
         now,
     );
     job.rows = rows;
-    job.columns = query.fields.clone();
+    job.columns = query.columns();
     let info = job.info();
     store.jobs.insert(id, job);
     admitted.finish(Json(info))
@@ -470,13 +477,7 @@ fn process(job: &mut Job, store: &mut Store, now: chrono::DateTime<chrono::Utc>)
                     (id, false)
                 }),
             },
-            _ => match id.filter(|i| {
-                store
-                    .records
-                    .get_mut(&job.object)
-                    .and_then(|m| m.remove(i))
-                    .is_some()
-            }) {
+            _ => match id.filter(|i| store.delete(job.object, i, now)) {
                 Some(id) => Ok((id, false)),
                 None => Err(error(
                     StatusCode::BAD_REQUEST,

@@ -1,6 +1,9 @@
 //! sObject Collections (`/composite/sobjects`): up to 200 records a call, several types at once,
 //! HTTP 200 with one result per input in input order; item errors carry `statusCode` (not
-//! `errorCode`), and with `allOrNone` one failure rolls everything back.
+//! `errorCode`), and with `allOrNone` one failure rolls everything back. Retrieve takes ids and
+//! fields (both required) in the query string (`GET`) or as `{"ids", "fields"}` (`POST`, up to
+//! 2,000 ids, what jsforce sends for `retrieve(type, [ids])`); an unknown field is 400
+//! `INVALID_FIELD`, an id of no record of the type `null` in its place.
 
 use axum::{
     Json,
@@ -173,10 +176,69 @@ pub struct IdsParams {
 }
 
 fn ids_of(params: &IdsParams) -> Vec<String> {
-    params
-        .ids
-        .as_deref()
-        .unwrap_or_default()
+    split_list(params.ids.as_deref())
+}
+
+/// Most ids one POST retrieve takes.
+const MAX_RETRIEVE: usize = 2000;
+
+/// The records of `ids` in order with `fields`, `null` for an id of no record of the type.
+fn retrieved(
+    ctx: &Ctx,
+    account: &str,
+    object: &str,
+    ids: &[String],
+    fields: &[String],
+) -> Result<Value, SfError> {
+    let Some(object) = SObject::parse(object) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ));
+    };
+    if ids.is_empty() || fields.is_empty() {
+        let missing = if ids.is_empty() { "ids" } else { "fields" };
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "MISSING_ARGUMENT",
+            &format!("{missing} parameter is required"),
+        ));
+    }
+    if ids.len() > MAX_RETRIEVE {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            &format!("The number of ids in the request exceeds the limit of {MAX_RETRIEVE}"),
+        ));
+    }
+    if let Some(bad) = fields
+        .iter()
+        .find(|f| !object.fields().iter().any(|k| k.eq_ignore_ascii_case(f)))
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!(
+                "No such column '{bad}' on entity '{}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+                object.name()
+            ),
+        ));
+    }
+    let store = ctx.state.salesforce.lock(account);
+    Ok(Value::Array(
+        ids.iter()
+            .map(|id| {
+                store
+                    .get(object, id)
+                    .map_or(Value::Null, |r| render(object, r, Some(fields)))
+            })
+            .collect(),
+    ))
+}
+
+fn split_list(list: Option<&str>) -> Vec<String> {
+    list.unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -184,7 +246,7 @@ fn ids_of(params: &IdsParams) -> Vec<String> {
         .collect()
 }
 
-/// `GET /composite/sobjects/{object}?ids=a,b&fields=…`: records in order, `null` for missing ids.
+/// `GET /composite/sobjects/{object}?ids=a,b&fields=…`.
 pub async fn retrieve(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
@@ -195,27 +257,48 @@ pub async fn retrieve(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let Some(object) = SObject::parse(&object) else {
-        return admitted.finish(error(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "The requested resource does not exist",
-        ));
+    let ids = ids_of(&params);
+    let fields = split_list(params.fields.as_deref());
+    match retrieved(&ctx, &admitted.account, &object, &ids, &fields) {
+        Ok(records) => admitted.finish(Json(records)),
+        Err(e) => admitted.finish(e),
+    }
+}
+
+/// `POST /composite/sobjects/{object}` with `{"ids": [...], "fields": [...]}`.
+pub async fn retrieve_by_body(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Response {
+    let admitted = match admit(&ctx, &headers, None) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
     };
-    let fields: Option<Vec<String>> = params
-        .fields
-        .as_deref()
-        .map(|f| f.split(',').map(|s| s.trim().to_owned()).collect());
-    let store = ctx.state.salesforce.lock(&admitted.account);
-    let records: Vec<Value> = ids_of(&params)
-        .iter()
-        .map(|id| {
-            store
-                .get(object, id)
-                .map_or(Value::Null, |r| render(object, r, fields.as_deref()))
-        })
-        .collect();
-    admitted.finish(Json(Value::Array(records)))
+    let request = match body_fields(&body) {
+        Ok(r) => r,
+        Err(e) => return admitted.finish(e),
+    };
+    let strings = |name: &str| -> Vec<String> {
+        request
+            .get(name)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    match retrieved(
+        &ctx,
+        &admitted.account,
+        &object,
+        &strings("ids"),
+        &strings("fields"),
+    ) {
+        Ok(records) => admitted.finish(Json(records)),
+        Err(e) => admitted.finish(e),
+    }
 }
 
 /// `DELETE /composite/sobjects?ids=a,b&allOrNone=false`.
@@ -229,6 +312,7 @@ pub async fn delete(
         Err(r) => return r.into_response(),
     };
     let ids = ids_of(&params);
+    let now = ctx.state.clock.now();
     let mut store = ctx.state.salesforce.lock(&admitted.account);
     let owner = |store: &Store, id: &str| {
         store
@@ -250,7 +334,7 @@ pub async fn delete(
                 r
             }
             Some(object) => {
-                store.records.get_mut(&object).map(|m| m.remove(id));
+                store.delete(object, id, now);
                 json!({ "id": id, "success": true, "errors": [] })
             }
         })

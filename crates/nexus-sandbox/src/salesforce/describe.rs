@@ -4,7 +4,8 @@
 //! `phone`, `url`, `picklist`, `textarea`, `double`, `currency`, `boolean`, `date`,
 //! `datetime`), `custom` (its name ends in `__c`), `calculated` (a formula), `createable`,
 //! `updateable`, `nillable`, `length`, `referenceTo`, `relationshipName` and
-//! `picklistValues`. An object the org lacks answers 404 `NOT_FOUND` ("The requested resource
+//! `picklistValues`, and the object's `childRelationships` (what a SOQL subquery names). An
+//! object the org lacks answers 404 `NOT_FOUND` ("The requested resource
 //! does not exist"), as Salesforce does.
 //!
 //! The fields are the org's (`SObject::fields`); which of them no client writes is
@@ -134,14 +135,34 @@ fn field(object: SObject, name: &str) -> Value {
     })
 }
 
+/// An object's label, as the org shows it.
+pub fn object_label(object: SObject) -> &'static str {
+    match object {
+        SObject::OpportunityContactRole => "Contact Role",
+        other => other.name(),
+    }
+}
+
+/// An object's plural label.
+pub fn object_label_plural(object: SObject) -> &'static str {
+    match object {
+        SObject::Lead => "Leads",
+        SObject::Contact => "Contacts",
+        SObject::Account => "Accounts",
+        SObject::Opportunity => "Opportunities",
+        SObject::OpportunityContactRole => "Contact Roles",
+        SObject::User => "Users",
+    }
+}
+
 /// An object's describe answer.
 pub fn describe(object: SObject) -> Value {
     let name = object.name();
     let base = format!("{API}/sobjects/{name}");
     json!({
         "name": name,
-        "label": name,
-        "labelPlural": format!("{name}s"),
+        "label": object_label(object),
+        "labelPlural": object_label_plural(object),
         "keyPrefix": object.key_prefix(),
         "custom": false,
         "createable": true,
@@ -151,7 +172,16 @@ pub fn describe(object: SObject) -> Value {
         "retrieveable": true,
         "searchable": true,
         "fields": object.fields().iter().map(|f| field(object, f)).collect::<Vec<_>>(),
-        "childRelationships": [],
+        "childRelationships": object.children().iter().map(|c| json!({
+            "cascadeDelete": c.object == "OpportunityContactRole",
+            "childSObject": c.object,
+            "deprecatedAndHidden": false,
+            "field": c.field,
+            "junctionIdListNames": [],
+            "junctionReferenceTo": [],
+            "relationshipName": c.name,
+            "restrictedDelete": false,
+        })).collect::<Vec<_>>(),
         "recordTypeInfos": [],
         "urls": {
             "sobject": base,

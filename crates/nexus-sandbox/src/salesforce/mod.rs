@@ -9,6 +9,7 @@
 mod bulk;
 mod collections;
 mod describe;
+mod org;
 mod outbound;
 pub mod soql;
 pub mod store;
@@ -61,7 +62,10 @@ pub fn routes() -> Router<Ctx> {
         )
         .route("/services/oauth2/token", axum::routing::post(token))
         .route("/services/oauth2/revoke", axum::routing::post(revoke))
-        .route(&data("/sobjects/{object}"), axum::routing::post(create))
+        .route(
+            &data("/sobjects/{object}"),
+            get(org::basic_info).post(create),
+        )
         .route(
             &data("/sobjects/{object}/{id}"),
             get(read).patch(update).delete(remove),
@@ -69,6 +73,10 @@ pub fn routes() -> Router<Ctx> {
         .route(&data("/sobjects/{object}/describe"), get(describe::get))
         .route(&data("/query"), get(query))
         .route(&data("/query/{locator}"), get(query_more))
+        .route(&data("/queryAll"), get(query_all))
+        .route(&data("/queryAll/{locator}"), get(query_more))
+        .route(&data("/sobjects"), get(org::describe_global))
+        .route(&data("/limits"), get(org::limits))
         .route(
             &data("/composite/sobjects"),
             axum::routing::post(collections::write)
@@ -77,7 +85,7 @@ pub fn routes() -> Router<Ctx> {
         )
         .route(
             &data("/composite/sobjects/{object}"),
-            get(collections::retrieve),
+            get(collections::retrieve).post(collections::retrieve_by_body),
         )
         .route(
             &bulk::path("/query"),
@@ -170,6 +178,7 @@ pub fn fault(status: u16, retry_after: Option<u64>) -> Response {
         StatusCode::UNAUTHORIZED => {
             error(status, "INVALID_SESSION_ID", "Session expired or invalid")
         }
+        StatusCode::NOT_FOUND => not_found(),
         StatusCode::SERVICE_UNAVAILABLE => error(
             status,
             "SERVER_UNAVAILABLE",
@@ -530,10 +539,12 @@ async fn remove(
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
+    let now = ctx.state.clock.now();
     let mut store = ctx.state.salesforce.lock(&admitted.account);
-    match store.records.get_mut(&object).and_then(|m| m.remove(&id)) {
-        Some(_) => admitted.finish(StatusCode::NO_CONTENT),
-        None => admitted.finish(not_found()),
+    if store.delete(object, &id, now) {
+        admitted.finish(StatusCode::NO_CONTENT)
+    } else {
+        admitted.finish(not_found())
     }
 }
 
@@ -550,49 +561,32 @@ fn batch_size(headers: &HeaderMap) -> usize {
         .map_or(DEFAULT_BATCH, |n| n.clamp(200, DEFAULT_BATCH))
 }
 
-/// A page of query results; the rest waits under a locator for `nextRecordsUrl`.
-fn page(
-    store: &mut Store,
-    object: SObject,
-    mut rows: Vec<Map<String, Value>>,
-    total: usize,
-    batch: usize,
-) -> Value {
+/// A page of rendered query results; the rest waits under a locator for `nextRecordsUrl`.
+fn page(store: &mut Store, mut rows: Vec<Value>, total: usize, batch: usize) -> Value {
     let rest = if rows.len() > batch {
         rows.split_off(batch)
     } else {
         Vec::new()
     };
-    let records: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let id = r.get("Id").and_then(Value::as_str).unwrap_or_default();
-            let mut out = Map::new();
-            out.insert("attributes".into(), json!({ "type": object.name(), "url": format!("{API}/sobjects/{}/{id}", object.name()) }));
-            out.extend(r.clone());
-            Value::Object(out)
-        })
-        .collect();
-    let mut body = json!({ "totalSize": total, "done": rest.is_empty(), "records": records });
+    let mut body = json!({ "totalSize": total, "done": rest.is_empty(), "records": rows });
     if !rest.is_empty() {
         store.next_cursor += 1;
         let locator = format!("01g5e{:013}", store.next_cursor);
         let fetched = total - rest.len();
         body["nextRecordsUrl"] = json!(format!("{API}/query/{locator}-{fetched}"));
-        store
-            .cursors
-            .insert(format!("{locator}-{fetched}"), (object, rest));
+        store.cursors.insert(format!("{locator}-{fetched}"), rest);
     }
     body
 }
 
-/// Parses SOQL against the org's objects and fields; errors are Salesforce's 400 answers.
-fn parse_query(soql: &str) -> Result<(soql::Query, SObject), SfError> {
+/// Parses SOQL and checks it against the org's objects, fields and relationships; errors are
+/// Salesforce's 400 answers.
+fn parse_query(soql: &str, store: &Store) -> Result<(soql::Query, SObject), SfError> {
     soql::parse(soql)
         .and_then(|query| {
-            let object = SObject::parse(&query.object)
+            let name = query.check(store)?;
+            let object = SObject::parse(name)
                 .ok_or_else(|| soql::SoqlError::InvalidType(query.object.clone()))?;
-            query.check_fields(object.fields())?;
             Ok((query, object))
         })
         .map_err(|e| error(StatusCode::BAD_REQUEST, e.error_code(), &e.to_string()))
@@ -603,36 +597,54 @@ struct QueryParam {
     q: Option<String>,
 }
 
+/// `GET /query?q=`: live records.
 async fn query(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     Query(params): Query<QueryParam>,
 ) -> Response {
-    let admitted = match admit(&ctx, &headers, Some(("query", QUERY_DAILY_LIMIT))) {
+    run_query(&ctx, &headers, params.q, false)
+}
+
+/// `GET /queryAll?q=`: live records and the recycle bin's (`IsDeleted` true).
+async fn query_all(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Query(params): Query<QueryParam>,
+) -> Response {
+    run_query(&ctx, &headers, params.q, true)
+}
+
+fn run_query(ctx: &Ctx, headers: &HeaderMap, q: Option<String>, all: bool) -> Response {
+    let admitted = match admit(ctx, headers, Some(("query", QUERY_DAILY_LIMIT))) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let Some(q) = params.q else {
+    let Some(q) = q else {
         return admitted.finish(error(
             StatusCode::BAD_REQUEST,
             "MALFORMED_QUERY",
             "A query string must be provided",
         ));
     };
-    let (query, object) = match parse_query(&q) {
+    let mut store = ctx.state.salesforce.lock(&admitted.account);
+    let (query, object) = match parse_query(&q, &store) {
         Ok(v) => v,
         Err(e) => return admitted.finish(e),
     };
-    let mut store = ctx.state.salesforce.lock(&admitted.account);
-    let rows = query.run(
-        store
-            .records
-            .get(&object)
-            .into_iter()
-            .flat_map(|m| m.values()),
-    );
+    let hits = query.select(&*store, object.name(), store.scan(object, all));
+    if query.count {
+        let total = hits.len();
+        return admitted.finish(Json(
+            json!({ "totalSize": total, "done": true, "records": [] }),
+        ));
+    }
+    let rows: Vec<Value> = hits
+        .into_iter()
+        .map(|r| query.project(&*store, object.name(), r))
+        .collect();
     let total = rows.len();
-    let body = page(&mut store, object, rows, total, batch_size(&headers));
+    let body = page(&mut store, rows, total, batch_size(headers));
     admitted.finish(Json(body))
 }
 
@@ -646,7 +658,7 @@ async fn query_more(
         Err(r) => return r.into_response(),
     };
     let mut store = ctx.state.salesforce.lock(&admitted.account);
-    let Some((object, rows)) = store.cursors.remove(&locator) else {
+    let Some(rows) = store.cursors.remove(&locator) else {
         return admitted.finish(error(
             StatusCode::BAD_REQUEST,
             "INVALID_QUERY_LOCATOR",
@@ -659,7 +671,7 @@ async fn query_more(
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     let total = fetched + rows.len();
-    let body = page(&mut store, object, rows, total, batch_size(&headers));
+    let body = page(&mut store, rows, total, batch_size(&headers));
     admitted.finish(Json(body))
 }
 
@@ -832,9 +844,10 @@ pub fn change_record(
         }
         ("update", Some(id)) if store.get(object, id).is_some() => (StatusCode::OK, id.to_owned()),
         ("delete", Some(id)) => {
-            return match store.records.get_mut(&object).and_then(|m| m.remove(id)) {
-                Some(_) => StatusCode::NO_CONTENT.into_response(),
-                None => not_found().into_response(),
+            return if store.delete(object, id, now) {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                not_found().into_response()
             };
         }
         ("update", Some(_)) => return not_found().into_response(),

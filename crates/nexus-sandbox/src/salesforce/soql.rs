@@ -1,14 +1,26 @@
-//! SOQL, as much as a CRM gateway sends: `SELECT fields FROM Object [WHERE …] [ORDER BY …]
-//! [LIMIT n] [OFFSET n]`, parsed and run over in-memory records.
+//! SOQL, as much as a CRM gateway or a typical integration sends: `SELECT fields FROM Object
+//! [WHERE …] [ORDER BY …] [LIMIT n] [OFFSET n]`, parsed and run over an org's records.
 //!
-//! WHERE takes comparisons (`= != <> < <= > >=`), `IN`/`NOT IN`, `LIKE` (`%`, `_`, case-insensitive),
-//! `AND`, `OR`, `NOT` and parentheses — mixing AND and OR without parentheses is refused, as
-//! Salesforce refuses it. Literals: quoted strings, numbers, `true`/`false`, `null`, dates and
-//! datetimes. Text compares case-insensitively; datetimes compare as instants whatever their offset
-//! notation (`+0000` or `Z`). Aggregates, relationship fields and date literals like `TODAY` are
-//! refused with MALFORMED_QUERY. As at Salesforce, a date or datetime field compared with a quoted
-//! value is INVALID_FIELD ("should not be enclosed in quotes"), and OFFSET above 2,000 is
-//! NUMBER_OUTSIDE_VALID_RANGE (SOQL reference, "OFFSET").
+//! The select list takes fields, relationship paths through lookups (`Account.Name`,
+//! `Account.Owner.Email`: a parent record renders as a nested object with its own `attributes`,
+//! or `null` when the lookup is empty), parent-to-child subqueries over a child relationship
+//! (`(SELECT Id FROM Contacts)`: a nested `{totalSize, done, records}`, or `null` when there are
+//! no children; up to five levels, as API v58.0 allows) and `COUNT()` alone (the count is
+//! `totalSize`, `records` is empty; ORDER BY is refused beside it, as Salesforce refuses it).
+//! WHERE takes comparisons (`= != <> < <= > >=`), `IN`/`NOT IN`, `LIKE` (`%`, `_`,
+//! case-insensitive), `AND`, `OR`, `NOT` and parentheses — mixing AND and OR without parentheses
+//! is refused, as Salesforce refuses it — on fields and relationship paths. Literals: quoted
+//! strings, numbers, `true`/`false`, `null`, dates and datetimes. Text compares
+//! case-insensitively; datetimes compare as instants whatever their offset notation (`+0000` or
+//! `Z`). Other aggregates (`COUNT(Id)`, `SUM`), `GROUP BY`, semi-joins, `FIELDS()` and date
+//! literals like `TODAY` are refused with MALFORMED_QUERY. As at Salesforce, a date or datetime
+//! field compared with a quoted value is INVALID_FIELD ("should not be enclosed in quotes"),
+//! OFFSET above 2,000 is NUMBER_OUTSIDE_VALID_RANGE (SOQL reference, "OFFSET"), an unknown
+//! lookup in a path is INVALID_FIELD ("Didn't understand relationship …") and an unknown child
+//! relationship in a subquery INVALID_TYPE.
+//!
+//! The org is reached through [`Org`]: its objects' fields, lookups and child relationships,
+//! and its records.
 
 use std::cmp::Ordering;
 
@@ -40,10 +52,20 @@ pub enum SoqlError {
     },
     #[error("Maximum SOQL offset allowed is {MAX_OFFSET}")]
     OffsetOutOfRange,
+    #[error(
+        "Didn't understand relationship '{0}' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+    )]
+    InvalidRelationship(String),
+    #[error(
+        "Didn't understand relationship '{0}' in FROM part of query call. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+    )]
+    InvalidChildRelationship(String),
 }
 
 /// The largest OFFSET Salesforce takes.
 pub const MAX_OFFSET: usize = 2000;
+/// The deepest parent-to-child nesting API v58.0 takes (the query itself is level 1).
+const MAX_DEPTH: usize = 5;
 
 /// Standard fields holding a datetime, and those holding a date: compared only with unquoted
 /// literals.
@@ -59,8 +81,10 @@ impl SoqlError {
     pub fn error_code(&self) -> &'static str {
         match self {
             SoqlError::Malformed(_) => "MALFORMED_QUERY",
-            SoqlError::InvalidType(_) => "INVALID_TYPE",
-            SoqlError::InvalidField { .. } | SoqlError::QuotedDate { .. } => "INVALID_FIELD",
+            SoqlError::InvalidType(_) | SoqlError::InvalidChildRelationship(_) => "INVALID_TYPE",
+            SoqlError::InvalidField { .. }
+            | SoqlError::QuotedDate { .. }
+            | SoqlError::InvalidRelationship(_) => "INVALID_FIELD",
             SoqlError::OffsetOutOfRange => "NUMBER_OUTSIDE_VALID_RANGE",
         }
     }
@@ -103,9 +127,19 @@ pub struct Order {
     pub nulls_first: bool,
 }
 
+/// One entry of a select list: a field or relationship path (`Account.Name`), or a
+/// parent-to-child subquery whose `object` is a child relationship (`Contacts`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Field(String),
+    Subquery(Box<Query>),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
-    pub fields: Vec<String>,
+    pub items: Vec<Item>,
+    /// `SELECT COUNT() FROM …`: the answer is the count alone.
+    pub count: bool,
     pub object: String,
     pub filter: Option<Condition>,
     pub order_by: Vec<Order>,
@@ -224,12 +258,12 @@ impl Parser {
 
     fn name(&mut self) -> Result<String, SoqlError> {
         match self.tokens.get(self.at) {
-            Some(Token::Word(w)) if w.chars().next().is_some_and(|c| c.is_alphabetic()) => {
-                if w.contains('.') {
-                    return Err(malformed(format!(
-                        "relationship fields are not supported: {w}"
-                    )));
-                }
+            Some(Token::Word(w))
+                if w.split('.').all(|segment| {
+                    segment.chars().next().is_some_and(char::is_alphabetic)
+                        && segment.chars().all(|c| c.is_alphanumeric() || c == '_')
+                }) =>
+            {
                 self.at += 1;
                 Ok(w.clone())
             }
@@ -359,76 +393,125 @@ pub fn parse(soql: &str) -> Result<Query, SoqlError> {
         tokens: lex(soql)?,
         at: 0,
     };
-    p.expect_word("SELECT")?;
-    let mut fields = vec![p.name()?];
-    while p.eat_punct(",") {
-        fields.push(p.name()?);
-    }
-    if p.eat_punct("(") {
-        return Err(malformed("aggregate functions are not supported"));
-    }
-    p.expect_word("FROM")?;
-    let object = p.name()?;
-    let filter = if p.eat_word("WHERE") {
-        Some(p.condition()?)
-    } else {
-        None
-    };
-    let mut order_by = Vec::new();
-    if p.eat_word("ORDER") {
-        p.expect_word("BY")?;
-        loop {
-            let field = p.name()?;
-            let descending = if p.eat_word("DESC") {
-                true
-            } else {
-                p.eat_word("ASC");
-                false
-            };
-            let nulls_first = if p.eat_word("NULLS") {
-                if p.eat_word("FIRST") {
-                    true
-                } else {
-                    p.expect_word("LAST")?;
-                    false
-                }
-            } else {
-                !descending
-            };
-            order_by.push(Order {
-                field,
-                descending,
-                nulls_first,
-            });
-            if !p.eat_punct(",") {
-                break;
-            }
-        }
-    }
-    let limit = if p.eat_word("LIMIT") {
-        Some(p.number()?)
-    } else {
-        None
-    };
-    let offset = if p.eat_word("OFFSET") {
-        Some(p.number()?)
-    } else {
-        None
-    };
-    if offset.is_some_and(|o| o > MAX_OFFSET) {
-        return Err(SoqlError::OffsetOutOfRange);
-    }
+    let query = p.query(1)?;
     if p.at < p.tokens.len() {
         return Err(p.unexpected());
     }
-    Ok(Query {
-        fields,
-        object,
-        filter,
-        order_by,
-        limit,
-        offset,
-    })
+    Ok(query)
+}
+
+impl Parser {
+    /// One select list entry: `COUNT()`, a `(SELECT …)` subquery, or a field path.
+    fn item(&mut self, depth: usize) -> Result<Option<Item>, SoqlError> {
+        if self.eat_punct("(") {
+            if depth >= MAX_DEPTH {
+                return Err(malformed(format!(
+                    "SOQL statements cannot query more than {MAX_DEPTH} levels of parent-to-child relationships"
+                )));
+            }
+            let inner = self.query(depth + 1)?;
+            if !self.eat_punct(")") {
+                return Err(self.unexpected());
+            }
+            return Ok(Some(Item::Subquery(Box::new(inner))));
+        }
+        let name = self.name()?;
+        if self.eat_punct("(") {
+            if name.eq_ignore_ascii_case("COUNT") && self.eat_punct(")") {
+                return Ok(None);
+            }
+            return Err(malformed(format!(
+                "unexpected token: '(': {name}() is not supported here; COUNT() is the only function the select list takes"
+            )));
+        }
+        Ok(Some(Item::Field(name)))
+    }
+
+    /// `SELECT … FROM …` up to the end or the `)` that closes a subquery.
+    fn query(&mut self, depth: usize) -> Result<Query, SoqlError> {
+        self.expect_word("SELECT")?;
+        let mut items = Vec::new();
+        let mut count = false;
+        loop {
+            match self.item(depth)? {
+                Some(item) => items.push(item),
+                None => count = true,
+            }
+            if !self.eat_punct(",") {
+                break;
+            }
+        }
+        if count && (!items.is_empty() || depth > 1) {
+            return Err(malformed(
+                "COUNT() must be the only element in the SELECT list of the outer query",
+            ));
+        }
+        self.expect_word("FROM")?;
+        let object = self.name()?;
+        let filter = if self.eat_word("WHERE") {
+            Some(self.condition()?)
+        } else {
+            None
+        };
+        let mut order_by = Vec::new();
+        if self.eat_word("ORDER") {
+            self.expect_word("BY")?;
+            if count {
+                return Err(malformed(
+                    "ORDER BY cannot be used with COUNT(); use COUNT(fieldName) with GROUP BY instead",
+                ));
+            }
+            loop {
+                let field = self.name()?;
+                let descending = if self.eat_word("DESC") {
+                    true
+                } else {
+                    self.eat_word("ASC");
+                    false
+                };
+                let nulls_first = if self.eat_word("NULLS") {
+                    if self.eat_word("FIRST") {
+                        true
+                    } else {
+                        self.expect_word("LAST")?;
+                        false
+                    }
+                } else {
+                    !descending
+                };
+                order_by.push(Order {
+                    field,
+                    descending,
+                    nulls_first,
+                });
+                if !self.eat_punct(",") {
+                    break;
+                }
+            }
+        }
+        let limit = if self.eat_word("LIMIT") {
+            Some(self.number()?)
+        } else {
+            None
+        };
+        let offset = if self.eat_word("OFFSET") {
+            Some(self.number()?)
+        } else {
+            None
+        };
+        if offset.is_some_and(|o| o > MAX_OFFSET) {
+            return Err(SoqlError::OffsetOutOfRange);
+        }
+        Ok(Query {
+            items,
+            count,
+            object,
+            filter,
+            order_by,
+            limit,
+            offset,
+        })
+    }
 }
 
 /// Salesforce's datetime notations: `2024-05-01T12:00:00.000+0000`, `…Z`, `…+01:00`.
@@ -479,13 +562,15 @@ fn like(value: &str, pattern: &str) -> bool {
 }
 
 impl Condition {
-    pub fn matches(&self, record: &Map<String, Value>) -> bool {
+    /// Whether a record passes, its fields (and relationship paths) read through `get`.
+    pub fn matches(&self, get: &dyn Fn(&str) -> Option<Value>) -> bool {
         match self {
-            Condition::And(all) => all.iter().all(|c| c.matches(record)),
-            Condition::Or(any) => any.iter().any(|c| c.matches(record)),
-            Condition::Not(c) => !c.matches(record),
+            Condition::And(all) => all.iter().all(|c| c.matches(get)),
+            Condition::Or(any) => any.iter().any(|c| c.matches(get)),
+            Condition::Not(c) => !c.matches(get),
             Condition::Compare(name, op, literal) => {
-                let value = field(record, name);
+                let value = get(name);
+                let value = value.as_ref();
                 match (value, literal, op) {
                     (None, Literal::Null, Op::Eq) => true,
                     (None, Literal::Null, Op::Ne) => false,
@@ -502,14 +587,15 @@ impl Condition {
                 }
             }
             Condition::In(name, values, negated) => {
-                let found = field(record, name).is_some_and(|v| {
+                let found = get(name).is_some_and(|v| {
                     values
                         .iter()
-                        .any(|l| compare(v, l) == Some(Ordering::Equal))
+                        .any(|l| compare(&v, l) == Some(Ordering::Equal))
                 });
                 found != *negated
             }
-            Condition::Like(name, pattern) => field(record, name)
+            Condition::Like(name, pattern) => get(name)
+                .as_ref()
                 .and_then(Value::as_str)
                 .is_some_and(|v| like(v, pattern)),
         }
@@ -568,7 +654,8 @@ impl Condition {
             Condition::And(c) | Condition::Or(c) => c.iter().try_for_each(Condition::check_quotes),
             Condition::Not(c) => c.check_quotes(),
             Condition::Compare(field, op, Literal::Text(value)) => {
-                let is = |list: &[&str]| list.iter().any(|f| f.eq_ignore_ascii_case(field));
+                let leaf = field.rsplit('.').next().unwrap_or(field);
+                let is = |list: &[&str]| list.iter().any(|f| f.eq_ignore_ascii_case(leaf));
                 let kind = if is(DATETIME_FIELDS) {
                     "dateTime"
                 } else if is(DATE_FIELDS) {
@@ -601,59 +688,272 @@ impl Op {
     }
 }
 
+/// A child relationship: its name as the org spells it (`Contacts`), the child object, and the
+/// child's field that holds the parent's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Child {
+    pub name: &'static str,
+    pub object: &'static str,
+    pub field: &'static str,
+}
+
+/// A lookup relationship: its name as the org spells it (`Account`), the object it points to, and
+/// the field on the record that holds that object's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub name: &'static str,
+    pub object: &'static str,
+    pub field: &'static str,
+}
+
+/// What a query needs of an org: its objects' fields and relationships, its records, and how a
+/// record's `attributes.url` reads.
+pub trait Org {
+    /// The object's name as the org spells it, and its fields; `None` when the org lacks it.
+    fn object(&self, name: &str) -> Option<(&'static str, &'static [&'static str])>;
+    fn parent(&self, object: &str, relationship: &str) -> Option<Parent>;
+    fn child(&self, object: &str, relationship: &str) -> Option<Child>;
+    fn record(&self, object: &str, id: &str) -> Option<&Map<String, Value>>;
+    /// The object's live records (deleted ones are the caller's to add, for queryAll).
+    fn records(&self, object: &str) -> Vec<&Map<String, Value>>;
+    fn url(&self, object: &str, id: &str) -> String;
+}
+
+/// A field or relationship path's value on a record of `object`; `None` when it or a lookup on
+/// the way is empty.
+fn value(org: &dyn Org, object: &str, record: &Map<String, Value>, path: &str) -> Option<Value> {
+    match path.split_once('.') {
+        None => field(record, path).cloned(),
+        Some((relationship, rest)) => {
+            let parent = org.parent(object, relationship)?;
+            let id = field(record, parent.field)?.as_str()?;
+            let related = org.record(parent.object, id)?;
+            value(org, parent.object, related, rest)
+        }
+    }
+}
+
+fn attributes(org: &dyn Org, object: &str, record: &Map<String, Value>) -> Value {
+    let id = field(record, "Id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    serde_json::json!({ "type": object, "url": org.url(object, id) })
+}
+
+/// Puts a path's value into `out` as Salesforce nests it: `Account.Name` becomes
+/// `"Account": {"attributes", "Name"}`, or `"Account": null` when the lookup is empty.
+fn put(
+    org: &dyn Org,
+    out: &mut Map<String, Value>,
+    object: &str,
+    record: &Map<String, Value>,
+    path: &str,
+) {
+    let Some((relationship, rest)) = path.split_once('.') else {
+        let (key, v) = record
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(path))
+            .map_or((path.to_owned(), Value::Null), |(k, v)| {
+                (k.clone(), v.clone())
+            });
+        out.insert(key, v);
+        return;
+    };
+    let Some(parent) = org.parent(object, relationship) else {
+        return;
+    };
+    let related = field(record, parent.field)
+        .and_then(Value::as_str)
+        .and_then(|id| org.record(parent.object, id));
+    match related {
+        None => {
+            out.insert(parent.name.to_owned(), Value::Null);
+        }
+        Some(related) => {
+            let nested = out.entry(parent.name.to_owned()).or_insert_with(|| {
+                let mut m = Map::new();
+                m.insert("attributes".into(), attributes(org, parent.object, related));
+                Value::Object(m)
+            });
+            if let Value::Object(nested) = nested {
+                put(org, nested, parent.object, related, rest);
+            }
+        }
+    }
+}
+
 impl Query {
-    /// INVALID_FIELD for any field not among `known` (case-insensitive), or for a date or
-    /// datetime field compared with a quoted value.
-    pub fn check_fields(&self, known: &[&str]) -> Result<(), SoqlError> {
-        let mut used: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+    /// The select list's field paths, in order (a bulk job's CSV columns).
+    pub fn columns(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Field(f) => Some(f.clone()),
+                Item::Subquery(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether the query is fields alone: no `COUNT()`, no subquery (what Bulk API 2.0 takes).
+    pub fn is_flat(&self) -> bool {
+        !self.count && self.items.iter().all(|i| matches!(i, Item::Field(_)))
+    }
+
+    /// Checks the query against the org: the object (INVALID_TYPE), every field and path
+    /// (INVALID_FIELD), every subquery's child relationship (INVALID_TYPE) and fields, and
+    /// dates compared with quoted values (INVALID_FIELD). Returns the object's own spelling.
+    pub fn check(&self, org: &dyn Org) -> Result<&'static str, SoqlError> {
+        let (object, _) = org
+            .object(&self.object)
+            .ok_or_else(|| SoqlError::InvalidType(self.object.clone()))?;
+        self.check_on(org, object)?;
+        Ok(object)
+    }
+
+    fn check_on(&self, org: &dyn Org, object: &'static str) -> Result<(), SoqlError> {
+        let mut used: Vec<&str> = self.columns_ref();
         used.extend(self.order_by.iter().map(|o| o.field.as_str()));
         if let Some(f) = &self.filter {
             f.fields(&mut used);
         }
-        match used
-            .into_iter()
-            .find(|u| !known.iter().any(|k| k.eq_ignore_ascii_case(u)))
-        {
-            Some(field) => Err(SoqlError::InvalidField {
-                field: field.to_owned(),
-                object: self.object.clone(),
-            }),
-            None => self.filter.as_ref().map_or(Ok(()), Condition::check_quotes),
+        for path in used {
+            check_path(org, object, path)?;
         }
+        for item in &self.items {
+            if let Item::Subquery(sub) = item {
+                let child = org
+                    .child(object, &sub.object)
+                    .ok_or_else(|| SoqlError::InvalidChildRelationship(sub.object.clone()))?;
+                sub.check_on(org, child.object)?;
+            }
+        }
+        self.filter.as_ref().map_or(Ok(()), Condition::check_quotes)
     }
 
-    /// Filters, sorts, skips and limits, then projects each record onto the selected fields
-    /// (named as the record names them).
-    pub fn run<'a>(
+    fn columns_ref(&self) -> Vec<&str> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Field(f) => Some(f.as_str()),
+                Item::Subquery(_) => None,
+            })
+            .collect()
+    }
+
+    /// Filters, sorts, skips and limits records of `object` (a name `check` answered).
+    pub fn select<'a>(
         &self,
-        records: impl Iterator<Item = &'a Map<String, Value>>,
-    ) -> Vec<Map<String, Value>> {
-        let mut hits: Vec<&Map<String, Value>> = records
-            .filter(|r| self.filter.as_ref().is_none_or(|f| f.matches(r)))
+        org: &dyn Org,
+        object: &str,
+        records: Vec<&'a Map<String, Value>>,
+    ) -> Vec<&'a Map<String, Value>> {
+        let mut hits: Vec<(Vec<Option<Value>>, &Map<String, Value>)> = records
+            .into_iter()
+            .filter(|r| {
+                self.filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&|path| value(org, object, r, path)))
+            })
+            .map(|r| {
+                let keys = self
+                    .order_by
+                    .iter()
+                    .map(|o| value(org, object, r, &o.field))
+                    .collect();
+                (keys, r)
+            })
             .collect();
-        hits.sort_by(|a, b| {
+        hits.sort_by(|(a, _), (b, _)| {
             self.order_by
                 .iter()
-                .map(|o| order(field(a, &o.field), field(b, &o.field), o))
+                .zip(a.iter().zip(b))
+                .map(|(o, (x, y))| order(x.as_ref(), y.as_ref(), o))
                 .find(|o| *o != Ordering::Equal)
                 .unwrap_or(Ordering::Equal)
         });
         hits.into_iter()
+            .map(|(_, r)| r)
             .skip(self.offset.unwrap_or(0))
             .take(self.limit.unwrap_or(usize::MAX))
-            .map(|r| {
-                self.fields
-                    .iter()
-                    .map(|f| {
-                        let (key, value) = r
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case(f))
-                            .map_or((f.clone(), Value::Null), |(k, v)| (k.clone(), v.clone()));
-                        (key, value)
-                    })
-                    .collect()
+            .collect()
+    }
+
+    /// A record as a query result renders it: `attributes`, then each select item in order —
+    /// fields, nested parents, and subqueries as `{totalSize, done, records}` (or `null`).
+    pub fn project(&self, org: &dyn Org, object: &str, record: &Map<String, Value>) -> Value {
+        let mut out = Map::new();
+        out.insert("attributes".into(), attributes(org, object, record));
+        for item in &self.items {
+            match item {
+                Item::Field(path) => put(org, &mut out, object, record, path),
+                Item::Subquery(sub) => {
+                    let Some(child) = org.child(object, &sub.object) else {
+                        continue;
+                    };
+                    let id = field(record, "Id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let children: Vec<&Map<String, Value>> = org
+                        .records(child.object)
+                        .into_iter()
+                        .filter(|c| field(c, child.field).and_then(Value::as_str) == Some(id))
+                        .collect();
+                    let rows: Vec<Value> = sub
+                        .select(org, child.object, children)
+                        .into_iter()
+                        .map(|c| sub.project(org, child.object, c))
+                        .collect();
+                    let nested = if rows.is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::json!({ "totalSize": rows.len(), "done": true, "records": rows })
+                    };
+                    out.insert(child.name.to_owned(), nested);
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// A record as one flat row keyed by each field path (a bulk result's CSV line).
+    pub fn flat(
+        &self,
+        org: &dyn Org,
+        object: &str,
+        record: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        self.columns()
+            .into_iter()
+            .map(|path| {
+                let v = value(org, object, record, &path).unwrap_or(Value::Null);
+                (path, v)
             })
             .collect()
+    }
+}
+
+/// INVALID_FIELD for a path whose lookups or final field the org lacks.
+fn check_path(org: &dyn Org, object: &'static str, path: &str) -> Result<(), SoqlError> {
+    match path.split_once('.') {
+        None => {
+            let (_, fields) = org
+                .object(object)
+                .ok_or_else(|| SoqlError::InvalidType(object.to_owned()))?;
+            if fields.iter().any(|f| f.eq_ignore_ascii_case(path)) {
+                Ok(())
+            } else {
+                Err(SoqlError::InvalidField {
+                    field: path.to_owned(),
+                    object: object.to_owned(),
+                })
+            }
+        }
+        Some((relationship, rest)) => {
+            let parent = org
+                .parent(object, relationship)
+                .ok_or_else(|| SoqlError::InvalidRelationship(relationship.to_owned()))?;
+            check_path(org, parent.object, rest)
+        }
     }
 }
 
@@ -663,20 +963,110 @@ mod tests {
 
     use super::*;
 
-    fn records() -> Vec<Map<String, Value>> {
-        [
-            json!({ "Id": "00Q1", "LastName": "Doe", "Email": "jane@acme.example", "Company": "Acme", "Status": "Open", "AnnualRevenue": 10.0, "IsConverted": false, "CreatedDate": "2024-05-01T12:00:00.000+0000" }),
-            json!({ "Id": "00Q2", "LastName": "Roe", "Email": null, "Company": "Globex", "Status": "Working", "AnnualRevenue": 50.0, "IsConverted": true, "CreatedDate": "2024-05-02T12:00:00.000+0000" }),
-            json!({ "Id": "00Q3", "LastName": "Poe", "Email": "john@initech.example", "Company": "Initech", "Status": "Open", "AnnualRevenue": 30.0, "IsConverted": false, "CreatedDate": "2024-05-02T12:00:00.000+0000" }),
-        ]
-        .into_iter()
-        .map(|v| v.as_object().unwrap().clone())
-        .collect()
+    /// Three leads, two accounts and three contacts (one without an account).
+    struct TestOrg(Vec<(&'static str, Map<String, Value>)>);
+
+    fn org() -> TestOrg {
+        let rows = [
+            (
+                "Lead",
+                json!({ "Id": "00Q1", "LastName": "Doe", "Email": "jane@acme.example", "Company": "Acme", "Status": "Open", "AnnualRevenue": 10.0, "IsConverted": false, "CreatedDate": "2024-05-01T12:00:00.000+0000" }),
+            ),
+            (
+                "Lead",
+                json!({ "Id": "00Q2", "LastName": "Roe", "Email": null, "Company": "Globex", "Status": "Working", "AnnualRevenue": 50.0, "IsConverted": true, "CreatedDate": "2024-05-02T12:00:00.000+0000" }),
+            ),
+            (
+                "Lead",
+                json!({ "Id": "00Q3", "LastName": "Poe", "Email": "john@initech.example", "Company": "Initech", "Status": "Open", "AnnualRevenue": 30.0, "IsConverted": false, "CreatedDate": "2024-05-02T12:00:00.000+0000" }),
+            ),
+            ("Account", json!({ "Id": "0011", "Name": "Acme" })),
+            ("Account", json!({ "Id": "0012", "Name": "Globex" })),
+            (
+                "Contact",
+                json!({ "Id": "0031", "LastName": "Ada", "AccountId": "0011" }),
+            ),
+            (
+                "Contact",
+                json!({ "Id": "0032", "LastName": "Bob", "AccountId": "0011" }),
+            ),
+            (
+                "Contact",
+                json!({ "Id": "0033", "LastName": "Cy", "AccountId": null }),
+            ),
+        ];
+        TestOrg(
+            rows.into_iter()
+                .map(|(o, v)| (o, v.as_object().unwrap().clone()))
+                .collect(),
+        )
+    }
+
+    impl Org for TestOrg {
+        fn object(&self, name: &str) -> Option<(&'static str, &'static [&'static str])> {
+            const LEAD: &[&str] = &[
+                "Id",
+                "LastName",
+                "Email",
+                "Company",
+                "Status",
+                "AnnualRevenue",
+                "IsConverted",
+                "CreatedDate",
+            ];
+            [
+                ("Lead", LEAD),
+                ("Account", &["Id", "Name"][..]),
+                ("Contact", &["Id", "LastName", "AccountId"][..]),
+            ]
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        }
+        fn parent(&self, object: &str, relationship: &str) -> Option<Parent> {
+            (object == "Contact" && relationship.eq_ignore_ascii_case("Account")).then_some(
+                Parent {
+                    name: "Account",
+                    object: "Account",
+                    field: "AccountId",
+                },
+            )
+        }
+        fn child(&self, object: &str, relationship: &str) -> Option<Child> {
+            (object == "Account" && relationship.eq_ignore_ascii_case("Contacts")).then_some(
+                Child {
+                    name: "Contacts",
+                    object: "Contact",
+                    field: "AccountId",
+                },
+            )
+        }
+        fn record(&self, object: &str, id: &str) -> Option<&Map<String, Value>> {
+            self.records(object).into_iter().find(|r| r["Id"] == id)
+        }
+        fn records(&self, object: &str) -> Vec<&Map<String, Value>> {
+            self.0
+                .iter()
+                .filter(|(o, _)| *o == object)
+                .map(|(_, r)| r)
+                .collect()
+        }
+        fn url(&self, object: &str, id: &str) -> String {
+            format!("/sobjects/{object}/{id}")
+        }
+    }
+
+    fn run(soql: &str) -> Vec<Value> {
+        let org = org();
+        let q = parse(soql).unwrap();
+        let object = q.check(&org).unwrap();
+        q.select(&org, object, org.records(object))
+            .into_iter()
+            .map(|r| q.project(&org, object, r))
+            .collect()
     }
 
     fn ids(soql: &str) -> Vec<String> {
-        let q = parse(soql).unwrap();
-        q.run(records().iter())
+        run(soql)
             .iter()
             .map(|r| r["Id"].as_str().unwrap_or_default().to_owned())
             .collect()
@@ -731,9 +1121,62 @@ mod tests {
 
     #[test]
     fn projection_keeps_the_records_casing() {
-        let q = parse("SELECT id, lastname FROM Lead LIMIT 1").unwrap();
-        let out = q.run(records().iter());
-        assert_eq!(out[0].keys().collect::<Vec<_>>(), ["Id", "LastName"]);
+        let out = run("SELECT id, lastname FROM Lead LIMIT 1");
+        let mut keys: Vec<&String> = out[0].as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["Id", "LastName", "attributes"]);
+    }
+
+    #[test]
+    fn relationship_paths_nest_their_parent_and_filter_and_sort() {
+        let out = run(
+            "SELECT Id, Account.Name, Account.Id FROM Contact WHERE Account.Name LIKE 'ac%' ORDER BY Account.Name, LastName DESC",
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["Id"], "0032");
+        assert_eq!(
+            out[0]["Account"],
+            json!({ "attributes": { "type": "Account", "url": "/sobjects/Account/0011" }, "Name": "Acme", "Id": "0011" })
+        );
+        let all = run("SELECT Id, Account.Name FROM Contact ORDER BY Id");
+        assert_eq!(all[2]["Account"], Value::Null, "an empty lookup is null");
+    }
+
+    #[test]
+    fn subqueries_nest_child_record_sets() {
+        let out = run(
+            "SELECT Name, (SELECT LastName FROM contacts WHERE LastName != 'Bob' ORDER BY LastName) FROM Account ORDER BY Name",
+        );
+        assert_eq!(out[0]["Contacts"]["totalSize"], 1);
+        assert_eq!(out[0]["Contacts"]["done"], true);
+        assert_eq!(out[0]["Contacts"]["records"][0]["LastName"], "Ada");
+        assert_eq!(
+            out[0]["Contacts"]["records"][0]["attributes"]["type"],
+            "Contact"
+        );
+        assert_eq!(out[1]["Contacts"], Value::Null, "no children is null");
+    }
+
+    #[test]
+    fn count_stands_alone() {
+        let org = org();
+        let q = parse("SELECT COUNT() FROM Lead WHERE Status = 'Open'").unwrap();
+        assert!(q.count && q.items.is_empty());
+        let object = q.check(&org).unwrap();
+        assert_eq!(q.select(&org, object, org.records(object)).len(), 2);
+        for bad in [
+            "SELECT Id, COUNT() FROM Lead",
+            "SELECT COUNT() FROM Lead ORDER BY Id",
+            "SELECT COUNT(Id) FROM Lead",
+            "SELECT SUM(AnnualRevenue) FROM Lead",
+            "SELECT Id, (SELECT COUNT() FROM Contacts) FROM Account",
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err().error_code(),
+                "MALFORMED_QUERY",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -745,22 +1188,46 @@ mod tests {
             "SELECT Id FORM Lead",
             "SELECT Id FROM Lead WHERE",
             "SELECT Id FROM Lead WHERE A = 1 AND B = 2 OR C = 3",
-            "SELECT COUNT() FROM Lead",
             "SELECT Id FROM Lead WHERE Name = 'open",
             "SELECT Id FROM Lead LIMIT x",
-            "SELECT Account.Name FROM Contact",
+            "SELECT Account..Name FROM Contact",
             "SELECT Id FROM Lead WHERE Id IN 'a'",
             "SELECT Id FROM Lead ORDER Id",
+            "SELECT Id, (SELECT Id FROM Contacts FROM Account",
+            "SELECT Id FROM Lead GROUP BY Id",
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.error_code(), "MALFORMED_QUERY", "{bad}");
         }
-        let q = parse("SELECT Id, Shoe FROM Lead").unwrap();
-        assert_eq!(
-            q.check_fields(&["Id", "LastName"])
+        let org = org();
+        for (soql, code) in [
+            ("SELECT Id, Shoe FROM Lead", "INVALID_FIELD"),
+            ("SELECT Id, Owner.Name FROM Contact", "INVALID_FIELD"),
+            ("SELECT Id, Account.Shoe FROM Contact", "INVALID_FIELD"),
+            (
+                "SELECT Id FROM Contact WHERE Account.Shoe = 'x'",
+                "INVALID_FIELD",
+            ),
+            (
+                "SELECT Id, (SELECT Id FROM Leads) FROM Account",
+                "INVALID_TYPE",
+            ),
+            (
+                "SELECT Id, (SELECT Shoe FROM Contacts) FROM Account",
+                "INVALID_FIELD",
+            ),
+            ("SELECT Id FROM Shoe", "INVALID_TYPE"),
+        ] {
+            let e = parse(soql).unwrap().check(&org).unwrap_err();
+            assert_eq!(e.error_code(), code, "{soql}: {e}");
+        }
+        assert!(
+            parse("SELECT Id, Owner.Name FROM Contact")
+                .unwrap()
+                .check(&org)
                 .unwrap_err()
-                .error_code(),
-            "INVALID_FIELD"
+                .to_string()
+                .starts_with("Didn't understand relationship 'Owner' in field path.")
         );
     }
 
@@ -768,9 +1235,10 @@ mod tests {
     fn no_input_panics() {
         let mut seed = 7u64;
         let alphabet: Vec<char> =
-            "SELECT FROM WHERE AND OR NOT IN LIKE ( ) , = < > ' \\ % _ 1 a Z . : - + \u{e9}"
+            "SELECT FROM WHERE AND OR NOT IN LIKE COUNT ( ) , = < > ' \\ % _ 1 a Z . : - + \u{e9}"
                 .chars()
                 .collect();
+        let org = org();
         for _ in 0..500 {
             let s: String = (0..40)
                 .map(|_| {
@@ -780,8 +1248,12 @@ mod tests {
                     alphabet[(seed >> 33) as usize % alphabet.len()]
                 })
                 .collect();
-            if let Ok(q) = parse(&s) {
-                q.run(records().iter());
+            if let Ok(q) = parse(&s)
+                && let Ok(object) = q.check(&org)
+            {
+                for r in q.select(&org, object, org.records(object)) {
+                    q.project(&org, object, r);
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
+use super::soql::{Child, Org, Parent};
 use crate::{population::population, window::Windows};
 
 pub const API: &str = "/services/data/v58.0";
@@ -81,6 +82,7 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "IsDeleted",
                 "Region__c",
                 "Lead_Score__c",
                 "Days_Open__c",
@@ -98,6 +100,7 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "IsDeleted",
                 "Tier__c",
                 "NPS_Score__c",
                 "Lifetime_Value__c",
@@ -112,6 +115,7 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "IsDeleted",
                 "Segment__c",
                 "Open_Deal_Total__c",
             ],
@@ -128,6 +132,7 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "IsDeleted",
                 "Forecast_Notes__c",
                 "Days_To_Close__c",
             ],
@@ -140,6 +145,7 @@ impl SObject {
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
+                "IsDeleted",
             ],
             Self::User => &[
                 "Id",
@@ -175,6 +181,7 @@ impl SObject {
         match self {
             Self::Lead | Self::Contact => &[
                 "Id",
+                "IsDeleted",
                 "Name",
                 "IsConverted",
                 "CreatedDate",
@@ -185,14 +192,19 @@ impl SObject {
             ],
             Self::Account => &[
                 "Id",
+                "IsDeleted",
                 "CreatedDate",
                 "LastModifiedDate",
                 "SystemModstamp",
                 "Open_Deal_Total__c",
             ],
-            Self::OpportunityContactRole => {
-                &["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
-            }
+            Self::OpportunityContactRole => &[
+                "Id",
+                "IsDeleted",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
             Self::User => &[
                 "Id",
                 "Name",
@@ -202,6 +214,7 @@ impl SObject {
             ],
             Self::Opportunity => &[
                 "Id",
+                "IsDeleted",
                 "IsClosed",
                 "IsWon",
                 "CreatedDate",
@@ -209,6 +222,74 @@ impl SObject {
                 "SystemModstamp",
                 "Days_To_Close__c",
             ],
+        }
+    }
+
+    /// The object's lookups (`Account` on a Contact): name, target, and the field holding the id.
+    pub fn parents(self) -> &'static [Parent] {
+        const OWNER: Parent = Parent {
+            name: "Owner",
+            object: "User",
+            field: "OwnerId",
+        };
+        const ACCOUNT: Parent = Parent {
+            name: "Account",
+            object: "Account",
+            field: "AccountId",
+        };
+        match self {
+            Self::Lead => &[
+                OWNER,
+                Parent {
+                    name: "ConvertedContact",
+                    object: "Contact",
+                    field: "ConvertedContactId",
+                },
+            ],
+            Self::Contact | Self::Opportunity => &[ACCOUNT, OWNER],
+            Self::Account => &[OWNER],
+            Self::OpportunityContactRole => &[
+                Parent {
+                    name: "Opportunity",
+                    object: "Opportunity",
+                    field: "OpportunityId",
+                },
+                Parent {
+                    name: "Contact",
+                    object: "Contact",
+                    field: "ContactId",
+                },
+            ],
+            Self::User => &[],
+        }
+    }
+
+    /// The object's child relationships (`Contacts` on an Account), as describe lists them.
+    pub fn children(self) -> &'static [Child] {
+        match self {
+            Self::Account => &[
+                Child {
+                    name: "Contacts",
+                    object: "Contact",
+                    field: "AccountId",
+                },
+                Child {
+                    name: "Opportunities",
+                    object: "Opportunity",
+                    field: "AccountId",
+                },
+            ],
+            Self::Contact => &[Child {
+                name: "OpportunityContactRoles",
+                object: "OpportunityContactRole",
+                field: "ContactId",
+            }],
+            Self::Opportunity => &[Child {
+                name: "OpportunityContactRoles",
+                object: "OpportunityContactRole",
+                field: "OpportunityId",
+            }],
+            Self::Lead | Self::OpportunityContactRole | Self::User => &[],
         }
     }
 }
@@ -254,8 +335,10 @@ const STAGES: &[(&str, bool, bool)] = &[
 pub struct Store {
     pub records: BTreeMap<SObject, BTreeMap<String, Map<String, Value>>>,
     next: HashMap<SObject, u64>,
-    /// Query results not yet fetched, by locator.
-    pub cursors: HashMap<String, (SObject, Vec<Map<String, Value>>)>,
+    /// Deleted records, in the recycle bin: what `queryAll` sees besides the live ones.
+    pub deleted: BTreeMap<SObject, BTreeMap<String, Map<String, Value>>>,
+    /// Query results not yet fetched (rendered), by locator.
+    pub cursors: HashMap<String, Vec<Value>>,
     pub next_cursor: u64,
     /// The org's rolling 24-hour API counts.
     pub windows: Windows,
@@ -400,6 +483,9 @@ impl Store {
         if object == SObject::Lead {
             record.insert("IsConverted".into(), json!(false));
         }
+        if object.fields().contains(&"IsDeleted") {
+            record.insert("IsDeleted".into(), json!(false));
+        }
         self.records
             .entry(object)
             .or_default()
@@ -430,6 +516,37 @@ impl Store {
             record.insert("IsClosed".into(), json!(closed));
             record.insert("IsWon".into(), json!(won));
         }
+    }
+
+    /// Deletes a record into the recycle bin (`IsDeleted` true); false when there is none.
+    pub fn delete(&mut self, object: SObject, id: &str, at: DateTime<Utc>) -> bool {
+        let Some(mut record) = self.records.get_mut(&object).and_then(|m| m.remove(id)) else {
+            return false;
+        };
+        record.insert("IsDeleted".into(), json!(true));
+        record.insert("LastModifiedDate".into(), json!(sf_time(at)));
+        record.insert("SystemModstamp".into(), json!(sf_time(at)));
+        self.deleted
+            .entry(object)
+            .or_default()
+            .insert(id.to_owned(), record);
+        true
+    }
+
+    /// The live records of an object, and its deleted ones too when `all` (queryAll).
+    pub fn scan(&self, object: SObject, all: bool) -> Vec<&Map<String, Value>> {
+        let live = self
+            .records
+            .get(&object)
+            .into_iter()
+            .flat_map(|m| m.values());
+        let deleted = self
+            .deleted
+            .get(&object)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(move |_| all);
+        live.chain(deleted).collect()
     }
 
     pub fn get(&self, object: SObject, id: &str) -> Option<&Map<String, Value>> {
@@ -467,4 +584,38 @@ pub fn render(object: SObject, record: &Map<String, Value>, fields: Option<&[Str
         None => out.extend(record.clone()),
     }
     Value::Object(out)
+}
+
+impl Org for Store {
+    fn object(&self, name: &str) -> Option<(&'static str, &'static [&'static str])> {
+        SObject::parse(name).map(|o| (o.name(), o.fields()))
+    }
+
+    fn parent(&self, object: &str, relationship: &str) -> Option<Parent> {
+        SObject::parse(object)?
+            .parents()
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(relationship))
+            .copied()
+    }
+
+    fn child(&self, object: &str, relationship: &str) -> Option<Child> {
+        SObject::parse(object)?
+            .children()
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(relationship))
+            .copied()
+    }
+
+    fn record(&self, object: &str, id: &str) -> Option<&Map<String, Value>> {
+        self.get(SObject::parse(object)?, id)
+    }
+
+    fn records(&self, object: &str) -> Vec<&Map<String, Value>> {
+        SObject::parse(object).map_or_else(Vec::new, |o| self.scan(o, false))
+    }
+
+    fn url(&self, object: &str, id: &str) -> String {
+        format!("{API}/sobjects/{object}/{id}")
+    }
 }
