@@ -3,8 +3,6 @@
 //! what they send is what the sandbox takes, and what the sandbox answers is what they read —
 //! paging with their own iterators, errors with their own error types.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{require, root, sandbox_with_tokens};
@@ -13,7 +11,7 @@ use crate::helpers::{require, root, sandbox_with_tokens};
 fn installed(package: &str) -> bool {
     let modules = root().join("tests/js/node_modules");
     require(
-        Path::new(&modules.join(package)).exists(),
+        modules.join(package).exists(),
         &format!("{package} (npm ci in tests/js)"),
     )
 }
