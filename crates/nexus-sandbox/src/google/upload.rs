@@ -67,7 +67,11 @@ fn bad_multipart(message: &str) -> ApiError {
 }
 
 /// Reads an upload to `/upload/…` with its `uploadType` (from the query string).
-pub fn read(upload_type: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Upload, ApiError> {
+pub fn read(
+    upload_type: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Upload, ApiError> {
     let content_type = content_type(headers);
     match upload_type {
         Some("media") => {
@@ -91,7 +95,9 @@ pub fn read(upload_type: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Resu
         )),
         Some(other) => Err(error::invalid_parameter(
             "uploadType",
-            &format!("Invalid value for uploadType: {other}. Valid values: [media, multipart, resumable]"),
+            &format!(
+                "Invalid value for uploadType: {other}. Valid values: [media, multipart, resumable]"
+            ),
         )),
     }
 }
@@ -165,7 +171,9 @@ pub fn refuse_media_at_plain_url(headers: &HeaderMap, upload_url: &str) -> Resul
             StatusCode::BAD_REQUEST,
             "global",
             "wrongUrlForUpload",
-            &format!("Uploads must be sent to the upload URL. Re-send this request to {upload_url}?uploadType={kind}"),
+            &format!(
+                "Uploads must be sent to the upload URL. Re-send this request to {upload_url}?uploadType={kind}"
+            ),
             Value::Null,
         ));
     }
@@ -207,7 +215,10 @@ mod tests {
             let body = axum::response::IntoResponse::into_response(e);
             body.status().as_u16()
         };
-        assert_eq!(reason(read(None, &typed("message/rfc822"), b"x").unwrap_err()), 400);
+        assert_eq!(
+            reason(read(None, &typed("message/rfc822"), b"x").unwrap_err()),
+            400
+        );
         assert_eq!(
             reason(read(Some("media"), &typed("text/plain"), b"x").unwrap_err()),
             400

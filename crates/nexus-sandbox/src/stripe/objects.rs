@@ -33,7 +33,13 @@ pub struct Payer<'a> {
 
 /// A charge in the state `kind` (`charge.succeeded`, `.failed`, `.captured`, `.refunded`,
 /// `.updated`) reports.
-pub fn charge(kind: &str, id: &str, payer: &Payer, created: i64, ids: &dyn Fn(&str) -> String) -> Value {
+pub fn charge(
+    kind: &str,
+    id: &str,
+    payer: &Payer,
+    created: i64,
+    ids: &dyn Fn(&str) -> String,
+) -> Value {
     let failed = kind == "charge.failed";
     let refunded = kind == "charge.refunded";
     let outcome = if failed {
@@ -82,7 +88,13 @@ pub fn charge(kind: &str, id: &str, payer: &Payer, created: i64, ids: &dyn Fn(&s
 /// An invoice for one month of a subscription, in the state `kind` reports: `invoice.created`
 /// (draft), `.finalized`, `.updated`, `.payment_failed` (open), `.paid` and
 /// `.payment_succeeded` (paid), `.voided` (void).
-pub fn invoice(kind: &str, id: &str, payer: &Payer, created: i64, ids: &dyn Fn(&str) -> String) -> Value {
+pub fn invoice(
+    kind: &str,
+    id: &str,
+    payer: &Payer,
+    created: i64,
+    ids: &dyn Fn(&str) -> String,
+) -> Value {
     let status = match kind {
         "invoice.created" => "draft",
         "invoice.paid" | "invoice.payment_succeeded" => "paid",
