@@ -8,6 +8,9 @@
 //! parts every simulator shares live here: the clock tests can advance, OAuth grants, rolling
 //! windows, fault injection, call counters and arrival times, webhook targets and one seeded population of people.
 
+// The Stripe objects are large `json!` literals.
+#![recursion_limit = "512"]
+
 mod accounts;
 mod admin;
 mod arrivals;
@@ -178,6 +181,22 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .fallback(unknown_path::answer)
 }
 
+/// Requests to a provider host's own paths (Google's `/gmail/v1/…`) go where the sandbox serves
+/// them (`/google/gmail/v1/…`), before routing, so counters and faults name one path.
+async fn at_provider_paths(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if let Some(path) = google::host_path(path) {
+        let target = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        if let Ok(uri) = target.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
 /// A sandbox serving on a loopback port.
 pub struct RunningSandbox {
     pub addr: SocketAddr,
@@ -196,8 +215,12 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<RunningSandbox> {
     let addr = listener.local_addr()?;
     let state = Arc::new(SandboxState::new());
     let _ = state.origin.set(format!("http://{addr}"));
-    let app = router(state.clone());
+    let app = tower::Layer::layer(
+        &axum::middleware::map_request(at_provider_paths),
+        router(state.clone()),
+    );
     tokio::spawn(async move {
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "the sandbox stopped");
         }

@@ -1,6 +1,6 @@
 //! Calendar v3 under `/google/calendar/v3/`: the calendar list (the account's primary calendar),
 //! events (list with time bounds, text search, recurrence expansion, ordering, paging and sync
-//! tokens; get, insert, patch, update, delete) and push channels (`events/watch`,
+//! tokens; get, insert, patch, update, delete; a recurring event's instances) and push channels (`events/watch`,
 //! `channels/stop`): empty-bodied POSTs with the `X-Goog-*` headers, `sync` first.
 
 use std::sync::Arc;
@@ -45,12 +45,17 @@ pub fn routes() -> Router<Ctx> {
             &format!("{BASE}/calendars/{{calendarId}}/events/{{eventId}}"),
             get(get_event).patch(patch).put(update).delete(delete),
         )
+        .route(
+            &format!("{BASE}/calendars/{{calendarId}}/events/{{eventId}}/instances"),
+            get(instances),
+        )
         .route(&format!("{BASE}/channels/stop"), post(stop))
+        .merge(super::freebusy::routes())
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-fn respond(result: Result<Value>) -> Response {
+pub(super) fn respond(result: Result<Value>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
@@ -220,20 +225,7 @@ async fn list(
                 ));
             }
         }
-        let max = match param(&params, "maxResults") {
-            None => 250,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .map(|n| n.min(2500))
-                .ok_or_else(|| {
-                    error::invalid_parameter(
-                        "maxResults",
-                        &format!("Invalid value '{v}'. Values must be within the range: [1, 2500]"),
-                    )
-                })?,
-        };
+        let max = max_results(&params)?;
         let time_min = time_param(&params, "timeMin")?;
         let time_max = time_param(&params, "timeMax")?;
         let updated_min = time_param(&params, "updatedMin")?;
@@ -378,6 +370,111 @@ async fn get_event(
         let calendar = ctx.state.google.calendars.lock(&account);
         find_event(&calendar, &id).ok_or_else(error::not_found)
     })())
+}
+
+/// `GET /calendars/{calendarId}/events/{eventId}/instances`: a recurring event's occurrences
+/// (an event that does not recur is its own one instance), by start, `timeMin` (inclusive, on
+/// the end) and `timeMax` (exclusive, on the start), `originalStart`, `maxResults` ≤ 2500 and
+/// `pageToken`, in the list shape of `events.list`. 404 for an unknown event, 410 for a cancelled
+/// one (as a get of it would be).
+async fn instances(
+    State(ctx): State<Ctx>,
+    Path((calendar_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = params(raw);
+    respond((|| {
+        let account = open(&ctx, &headers, &calendar_id, Access::CalendarRead)?;
+        let max = max_results(&params)?;
+        let time_min = time_param(&params, "timeMin")?;
+        let time_max = time_param(&params, "timeMax")?;
+        if let (Some(a), Some(b)) = (time_min, time_max)
+            && a >= b
+        {
+            return Err(time_range_empty());
+        }
+        let original_start = time_param(&params, "originalStart")?;
+        let calendar = ctx.state.google.calendars.lock(&account);
+        let master = calendar
+            .events
+            .get(&id)
+            .map(|s| s.resource.clone())
+            .ok_or_else(error::not_found)?;
+        if master["status"] == "cancelled" {
+            return Err(error::error(
+                StatusCode::GONE,
+                "global",
+                "deleted",
+                "Resource has been deleted",
+                Value::Null,
+            ));
+        }
+        let horizon = time_max.unwrap_or_else(|| ctx.state.clock.now() + Duration::days(730));
+        let items: Vec<Value> = events::instances(&master, horizon)
+            .into_iter()
+            .filter(|e| {
+                let (Some((start, _)), Some((end, _))) = (moment(&e["start"]), moment(&e["end"]))
+                else {
+                    return false;
+                };
+                let original = moment(&e["originalStartTime"]).map_or(start, |(t, _)| t);
+                time_min.is_none_or(|t| end > t)
+                    && time_max.is_none_or(|t| start < t)
+                    && original_start.is_none_or(|t| original == t)
+            })
+            .collect();
+        let offset = match param(&params, "pageToken") {
+            Some(t) => read_page_token(t)
+                .map(|(offset, _)| offset)
+                .ok_or_else(|| error::invalid_parameter("pageToken", "Invalid page token"))?,
+            None => 0,
+        };
+        let page: Vec<Value> = items.iter().skip(offset).take(max).cloned().collect();
+        let mut body = json!({
+            "kind": "calendar#events",
+            "etag": format!("\"p3{:014}\"", calendar.seq),
+            "summary": account,
+            "description": "",
+            "updated": master["updated"],
+            "timeZone": param(&params, "timeZone").unwrap_or(CALENDAR_ZONE),
+            "accessRole": "owner",
+            "defaultReminders": serde_json::from_str::<Value>(DEFAULT_REMINDERS).unwrap_or_default(),
+            "items": page,
+        });
+        if offset.saturating_add(max) < items.len() {
+            body["nextPageToken"] = json!(page_token(offset.saturating_add(max), calendar.seq));
+        }
+        Ok(body)
+    })())
+}
+
+fn time_range_empty() -> ApiError {
+    error::error(
+        StatusCode::BAD_REQUEST,
+        "calendar",
+        "timeRangeEmpty",
+        "The specified time range is empty.",
+        json!({ "locationType": "parameter", "location": "timeMax" }),
+    )
+}
+
+/// `maxResults`: at least 1, 250 when absent, never more than 2500 (a larger one is capped).
+fn max_results(params: &[(String, String)]) -> Result<usize> {
+    match param(params, "maxResults") {
+        None => Ok(250),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(2500))
+            .ok_or_else(|| {
+                error::invalid_parameter(
+                    "maxResults",
+                    &format!("Invalid value '{v}'. Values must be within the range: [1, 2500]"),
+                )
+            }),
+    }
 }
 
 fn required(field: &str) -> ApiError {

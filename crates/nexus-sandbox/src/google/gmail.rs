@@ -26,6 +26,7 @@ use super::{
     },
     message, pubsub,
     search::Query,
+    upload,
 };
 use crate::{Ctx, SandboxState};
 
@@ -522,6 +523,13 @@ async fn send(
 ) -> Response {
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailSend, 100)?;
+        upload::refuse_media_at_plain_url(
+            &headers,
+            &format!(
+                "{}/google/upload/gmail/v1/users/{user}/messages/send",
+                ctx.state.origin()
+            ),
+        )?;
         let body: Value = serde_json::from_slice(&body)
             .map_err(|e| error::bad_request(&format!("Invalid JSON payload received. {e}")))?;
         let raw = body["raw"].as_str().ok_or_else(|| {
@@ -539,17 +547,26 @@ async fn send(
     })())
 }
 
-/// `POST /upload/gmail/v1/users/{userId}/messages/send?uploadType=media` with a
-/// `message/rfc822` body (100 units).
+/// `POST /upload/gmail/v1/users/{userId}/messages/send` (100 units): `uploadType=media` with a
+/// `message/rfc822` body, or `uploadType=multipart` with the metadata (`threadId`) and the
+/// message as `multipart/related` (see `upload`).
 async fn upload_send(
     State(ctx): State<Ctx>,
     Path(user): Path<String>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
+    let params = Params::new(raw);
     respond((|| {
         let account = open(&ctx, &headers, &user, Access::GmailSend, 100)?;
-        deliver_sent(&ctx.state, &account, body.to_vec(), None)
+        let upload = upload::read(params.one("uploadType"), &headers, &body)?;
+        deliver_sent(
+            &ctx.state,
+            &account,
+            upload.media,
+            upload.metadata["threadId"].as_str(),
+        )
     })())
 }
 

@@ -4,6 +4,10 @@
 //! (`/google/gmail/v1/users/{userId}/...`, batch at `/google/batch/gmail/v1`) and Calendar v3
 //! (`/google/calendar/v3/...`, batch at `/google/batch/calendar/v3`).
 //!
+//! The same APIs answer at the paths of Google's own hosts, from the sandbox's root
+//! (`/gmail/v1/…`, `/upload/gmail/v1/…`, `/calendar/v3/…`, `/batch/…`; see [`host_path`]): the
+//! Google client libraries resolve a `rootUrl` against an absolute path, so a prefix in it is lost.
+//!
 //! The admin API names the parts `google` (the OAuth server: its tokens and its routes' faults
 //! and counters), `gmail` and `google_calendar` (each API and the tokens of its client,
 //! `sandbox-gmail-client` / `sandbox-google_calendar-client`). Either client may ask for any
@@ -19,6 +23,7 @@ mod batch;
 mod calendar;
 pub mod error;
 mod events;
+mod freebusy;
 mod gmail;
 mod mailbox;
 mod message;
@@ -26,6 +31,7 @@ mod oauth;
 mod pubsub;
 mod quota;
 mod search;
+mod upload;
 
 use std::{
     collections::HashSet,
@@ -155,6 +161,25 @@ pub fn routes(state: Arc<SandboxState>) -> Router {
         .merge(layered(batch::routes(), ctx(GMAIL)))
         .merge(calendar_router(ctx(CALENDAR)))
         .merge(layered(batch::calendar_routes(), ctx(CALENDAR)))
+        .method_not_allowed_fallback(|| async {
+            axum::response::IntoResponse::into_response(error::not_found())
+        })
+}
+
+/// The paths of Google's API hosts (`gmail.googleapis.com`, `www.googleapis.com`), as the
+/// sandbox serves them under `/google`: `Some("/google/gmail/v1/…")` for `/gmail/v1/…`.
+pub fn host_path(path: &str) -> Option<String> {
+    const HOST_PATHS: &[&str] = &[
+        "/gmail/v1/",
+        "/upload/gmail/v1/",
+        "/calendar/v3/",
+        "/batch/gmail/v1",
+        "/batch/calendar/v3",
+    ];
+    HOST_PATHS
+        .iter()
+        .any(|p| path.starts_with(p))
+        .then(|| format!("/google{path}"))
 }
 
 /// The token tags (clients) an admin name covers: `google` is both connections.

@@ -1,6 +1,11 @@
 //! Stripe, as far as the gateway meets it: a sender that posts events to the registered endpoint,
 //! signed as Stripe signs them (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`,
-//! keyed with the endpoint's `whsec_…` secret).
+//! keyed with the endpoint's `whsec_…` secret), with the headers Stripe's deliveries carry
+//! (`User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)`,
+//! `Content-Type: application/json; charset=utf-8`). Charges and invoices are whole objects
+//! (see `objects`); customers carry the fields the gateway reads.
+
+mod objects;
 
 use std::sync::Arc;
 
@@ -18,10 +23,25 @@ pub const EVENT_TYPES: &[&str] = &[
     "customer.created",
     "customer.updated",
     "customer.deleted",
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.updated",
     "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "invoice.voided",
     "charge.succeeded",
+    "charge.failed",
+    "charge.captured",
+    "charge.updated",
     "charge.refunded",
 ];
+
+/// The API version events are rendered in: the one stripe-node 23.2.0 pins.
+pub const API_VERSION: &str = "2026-11-18.endive";
+
+/// The `User-Agent` of Stripe's webhook deliveries.
+pub const USER_AGENT: &str = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
 
 fn id(prefix: &str) -> String {
     let mut bytes = [0u8; 12];
@@ -48,22 +68,19 @@ fn resource(kind: &str, created: i64) -> Value {
         "cus_{}",
         hex::encode(person.email.as_bytes())[..14].to_owned()
     );
+    let name = format!("{} {}", person.first_name, person.last_name);
+    let payer = objects::Payer {
+        customer: &customer,
+        email: &person.email,
+        name: &name,
+    };
     match kind.split('.').next() {
         Some("customer") => json!({
             "id": customer, "object": "customer", "email": person.email,
-            "name": format!("{} {}", person.first_name, person.last_name),
-            "created": created, "livemode": false, "metadata": {},
+            "name": name, "created": created, "livemode": false, "metadata": {},
         }),
-        Some("invoice") => json!({
-            "id": id("in"), "object": "invoice", "customer": customer, "customer_email": person.email,
-            "amount_paid": 4_900, "currency": "usd", "status": "paid", "created": created, "livemode": false,
-        }),
-        _ => json!({
-            "id": id("ch"), "object": "charge", "customer": customer, "amount": 4_900,
-            "amount_refunded": if kind == "charge.refunded" { 4_900 } else { 0 },
-            "currency": "usd", "refunded": kind == "charge.refunded", "status": "succeeded",
-            "created": created, "livemode": false,
-        }),
+        Some("invoice") => objects::invoice(kind, &id("in"), &payer, created, &id),
+        _ => objects::charge(kind, &id("ch"), &payer, created, &id),
     }
 }
 
@@ -98,7 +115,7 @@ pub fn send(
     let event = json!({
         "id": id("evt"),
         "object": "event",
-        "api_version": "2024-06-20",
+        "api_version": API_VERSION,
         "created": created,
         "type": kind,
         "livemode": false,
@@ -109,7 +126,16 @@ pub fn send(
     let body = event.to_string();
     // Signatures keep real time, whatever the sandbox clock says.
     let header = signature(&secret, chrono::Utc::now().timestamp(), &body);
-    state.deliver(target.url, vec![("stripe-signature", header)], body);
+    state.post(
+        target.url,
+        vec![
+            ("content-type", "application/json; charset=utf-8".to_owned()),
+            ("user-agent", USER_AGENT.to_owned()),
+            ("cache-control", "no-cache".to_owned()),
+            ("stripe-signature", header),
+        ],
+        body,
+    );
     Ok(event)
 }
 
