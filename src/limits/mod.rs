@@ -14,9 +14,8 @@
 //! counts itself and reports in its answers (`reported.rs`) are read after every call and cap
 //! all the others.
 //!
-//! A call waits for room up to the stack's longest wait, in line behind the calls of the same
-//! cost already waiting (`lines.rs`); when it cannot fit by then it fails at once with the time
-//! it would have to wait (`RATE_LIMITED` with `retryAfter`). An admitted call
+//! A call waits for room up to the stack's longest wait; when it cannot fit by then it fails at
+//! once with the time it would have to wait (`RATE_LIMITED` with `retryAfter`). An admitted call
 //! holds a [`Permit`] until its answer is in: its place in a rolling window is held from then
 //! on for one window more, so that however late the call reached the provider, the provider's
 //! count of it is over before the place is given to another call.
@@ -28,7 +27,6 @@
 mod backend;
 mod concurrent;
 mod daily;
-mod lines;
 mod local;
 mod named;
 mod reported;
@@ -186,8 +184,6 @@ pub struct Limits {
     /// Providers with classes of single connections, whose callers' names are looked up.
     named: HashSet<Provider>,
     names: named::Names,
-    /// The calls waiting for room, in line.
-    lines: lines::Lines,
     reports: Reports,
     daily: daily::Blocks,
     db: DatabaseConnection,
@@ -238,7 +234,6 @@ impl Limits {
             backend,
             named,
             names: named::Names::new(db.clone()),
-            lines: lines::Lines::default(),
             reports: Reports::default(),
             daily: daily::Blocks::default(),
             db,
@@ -340,8 +335,6 @@ impl Limits {
                     }
                 }
             }
-            // The call's turn in its waiting line, once it has had to wait.
-            let mut head = None;
             loop {
                 match self.backend.admit(class, &key, cost).await {
                     Ok(held) => {
@@ -350,27 +343,10 @@ impl Limits {
                     }
                     Err(wait) => {
                         let wait = wait.unwrap_or(class.window);
-                        let refused = || {
+                        if started.elapsed() + wait > max_wait {
                             metrics::counter!("nexus_rate_limited_total", "provider" => provider.slug(), "class" => class.name.clone())
                                 .increment(1);
-                        };
-                        if started.elapsed() + wait > max_wait {
-                            refused();
                             return Err(wait);
-                        }
-                        if head.is_none() {
-                            // Behind the calls of this cost already waiting; asks at its turn.
-                            let left = max_wait.saturating_sub(started.elapsed());
-                            match self.lines.turn((index, key, cost), left).await {
-                                Some(turn) => {
-                                    head = Some(turn);
-                                    continue;
-                                }
-                                None => {
-                                    refused();
-                                    return Err(wait);
-                                }
-                            }
                         }
                         metrics::counter!("nexus_rate_waits_total", "provider" => provider.slug(), "class" => class.name.clone())
                             .increment(1);
