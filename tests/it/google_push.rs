@@ -556,7 +556,7 @@ async fn a_hubspot_delivery_syncs_its_connection_early() {
 /// Reaching back before mail's synced window, so that the list is read live and kept in the mail
 /// cache for five minutes.
 const MAIL_LIST: &str = "query($p: [Provider!]) { emails(first: 5, providers: $p, maxAge: 300, \
-     filter: { after: \"2020-01-01T00:00:00Z\" }) { nodes { id source } } }";
+     filter: { after: \"2020-01-01T00:00:00Z\" }) { nodes { remoteId source } } }";
 
 /// The mail list of `provider` (ids and sources), read twice so that the second answer is the
 /// cached page.
@@ -577,7 +577,7 @@ pub async fn mail_list_holds(app: &TestApp, provider: &str, id: &str) {
     let (_, after) = app.graphql(MAIL_LIST, json!({ "p": [provider] })).await;
     let nodes = after["data"]["emails"]["nodes"].as_array().unwrap();
     assert!(
-        nodes.iter().any(|n| n["id"] == id) && nodes.iter().all(|n| n["source"] == "LIVE"),
+        nodes.iter().any(|n| n["remoteId"] == id) && nodes.iter().all(|n| n["source"] == "LIVE"),
         "not the page kept from before the delivery: {after}"
     );
 }
