@@ -513,6 +513,9 @@ pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     /// The folder for the embedded SQLite database when no URL is given.
     pub data_dir: Option<PathBuf>,
+    /// The most connections this process opens to the database (16 to PostgreSQL, 8 to
+    /// SQLite when unset); every instance opens its own pool.
+    pub max_connections: Option<std::num::NonZeroU32>,
 }
 
 /// Abuse limits, checked before execution. GraphQL Armor's defaults, with a depth that lets

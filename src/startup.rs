@@ -77,7 +77,7 @@ pub async fn open_database(
         })?;
     }
     let url = store::database_url(settings.database.url.as_ref(), data_dir);
-    let db = store::connect(&url).await?;
+    let db = store::connect(&url, settings.database.max_connections).await?;
     store::migrate(&db).await?;
     Ok(db)
 }
@@ -363,6 +363,7 @@ impl Application {
             google_watches.clone(),
             google::push_auth(settings, &public_origin),
         )
+        .with_mail_cache(registry.mail_cache().clone())
         .with_nudge(nudge);
         let hooks = ConnectionHooks::new(shutdown.clone())
             .with(graph_subscriptions)

@@ -5,7 +5,7 @@
 
 pub mod entities;
 
-use std::{path::Path, time::Duration};
+use std::{num::NonZeroU32, path::Path, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
@@ -22,15 +22,28 @@ pub fn database_url(url: Option<&SecretString>, data_dir: &Path) -> SecretString
     }
 }
 
-/// Opens a pool and applies the SQLite pragmas the gateway relies on.
-pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbErr> {
+/// The pool's size when `database.max_connections` is unset: SQLite has one writer at a time,
+/// so more connections only wait for its lock.
+const POSTGRES_POOL: u32 = 16;
+const SQLITE_POOL: u32 = 8;
+
+/// Opens a pool of at most `max_connections` (else the default for the database) and applies
+/// the SQLite pragmas the gateway relies on.
+pub async fn connect(
+    url: &SecretString,
+    max_connections: Option<NonZeroU32>,
+) -> Result<DatabaseConnection, DbErr> {
     let raw = url.expose_secret();
     let sqlite = raw.starts_with("sqlite:");
+    let pool = max_connections.map_or(
+        if sqlite { SQLITE_POOL } else { POSTGRES_POOL },
+        NonZeroU32::get,
+    );
     let mut options = ConnectOptions::new(raw.to_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
-        .max_connections(if sqlite { 8 } else { 16 });
+        .max_connections(pool);
     if sqlite {
         // Pragmas per connection: sqlx's SQLite options are not reachable through sea-orm's URL,
         // so every pooled connection runs them after connecting.

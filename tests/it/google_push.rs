@@ -552,3 +552,56 @@ async fn a_hubspot_delivery_syncs_its_connection_early() {
     }
     subscriber.close().await;
 }
+
+/// Reaching back before mail's synced window, so that the list is read live and kept in the mail
+/// cache for five minutes.
+const MAIL_LIST: &str = "query($p: [Provider!]) { emails(first: 5, providers: $p, maxAge: 300, \
+     filter: { after: \"2020-01-01T00:00:00Z\" }) { nodes { remoteId source } } }";
+
+/// The mail list of `provider` (ids and sources), read twice so that the second answer is the
+/// cached page.
+pub async fn cached_mail_list(app: &TestApp, provider: &str) {
+    let variables = json!({ "p": [provider] });
+    let (_, first) = app.graphql(MAIL_LIST, variables.clone()).await;
+    assert!(first["errors"].is_null(), "{first}");
+    let (_, cached) = app.graphql(MAIL_LIST, variables).await;
+    let nodes = cached["data"]["emails"]["nodes"].as_array().unwrap();
+    assert!(
+        !nodes.is_empty() && nodes.iter().all(|n| n["source"] == "CACHED"),
+        "the page is kept: {cached}"
+    );
+}
+
+/// After a delivery for `provider`'s mailbox, the list is read again: it holds `id`, live.
+pub async fn mail_list_holds(app: &TestApp, provider: &str, id: &str) {
+    let (_, after) = app.graphql(MAIL_LIST, json!({ "p": [provider] })).await;
+    let nodes = after["data"]["emails"]["nodes"].as_array().unwrap();
+    assert!(
+        nodes.iter().any(|n| n["remoteId"] == id) && nodes.iter().all(|n| n["source"] == "LIVE"),
+        "not the page kept from before the delivery: {after}"
+    );
+}
+
+#[tokio::test]
+async fn a_gmail_push_drops_the_mailbox_cached_lists() {
+    let (app, sandbox) = gateway().await;
+    push_to_gateway(&app, &sandbox).await;
+    connect(&app, "GMAIL").await;
+    until_calls(&sandbox, "POST", "/watch", 1).await;
+    held_when(&app, "gmail", |r| !r.is_empty()).await;
+    cached_mail_list(&app, "GMAIL").await;
+
+    let mut subscriber = Subscriber::start(
+        &app,
+        &app.key,
+        SUBSCRIBE,
+        json!({ "after": from_the_start(), "types": ["Email"] }),
+    )
+    .await;
+    let id = deliver_mail(&sandbox, "Past the cache").await;
+    // The push has been taken in once the sync it nudged logs the message.
+    let got = subscriber.next().await["data"]["changes"].clone();
+    assert_eq!(got["remoteId"], id, "{got}");
+    subscriber.close().await;
+    mail_list_holds(&app, "GMAIL", &id).await;
+}

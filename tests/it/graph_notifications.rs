@@ -344,3 +344,29 @@ async fn subscriptions_near_expiry_are_renewed_and_deleted_at_graph_on_disconnec
         "deleted at Graph"
     );
 }
+
+#[tokio::test]
+async fn an_outlook_mail_notification_drops_the_mailbox_cached_lists() {
+    let (app, sandbox) = connected("OUTLOOK").await;
+    subscriptions_at_graph(&sandbox, "outlook", 2).await;
+    crate::google_push::cached_mail_list(&app, "OUTLOOK").await;
+
+    let mut subscriber = Subscriber::start(
+        &app,
+        &app.key,
+        SUBSCRIBE,
+        json!({ "after": from_the_start(), "types": ["Email"] }),
+    )
+    .await;
+    let message = change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": "Past the cache" } }),
+    )
+    .await;
+    let got = subscriber.next().await["data"]["changes"].clone();
+    assert_eq!(got["remoteId"], message["id"], "{got}");
+    subscriber.close().await;
+    let id = message["id"].as_str().unwrap();
+    crate::google_push::mail_list_holds(&app, "OUTLOOK", id).await;
+}

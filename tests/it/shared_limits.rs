@@ -541,6 +541,13 @@ async fn with_redis_stopped_mid_run_each_gateway_keeps_to_its_share_and_recovers
     // Never unlimited: while Redis is down, the three shares (1 a second each) stay within
     // the allowance; and served, not stopped.
     assert!(!during.is_empty(), "searches served while Redis was down");
+    // Recovered: once Redis is back, the gateways serve from the shared allowance again.
+    assert!(
+        searched
+            .iter()
+            .any(|at| *at >= back + chrono::Duration::seconds(1)),
+        "searches served after Redis came back"
+    );
     assert!(
         during.len() as f64 <= allowed(&during, 4.0, Duration::from_secs(1)),
         "{} searches while Redis was down",

@@ -279,6 +279,8 @@ impl ProviderWebhook for GmailWebhook {
         let mut fresh = 0;
         let mut duplicate = false;
         for target in self.watches.mailbox(&push.address).await? {
+            // Before the receipt is stored: once a reader can see it, no list is kept from before.
+            intake.mail_changed(target.tenant).await;
             let receipt = Receipt {
                 provider: Provider::Gmail,
                 event_id: format!(

@@ -185,13 +185,18 @@ impl ProviderWebhook for Webhook {
                 ),
             };
             let change = change(provider, &held.resource, notification).of(Some(held.user_id));
+            let target = target_of(&held, provider);
+            // Before the change is stored: once a reader can see it, no list is kept from before.
+            if change.kind == "Email" {
+                intake.mail_changed(target.tenant).await;
+            }
             if let Appended::Stored { .. } = intake
                 .log
                 .append(held.project_id, Some(&receipt), vec![change])
                 .await?
             {
                 stored += 1;
-                intake.nudge_connection(target_of(&held, provider));
+                intake.nudge_connection(target);
             }
         }
         Ok(Outcome::Accepted(stored))

@@ -11,7 +11,9 @@
 //! routed by its mailbox address, a Calendar notification by its channel id and token
 //! (`changes::google_watch`); each, stored once as a receipt, nudges its connection's sync.
 //! Every delivery stored also nudges its connection's sync (`sync::nudge`), which catches what
-//! the delivery only hinted at. Once the sync lists a CRM type for the delivering account's
+//! the delivery only hinted at. A mailbox's delivery (a Gmail push, a Graph notification of an
+//! Outlook message) also drops the tenant's cached mail lists, here and in the other processes
+//! on the database (`MailCache::forget`), so that the next list reads the mailbox again. Once the sync lists a CRM type for the delivering account's
 //! connection (a pass over it has completed), a delivery's creation or update of it is left to
 //! the sync, so that each edit is logged once, as the whole record, and not once by the delivery
 //! and again by the sync that follows it.
@@ -47,7 +49,7 @@ use uuid::Uuid;
 use crate::{
     auth::Tenants,
     config::Settings,
-    providers::{Cataloged, Provider},
+    providers::{Cataloged, Provider, mail::MailCache},
     store::entities::integration_credentials,
     upstream::Target,
     vault::CredentialVault,
@@ -197,6 +199,8 @@ pub struct Intake {
     db: DatabaseConnection,
     default_project: Option<String>,
     nudge: Option<Nudge>,
+    /// The cached mail lists a mailbox's delivery makes stale.
+    mail: Option<MailCache>,
 }
 
 /// Tells the read model's memory, here and in the other processes on `db`, that `connections`'
@@ -208,6 +212,13 @@ async fn copy_changed(db: &DatabaseConnection, connections: &[Target], kind: &st
 }
 
 impl Intake {
+    /// A delivery says `tenant`'s mailbox changed: its cached lists are stale everywhere.
+    async fn mail_changed(&self, tenant: crate::auth::Tenant) {
+        if let Some(mail) = &self.mail {
+            mail.forget(tenant).await;
+        }
+    }
+
     fn nudge_connection(&self, target: Target) {
         if let Some(nudge) = &self.nudge {
             nudge.connection(target);
@@ -359,6 +370,7 @@ impl Webhooks {
                 db,
                 default_project: settings.changes.default_project.clone(),
                 nudge: None,
+                mail: None,
             },
             handlers: handlers.into_iter().collect(),
         }
@@ -388,6 +400,12 @@ impl Webhooks {
                 }),
             );
         }
+        self
+    }
+
+    /// Drops a tenant's cached mail lists after each mailbox delivery stored for it.
+    pub fn with_mail_cache(mut self, mail: MailCache) -> Self {
+        self.intake.mail = Some(mail);
         self
     }
 
