@@ -113,8 +113,9 @@ enum KeysCommand {
     List,
     /// Revoke a key by id.
     Revoke { id: Uuid },
-    /// Re-encrypt every stored token with the current encryption key (and format); earlier
-    /// keys go in `vault.previous_keys`. Safe to interrupt and run again; the gateway may serve.
+    /// Re-encrypt every stored token, then every webhook endpoint's signing secret, with the
+    /// current encryption key (and format); earlier keys go in `vault.previous_keys`. Safe to
+    /// interrupt and run again; the gateway may serve.
     RotateEncryption {
         /// Rows per transaction.
         #[arg(long, default_value_t = 500)]
@@ -233,22 +234,51 @@ async fn run_command(command: Command, settings: Settings, data_dir: PathBuf) ->
         } => {
             let vault = crate::startup::vault(&settings).await?;
             let db = open_database(&settings, &data_dir).await?;
-            let credentials = CredentialVault::new(db.clone(), vault);
-            let report = credentials
-                .rotate(batch_size, Duration::from_millis(pause_ms), |r| {
+            let pause = Duration::from_millis(pause_ms);
+            let credentials = CredentialVault::new(db.clone(), vault.clone());
+            let tokens = credentials
+                .rotate(batch_size, pause, |r| {
                     eprintln!("examined {} rows, re-encrypted {}", r.examined, r.rotated);
                 })
                 .await;
+            // Then the webhook endpoints' signing secrets, sealed by the same vault.
+            let reports = match tokens {
+                Ok(report) => {
+                    crate::changes::outbound::reseal_secrets(&db, &vault, batch_size, pause, |r| {
+                        eprintln!(
+                            "webhook endpoints: examined {}, re-encrypted {}",
+                            r.examined, r.rotated
+                        );
+                    })
+                    .await
+                    .map(|endpoints| (report, endpoints))
+                }
+                Err(e) => Err(e),
+            };
             db.close().await?;
-            let report = report?;
+            let (report, endpoints) = reports?;
             eprintln!(
                 "done: {} rows examined, {} re-encrypted, {} changed meanwhile, {} unreadable",
                 report.examined, report.rotated, report.changed_meanwhile, report.unreadable
+            );
+            eprintln!(
+                "webhook endpoint secrets: {} examined, {} re-encrypted, {} changed meanwhile, {} unreadable",
+                endpoints.examined,
+                endpoints.rotated,
+                endpoints.changed_meanwhile,
+                endpoints.unreadable
             );
             if report.unreadable > 0 {
                 return Err(format!(
                     "{} rows do not open with any configured key; their connections need re-authorization",
                     report.unreadable
+                )
+                .into());
+            }
+            if endpoints.unreadable > 0 {
+                return Err(format!(
+                    "{} webhook endpoints' secrets do not open with any configured key; rotate their secrets (`rotateWebhookEndpointSecret`)",
+                    endpoints.unreadable
                 )
                 .into());
             }

@@ -402,7 +402,8 @@ impl Application {
                 endpoints: WebhookEndpoints::new(
                     credentials.clone(),
                     connect.public_origin().to_owned(),
-                ),
+                )
+                .with_lifecycle(changes.clone()),
                 outbound,
             }),
         );

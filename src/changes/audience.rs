@@ -6,6 +6,12 @@
 //! events are read (the log's pages, a follower's announcements); cursors stay positions in the
 //! whole log, so a reader that cannot see some events still resumes exactly after the last one
 //! it was given.
+//!
+//! One more kind of event is the project's notice to those who run its integration: an event
+//! written with the nil user (an endpoint's `webhook_endpoint.disabled`, see `lifecycle`), which
+//! no caller is. `changes:project` readers see it as they see everything; a member does not; a
+//! member's webhook endpoint does (`Audience::Webhook`), since webhooks are where an
+//! integration's server learns that its delivery stopped.
 
 use uuid::Uuid;
 
@@ -18,6 +24,9 @@ pub enum Audience {
     Project,
     /// The project's own events and this user's.
     Member(Uuid),
+    /// A member's webhook endpoint: what `Member` sees, and the project's notices (events of
+    /// the nil user).
+    Webhook(Uuid),
 }
 
 impl Audience {
@@ -36,6 +45,25 @@ impl Audience {
         match (self, user) {
             (Audience::Project, _) | (_, None) => true,
             (Audience::Member(me), Some(user)) => me == user,
+            (Audience::Webhook(me), Some(user)) => me == user || user.is_nil(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_of_the_nil_user_reaches_project_readers_and_webhooks_only() {
+        let (me, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let notice = Some(Uuid::nil());
+        assert!(Audience::Project.sees(notice));
+        assert!(Audience::Webhook(me).sees(notice));
+        assert!(!Audience::Member(me).sees(notice));
+        for audience in [Audience::Member(me), Audience::Webhook(me)] {
+            assert!(audience.sees(Some(me)) && audience.sees(None));
+            assert!(!audience.sees(Some(other)));
         }
     }
 }

@@ -10,15 +10,16 @@
 //!
 //! Who sees one follows `audience`: a connection's event is its user's (and `changes:project`
 //! readers'); an endpoint's event is written with the nil user, which no caller is, so only
-//! `changes:project` readers and webhooks get it.
+//! `changes:project` readers and webhook endpoints (`Audience::Webhook`) get it.
 //!
 //! Appending one from anywhere is [`append`]: `lifecycle::append(&log, project_id, event)`,
-//! with `event` from [`LifecycleEvent::connection`] or [`LifecycleEvent::webhook_endpoint`].
+//! with `event` from [`LifecycleEvent::connection`] or [`LifecycleEvent::webhook_endpoint`];
+//! [`append_with`] stores it in one transaction with what it tells.
 //! A failure to append is logged and swallowed by [`append`]'s callers where the thing itself
 //! already happened (a refresh that succeeded stays a success).
 
 use chrono::Utc;
-use sea_orm::DbErr;
+use sea_orm::{DatabaseTransaction, DbErr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -89,7 +90,8 @@ impl LifecycleEvent {
     }
 
     /// An event of webhook endpoint `endpoint_id`, seen by `changes:project` readers and
-    /// webhooks only. `provider` is the `provider` the event is listed under (the log's events
+    /// webhook endpoints only; its `data.endpointId` is the endpoint's global id, as
+    /// `WebhookEndpoint.id`. `provider` is the `provider` the event is listed under (the log's events
     /// all have one): the endpoint's first provider, or the one whose event it failed on.
     pub fn webhook_endpoint(
         kind: Lifecycle,
@@ -97,7 +99,7 @@ impl LifecycleEvent {
         provider: Provider,
         details: Value,
     ) -> Self {
-        let mut data = json!({ "endpointId": endpoint_id });
+        let mut data = json!({ "endpointId": super::outbound::endpoint_global_id(endpoint_id) });
         if let (Some(data), Value::Object(details)) = (data.as_object_mut(), details) {
             data.extend(details);
         }
@@ -134,13 +136,25 @@ pub async fn append(
     project_id: Uuid,
     event: LifecycleEvent,
 ) -> Result<i64, DbErr> {
+    append_with(log, project_id, event, async |_| Ok::<_, DbErr>(())).await
+}
+
+/// Like [`append`], and runs `also` in the same transaction, for an event that must be stored
+/// together with what it tells (an endpoint disabled and its `webhook_endpoint.disabled`), or
+/// not at all.
+pub async fn append_with<E: From<DbErr>>(
+    log: &ChangeLog,
+    project_id: Uuid,
+    event: LifecycleEvent,
+    also: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), E>,
+) -> Result<i64, E> {
     match log
-        .append(project_id, None, vec![event.into_change()])
+        .append_with(project_id, None, vec![event.into_change()], also)
         .await?
     {
         Appended::Stored { last_seq } => Ok(last_seq),
         // Only an append with a receipt can be a duplicate.
-        Appended::Duplicate => log.head(project_id).await,
+        Appended::Duplicate => Ok(log.head(project_id).await?),
     }
 }
 
@@ -190,6 +204,7 @@ mod tests {
         assert_eq!(change.user_id, Some(Uuid::nil()));
         assert!(!super::super::Audience::Member(Uuid::new_v4()).sees(change.user_id));
         assert!(super::super::Audience::Project.sees(change.user_id));
+        assert!(super::super::Audience::Webhook(Uuid::new_v4()).sees(change.user_id));
         assert_eq!(change.remote_id, endpoint.to_string());
     }
 }

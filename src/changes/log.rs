@@ -360,12 +360,22 @@ impl ChangeLog {
         let mut query = change_events::Entity::find()
             .filter(change_events::Column::ProjectId.eq(project_id))
             .filter(change_events::Column::Seq.gt(after));
-        if let super::Audience::Member(user) = selection.audience {
-            query = query.filter(
-                change_events::Column::UserId
-                    .is_null()
-                    .or(change_events::Column::UserId.eq(user)),
-            );
+        match selection.audience {
+            super::Audience::Project => {}
+            super::Audience::Member(user) => {
+                query = query.filter(
+                    change_events::Column::UserId
+                        .is_null()
+                        .or(change_events::Column::UserId.eq(user)),
+                );
+            }
+            super::Audience::Webhook(user) => {
+                query = query.filter(
+                    change_events::Column::UserId
+                        .is_null()
+                        .or(change_events::Column::UserId.is_in([user, Uuid::nil()])),
+                );
+            }
         }
         if let Some(providers) = &selection.providers {
             query = query

@@ -4,9 +4,12 @@
 //! `replayWebhookEndpoint`, and the pages `webhookEndpoints` and `webhookDeliveries`.
 //!
 //! An endpoint is scoped like a `changes` subscription: it belongs to its project and its maker,
-//! and receives the events its maker may read — its own and the project's, or every member's
-//! with the `changes:project` scope. A caller sees and changes the endpoints it made, or all of
-//! the project's with `changes:project`; any other id is `NOT_FOUND`.
+//! and receives the events its maker's key could read when it was made — its own and the
+//! project's, or every member's with the `changes:project` scope — and the project's notices
+//! (`webhook_endpoint.disabled`). That audience is fixed: `updateWebhookEndpoint`, whoever calls
+//! it, changes the URL, filters and state, never whose events it receives. A caller sees and
+//! changes the endpoints whose events it could read itself: all of the project's with
+//! `changes:project`; without, those it made without it. Any other id is `NOT_FOUND`.
 
 use async_graphql::{
     Context, ID, MaybeUndefined, Object, Result, SimpleObject,

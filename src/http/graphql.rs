@@ -14,11 +14,11 @@
 use std::time::Instant;
 
 use async_graphql::{
-    ServerError, Variables,
+    ServerError,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
-    body::{Body, to_bytes},
+    body::Body,
     extract::{Request, State},
     response::{IntoResponse, Response},
 };
@@ -32,14 +32,15 @@ use tracing::Instrument;
 
 use crate::{
     auth::{AuthError, Authenticated, retry_after_secs},
-    graphql::{Executed, Loaders, errors::ErrorCode, limits::Checked},
+    graphql::{Executed, errors::ErrorCode},
     telemetry::{REQUEST_DURATION, REQUESTS},
 };
 
 use super::{
     AppState,
     access::{self, Accessed},
-    media::{BodyTypeError, ResponseMedia, check_body_type},
+    intake::{self, Unchecked},
+    media::ResponseMedia,
     ws,
 };
 
@@ -122,15 +123,7 @@ impl Call {
 
     /// Marks each error with the request's id.
     fn mark(&self, errors: &mut [ServerError]) {
-        let Some(id) = &self.request_id else {
-            return;
-        };
-        for error in errors {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("requestId", id.as_str());
-        }
+        intake::mark(errors, self.request_id.as_deref());
     }
 
     /// The answer, with what the access line reports.
@@ -151,39 +144,9 @@ async fn post_call(state: &AppState, headers: &HeaderMap, body: Body, call: &mut
     let Some(media) = ResponseMedia::negotiate(headers) else {
         return not_acceptable(call);
     };
-    let caller = match authenticate(state, headers).await {
-        Ok(caller) => caller,
-        Err(refusal) => return refusal.into_response(media, "unknown", call),
-    };
-    call.accessed.tenant = Some(caller.tenant);
-    if let Err(error) = check_body_type(headers) {
-        let message = match error {
-            BodyTypeError::Missing => "a POST needs `Content-Type: application/json`",
-            BodyTypeError::Unsupported => "the body must be `application/json` in UTF-8",
-        };
-        return Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, BAD_REQUEST, message)
-            .into_response(media, "unknown", call);
-    }
-    let bytes = match to_bytes(body, state.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return Refusal::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                BAD_REQUEST,
-                format!("the body is larger than {} bytes", state.body_limit),
-            )
-            .into_response(media, "unknown", call);
-        }
-    };
-    let params = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Params::from_map(map),
-        Ok(_) => Err("the body must be a JSON object".to_owned()),
-        Err(e) => Err(format!("the body is not valid JSON: {e}")),
-    };
-    match params {
-        Ok(params) => execute(state, media, caller, params, started, call).await,
-        Err(message) => Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
-            .into_response(media, "unknown", call),
+    match intake::read_post(state, headers, body, media, call).await {
+        Ok((caller, params)) => execute(state, media, caller, params, started, call).await,
+        Err(refusal) => refusal,
     }
 }
 
@@ -284,19 +247,11 @@ async fn execute(
 ) -> Response {
     let requested_name = params.operation_name.clone();
     call.accessed.operation = requested_name.as_deref().map(|n| operation_label(Some(n)));
-    // Parsing and the document limits take time proportional to the document: they run on a
-    // blocking thread, so that no document holds an async worker, and only a document within
-    // the limits reaches the schema's validation.
-    let limits = state.document_limits;
-    let query = params.query;
-    let checked = tokio::task::spawn_blocking(move || {
-        let checked = limits.check(&query);
-        (query, checked)
-    })
-    .await;
-    let (query, document) = match checked {
-        Ok((query, Ok(document))) => (query, document),
-        Ok((_, Err(error))) => {
+    // Only a document within the limits reaches the schema's validation.
+    let (params, checked) = intake::check_document(state, params).await;
+    let document = match checked {
+        Ok(document) => document,
+        Err(Unchecked::Refused(error)) => {
             let operation = operation_label(requested_name.as_deref());
             return respond(
                 media,
@@ -305,8 +260,7 @@ async fn execute(
                 started,
             );
         }
-        Err(cause) => {
-            tracing::error!(%cause, "checking a GraphQL document");
+        Err(Unchecked::Failed) => {
             return Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal.as_str(),
@@ -317,32 +271,7 @@ async fn execute(
     };
     let span = operation_span(document.as_ref(), params.operation_name.as_deref());
     let executed = Executed::default();
-    let mut request = async_graphql::Request::new(query)
-        .data(caller.tenant)
-        .data(caller.scopes)
-        .data(Loaders::for_request(
-            state.providers.clone(),
-            state.read_model.clone(),
-        ))
-        .data(executed.clone());
-    if let Some(key) = caller.key {
-        request = request.data(key);
-    }
-    if let Some(document) = document {
-        request.set_parsed_query(document);
-        request = request.data(Checked);
-    }
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(variables) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(variables)));
-    }
-    for (key, value) in params.extensions.into_iter().flatten() {
-        if let Ok(value) = async_graphql::Value::from_json(value) {
-            request.extensions.insert(key, value);
-        }
-    }
+    let request = intake::schema_request(state, &caller, params, document, &executed);
     let mut response = state.schema.execute(request).instrument(span).await;
     let named = executed.operation().or(requested_name.as_deref());
     let operation = operation_label(named);
@@ -370,12 +299,7 @@ fn rejected(
     call: &Call,
 ) -> (StatusCode, serde_json::Result<String>, &'static str) {
     call.mark(&mut errors);
-    for error in &mut errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", ErrorCode::GraphqlValidationFailed.as_str());
-        }
-    }
+    intake::code_unexecuted(&mut errors);
     let status = match media {
         ResponseMedia::GraphqlResponse => StatusCode::BAD_REQUEST,
         ResponseMedia::Json => StatusCode::OK,

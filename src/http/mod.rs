@@ -11,6 +11,7 @@ mod access;
 mod cors;
 mod graphql;
 mod health;
+mod intake;
 mod media;
 mod metrics;
 mod oauth;

@@ -11,7 +11,8 @@
 //! after that one, no gap and no repeat.
 //!
 //! The caller authenticates as on `/graphql` (`Authorization: Bearer` key or JWT, the caller
-//! limits), and the operation runs on the same schema with the same scopes, event visibility,
+//! limits) — the request is read and its document checked by the same code (`intake`) — and
+//! the operation runs on the same schema with the same scopes, event visibility,
 //! document limits and subscription counters (`nexus_subscriptions_open`) as over the
 //! WebSocket. A request that cannot start is answered with an HTTP status and a GraphQL error
 //! body in JSON, as `/graphql` answers it: 401 (no or bad credentials), 429 (over the caller's
@@ -26,9 +27,9 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use async_graphql::{Executor, ServerError, Variables};
+use async_graphql::{Executor, ServerError};
 use axum::{
-    body::{Body, to_bytes},
+    body::Body,
     extract::State,
     response::{
         IntoResponse, Response,
@@ -40,16 +41,15 @@ use http::{
     HeaderMap, HeaderValue, StatusCode,
     header::{ACCEPT, CONTENT_TYPE},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::graphql::{
-    EventCursors, Executed, Loaders, ResumeAfter, errors::ErrorCode, limits::Checked,
-};
+use crate::graphql::{EventCursors, Executed, ResumeAfter, errors::ErrorCode};
 
 use super::{
     AppState,
-    graphql::{BAD_REQUEST, Call, Params, Refusal, authenticate},
-    media::{BodyTypeError, ResponseMedia, check_body_type},
+    graphql::{BAD_REQUEST, Call, Params, Refusal},
+    intake::{self, Unchecked, code_unexecuted, mark},
+    media::ResponseMedia,
 };
 
 /// How long an idle stream goes without a keep-alive comment.
@@ -132,44 +132,12 @@ async fn stream_call(
         )
         .into_response(media, "unknown", call);
     }
-    let caller = match authenticate(state, headers).await {
-        Ok(caller) => caller,
-        Err(refusal) => return refusal.into_response(media, "unknown", call),
+    let (caller, params) = match intake::read_post(state, headers, body, media, call).await {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
     };
-    call.accessed.tenant = Some(caller.tenant);
-    if let Err(error) = check_body_type(headers) {
-        let message = match error {
-            BodyTypeError::Missing => "a POST needs `Content-Type: application/json`",
-            BodyTypeError::Unsupported => "the body must be `application/json` in UTF-8",
-        };
-        return Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, BAD_REQUEST, message)
-            .into_response(media, "unknown", call);
-    }
     let Ok(resume) = resume_after(headers) else {
         return bad_last_event_id(call);
-    };
-    let bytes = match to_bytes(body, state.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return Refusal::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                BAD_REQUEST,
-                format!("the body is larger than {} bytes", state.body_limit),
-            )
-            .into_response(media, "unknown", call);
-        }
-    };
-    let params = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Params::from_map(map),
-        Ok(_) => Err("the body must be a JSON object".to_owned()),
-        Err(e) => Err(format!("the body is not valid JSON: {e}")),
-    };
-    let params = match params {
-        Ok(params) => params,
-        Err(message) => {
-            return Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
-                .into_response(media, "unknown", call);
-        }
     };
     call.accessed.operation = params.operation_name.clone();
     let results = run(state, caller, params, resume, call.request_id.clone()).await;
@@ -198,61 +166,28 @@ async fn run(
     resume: Option<i64>,
     request_id: Option<String>,
 ) -> stream::BoxStream<'static, Event> {
-    let limits = state.document_limits;
-    let query = params.query;
-    let checked = tokio::task::spawn_blocking(move || {
-        let checked = limits.check(&query);
-        (query, checked)
-    })
-    .await;
-    let (query, document) = match checked {
-        Ok((query, Ok(document))) => (query, document),
-        Ok((_, Err(error))) => return refused(vec![error], request_id.as_deref()),
-        Err(cause) => {
-            tracing::error!(%cause, "checking a GraphQL document");
+    let (params, checked) = intake::check_document(state, params).await;
+    let document = match checked {
+        Ok(document) => document,
+        Err(Unchecked::Refused(error)) => return refused(vec![error], request_id.as_deref()),
+        Err(Unchecked::Failed) => {
             let error = ServerError::new("internal error", None);
             return refused(vec![error], request_id.as_deref());
         }
     };
     let cursors = EventCursors::default();
     let executed = Executed::default();
-    let mut request = async_graphql::Request::new(query)
-        .data(caller.tenant)
-        .data(caller.scopes)
-        .data(Loaders::for_request(
-            state.providers.clone(),
-            state.read_model.clone(),
-        ))
-        .data(executed.clone())
-        .data(cursors.clone());
-    if let Some(key) = caller.key {
-        request = request.data(key);
-    }
+    let mut request =
+        intake::schema_request(state, &caller, params, document, &executed).data(cursors.clone());
     if let Some(after) = resume {
         request = request.data(ResumeAfter(after));
-    }
-    if let Some(document) = document {
-        request.set_parsed_query(document);
-        request = request.data(Checked);
-    }
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(variables) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(variables)));
-    }
-    for (key, value) in params.extensions.into_iter().flatten() {
-        if let Ok(value) = async_graphql::Value::from_json(value) {
-            request.extensions.insert(key, value);
-        }
     }
     Executor::execute_stream(&state.schema, request, None)
         .map(move |mut response| {
             mark(&mut response.errors, request_id.as_deref());
-            // Errors from before execution (parse, validation) name no field and carry no code
-            // of their own: they are coded as over `/graphql`.
+            // Errors from before execution (parse, validation) are coded as over `/graphql`.
             if !executed.get() {
-                coded(&mut response.errors);
+                code_unexecuted(&mut response.errors);
             }
             let event = next(&response);
             match cursors.take() {
@@ -269,19 +204,9 @@ fn refused(
     request_id: Option<&str>,
 ) -> stream::BoxStream<'static, Event> {
     mark(&mut errors, request_id);
-    coded(&mut errors);
+    code_unexecuted(&mut errors);
     let event = next(&json!({ "errors": errors }));
     stream::once(async move { event }).boxed()
-}
-
-/// Codes `GRAPHQL_VALIDATION_FAILED` each error that names no field and has no code.
-fn coded(errors: &mut [ServerError]) {
-    for error in errors.iter_mut().filter(|e| e.path.is_empty()) {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", ErrorCode::GraphqlValidationFailed.as_str());
-        }
-    }
 }
 
 /// A `next` event carrying `result` as JSON.
@@ -291,19 +216,6 @@ fn next(result: &impl serde::Serialize) -> Event {
         r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into()
     });
     Event::default().event("next").data(data)
-}
-
-/// Sets `extensions.requestId` on each error.
-fn mark(errors: &mut [ServerError], request_id: Option<&str>) {
-    let Some(id) = request_id else {
-        return;
-    };
-    for error in errors {
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("requestId", id);
-    }
 }
 
 #[cfg(test)]

@@ -886,9 +886,32 @@ async fn a_project_connects_its_own_stripe_endpoint_and_receives_on_it() {
             .status(),
         404
     );
-    let nodes = page(&app, None, 5).await["data"]["changes"]["nodes"].clone();
-    assert_eq!(nodes[0]["type"], "stripe:charge.succeeded", "{nodes}");
-    assert_eq!(nodes[0]["provider"], "STRIPE");
+    let (_, body) = app
+        .graphql(
+            "{ changes(first: 5) { nodes { type provider data } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = body["data"]["changes"]["nodes"].clone();
+    // Storing the secret is connecting: told as `connection.created` both times, the second
+    // as a replacement.
+    for (node, replaced) in nodes.as_array().unwrap()[..2].iter().zip([false, true]) {
+        assert_eq!(node["type"], "connection.created", "{nodes}");
+        assert_eq!(node["provider"], "STRIPE", "{nodes}");
+        assert_eq!(node["data"]["replaced"], replaced, "{nodes}");
+    }
+    assert_eq!(nodes[2]["type"], "stripe:charge.succeeded", "{nodes}");
+    assert_eq!(nodes[2]["provider"], "STRIPE");
+    // The connection is its user's: another member does not see it made.
+    let bob = app.key_for("acme", "bob@acme.test").await;
+    let (_, body) = app
+        .graphql_as(&bob, "{ changes(first: 5) { nodes { type } } }", json!({}))
+        .await;
+    let bob_sees = body["data"]["changes"]["nodes"].as_array().unwrap();
+    assert!(
+        bob_sees.iter().all(|n| n["type"] != "connection.created"),
+        "{body}"
+    );
 }
 
 /// Every change's `data`, as the API returns it, in one JSON text.

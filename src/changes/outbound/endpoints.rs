@@ -1,9 +1,15 @@
 //! The endpoints partners register, as a repository: made, changed, rotated, replayed, deleted
-//! and listed on behalf of a caller, who sees the endpoints of its project it made — or all of
-//! them, with `changes:project`.
+//! and listed on behalf of a caller.
 //!
 //! An endpoint is its maker's: it receives the events its maker could read when it was made
-//! (`Audience`), narrowed to its `types` and `providers`. It starts at the log's head, so it
+//! (`Audience`: the maker's and the project's, or — made with `changes:project` — every
+//! member's), and the project's notices (`Audience::Webhook`), narrowed to its `types` and
+//! `providers`. That audience is fixed when it is made: no change, by whomever, widens or
+//! narrows it. So a caller manages (sees, changes, rotates, replays, deletes) only endpoints
+//! whose events it could read itself: with `changes:project`, every endpoint of the project;
+//! without, those it made without `changes:project` — a project-wide endpoint is out of reach
+//! of a key that could not read the project, even its maker's, which could otherwise point it
+//! at a URL of its own. It starts at the log's head, so it
 //! receives what happens from then on; `replay` moves its cursor back (or forward) to any
 //! position the log still holds. Its URL passes the guard when it is registered — the name is
 //! resolved then, for a precise refusal — and again at every delivery. Its signing secret is
@@ -191,7 +197,7 @@ fn providers_json(providers: &Option<Vec<Provider>>) -> Option<serde_json::Value
 }
 
 /// The binding of an endpoint's sealed secrets.
-fn binding(row_user: Uuid, row_project: Uuid) -> Binding<'static> {
+pub(super) fn binding(row_user: Uuid, row_project: Uuid) -> Binding<'static> {
     Binding {
         user_id: row_user,
         project_id: row_project,
@@ -246,14 +252,21 @@ impl Endpoints {
         Ok(())
     }
 
-    /// The caller's endpoint `id`, if it may see it.
+    /// The caller's endpoint `id`, if it may manage it: its events are ones the caller could
+    /// read.
     async fn own(&self, owner: Owner, id: Uuid) -> Result<webhook_endpoints::Model, EndpointError> {
         let row = webhook_endpoints::Entity::find_by_id(id)
             .filter(webhook_endpoints::Column::ProjectId.eq(owner.project_id))
             .one(&self.db)
             .await?
             .ok_or(EndpointError::NotFound)?;
-        if owner.audience.sees(Some(row.user_id)) {
+        let manages = match owner.audience {
+            Audience::Project => true,
+            Audience::Member(user) | Audience::Webhook(user) => {
+                row.user_id == user && !row.sees_project
+            }
+        };
+        if manages {
             Ok(row)
         } else {
             Err(EndpointError::NotFound)
@@ -300,7 +313,8 @@ impl Endpoints {
         Ok((Endpoint::from(&row), secret))
     }
 
-    /// Changes what `change` names; enabling an endpoint starts its retries afresh.
+    /// Changes what `change` names; enabling an endpoint starts its retries afresh. Whose
+    /// events it receives stays as it was made, whoever changes it.
     pub async fn update(
         &self,
         owner: Owner,
@@ -413,8 +427,10 @@ impl Endpoints {
     ) -> Result<Vec<Endpoint>, EndpointError> {
         use webhook_endpoints::Column as C;
         let mut query = webhook_endpoints::Entity::find().filter(C::ProjectId.eq(owner.project_id));
-        if let Audience::Member(user) = owner.audience {
-            query = query.filter(C::UserId.eq(user));
+        if let Audience::Member(user) | Audience::Webhook(user) = owner.audience {
+            query = query
+                .filter(C::UserId.eq(user))
+                .filter(C::SeesProject.eq(false));
         }
         if let Some((at, id)) = after {
             query = query.filter(
@@ -491,7 +507,7 @@ impl Endpoints {
             audience: if row.sees_project {
                 Audience::Project
             } else {
-                Audience::Member(row.user_id)
+                Audience::Webhook(row.user_id)
             },
             providers: list_of::<String>(&row.providers)
                 .map(|slugs| slugs.iter().filter_map(|s| s.parse().ok()).collect()),

@@ -5,8 +5,8 @@
 //! the endpoint receives, and POSTs it; only a 2xx answer moves the cursor, in the row, past the
 //! event — so an event is delivered again after any failure, a crash or a kill, and never
 //! skipped. A failure is retried with exponential backoff and jitter (`backon`) while the event
-//! has failed for less than `webhooks.retry_for_secs`; then the endpoint is disabled and a
-//! `webhook_endpoint.disabled` event appended to the log, in one transaction. Every attempt is
+//! has failed for less than `webhooks.retry_for_secs`; then the endpoint is disabled and its
+//! `webhook_endpoint.disabled` lifecycle event appended to the log, in one transaction. Every attempt is
 //! logged (status, latency, the first KiB of the answer) and attempts older than
 //! `deliveries_kept_days` are dropped.
 //!
@@ -28,7 +28,10 @@ use tokio::{sync::Notify, time::Instant};
 use uuid::Uuid;
 
 use crate::{
-    changes::{Change, LoggedChange, Op},
+    changes::{
+        LoggedChange,
+        lifecycle::{self, Lifecycle, LifecycleEvent},
+    },
     config::WebhooksSettings,
     net::{GuardedClient, TargetRefused},
     shutdown::Shutdown,
@@ -39,9 +42,6 @@ use super::{Endpoints, lease::Leases, payload, signing::signature_header};
 
 /// The most of an answer's body read and kept.
 pub const EXCERPT_BYTES: usize = 1024;
-
-/// The type of the event appended when an endpoint is disabled.
-pub const DISABLED: &str = "webhook_endpoint.disabled";
 
 /// The background task names (`Shutdown::running`).
 pub const SCANNER: &str = "webhook-scanner";
@@ -432,7 +432,9 @@ impl Deliverer {
     }
 
     /// Disables the endpoint, whose head event has failed for `retry_for_secs`, and appends
-    /// the `webhook_endpoint.disabled` event in the same transaction.
+    /// its `webhook_endpoint.disabled` lifecycle event in the same transaction: a project
+    /// notice, for `changes:project` readers and webhook endpoints (`lifecycle`), listed under
+    /// the provider of the event it failed on.
     async fn disable(
         &self,
         row: &webhook_endpoints::Model,
@@ -440,44 +442,37 @@ impl Deliverer {
     ) -> Result<(), DbErr> {
         let id = row.id;
         let me = self.leases.me;
-        let change = Change {
-            user_id: Some(row.user_id),
-            op: Op::Updated,
-            provider: stuck.provider,
-            kind: DISABLED.to_owned(),
-            remote_id: id.to_string(),
-            data: json!({
-                "endpointId": super::endpoint_global_id(id),
-                "url": row.url,
+        let event = LifecycleEvent::webhook_endpoint(
+            Lifecycle::WebhookEndpointDisabled,
+            id,
+            stuck.provider,
+            json!({
                 "reason": format!(
                     "deliveries failed for {} seconds", self.settings.retry_for_secs
                 ),
                 "failingSince": row.failing_since,
                 "stuckAt": payload::body(stuck)["data"]["cursor"],
             }),
-            occurred_at: Utc::now(),
-        };
-        self.endpoints
-            .log()
-            .append_with(
-                row.project_id,
-                None,
-                vec![change],
-                async |txn: &DatabaseTransaction| {
-                    webhook_endpoints::Entity::update_many()
-                        .col_expr(webhook_endpoints::Column::Enabled, Expr::value(false))
-                        .col_expr(
-                            webhook_endpoints::Column::UpdatedAt,
-                            Expr::value(Utc::now()),
-                        )
-                        .filter(webhook_endpoints::Column::Id.eq(id))
-                        .filter(webhook_endpoints::Column::LeaseOwner.eq(me))
-                        .exec(txn)
-                        .await?;
-                    Ok::<_, DbErr>(())
-                },
-            )
-            .await?;
+        );
+        lifecycle::append_with(
+            self.endpoints.log(),
+            row.project_id,
+            event,
+            async |txn: &DatabaseTransaction| {
+                webhook_endpoints::Entity::update_many()
+                    .col_expr(webhook_endpoints::Column::Enabled, Expr::value(false))
+                    .col_expr(
+                        webhook_endpoints::Column::UpdatedAt,
+                        Expr::value(Utc::now()),
+                    )
+                    .filter(webhook_endpoints::Column::Id.eq(id))
+                    .filter(webhook_endpoints::Column::LeaseOwner.eq(me))
+                    .exec(txn)
+                    .await?;
+                Ok::<_, DbErr>(())
+            },
+        )
+        .await?;
         tracing::warn!(endpoint = %id, "webhook endpoint disabled after failing deliveries");
         Ok(())
     }

@@ -4,12 +4,17 @@
 //! - Stripe: the signing secret (`whsec_…`) Stripe shows for an endpoint, stored sealed like a
 //!   token as the project's Stripe connection, whose metadata keeps the endpoint's random id
 //!   (its account, by which `/webhooks/stripe/{endpoint}` finds it); replacing the secret keeps
-//!   the id, so the URL stays.
+//!   the id, so the URL stays. Storing it is connecting, told as `connection.created`
+//!   (`lifecycle`), as the OAuth callback tells it — again when the secret is replaced.
 //! - Salesforce: a new random token for the connection's outbound messages; only its hash is
 //!   kept, so the URL is shown once, and a new one retires the old.
 
 use crate::{
     auth::Tenant,
+    changes::{
+        ChangeLog,
+        lifecycle::{self, Lifecycle, LifecycleEvent},
+    },
     providers::{Cataloged, Provider},
     vault::{CredentialVault, TokenSet, VaultError},
 };
@@ -33,6 +38,7 @@ pub enum EndpointError {
 pub struct WebhookEndpoints {
     credentials: CredentialVault,
     public_origin: String,
+    lifecycle: Option<ChangeLog>,
 }
 
 impl WebhookEndpoints {
@@ -40,7 +46,14 @@ impl WebhookEndpoints {
         Self {
             credentials,
             public_origin,
+            lifecycle: None,
         }
+    }
+
+    /// Tells `log` of the connections made here (`changes::lifecycle`).
+    pub fn with_lifecycle(mut self, log: ChangeLog) -> Self {
+        self.lifecycle = Some(log);
+        self
     }
 
     fn url(&self, provider: Provider, endpoint: &str) -> String {
@@ -70,6 +83,7 @@ impl WebhookEndpoints {
             .ok()
             .flatten()
             .and_then(|c| c.tokens.metadata["endpoint_id"].as_str().map(str::to_owned));
+        let replaced = existing.is_some();
         let endpoint = existing.unwrap_or_else(|| {
             let mut bytes = [0u8; 16];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
@@ -85,6 +99,15 @@ impl WebhookEndpoints {
         self.credentials
             .upsert(tenant.user_id, tenant.project_id, Provider::Stripe, &tokens)
             .await?;
+        if let Some(log) = &self.lifecycle {
+            let event = LifecycleEvent::connection(
+                Lifecycle::ConnectionCreated,
+                tenant,
+                Provider::Stripe,
+                serde_json::json!({ "replaced": replaced }),
+            );
+            lifecycle::tell(log, tenant.project_id, event).await;
+        }
         Ok(self.url(Provider::Stripe, &endpoint))
     }
 
