@@ -1353,8 +1353,20 @@ async fn sync_on_a_demo_folder_reads_the_demos_sandbox_with_its_key_and_says_wha
     );
     assert!(!lines.contains("hubspot"), "{lines}");
     // Slack has no feed to poll: its pass is the paced backfill of the channels' history (the
-    // first one here, the demo's own first passes being off).
-    let slack = run(nexus(dir.path()).args(["sync", "--provider", "slack"]));
+    // first one here, the demo's own first passes being off). Its pacing is checked in
+    // `comms_copy`; here the sandbox's Slack limits are off and the class wide, so that the pass
+    // takes seconds instead of Slack's two minutes.
+    let unlimited = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/limits"))
+        .json(&json!({ "provider": "slack", "enforce": false }))
+        .send()
+        .await
+        .unwrap();
+    assert!(unlimited.status().is_success());
+    let slack = run(nexus(dir.path()).args(["sync", "--provider", "slack"]).env(
+        "NEXUS_PROVIDERS__SLACK__RATE_CAPACITY__CONVERSATIONS_HISTORY",
+        "1000",
+    ));
     let lines = String::from_utf8_lossy(&slack.stderr).to_string();
     assert!(slack.status.success(), "{lines}");
     assert!(

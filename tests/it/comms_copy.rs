@@ -490,3 +490,70 @@ async fn an_unfiltered_mail_list_continues_live_past_the_windows_edge() {
     };
     assert_eq!(ids(&paged), ids(&live));
 }
+
+#[tokio::test]
+async fn outlook_mail_reaches_the_copy_through_graph_notifications_and_a_deleted_one_leaves_it() {
+    // Polling off: only the first pass and Graph's change notifications (each brings the
+    // mailbox's delta pass forward) move the copy.
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.first_pass = true;
+        settings.changes.sync_interval_secs = Some(0);
+    })
+    .await;
+    connect(&app, &["OUTLOOK"]).await;
+    until_synced(&app, "emails", "OUTLOOK").await;
+    app.until_idle(nexus::changes::sync::FIRST_PASS_TASK).await;
+    let synced = async || -> Vec<(String, String)> {
+        let (_, body) = app
+            .graphql(
+                "{ emails(first: 100, providers: [OUTLOOK], maxAge: 3600) {
+                   nodes { remoteId subject source } } }",
+                json!({}),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        nodes(&body, "emails")
+            .iter()
+            .map(|n| {
+                assert_eq!(n["source"], "SYNCED", "{n}");
+                (
+                    n["remoteId"].as_str().unwrap().to_owned(),
+                    n["subject"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let subject = format!("copy-{}", uuid::Uuid::new_v4());
+    let message = change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": subject } }),
+    )
+    .await;
+    let id = message["id"].as_str().unwrap().to_owned();
+    eventually(
+        "the new message in the synced list",
+        Duration::from_secs(30),
+        async || {
+            let list = synced().await;
+            list.iter()
+                .any(|(remote, s)| remote == &id && s == &subject)
+                .then_some(())
+        },
+    )
+    .await;
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "outlook", "object": "message", "op": "delete", "id": id }),
+    )
+    .await;
+    eventually(
+        "the deleted message gone from the synced list",
+        Duration::from_secs(30),
+        async || {
+            let list = synced().await;
+            (!list.iter().any(|(remote, _)| remote == &id)).then_some(())
+        },
+    )
+    .await;
+}
