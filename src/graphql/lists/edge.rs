@@ -76,3 +76,128 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{cell::Cell, collections::HashMap};
+
+    use chrono::{Duration, Utc};
+    use nexus_core::{
+        ErrorKind,
+        records::chat::{ChannelRef, Message},
+    };
+
+    use super::*;
+    use crate::{
+        graphql::freshness::{DataSource, MaxAge},
+        providers::Provider,
+    };
+
+    /// Messages `ids`, newest first, an hour apart.
+    fn messages(ids: &[u32]) -> Vec<Record<Message>> {
+        let now = Utc::now();
+        ids.iter()
+            .map(|id| {
+                let at = now - Duration::hours(i64::from(*id));
+                Record {
+                    provider: Provider::Slack,
+                    remote_id: id.to_string(),
+                    created_at: at,
+                    updated_at: at,
+                    raw: serde_json::Value::Null,
+                    data: Message {
+                        text: String::new(),
+                        channel: ChannelRef {
+                            id: "C1".into(),
+                            name: None,
+                        },
+                        author: None,
+                        sent_at: at,
+                        thread_id: None,
+                        reply_count: 0,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    fn as_of() -> AsOf {
+        AsOf {
+            pass: Utc::now(),
+            records: HashMap::new(),
+        }
+    }
+
+    fn ids(page: &ListPage<Message>) -> Vec<String> {
+        page.records.iter().map(|r| r.remote_id.clone()).collect()
+    }
+
+    fn page(ids: &[u32], more: bool) -> ListPage<Message> {
+        ListPage {
+            records: messages(ids),
+            more,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_that_runs_out_at_the_edge_continues_live_after_the_copys_last_record() {
+        let asked = Cell::new(None);
+        let older = |after: Option<Position>, limit: usize| {
+            asked.set(Some((after.map(|p| p.remote_id), limit)));
+            async { Ok((page(&[3, 4], true), Origin::live())) }
+        };
+        let (found, origin) = past_the_window(page(&[1, 2], false), as_of(), None, 5, true, older)
+            .await
+            .unwrap();
+        assert_eq!(asked.take(), Some((Some("2".to_owned()), 3)));
+        assert_eq!(ids(&found), ["1", "2", "3", "4"]);
+        assert!(found.more, "the provider's own `more`");
+        let source = |id: &str| origin.fetched(id, MaxAge::default()).source;
+        assert_eq!(source("2"), DataSource::Synced);
+        assert_eq!(source("3"), DataSource::Live);
+    }
+
+    #[tokio::test]
+    async fn a_copy_with_more_a_full_page_or_a_bound_inside_the_window_asks_no_provider() {
+        let calls = Cell::new(0);
+        let counted = |_: Option<Position>, _: usize| {
+            calls.set(calls.get() + 1);
+            async { Ok((ListPage::empty(), Origin::live())) }
+        };
+        let (found, _) = past_the_window(page(&[1], true), as_of(), None, 5, true, counted)
+            .await
+            .unwrap();
+        assert!(found.more);
+        let (found, _) = past_the_window(page(&[1, 2], false), as_of(), None, 2, true, counted)
+            .await
+            .unwrap();
+        assert!(found.more, "the next page goes past the edge");
+        let (found, origin) = past_the_window(page(&[1], false), as_of(), None, 5, false, counted)
+            .await
+            .unwrap();
+        assert!(!found.more);
+        assert_eq!(origin.source(), DataSource::Synced);
+        assert_eq!(calls.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_live_part_that_fails_leaves_the_copys_records_and_more_to_ask() {
+        let refused = |_: Option<Position>, _: usize| async {
+            Err(ProviderError::new(
+                ErrorKind::RateLimited,
+                Provider::Slack,
+                "conversations.history",
+                "slow down",
+            ))
+        };
+        let (found, _) = past_the_window(page(&[1], false), as_of(), None, 5, true, refused)
+            .await
+            .unwrap();
+        assert_eq!(ids(&found), ["1"]);
+        assert!(found.more, "asked again on the next page");
+        let error = past_the_window(ListPage::empty(), as_of(), None, 5, true, refused)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::RateLimited);
+    }
+}

@@ -221,9 +221,10 @@ impl Workspace {
             let id = format!("C0SBX{i:04}");
             // #general holds several pages of history; the others a screenful or two.
             let count = if i == 0 { 260 } else { 6 + (i * 5) % 30 };
-            // Each channel's newest message a little before the seeding day's 07:00 UTC, its
-            // thread's replies too.
-            let end = anchor - Duration::minutes(30 + (i as i64 * 7) % 180);
+            // Each channel's newest message (its thread's replies too) before the seeding day's
+            // 07:00 UTC: #general's half an hour before, the others' spread over ten days, as
+            // channels go quiet at different times.
+            let end = anchor - Duration::minutes(30 + (i as i64 * 397) % (10 * 24 * 60));
             messages.insert(id.clone(), seed_messages(i, count, end, &members));
             channels.push(Channel {
                 id,
