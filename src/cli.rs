@@ -68,8 +68,9 @@ enum Command {
     },
     /// Apply the database migrations.
     Migrate,
-    /// Run one incremental sync pass over every CRM and mailbox connection (or one provider's,
-    /// or one project's), appending what changed to the change log.
+    /// Run one incremental sync pass over every CRM, mailbox, calendar and chat connection (or
+    /// one provider's, or one project's), appending what changed to the change log; for Slack,
+    /// a pass of its paced `conversations.history` backfill.
     Sync {
         /// Only this provider (`salesforce`, `hubspot`, `gmail`, `google_calendar`, `outlook`,
         /// `slack`, `teams`).
@@ -351,7 +352,7 @@ async fn sync(
     };
     let syncer = crate::startup::syncer(settings, db).await?.full(full);
     if let Some(provider) = provider
-        && syncer.resources(provider).is_empty()
+        && syncer.kinds(provider).is_empty()
     {
         eprintln!(
             "{provider}: nothing to sync: its changes arrive through its webhook \
@@ -370,8 +371,10 @@ async fn sync(
     let mut failed = 0;
     for target in targets {
         let slug = target.provider.slug();
-        let resources = syncer.resources(target.provider);
-        let what = format!("{slug}: syncing {}", resources.join(", "));
+        let what = format!(
+            "{slug}: syncing {}",
+            syncer.kinds(target.provider).join(", ")
+        );
         let bar = if terminal {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(

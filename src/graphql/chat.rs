@@ -28,7 +28,8 @@ use super::{
     freshness::{DataSource, Fetched, MaxAge, Origin},
     ids::GlobalId,
     lists::{
-        MergedCursor, MergedPage, PageArgs, live, merged_page, no_adapter, tenant, write_target,
+        MergedCursor, MergedPage, PageArgs, edge, live, merged_page, no_adapter, tenant,
+        write_target,
     },
     loaders::{AuthorMessagesKey, ChatUserKey},
     types::ProviderEnum,
@@ -331,7 +332,27 @@ pub async fn message_page(
                             && let nexus_core::Synced::Synced { value, as_of } =
                                 copy.messages(target, &query, age).await
                         {
-                            return Ok((value, Origin::Synced(std::sync::Arc::new(as_of))));
+                            // Without a date bound the list reaches past the window: older
+                            // messages follow live.
+                            let reaches_past = query.filter.after.is_none();
+                            let (after, limit) = (query.after.clone(), query.limit);
+                            let older = move |after, limit| async move {
+                                let query = MessageQuery {
+                                    after,
+                                    limit,
+                                    ..query
+                                };
+                                adapter.messages(target, &query).await.map(live)
+                            };
+                            return edge::past_the_window(
+                                value,
+                                as_of,
+                                after,
+                                limit,
+                                reaches_past,
+                                older,
+                            )
+                            .await;
                         }
                         // Every channel's history live, while a backfill spends the same
                         // class: the read could not fit, and would starve the backfill.

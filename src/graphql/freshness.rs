@@ -121,6 +121,13 @@ pub enum Origin {
     Cached(DateTime<Utc>),
     /// The copy, true as of these times.
     Synced(Arc<AsOf>),
+    /// The copy for the records `ids` (a window's last ones), then another source for those
+    /// past the window's edge (`lists::edge`).
+    Spliced {
+        synced: Arc<AsOf>,
+        ids: Arc<std::collections::HashSet<String>>,
+        rest: Box<Origin>,
+    },
 }
 
 impl Origin {
@@ -138,17 +145,24 @@ impl Origin {
         }
     }
 
+    /// The source of the page's first records.
     pub fn source(&self) -> DataSource {
         match self {
             Origin::Live(_) => DataSource::Live,
             Origin::Cached(_) => DataSource::Cached,
-            Origin::Synced(_) => DataSource::Synced,
+            Origin::Synced(_) | Origin::Spliced { .. } => DataSource::Synced,
         }
     }
 
     /// What the object of record `remote_id` says of its freshness.
     pub fn fetched(&self, remote_id: &str, max_age: MaxAge) -> Fetched {
         let at = match self {
+            Origin::Spliced { synced, ids, rest } => {
+                return match ids.contains(remote_id) {
+                    true => Origin::Synced(synced.clone()).fetched(remote_id, max_age),
+                    false => rest.fetched(remote_id, max_age),
+                };
+            }
             Origin::Live(at) | Origin::Cached(at) => *at,
             Origin::Synced(as_of) => as_of.of(remote_id),
         };
@@ -199,8 +213,14 @@ pub fn count(provider: Provider, type_name: &'static str, origin: &Origin) {
         "source" => origin.source().label(),
     )
     .increment(1);
-    if let Origin::Synced(as_of) = origin {
-        copy_age(provider, type_name, as_of.pass);
+    match origin {
+        Origin::Synced(as_of) => copy_age(provider, type_name, as_of.pass),
+        // The part past the window's edge is an answer of its own source too.
+        Origin::Spliced { synced, rest, .. } => {
+            copy_age(provider, type_name, synced.pass);
+            count(provider, type_name, rest);
+        }
+        Origin::Live(_) | Origin::Cached(_) => {}
     }
 }
 

@@ -479,3 +479,4 @@ pub async fn write_target(
 
 #[cfg(test)]
 mod cursor_versions;
+pub mod edge;

@@ -9,7 +9,6 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use nexus_core::Synced;
-use std::sync::Arc;
 
 use crate::providers::{
     Capability, Provider,
@@ -22,7 +21,7 @@ use super::{
     errors::{bad_input, upstream_error},
     freshness::{DataSource, Fetched, MaxAge, Origin},
     ids::GlobalId,
-    lists::{MergedCursor, MergedPage, PageArgs, merged_page, no_adapter, write_target},
+    lists::{MergedCursor, MergedPage, PageArgs, edge, merged_page, no_adapter, write_target},
     loaders::{EmailsKey, Loaders},
     types::{EmailAddress, ProviderEnum},
     validate,
@@ -280,7 +279,28 @@ impl MailQuery {
                         && let Synced::Synced { value, as_of } =
                             copy.emails(target, &request, age).await
                     {
-                        return Ok((value, Origin::Synced(Arc::new(as_of))));
+                        // Without a date bound the list reaches past the window: older mail
+                        // follows live.
+                        let reaches_past = request.filter.after.is_none();
+                        let (after, limit) = (request.after.clone(), request.limit);
+                        let older = move |after, limit| async move {
+                            let request = MailRequest {
+                                after,
+                                limit,
+                                ..request
+                            };
+                            let (page, fetch) = mail.list_within(target, &request, age).await?;
+                            Ok((page, Origin::of_fetch(fetch)))
+                        };
+                        return edge::past_the_window(
+                            value,
+                            as_of,
+                            after,
+                            limit,
+                            reaches_past,
+                            older,
+                        )
+                        .await;
                     }
                     let (page, fetch) = mail.list_within(target, &request, age).await?;
                     Ok((page, Origin::of_fetch(fetch)))

@@ -17,8 +17,9 @@ use crate::{
     helpers::{TestApp, change_in_sandbox, eventually},
 };
 
-/// First passes on, and windows wide enough for the sandbox's seeded mail (from January 2026)
-/// and events (from September 2026): the copy holds all of it, so it answers as live does.
+/// First passes on, and windows wide enough for the sandbox's whole seeded mail and messages
+/// (the last 120 days) and events (90 days either side of today): the copy holds all of it, so
+/// it answers as live does.
 fn copying(settings: &mut nexus::config::Settings) {
     settings.changes.first_pass = true;
     for (slug, provider) in settings.providers.iter_mut() {
@@ -298,7 +299,11 @@ async fn disconnecting_a_mailbox_erases_its_copy() {
 
 #[tokio::test]
 async fn unfiltered_messages_come_from_slack_and_teams_without_rate_limits() {
-    let (app, sandbox) = pointed_at_sandbox_with(false, copying).await;
+    // The default windows, as the demo runs: the seeded messages reach further back.
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.first_pass = true;
+    })
+    .await;
     connect(&app, &["SLACK", "TEAMS"]).await;
     // Until Slack's channels are backfilled, its part is read live or named in an error, never
     // silently missing.
@@ -375,6 +380,7 @@ async fn unfiltered_messages_come_from_slack_and_teams_without_rate_limits() {
         history.iter().all(|a| a["status"] != 429),
         "no conversations.history call refused: {history:?}"
     );
+    backfilled_newest_first_a_page_per_channel_per_round(&history);
     // Every channel the bot is in is backfilled.
     let channels = copy_status::Entity::find()
         .filter(copy_status::Column::Provider.eq("slack"))
@@ -384,4 +390,170 @@ async fn unfiltered_messages_come_from_slack_and_teams_without_rate_limits() {
         .unwrap();
     assert!(!channels.is_empty());
     assert!(channels.iter().all(|c| c.complete));
+}
+
+/// The backfill's `conversations.history` calls as the sandbox received them (those bounded by
+/// the window's start, `oldest`; a live read of every channel has none): each channel's first
+/// call starts at its newest message (no `latest`), every channel has its first page before any
+/// channel's second, and the second pages (`latest`: older than the first's last) exist.
+fn backfilled_newest_first_a_page_per_channel_per_round(history: &[&Value]) {
+    let calls: Vec<(String, bool)> = history
+        .iter()
+        .filter_map(|a| {
+            let query = a["query"].as_str().unwrap_or_default();
+            let params: BTreeMap<&str, &str> =
+                query.split('&').filter_map(|p| p.split_once('=')).collect();
+            params
+                .contains_key("oldest")
+                .then(|| (params["channel"].to_owned(), params.contains_key("latest")))
+        })
+        .collect();
+    let firsts = calls.iter().take_while(|(_, later)| !later).count();
+    let opened: std::collections::BTreeSet<&str> =
+        calls[..firsts].iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        opened.len(),
+        firsts,
+        "one first page per channel: {calls:?}"
+    );
+    assert!(opened.len() > 40, "every member channel: {calls:?}");
+    let rest = &calls[firsts..];
+    assert!(!rest.is_empty(), "#general needs a second page: {calls:?}");
+    assert!(
+        rest.iter()
+            .all(|(c, later)| *later && opened.contains(c.as_str())),
+        "after the first round, only older pages of channels already read: {calls:?}"
+    );
+}
+
+/// Every email of a paged list, with its source and date.
+async fn page_all_mail(app: &TestApp, max_age: u32) -> (Vec<(String, String, String)>, bool) {
+    let mut all = Vec::new();
+    let mut spliced = false;
+    let mut after = Value::Null;
+    loop {
+        let (_, body) = app
+            .graphql(
+                "query($after: String, $maxAge: Int) {
+                   emails(first: 100, after: $after, providers: [GMAIL], maxAge: $maxAge) {
+                     nodes { remoteId date source } pageInfo { hasNextPage endCursor } } }",
+                json!({ "after": after, "maxAge": max_age }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        let list = nodes(&body, "emails");
+        let sources: std::collections::BTreeSet<&str> =
+            list.iter().map(|n| n["source"].as_str().unwrap()).collect();
+        spliced |= sources.len() > 1;
+        all.extend(list.iter().map(|n| {
+            (
+                n["remoteId"].as_str().unwrap().to_owned(),
+                n["source"].as_str().unwrap().to_owned(),
+                n["date"].as_str().unwrap().to_owned(),
+            )
+        }));
+        let info = &body["data"]["emails"]["pageInfo"];
+        if info["hasNextPage"] != true {
+            return (all, spliced);
+        }
+        after = info["endCursor"].clone();
+    }
+}
+
+#[tokio::test]
+async fn an_unfiltered_mail_list_continues_live_past_the_windows_edge() {
+    // The default window (90 days) over a mailbox seeded over 120.
+    let (app, _sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.first_pass = true;
+    })
+    .await;
+    connect(&app, &["GMAIL"]).await;
+    until_synced(&app, "emails", "GMAIL").await;
+    app.until_idle(nexus::changes::sync::FIRST_PASS_TASK).await;
+
+    let (paged, spliced) = page_all_mail(&app, 3600).await;
+    let edge = chrono::Utc::now() - chrono::Duration::days(90);
+    let synced = paged.iter().take_while(|(_, s, _)| s == "SYNCED").count();
+    assert!(synced > 0, "the window from the copy: {paged:?}");
+    assert!(synced < paged.len(), "older mail follows: {paged:?}");
+    for (id, source, date) in &paged[synced..] {
+        assert_eq!(source, "LIVE", "{id}");
+        let date: chrono::DateTime<chrono::Utc> = date.parse().unwrap();
+        assert!(date < edge + chrono::Duration::hours(1), "{id} {date}");
+    }
+    assert!(spliced, "the page at the edge holds both sources");
+
+    // The same mail in the same order as a live listing: nothing repeated, nothing skipped.
+    let (live, _) = page_all_mail(&app, 0).await;
+    let ids = |list: &[(String, String, String)]| -> Vec<String> {
+        list.iter().map(|(id, _, _)| id.clone()).collect()
+    };
+    assert_eq!(ids(&paged), ids(&live));
+}
+
+#[tokio::test]
+async fn outlook_mail_reaches_the_copy_through_graph_notifications_and_a_deleted_one_leaves_it() {
+    // Polling off: only the first pass and Graph's change notifications (each brings the
+    // mailbox's delta pass forward) move the copy.
+    let (app, sandbox) = pointed_at_sandbox_with(false, |settings| {
+        settings.changes.first_pass = true;
+        settings.changes.sync_interval_secs = Some(0);
+    })
+    .await;
+    connect(&app, &["OUTLOOK"]).await;
+    until_synced(&app, "emails", "OUTLOOK").await;
+    app.until_idle(nexus::changes::sync::FIRST_PASS_TASK).await;
+    let synced = async || -> Vec<(String, String)> {
+        let (_, body) = app
+            .graphql(
+                "{ emails(first: 100, providers: [OUTLOOK], maxAge: 3600) {
+                   nodes { remoteId subject source } } }",
+                json!({}),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        nodes(&body, "emails")
+            .iter()
+            .map(|n| {
+                assert_eq!(n["source"], "SYNCED", "{n}");
+                (
+                    n["remoteId"].as_str().unwrap().to_owned(),
+                    n["subject"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let subject = format!("copy-{}", uuid::Uuid::new_v4());
+    let message = change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "outlook", "object": "message", "op": "create",
+                "fields": { "subject": subject } }),
+    )
+    .await;
+    let id = message["id"].as_str().unwrap().to_owned();
+    eventually(
+        "the new message in the synced list",
+        Duration::from_secs(30),
+        async || {
+            let list = synced().await;
+            list.iter()
+                .any(|(remote, s)| remote == &id && s == &subject)
+                .then_some(())
+        },
+    )
+    .await;
+    change_in_sandbox(
+        &sandbox,
+        json!({ "provider": "outlook", "object": "message", "op": "delete", "id": id }),
+    )
+    .await;
+    eventually(
+        "the deleted message gone from the synced list",
+        Duration::from_secs(30),
+        async || {
+            let list = synced().await;
+            (!list.iter().any(|(remote, _)| remote == &id)).then_some(())
+        },
+    )
+    .await;
 }

@@ -644,7 +644,9 @@ async fn a_burst_of_email_queries_never_draws_a_gmail_429() {
         let app = &app;
         async move {
             // Different windows, so that none is served from the cache.
-            let before = format!("2026-0{}-01T00:00:00Z", 2 + i % 7);
+            let before = (chrono::Utc::now() - chrono::Duration::days(10 + 7 * (i % 7)))
+                .format("%Y-%m-%dT00:00:00Z")
+                .to_string();
             app.graphql(
                 EMAILS,
                 json!({ "first": 25, "providers": ["GMAIL"],

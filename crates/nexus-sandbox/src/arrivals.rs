@@ -1,7 +1,8 @@
 //! When each call reached the sandbox and when it was answered, by the sandbox's own clock:
 //! `GET /_sandbox/arrivals?provider=hubspot&route=POST /crm/v3/objects/contacts/search` →
 //! `[{"route", "status", "arrived", "answered"}]` (RFC 3339, milliseconds), oldest first, with the
-//! call's W3C `traceparent` when it came with one. This is the provider's view of time that a
+//! call's query string (`query`, values decoded) when it had one and its W3C `traceparent` when it
+//! came with one. This is the provider's view of time that a
 //! `Retry-After` is counted in, for checking that a client came back no sooner than asked, and
 //! of the trace a client's call belonged to. The latest calls are kept (at most [`KEPT`]).
 
@@ -20,6 +21,7 @@ struct Arrival {
     status: u16,
     arrived: DateTime<Utc>,
     answered: DateTime<Utc>,
+    query: String,
     traceparent: Option<String>,
 }
 
@@ -33,7 +35,7 @@ impl Arrivals {
         route: &str,
         status: u16,
         (arrived, answered): (DateTime<Utc>, DateTime<Utc>),
-        traceparent: Option<String>,
+        (query, traceparent): (String, Option<String>),
     ) {
         let mut all = self.0.lock().expect("arrivals lock");
         if all.len() == KEPT {
@@ -45,6 +47,7 @@ impl Arrivals {
             status,
             arrived,
             answered,
+            query,
             traceparent,
         });
     }
@@ -62,6 +65,9 @@ impl Arrivals {
                     "arrived": at(&a.arrived),
                     "answered": at(&a.answered),
                 });
+                if !a.query.is_empty() {
+                    arrival["query"] = a.query.as_str().into();
+                }
                 if let Some(traceparent) = &a.traceparent {
                     arrival["traceparent"] = traceparent.as_str().into();
                 }
@@ -84,10 +90,12 @@ mod tests {
         let arrivals = Arrivals::default();
         let t0 = Utc::now();
         let later = t0 + chrono::Duration::milliseconds(2_500);
-        arrivals.record("hubspot", "POST /search", 429, (t0, t0), None);
-        arrivals.record("gmail", "GET /messages", 200, (t0, t0), None);
-        arrivals.record("hubspot", "POST /search", 200, (later, later), None);
-        arrivals.record("hubspot", "GET /owners", 200, (later, later), None);
+        let none = || (String::new(), None);
+        arrivals.record("hubspot", "POST /search", 429, (t0, t0), none());
+        arrivals.record("gmail", "GET /messages", 200, (t0, t0), none());
+        arrivals.record("hubspot", "POST /search", 200, (later, later), none());
+        let asked = ("limit=10".to_owned(), None);
+        arrivals.record("hubspot", "GET /owners", 200, (later, later), asked);
         let found = arrivals.of("hubspot", Some("POST /search"));
         let statuses: Vec<_> = found
             .as_array()
@@ -97,8 +105,13 @@ mod tests {
             .collect();
         assert_eq!(statuses, [429, 200]);
         assert_eq!(arrivals.of("hubspot", None).as_array().unwrap().len(), 3);
+        assert_eq!(
+            arrivals.of("hubspot", Some("GET /owners"))[0]["query"],
+            "limit=10"
+        );
+        assert!(found[0].get("query").is_none(), "no query, no field");
         for _ in 0..KEPT {
-            arrivals.record("slack", "GET /api/users.info", 200, (t0, t0), None);
+            arrivals.record("slack", "GET /api/users.info", 200, (t0, t0), none());
         }
         assert_eq!(
             arrivals.of("hubspot", None),

@@ -146,7 +146,7 @@ fn path_and_template(ctx: &Ctx, request: &Request) -> (String, String) {
 }
 
 /// A request's query string with its values decoded (`q=SELECT Id FROM Account&…`).
-fn decoded_query(request: &Request) -> String {
+pub fn decoded_query(request: &Request) -> String {
     let raw = request.uri().query().unwrap_or_default();
     url::form_urlencoded::parse(raw.as_bytes())
         .map(|(key, value)| format!("{key}={value}"))
@@ -167,7 +167,7 @@ pub fn count(
     route: &str,
     status: u16,
     arrived: chrono::DateTime<chrono::Utc>,
-    traceparent: Option<String>,
+    (query, traceparent): (String, Option<String>),
 ) {
     ctx.state.counters.record(ctx.provider, route, status);
     ctx.state.arrivals.record(
@@ -175,7 +175,7 @@ pub fn count(
         route,
         status,
         (arrived, ctx.state.clock.now()),
-        traceparent,
+        (query, traceparent),
     );
 }
 
@@ -225,7 +225,7 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
         &route,
         response.status().as_u16(),
         arrived,
-        traceparent,
+        (query, traceparent),
     );
     response
 }

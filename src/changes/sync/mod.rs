@@ -616,8 +616,17 @@ impl Syncer {
     /// Whether this build syncs `provider` (a CRM, a mailbox, a calendar, a chat with a feed,
     /// Slack's paced backfill).
     fn syncs(&self, provider: Provider) -> bool {
-        !self.resources(provider).is_empty()
-            || (provider == Provider::Slack && self.providers.chat(provider).is_ok())
+        !self.kinds(provider).is_empty()
+    }
+
+    /// The types a pass over a connection of `provider` keeps ([`connection`](Self::connection)):
+    /// its [`resources`](Self::resources), and Slack's messages, which its paced backfill keeps.
+    pub fn kinds(&self, provider: Provider) -> Vec<&'static str> {
+        let mut kinds = self.resources(provider);
+        if provider == Provider::Slack && self.providers.chat(provider).is_ok() {
+            kinds.push(comms::MESSAGE);
+        }
+        kinds
     }
 
     /// Passes over every connection of `provider` every `every`, until shutdown: the poller

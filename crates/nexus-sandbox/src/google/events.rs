@@ -2,7 +2,9 @@
 //! sequence for sync tokens (every write bumps it; deletions stay as `cancelled`), recurrence
 //! expansion for `singleEvents`, and the watch channels to notify. Seeded on first use with a
 //! few hundred meetings with population people — all-day ones, recurring ones (daily and weekly
-//! RRULEs), in several time zones — so lists have several pages.
+//! RRULEs), in several time zones — so lists have several pages. They fall in the 90 days before
+//! and after the seeding day ([`seed_anchor`](crate::clock::seed_anchor)), so that a window from
+//! 30 days back holds the recent and coming ones and misses the older.
 //!
 //! Time zones: times with an offset are taken as given; a `dateTime` without one resolves in
 //! its `timeZone` when that is one of the fixed-offset zones below (no DST data is embedded).
@@ -144,10 +146,12 @@ impl Calendar {
             epoch: super::mix(seed ^ rand::random::<u64>()) % 1_000_000_007,
             channels: Vec::new(),
         };
-        let start = Utc
-            .with_ymd_and_hms(2026, 9, 1, 0, 0, 0)
-            .single()
-            .expect("a valid date");
+        let start = crate::clock::seed_anchor(0) - Duration::days(90);
+        // The fourth series ends a hundred days after the anchor.
+        let fortnightly = format!(
+            "RRULE:FREQ=WEEKLY;INTERVAL=2;UNTIL={}",
+            (start + Duration::days(190)).format("%Y%m%dT000000Z")
+        );
         let people = population().people.len() as u64;
         for i in 0..SEEDED_EVENTS {
             let r = super::mix(seed ^ i);
@@ -226,11 +230,11 @@ impl Calendar {
                     0 => "RRULE:FREQ=WEEKLY;BYDAY=MO,WE",
                     1 => "RRULE:FREQ=WEEKLY;COUNT=12",
                     2 => "RRULE:FREQ=DAILY;COUNT=5",
-                    _ => "RRULE:FREQ=WEEKLY;INTERVAL=2;UNTIL=20270301T000000Z",
+                    _ => fortnightly.as_str(),
                 }]);
                 body["summary"] = json!(format!("Weekly sync ({})", i / 80));
             }
-            // Every seeded event was created before the sandbox's "now" (late 2026).
+            // Every seeded event was created before the sandbox's "now".
             let created = start - Duration::days(30) + Duration::hours(i as i64 * 3);
             let id = base32hex_id(r, 26);
             calendar.insert(&id, body, created);

@@ -1,11 +1,13 @@
 //! One account's mailbox: messages (raw RFC 2822 plus what search needs), threads, system and
 //! user labels, the history log that `history.list` reads (ids grow with gaps), and the
 //! `users.watch` registration. Seeded on first use with threads between the account and people
-//! of the population, so every list has several pages.
+//! of the population, so every list has several pages: spread over the 120 days before the
+//! seeding day's 08:00 UTC ([`seed_anchor`](crate::clock::seed_anchor)), so that a 90-day window
+//! holds most of a mailbox and misses its oldest month.
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::message::{self, Draft, Party, Summary};
 use crate::population::population;
@@ -170,10 +172,9 @@ impl Mailbox {
             watch: None,
         };
         let me = party_for(address);
-        let start = Utc
-            .with_ymd_and_hms(2026, 1, 5, 8, 30, 0)
-            .single()
-            .expect("a valid date");
+        // Thread starts 13 hours apart from 122 days back: the last thread's last reply is
+        // still before the anchor.
+        let start = crate::clock::seed_anchor(8) - Duration::days(122);
         let people = population().people.len() as u64;
         for t in 0..THREADS {
             let r = super::mix(seed ^ t);
@@ -187,7 +188,7 @@ impl Mailbox {
             let them = person(other);
             let subject = SUBJECTS[(r >> 8) as usize % SUBJECTS.len()];
             let length = 1 + (r >> 16) % 4;
-            let mut date = start + Duration::minutes((t * 1_500 + (r >> 24) % 600) as i64);
+            let mut date = start + Duration::minutes((t * 780 + (r >> 24) % 600) as i64);
             let inbound_first = !(r >> 32).is_multiple_of(3);
             let mut references: Vec<String> = Vec::new();
             let mut thread_id = None;

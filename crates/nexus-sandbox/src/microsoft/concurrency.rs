@@ -87,7 +87,10 @@ pub async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
             &faults::route(&ctx, &request),
             429,
             arrived,
-            faults::traceparent(&request),
+            (
+                faults::decoded_query(&request),
+                faults::traceparent(&request),
+            ),
         );
         return error::throttled(
             "ApplicationThrottled",

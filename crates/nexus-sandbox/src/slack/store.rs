@@ -1,7 +1,8 @@
 //! One Slack workspace's data: its members (the first people of the shared population, with the
 //! same names and emails HubSpot and Salesforce seed), channels those members created, and each
-//! channel's messages with threads. Timestamps are Slack `ts` strings (`"1712345678.000100"`:
-//! seconds and microseconds, unique within a channel), kept here as microseconds.
+//! channel's messages with threads, spread over the 120 days before the seeding day. Timestamps
+//! are Slack `ts` strings (`"1712345678.000100"`: seconds and microseconds, unique within a
+//! channel), kept here as microseconds.
 
 use std::collections::BTreeMap;
 
@@ -177,6 +178,7 @@ impl Workspace {
             })
             .collect();
         let start = population.people[0].since;
+        let anchor = crate::clock::seed_anchor(7);
         let mut names: Vec<(String, bool, String)> = vec![
             (
                 "general".into(),
@@ -228,7 +230,11 @@ impl Workspace {
             let id = format!("C0SBX{i:04}");
             // #general holds several pages of history; the others a screenful or two.
             let count = if i == 0 { 260 } else { 6 + (i * 5) % 30 };
-            messages.insert(id.clone(), seed_messages(i, count, created, &members));
+            // Each channel's newest message (its thread's replies too) before the seeding day's
+            // 07:00 UTC: #general's half an hour before, the others' spread over ten days, as
+            // channels go quiet at different times.
+            let end = anchor - Duration::minutes(30 + (i as i64 * 397) % (10 * 24 * 60));
+            messages.insert(id.clone(), seed_messages(i, count, end, &members));
             channels.push(Channel {
                 id,
                 name,
@@ -511,11 +517,16 @@ impl Workspace {
     }
 }
 
-/// A channel's seeded messages: one a few hours apart, every seventh with a thread.
+/// How far back a channel's seeded messages reach: a 90-day window holds the most recent three
+/// quarters of every channel.
+const SEEDED_DAYS: i64 = 120;
+
+/// A channel's seeded messages: evenly spread over the [`SEEDED_DAYS`] before `end`, every
+/// seventh with a thread.
 fn seed_messages(
     channel: usize,
     count: usize,
-    created: DateTime<Utc>,
+    end: DateTime<Utc>,
     members: &[String],
 ) -> Vec<Message> {
     let population = population();
@@ -525,7 +536,8 @@ fn seed_messages(
         .collect();
     let mut out = Vec::new();
     for n in 0..count {
-        let at = created + Duration::days(1) + Duration::minutes((n as i64) * 173);
+        let gap = SEEDED_DAYS * 24 * 60 / count.max(1) as i64;
+        let at = end - Duration::minutes((count - 1 - n) as i64 * gap);
         let ts = micros(at) + (channel as i64) * 10 + 100;
         let author = humans[(n * 5 + channel) % humans.len()].clone();
         let company = &population.companies[(n + channel * 3) % population.companies.len()].name;
