@@ -25,6 +25,22 @@ pub struct Accessed {
     pub tenant: Option<Tenant>,
 }
 
+/// The longest request id a caller may send. A longer one, or one with anything but visible
+/// ASCII, is dropped before the id is set, so the request gets a fresh id instead: a caller's id
+/// goes into every log line, span and error of the request, and must not grow them at will.
+pub const REQUEST_ID_MAX_LEN: usize = 128;
+
+/// Drops a caller's request id that is too long or not visible ASCII (see [`REQUEST_ID_MAX_LEN`]).
+pub async fn fit_request_id(mut request: Request) -> Request {
+    let fits = |value: &http::HeaderValue| {
+        value.len() <= REQUEST_ID_MAX_LEN && value.as_bytes().iter().all(u8::is_ascii_graphic)
+    };
+    if !request.headers().get_all(REQUEST_ID).iter().all(fits) {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
 /// The id of the request these headers came with.
 pub fn request_id(headers: &HeaderMap) -> Option<&str> {
     headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())

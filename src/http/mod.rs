@@ -162,5 +162,6 @@ fn layered(router: Router) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(access::fit_request_id))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
 }

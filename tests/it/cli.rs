@@ -122,6 +122,7 @@ async fn viewer(origin: &str, key: Option<&str>) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn demo_serves_viewer_with_its_printed_key_and_keeps_its_data() {
+    let _heavy = crate::helpers::heavy().await;
     let dir = TempDir::new().unwrap();
     let demo = Demo::start(dir.path());
     let key = demo.key();
@@ -793,6 +794,7 @@ async fn contact_changes(db: &sea_orm::DatabaseConnection, provider: &str) -> (u
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
+    let _heavy = crate::helpers::heavy().await;
     let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -896,6 +898,7 @@ async fn a_sync_killed_midway_resumes_and_logs_every_change_exactly_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_salesforce_bulk_load_killed_midway_resumes_from_its_locator_and_logs_every_change_once()
 {
+    let _heavy = crate::helpers::heavy().await;
     let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -1281,6 +1284,7 @@ async fn sandbox_calls(origin: &str, provider: &str) -> u64 {
 // The demo starts while this thread waits for it: the sandbox needs a thread of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_on_a_demo_folder_reads_the_demos_sandbox_with_its_key_and_says_what_it_syncs() {
+    let _heavy = crate::helpers::heavy().await;
     let dir = TempDir::new().unwrap();
     // The sync below makes the initial load: the demo's own first passes stay off.
     let demo = Demo::start_configured(dir.path(), &[], &[("NEXUS_CHANGES__FIRST_PASS", "false")]);
@@ -1436,6 +1440,7 @@ async fn copied_mail(db: &sea_orm::DatabaseConnection) -> std::collections::BTre
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mail_pass_killed_midway_leaves_copy_log_and_checkpoint_agreeing() {
+    let _heavy = crate::helpers::heavy().await;
     let sandbox = nexus_sandbox::start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -1535,6 +1540,7 @@ async fn a_mail_pass_killed_midway_leaves_copy_log_and_checkpoint_agreeing() {
 // query is asked again until it answers whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demos_unfiltered_messages_answer_with_slack_and_teams_within_150_s_of_gateway_url() {
+    let _heavy = crate::helpers::heavy().await;
     let dir = TempDir::new().unwrap();
     let demo = Demo::start(dir.path());
     let printed = Instant::now();

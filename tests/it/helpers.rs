@@ -57,6 +57,15 @@ pub async fn eventually<T>(
     }
 }
 
+/// Held by the tests that load the machine most (several gateway processes, thousands of
+/// records through a debug build, a provider's rate held for many seconds): one of them runs at a
+/// time, so the suite can run more test threads (`.ci/run` sets `RUST_TEST_THREADS`) without two
+/// of them starving each other of the two cores.
+pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}
+
 /// Waits until `url` answers, while `child` (the process serving it, named `what`) runs.
 pub async fn wait_until_up(url: &str, child: &mut std::process::Child, what: &str) {
     eventually(

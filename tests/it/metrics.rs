@@ -59,6 +59,7 @@ fn nexus(data_dir: &Path) -> Command {
 
 #[tokio::test]
 async fn twenty_thousand_made_up_operation_names_leave_metrics_small() {
+    let _heavy = crate::helpers::heavy().await;
     let dir = TempDir::new().unwrap();
     let created = nexus(dir.path())
         .args([

@@ -176,6 +176,7 @@ fn filters(provider: Provider, object: CrmObject, sample: &Record<CrmData>) -> V
 
 #[tokio::test]
 async fn the_copy_answers_lists_records_and_relations_as_the_provider_does() {
+    let _heavy = crate::helpers::heavy().await;
     for (backend, url) in crate::helpers::backends().await {
         eprintln!("on {backend}");
         answers_as_the_provider(url).await;

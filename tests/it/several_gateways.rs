@@ -209,6 +209,7 @@ fn nodes<'a>(body: &'a Value, list: &str) -> &'a Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_through_one_gateway_is_not_answered_stale_by_another() {
+    let _heavy = crate::helpers::heavy().await;
     let Some(cluster) = Cluster::new(true).await else {
         return;
     };
@@ -297,6 +298,7 @@ async fn a_write_through_one_gateway_is_not_answered_stale_by_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_by_another_process_is_refused_at_once_by_a_gateway_that_kept_it() {
+    let _heavy = crate::helpers::heavy().await;
     let Some(cluster) = Cluster::new(false).await else {
         return;
     };
@@ -328,6 +330,7 @@ async fn a_key_revoked_by_another_process_is_refused_at_once_by_a_gateway_that_k
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_gateways_on_one_expired_token_make_one_token_call() {
+    let _heavy = crate::helpers::heavy().await;
     let Some(cluster) = Cluster::new(false).await else {
         return;
     };

@@ -366,6 +366,7 @@ impl Fleet {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_gateways_on_redis_spend_one_allowance_without_a_429() {
+    let _heavy = crate::helpers::heavy().await;
     let Some(fleet) = fleet().await else { return };
     let (ids, channel) = fleet.targets().await;
     // Let the set-up calls leave the one-second windows.
@@ -475,6 +476,7 @@ async fn health(gateway: &Gateway) -> (u16, String, Option<f64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_redis_stopped_mid_run_each_gateway_keeps_to_its_share_and_recovers() {
+    let _heavy = crate::helpers::heavy().await;
     let Some(mut fleet) = fleet().await else {
         return;
     };

@@ -490,6 +490,7 @@ async fn rotated(db: &DatabaseConnection, key: &str) -> u64 {
 
 #[tokio::test]
 async fn rotation_killed_half_way_resumes_and_leaves_every_row_readable() {
+    let _heavy = crate::helpers::heavy().await;
     const ROWS: usize = 10_000;
     for (name, url) in backends().await {
         let dir = TempDir::new().unwrap();
