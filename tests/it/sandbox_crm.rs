@@ -316,6 +316,52 @@ async fn salesforce_query_all_sees_deleted_records_and_collections_retrieve_by_b
     let (status, body) = sf.get(&format!("{path}?ids={ada}&fields=Id,Email")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["Id"], ada.as_str());
+
+    // Bulk API 2.0 takes neither COUNT() nor subqueries; a relationship path is a CSV column.
+    for soql in [
+        "SELECT COUNT() FROM Contact",
+        "SELECT Id, (SELECT Id FROM Contacts) FROM Account",
+    ] {
+        let (status, _, body) = sf
+            .call(
+                Method::POST,
+                &format!("{DATA}/jobs/query"),
+                Some(json!({ "operation": "query", "query": soql })),
+            )
+            .await;
+        assert_sf_error(status, &body, 400, "INVALIDJOB");
+    }
+    let soql = format!("SELECT Id, Account.Name FROM Contact WHERE AccountId = '{account}'");
+    let (status, _, job) = sf
+        .call(
+            Method::POST,
+            &format!("{DATA}/jobs/query"),
+            Some(json!({ "operation": "queryAll", "query": soql })),
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    let job = format!("{DATA}/jobs/query/{}", job["id"].as_str().unwrap());
+    // The first poll finds the job running, the second done.
+    for _ in 0..2 {
+        let (status, _) = sf.get(&job).await;
+        assert_eq!(status, 200);
+    }
+    let csv = sf
+        .client
+        .get(format!("{}{job}/results", sf.origin))
+        .bearer_auth(&sf.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("\"Id\",\"Account.Name\""), "{csv}");
+    assert_eq!(
+        csv.matches("Recycle Co").count(),
+        2,
+        "queryAll: the deleted one too: {csv}"
+    );
 }
 
 /// Every way either CRM answers 404 carries its error body: unknown paths, unknown objects and

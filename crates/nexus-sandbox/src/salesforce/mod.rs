@@ -1,8 +1,10 @@
 //! Salesforce REST v58.0, simulated for one org: OAuth (no `expires_in`; sessions last the spec's
 //! 3 hours and end with 401 INVALID_SESSION_ID), sObject CRUD for Lead, Contact, Account and
-//! Opportunity, SOQL `query` with `nextRecordsUrl` paging and `Sforce-Query-Options: batchSize`,
-//! error arrays, `Sforce-Limit-Info` on every response, and the spec's daily limits answered
-//! with 403 REQUEST_LIMIT_EXCEEDED. Its paths are answered at the root too, since its
+//! Opportunity (a delete moves the record to the recycle bin), describeGlobal, basic
+//! information and limits (`org`), SOQL `query` and `queryAll` (which sees the recycle bin)
+//! with `nextRecordsUrl` paging and `Sforce-Query-Options: batchSize`, error arrays,
+//! `Sforce-Limit-Info` on every response, and the spec's daily limits answered with 403
+//! REQUEST_LIMIT_EXCEEDED. Its paths are answered at the root too, since its
 //! host-relative URLs (`nextRecordsUrl`, `attributes.url`) are used as they come and
 //! `instance_url` is the sandbox's origin.
 

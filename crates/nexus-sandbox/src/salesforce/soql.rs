@@ -782,6 +782,9 @@ fn put(
     }
 }
 
+/// A record's values for each ORDER BY entry.
+type SortKeys = Vec<Option<Value>>;
+
 impl Query {
     /// The select list's field paths, in order (a bulk job's CSV columns).
     pub fn columns(&self) -> Vec<String> {
@@ -847,7 +850,7 @@ impl Query {
         object: &str,
         records: Vec<&'a Map<String, Value>>,
     ) -> Vec<&'a Map<String, Value>> {
-        let mut hits: Vec<(Vec<Option<Value>>, &Map<String, Value>)> = records
+        let mut hits: Vec<(SortKeys, &Map<String, Value>)> = records
             .into_iter()
             .filter(|r| {
                 self.filter
