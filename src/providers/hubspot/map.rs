@@ -151,7 +151,7 @@ pub fn record(kind: CrmObject, raw: Value) -> Option<Record<CrmData>> {
         remote_id: object.id,
         created_at,
         updated_at,
-        raw,
+        raw: raw.into(),
         data,
     })
 }
