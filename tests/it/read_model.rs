@@ -108,7 +108,7 @@ where
             all.push((
                 record.remote_id.clone(),
                 record.position(),
-                record.raw.clone(),
+                record.raw.value().clone(),
             ));
         }
         after = got.records.last().map(Record::position);
@@ -246,7 +246,7 @@ async fn answers_as_the_provider(database: Option<secrecy::SecretString>) {
             let raw = |records: &[Record<CrmData>]| {
                 let mut raw: Vec<(String, String)> = records
                     .iter()
-                    .map(|r| (r.remote_id.clone(), r.raw.to_string()))
+                    .map(|r| (r.remote_id.clone(), r.raw.value().to_string()))
                     .collect();
                 raw.sort();
                 raw
