@@ -676,13 +676,22 @@ async fn raw_and_custom_fields_from_the_copy_match_live_when_selected_and_again_
     let (_, body) = app
         .graphql("{ contacts(first: 40) { nodes { id source } } }", json!({}))
         .await;
-    assert!(nodes(&body, "contacts").iter().all(|c| c["source"] == "SYNCED"), "{body}");
+    assert!(
+        nodes(&body, "contacts")
+            .iter()
+            .all(|c| c["source"] == "SYNCED"),
+        "{body}"
+    );
     let (_, live) = app.graphql(PAYLOADS, json!({ "maxAge": 0 })).await;
     let live = by_id(&live);
     for round in ["first read of the payloads", "the kept page again"] {
         let (_, synced) = app.graphql(PAYLOADS, json!({})).await;
         let synced = by_id(&synced);
-        assert_eq!(synced.keys().collect::<Vec<_>>(), live.keys().collect::<Vec<_>>(), "{round}");
+        assert_eq!(
+            synced.keys().collect::<Vec<_>>(),
+            live.keys().collect::<Vec<_>>(),
+            "{round}"
+        );
         for (id, contact) in &synced {
             assert_eq!(contact["source"], "SYNCED", "{round}: {contact}");
             let expected = &live[id];
