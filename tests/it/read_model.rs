@@ -231,10 +231,10 @@ async fn answers_as_the_provider(database: Option<secrecy::SecretString>) {
                 })
                 .await;
                 let copied = pages(async |after| {
-                    synced(
+                    std::sync::Arc::unwrap_or_clone(synced(
                         copy.list(target, &request(object, filter.clone(), after), HOUR)
                             .await,
-                    )
+                    ))
                 })
                 .await;
                 assert_eq!(copied, live, "{provider:?} {object:?} under {filter:?}");
