@@ -14,6 +14,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use nexus_core::records::Raw;
 
 use nexus_core::{ErrorKind, ProviderError, Target};
 
@@ -65,7 +66,7 @@ pub struct Event {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub location: Option<String>,

@@ -15,6 +15,7 @@ use async_graphql::{
     ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge,
 };
 use chrono::{DateTime, Utc};
+use nexus_core::records::Raw;
 
 use crate::providers::{
     Capability, Cataloged, Provider,
@@ -66,7 +67,7 @@ pub struct Message {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub text: String,
     pub channel: ChannelRef,
     #[graphql(skip)]
@@ -161,7 +162,7 @@ pub struct Channel {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub name: String,
     pub topic: Option<String>,
     pub is_private: bool,

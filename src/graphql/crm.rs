@@ -4,6 +4,7 @@ use async_graphql::{
     ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge,
 };
 use chrono::{DateTime, Utc};
+use nexus_core::records::Raw;
 
 use crate::providers::{
     Provider,
@@ -41,7 +42,7 @@ pub struct Contact {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The provider's payload as it came, for fields the unified model lacks.
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub name: String,
@@ -77,7 +78,7 @@ impl Contact {
     /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
     /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
-        raw_field(&self.raw, &name)
+        raw_field(&self.raw.0, &name)
     }
     /// The contact's company (Salesforce `AccountId`, HubSpot's primary association).
     async fn company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
@@ -155,7 +156,7 @@ pub struct Lead {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub name: String,
@@ -191,7 +192,7 @@ impl Lead {
     /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
     /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
-        raw_field(&self.raw, &name)
+        raw_field(&self.raw.0, &name)
     }
     /// The contact a converted lead became.
     async fn converted_contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
@@ -223,7 +224,7 @@ pub struct Deal {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub name: String,
     pub amount: Option<Money>,
     pub stage: Option<String>,
@@ -255,7 +256,7 @@ impl Deal {
     /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
     /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
-        raw_field(&self.raw, &name)
+        raw_field(&self.raw.0, &name)
     }
     /// The deal's company (Salesforce `AccountId`, HubSpot's associated company).
     async fn company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
@@ -293,7 +294,7 @@ pub struct Company {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub name: String,
     pub domain: Option<String>,
     pub industry: Option<String>,
@@ -322,7 +323,7 @@ impl Company {
     /// One field of the provider's record by its provider name (Salesforce `Industry` or a custom
     /// `Tier__c`, HubSpot `lifecyclestage` or a custom property); null when absent.
     async fn field(&self, name: String) -> Option<Json<serde_json::Value>> {
-        raw_field(&self.raw, &name)
+        raw_field(&self.raw.0, &name)
     }
     #[graphql(complexity = "super::lists::page_cost(first, child_complexity)")]
     async fn contacts(
@@ -351,7 +352,7 @@ impl Company {
 }
 
 /// A field of a provider record: Salesforce keeps fields at the top, HubSpot in `properties`.
-fn raw_field(raw: &serde_json::Value, name: &str) -> Option<Json<serde_json::Value>> {
+fn raw_field(raw: &Raw, name: &str) -> Option<Json<serde_json::Value>> {
     raw.get(name)
         .or_else(|| raw.get("properties").and_then(|p| p.get(name)))
         .filter(|v| !v.is_null())

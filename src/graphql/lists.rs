@@ -210,7 +210,83 @@ pub struct MergedPage<T = CrmData> {
 }
 
 /// One provider's page being fetched for a merged list, and where it came from.
-pub type Ask<'a, T> = BoxFuture<'a, Result<(ListPage<T>, Origin), ProviderError>>;
+pub type Ask<'a, P> = BoxFuture<'a, Result<(P, Origin), ProviderError>>;
+
+/// A provider's page as a merged list takes it: its own, or shared with other readers (a page
+/// the copy keeps in memory), whose records are copied only as they are served.
+pub enum Got<T> {
+    Own(ListPage<T>),
+    Shared(Arc<ListPage<T>>),
+}
+
+impl<T> From<ListPage<T>> for Got<T> {
+    fn from(page: ListPage<T>) -> Self {
+        Got::Own(page)
+    }
+}
+
+impl<T> From<Arc<ListPage<T>>> for Got<T> {
+    fn from(page: Arc<ListPage<T>>) -> Self {
+        Got::Shared(page)
+    }
+}
+
+/// What is left of one provider's page while its records are merged.
+enum Left<T> {
+    Own(VecDeque<Record<T>>),
+    /// The shared page and the index of its next record.
+    Shared(Arc<ListPage<T>>, usize),
+}
+
+impl<T: Clone> Left<T> {
+    fn of(page: Got<T>) -> (Self, bool) {
+        match page {
+            Got::Own(page) => (Left::Own(page.records.into()), page.more),
+            Got::Shared(page) => {
+                let more = page.more;
+                (Left::Shared(page, 0), more)
+            }
+        }
+    }
+
+    fn front(&self) -> Option<&Record<T>> {
+        match self {
+            Left::Own(records) => records.front(),
+            Left::Shared(page, next) => page.records.get(*next),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.front().is_none()
+    }
+
+    /// The next record, taken out (a copy of a shared one).
+    fn pop_front(&mut self) -> Option<Record<T>> {
+        match self {
+            Left::Own(records) => records.pop_front(),
+            Left::Shared(page, next) => {
+                let record = page.records.get(*next).cloned();
+                *next += 1;
+                record
+            }
+        }
+    }
+
+    /// Passes over the next record, its position only kept.
+    fn skip(&mut self) -> Option<Position>
+    where
+        T: Sorted,
+    {
+        let position = self.front().map(Record::position);
+        match self {
+            Left::Own(records) => {
+                records.pop_front();
+            }
+            Left::Shared(_, next) => *next += 1,
+        }
+        position
+    }
+}
 
 /// A page the provider just gave.
 pub fn live<T>(page: ListPage<T>) -> (ListPage<T>, Origin) {
@@ -224,12 +300,12 @@ pub fn live<T>(page: ListPage<T>) -> (ListPage<T>, Origin) {
 /// that fails is reported in `errors` with its code, and the others' records still come back; its
 /// position stays, so the next page asks it again. Each answer is counted by its source
 /// (`nexus_reads_total`).
-pub async fn merged_page<'a, T: Sorted>(
+pub async fn merged_page<'a, T: Sorted + Clone, P: Into<Got<T>>>(
     ctx: &Context<'_>,
     capability: Capability,
     providers: Option<&[ProviderEnum]>,
     page: &PageArgs,
-    ask: impl Fn(Target, Option<Position>, usize) -> Option<Ask<'a, T>>,
+    ask: impl Fn(Target, Option<Position>, usize) -> Option<Ask<'a, P>>,
 ) -> Result<MergedPage<T>> {
     let tenant = tenant(ctx)?;
     let mut cursor = page.after.clone().unwrap_or_default();
@@ -251,27 +327,26 @@ pub async fn merged_page<'a, T: Sorted>(
         }
     }
     let type_name = freshness::type_of(capability);
-    let mut queues: BTreeMap<Provider, (VecDeque<Record<T>>, bool)> = BTreeMap::new();
+    let mut queues: BTreeMap<Provider, (Left<T>, bool)> = BTreeMap::new();
     let mut origins: BTreeMap<Provider, Origin> = BTreeMap::new();
     for (provider, answer) in futures_util::future::join_all(asks).await {
         match answer {
             Ok((list, origin)) => {
                 freshness::count(provider, type_name, &origin);
                 origins.insert(provider, origin);
-                let mut records: VecDeque<Record<T>> = list.records.into();
+                let (mut records, more) = Left::of(list.into());
                 // Asked from its top: what lies before the last record served arrived since.
                 if let (None, Some(bound)) = (cursor.positions.get(&provider), cursor.last) {
                     while let Some(first) = records.front() {
                         if bound.precedes(T::ORDER, T::key(first), provider) {
                             break;
                         }
-                        let passed = records.pop_front().map(|r| r.position());
-                        if let Some(position) = passed {
+                        if let Some(position) = records.skip() {
                             cursor.positions.insert(provider, Resume::At(position));
                         }
                     }
                 }
-                queues.insert(provider, (records, list.more));
+                queues.insert(provider, (records, more));
             }
             Err(error) => report(ctx, upstream_error(&error)),
         }
@@ -358,9 +433,10 @@ pub async fn crm_page(
                     && let Synced::Synced { value, as_of } =
                         copy.list(target, &request, max_age).await
                 {
-                    return Ok((value, Origin::Synced(Arc::new(as_of))));
+                    return Ok((Got::Shared(value), Origin::Synced(Arc::new(as_of))));
                 }
-                adapter.list(target, &request).await.map(live)
+                let page = adapter.list(target, &request).await?;
+                Ok((Got::Own(page), Origin::live()))
             }))
         },
     )

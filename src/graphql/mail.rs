@@ -9,6 +9,8 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use nexus_core::Synced;
+use nexus_core::records::Raw;
+use std::sync::Arc;
 
 use crate::providers::{
     Capability, Provider,
@@ -39,7 +41,7 @@ pub struct Email {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: Json<serde_json::Value>,
+    pub raw: Json<Raw>,
     pub thread_id: Option<String>,
     pub subject: Option<String>,
     pub from: Option<EmailAddress>,

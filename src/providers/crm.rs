@@ -4,4 +4,4 @@
 
 pub use nexus_core::Crm;
 pub use nexus_core::records::crm::*;
-pub use nexus_core::records::{ListPage, Position, Record};
+pub use nexus_core::records::{ListPage, Position, Raw, Record};

@@ -3,6 +3,6 @@
 //! (`nexus_core::records`), named here too so the providers and the schema keep one path.
 
 pub use nexus_core::records::{
-    ChangeKind, Feed, FeedChange, Fetch, ListPage, Order, Position, Record, Sent, Sorted,
+    ChangeKind, Feed, FeedChange, Fetch, ListPage, Order, Position, Raw, Record, Sent, Sorted,
     page_after,
 };

@@ -714,7 +714,7 @@ async fn copy_agrees_with_the_log(db: &sea_orm::DatabaseConnection) -> usize {
             .into_iter()
             .map(|row| {
                 let stored: Stored = serde_json::from_str(&row.record).unwrap();
-                (row.remote_id, stored.raw)
+                (row.remote_id, stored.raw.into_value())
             })
             .collect();
     assert_eq!(

@@ -108,7 +108,7 @@ where
             all.push((
                 record.remote_id.clone(),
                 record.position(),
-                record.raw.clone(),
+                record.raw.value().clone(),
             ));
         }
         after = got.records.last().map(Record::position);
@@ -232,10 +232,10 @@ async fn answers_as_the_provider(database: Option<secrecy::SecretString>) {
                 })
                 .await;
                 let copied = pages(async |after| {
-                    synced(
+                    std::sync::Arc::unwrap_or_clone(synced(
                         copy.list(target, &request(object, filter.clone(), after), HOUR)
                             .await,
-                    )
+                    ))
                 })
                 .await;
                 assert_eq!(copied, live, "{provider:?} {object:?} under {filter:?}");
@@ -247,7 +247,7 @@ async fn answers_as_the_provider(database: Option<secrecy::SecretString>) {
             let raw = |records: &[Record<CrmData>]| {
                 let mut raw: Vec<(String, String)> = records
                     .iter()
-                    .map(|r| (r.remote_id.clone(), r.raw.to_string()))
+                    .map(|r| (r.remote_id.clone(), r.raw.value().to_string()))
                     .collect();
                 raw.sort();
                 raw

@@ -656,3 +656,54 @@ async fn contacts_with_company_and_deals_from_the_copy_cost_no_upstream_call() {
         );
     }
 }
+
+#[tokio::test]
+async fn raw_and_custom_fields_from_the_copy_match_live_when_selected_and_again_when_kept() {
+    let (app, _sandbox) = synced_crms().await;
+    copy_complete(&app, "HUBSPOT", &["Contact"]).await;
+    copy_complete(&app, "SALESFORCE", &["Contact"]).await;
+    const PAYLOADS: &str = "query($maxAge: Int) {
+      contacts(first: 40, maxAge: $maxAge) {
+        nodes { id source raw stage: field(name: \"lifecyclestage\") sfEmail: field(name: \"Email\") } } }";
+    let by_id = |body: &Value| -> std::collections::BTreeMap<String, Value> {
+        assert!(body["errors"].is_null(), "{body}");
+        nodes(body, "contacts")
+            .into_iter()
+            .map(|c| (c["id"].as_str().unwrap().to_owned(), c))
+            .collect()
+    };
+    // Read without the payload first, so the page kept in memory holds it unparsed.
+    let (_, body) = app
+        .graphql("{ contacts(first: 40) { nodes { id source } } }", json!({}))
+        .await;
+    assert!(
+        nodes(&body, "contacts")
+            .iter()
+            .all(|c| c["source"] == "SYNCED"),
+        "{body}"
+    );
+    let (_, live) = app.graphql(PAYLOADS, json!({ "maxAge": 0 })).await;
+    let live = by_id(&live);
+    for round in ["first read of the payloads", "the kept page again"] {
+        let (_, synced) = app.graphql(PAYLOADS, json!({})).await;
+        let synced = by_id(&synced);
+        assert_eq!(
+            synced.keys().collect::<Vec<_>>(),
+            live.keys().collect::<Vec<_>>(),
+            "{round}"
+        );
+        for (id, contact) in &synced {
+            assert_eq!(contact["source"], "SYNCED", "{round}: {contact}");
+            let expected = &live[id];
+            assert!(contact["raw"].is_object(), "{round}: {contact}");
+            assert_eq!(contact["raw"], expected["raw"], "{round}: raw of {id}");
+            assert_eq!(contact["stage"], expected["stage"], "{round}: {id}");
+            assert_eq!(contact["sfEmail"], expected["sfEmail"], "{round}: {id}");
+        }
+        assert!(
+            synced.values().any(|c| c["stage"].is_string())
+                && synced.values().any(|c| c["sfEmail"].is_string()),
+            "{round}: fields of both CRMs' payloads read"
+        );
+    }
+}

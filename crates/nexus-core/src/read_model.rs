@@ -4,7 +4,7 @@
 //! first full pass is done, the copy is younger than the caller's `max_age`, and the request's
 //! filter is one the copy applies as the provider would.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -65,13 +65,14 @@ pub struct CopyStatus {
 /// answer says [`Synced::NotSynced`] and the caller asks the provider.
 #[async_trait]
 pub trait ReadModel: Send + Sync {
-    /// One page of a CRM list, in the live list's order and with its positions.
+    /// One page of a CRM list, in the live list's order and with its positions. The page is
+    /// shared: the copy may keep it in memory and hand the same page to every reader.
     async fn list(
         &self,
         target: Target,
         request: &ListRequest,
         max_age: Duration,
-    ) -> Synced<ListPage<CrmData>>;
+    ) -> Synced<Arc<ListPage<CrmData>>>;
 
     /// Records of one type by their provider ids; ids the copy lacks are absent.
     async fn get_many(

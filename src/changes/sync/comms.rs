@@ -43,7 +43,7 @@ use crate::{
         calendar::Event,
         chat::Message,
         mail::EmailData,
-        record::{Record, Sorted},
+        record::{Raw, Record, Sorted},
     },
     store::entities::{copy_records, copy_terms},
     upstream::Target,
@@ -150,7 +150,7 @@ pub struct Kept<T> {
     #[serde(rename = "d")]
     pub data: T,
     #[serde(rename = "r")]
-    pub raw: serde_json::Value,
+    pub raw: Raw,
 }
 
 impl<T> Kept<T> {
@@ -193,7 +193,7 @@ pub trait Comms: Sorted + Clone + Serialize + DeserializeOwned + Send + Sync + '
     }
 
     /// The provider's payload as the copy keeps it (mail without bodies).
-    fn kept_raw(raw: &serde_json::Value) -> serde_json::Value {
+    fn kept_raw(raw: &Raw) -> Raw {
         raw.clone()
     }
 }
@@ -241,13 +241,13 @@ impl Comms for EmailData {
 
     /// Graph's message carries its body (`body`, `uniqueBody`); Gmail's, read with
     /// `format=metadata`, none.
-    fn kept_raw(raw: &serde_json::Value) -> serde_json::Value {
-        let mut raw = raw.clone();
+    fn kept_raw(raw: &Raw) -> Raw {
+        let mut raw = raw.value().clone();
         if let Some(fields) = raw.as_object_mut() {
             fields.remove("body");
             fields.remove("uniqueBody");
         }
-        raw
+        raw.into()
     }
 }
 
@@ -464,7 +464,7 @@ mod tests {
             remote_id: "m1".into(),
             created_at: at,
             updated_at: at,
-            raw: serde_json::json!({}),
+            raw: serde_json::json!({}).into(),
             data: EmailData {
                 thread_id: Some("t1".into()),
                 subject: Some("Q3 Review".into()),

@@ -43,7 +43,7 @@ use uuid::Uuid;
 use crate::{
     providers::{
         Provider,
-        crm::{CrmData, CrmObject, Record},
+        crm::{CrmData, CrmObject, Raw, Record},
     },
     store::entities::{copy_links, copy_records, copy_status, copy_terms, integration_credentials},
     upstream::Target,
@@ -65,7 +65,7 @@ pub struct Stored {
     #[serde(rename = "d")]
     pub data: CrmData,
     #[serde(rename = "r")]
-    pub raw: serde_json::Value,
+    pub raw: Raw,
 }
 
 impl Stored {
@@ -150,7 +150,7 @@ fn owner(provider: Provider, raw: &serde_json::Value) -> Option<String> {
 }
 
 fn columns(record: &Record<CrmData>) -> Columns {
-    let owner = owner(record.provider, &record.raw);
+    let owner = owner(record.provider, record.raw.value());
     match &record.data {
         CrmData::Contact(c) => Columns {
             email: lower(c.email.as_ref()),

@@ -95,7 +95,7 @@ pub fn moved(target: Target, kind: &str) {
 
 /// A list page as the copy answered it, with what its freshness needs.
 pub struct KeptPage {
-    pub page: ListPage<CrmData>,
+    pub page: Arc<ListPage<CrmData>>,
     /// When a write through the gateway or a webhook applied each record, where it did.
     pub applied: HashMap<String, DateTime<Utc>>,
 }

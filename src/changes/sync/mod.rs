@@ -372,7 +372,7 @@ impl Syncer {
             let mut seen = Vec::with_capacity(page.records.len());
             let mut changes = Vec::new();
             for record in &page.records {
-                let digest = hash(&record.raw);
+                let digest = hash(record.raw.value());
                 let op = match known.get(&record.remote_id) {
                     None => Some(Op::Created),
                     Some(previous) if *previous != digest => Some(Op::Updated),
@@ -385,7 +385,7 @@ impl Syncer {
                         provider: target.provider,
                         kind: object.name().to_owned(),
                         remote_id: record.remote_id.clone(),
-                        data: record.raw.clone(),
+                        data: record.raw.value().clone(),
                         occurred_at: record.updated_at,
                     });
                 }

@@ -129,7 +129,7 @@ impl SyncedCopy {
         target: Target,
         request: &ListRequest,
         max_age: Duration,
-    ) -> Result<Synced<ListPage<CrmData>>, DbErr> {
+    ) -> Result<Synced<Arc<ListPage<CrmData>>>, DbErr> {
         let Some(condition) = condition(target.provider, request.object, &request.filter) else {
             return Ok(Synced::NotSynced);
         };
@@ -196,7 +196,7 @@ impl SyncedCopy {
             records.push(decode(target.provider, row)?);
         }
         Ok(KeptPage {
-            page: ListPage { records, more },
+            page: Arc::new(ListPage { records, more }),
             applied,
         })
     }
@@ -495,7 +495,7 @@ impl ReadModel for SyncedCopy {
         target: Target,
         request: &ListRequest,
         max_age: Duration,
-    ) -> Synced<ListPage<CrmData>> {
+    ) -> Synced<Arc<ListPage<CrmData>>> {
         answer(
             "list",
             target,

@@ -206,7 +206,7 @@ pub fn record(
         remote_id: message.id,
         created_at: date,
         updated_at: date,
-        raw,
+        raw: raw.into(),
         data,
     }
 }

@@ -1,6 +1,7 @@
 //! HubSpot objects ↔ the unified CRM records.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::providers::{
@@ -79,7 +80,8 @@ fn flag(object: &Object, name: &str) -> bool {
 
 /// Maps one object of `kind`; `None` when it lacks what every record has (an id and times).
 pub fn record(kind: CrmObject, raw: Value) -> Option<Record<CrmData>> {
-    let object: Object = serde_json::from_value(raw.clone()).ok()?;
+    // Read from the payload in place: the payload itself is kept whole as the record's `raw`.
+    let object = Object::deserialize(&raw).ok()?;
     let created_at = time(object.created_at.clone()).or_else(|| time(object.prop("createdate")))?;
     let updated_at = time(object.updated_at.clone()).unwrap_or(created_at);
     let data = match kind {
@@ -151,7 +153,7 @@ pub fn record(kind: CrmObject, raw: Value) -> Option<Record<CrmData>> {
         remote_id: object.id,
         created_at,
         updated_at,
-        raw,
+        raw: raw.into(),
         data,
     })
 }

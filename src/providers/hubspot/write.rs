@@ -225,6 +225,7 @@ impl HubspotProvider {
                     props.iter().all(|(k, v)| {
                         let stored = record
                             .raw
+                            .value()
                             .pointer(&format!("/properties/{k}"))
                             .and_then(Value::as_str);
                         stored

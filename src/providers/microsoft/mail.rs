@@ -136,7 +136,7 @@ fn record(raw: Value, op: &'static str) -> Result<Record<EmailData>, ProviderErr
         remote_id: m.id.clone(),
         created_at: date,
         updated_at: date,
-        raw,
+        raw: raw.into(),
         data: EmailData {
             thread_id: m.conversation_id,
             subject: m.subject,

@@ -94,7 +94,7 @@ pub fn record(kind: CrmObject, raw: Value) -> Option<Record<CrmData>> {
         remote_id,
         created_at,
         updated_at,
-        raw,
+        raw: raw.into(),
         data,
     })
 }

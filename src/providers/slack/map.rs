@@ -54,7 +54,7 @@ pub fn channel(raw: Value) -> Option<Record<Channel>> {
         remote_id: wire.id,
         created_at: created,
         updated_at: updated.max(created),
-        raw,
+        raw: raw.into(),
         data: Channel {
             name: wire.name,
             topic: wire.topic.map(|t| t.value).filter(|t| !t.is_empty()),
@@ -81,7 +81,7 @@ pub fn message(channel: ChannelRef, raw: Value) -> Option<Record<Message>> {
         remote_id: message_id(&channel.id, &wire.ts),
         created_at: sent_at,
         updated_at: updated,
-        raw,
+        raw: raw.into(),
         data: Message {
             text: wire.text,
             channel,

@@ -187,7 +187,7 @@ mod tests {
             remote_id: id.into(),
             created_at: start,
             updated_at: start,
-            raw: serde_json::Value::Null,
+            raw: Default::default(),
             data: Event {
                 start,
                 end: start + chrono::Duration::hours(1),

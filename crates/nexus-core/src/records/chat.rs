@@ -166,7 +166,7 @@ mod tests {
             remote_id: id.to_owned(),
             created_at: sent_at,
             updated_at: sent_at,
-            raw: serde_json::Value::Null,
+            raw: Default::default(),
             data: Message {
                 text: text.to_owned(),
                 channel: ChannelRef {

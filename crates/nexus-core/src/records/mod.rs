@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod chat;
 pub mod crm;
 pub mod mail;
+mod raw;
 
 use std::cmp::Ordering;
 
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Provider;
 
+pub use raw::Raw;
+
 /// One provider record, mapped, with the provider's payload as it came.
 #[derive(Debug, Clone)]
 pub struct Record<T> {
@@ -27,7 +30,7 @@ pub struct Record<T> {
     pub remote_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub raw: serde_json::Value,
+    pub raw: Raw,
     pub data: T,
 }
 

@@ -105,7 +105,7 @@ pub fn record(raw: Value) -> Option<Record<Event>> {
         remote_id: event.id,
         created_at,
         updated_at,
-        raw,
+        raw: raw.into(),
         data,
     })
 }

@@ -72,7 +72,7 @@ pub fn channel(team: &str, team_name: Option<&str>, mut raw: Value) -> Option<Re
         remote_id: channel_id(team, &wire.id),
         created_at: created,
         updated_at: created,
-        raw,
+        raw: raw.into(),
         data: Channel {
             name: wire.display_name,
             topic: wire.description.filter(|d| !d.is_empty()),
@@ -127,7 +127,7 @@ pub fn message(channel: ChannelRef, raw: Value) -> Option<Record<Message>> {
         remote_id,
         created_at: sent_at,
         updated_at: updated.max(sent_at),
-        raw,
+        raw: raw.into(),
         data: Message {
             text: body.map_or_else(String::new, |b| text(b.content_type.as_deref(), &b.content)),
             channel,
