@@ -65,7 +65,7 @@ fn contact(i: usize) -> Record<CrmData> {
             title: Some("Account Executive".into()),
             company_id: Some(company),
         }),
-        raw,
+        raw: raw.into(),
     }
 }
 

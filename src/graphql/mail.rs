@@ -10,7 +10,6 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use nexus_core::Synced;
 use nexus_core::records::Raw;
-use std::sync::Arc;
 
 use crate::providers::{
     Capability, Provider,

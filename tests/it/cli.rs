@@ -1293,6 +1293,16 @@ async fn sync_on_a_demo_folder_reads_the_demos_sandbox_with_its_key_and_says_wha
         .trim()
         .to_owned();
     let hubspot_before = sandbox_calls(&sandbox, "hubspot").await;
+    // The demo's gateway polls the same mailbox while this process syncs it, each with its own
+    // limiter (no Redis here), so together they can pass Gmail's units a second: this test is
+    // about what `sync` reads and says, so the sandbox does not hold Gmail to its quota.
+    let unlimited = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/limits"))
+        .json(&json!({ "provider": "gmail", "enforce": false }))
+        .send()
+        .await
+        .unwrap();
+    assert!(unlimited.status().is_success());
 
     // No settings at all: the folder is the demo's, and that is enough.
     let synced = run(nexus(dir.path()).args(["sync", "--project", "demo"]));

@@ -663,25 +663,33 @@ async fn raw_and_custom_fields_from_the_copy_match_live_when_selected_and_again_
     copy_complete(&app, "HUBSPOT", &["Contact"]).await;
     copy_complete(&app, "SALESFORCE", &["Contact"]).await;
     const PAYLOADS: &str = "query($maxAge: Int) {
-      contacts(first: 40, maxAge: $maxAge) {
-        nodes { id source raw stage: field(name: \"lifecyclestage\") sfEmail: field(name: \"Email\") } } }";
+      hubspot: contacts(first: 20, providers: [HUBSPOT], maxAge: $maxAge) {
+        nodes { id source raw stage: field(name: \"jobtitle\") sfEmail: field(name: \"Email\") } }
+      salesforce: contacts(first: 20, providers: [SALESFORCE], maxAge: $maxAge) {
+        nodes { id source raw stage: field(name: \"jobtitle\") sfEmail: field(name: \"Email\") } } }";
     let by_id = |body: &Value| -> std::collections::BTreeMap<String, Value> {
         assert!(body["errors"].is_null(), "{body}");
-        nodes(body, "contacts")
+        ["hubspot", "salesforce"]
             .into_iter()
+            .flat_map(|crm| nodes(body, crm))
             .map(|c| (c["id"].as_str().unwrap().to_owned(), c))
             .collect()
     };
     // Read without the payload first, so the page kept in memory holds it unparsed.
     let (_, body) = app
-        .graphql("{ contacts(first: 40) { nodes { id source } } }", json!({}))
+        .graphql(
+            "{ hubspot: contacts(first: 20, providers: [HUBSPOT]) { nodes { id source } }
+               salesforce: contacts(first: 20, providers: [SALESFORCE]) { nodes { id source } } }",
+            json!({}),
+        )
         .await;
-    assert!(
-        nodes(&body, "contacts")
-            .iter()
-            .all(|c| c["source"] == "SYNCED"),
-        "{body}"
-    );
+    for crm in ["hubspot", "salesforce"] {
+        let read = nodes(&body, crm);
+        assert!(
+            !read.is_empty() && read.iter().all(|c| c["source"] == "SYNCED"),
+            "{body}"
+        );
+    }
     let (_, live) = app.graphql(PAYLOADS, json!({ "maxAge": 0 })).await;
     let live = by_id(&live);
     for round in ["first read of the payloads", "the kept page again"] {

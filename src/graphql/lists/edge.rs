@@ -104,7 +104,7 @@ mod tests {
                     remote_id: id.to_string(),
                     created_at: at,
                     updated_at: at,
-                    raw: serde_json::Value::Null,
+                    raw: serde_json::Value::Null.into(),
                     data: Message {
                         text: String::new(),
                         channel: ChannelRef {
